@@ -1,0 +1,61 @@
+// The OpenAPI document (generated from the route schemas by @fastify/swagger), Swagger UI at
+// /docs and ReDoc at /redoc. Every asset is served from installed packages: nothing from a CDN.
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { ERROR_CATALOGUE } from '../core/errors.js';
+
+const require = createRequire(import.meta.url);
+
+function errorTable(): string {
+  const rows = Object.entries(ERROR_CATALOGUE).map(
+    ([code, spec]) => `| ${code} | ${spec.status} | ${spec.description} |`,
+  );
+  return ['| code | status | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Eunha API',
+        version,
+        description:
+          'Eunha: a small Function-as-a-Service platform speaking the Blue FaaS contract. ' +
+          'Every error answers `{"error":{"code","message","details"}}`:\n\n' +
+          errorTable(),
+      },
+      tags: [
+        { name: 'System', description: 'Health and documentation' },
+        { name: 'Workspaces', description: 'Workspaces group functions' },
+        { name: 'Functions', description: 'Python functions written for the Spin SDK' },
+        { name: 'Logs', description: 'Execution logs' },
+      ],
+    },
+  });
+}
+
+/** Registered after the routes so that /openapi.json sees all of them. */
+export async function registerDocsUi(app: FastifyInstance): Promise<void> {
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } });
+
+  const redocBundle = readFileSync(require.resolve('redoc/bundles/redoc.standalone.js'));
+  app.get('/redoc/redoc.standalone.js', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .type('application/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=86400')
+      .send(redocBundle),
+  );
+  const page = `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Eunha API — ReDoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/openapi.json"></redoc><script src="/redoc/redoc.standalone.js"></script></body></html>`;
+  app.get('/redoc', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(page),
+  );
+}

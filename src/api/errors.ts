@@ -1,0 +1,65 @@
+// Maps every failure to the seed's envelope {"error":{"code","message","details"}}. Fastify's own
+// errors (bad JSON, too large, wrong media type, schema failures) become catalogue codes; anything
+// unexpected is logged with the request id and answered as INTERNAL_ERROR without internals.
+
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EunhaError } from '../core/errors.js';
+
+function fromFastify(err: FastifyError): EunhaError | undefined {
+  if (err instanceof EunhaError) return err;
+  // Schema validation: our compiler put the EunhaError in the list of causes.
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof EunhaError) return cause;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new EunhaError('PAYLOAD_TOO_LARGE', 'request body is larger than the configured limit', {
+        field: 'body',
+      });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new EunhaError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json', {
+        field: 'content-type',
+      });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new EunhaError('BAD_JSON', 'request body is not valid JSON', { field: 'body' });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new EunhaError('VALIDATION_ERROR', 'content-length does not match the body', {
+        field: 'content-length',
+      });
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return new EunhaError('UNSUPPORTED_MEDIA_TYPE', 'invalid content type', { field: 'content-type' });
+  }
+  if (err instanceof SyntaxError || err.name === 'SyntaxError') {
+    return new EunhaError('BAD_JSON', `request body is not valid JSON: ${err.message}`, { field: 'body' });
+  }
+  if (err.statusCode === 413) return new EunhaError('PAYLOAD_TOO_LARGE', err.message, { field: 'body' });
+  if (err.statusCode === 415)
+    return new EunhaError('UNSUPPORTED_MEDIA_TYPE', err.message, { field: 'content-type' });
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return new EunhaError('VALIDATION_ERROR', err.message, { field: 'request' });
+  }
+  return undefined;
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const known = fromFastify(err);
+    if (known) {
+      if (known.status >= 500) req.log.error({ err, code: known.code }, known.message);
+      else req.log.info({ code: known.code, details: known.details }, known.message);
+      void reply.code(known.status).headers(known.headers).send(known.toBody());
+      return;
+    }
+    req.log.error({ err }, 'unhandled error');
+    const internal = new EunhaError('INTERNAL_ERROR', `internal error; request id ${req.id}`, {
+      requestId: req.id,
+    });
+    void reply.code(500).send(internal.toBody());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const e = new EunhaError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`, {
+      route: req.url.split('?')[0],
+    });
+    void reply.code(404).send(e.toBody());
+  });
+}

@@ -1,0 +1,17 @@
+// Request ids: taken from X-Request-Id when the caller sent a sane one (so a trace spans
+// services), generated otherwise; echoed back and attached to every log line of the request.
+
+import { randomUUID } from 'node:crypto';
+import { LogController, type FastifyServerOptions } from 'fastify';
+
+const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export const requestIdOptions: Pick<FastifyServerOptions, 'genReqId' | 'logController' | 'requestIdHeader'> =
+  {
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && SAFE.test(given) ? given : randomUUID();
+    },
+  };

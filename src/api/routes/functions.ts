@@ -1,0 +1,89 @@
+// /api/workspaces/{ws}/functions — the seed's function endpoints.
+
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import {
+  ErrorBody,
+  FunctionConfig,
+  FunctionCreate,
+  FunctionParams,
+  FunctionUpdate,
+  WorkspaceParams,
+} from '../../core/schemas.js';
+import type { FunctionService } from '../../services/functions.js';
+
+const errors = { 400: ErrorBody, 404: ErrorBody };
+
+export async function functionRoutes(base: FastifyInstance, functions: FunctionService): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['Functions'];
+
+  app.post(
+    '/api/workspaces/:workspace_id/functions',
+    {
+      schema: {
+        tags,
+        summary: 'Create a function',
+        description: 'The code is the base64 of a Python file written for the Spin Python SDK.',
+        params: WorkspaceParams,
+        body: FunctionCreate,
+        response: { 201: FunctionConfig, ...errors },
+      },
+    },
+    async (req, reply) => reply.code(201).send(await functions.create(req.params.workspace_id, req.body)),
+  );
+  app.get(
+    '/api/workspaces/:workspace_id/functions',
+    {
+      schema: {
+        tags,
+        summary: 'List functions',
+        params: WorkspaceParams,
+        response: { 200: Type.Array(FunctionConfig), ...errors },
+      },
+    },
+    async (req) => functions.list(req.params.workspace_id),
+  );
+  app.get(
+    '/api/workspaces/:workspace_id/functions/:function_id',
+    {
+      schema: {
+        tags,
+        summary: 'Get a function',
+        params: FunctionParams,
+        response: { 200: FunctionConfig, ...errors },
+      },
+    },
+    async (req) => functions.get(req.params.workspace_id, req.params.function_id),
+  );
+  app.patch(
+    '/api/workspaces/:workspace_id/functions/:function_id',
+    {
+      schema: {
+        tags,
+        summary: 'Update a function',
+        params: FunctionParams,
+        body: FunctionUpdate,
+        response: { 200: FunctionConfig, ...errors },
+      },
+    },
+    async (req) => functions.update(req.params.workspace_id, req.params.function_id, req.body),
+  );
+  app.delete(
+    '/api/workspaces/:workspace_id/functions/:function_id',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a function',
+        description: 'Removes the function, its code, its logs and its key-value data.',
+        params: FunctionParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errors },
+      },
+    },
+    async (req, reply) => {
+      await functions.delete(req.params.workspace_id, req.params.function_id);
+      return reply.code(204).send(null);
+    },
+  );
+}

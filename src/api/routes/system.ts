@@ -1,0 +1,48 @@
+// GET /health and GET / — the seed's shapes.
+
+import { Type } from 'typebox';
+import type { FastifyInstance } from 'fastify';
+
+export interface SystemInfo {
+  environment: string;
+  version: string;
+}
+
+export async function systemRoutes(app: FastifyInstance, info: SystemInfo): Promise<void> {
+  app.get(
+    '/health',
+    {
+      schema: {
+        tags: ['System'],
+        summary: 'Health check',
+        response: { 200: Type.Object({ status: Type.String({ examples: ['healthy'] }) }) },
+      },
+    },
+    async () => ({ status: 'healthy' }),
+  );
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['System'],
+        summary: 'Service information',
+        response: {
+          200: Type.Object({
+            status: Type.String({ examples: ['running'] }),
+            message: Type.String(),
+            environment: Type.String({ examples: ['development'] }),
+            version: Type.String(),
+            docs: Type.String({ examples: ['/docs'] }),
+          }),
+        },
+      },
+    },
+    async () => ({
+      status: 'running',
+      message: 'Eunha FaaS API',
+      environment: info.environment,
+      version: info.version,
+      docs: '/docs',
+    }),
+  );
+}

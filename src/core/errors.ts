@@ -1,0 +1,110 @@
+// The one error catalogue: every error Eunha answers with is an EunhaError whose code is listed
+// here with its HTTP status and whose fault it is. The HTTP layer only maps; it never invents codes.
+
+export interface ErrorSpec {
+  status: number;
+  /** 'user': the caller sent something wrong; 'platform': ours or a dependency's. */
+  fault: 'user' | 'platform';
+  description: string;
+}
+
+export const ERROR_CATALOGUE = {
+  VALIDATION_ERROR: {
+    status: 400,
+    fault: 'user',
+    description: 'The request is malformed or a field is invalid.',
+  },
+  BAD_JSON: { status: 400, fault: 'user', description: 'The request body is not valid JSON.' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    fault: 'user',
+    description: 'The request body has a content type this route does not accept.',
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    fault: 'user',
+    description: 'The request body is larger than the configured cap.',
+  },
+  UNAUTHORIZED: { status: 401, fault: 'user', description: 'No valid credentials were sent.' },
+  FORBIDDEN: { status: 403, fault: 'user', description: 'The credentials do not allow this action.' },
+  NOT_FOUND: { status: 404, fault: 'user', description: 'The resource does not exist.' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    fault: 'user',
+    description: 'The function does not accept this HTTP method.',
+  },
+  CONFLICT: { status: 409, fault: 'user', description: 'The request conflicts with the current state.' },
+  NOT_DEPLOYED: { status: 400, fault: 'user', description: 'The function has no active deployment.' },
+  FUNCTION_DISABLED: { status: 403, fault: 'user', description: 'The function is disabled.' },
+  RATE_LIMITED: {
+    status: 429,
+    fault: 'user',
+    description: 'Too many requests; retry after the given delay.',
+  },
+  TOO_MANY_REQUESTS: {
+    status: 429,
+    fault: 'platform',
+    description: 'Every instance of the function is busy and the queue is full.',
+  },
+  FUNCTION_ERROR: { status: 500, fault: 'user', description: 'The function raised an exception.' },
+  FUNCTION_LOAD_ERROR: {
+    status: 500,
+    fault: 'user',
+    description: 'The function could not be loaded (syntax error, failing import, no handler).',
+  },
+  FUNCTION_CRASHED: {
+    status: 502,
+    fault: 'platform',
+    description: 'The sandbox running the function died during the request.',
+  },
+  TIMEOUT: { status: 504, fault: 'user', description: 'The function did not answer within its timeout.' },
+  DEPENDENCY_UNAVAILABLE: {
+    status: 503,
+    fault: 'platform',
+    description: 'A dependency (store, registry, cluster) is unreachable.',
+  },
+  SHUTTING_DOWN: { status: 503, fault: 'platform', description: 'The server is shutting down.' },
+  INTERNAL_ERROR: {
+    status: 500,
+    fault: 'platform',
+    description: 'An unexpected error; it is logged with the request id.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export type ErrorDetails = Record<string, unknown>;
+
+export class EunhaError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+  /** Extra response headers, e.g. Retry-After for 429. */
+  readonly headers: Record<string, string>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: ErrorDetails = {},
+    headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'EunhaError';
+    this.code = code;
+    this.details = details;
+    this.headers = headers;
+  }
+
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+
+  toBody(): { error: { code: ErrorCode; message: string; details: ErrorDetails } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+export const notFound = (what: string, id: string): EunhaError =>
+  new EunhaError('NOT_FOUND', `${what} '${id}' not found`, { resource: what.toLowerCase(), id });
+
+export const invalid = (field: string, message: string, extra: ErrorDetails = {}): EunhaError =>
+  new EunhaError('VALIDATION_ERROR', message, { field, ...extra });

@@ -1,0 +1,269 @@
+// JSON Schemas (TypeBox) of the control plane's requests and answers. They drive validation at the
+// edge, the generated OpenAPI document and the TypeScript types of the handlers, so there is one
+// description of each shape. Field names follow the seed: camelCase here, snake_case on builds.
+
+import { Type, type Static } from 'typebox';
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const LIMITS = {
+  nameMax: 128,
+  descriptionMax: 2048,
+  envVarsMax: 256,
+  envNameMax: 256,
+  envValueMax: 32 * 1024,
+  memoryMin: 128,
+  memoryMax: 1024,
+  timeoutMin: 1,
+  timeoutMax: 900,
+} as const;
+
+export const WorkspaceId = Type.String({
+  description: 'Workspace id (`ws-` + 8 characters)',
+  examples: ['ws-a1b2c3d4'],
+});
+export const FunctionId = Type.String({
+  description: 'Function id (`fn-` + 8 characters)',
+  examples: ['fn-e5f6g7h8'],
+});
+
+export const WorkspaceParams = Type.Object({ workspace_id: WorkspaceId });
+export const FunctionParams = Type.Object({ workspace_id: WorkspaceId, function_id: FunctionId });
+
+const Name = Type.String({
+  minLength: 1,
+  maxLength: LIMITS.nameMax,
+  description: 'Display name',
+  examples: ['payments'],
+});
+const Description = Type.String({
+  maxLength: LIMITS.descriptionMax,
+  description: 'Free text',
+  examples: ['Payment webhooks'],
+});
+
+export const WorkspaceCreate = Type.Object(
+  { name: Name, description: Type.Optional(Nullable(Description)) },
+  {
+    additionalProperties: false,
+    description: 'A new workspace',
+    examples: [{ name: 'payments', description: 'Payment webhooks' }],
+  },
+);
+export type WorkspaceCreate = Static<typeof WorkspaceCreate>;
+
+export const WorkspaceUpdate = Type.Object(
+  {
+    name: Type.Optional(Type.Union([Name, Type.Null()])),
+    description: Type.Optional(Nullable(Description)),
+  },
+  {
+    additionalProperties: false,
+    description: 'Fields to change; omitted fields stay as they are',
+    examples: [{ name: 'billing' }],
+  },
+);
+export type WorkspaceUpdate = Static<typeof WorkspaceUpdate>;
+
+export const Workspace = Type.Object(
+  {
+    id: WorkspaceId,
+    name: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    createdAt: Type.String({ format: 'date-time' }),
+    functionCount: Type.Integer({ description: 'Functions in the workspace' }),
+    invocations24h: Type.Integer({
+      description: 'Invocations of its functions in the last 24 hours (rolling)',
+    }),
+    errors24h: Type.Integer({ description: 'Failed invocations in the last 24 hours (rolling)' }),
+    errorRate: Type.Number({ description: 'errors24h / invocations24h × 100 (0 when there were none)' }),
+    avgDuration: Type.Number({ description: 'Mean invocation duration in ms over the last 24 hours' }),
+  },
+  {
+    description: 'A workspace with statistics computed over a rolling 24-hour window',
+    examples: [
+      {
+        id: 'ws-a1b2c3d4',
+        name: 'payments',
+        description: 'Payment webhooks',
+        createdAt: '2026-11-26T12:00:00.000Z',
+        functionCount: 2,
+        invocations24h: 120,
+        errors24h: 3,
+        errorRate: 2.5,
+        avgDuration: 4.2,
+      },
+    ],
+  },
+);
+
+const HttpMethod = Type.String({
+  description: `An HTTP method: ${HTTP_METHODS.join(', ')} (case-insensitive; stored upper-case)`,
+  examples: ['GET'],
+});
+const HttpMethods = Type.Array(HttpMethod, {
+  minItems: 1,
+  maxItems: HTTP_METHODS.length * 2,
+  description: 'Methods the function answers',
+});
+const EnvVars = Type.Record(Type.String(), Type.String(), {
+  description: 'Environment variables the function sees as os.environ',
+  examples: [{ GREETING: 'hello' }],
+});
+const Memory = Type.Integer({
+  minimum: LIMITS.memoryMin,
+  maximum: LIMITS.memoryMax,
+  description: 'Memory in MB',
+});
+const Timeout = Type.Integer({
+  minimum: LIMITS.timeoutMin,
+  maximum: LIMITS.timeoutMax,
+  description: 'Timeout in seconds',
+});
+const Runtime = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'Runtime; "Python 3.12" (default) or "python"',
+  examples: ['Python 3.12'],
+});
+const Code = Type.String({
+  description: 'The Python source, base64-encoded',
+  examples: ['ZnJvbSBzcGluX3NkayBpbXBvcnQgaHR0cAo='],
+});
+
+export const FunctionCreate = Type.Object(
+  {
+    name: Name,
+    description: Type.Optional(Nullable(Description)),
+    runtime: Type.Optional(Runtime),
+    memory: Type.Optional(Memory),
+    timeout: Type.Optional(Timeout),
+    httpMethods: Type.Optional(HttpMethods),
+    environmentVariables: Type.Optional(EnvVars),
+    code: Code,
+  },
+  {
+    additionalProperties: false,
+    description: 'A new function',
+    examples: [
+      {
+        name: 'hello',
+        runtime: 'Python 3.12',
+        memory: 256,
+        timeout: 30,
+        httpMethods: ['GET'],
+        code: 'ZnJvbSBzcGluX3NkayBpbXBvcnQgaHR0cAo=',
+      },
+    ],
+  },
+);
+export type FunctionCreate = Static<typeof FunctionCreate>;
+
+export const FUNCTION_PATCH_STATUSES = ['active', 'disabled'] as const;
+
+export const FunctionUpdate = Type.Object(
+  {
+    name: Type.Optional(Type.Union([Name, Type.Null()])),
+    description: Type.Optional(Nullable(Description)),
+    runtime: Type.Optional(Type.Union([Runtime, Type.Null()])),
+    memory: Type.Optional(Type.Union([Memory, Type.Null()])),
+    timeout: Type.Optional(Type.Union([Timeout, Type.Null()])),
+    httpMethods: Type.Optional(Type.Union([HttpMethods, Type.Null()])),
+    environmentVariables: Type.Optional(Type.Union([EnvVars, Type.Null()])),
+    code: Type.Optional(Type.Union([Code, Type.Null()])),
+    status: Type.Optional(Type.Union([Type.String({ description: 'active | disabled' }), Type.Null()])),
+    invocationUrl: Type.Optional(
+      Type.Union([
+        Type.String({
+          maxLength: 2048,
+          description: 'Where the function answers (http:// is added when the scheme is missing)',
+        }),
+        Type.Null(),
+      ]),
+    ),
+    lastDeployed: Type.Optional(
+      Type.Union([Type.String({ description: 'ISO 8601 time of the last deploy' }), Type.Null()]),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: 'Fields to change; omitted or null fields stay as they are (a null description clears it)',
+    examples: [
+      {
+        status: 'active',
+        invocationUrl: 'http://127.0.0.1:8000/fn/fn-e5f6g7h8',
+        lastDeployed: '2026-11-26T12:00:00Z',
+      },
+    ],
+  },
+);
+export type FunctionUpdate = Static<typeof FunctionUpdate>;
+
+export const FunctionConfig = Type.Object(
+  {
+    id: FunctionId,
+    workspaceId: WorkspaceId,
+    name: Type.String(),
+    description: Type.Union([Type.String(), Type.Null()]),
+    runtime: Type.String(),
+    memory: Type.Integer(),
+    timeout: Type.Integer(),
+    httpMethods: Type.Array(Type.String()),
+    environmentVariables: Type.Record(Type.String(), Type.String()),
+    code: Type.String({ description: 'The current source, base64-encoded' }),
+    invocationUrl: Type.Union([Type.String(), Type.Null()]),
+    status: Type.String({ description: 'active | disabled | building | deploying | failed' }),
+    lastModified: Type.String({ format: 'date-time' }),
+    lastDeployed: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    invocations24h: Type.Integer({ description: 'Invocations in the last 24 hours (rolling)' }),
+    errors24h: Type.Integer({ description: 'Failed invocations in the last 24 hours (rolling)' }),
+    avgDuration: Type.Number({ description: 'Mean duration in ms over the last 24 hours' }),
+  },
+  { description: 'A function with its configuration, current code and 24-hour statistics' },
+);
+
+export const ExecutionLog = Type.Object(
+  {
+    id: Type.String(),
+    functionId: FunctionId,
+    timestamp: Type.String({ format: 'date-time' }),
+    status: Type.String({ description: 'success | error' }),
+    duration: Type.Number({ description: 'ms' }),
+    statusCode: Type.Integer(),
+    requestBody: Type.Unknown(),
+    responseBody: Type.Unknown(),
+    logs: Type.Array(Type.String(), { description: 'Lines the function printed' }),
+    level: Type.String({ description: 'info | warn | error' }),
+    coldStart: Type.Boolean(),
+    deploymentVersion: Type.Union([Type.Integer(), Type.Null()]),
+    cpuMs: Type.Number({ description: 'CPU time used, in ms' }),
+  },
+  { description: 'One invocation of a function' },
+);
+
+export const LogsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) },
+  { additionalProperties: false },
+);
+export const WorkspaceLogsQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) },
+  { additionalProperties: false },
+);
+
+export const LogsResponse = Type.Object({ logs: Type.Array(ExecutionLog), total: Type.Integer() });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ examples: ['NOT_FOUND'] }),
+      message: Type.String(),
+      details: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  },
+  {
+    description: 'Every error has this shape',
+    examples: [{ error: { code: 'NOT_FOUND', message: "Workspace 'ws-x' not found", details: {} } }],
+  },
+);

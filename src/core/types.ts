@@ -1,0 +1,84 @@
+// Domain records as the platform stores them. API shapes (camelCase for workspaces, functions and
+// logs; snake_case for build objects) are made from these in api/; nothing here does I/O.
+
+export type FunctionStatus = 'active' | 'disabled' | 'building' | 'deploying' | 'failed';
+
+export interface Workspace {
+  id: string;
+  name: string;
+  description: string | null;
+  createdAt: string;
+}
+
+export interface FunctionRecord {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  /** Canonical engine name, e.g. "python"; `runtimeLabel` keeps what the user wrote ("Python 3.12"). */
+  runtime: string;
+  runtimeLabel: string;
+  memory: number;
+  timeout: number;
+  httpMethods: string[];
+  environmentVariables: Record<string, string>;
+  /** Blob key of the current source (the seed kept code in S3 too). */
+  codeKey: string;
+  /** sha256 of the current source, hex. */
+  codeSha256: string;
+  invocationUrl: string | null;
+  status: FunctionStatus;
+  createdAt: string;
+  lastModified: string;
+  lastDeployed: string | null;
+}
+
+export type TaskStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+export interface BuildTaskResult {
+  wasm_path: string | null;
+  image_url: string | null;
+  file_path: string | null;
+}
+
+export interface BuildTask {
+  taskId: string;
+  workspaceId: string;
+  appName: string | null;
+  kind: 'build' | 'build-and-push' | 'push';
+  status: TaskStatus;
+  sourcePath: string | null;
+  result: BuildTaskResult | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/** One invocation of a function: the seed's ExecutionLog plus what Eunha measures. */
+export interface ExecutionLog {
+  id: string;
+  functionId: string;
+  workspaceId: string;
+  timestamp: string;
+  status: 'success' | 'error';
+  duration: number;
+  statusCode: number;
+  requestBody: unknown;
+  responseBody: unknown;
+  logs: string[];
+  level: LogLevel;
+  coldStart: boolean;
+  deploymentVersion: number | null;
+  /** CPU time the invocation used, in milliseconds (measured, not estimated). */
+  cpuMs: number;
+}
+
+/** Aggregate over execution logs in a time window. */
+export interface InvocationStats {
+  invocations: number;
+  errors: number;
+  /** Mean duration in ms over the window; 0 when there were no invocations. */
+  avgDuration: number;
+}

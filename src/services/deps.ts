@@ -1,0 +1,21 @@
+// What the control-plane services share: the storage ports plus the injectable clock and ids.
+
+import type { Clock, IdSource } from '../core/ids.js';
+import type { BlobStore, MetadataStore } from '../store/ports.js';
+
+export interface ServiceDeps {
+  meta: MetadataStore;
+  blobs: BlobStore;
+  clock: Clock;
+  ids: IdSource;
+}
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Start of the rolling 24-hour window that every *24h statistic covers. */
+export function windowStart(clock: Clock): string {
+  return new Date(clock().getTime() - DAY_MS).toISOString();
+}
+
+export const codeKeyPrefix = (workspaceId: string, functionId?: string): string =>
+  functionId ? `code/${workspaceId}/${functionId}` : `code/${workspaceId}`;

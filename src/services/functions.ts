@@ -1,0 +1,180 @@
+// Function use cases: create with validated config and code (code goes to the blob store,
+// content-addressed, as the seed kept it in S3), read with rolling-24h statistics, patch, delete.
+
+import { createHash } from 'node:crypto';
+import { EunhaError, invalid, notFound } from '../core/errors.js';
+import { DEFAULT_RUNTIME, resolveRuntime } from '../core/runtimes.js';
+import { FUNCTION_PATCH_STATUSES, type FunctionCreate, type FunctionUpdate } from '../core/schemas.js';
+import type { FunctionRecord, FunctionStatus } from '../core/types.js';
+import {
+  checkEnvVars,
+  decodeCode,
+  normalizeMethods,
+  normalizeTimestamp,
+  normalizeUrl,
+} from '../core/validate.js';
+import type { FunctionPatch } from '../store/ports.js';
+import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
+
+export interface FunctionView extends Omit<
+  FunctionRecord,
+  'codeKey' | 'codeSha256' | 'runtimeLabel' | 'createdAt'
+> {
+  code: string;
+  invocations24h: number;
+  errors24h: number;
+  avgDuration: number;
+}
+
+export class FunctionService {
+  constructor(private readonly deps: ServiceDeps) {}
+
+  async create(workspaceId: string, input: FunctionCreate): Promise<FunctionView> {
+    const runtime = resolveRuntime(input.runtime ?? DEFAULT_RUNTIME);
+    const source = decodeCode(input.code);
+    const now = this.deps.clock().toISOString();
+    const id = this.deps.ids.function();
+    const { key, sha } = await this.storeCode(workspaceId, id, source);
+    const fn: FunctionRecord = {
+      id,
+      workspaceId,
+      name: input.name,
+      description: input.description ?? null,
+      runtime: runtime.engine,
+      runtimeLabel: runtime.label,
+      memory: input.memory ?? 256,
+      timeout: input.timeout ?? 30,
+      httpMethods: normalizeMethods(input.httpMethods ?? ['GET']),
+      environmentVariables: checkEnvVars(input.environmentVariables ?? {}),
+      codeKey: key,
+      codeSha256: sha,
+      invocationUrl: null,
+      status: 'active',
+      createdAt: now,
+      lastModified: now,
+      lastDeployed: null,
+    };
+    try {
+      await this.deps.meta.createFunction(fn);
+    } catch (err) {
+      await this.deps.blobs.delete(key);
+      throw err;
+    }
+    return this.view(fn, source);
+  }
+
+  async list(workspaceId: string): Promise<FunctionView[]> {
+    if (!(await this.deps.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    const fns = await this.deps.meta.listFunctions(workspaceId);
+    return Promise.all(fns.map((fn) => this.view(fn)));
+  }
+
+  async require(workspaceId: string, functionId: string): Promise<FunctionRecord> {
+    const fn = await this.deps.meta.getFunction(workspaceId, functionId);
+    if (fn) return fn;
+    if (!(await this.deps.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    throw notFound('Function', functionId);
+  }
+
+  async get(workspaceId: string, functionId: string): Promise<FunctionView> {
+    return this.view(await this.require(workspaceId, functionId));
+  }
+
+  /** The current source of a function, as bytes. */
+  async source(fn: FunctionRecord): Promise<Buffer> {
+    const bytes = await this.deps.blobs.get(fn.codeKey);
+    if (!bytes) {
+      throw new EunhaError(
+        'INTERNAL_ERROR',
+        `the code of function '${fn.id}' is missing from the blob store`,
+        { key: fn.codeKey },
+      );
+    }
+    return Buffer.from(bytes);
+  }
+
+  async update(workspaceId: string, functionId: string, input: FunctionUpdate): Promise<FunctionView> {
+    const current = await this.require(workspaceId, functionId);
+    const patch: FunctionPatch = {};
+    if (input.name != null) patch.name = input.name;
+    if (input.description !== undefined) patch.description = input.description;
+    if (input.runtime != null) {
+      const rt = resolveRuntime(input.runtime);
+      patch.runtime = rt.engine;
+      patch.runtimeLabel = rt.label;
+    }
+    if (input.memory != null) patch.memory = input.memory;
+    if (input.timeout != null) patch.timeout = input.timeout;
+    if (input.httpMethods != null) patch.httpMethods = normalizeMethods(input.httpMethods);
+    if (input.environmentVariables != null)
+      patch.environmentVariables = checkEnvVars(input.environmentVariables);
+    if (input.status != null) {
+      if (!(FUNCTION_PATCH_STATUSES as readonly string[]).includes(input.status)) {
+        throw invalid('status', `status must be one of ${FUNCTION_PATCH_STATUSES.join(', ')}`);
+      }
+      patch.status = input.status as FunctionStatus;
+    }
+    if (input.invocationUrl != null) patch.invocationUrl = normalizeUrl(input.invocationUrl, 'invocationUrl');
+    if (input.lastDeployed != null)
+      patch.lastDeployed = normalizeTimestamp(input.lastDeployed, 'lastDeployed');
+    let source: Buffer | undefined;
+    if (input.code != null) {
+      source = decodeCode(input.code);
+      const stored = await this.storeCode(workspaceId, functionId, source);
+      patch.codeKey = stored.key;
+      patch.codeSha256 = stored.sha;
+    }
+    patch.lastModified = this.deps.clock().toISOString();
+    const updated = await this.deps.meta.updateFunction(workspaceId, functionId, patch);
+    if (!updated) {
+      if (patch.codeKey && patch.codeKey !== current.codeKey) await this.deps.blobs.delete(patch.codeKey);
+      throw notFound('Function', functionId);
+    }
+    if (patch.codeKey && patch.codeKey !== current.codeKey) await this.deps.blobs.delete(current.codeKey);
+    return this.view(updated, source);
+  }
+
+  async delete(workspaceId: string, functionId: string): Promise<void> {
+    await this.require(workspaceId, functionId);
+    const removed = await this.deps.meta.deleteFunction(workspaceId, functionId);
+    if (!removed) throw notFound('Function', functionId);
+    await this.deps.blobs.deletePrefix(codeKeyPrefix(workspaceId, functionId));
+  }
+
+  private async storeCode(
+    workspaceId: string,
+    functionId: string,
+    source: Buffer,
+  ): Promise<{ key: string; sha: string }> {
+    const sha = createHash('sha256').update(source).digest('hex');
+    const key = `${codeKeyPrefix(workspaceId, functionId)}/${sha}.py`;
+    await this.deps.blobs.put(key, source);
+    return { key, sha };
+  }
+
+  private async view(fn: FunctionRecord, source?: Buffer): Promise<FunctionView> {
+    const [code, stats] = await Promise.all([
+      source ? Promise.resolve(source) : this.source(fn),
+      this.deps.meta.functionStats(fn.id, windowStart(this.deps.clock)),
+    ]);
+    return {
+      id: fn.id,
+      workspaceId: fn.workspaceId,
+      name: fn.name,
+      description: fn.description,
+      runtime: fn.runtimeLabel,
+      memory: fn.memory,
+      timeout: fn.timeout,
+      httpMethods: fn.httpMethods,
+      environmentVariables: fn.environmentVariables,
+      code: code.toString('base64'),
+      invocationUrl: fn.invocationUrl,
+      status: fn.status,
+      lastModified: fn.lastModified,
+      lastDeployed: fn.lastDeployed,
+      invocations24h: stats.invocations,
+      errors24h: stats.errors,
+      avgDuration: Math.round(stats.avgDuration * 1000) / 1000,
+    };
+  }
+}

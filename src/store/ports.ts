@@ -1,0 +1,93 @@
+// What the rest of Eunha may ask of storage. Adapters: sqlite/ + fs/ (embedded default);
+// dynamodb/ + s3/ (production, a later issue). Every adapter runs test/store/*-contract.ts.
+//
+// Keys follow the seed's single-table design (PK/SK): workspace `WS#{ws}`/`METADATA`, function
+// `WS#{ws}`/`FN#{fn}`, build task `WS#{ws}`/`BUILD#{task}`, execution log `FN#{fn}`/`LOG#{ts}#{id}`;
+// plus secondary keys the seed lacked so that listing workspaces and finding a task or a function
+// by id never scan the table.
+
+import type { KeyValuePort } from '../core/kv.js';
+import type {
+  BuildTask,
+  ExecutionLog,
+  FunctionRecord,
+  InvocationStats,
+  Workspace,
+} from '../core/types.js';
+
+export type WorkspacePatch = Partial<Pick<Workspace, 'name' | 'description'>>;
+export type FunctionPatch = Partial<Omit<FunctionRecord, 'id' | 'workspaceId' | 'createdAt'>>;
+export type TaskPatch = Partial<Pick<BuildTask, 'status' | 'result' | 'error' | 'updatedAt' | 'sourcePath'>>;
+
+export interface MetadataStore {
+  // Workspaces
+  createWorkspace(ws: Workspace): Promise<void>;
+  getWorkspace(id: string): Promise<Workspace | undefined>;
+  /** All workspaces, oldest first, without a table scan. */
+  listWorkspaces(): Promise<Workspace[]>;
+  /** Returns the updated record, or undefined when the workspace does not exist. */
+  updateWorkspace(id: string, patch: WorkspacePatch): Promise<Workspace | undefined>;
+  /**
+   * Deletes the workspace and everything under it: functions, build tasks, execution logs of its
+   * functions and their key-value data. Returns the deleted functions (so the caller can remove
+   * their blobs), or undefined when the workspace did not exist.
+   */
+  deleteWorkspace(id: string): Promise<FunctionRecord[] | undefined>;
+
+  // Functions
+  /** Fails with NOT_FOUND when the workspace does not exist (checked atomically with the insert). */
+  createFunction(fn: FunctionRecord): Promise<void>;
+  getFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;
+  /** Finds a function by id alone (the invocation path knows no workspace). */
+  findFunction(functionId: string): Promise<FunctionRecord | undefined>;
+  /** Functions of a workspace, oldest first. */
+  listFunctions(workspaceId: string): Promise<FunctionRecord[]>;
+  countFunctions(workspaceId: string): Promise<number>;
+  updateFunction(workspaceId: string, functionId: string, patch: FunctionPatch): Promise<FunctionRecord | undefined>;
+  /** Deletes the function, its execution logs and its key-value data; returns the deleted record. */
+  deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;
+
+  // Build tasks
+  putTask(task: BuildTask): Promise<void>;
+  /** By id alone, without a scan. */
+  getTask(taskId: string): Promise<BuildTask | undefined>;
+  /** Tasks of a workspace, newest first. */
+  listTasks(workspaceId: string): Promise<BuildTask[]>;
+  updateTask(taskId: string, patch: TaskPatch): Promise<BuildTask | undefined>;
+
+  // Execution logs (one per invocation; also the source of every statistic)
+  appendLogs(logs: ExecutionLog[]): Promise<void>;
+  /** Newest first. */
+  listFunctionLogs(functionId: string, limit: number): Promise<ExecutionLog[]>;
+  countFunctionLogs(functionId: string): Promise<number>;
+  /** Newest first, across every function of the workspace. */
+  listWorkspaceLogs(workspaceId: string, limit: number): Promise<ExecutionLog[]>;
+  /** Logs of a function with timestamp > `afterTimestamp`, oldest first (for live tails). */
+  listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]>;
+  /** Invocations, errors and mean duration of one function with timestamp >= since (ISO). */
+  functionStats(functionId: string, since: string): Promise<InvocationStats>;
+  /** Same, over every function of a workspace. */
+  workspaceStats(workspaceId: string, since: string): Promise<InvocationStats>;
+
+  /** Key-value data of functions (spin_sdk.key_value). */
+  readonly kv: KeyValuePort;
+
+  /** Every (PK, SK) pair in the store, for tests that prove deletes leave nothing behind. */
+  dumpKeys(): Promise<Array<{ pk: string; sk: string }>>;
+  close(): Promise<void>;
+}
+
+export interface BlobStore {
+  /** Atomic: a reader sees the old bytes or the new ones, never a torn write. */
+  put(key: string, data: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  delete(key: string): Promise<void>;
+  /** Deletes every blob whose key starts with prefix + '/' (or equals prefix). */
+  deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Keys equal to prefix or starting with prefix + '/' ('' for all; one trailing '/' is ignored),
+   * sorted. Keys are validated by blob-keys.ts in every adapter (VALIDATION_ERROR, field 'key').
+   */
+  list(prefix: string): Promise<string[]>;
+  close(): Promise<void>;
+}

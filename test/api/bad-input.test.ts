@@ -1,0 +1,88 @@
+// Malformed requests get a clear 4xx in the seed's envelope, never a 500.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+describe('bad input at the edge', () => {
+  let p: TestPlatform;
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_BODY_LIMIT_BYTES: '2048' });
+  });
+  after(async () => p.cleanup());
+
+  const post = (payload: string, contentType = 'application/json') =>
+    p.app.inject({
+      method: 'POST',
+      url: '/api/workspaces',
+      payload,
+      headers: { 'content-type': contentType },
+    });
+
+  test('malformed JSON → 400 BAD_JSON', async () => {
+    for (const body of ['{', '{"name": }', 'nul', '{"name":"a",}']) {
+      const res = await post(body);
+      assert.equal(res.statusCode, 400, body);
+      assert.equal(res.json().error.code, 'BAD_JSON', body);
+      assert.equal(res.json().error.details.field, 'body');
+    }
+  });
+
+  test('empty body → 400 VALIDATION_ERROR on body', async () => {
+    const res = await post('');
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.code, 'VALIDATION_ERROR');
+  });
+
+  test('prototype poisoning is refused', async () => {
+    const res = await post('{"name":"x","__proto__":{"polluted":true}}');
+    assert.equal(res.statusCode, 400);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test('oversized body → 413 PAYLOAD_TOO_LARGE', async () => {
+    const res = await post(JSON.stringify({ name: 'x', description: 'y'.repeat(4000) }));
+    assert.equal(res.statusCode, 413);
+    assert.equal(res.json().error.code, 'PAYLOAD_TOO_LARGE');
+  });
+
+  test('wrong content type → 415', async () => {
+    const res = await post('name=x', 'application/x-www-form-urlencoded');
+    assert.equal(res.statusCode, 415);
+    assert.equal(res.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  test('unknown route → 404 in the envelope', async () => {
+    const res = await p.app.inject({ method: 'GET', url: '/api/nope' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().error.code, 'NOT_FOUND');
+  });
+
+  test('bad query parameters → 400 naming the field', async () => {
+    const ws = (
+      await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'q' } })
+    ).json();
+    for (const q of ['limit=0', 'limit=1001', 'limit=abc', 'other=1']) {
+      const res = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws.id}/logs?${q}` });
+      assert.equal(res.statusCode, 400, q);
+      assert.equal(res.json().error.code, 'VALIDATION_ERROR');
+      assert.ok(['limit', 'other'].includes(res.json().error.details.field), q);
+    }
+  });
+
+  test('request ids are echoed and accepted from the caller', async () => {
+    const res = await p.app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'x-request-id': 'trace-123' },
+    });
+    assert.equal(res.headers['x-request-id'], 'trace-123');
+    const gen = await p.app.inject({
+      method: 'GET',
+      url: '/health',
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
+    assert.notEqual(gen.headers['x-request-id'], 'bad id with spaces');
+    assert.match(String(gen.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+});

@@ -1,0 +1,197 @@
+// Contract tests of /api/workspaces/{ws}/functions: happy and unhappy paths through app.inject().
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { b64, SAMPLE_HANDLER, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+describe('functions API', () => {
+  let p: TestPlatform;
+  let ws: string;
+  before(async () => {
+    p = await startTestPlatform();
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'fns' } })).json().id;
+  });
+  after(async () => p.cleanup());
+
+  const base = () => `/api/workspaces/${ws}/functions`;
+  const create = (body: Record<string, unknown>) =>
+    p.app.inject({ method: 'POST', url: base(), payload: body });
+
+  test('create applies the seed defaults and stores the code', async () => {
+    const res = await create({ name: 'hello', code: b64(SAMPLE_HANDLER) });
+    assert.equal(res.statusCode, 201);
+    const fn = res.json();
+    assert.match(fn.id, /^fn-[a-z0-9]{8}$/);
+    assert.equal(fn.workspaceId, ws);
+    assert.equal(fn.runtime, 'Python 3.12');
+    assert.equal(fn.memory, 256);
+    assert.equal(fn.timeout, 30);
+    assert.deepEqual(fn.httpMethods, ['GET']);
+    assert.deepEqual(fn.environmentVariables, {});
+    assert.equal(Buffer.from(fn.code, 'base64').toString(), SAMPLE_HANDLER);
+    assert.equal(fn.status, 'active');
+    assert.equal(fn.invocationUrl, null);
+    assert.equal(fn.lastDeployed, null);
+    assert.equal(fn.description, null);
+    assert.deepEqual([fn.invocations24h, fn.errors24h, fn.avgDuration], [0, 0, 0]);
+    const blobs = await p.blobs.list(`code/${ws}/${fn.id}`);
+    assert.equal(blobs.length, 1);
+    assert.equal(Buffer.from((await p.blobs.get(blobs[0]!))!).toString(), SAMPLE_HANDLER);
+  });
+
+  test('all fields round-trip; methods are normalised', async () => {
+    const res = await create({
+      name: 'full',
+      description: 'd',
+      runtime: 'python',
+      memory: 1024,
+      timeout: 900,
+      httpMethods: ['post', 'GET', 'POST'],
+      environmentVariables: { A: '1', LONG_NAME_2: 'two' },
+      code: b64('print(1)\n'),
+    });
+    assert.equal(res.statusCode, 201);
+    const fn = res.json();
+    assert.deepEqual(fn.httpMethods, ['POST', 'GET']);
+    assert.equal(fn.runtime, 'python');
+    assert.deepEqual(fn.environmentVariables, { A: '1', LONG_NAME_2: 'two' });
+    const got = (await p.app.inject({ method: 'GET', url: `${base()}/${fn.id}` })).json();
+    assert.deepEqual(got, fn);
+  });
+
+  test('every bound of the contract is enforced with details.field', async () => {
+    const good = { name: 'b', code: b64('x = 1\n') };
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ ...good, memory: 127 }, 'memory'],
+      [{ ...good, memory: 1025 }, 'memory'],
+      [{ ...good, memory: 256.5 }, 'memory'],
+      [{ ...good, memory: '256' }, 'memory'],
+      [{ ...good, timeout: 0 }, 'timeout'],
+      [{ ...good, timeout: 901 }, 'timeout'],
+      [{ ...good, httpMethods: [] }, 'httpMethods'],
+      [{ ...good, httpMethods: ['FETCH'] }, 'httpMethods'],
+      [{ ...good, httpMethods: 'GET' }, 'httpMethods'],
+      [{ ...good, code: 'not base64!!' }, 'code'],
+      [{ ...good, code: b64('x').slice(0, 3) }, 'code'],
+      [{ ...good, code: Buffer.from([0xff, 0xfe, 0x00]).toString('base64') }, 'code'],
+      [{ name: 'b' }, 'code'],
+      [{ ...good, name: '' }, 'name'],
+      [{ ...good, runtime: 'nodejs18' }, 'runtime'],
+      [{ ...good, environmentVariables: { '1BAD': 'x' } }, 'environmentVariables'],
+      [{ ...good, environmentVariables: { OK: 1 } }, 'environmentVariables.OK'],
+      [{ ...good, surprise: 1 }, 'surprise'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await create(body);
+      assert.equal(res.statusCode, 400, JSON.stringify(body));
+      assert.equal(res.json().error.code, 'VALIDATION_ERROR', JSON.stringify(body));
+      assert.equal(res.json().error.details.field, field, JSON.stringify(body));
+    }
+    const unknownRuntime = await create({ ...good, runtime: 'ruby' });
+    assert.match(unknownRuntime.json().error.message, /supported: Python 3\.12/);
+    assert.ok(Array.isArray(unknownRuntime.json().error.details.supported));
+  });
+
+  test('invalid input stores nothing', async () => {
+    const before = (await p.app.inject({ method: 'GET', url: base() })).json().length;
+    await create({ name: 'x', code: b64('a'), memory: 5 });
+    await create({ name: 'x', code: '%%%' });
+    const after = (await p.app.inject({ method: 'GET', url: base() })).json().length;
+    assert.equal(after, before);
+  });
+
+  test('patch: the console sends status, invocationUrl and lastDeployed after a deploy', async () => {
+    const fn = (await create({ name: 'patchme', code: b64('x = 1\n') })).json();
+    const res = await p.app.inject({
+      method: 'PATCH',
+      url: `${base()}/${fn.id}`,
+      payload: {
+        status: 'active',
+        invocationUrl: 'example.com/fn/abc',
+        lastDeployed: '2026-11-26T12:30:00Z',
+      },
+    });
+    assert.equal(res.statusCode, 200);
+    const up = res.json();
+    assert.equal(up.invocationUrl, 'http://example.com/fn/abc');
+    assert.equal(up.lastDeployed, '2026-11-26T12:30:00.000Z');
+    assert.equal(up.name, 'patchme');
+
+    const disabled = await p.app.inject({
+      method: 'PATCH',
+      url: `${base()}/${fn.id}`,
+      payload: { status: 'disabled', memory: 512, name: null },
+    });
+    assert.equal(disabled.json().status, 'disabled');
+    assert.equal(disabled.json().memory, 512);
+    assert.equal(disabled.json().name, 'patchme');
+
+    for (const [payload, field] of [
+      [{ status: 'paused' }, 'status'],
+      [{ lastDeployed: 'yesterday' }, 'lastDeployed'],
+      [{ invocationUrl: 'ftp://x.y/z' }, 'invocationUrl'],
+      [{ memory: 2048 }, 'memory'],
+      [{ id: 'fn-hijack00' }, 'id'],
+    ] as const) {
+      const bad = await p.app.inject({ method: 'PATCH', url: `${base()}/${fn.id}`, payload });
+      assert.equal(bad.statusCode, 400, JSON.stringify(payload));
+      assert.equal(bad.json().error.details.field, field);
+    }
+  });
+
+  test('patching code replaces the stored blob and removes the old one', async () => {
+    const fn = (await create({ name: 'recode', code: b64('v = 1\n') })).json();
+    const res = await p.app.inject({
+      method: 'PATCH',
+      url: `${base()}/${fn.id}`,
+      payload: { code: b64('v = 2\n') },
+    });
+    assert.equal(Buffer.from(res.json().code, 'base64').toString(), 'v = 2\n');
+    const keys = await p.blobs.list(`code/${ws}/${fn.id}`);
+    assert.equal(keys.length, 1);
+  });
+
+  test('missing workspace or function → 404 NOT_FOUND naming the resource', async () => {
+    const miss = await p.app.inject({
+      method: 'POST',
+      url: '/api/workspaces/ws-missing0/functions',
+      payload: { name: 'x', code: b64('x') },
+    });
+    assert.equal(miss.statusCode, 404);
+    assert.equal(miss.json().error.details.resource, 'workspace');
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      const res = await p.app.inject({
+        method,
+        url: `${base()}/fn-missing0`,
+        ...(method === 'PATCH' ? { payload: { name: 'y' } } : {}),
+      });
+      assert.equal(res.statusCode, 404, method);
+      assert.equal(res.json().error.details.resource, 'function');
+    }
+    const list = await p.app.inject({ method: 'GET', url: '/api/workspaces/ws-missing0/functions' });
+    assert.equal(list.statusCode, 404);
+  });
+
+  test('a function is only reachable under its own workspace', async () => {
+    const other = (
+      await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'other' } })
+    ).json().id;
+    const fn = (await create({ name: 'mine', code: b64('x = 1\n') })).json();
+    const res = await p.app.inject({ method: 'GET', url: `/api/workspaces/${other}/functions/${fn.id}` });
+    assert.equal(res.statusCode, 404);
+    const del = await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${other}/functions/${fn.id}` });
+    assert.equal(del.statusCode, 404);
+    assert.equal((await p.app.inject({ method: 'GET', url: `${base()}/${fn.id}` })).statusCode, 200);
+  });
+
+  test('DELETE with a JSON content type and no body still works', async () => {
+    const fn = (await create({ name: 'bye', code: b64('x = 1\n') })).json();
+    const res = await p.app.inject({
+      method: 'DELETE',
+      url: `${base()}/${fn.id}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(res.statusCode, 204);
+    assert.deepEqual(await p.blobs.list(`code/${ws}/${fn.id}`), []);
+  });
+});

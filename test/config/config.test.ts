@@ -1,0 +1,73 @@
+// Configuration: defaults, the fixed names, and a start-up failure that names the variable.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+
+describe('config', () => {
+  test('defaults', () => {
+    const c = loadConfig({});
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.port, 8000);
+    assert.equal(c.dataDir, './.eunha');
+    assert.equal(c.publicUrl, 'http://127.0.0.1:8000');
+    assert.deepEqual(c.corsOrigins, []);
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.environment, 'development');
+  });
+
+  test('every documented variable is read', () => {
+    const c = loadConfig({
+      EUNHA_HOST: '0.0.0.0',
+      EUNHA_PORT: '9000',
+      EUNHA_DATA_DIR: '/tmp/x',
+      EUNHA_PUBLIC_URL: 'https://faas.example.com/',
+      AWS_REGION: 'us-east-1',
+      DYNAMODB_TABLE_NAME: 'my-table',
+      S3_BUCKET_NAME: 'my-bucket',
+      ENVIRONMENT: 'production',
+      LOG_LEVEL: 'WARNING',
+      CORS_ORIGINS: '["https://eunha.icu", "http://eunha.icu"]',
+    });
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.port, 9000);
+    assert.equal(c.dataDir, '/tmp/x');
+    assert.equal(c.publicUrl, 'https://faas.example.com');
+    assert.equal(c.awsRegion, 'us-east-1');
+    assert.equal(c.dynamodbTableName, 'my-table');
+    assert.equal(c.s3BucketName, 'my-bucket');
+    assert.equal(c.environment, 'production');
+    assert.equal(c.logLevel, 'warn');
+    assert.deepEqual(c.corsOrigins, ['https://eunha.icu', 'http://eunha.icu']);
+  });
+
+  test('public URL defaults from host and port', () => {
+    assert.equal(loadConfig({ EUNHA_PORT: '8123' }).publicUrl, 'http://127.0.0.1:8123');
+    assert.equal(loadConfig({ EUNHA_HOST: '::1' }).publicUrl, 'http://[::1]:8000');
+  });
+
+  test('bad values name the variable', () => {
+    const bad: Array<[Record<string, string>, string]> = [
+      [{ EUNHA_PORT: 'eighty' }, 'EUNHA_PORT'],
+      [{ EUNHA_PORT: '70000' }, 'EUNHA_PORT'],
+      [{ EUNHA_HOST: 'a b' }, 'EUNHA_HOST'],
+      [{ EUNHA_PUBLIC_URL: 'not a url' }, 'EUNHA_PUBLIC_URL'],
+      [{ EUNHA_PUBLIC_URL: 'ftp://x' }, 'EUNHA_PUBLIC_URL'],
+      [{ CORS_ORIGINS: 'https://a.b' }, 'CORS_ORIGINS'],
+      [{ CORS_ORIGINS: '[1]' }, 'CORS_ORIGINS'],
+      [{ CORS_ORIGINS: '["https://a.b/path"]' }, 'CORS_ORIGINS'],
+      [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+      [{ AWS_REGION: 'mars' }, 'AWS_REGION'],
+      [{ S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME'],
+      [{ DYNAMODB_TABLE_NAME: 'a' }, 'DYNAMODB_TABLE_NAME'],
+      [{ EUNHA_BODY_LIMIT_BYTES: '-1' }, 'EUNHA_BODY_LIMIT_BYTES'],
+    ];
+    for (const [env, name] of bad) {
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) => e instanceof ConfigError && e.variable === name && e.message.startsWith(name),
+        JSON.stringify(env),
+      );
+    }
+  });
+});

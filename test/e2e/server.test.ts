@@ -1,0 +1,94 @@
+// End to end over real HTTP: start the server process on port 0, drive it, stop it with SIGTERM
+// while requests are in flight, restart it on the same data dir and find every answered write.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { b64, SAMPLE_HANDLER } from '../helpers/platform.js';
+import { startServer } from '../helpers/server-process.js';
+
+describe('the server process', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'eunha-e2e-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  test('serves, shuts down gracefully on SIGTERM, and keeps all data across a restart', async () => {
+    const s1 = await startServer({ EUNHA_DATA_DIR: dataDir });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${s1.url}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test JSON is read loosely
+      return { status: res.status, json: (res.status === 204 ? null : await res.json()) as any };
+    };
+    assert.deepEqual((await api('GET', '/health')).json, { status: 'healthy' });
+    const ws = (await api('POST', '/api/workspaces', { name: 'e2e' })).json;
+    const fn = (
+      await api('POST', `/api/workspaces/${ws.id}/functions`, { name: 'hello', code: b64(SAMPLE_HANDLER) })
+    ).json;
+    assert.match(fn.id, /^fn-/);
+    const bad = await api('POST', `/api/workspaces/${ws.id}/functions`, {
+      name: 'bad',
+      code: b64('x'),
+      memory: 4096,
+    });
+    assert.equal(bad.status, 400);
+
+    // Every log line is JSON and the request lines carry a request id.
+    const lines = s1.output().trim().split('\n');
+    for (const line of lines) JSON.parse(line);
+    assert.ok(
+      lines.some((l) => JSON.parse(l).requestId),
+      'request log lines carry requestId',
+    );
+
+    // Fire writes, then SIGTERM while they are in flight.
+    const inflight = Array.from({ length: 40 }, (_, i) =>
+      fetch(`${s1.url}/api/workspaces/${ws.id}/functions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `f${i}`, code: b64(`n = ${i}\n`) }),
+      }).then(
+        async (r) => ({
+          status: r.status,
+          id: r.status === 201 ? ((await r.json()) as { id: string }).id : null,
+        }),
+        () => ({ status: 0, id: null }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    s1.child.kill('SIGTERM');
+    const results = await Promise.all(inflight);
+    assert.equal(await s1.exited, 0, s1.output());
+    assert.match(s1.output(), /stopped cleanly/);
+    for (const r of results) assert.ok([201, 503, 0].includes(r.status), `unexpected status ${r.status}`);
+    const answered = results.filter((r) => r.status === 201).map((r) => r.id!);
+
+    const s2 = await startServer({ EUNHA_DATA_DIR: dataDir });
+    try {
+      const list = (await (await fetch(`${s2.url}/api/workspaces/${ws.id}/functions`)).json()) as Array<{
+        id: string;
+        code: string;
+      }>;
+      const ids = new Set(list.map((f) => f.id));
+      assert.ok(ids.has(fn.id));
+      for (const id of answered) assert.ok(ids.has(id), `function ${id} answered 201 but was lost`);
+      assert.equal(Buffer.from(list.find((f) => f.id === fn.id)!.code, 'base64').toString(), SAMPLE_HANDLER);
+      const w = (await (await fetch(`${s2.url}/api/workspaces/${ws.id}`)).json()) as {
+        functionCount: number;
+      };
+      assert.equal(w.functionCount, list.length);
+    } finally {
+      s2.child.kill('SIGTERM');
+      assert.equal(await s2.exited, 0);
+    }
+  });
+
+  test('a bad configuration stops the start with a message naming the variable', async () => {
+    await assert.rejects(startServer({ EUNHA_DATA_DIR: dataDir, EUNHA_PORT: 'x' }), /EUNHA_PORT/);
+    await assert.rejects(startServer({ EUNHA_DATA_DIR: dataDir, CORS_ORIGINS: 'nope' }), /CORS_ORIGINS/);
+  });
+});
