@@ -6,9 +6,17 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
+import { BuildService } from './build/service.js';
 import type { Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
+import { DeploymentService } from './deploy/deployments.js';
+import { LocalTarget } from './deploy/local-target.js';
+import { Invoker } from './gateway/invoker.js';
 import { ExecutionLogService } from './observability/execution-logs.js';
+import { LiveTails } from './observability/live-tail.js';
+import { ExecutionLogWriter } from './observability/log-writer.js';
+import { Metrics } from './observability/metrics.js';
+import { Runtime } from './runtime/index.js';
 import { FunctionService } from './services/functions.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { openFsBlobStore } from './store/fs/index.js';
@@ -20,7 +28,9 @@ export interface Platform {
   app: FastifyInstance;
   meta: MetadataStore;
   blobs: BlobStore;
-  /** Stops the HTTP app (in-flight requests finish), then closes the stores. */
+  runtime: Runtime;
+  writer: ExecutionLogWriter;
+  /** Stops the HTTP app (in-flight requests finish), flushes logs, stops sandboxes, closes stores. */
   close(): Promise<void>;
 }
 
@@ -34,16 +44,85 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const clock = opts.clock ?? systemClock;
+  const ids = opts.ids ?? randomIds;
+  const logger = opts.logger || undefined;
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), { now: clock });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
-  const deps = { meta, blobs, clock, ids: opts.ids ?? randomIds };
+
+  const runtime = new Runtime({
+    kv: meta.kv,
+    cacheDir: resolve(config.cacheDir),
+    poolSize: config.warmPoolSize,
+    maxInstances: config.maxInstances,
+    maxInstancesPerFunction: config.maxInstancesPerFunction,
+    idleTtlMs: config.idleTtlMs,
+    maxRequestBytes: config.bodyLimitBytes,
+    logger: (entry) => logger?.[entry.level === 'warn' ? 'warn' : entry.level === 'error' ? 'error' : 'debug']({ runtime: entry }, String(entry.msg ?? 'runtime')),
+  });
+  await runtime.start();
+
+  let metrics: Metrics | undefined;
+  const builds = new BuildService({
+    meta,
+    blobs,
+    clock,
+    ids,
+    checker: runtime,
+    concurrency: config.buildConcurrency,
+    maxSourceBytes: config.maxSourceBytes,
+    onBuildFinished: (seconds, outcome) => metrics?.builds.observe({ outcome }, seconds),
+  });
+  await builds.start();
+
+  const target = new LocalTarget(runtime, (ws, digest) => builds.artifactFiles(ws, digest));
+  const deps = {
+    meta,
+    blobs,
+    clock,
+    ids,
+    events: { changed: target.functionChanged.bind(target), deleted: target.remove.bind(target) },
+  };
+  const functions = new FunctionService(deps);
+  const workspaces = new WorkspaceService(deps, (ws) => [`build-sources/${ws}`, `artifacts/${ws}`]);
+  const deployments = new DeploymentService({
+    meta,
+    functions,
+    artifacts: builds,
+    target,
+    clock,
+    publicUrl: config.publicUrl,
+    log: (obj, msg) => logger?.error(obj, msg),
+  });
+  const writer = new ExecutionLogWriter(meta, {
+    onError: (err, pending) => logger?.error({ err, pending }, 'could not write execution logs; will retry'),
+  });
+  metrics = new Metrics({
+    services: () => target.count(),
+    runtime: () => {
+      const s = runtime.stats();
+      return { instances: s.instances, warmPool: s.warmPool.ready, queueDepth: s.queueDepth };
+    },
+  });
+  const invoker = new Invoker({ runtime, writer, metrics, clock, ids, logBodyCap: config.logBodyCap });
+  const tails = new LiveTails(writer);
+
+  const restored = await deployments.restore();
+  if (restored.restored + restored.failed > 0) logger?.info(restored, 'restored active deployments');
 
   const app = await buildApp({
     config,
     version: VERSION,
-    workspaces: new WorkspaceService(deps),
-    functions: new FunctionService(deps),
+    clock,
+    meta,
+    workspaces,
+    functions,
     logs: new ExecutionLogService(meta),
+    tails,
+    builds,
+    deployments,
+    target,
+    invoker,
+    metrics,
     logger: opts.logger,
   });
 
@@ -52,8 +131,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     app,
     meta,
     blobs,
+    runtime,
+    writer,
     close: () =>
       (closing ??= (async () => {
+        tails.closeAll();
         // close() stops accepting and waits for open connections; a keep-alive connection whose
         // last request finishes after that moment would hold it forever, so idle ones are closed
         // as they appear.
@@ -63,6 +145,9 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
         } finally {
           clearInterval(reaper);
         }
+        await builds.close();
+        await writer.close();
+        await runtime.close();
         await meta.close();
         await blobs.close();
       })()),

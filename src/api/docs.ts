@@ -33,7 +33,9 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'System', description: 'Health and documentation' },
         { name: 'Workspaces', description: 'Workspaces group functions' },
         { name: 'Functions', description: 'Python functions written for the Spin SDK' },
-        { name: 'Logs', description: 'Execution logs' },
+        { name: 'Logs', description: 'Execution logs, function log lines and metrics' },
+        { name: 'Builds', description: 'Build tasks, artifacts, deploys (the seed’s /api/v1)' },
+        { name: 'Deployments', description: 'Numbered versions of a function; instant rollback' },
       ],
     },
   });

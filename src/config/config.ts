@@ -31,6 +31,21 @@ export interface Config {
   s3BucketName: string;
   /** Grace period for in-flight requests on SIGTERM/SIGINT, in ms. */
   shutdownGraceMs: number;
+  /** Where the Pyodide memory snapshot is cached (default: {dataDir}/cache). */
+  cacheDir: string;
+  /** Booted, not yet specialised sandboxes kept ready. */
+  warmPoolSize: number;
+  /** Instances across all functions / of one function. */
+  maxInstances: number;
+  maxInstancesPerFunction: number;
+  /** Idle instances stop after this long (scale to zero), ms. */
+  idleTtlMs: number;
+  /** Builds running at once; more wait in a queue. */
+  buildConcurrency: number;
+  /** Cap on an uploaded source (.py or .zip), bytes. */
+  maxSourceBytes: number;
+  /** Bytes of each request/response body kept in an execution log. */
+  logBodyCap: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -144,5 +159,13 @@ export function loadConfig(env: Env): Config {
     dynamodbTableName: table,
     s3BucketName: bucket,
     shutdownGraceMs: int(env, 'EUNHA_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    cacheDir: str(env, 'EUNHA_CACHE_DIR', `${str(env, 'EUNHA_DATA_DIR', './.eunha')}/cache`),
+    warmPoolSize: int(env, 'EUNHA_WARM_POOL_SIZE', 2, 0, 64),
+    maxInstances: int(env, 'EUNHA_MAX_INSTANCES', 32, 1, 1024),
+    maxInstancesPerFunction: int(env, 'EUNHA_MAX_INSTANCES_PER_FUNCTION', 8, 1, 1024),
+    idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),
+    buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
+    maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),
   };
 }

@@ -34,7 +34,7 @@ export const ERROR_CATALOGUE = {
     description: 'The function does not accept this HTTP method.',
   },
   CONFLICT: { status: 409, fault: 'user', description: 'The request conflicts with the current state.' },
-  NOT_DEPLOYED: { status: 400, fault: 'user', description: 'The function has no active deployment.' },
+  NOT_DEPLOYED: { status: 400, fault: 'user', description: 'The function has no active deployment (404 on the /fn ingress).' },
   FUNCTION_DISABLED: { status: 403, fault: 'user', description: 'The function is disabled.' },
   RATE_LIMITED: {
     status: 429,
@@ -45,6 +45,11 @@ export const ERROR_CATALOGUE = {
     status: 429,
     fault: 'platform',
     description: 'Every instance of the function is busy and the queue is full.',
+  },
+  BUILD_FAILED: {
+    status: 422,
+    fault: 'user',
+    description: 'The code does not build: syntax error, failing import or no IncomingHandler (traceback in details).',
   },
   FUNCTION_ERROR: { status: 500, fault: 'user', description: 'The function raised an exception.' },
   FUNCTION_LOAD_ERROR: {
@@ -80,22 +85,26 @@ export class EunhaError extends Error {
   readonly details: ErrorDetails;
   /** Extra response headers, e.g. Retry-After for 429. */
   readonly headers: Record<string, string>;
+  /** Set only where the contract gives one code two statuses (NOT_DEPLOYED: 400 on /invoke, 404 on /fn). */
+  private readonly statusOverride: number | undefined;
 
   constructor(
     code: ErrorCode,
     message: string,
     details: ErrorDetails = {},
     headers: Record<string, string> = {},
+    statusOverride?: number,
   ) {
     super(message);
     this.name = 'EunhaError';
     this.code = code;
     this.details = details;
     this.headers = headers;
+    this.statusOverride = statusOverride;
   }
 
   get status(): number {
-    return ERROR_CATALOGUE[this.code].status;
+    return this.statusOverride ?? ERROR_CATALOGUE[this.code].status;
   }
 
   toBody(): { error: { code: ErrorCode; message: string; details: ErrorDetails } } {

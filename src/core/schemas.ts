@@ -244,7 +244,10 @@ export const ExecutionLog = Type.Object(
 );
 
 export const LogsQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) },
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    follow: Type.Optional(Type.Boolean({ default: false, description: 'Stream new entries (Server-Sent Events)' })),
+  },
   { additionalProperties: false },
 );
 export const WorkspaceLogsQuery = Type.Object(

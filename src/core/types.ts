@@ -82,3 +82,25 @@ export interface InvocationStats {
   /** Mean duration in ms over the window; 0 when there were no invocations. */
   avgDuration: number;
 }
+
+/** What a deployment runs with: a snapshot of the function's config at deploy time. */
+export interface DeploymentConfig {
+  runtime: string;
+  memory: number;
+  timeout: number;
+  environmentVariables: Record<string, string>;
+}
+
+/** One version of a function put into service: an artifact digest plus the config it ran with. */
+export interface Deployment {
+  workspaceId: string;
+  functionId: string;
+  /** 1, 2, 3 … per function. */
+  version: number;
+  /** sha256 hex of the artifact manifest. */
+  digest: string;
+  imageRef: string;
+  config: DeploymentConfig;
+  createdAt: string;
+  active: boolean;
+}

@@ -1,13 +1,21 @@
 // What the control-plane services share: the storage ports plus the injectable clock and ids.
 
 import type { Clock, IdSource } from '../core/ids.js';
+import type { FunctionRecord } from '../core/types.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
+
+/** Who else must know when a function changes (the route table of the deploy target). */
+export interface FunctionEvents {
+  changed(fn: FunctionRecord): void;
+  deleted(functionId: string): Promise<void>;
+}
 
 export interface ServiceDeps {
   meta: MetadataStore;
   blobs: BlobStore;
   clock: Clock;
   ids: IdSource;
+  events?: FunctionEvents;
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

@@ -131,6 +131,7 @@ export class FunctionService {
       throw notFound('Function', functionId);
     }
     if (patch.codeKey && patch.codeKey !== current.codeKey) await this.deps.blobs.delete(current.codeKey);
+    this.deps.events?.changed(updated);
     return this.view(updated, source);
   }
 
@@ -138,6 +139,7 @@ export class FunctionService {
     await this.require(workspaceId, functionId);
     const removed = await this.deps.meta.deleteFunction(workspaceId, functionId);
     if (!removed) throw notFound('Function', functionId);
+    await this.deps.events?.deleted(functionId);
     await this.deps.blobs.deletePrefix(codeKeyPrefix(workspaceId, functionId));
   }
 

@@ -66,6 +66,7 @@ export class WorkspaceService {
   async delete(id: string): Promise<void> {
     const removed = await this.deps.meta.deleteWorkspace(id);
     if (!removed) throw notFound('Workspace', id);
+    for (const fn of removed) await this.deps.events?.deleted(fn.id);
     // Metadata went first, in one transaction: a crash between the two steps leaves orphan blobs
     // that no record points at (harmless, and removed by the prefix delete on a retry), never a
     // record that points at a missing blob.

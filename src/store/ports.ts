@@ -2,13 +2,14 @@
 // dynamodb/ + s3/ (production, a later issue). Every adapter runs test/store/*-contract.ts.
 //
 // Keys follow the seed's single-table design (PK/SK): workspace `WS#{ws}`/`METADATA`, function
-// `WS#{ws}`/`FN#{fn}`, build task `WS#{ws}`/`BUILD#{task}`, execution log `FN#{fn}`/`LOG#{ts}#{id}`;
-// plus secondary keys the seed lacked so that listing workspaces and finding a task or a function
-// by id never scan the table.
+// `WS#{ws}`/`FN#{fn}`, build task `WS#{ws}`/`BUILD#{task}`, execution log `FN#{fn}`/`LOG#{ts}#{id}`,
+// deployment `FN#{fn}`/`DEPLOY#{version}`; plus secondary keys the seed lacked so that listing
+// workspaces or active deployments and finding a task or a function by id never scan the table.
 
 import type { KeyValuePort } from '../core/kv.js';
 import type {
   BuildTask,
+  Deployment,
   ExecutionLog,
   FunctionRecord,
   InvocationStats,
@@ -21,6 +22,7 @@ export type TaskPatch = Partial<Pick<BuildTask, 'status' | 'result' | 'error' | 
 
 export interface MetadataStore {
   // Workspaces
+  /** Fails with CONFLICT when the id exists. */
   createWorkspace(ws: Workspace): Promise<void>;
   getWorkspace(id: string): Promise<Workspace | undefined>;
   /** All workspaces, oldest first, without a table scan. */
@@ -35,7 +37,10 @@ export interface MetadataStore {
   deleteWorkspace(id: string): Promise<FunctionRecord[] | undefined>;
 
   // Functions
-  /** Fails with NOT_FOUND when the workspace does not exist (checked atomically with the insert). */
+  /**
+   * Fails with NOT_FOUND when the workspace does not exist (checked atomically with the insert), and
+   * with CONFLICT when the function id exists in any workspace (ids are global: see findFunction).
+   */
   createFunction(fn: FunctionRecord): Promise<void>;
   getFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;
   /** Finds a function by id alone (the invocation path knows no workspace). */
@@ -43,7 +48,11 @@ export interface MetadataStore {
   /** Functions of a workspace, oldest first. */
   listFunctions(workspaceId: string): Promise<FunctionRecord[]>;
   countFunctions(workspaceId: string): Promise<number>;
-  updateFunction(workspaceId: string, functionId: string, patch: FunctionPatch): Promise<FunctionRecord | undefined>;
+  updateFunction(
+    workspaceId: string,
+    functionId: string,
+    patch: FunctionPatch,
+  ): Promise<FunctionRecord | undefined>;
   /** Deletes the function, its execution logs and its key-value data; returns the deleted record. */
   deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;
 
@@ -55,7 +64,10 @@ export interface MetadataStore {
   listTasks(workspaceId: string): Promise<BuildTask[]>;
   updateTask(taskId: string, patch: TaskPatch): Promise<BuildTask | undefined>;
 
-  // Execution logs (one per invocation; also the source of every statistic)
+  // Execution logs (one per invocation; also the source of every statistic). Timestamps are
+  // instants in any ISO 8601 form; keys and comparisons use the canonical toISOString() form
+  // (keys.ts canonicalTimestamp). An unparseable timestamp or `since` is a VALIDATION_ERROR.
+  /** All or nothing. */
   appendLogs(logs: ExecutionLog[]): Promise<void>;
   /** Newest first. */
   listFunctionLogs(functionId: string, limit: number): Promise<ExecutionLog[]>;
@@ -68,6 +80,24 @@ export interface MetadataStore {
   functionStats(functionId: string, since: string): Promise<InvocationStats>;
   /** Same, over every function of a workspace. */
   workspaceStats(workspaceId: string, since: string): Promise<InvocationStats>;
+
+  // Deployments (numbered versions of a function: artifact digest + config snapshot). They live in
+  // the function's partition, so deleting the function or its workspace deletes them too.
+  /**
+   * Allocates the next version number of the function (1, 2, …) atomically and stores the
+   * deployment, inactive. Fails NOT_FOUND if the function does not exist.
+   */
+  createDeployment(d: Omit<Deployment, 'version' | 'active'>): Promise<Deployment>;
+  /** Newest (highest version) first. */
+  listDeployments(functionId: string): Promise<Deployment[]>;
+  getDeployment(functionId: string, version: number): Promise<Deployment | undefined>;
+  /**
+   * Makes this version the function's only active one (atomically clears the flag on the others);
+   * undefined if no such version.
+   */
+  activateDeployment(functionId: string, version: number): Promise<Deployment | undefined>;
+  /** Every active deployment across all functions (for restoring them at start-up), without a table scan. */
+  listActiveDeployments(): Promise<Deployment[]>;
 
   /** Key-value data of functions (spin_sdk.key_value). */
   readonly kv: KeyValuePort;

@@ -6,6 +6,9 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
 
+/** One Pyodide snapshot for the whole test run (made once, atomically, by whichever test is first). */
+export const SHARED_CACHE_DIR = join(tmpdir(), 'eunha-test-cache');
+
 export interface TestPlatform extends Platform {
   dataDir: string;
   clock: { now: Date; advance(ms: number): void };
@@ -23,7 +26,14 @@ export async function startTestPlatform(
       this.now = new Date(this.now.getTime() + ms);
     },
   };
-  const config = loadConfig({ EUNHA_DATA_DIR: dir, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    EUNHA_DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+    // Control-plane tests need no warm sandboxes; pipeline tests ask for some.
+    EUNHA_WARM_POOL_SIZE: '0',
+    EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+    ...env,
+  });
   const platform = await createPlatform(config, { logger: false, clock: () => clock.now });
   return {
     ...platform,

@@ -1,0 +1,165 @@
+// The filesystem BlobStore: one file per key under a root directory, key segments as directories.
+// Writes are atomic (atomic-write.ts); keys are validated (../blob-keys.ts) and resolved paths are
+// checked to stay inside the root (paths.ts). Directories emptied by a delete are removed, so a
+// deleted workspace leaves no empty folders behind.
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { EunhaError } from '../../core/errors.js';
+import { validateBlobKey, validateBlobPrefix } from '../blob-keys.js';
+import type { BlobStore } from '../ports.js';
+import { writeFileAtomic } from './atomic-write.js';
+import {
+  errnoCode,
+  isMissing,
+  isTempName,
+  nearestExistingInside,
+  pathOfSegments,
+  realDirInside,
+} from './paths.js';
+
+/** A put races a delete that prunes the directory it just created; it retries this many times. */
+const PUT_ATTEMPTS = 3;
+
+function conflict(key: string, why: string): EunhaError {
+  return new EunhaError('CONFLICT', `blob key '${key}' ${why}`, { field: 'key', key });
+}
+
+export class FsBlobStore implements BlobStore {
+  private closed = false;
+
+  /** `root` must be an existing directory given as its real path (see openFsBlobStore). */
+  constructor(private readonly root: string) {}
+
+  private check(): void {
+    if (this.closed) throw new EunhaError('DEPENDENCY_UNAVAILABLE', 'the blob store is closed');
+  }
+
+  async put(key: string, data: Uint8Array): Promise<void> {
+    this.check();
+    const path = pathOfSegments(this.root, validateBlobKey(key));
+    const dir = dirname(path);
+    for (let attempt = 1; ; attempt++) {
+      await nearestExistingInside(this.root, dir);
+      try {
+        await mkdir(dir, { recursive: true });
+      } catch (err) {
+        const code = errnoCode(err);
+        // A parent segment is an existing blob: on a filesystem a name cannot be file and folder.
+        if (code === 'ENOTDIR' || code === 'EEXIST') throw conflict(key, 'is below an existing blob');
+        throw err;
+      }
+      try {
+        // Missing right after mkdir means a concurrent delete pruned it: go round again.
+        if (await realDirInside(this.root, dir)) {
+          await writeFileAtomic(path, data);
+          return;
+        }
+      } catch (err) {
+        const code = errnoCode(err);
+        if (code === 'EISDIR' || code === 'ENOTEMPTY') throw conflict(key, 'is a prefix of other blobs');
+        if (code !== 'ENOENT' || attempt >= PUT_ATTEMPTS) throw err;
+      }
+      if (attempt >= PUT_ATTEMPTS) {
+        throw new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store: could not create the folder of '${key}'`);
+      }
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    this.check();
+    const path = pathOfSegments(this.root, validateBlobKey(key));
+    try {
+      if (!(await realDirInside(this.root, dirname(path)))) return undefined;
+      // O_NOFOLLOW: a symlink at the key itself is not followed out of the root.
+      const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const buf = await fh.readFile();
+        return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      const code = errnoCode(err);
+      if (isMissing(err) || code === 'EISDIR' || code === 'ELOOP') return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    this.check();
+    const path = pathOfSegments(this.root, validateBlobKey(key));
+    try {
+      if (!(await realDirInside(this.root, dirname(path)))) return;
+      await unlink(path);
+    } catch (err) {
+      const code = errnoCode(err);
+      // EISDIR/EPERM: the key names a folder of other blobs, so there is no blob at the key itself.
+      if (isMissing(err) || code === 'EISDIR' || code === 'EPERM') return;
+      throw err;
+    }
+    await this.pruneEmptyParents(dirname(path));
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    this.check();
+    const path = pathOfSegments(this.root, validateBlobKey(prefix));
+    if (!(await realDirInside(this.root, dirname(path)))) return;
+    // rm does not follow symlinks inside the tree, so nothing outside the root can be reached.
+    await rm(path, { recursive: true, force: true, maxRetries: 3 });
+    await this.pruneEmptyParents(dirname(path));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    this.check();
+    const segments = validateBlobPrefix(prefix);
+    const base = segments.length === 0 ? this.root : pathOfSegments(this.root, segments);
+    let info;
+    try {
+      if (segments.length > 0 && !(await realDirInside(this.root, dirname(base)))) return [];
+      info = await lstat(base);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw err;
+    }
+    const keys: string[] = [];
+    if (info.isFile()) keys.push(segments.join('/'));
+    else if (info.isDirectory()) await this.walk(base, segments, keys);
+    // Code-unit order equals byte order here: the key alphabet is ASCII.
+    return keys.sort();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private async walk(dir: string, segments: string[], out: string[]): Promise<void> {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return; // removed by a concurrent delete
+      throw err;
+    }
+    for (const entry of entries) {
+      if (isTempName(entry.name)) continue;
+      const next = [...segments, entry.name];
+      // Symlinks and other special files are never created by this store: they are not blobs.
+      if (entry.isDirectory()) await this.walk(join(dir, entry.name), next, out);
+      else if (entry.isFile()) out.push(next.join('/'));
+    }
+  }
+
+  /** Removes empty directories from `dir` up to (not including) the root; stops at the first non-empty one. */
+  private async pruneEmptyParents(dir: string): Promise<void> {
+    let current = dir;
+    while (current !== this.root && current.startsWith(this.root)) {
+      try {
+        await rmdir(current);
+      } catch {
+        return; // not empty (or already gone, or raced by a put): leave it
+      }
+      current = dirname(current);
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// The schema of the SQLite metadata store and its migrations, versioned with PRAGMA user_version.
+// A migration is appended, never edited: version N of the file is what migrations[0..N-1] built.
+//
+// One table, `items`, mirrors the DynamoDB single-table design (see ../keys.ts): pk/sk is the main
+// key, gsi1pk/gsi1sk the secondary one. Execution-log rows also carry their timestamp, workspace,
+// error flag and duration in plain columns with covering indexes, so every statistic is an index
+// range aggregate over real invocation records instead of a counter.
+//
+// Deployments (kind 'deployment') came after version 1 and needed no migration: they use only
+// pk/sk and the existing items_gsi1 index, so a version-1 file already serves them.
+import type { Db } from './connection.js';
+
+type Migration = (db: Db) => void;
+
+const migrations: Migration[] = [
+  // 1: the single table and its indexes.
+  (db) => {
+    db.exec(`
+      CREATE TABLE items (
+        pk          TEXT NOT NULL,
+        sk          TEXT NOT NULL,
+        -- 'workspace' | 'function' | 'task' | 'log' | 'kv'; lets partial indexes cover one kind.
+        kind        TEXT NOT NULL,
+        -- The record as JSON (NULL for kv entries, whose value is raw bytes in bin).
+        data        TEXT,
+        bin         BLOB,
+        gsi1pk      TEXT,
+        gsi1sk      TEXT,
+        -- Execution logs only: canonical ISO timestamp, workspace, 1 when status = 'error', ms.
+        ts          TEXT,
+        ws_id       TEXT,
+        is_error    INTEGER,
+        duration_ms REAL,
+        PRIMARY KEY (pk, sk)
+      ) WITHOUT ROWID;
+
+      CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk) WHERE gsi1pk IS NOT NULL;
+
+      -- Covering indexes for statistics: the aggregate never touches the JSON of a row.
+      CREATE INDEX items_log_fn_stats ON items (pk, ts, is_error, duration_ms) WHERE kind = 'log';
+      CREATE INDEX items_log_ws_stats ON items (ws_id, ts, is_error, duration_ms) WHERE kind = 'log';
+    `);
+  },
+];
+
+export const SCHEMA_VERSION = migrations.length;
+
+/** Brings the file up to SCHEMA_VERSION; refuses a file written by a newer Eunha. */
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(
+      `metadata database schema version ${current} is newer than this Eunha supports (${SCHEMA_VERSION})`,
+    );
+  }
+  if (current === SCHEMA_VERSION) return;
+  // All pending steps and the version bump commit together: a crash mid-way leaves the old version.
+  // The version is read again under the write lock, in case another process migrated meanwhile.
+  db.transaction(() => {
+    const locked = db.pragma('user_version', { simple: true }) as number;
+    for (let v = locked; v < SCHEMA_VERSION; v++) {
+      const step = migrations[v];
+      if (!step) throw new Error(`missing migration ${v + 1}`);
+      step(db);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

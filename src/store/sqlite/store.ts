@@ -1,0 +1,191 @@
+// The SQLite MetadataStore: composes the per-record files over one connection and turns their
+// synchronous calls into the port's promises. Every multi-row change runs in one transaction here,
+// so the record files stay free of transaction plumbing.
+import { EunhaError } from '../../core/errors.js';
+import type { KeyValuePort } from '../../core/kv.js';
+import type {
+  BuildTask,
+  Deployment,
+  ExecutionLog,
+  FunctionRecord,
+  InvocationStats,
+  Workspace,
+} from '../../core/types.js';
+import type { FunctionPatch, MetadataStore, TaskPatch, WorkspacePatch } from '../ports.js';
+import type { Db } from './connection.js';
+import { Deployments, type NewDeployment } from './deployments.js';
+import { Functions } from './functions.js';
+import { Items } from './items.js';
+import { SqliteKeyValue } from './kv.js';
+import { Logs } from './logs.js';
+import { Stats } from './stats.js';
+import { Tasks } from './tasks.js';
+import { Workspaces } from './workspaces.js';
+
+/** SQLite error codes that mean "the database is unavailable", not "your request is wrong". */
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|CORRUPT|NOTADB)/;
+
+function sqliteCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
+}
+
+export class SqliteMetadataStore implements MetadataStore {
+  readonly kv: KeyValuePort;
+  private readonly items: Items;
+  private readonly workspaces: Workspaces;
+  private readonly functions: Functions;
+  private readonly tasks: Tasks;
+  private readonly deployments: Deployments;
+  private readonly logs: Logs;
+  private readonly stats: Stats;
+  private closed = false;
+
+  /**
+   * `now` is accepted for parity with adapters that stamp rows themselves (e.g. a DynamoDB TTL);
+   * SQLite stores only the timestamps it is given, so it does not read the clock.
+   */
+  constructor(
+    private readonly db: Db,
+    readonly now: () => Date = () => new Date(),
+  ) {
+    this.items = new Items(db);
+    this.workspaces = new Workspaces(this.items);
+    this.functions = new Functions(this.items, this.workspaces);
+    this.tasks = new Tasks(this.items);
+    this.deployments = new Deployments(this.items, this.functions);
+    this.logs = new Logs(this.items);
+    this.stats = new Stats(this.items);
+    this.kv = new SqliteKeyValue(this.items, (fn) => this.run(fn));
+  }
+
+  /** Runs a synchronous step as a promise, mapping driver failures onto the error catalogue. */
+  private async run<T>(fn: () => T): Promise<T> {
+    if (this.closed) throw new EunhaError('DEPENDENCY_UNAVAILABLE', 'the metadata store is closed');
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof EunhaError) throw err;
+      const code = sqliteCode(err);
+      if (code && UNAVAILABLE.test(code)) {
+        throw new EunhaError('DEPENDENCY_UNAVAILABLE', `metadata store: ${(err as Error).message}`, { code });
+      }
+      throw err;
+    }
+  }
+
+  /** Like run, inside an IMMEDIATE transaction: it takes the write lock up front, so two writers
+   * never both read and then collide on upgrade (which SQLite reports as SQLITE_BUSY at once). */
+  private tx<T>(fn: () => T): Promise<T> {
+    return this.run(() => this.db.transaction(fn).immediate());
+  }
+
+  createWorkspace(ws: Workspace): Promise<void> {
+    return this.run(() => this.workspaces.create(ws));
+  }
+  getWorkspace(id: string): Promise<Workspace | undefined> {
+    return this.run(() => this.workspaces.get(id));
+  }
+  listWorkspaces(): Promise<Workspace[]> {
+    return this.run(() => this.workspaces.list());
+  }
+  updateWorkspace(id: string, patch: WorkspacePatch): Promise<Workspace | undefined> {
+    return this.tx(() => this.workspaces.update(id, patch));
+  }
+  deleteWorkspace(id: string): Promise<FunctionRecord[] | undefined> {
+    return this.tx(() => this.workspaces.delete(id));
+  }
+
+  createFunction(fn: FunctionRecord): Promise<void> {
+    return this.tx(() => this.functions.create(fn));
+  }
+  getFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined> {
+    return this.run(() => this.functions.get(workspaceId, functionId));
+  }
+  findFunction(functionId: string): Promise<FunctionRecord | undefined> {
+    return this.run(() => this.functions.find(functionId));
+  }
+  listFunctions(workspaceId: string): Promise<FunctionRecord[]> {
+    return this.run(() => this.functions.list(workspaceId));
+  }
+  countFunctions(workspaceId: string): Promise<number> {
+    return this.run(() => this.functions.count(workspaceId));
+  }
+  updateFunction(
+    workspaceId: string,
+    functionId: string,
+    patch: FunctionPatch,
+  ): Promise<FunctionRecord | undefined> {
+    return this.tx(() => this.functions.update(workspaceId, functionId, patch));
+  }
+  deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined> {
+    return this.tx(() => this.functions.delete(workspaceId, functionId));
+  }
+
+  putTask(task: BuildTask): Promise<void> {
+    return this.tx(() => this.tasks.put(task));
+  }
+  getTask(taskId: string): Promise<BuildTask | undefined> {
+    return this.run(() => this.tasks.get(taskId));
+  }
+  listTasks(workspaceId: string): Promise<BuildTask[]> {
+    return this.run(() => this.tasks.list(workspaceId));
+  }
+  updateTask(taskId: string, patch: TaskPatch): Promise<BuildTask | undefined> {
+    return this.tx(() => this.tasks.update(taskId, patch));
+  }
+
+  createDeployment(d: NewDeployment): Promise<Deployment> {
+    return this.tx(() => this.deployments.create(d));
+  }
+  listDeployments(functionId: string): Promise<Deployment[]> {
+    return this.run(() => this.deployments.list(functionId));
+  }
+  getDeployment(functionId: string, version: number): Promise<Deployment | undefined> {
+    return this.run(() => this.deployments.get(functionId, version));
+  }
+  activateDeployment(functionId: string, version: number): Promise<Deployment | undefined> {
+    return this.tx(() => this.deployments.activate(functionId, version));
+  }
+  listActiveDeployments(): Promise<Deployment[]> {
+    return this.run(() => this.deployments.listActive());
+  }
+
+  appendLogs(logs: ExecutionLog[]): Promise<void> {
+    return this.tx(() => this.logs.append(logs));
+  }
+  listFunctionLogs(functionId: string, limit: number): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForFunction(functionId, limit));
+  }
+  countFunctionLogs(functionId: string): Promise<number> {
+    return this.run(() => this.logs.countForFunction(functionId));
+  }
+  listWorkspaceLogs(workspaceId: string, limit: number): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForWorkspace(workspaceId, limit));
+  }
+  listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForFunctionAfter(functionId, afterTimestamp, limit));
+  }
+  functionStats(functionId: string, since: string): Promise<InvocationStats> {
+    return this.run(() => this.stats.forFunction(functionId, since));
+  }
+  workspaceStats(workspaceId: string, since: string): Promise<InvocationStats> {
+    return this.run(() => this.stats.forWorkspace(workspaceId, since));
+  }
+
+  dumpKeys(): Promise<Array<{ pk: string; sk: string }>> {
+    return this.run(() => this.items.dumpKeys());
+  }
+
+  /** Idempotent. Checkpoints the WAL into the main file so a closed store is one self-contained file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.close();
+    }
+  }
+}

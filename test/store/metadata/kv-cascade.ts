@@ -1,0 +1,159 @@
+// Contract: function key-value data (bytes, isolation) and cascading deletes that leave nothing
+// behind, proven by listing every key in the store.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { MetadataStore } from '../../../src/store/ports.js';
+import { HOUR, at, fn, log, task, uid, workspace } from '../fixtures.js';
+import { type WithStore, mentions } from './harness.js';
+
+const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+export function kvTests(withStore: WithStore): void {
+  test('kv: set, get, exists, overwrite, delete, keys', () =>
+    withStore(async (store) => {
+      const scope = { functionId: uid('fn'), store: 'default' };
+      assert.equal(await store.kv.get(scope, 'k'), undefined);
+      assert.equal(await store.kv.exists(scope, 'k'), false);
+      await store.kv.set(scope, 'k', text('v1'));
+      await store.kv.set(scope, 'b', text('x'));
+      await store.kv.set(scope, 'a', text('y'));
+      assert.equal(await store.kv.exists(scope, 'k'), true);
+      await store.kv.set(scope, 'k', text('v2'));
+      assert.deepEqual(await store.kv.get(scope, 'k'), text('v2'));
+      assert.deepEqual(await store.kv.keys(scope), ['a', 'b', 'k']);
+      await store.kv.delete(scope, 'k');
+      await store.kv.delete(scope, 'never-set');
+      assert.equal(await store.kv.get(scope, 'k'), undefined);
+      assert.deepEqual(await store.kv.keys(scope), ['a', 'b']);
+    }));
+
+  test('kv: bytes round-trip exactly, including non-UTF-8 and empty values', () =>
+    withStore(async (store) => {
+      const scope = { functionId: uid('fn'), store: 'bin' };
+      const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+      const invalidUtf8 = bytes(0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0xed, 0xa0, 0x80);
+      // A view into a larger buffer: only the viewed bytes may be stored.
+      const view = new Uint8Array(bytes(9, 9, 1, 2, 3, 9).buffer, 2, 3);
+      await store.kv.set(scope, 'all', all);
+      await store.kv.set(scope, 'bad', invalidUtf8);
+      await store.kv.set(scope, 'empty', new Uint8Array(0));
+      await store.kv.set(scope, 'view', view);
+      const got = await store.kv.get(scope, 'all');
+      assert.ok(got instanceof Uint8Array);
+      assert.deepEqual(got, all);
+      assert.deepEqual(await store.kv.get(scope, 'bad'), invalidUtf8);
+      assert.deepEqual(await store.kv.get(scope, 'empty'), new Uint8Array(0));
+      assert.equal(await store.kv.exists(scope, 'empty'), true);
+      assert.deepEqual(await store.kv.get(scope, 'view'), bytes(1, 2, 3));
+    }));
+
+  test('kv: functions and stores never see each other, even with separator characters', () =>
+    withStore(async (store) => {
+      const [f, g] = [uid('fn'), uid('fn')];
+      const scopes = [
+        { functionId: f, store: 'default' },
+        { functionId: f, store: 'other' },
+        { functionId: g, store: 'default' },
+        { functionId: f, store: 'a#b' },
+        { functionId: f, store: 'a' },
+        { functionId: f, store: 'a%23b' },
+      ];
+      // 'a#b'/'c' and 'a'/'b#c' would share a sort key if store names were not escaped.
+      const keyOf = (i: number): string => (i === 4 ? 'b#c' : 'c');
+      for (const [i, s] of scopes.entries()) await store.kv.set(s, keyOf(i), text(`value ${i}`));
+      for (const [i, s] of scopes.entries()) {
+        assert.deepEqual(await store.kv.get(s, keyOf(i)), text(`value ${i}`), `scope ${i}`);
+        assert.deepEqual(await store.kv.keys(s), [keyOf(i)], `keys of scope ${i}`);
+      }
+      assert.equal(await store.kv.exists({ functionId: g, store: 'other' }, 'c'), false);
+      await store.kv.delete(scopes[0]!, 'c');
+      assert.deepEqual(await store.kv.get(scopes[1]!, 'c'), text('value 1'));
+      assert.deepEqual(await store.kv.get(scopes[2]!, 'c'), text('value 2'));
+    }));
+}
+
+/** Everything needed to prove a cascade: a workspace with functions, tasks, logs and kv data. */
+async function populate(store: MetadataStore, now: Date) {
+  const ws = workspace();
+  await store.createWorkspace(ws);
+  const fns = [fn(ws.id), fn(ws.id, { createdAt: '2026-03-01T00:00:01.000Z' })];
+  for (const f of fns) {
+    await store.createFunction(f);
+    await store.appendLogs([
+      log(f, { timestamp: at(now, -HOUR) }),
+      log(f, { timestamp: at(now, -2 * HOUR) }),
+    ]);
+    await store.kv.set({ functionId: f.id, store: 'default' }, 'counter', text('1'));
+    await store.kv.set({ functionId: f.id, store: 'cache' }, 'x', text('2'));
+  }
+  await store.putTask(task(ws.id));
+  return { ws, fns };
+}
+
+export function cascadeTests(withStore: WithStore): void {
+  test('layout: records use the single-table keys of the seed', () =>
+    withStore(async (store, clock) => {
+      const now = clock.now();
+      const { ws, fns } = await populate(store, now);
+      const f = fns[0]!;
+      const keys = await store.dumpKeys();
+      const has = (pk: string, sk: string | RegExp) =>
+        keys.some((k) => k.pk === pk && (typeof sk === 'string' ? k.sk === sk : sk.test(k.sk)));
+      assert.ok(has(`WS#${ws.id}`, 'METADATA'));
+      assert.ok(has(`WS#${ws.id}`, `FN#${f.id}`));
+      assert.ok(has(`WS#${ws.id}`, /^BUILD#task-/));
+      assert.ok(has(`FN#${f.id}`, new RegExp(`^LOG#${at(now, -HOUR).replace(/\./g, '\\.')}#log-`)));
+      assert.ok(has(`FN#${f.id}`, /^KV#default#counter$/));
+    }));
+
+  test('cascade: deleting a workspace leaves nothing of it, and touches no other workspace', () =>
+    withStore(async (store, clock) => {
+      const now = clock.now();
+      const doomed = await populate(store, now);
+      const kept = await populate(store, now);
+      const keptIds = [kept.ws.id, ...kept.fns.map((f) => f.id)];
+      const keptBefore = mentions(await store.dumpKeys(), keptIds);
+
+      const deleted = await store.deleteWorkspace(doomed.ws.id);
+      assert.deepEqual(
+        deleted?.map((f) => f.id).sort(),
+        doomed.fns.map((f) => f.id).sort(),
+        'returns the deleted functions so their blobs can go too',
+      );
+
+      const after = await store.dumpKeys();
+      assert.deepEqual(mentions(after, [doomed.ws.id, ...doomed.fns.map((f) => f.id)]), []);
+      assert.deepEqual(mentions(after, keptIds), keptBefore);
+      assert.equal(await store.getWorkspace(doomed.ws.id), undefined);
+      for (const f of doomed.fns) {
+        assert.equal(await store.findFunction(f.id), undefined);
+        assert.equal(await store.countFunctionLogs(f.id), 0);
+        assert.deepEqual(await store.kv.keys({ functionId: f.id, store: 'default' }), []);
+      }
+      assert.deepEqual(await store.listTasks(doomed.ws.id), []);
+      assert.deepEqual(await store.listWorkspaceLogs(doomed.ws.id, 100), []);
+      assert.deepEqual(
+        (await store.listWorkspaces()).map((w) => w.id),
+        [kept.ws.id],
+      );
+      assert.equal(await store.countFunctions(kept.ws.id), 2);
+      assert.equal(await store.listWorkspaceLogs(kept.ws.id, 100).then((l) => l.length), 4);
+    }));
+
+  test('cascade: deleting a function removes its logs and kv data, not its siblings', () =>
+    withStore(async (store, clock) => {
+      const now = clock.now();
+      const { ws, fns } = await populate(store, now);
+      const [gone, stays] = [fns[0]!, fns[1]!];
+      const staysBefore = mentions(await store.dumpKeys(), [stays.id]);
+      await store.deleteFunction(ws.id, gone.id);
+      const after = await store.dumpKeys();
+      assert.deepEqual(mentions(after, [gone.id]), []);
+      assert.deepEqual(mentions(after, [stays.id]), staysBefore);
+      assert.equal(await store.countFunctionLogs(stays.id), 2);
+      assert.deepEqual(await store.kv.get({ functionId: stays.id, store: 'default' }, 'counter'), text('1'));
+      assert.equal(await store.listWorkspaceLogs(ws.id, 100).then((l) => l.length), 2);
+      assert.equal(await store.listTasks(ws.id).then((t) => t.length), 1);
+    }));
+}

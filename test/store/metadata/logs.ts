@@ -1,0 +1,212 @@
+// Contract: execution logs (ordering, limits, live tails) and the statistics computed from them
+// over a real rolling window on an injected clock.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { FunctionRecord, Workspace } from '../../../src/core/types.js';
+import type { MetadataStore } from '../../../src/store/ports.js';
+import { HOUR, MINUTE, at, eunhaError, fn, log, uid, workspace } from '../fixtures.js';
+import type { WithStore } from './harness.js';
+
+const DAY = 24 * HOUR;
+
+async function seed(store: MetadataStore, count: number): Promise<{ ws: Workspace; fns: FunctionRecord[] }> {
+  const ws = workspace();
+  await store.createWorkspace(ws);
+  const fns: FunctionRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const f = fn(ws.id, { createdAt: at(new Date('2026-03-01T00:00:00.000Z'), i) });
+    await store.createFunction(f);
+    fns.push(f);
+  }
+  return { ws, fns };
+}
+
+const ids = (logs: Array<{ id: string }>): string[] => logs.map((l) => l.id);
+
+export function logTests(withStore: WithStore): void {
+  test('logs: round-trip, newest first, limit, count', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const now = clock.now();
+      const logs = [3, 1, 4, 2].map((m) => log(f, { id: `log-${m}`, timestamp: at(now, -m * MINUTE) }));
+      await store.appendLogs(logs);
+      const listed = await store.listFunctionLogs(f.id, 10);
+      assert.deepEqual(ids(listed), ['log-1', 'log-2', 'log-3', 'log-4']);
+      assert.deepEqual(listed[0], logs[1], 'the record comes back whole');
+      assert.deepEqual(ids(await store.listFunctionLogs(f.id, 2)), ['log-1', 'log-2']);
+      assert.deepEqual(await store.listFunctionLogs(f.id, 0), []);
+      assert.equal(await store.countFunctionLogs(f.id), 4);
+      assert.equal(await store.countFunctionLogs(uid('missing')), 0);
+      await store.appendLogs([]);
+      assert.equal(await store.countFunctionLogs(f.id), 4);
+    }));
+
+  test('logs: logs sharing a timestamp are all kept', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const ts = clock.now().toISOString();
+      await store.appendLogs([log(f, { id: 'a', timestamp: ts }), log(f, { id: 'b', timestamp: ts })]);
+      assert.equal(await store.countFunctionLogs(f.id), 2);
+    }));
+
+  test('logs: workspace listing spans its functions, newest first, and no other workspace', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 2);
+      const other = await seed(store, 1);
+      const now = clock.now();
+      const [f, g] = [fns[0]!, fns[1]!];
+      await store.appendLogs([
+        log(f, { id: 'f-old', timestamp: at(now, -3 * MINUTE) }),
+        log(g, { id: 'g-new', timestamp: at(now, -1 * MINUTE) }),
+        log(f, { id: 'f-new', timestamp: at(now, -2 * MINUTE) }),
+        log(other.fns[0]!, { id: 'other', timestamp: at(now, 0) }),
+      ]);
+      assert.deepEqual(ids(await store.listWorkspaceLogs(ws.id, 10)), ['g-new', 'f-new', 'f-old']);
+      assert.deepEqual(ids(await store.listWorkspaceLogs(ws.id, 1)), ['g-new']);
+      assert.deepEqual(ids(await store.listWorkspaceLogs(other.ws.id, 10)), ['other']);
+    }));
+
+  test('logs: tail after a timestamp is strictly after, oldest first, limited', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const now = clock.now();
+      await store.appendLogs([1, 2, 3, 4].map((s) => log(f, { id: `s${s}`, timestamp: at(now, s * 1000) })));
+      assert.deepEqual(ids(await store.listFunctionLogsAfter(f.id, at(now, 2000), 10)), ['s3', 's4']);
+      assert.deepEqual(ids(await store.listFunctionLogsAfter(f.id, at(now, 0), 2)), ['s1', 's2']);
+      assert.deepEqual(await store.listFunctionLogsAfter(f.id, at(now, 4000), 10), []);
+    }));
+
+  test('logs: an unparseable timestamp is a VALIDATION_ERROR and nothing of the batch lands', () =>
+    withStore(async (store) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      await assert.rejects(
+        store.appendLogs([log(f), log(f, { timestamp: 'yesterday-ish' })]),
+        eunhaError('VALIDATION_ERROR', 'timestamp'),
+      );
+      assert.equal(await store.countFunctionLogs(f.id), 0);
+    }));
+}
+
+export function statsTests(withStore: WithStore): void {
+  test('stats: a rolling 24h window over the logs, on the injected clock', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const now = clock.now();
+      await store.appendLogs([
+        log(f, { timestamp: at(now, -25 * HOUR), status: 'error', duration: 1000 }), // outside
+        log(f, { timestamp: at(now, -DAY), duration: 30 }), // exactly at the edge: inside
+        log(f, { timestamp: at(now, -23 * HOUR), duration: 10 }),
+        log(f, { timestamp: at(now, -1 * HOUR), status: 'error', statusCode: 500, duration: 50 }),
+        log(f, { timestamp: at(now, -1 * MINUTE), duration: 10 }),
+      ]);
+      const since = at(clock.now(), -DAY);
+      assert.deepEqual(await store.functionStats(f.id, since), {
+        invocations: 4,
+        errors: 1,
+        avgDuration: 25,
+      });
+
+      // Two hours later the -24h and -23h invocations have rolled out; nothing was decremented.
+      clock.advance(2 * HOUR);
+      const later = await store.functionStats(f.id, at(clock.now(), -DAY));
+      assert.deepEqual(later, { invocations: 2, errors: 1, avgDuration: 30 });
+    }));
+
+  test('stats: no invocations gives zeros; a fractional mean is exact', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const since = at(clock.now(), -DAY);
+      assert.deepEqual(await store.functionStats(f.id, since), { invocations: 0, errors: 0, avgDuration: 0 });
+      assert.deepEqual(await store.workspaceStats(ws.id, since), {
+        invocations: 0,
+        errors: 0,
+        avgDuration: 0,
+      });
+      assert.deepEqual(await store.functionStats(uid('missing'), since), {
+        invocations: 0,
+        errors: 0,
+        avgDuration: 0,
+      });
+      await store.appendLogs(
+        [10, 20, 40].map((d) => log(f, { timestamp: at(clock.now(), -MINUTE), duration: d })),
+      );
+      const s = await store.functionStats(f.id, since);
+      assert.equal(s.invocations, 3);
+      assert.ok(Math.abs(s.avgDuration - 70 / 3) < 1e-9, `avgDuration ${s.avgDuration}`);
+    }));
+
+  test('stats: the workspace aggregate sums its functions and nothing else', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 3);
+      const other = await seed(store, 1);
+      const now = clock.now();
+      const [f, g, h] = [fns[0]!, fns[1]!, fns[2]!];
+      await store.appendLogs([
+        log(f, { timestamp: at(now, -2 * HOUR), duration: 100 }),
+        log(f, { timestamp: at(now, -3 * HOUR), status: 'error', duration: 300 }),
+        log(g, { timestamp: at(now, -4 * HOUR), status: 'error', duration: 200 }),
+        log(g, { timestamp: at(now, -30 * HOUR), status: 'error', duration: 9999 }), // outside
+        log(h, { timestamp: at(now, -5 * HOUR), duration: 400 }),
+        log(other.fns[0]!, { timestamp: at(now, -1 * HOUR), status: 'error', duration: 7 }),
+      ]);
+      const since = at(now, -DAY);
+      const perFn = await Promise.all([f, g, h].map((x) => store.functionStats(x.id, since)));
+      assert.deepEqual(perFn, [
+        { invocations: 2, errors: 1, avgDuration: 200 },
+        { invocations: 1, errors: 1, avgDuration: 200 },
+        { invocations: 1, errors: 0, avgDuration: 400 },
+      ]);
+      const total = await store.workspaceStats(ws.id, since);
+      assert.deepEqual(total, { invocations: 4, errors: 2, avgDuration: 250 });
+      assert.equal(
+        total.invocations,
+        perFn.reduce((n, s) => n + s.invocations, 0),
+      );
+      assert.deepEqual(await store.workspaceStats(other.ws.id, since), {
+        invocations: 1,
+        errors: 1,
+        avgDuration: 7,
+      });
+    }));
+
+  test('stats: timestamps are instants, whatever their ISO spelling', () =>
+    withStore(async (store) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      await store.appendLogs([
+        log(f, { id: 'plain', timestamp: '2026-03-02T11:00:00Z', duration: 10 }),
+        log(f, { id: 'offset', timestamp: '2026-03-02T12:30:00.000+01:00', duration: 30 }), // 11:30Z
+        log(f, { id: 'before', timestamp: '2026-03-02T10:59:59.999Z', duration: 1000 }),
+      ]);
+      // The edge, spelled without milliseconds, still includes the log exactly on it.
+      const s = await store.functionStats(f.id, '2026-03-02T11:00:00Z');
+      assert.deepEqual(s, { invocations: 2, errors: 0, avgDuration: 20 });
+      assert.deepEqual(ids(await store.listFunctionLogs(f.id, 10)), ['offset', 'plain', 'before']);
+      await assert.rejects(store.functionStats(f.id, 'not a time'), eunhaError('VALIDATION_ERROR', 'since'));
+    }));
+
+  test('stats: deleted functions stop counting', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 2);
+      const now = clock.now();
+      await store.appendLogs(fns.map((f) => log(f, { timestamp: at(now, -HOUR), duration: 20 })));
+      await store.deleteFunction(ws.id, fns[0]!.id);
+      const since = at(now, -DAY);
+      assert.deepEqual(await store.workspaceStats(ws.id, since), {
+        invocations: 1,
+        errors: 0,
+        avgDuration: 20,
+      });
+      assert.deepEqual(await store.functionStats(fns[0]!.id, since), {
+        invocations: 0,
+        errors: 0,
+        avgDuration: 0,
+      });
+    }));
+}

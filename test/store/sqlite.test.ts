@@ -1,0 +1,227 @@
+// The SQLite metadata adapter: the shared contract on real temp files, plus what only SQLite has —
+// persistence across reopen, the versioned schema, WAL, and query plans that never scan the table.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
+import { openDatabase } from '../../src/store/sqlite/connection.js';
+import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
+import { migrate } from '../../src/store/sqlite/schema.js';
+import { FUNCTION_STATS_SQL, WORKSPACE_STATS_SQL } from '../../src/store/sqlite/stats.js';
+import { SqliteMetadataStore } from '../../src/store/sqlite/store.js';
+import { HOUR, at, deployment, eunhaError, fn, log, task, workspace } from './fixtures.js';
+import { runMetadataStoreContract } from './metadata-contract.js';
+
+const root = mkdtempSync(join(tmpdir(), 'eunha-sqlite-test-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let counter = 0;
+const freshPath = (): string => join(root, `db-${++counter}`, 'eunha.db');
+
+runMetadataStoreContract('sqlite', ({ now }) => openSqliteMetadataStore(freshPath(), { now }));
+
+describe('SQLite metadata store', () => {
+  test('everything survives close and reopen', async () => {
+    const path = freshPath();
+    const now = new Date('2026-03-02T12:00:00.000Z');
+    const ws = workspace();
+    const f = fn(ws.id);
+    const t = task(ws.id);
+    const l = log(f, { timestamp: at(now, -HOUR), status: 'error', duration: 42 });
+    const first = await openSqliteMetadataStore(path);
+    await first.createWorkspace(ws);
+    await first.createFunction(f);
+    await first.putTask(t);
+    await first.appendLogs([l]);
+    await first.kv.set({ functionId: f.id, store: 'default' }, 'k', Uint8Array.of(0xff, 0));
+    await first.createDeployment(deployment(f));
+    const active = await first.activateDeployment(f.id, 1);
+    await first.close();
+    await first.close(); // idempotent
+
+    const second = await openSqliteMetadataStore(path);
+    try {
+      assert.deepEqual(await second.listWorkspaces(), [ws]);
+      assert.deepEqual(await second.findFunction(f.id), f);
+      assert.deepEqual(await second.getTask(t.taskId), t);
+      assert.deepEqual(await second.listFunctionLogs(f.id, 10), [l]);
+      assert.deepEqual(await second.functionStats(f.id, at(now, -24 * HOUR)), {
+        invocations: 1,
+        errors: 1,
+        avgDuration: 42,
+      });
+      assert.deepEqual(
+        await second.kv.get({ functionId: f.id, store: 'default' }, 'k'),
+        Uint8Array.of(0xff, 0),
+      );
+      assert.deepEqual(await second.listActiveDeployments(), [active]);
+      assert.equal((await second.createDeployment(deployment(f))).version, 2, 'numbering continues');
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('a closed store refuses calls with DEPENDENCY_UNAVAILABLE', async () => {
+    const store = await openSqliteMetadataStore(freshPath());
+    await store.close();
+    await assert.rejects(store.listWorkspaces(), eunhaError('DEPENDENCY_UNAVAILABLE'));
+    await assert.rejects(
+      store.kv.keys({ functionId: 'f', store: 's' }),
+      eunhaError('DEPENDENCY_UNAVAILABLE'),
+    );
+  });
+
+  test('the file is in WAL mode at the current schema version', async () => {
+    const path = freshPath();
+    await (await openSqliteMetadataStore(path)).close();
+    const db = new Database(path, { readonly: true });
+    try {
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    } finally {
+      db.close();
+    }
+  });
+
+  test('migration is idempotent and refuses a file from a newer Eunha', async () => {
+    const path = freshPath();
+    const db = openDatabase(path);
+    try {
+      migrate(db);
+      migrate(db);
+      assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    } finally {
+      db.close();
+    }
+    await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
+  });
+
+  test('two connections on one file see each other (WAL readers, busy_timeout writers)', async () => {
+    const path = freshPath();
+    const a = await openSqliteMetadataStore(path);
+    const b = await openSqliteMetadataStore(path);
+    try {
+      const ws = workspace();
+      await a.createWorkspace(ws);
+      await b.createFunction(fn(ws.id));
+      assert.equal(await a.countFunctions(ws.id), 1);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('deployment versions are allocated race-free across connections to one file', async () => {
+    const path = freshPath();
+    const a = await openSqliteMetadataStore(path);
+    const b = await openSqliteMetadataStore(path);
+    try {
+      const ws = workspace();
+      const f = fn(ws.id);
+      await a.createWorkspace(ws);
+      await a.createFunction(f);
+      // Alternate connections: each must read the highest version under the write lock, not cache it.
+      const created = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).createDeployment(deployment(f))),
+      );
+      assert.deepEqual(
+        created.map((d) => d.version).sort((x, y) => x - y),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
+      await a.activateDeployment(f.id, 7);
+      await b.activateDeployment(f.id, 9);
+      assert.deepEqual(
+        (await a.listDeployments(f.id)).filter((d) => d.active).map((d) => d.version),
+        [9],
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('no statement but dumpKeys scans the table', () => {
+    // Record every SQL text the store prepares, then ask SQLite how it would run each one.
+    const db = openDatabase(freshPath());
+    try {
+      migrate(db);
+      const prepared: string[] = [];
+      const spy = new Proxy(db, {
+        get(target, prop) {
+          if (prop === 'prepare') {
+            return (sql: string) => {
+              prepared.push(sql);
+              return target.prepare(sql);
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      new SqliteMetadataStore(spy);
+      const queries = prepared.filter((sql) => !sql.startsWith('INSERT') && !sql.includes('ORDER BY pk, sk'));
+      assert.ok(queries.length >= 15, `saw ${queries.length} statements`);
+      for (const sql of Object.values(DEPLOYMENT_SQL))
+        assert.ok(queries.includes(sql), `not checked: ${sql}`);
+      for (const sql of queries) {
+        const params = Array.from(sql.matchAll(/\?/g), () => 'x');
+        const plan = db
+          .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...params)
+          .map((r) => r.detail);
+        assert.ok(!plan.some((d) => /\bSCAN items\b/.test(d)), `${sql}\n  plan: ${plan.join(' | ')}`);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  test('active deployments are an items_gsi1 range, and version lookups use the primary key', () => {
+    const db = openDatabase(freshPath());
+    try {
+      migrate(db);
+      const cases = [
+        [DEPLOYMENT_SQL.allActive, /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\?\)$/],
+        [DEPLOYMENT_SQL.activeOf, /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\? AND gsi1sk=\?\)$/],
+        [DEPLOYMENT_SQL.latest, /^SEARCH items USING PRIMARY KEY \(pk=\? AND sk>\? AND sk<\?\)$/],
+        [DEPLOYMENT_SQL.list, /^SEARCH items USING PRIMARY KEY \(pk=\? AND sk>\? AND sk<\?\)$/],
+      ] as const;
+      for (const [sql, expected] of cases) {
+        const params = Array.from(sql.matchAll(/\?/g), () => 'x');
+        const detail = db
+          .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all(...params)
+          .map((r) => r.detail)
+          .join(' | ');
+        // One step, no temp b-tree: the index order is the order the port promises.
+        assert.match(detail, expected, `${sql}\n  plan: ${detail}`);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  test('statistics read only the covering log indexes', () => {
+    const db = openDatabase(freshPath());
+    try {
+      migrate(db);
+      const cases = [
+        [FUNCTION_STATS_SQL, 'items_log_fn_stats'],
+        [WORKSPACE_STATS_SQL, 'items_log_ws_stats'],
+      ] as const;
+      for (const [sql, index] of cases) {
+        const detail = db
+          .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all('x', '2026-01-01T00:00:00.000Z')
+          .map((r) => r.detail)
+          .join(' | ');
+        assert.match(detail, new RegExp(`^SEARCH items USING COVERING INDEX ${index}`), detail);
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
