@@ -43,9 +43,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const address = await platform.app.listen({ host: config.host, port: config.port });
+  const address = await platform.listen(config.host, config.port);
   logger.info(
-    { address, dataDir: config.dataDir, publicUrl: config.publicUrl },
+    { address, dataDir: config.dataDir, publicUrl: platform.publicUrl() },
     `Eunha listening on ${address}`,
   );
 }

@@ -6,7 +6,8 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
-import { BuildService } from './build/service.js';
+import { loadArtifact } from './build/artifact.js';
+import { buildBlobPrefixes, BuildService } from './build/service.js';
 import type { Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
 import { DeploymentService } from './deploy/deployments.js';
@@ -30,6 +31,9 @@ export interface Platform {
   blobs: BlobStore;
   runtime: Runtime;
   writer: ExecutionLogWriter;
+  /** Listens; when no EUNHA_PUBLIC_URL was given, invocation URLs then use the real port. */
+  listen(host: string, port: number): Promise<string>;
+  publicUrl(): string;
   /** Stops the HTTP app (in-flight requests finish), flushes logs, stops sandboxes, closes stores. */
   close(): Promise<void>;
 }
@@ -49,6 +53,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), { now: clock });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
 
+  let publicUrl = config.publicUrl;
   const runtime = new Runtime({
     kv: meta.kv,
     cacheDir: resolve(config.cacheDir),
@@ -67,6 +72,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     blobs,
     clock,
     ids,
+    ...(logger ? { logger } : {}),
     checker: runtime,
     concurrency: config.buildConcurrency,
     maxSourceBytes: config.maxSourceBytes,
@@ -74,7 +80,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   });
   await builds.start();
 
-  const target = new LocalTarget(runtime, (ws, digest) => builds.artifactFiles(ws, digest));
+  const target = new LocalTarget(runtime, async (ws, digest) => (await loadArtifact(blobs, ws, digest)).files);
   const deps = {
     meta,
     blobs,
@@ -83,14 +89,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     events: { changed: target.functionChanged.bind(target), deleted: target.remove.bind(target) },
   };
   const functions = new FunctionService(deps);
-  const workspaces = new WorkspaceService(deps, (ws) => [`build-sources/${ws}`, `artifacts/${ws}`]);
+  const workspaces = new WorkspaceService(deps, buildBlobPrefixes);
   const deployments = new DeploymentService({
     meta,
     functions,
     artifacts: builds,
     target,
     clock,
-    publicUrl: config.publicUrl,
+    publicUrl: () => publicUrl,
     log: (obj, msg) => logger?.error(obj, msg),
   });
   const writer = new ExecutionLogWriter(meta, {
@@ -123,6 +129,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     target,
     invoker,
     metrics,
+    publicUrl: () => publicUrl,
     logger: opts.logger,
   });
 
@@ -133,6 +140,17 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     blobs,
     runtime,
     writer,
+    publicUrl: () => publicUrl,
+    async listen(host, port) {
+      const address = await app.listen({ host, port });
+      const bound = app.server.address();
+      if (!config.publicUrlExplicit && bound && typeof bound === 'object') {
+        const u = new URL(config.publicUrl);
+        u.port = String(bound.port);
+        publicUrl = u.toString().replace(/\/+$/, '');
+      }
+      return address;
+    },
     close: () =>
       (closing ??= (async () => {
         tails.closeAll();

@@ -32,7 +32,8 @@ import { workspaceRoutes } from './routes/workspaces.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'environment' | 'corsOrigins' | 'bodyLimitBytes' | 'publicUrl'>;
+  config: Pick<Config, 'environment' | 'corsOrigins' | 'bodyLimitBytes'>;
+  publicUrl: () => string;
   version: string;
   clock: Clock;
   meta: MetadataStore;
@@ -82,7 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await buildRoutes(app, deps.builds);
   await deploymentRoutes(app, deps.deployments);
   await observabilityRoutes(app, deps);
-  await ingressRoutes(app, deps.target, deps.invoker, { publicUrl: deps.config.publicUrl, bodyLimitBytes: deps.config.bodyLimitBytes });
+  await ingressRoutes(app, deps.target, deps.invoker, { publicUrl: deps.publicUrl, bodyLimitBytes: deps.config.bodyLimitBytes });
 
   await registerDocsUi(app);
   return app;

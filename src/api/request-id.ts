@@ -9,7 +9,12 @@ const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
 export const requestIdOptions: Pick<FastifyServerOptions, 'genReqId' | 'logController' | 'requestIdHeader'> =
   {
     requestIdHeader: false,
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
+    // Function ingress is recorded as execution logs and metrics; an access-log line per
+  // invocation would only cost the hot path.
+  logController: new LogController({
+    requestIdLogLabel: 'requestId',
+    disableRequestLogging: (req: { url?: string }) => req.url?.startsWith('/fn/') ?? false,
+  }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && SAFE.test(given) ? given : randomUUID();

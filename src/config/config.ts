@@ -20,6 +20,8 @@ export interface Config {
   dataDir: string;
   /** Base of invocation URLs, without a trailing slash. */
   publicUrl: string;
+  /** False when publicUrl was derived from host and port (then the real port replaces 0 after listen). */
+  publicUrlExplicit: boolean;
   environment: string;
   logLevel: LogLevel;
   corsOrigins: string[];
@@ -151,6 +153,7 @@ export function loadConfig(env: Env): Config {
     port,
     dataDir: str(env, 'EUNHA_DATA_DIR', './.eunha'),
     publicUrl: publicUrl(env, h, port),
+    publicUrlExplicit: (env.EUNHA_PUBLIC_URL ?? '').trim() !== '',
     environment: str(env, 'ENVIRONMENT', 'development'),
     logLevel: logLevel(env),
     corsOrigins: corsOrigins(env),

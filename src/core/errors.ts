@@ -46,11 +46,6 @@ export const ERROR_CATALOGUE = {
     fault: 'platform',
     description: 'Every instance of the function is busy and the queue is full.',
   },
-  BUILD_FAILED: {
-    status: 422,
-    fault: 'user',
-    description: 'The code does not build: syntax error, failing import or no IncomingHandler (traceback in details).',
-  },
   FUNCTION_ERROR: { status: 500, fault: 'user', description: 'The function raised an exception.' },
   FUNCTION_LOAD_ERROR: {
     status: 500,

@@ -1,0 +1,135 @@
+// Pipeline benchmark: Eunha's /fn ingress side by side with a raw node:http hello-world server,
+// both as separate processes measured in the same run (this machine is noisy: read the ratio).
+// Prints: warm requests/s and p50/p99 at 50 connections, time from POST …/deployments to the first
+// successful response, and the first-request latency of a fresh deployment.
+//
+//   npm run build && node dist/bench/pipeline.js [--seconds 10] [--fresh 10]
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const SECONDS = Number(args.get('seconds') ?? 10);
+const FRESH = Number(args.get('fresh') ?? 10);
+const CONNECTIONS = 50;
+
+const SAMPLE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {"content-type": "text/plain"}, bytes("Hello from Blue FaaS!", "utf-8"))
+`;
+
+const RAW_SERVER = `
+const http = require('node:http');
+const s = http.createServer((req, res) => { res.writeHead(200, {'content-type': 'text/plain'}); res.end('Hello from Blue FaaS!'); });
+s.listen(0, '127.0.0.1', () => console.log('RAW http://127.0.0.1:' + s.address().port));
+`;
+
+function waitFor(child: ChildProcess, re: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let found = false;
+    const on = (c: Buffer) => {
+      if (found) return; // keep draining the pipe, stop buffering
+      out += c.toString();
+      const m = re.exec(out);
+      if (m) {
+        found = true;
+        resolve(m[1]!);
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.on('exit', (code) => found || reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+async function load(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+const pct = (xs: number[], p: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+async function json(method: string, url: string, body?: unknown): Promise<{ status: number; body: Record<string, string> }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'eunha-bench-'));
+  const raw = spawn(process.execPath, ['-e', RAW_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const server = spawn(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
+    env: { PATH: process.env.PATH ?? '', EUNHA_PORT: '0', EUNHA_DATA_DIR: dataDir, EUNHA_WARM_POOL_SIZE: '2' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    const rawUrl = await waitFor(raw, /RAW (http:\/\/\S+)/);
+    const base = await waitFor(server, /Eunha listening on (http:\/\/[^\s"]+)/);
+    const ws = (await json('POST', `${base}/api/workspaces`, { name: 'bench' })).body.id!;
+    const code = Buffer.from(SAMPLE).toString('base64');
+
+    // Deploy → first success, and first-request latency of a fresh deployment (pool warm).
+    const deployToFirst: number[] = [];
+    const firstRequest: number[] = [];
+    let warmFn = '';
+    for (let i = 0; i < FRESH; i++) {
+      const fn = (await json('POST', `${base}/api/workspaces/${ws}/functions`, { name: `f${i}`, code })).body.id!;
+      await new Promise((r) => setTimeout(r, 300)); // let the warm pool refill between rounds
+      const t0 = performance.now();
+      const d = await json('POST', `${base}/api/workspaces/${ws}/functions/${fn}/deployments`);
+      if (d.status !== 201) throw new Error(`deploy failed: ${JSON.stringify(d.body)}`);
+      const t1 = performance.now();
+      const r = await fetch(`${base}/fn/${fn}`);
+      await r.text();
+      const t2 = performance.now();
+      if (r.status !== 200) throw new Error(`first request answered ${r.status}`);
+      deployToFirst.push(t2 - t0);
+      firstRequest.push(t2 - t1);
+      warmFn = fn;
+    }
+
+    // Warm throughput: the same hello world, raw vs through Eunha.
+    await load(`${base}/fn/${warmFn}`); // warm-up: instances scale out
+    const rawRes = await load(rawUrl);
+    const fnRes = await load(`${base}/fn/${warmFn}`);
+
+    const rows: Array<[string, string, string, string]> = [
+      ['metric', 'raw node:http', 'eunha /fn', 'ratio / target'],
+      ['warm requests/s (50 conns)', rawRes.rps.toFixed(0), fnRes.rps.toFixed(0), `${(fnRes.rps / rawRes.rps).toFixed(2)}× (target ≥ 0.5×)`],
+      ['warm p50 latency (ms)', String(rawRes.p50), String(fnRes.p50), ''],
+      ['warm p99 latency (ms)', String(rawRes.p99), String(fnRes.p99), 'target ≤ 10 ms'],
+      ['errors / non-2xx', String(rawRes.errors), String(fnRes.errors), ''],
+      [`POST deployments → first 200 (ms, p50 of ${FRESH})`, '', pct(deployToFirst, 50).toFixed(1), `max ${Math.max(...deployToFirst).toFixed(1)} (target ≤ 1000)`],
+      [`first request of a fresh deployment (ms, p50 of ${FRESH})`, '', pct(firstRequest, 50).toFixed(1), `p90 ${pct(firstRequest, 90).toFixed(1)} (target p50 ≤ 25)`],
+    ];
+    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+    for (const [i, r] of rows.entries()) {
+      console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`);
+      if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+    }
+  } finally {
+    raw.kill();
+    server.kill('SIGTERM');
+    await new Promise((r) => server.on('exit', r));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,169 @@
+// Runtime benchmark (a program, not a test): cold start with a booted pool, cold start with an
+// empty pool (snapshot boot) against a no-snapshot baseline measured in the same run, warm
+// throughput of a hello-world handler with both cores busy, and memory per extra warm instance.
+// Run: npx tsc -p . && node dist/bench/runtime.js [--quick]
+
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Runtime, type FunctionVersion, type InvokeRequest } from '../src/runtime/index.js';
+import type { KeyValuePort } from '../src/core/kv.js';
+
+const quick = process.argv.includes('--quick');
+const cacheDir = join(tmpdir(), 'eunha-runtime-bench-cache');
+const noKv: KeyValuePort = {
+  get: async () => undefined, set: async () => undefined, delete: async () => undefined,
+  exists: async () => false, keys: async () => [],
+};
+const HELLO = new TextEncoder().encode(`from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {"content-type": "text/plain"}, bytes("Hello from Blue FaaS!", "utf-8"))
+`);
+const req: InvokeRequest = { method: 'GET', uri: '/', headers: {}, body: new Uint8Array(0) };
+let n = 0;
+const hello = (over: Partial<FunctionVersion> = {}): FunctionVersion => {
+  n++;
+  return { key: `bench-${n}@1`, functionId: `bench-${n}`, workspaceId: `ws-${n}`, engine: 'python', files: { 'app.py': HELLO }, env: {}, memoryMb: 128, timeoutMs: 5000, ...over };
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const pct = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
+};
+const rows: [string, string, string][] = [];
+const row = (what: string, value: string, target: string): void => {
+  rows.push([what, value, target]);
+  console.error(`  ${what}: ${value}`);
+};
+
+async function until(cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(5);
+  }
+}
+
+async function coldStart(rt: Runtime, v: FunctionVersion): Promise<number> {
+  const t0 = performance.now();
+  await rt.load(v);
+  const r = await rt.invoke(v.key, req);
+  if (r.status !== 200) throw new Error(`hello failed: ${r.status} ${r.error?.message}`);
+  return performance.now() - t0;
+}
+
+async function poolColdStart(): Promise<void> {
+  const rt = new Runtime({ kv: noKv, cacheDir, poolSize: 2 });
+  const t0 = performance.now();
+  await rt.start();
+  row('snapshot ready (made or found in cache)', `${(performance.now() - t0).toFixed(0)} ms`, '');
+  const samples: number[] = [];
+  for (let i = 0; i < (quick ? 10 : 40); i++) {
+    await until(() => rt.stats().warmPool.ready === 2);
+    const v = hello();
+    samples.push(await coldStart(rt, v));
+    await rt.unload(v.key);
+  }
+  row('cold start, booted pool: load + first invoke p50', `${pct(samples, 50).toFixed(1)} ms`, '<= 20 ms');
+  row('cold start, booted pool: load + first invoke p99', `${pct(samples, 99).toFixed(1)} ms`, '<= 60 ms');
+  await rt.close();
+}
+
+async function emptyPool(useSnapshot: boolean, count: number): Promise<number[]> {
+  const rt = new Runtime({ kv: noKv, cacheDir, poolSize: 0, useSnapshot });
+  await rt.start();
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const v = hello();
+    samples.push(await coldStart(rt, v));
+    await rt.unload(v.key);
+  }
+  await rt.close();
+  return samples;
+}
+
+async function throughput(): Promise<void> {
+  const rt = new Runtime({ kv: noKv, cacheDir, poolSize: 0 });
+  await rt.start();
+  const v = hello({ minWarm: 2, maxInstances: 2 });
+  await rt.load(v);
+  await until(() => rt.stats().versions[v.key]!.idle === 2);
+  for (const conc of [2, 4, 8]) {
+    const seconds = quick ? 2 : 5;
+    let done = 0;
+    const end = performance.now() + seconds * 1000;
+    const cpu0 = process.cpuUsage();
+    await Promise.all(Array.from({ length: conc }, async () => {
+      while (performance.now() < end) {
+        const r = await rt.invoke(v.key, req);
+        if (r.status !== 200) throw new Error(`status ${r.status}`);
+        done++;
+      }
+    }));
+    const cpu = process.cpuUsage(cpu0);
+    row(`warm throughput, 2 instances, ${conc} in flight`, `${Math.round(done / seconds)} inv/s (parent CPU ${(((cpu.user + cpu.system) / 1e6 / seconds) * 100).toFixed(0)}%)`, '>= 10000 inv/s');
+  }
+  await rt.close();
+}
+
+function memInfo(): { availableKb: number } {
+  const m = /MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return { availableKb: Number(m?.[1] ?? 0) };
+}
+
+function procMem(pid: number): { rss: number; pss: number } {
+  const txt = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const get = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(txt)?.[1] ?? 0) / 1024;
+  return { rss: get('Rss'), pss: get('Pss') };
+}
+
+async function memory(): Promise<void> {
+  const rt = new Runtime({ kv: noKv, cacheDir, poolSize: 0 });
+  await rt.start();
+  const base = hello();
+  await rt.load(base);
+  await sleep(500);
+  const count = quick ? 3 : 6;
+  const before = memInfo().availableKb;
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const v = hello();
+    await rt.load(v);
+    await rt.invoke(v.key, req);
+    keys.push(v.key);
+  }
+  await sleep(1000);
+  const after = memInfo().availableKb;
+  const pids = keys.flatMap((k) => rt.stats().versions[k]!.pids);
+  const mem = pids.map(procMem);
+  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  row('memory per extra warm instance: RSS', `${avg(mem.map((m) => m.rss)).toFixed(0)} MB`, '<= 60 MB');
+  row('memory per extra warm instance: PSS (shared pages split)', `${avg(mem.map((m) => m.pss)).toFixed(0)} MB`, '');
+  row('memory per extra warm instance: MemAvailable drop', `${((before - after) / 1024 / count).toFixed(0)} MB`, '');
+  await rt.close();
+}
+
+async function main(): Promise<void> {
+  console.error('eunha runtime bench (progress on stderr, table on stdout)');
+  await poolColdStart();
+  const snap = await emptyPool(true, quick ? 3 : 8);
+  row('cold start, empty pool, snapshot boot p50', `${pct(snap, 50).toFixed(0)} ms`, '<= 700 ms');
+  const base = await emptyPool(false, quick ? 2 : 3);
+  row('cold start, empty pool, no snapshot (baseline) p50', `${pct(base, 50).toFixed(0)} ms`, '~2400 ms');
+  row('snapshot speed-up vs baseline', `${(pct(base, 50) / pct(snap, 50)).toFixed(1)}x`, '');
+  await throughput();
+  await memory();
+  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 14];
+  const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(w[i]!)).join(' | ')} |`;
+  console.log(line(['measure', 'value', 'target']));
+  console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

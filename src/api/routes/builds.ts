@@ -1,0 +1,394 @@
+// /api/v1/build, /build-and-push, /push and the task endpoints — the seed builder's contract
+// (snake_case). Uploads are multipart, parsed in this plugin's own scope with hard caps; the
+// build itself is the BuildService's. Passwords are accepted for compatibility, never stored or
+// logged (registry 'local' needs none; external registries are not supported yet).
+
+import multipart from '@fastify/multipart';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import { Type } from 'typebox';
+import { DEFAULT_TAG, DEFAULT_WORKSPACE_ID } from '../../build/names.js';
+import type { BuildService } from '../../build/service.js';
+import { EunhaError, invalid } from '../../core/errors.js';
+import type { BuildTask } from '../../core/types.js';
+import { ErrorBody } from '../../core/schemas.js';
+import { validatorCompiler } from '../validation.js';
+
+const NullableString = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
+
+const BuildResponse = Type.Object(
+  {
+    task_id: Type.String({ description: 'Task id; poll GET /api/v1/tasks/{task_id}' }),
+    status: Type.String({ description: 'pending | running | completed | failed' }),
+    message: Type.String(),
+    source_s3_path: NullableString('Blob key of the stored upload (build-sources/{ws}/{task}/{file})'),
+  },
+  {
+    description: 'A build task was accepted',
+    examples: [
+      {
+        task_id: 'mc1x2y3z-k3j4h5g6f7d8',
+        status: 'pending',
+        message: 'build task queued',
+        source_s3_path: 'build-sources/ws-default/mc1x2y3z-k3j4h5g6f7d8/app.py',
+      },
+    ],
+  },
+);
+
+const BuildTaskResult = Type.Object(
+  {
+    wasm_path: NullableString('Blob key of the artifact manifest'),
+    image_url: NullableString('local/{ws}/{app}:{tag}@sha256:{digest} — use as image_ref to deploy'),
+    file_path: NullableString('Blob key of the source that was built'),
+  },
+  { description: 'What a completed build produced' },
+);
+const TaskResult = Type.Union([BuildTaskResult, Type.Null()]);
+
+const TaskStatusResponse = Type.Object(
+  {
+    task_id: Type.String(),
+    status: Type.String({ description: 'pending | running | completed | failed' }),
+    result: TaskResult,
+    error: NullableString('Why the task failed: the Python traceback, the zip problem, …'),
+  },
+  { description: 'The state of a build task' },
+);
+
+const TaskSummary = Type.Object({
+  task_id: Type.String(),
+  status: Type.String({ description: 'pending | running | completed | failed' }),
+  app_name: NullableString('App name'),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+  result: TaskResult,
+  error: NullableString('Why the task failed'),
+});
+
+const WorkspaceTasksResponse = Type.Object(
+  { workspace_id: Type.String(), tasks: Type.Array(TaskSummary), count: Type.Integer() },
+  { description: 'Build tasks of a workspace, newest first' },
+);
+
+const MAX_FIELD = 4096;
+const WorkspaceField = Type.String({
+  maxLength: 100,
+  default: DEFAULT_WORKSPACE_ID,
+  description: 'Workspace (default ws-default, created on first use)',
+});
+const TagField = Type.String({
+  maxLength: 128,
+  default: DEFAULT_TAG,
+  description: 'Image tag; "sha256" (default) = the first 12 hex digits of the digest',
+});
+const RegistryField = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  description: "'local' keeps the artifact in the platform; external OCI registries are not supported yet",
+  examples: ['local'],
+});
+const AppNameField = Type.String({
+  maxLength: 128,
+  description: 'App name (default: the file name without extension), kept as [a-z0-9-]',
+});
+
+/** Documents the multipart form; the form itself is read by readForm, not by the JSON validator. */
+const BuildForm = Type.Object({
+  file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
+  app_name: Type.Optional(AppNameField),
+  workspace_id: Type.Optional(WorkspaceField),
+});
+const BuildAndPushForm = Type.Object({
+  file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
+  registry_url: RegistryField,
+  username: Type.Optional(Type.String({ description: 'Registry user (unused for local)' })),
+  password: Type.Optional(Type.String({ description: 'Registry password (never stored)' })),
+  tag: Type.Optional(TagField),
+  app_name: Type.Optional(AppNameField),
+  workspace_id: Type.Optional(WorkspaceField),
+});
+
+const PushRequest = Type.Object(
+  {
+    registry_url: RegistryField,
+    username: Type.Optional(Type.String({ maxLength: 256, default: 'AWS' })),
+    password: Type.Optional(Type.Union([Type.String({ maxLength: MAX_FIELD }), Type.Null()])),
+    tag: Type.Optional(TagField),
+    app_dir: Type.Optional(
+      Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], {
+        description: 'Used as the app name when given',
+      }),
+    ),
+    workspace_id: Type.Optional(WorkspaceField),
+    s3_source_path: Type.Optional(
+      Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], {
+        description: 'source_s3_path of an earlier build of this workspace (required for local)',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const TaskParams = Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 200 }) });
+const TaskQuery = Type.Object({ workspace_id: Type.Optional(Type.String({ maxLength: 100 })) });
+const WorkspaceParams = Type.Object({ workspace_id: Type.String({ maxLength: 100 }) });
+
+/** The multipart body is read by readForm; the documented body schema must not be validated. */
+const multipartValidator: FastifySchemaCompiler<unknown> = (route) =>
+  route.httpPart === 'body' ? () => ({ value: undefined }) : validatorCompiler(route);
+
+const taskStatus = (t: BuildTask) => ({
+  task_id: t.taskId,
+  status: t.status,
+  result: t.result,
+  error: t.error,
+});
+
+const accepted = (t: BuildTask, message: string) => ({
+  task_id: t.taskId,
+  status: t.status,
+  message,
+  source_s3_path: t.sourcePath,
+});
+
+interface UploadForm {
+  filename: string;
+  data: Buffer;
+  fields: Map<string, string>;
+}
+
+/** Multipart error codes of @fastify/multipart and busboy, as the user's errors. */
+function formError(err: unknown, maxBytes: number): EunhaError {
+  if (err instanceof EunhaError) return err;
+  const code = (err as { code?: unknown }).code;
+  switch (code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new EunhaError('PAYLOAD_TOO_LARGE', `file is larger than the ${maxBytes}-byte cap`, {
+        field: 'file',
+        limit: maxBytes,
+      });
+    case 'FST_FILES_LIMIT':
+      return invalid('file', 'send exactly one file, in the field "file"');
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return invalid('body', 'too many form fields');
+    case 'FST_PROTO_VIOLATION':
+      return invalid('body', 'forbidden form field name');
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+      return invalid('body', 'a form field declared as JSON is not valid JSON');
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return invalid('body', `malformed multipart body: ${message}`);
+}
+
+async function readForm(
+  req: FastifyRequest,
+  allowed: readonly string[],
+  maxBytes: number,
+): Promise<UploadForm> {
+  if (!req.isMultipart()) {
+    throw new EunhaError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'send multipart/form-data with the upload in a field named "file"',
+      { field: 'content-type' },
+    );
+  }
+  const fields = new Map<string, string>();
+  let file: { filename: string; data: Buffer } | undefined;
+  try {
+    for await (const part of req.parts()) {
+      if (part.type === 'file') {
+        if (part.fieldname !== 'file') {
+          throw invalid(
+            part.fieldname,
+            `unexpected file field '${part.fieldname}'; the upload goes in "file"`,
+          );
+        }
+        file = { filename: part.filename, data: await part.toBuffer() };
+        continue;
+      }
+      if (!allowed.includes(part.fieldname)) {
+        throw invalid(part.fieldname, `unknown form field '${part.fieldname}'`);
+      }
+      if (part.valueTruncated || typeof part.value !== 'string') {
+        throw invalid(part.fieldname, `${part.fieldname} is too long`);
+      }
+      if (fields.has(part.fieldname)) throw invalid(part.fieldname, `${part.fieldname} was sent twice`);
+      fields.set(part.fieldname, part.value);
+    }
+  } catch (err) {
+    throw formError(err, maxBytes);
+  }
+  if (!file) throw invalid('file', 'file is required (multipart field "file", a .py or a .zip)');
+  return { ...file, fields };
+}
+
+/** A form field, with '' treated as absent (HTML forms send empty inputs). */
+const field = (form: UploadForm, name: string): string | undefined => {
+  const value = form.fields.get(name)?.trim();
+  return value === '' ? undefined : value;
+};
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
+
+export async function buildRoutes(base: FastifyInstance, builds: BuildService): Promise<void> {
+  // Own scope: the multipart parser and its caps apply to these routes only.
+  await base.register(async (scope) => {
+    await scope.register(multipart, {
+      limits: {
+        fileSize: builds.maxSourceBytes,
+        files: 1,
+        fields: 10,
+        fieldSize: MAX_FIELD,
+        fieldNameSize: 100,
+        parts: 12,
+        headerPairs: 100,
+      },
+    });
+    const app = scope.withTypeProvider<TypeBoxTypeProvider>();
+    const tags = ['Builds'];
+
+    app.post(
+      '/api/v1/build',
+      {
+        validatorCompiler: multipartValidator,
+        schema: {
+          tags,
+          summary: 'Build an app from a .py or .zip upload',
+          description:
+            'Stores the upload, then (asynchronously) checks the code in the sandbox — syntax, ' +
+            'imports, an `IncomingHandler` class — and stores an immutable, content-addressed ' +
+            'artifact. A zip must hold `app.py` at its root or in one top-level folder. Poll the ' +
+            'task for `result.image_url`.',
+          consumes: ['multipart/form-data'],
+          body: BuildForm,
+          response: { 202: BuildResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const form = await readForm(req, ['app_name', 'workspace_id'], builds.maxSourceBytes);
+        const task = await builds.submit({
+          kind: 'build',
+          workspaceId: field(form, 'workspace_id'),
+          appName: field(form, 'app_name'),
+          filename: form.filename,
+          data: form.data,
+          tag: DEFAULT_TAG,
+        });
+        return reply.code(202).send(accepted(task, 'build task queued'));
+      },
+    );
+
+    app.post(
+      '/api/v1/build-and-push',
+      {
+        validatorCompiler: multipartValidator,
+        schema: {
+          tags,
+          summary: 'Build an app and push its image',
+          description:
+            'With `registry_url` **local** the artifact stays in the platform and ' +
+            '`result.image_url` (`local/{ws}/{app}:{tag}@sha256:{digest}`) can be deployed at once. ' +
+            'Pushing to external OCI registries is not supported yet: such a task fails with a ' +
+            'clear error. `username`/`password` are accepted for compatibility and never stored.',
+          consumes: ['multipart/form-data'],
+          body: BuildAndPushForm,
+          response: { 202: BuildResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const form = await readForm(
+          req,
+          ['registry_url', 'username', 'password', 'tag', 'app_name', 'workspace_id'],
+          builds.maxSourceBytes,
+        );
+        const registryUrl = field(form, 'registry_url');
+        if (registryUrl === undefined)
+          throw invalid('registry_url', "registry_url is required (use 'local')");
+        const task = await builds.submit({
+          kind: 'build-and-push',
+          workspaceId: field(form, 'workspace_id'),
+          appName: field(form, 'app_name'),
+          filename: form.filename,
+          data: form.data,
+          registryUrl,
+          tag: field(form, 'tag') ?? DEFAULT_TAG,
+        });
+        return reply.code(202).send(accepted(task, `build and push task queued (registry '${registryUrl}')`));
+      },
+    );
+
+    app.post(
+      '/api/v1/push',
+      {
+        schema: {
+          tags,
+          summary: 'Push a previously uploaded source',
+          description:
+            "For registry 'local', builds the source stored at `s3_source_path` (the " +
+            '`source_s3_path` of an earlier build of the same workspace) into a local artifact. ' +
+            'Other registries are not supported yet; the task fails with a clear error.',
+          body: PushRequest,
+          response: { 202: BuildResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const body = req.body;
+        const task = await builds.submitPush({
+          workspaceId: body.workspace_id,
+          registryUrl: body.registry_url,
+          tag: body.tag,
+          sourcePath: body.s3_source_path ?? undefined,
+          appName: body.app_dir?.split(/[\\/]/).filter(Boolean).pop(),
+        });
+        return reply.code(202).send(accepted(task, `push task queued (registry '${body.registry_url}')`));
+      },
+    );
+
+    app.get(
+      '/api/v1/tasks/:task_id',
+      {
+        schema: {
+          tags,
+          summary: 'Get a build task',
+          description: 'Poll until status is completed or failed. `workspace_id`, when given, must match.',
+          params: TaskParams,
+          querystring: TaskQuery,
+          response: { 200: TaskStatusResponse, ...errors },
+        },
+      },
+      // An empty ?workspace_id= means "not given", as HTML forms and some clients send it.
+      async (req) =>
+        taskStatus(await builds.getTask(req.params.task_id, req.query.workspace_id || undefined)),
+    );
+
+    app.get(
+      '/api/v1/workspaces/:workspace_id/tasks',
+      {
+        schema: {
+          tags,
+          summary: 'List the build tasks of a workspace',
+          params: WorkspaceParams,
+          response: { 200: WorkspaceTasksResponse, ...errors },
+        },
+      },
+      async (req) => {
+        const tasks = await builds.listTasks(req.params.workspace_id);
+        return {
+          workspace_id: req.params.workspace_id,
+          tasks: tasks.map((t) => ({
+            task_id: t.taskId,
+            status: t.status,
+            app_name: t.appName,
+            created_at: t.createdAt,
+            updated_at: t.updatedAt,
+            result: t.result,
+            error: t.error,
+          })),
+          count: tasks.length,
+        };
+      },
+    );
+  });
+}

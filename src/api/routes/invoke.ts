@@ -1,0 +1,59 @@
+// The seed's POST /api/workspaces/{ws}/functions/{fn}/invoke: runs the active deployment with the
+// JSON body and answers the ExecutionLog of that run. Not deployed → 400 NOT_DEPLOYED; timeout →
+// 504 TIMEOUT (the execution log is still written and named in details).
+
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { EunhaError } from '../../core/errors.js';
+import { ErrorBody, ExecutionLog, FunctionParams } from '../../core/schemas.js';
+import type { LocalTarget } from '../../deploy/local-target.js';
+import { platformError } from '../../gateway/ingress.js';
+import type { Invoker } from '../../gateway/invoker.js';
+import type { FunctionService } from '../../services/functions.js';
+
+export async function invokeRoutes(base: FastifyInstance, deps: { functions: FunctionService; target: LocalTarget; invoker: Invoker }): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/api/workspaces/:workspace_id/functions/:function_id/invoke',
+    {
+      schema: {
+        tags: ['Functions'],
+        summary: 'Invoke the deployed function with a JSON body',
+        description:
+          'Runs the active deployment (POST when the function accepts it, else its first method) with the JSON body and returns the execution log of that run.',
+        params: FunctionParams,
+        body: Type.Unknown({ description: 'Any JSON value, passed to the function as the request body' }),
+        response: { 200: ExecutionLog, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody },
+      },
+    },
+    async (req) => {
+      const fn = await deps.functions.require(req.params.workspace_id, req.params.function_id);
+      const route = deps.target.route(fn.id);
+      if (!route) throw new EunhaError('NOT_DEPLOYED', `function '${fn.id}' has no active deployment; deploy it first`, { functionId: fn.id });
+      if (route.fn.status === 'disabled') throw new EunhaError('FUNCTION_DISABLED', `function '${fn.id}' is disabled`, { functionId: fn.id });
+      const method = route.fn.httpMethods.includes('POST') ? 'POST' : (route.fn.httpMethods[0] ?? 'GET');
+      const json = req.body === undefined ? '' : JSON.stringify(req.body);
+      const { result, log } = await deps.invoker.invoke(
+        route,
+        {
+          method,
+          uri: `/fn/${fn.id}`,
+          headers: {
+            'content-type': 'application/json',
+            'x-request-id': String(req.id),
+            'spin-path-info': '/',
+            'spin-full-url': `/fn/${fn.id}`,
+          },
+          body: new TextEncoder().encode(json),
+        },
+        req.body ?? null,
+      );
+      const platform = platformError(result);
+      if (platform) {
+        throw new EunhaError(platform.code, platform.message, { ...platform.details, logId: log.id, functionId: fn.id }, platform.headers);
+      }
+      return log;
+    },
+  );
+}

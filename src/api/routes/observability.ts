@@ -1,0 +1,91 @@
+// Metrics and logs in the shapes existing tools read: GET /metrics (Prometheus text format) and
+// the seed's GET /api/functions/{fn}/metrics and /loki-logs, answered from embedded data.
+
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { notFound } from '../../core/errors.js';
+import type { Clock } from '../../core/ids.js';
+import { ErrorBody } from '../../core/schemas.js';
+import { functionMetrics, lokiEntries } from '../../observability/function-metrics.js';
+import type { Metrics } from '../../observability/metrics.js';
+import type { MetadataStore } from '../../store/ports.js';
+
+const FnParams = Type.Object({ function_id: Type.String() });
+const Point = Type.Object({ timestamp: Type.String(), value: Type.Number() });
+
+export async function observabilityRoutes(base: FastifyInstance, deps: { meta: MetadataStore; metrics: Metrics; clock: Clock }): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  const requireFn = async (id: string) => {
+    const fn = await deps.meta.findFunction(id);
+    if (!fn) throw notFound('Function', id);
+    return fn;
+  };
+
+  app.get('/metrics', { schema: { tags: ['System'], summary: 'Prometheus metrics (text exposition format)' } }, async (_req, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.text()),
+  );
+
+  app.get(
+    '/api/functions/:function_id/metrics',
+    {
+      schema: {
+        tags: ['Logs'],
+        summary: 'CPU, invocations, errors and duration of a function over the last hour',
+        description: 'cpu_total is CPU seconds used in the window; cpu_series is average cores used per minute, from the CPU time measured for each invocation.',
+        params: FnParams,
+        response: {
+          200: Type.Object({
+            status: Type.String(),
+            function_id: Type.String(),
+            data: Type.Object({
+              window_seconds: Type.Integer(),
+              cpu_total: Type.Number(),
+              cpu_series: Type.Array(Point),
+              invocations_total: Type.Integer(),
+              errors_total: Type.Integer(),
+              invocation_series: Type.Array(Point),
+              error_series: Type.Array(Point),
+              duration_series: Type.Array(Point),
+              instant_query: Type.String(),
+              range_query: Type.String(),
+            }),
+          }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (req) => {
+      const fn = await requireFn(req.params.function_id);
+      return functionMetrics(deps.meta, deps.clock, fn.id);
+    },
+  );
+
+  app.get(
+    '/api/functions/:function_id/loki-logs',
+    {
+      schema: {
+        tags: ['Logs'],
+        summary: 'Lines the function printed, newest first, in Loki’s shape',
+        params: FnParams,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object({
+            logs: Type.Array(Type.Object({ timestamp: Type.String({ description: 'ns since the epoch' }), line: Type.String() })),
+            total: Type.Integer(),
+            function_id: Type.String(),
+          }),
+          400: ErrorBody,
+          404: ErrorBody,
+        },
+      },
+    },
+    async (req) => {
+      const fn = await requireFn(req.params.function_id);
+      const limit = req.query.limit ?? 100;
+      // The newest `limit` invocations hold the newest `limit` lines (or fewer, when some printed nothing).
+      const logs = lokiEntries(await deps.meta.listFunctionLogs(fn.id, limit), limit);
+      return { logs, total: logs.length, function_id: fn.id };
+    },
+  );
+}

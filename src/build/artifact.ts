@@ -1,0 +1,172 @@
+// Immutable, content-addressed artifacts (the "locked app" of a build). An artifact is a manifest
+// listing every file with its sha256 and size, serialised as canonical JSON; the sha256 of those
+// exact bytes is the artifact's digest. Layout in the blob store:
+//   artifacts/{ws}/{digest}/manifest.json
+//   artifacts/{ws}/{digest}/files/{path}
+// The same files and app name always give the same digest, so storing is idempotent, and a
+// loader can prove that what it read is what was built (a tampered blob is an error).
+
+import { createHash } from 'node:crypto';
+import { EunhaError, notFound } from '../core/errors.js';
+import type { BlobStore } from '../store/ports.js';
+import { checkFilePath } from './paths.js';
+import { ENTRY_FILE, type SourceFiles } from './source.js';
+
+export const ARTIFACT_SCHEMA = 'eunha.artifact/v1';
+
+export interface ArtifactFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
+export interface ArtifactManifest {
+  schema: typeof ARTIFACT_SCHEMA;
+  engine: 'python';
+  entry: typeof ENTRY_FILE;
+  app: string;
+  files: ArtifactFile[];
+}
+
+export interface StoredArtifact {
+  digest: string;
+  manifest: ArtifactManifest;
+  /** Blob key of manifest.json. */
+  manifestKey: string;
+}
+
+export interface LoadedArtifact {
+  digest: string;
+  manifest: ArtifactManifest;
+  files: SourceFiles;
+}
+
+export const artifactsPrefix = (workspaceId: string): string => `artifacts/${workspaceId}`;
+export const artifactPrefix = (workspaceId: string, digest: string): string =>
+  `${artifactsPrefix(workspaceId)}/${digest}`;
+export const manifestKey = (workspaceId: string, digest: string): string =>
+  `${artifactPrefix(workspaceId, digest)}/manifest.json`;
+export const fileKey = (workspaceId: string, digest: string, path: string): string =>
+  `${artifactPrefix(workspaceId, digest)}/files/${path}`;
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** JSON with object keys sorted at every level and no whitespace: one text per value. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** The manifest of a set of files, its canonical bytes and their digest. No I/O. */
+export function describeArtifact(
+  app: string,
+  files: SourceFiles,
+): { manifest: ArtifactManifest; bytes: Uint8Array; digest: string } {
+  const list = Object.keys(files)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((path) => {
+      const data = files[path] as Uint8Array;
+      return { path, sha256: sha256(data), size: data.byteLength };
+    });
+  const manifest: ArtifactManifest = {
+    schema: ARTIFACT_SCHEMA,
+    engine: 'python',
+    entry: ENTRY_FILE,
+    app,
+    files: list,
+  };
+  const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
+  return { manifest, bytes, digest: sha256(bytes) };
+}
+
+/**
+ * Stores an artifact. Files are written when absent, and rewritten when a stored copy does not
+ * match its hash (a damaged blob is repaired with the bytes the digest promises, never replaced by
+ * different content). The manifest goes last, so its presence means every file is in place.
+ */
+export async function storeArtifact(
+  blobs: BlobStore,
+  workspaceId: string,
+  app: string,
+  files: SourceFiles,
+): Promise<StoredArtifact> {
+  const { manifest, bytes, digest } = describeArtifact(app, files);
+  const existing = new Set(await blobs.list(artifactPrefix(workspaceId, digest)));
+  for (const file of manifest.files) {
+    const key = fileKey(workspaceId, digest, file.path);
+    if (existing.has(key)) {
+      const stored = await blobs.get(key);
+      if (stored && sha256(stored) === file.sha256) continue;
+    }
+    await blobs.put(key, files[file.path] as Uint8Array);
+  }
+  const mKey = manifestKey(workspaceId, digest);
+  const storedManifest = existing.has(mKey) ? await blobs.get(mKey) : undefined;
+  if (!storedManifest || sha256(storedManifest) !== digest) await blobs.put(mKey, bytes);
+  return { digest, manifest, manifestKey: mKey };
+}
+
+const corrupt = (digest: string, why: string): EunhaError =>
+  new EunhaError('INTERNAL_ERROR', `artifact sha256:${digest} is corrupt: ${why}`, { digest });
+
+/**
+ * Reads an artifact and verifies it completely: the manifest must hash to the digest, and every
+ * file to the sha256 and size the manifest lists. NOT_FOUND when there is no such artifact in the
+ * workspace; INTERNAL_ERROR (ours, not the user's) when the stored bytes were altered.
+ */
+export async function loadArtifact(
+  blobs: BlobStore,
+  workspaceId: string,
+  digest: string,
+): Promise<LoadedArtifact> {
+  if (!/^[0-9a-f]{64}$/.test(digest)) throw notFound('Artifact', digest);
+  const bytes = await blobs.get(manifestKey(workspaceId, digest));
+  if (!bytes) throw notFound('Artifact', `sha256:${digest}`);
+  if (sha256(bytes) !== digest) throw corrupt(digest, 'manifest.json does not match the digest');
+  const manifest = parseManifest(digest, bytes);
+  // fromEntries defines own properties, so even a file named "__proto__" stays a plain file.
+  const entries: Array<[string, Uint8Array]> = [];
+  for (const file of manifest.files) {
+    const data = await blobs.get(fileKey(workspaceId, digest, file.path));
+    if (!data) throw corrupt(digest, `${file.path} is missing`);
+    if (data.byteLength !== file.size || sha256(data) !== file.sha256) {
+      throw corrupt(digest, `${file.path} does not match its sha256`);
+    }
+    entries.push([file.path, data]);
+  }
+  return { digest, manifest, files: Object.fromEntries(entries) };
+}
+
+/** The manifest hashed correctly, so it is ours; the shape is still checked before use. */
+function parseManifest(digest: string, bytes: Uint8Array): ArtifactManifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw corrupt(digest, 'manifest.json is not JSON');
+  }
+  const m = value as Partial<ArtifactManifest>;
+  if (
+    m.schema !== ARTIFACT_SCHEMA ||
+    m.engine !== 'python' ||
+    m.entry !== ENTRY_FILE ||
+    typeof m.app !== 'string' ||
+    !Array.isArray(m.files)
+  ) {
+    throw corrupt(digest, `manifest.json is not a ${ARTIFACT_SCHEMA} manifest`);
+  }
+  for (const f of m.files as unknown[]) {
+    const file = f as Partial<ArtifactFile>;
+    if (typeof file.path !== 'string' || typeof file.sha256 !== 'string' || typeof file.size !== 'number') {
+      throw corrupt(digest, 'manifest.json lists a malformed file');
+    }
+    checkFilePath(file.path);
+  }
+  return m as ArtifactManifest;
+}

@@ -1,0 +1,401 @@
+// The build service: accepts uploads as tasks, runs them through the queue (intake → sandbox check
+// → artifact), records every status change in the metadata store, and resolves image references
+// back to verified artifacts for deployments. A task goes pending → running → completed | failed,
+// and a failed task says why (the Python traceback, the zip problem, the unsupported registry).
+
+import { performance } from 'node:perf_hooks';
+import { EunhaError, invalid, notFound } from '../core/errors.js';
+import type { BuildTask, BuildTaskResult } from '../core/types.js';
+import type { TaskPatch } from '../store/ports.js';
+import { loadArtifact, storeArtifact } from './artifact.js';
+import { formatImageRef, parseImageRef } from './image-ref.js';
+import {
+  DEFAULT_TAG,
+  DEFAULT_WORKSPACE_ID,
+  EXTERNAL_REGISTRY_UNSUPPORTED,
+  checkTag,
+  checkWorkspaceId,
+  isLocalRegistry,
+  resolveAppName,
+} from './names.js';
+import { BuildQueue, QueueClosedError } from './queue.js';
+import {
+  DEFAULT_SOURCE_LIMITS,
+  checkSourceFiles,
+  readSource,
+  sourceKindOf,
+  storedUploadName,
+  uploadStem,
+  type SourceFiles,
+  type SourceLimits,
+} from './source.js';
+import {
+  CANCELLED_ERROR,
+  INTERRUPTED_ERROR,
+  type BuildOutcome,
+  type BuildServiceOptions,
+  type BuiltArtifact,
+  type PushSubmission,
+  type ResolvedImage,
+  type SourceChecker,
+  type UploadSubmission,
+} from './types.js';
+
+export {
+  CANCELLED_ERROR,
+  INTERRUPTED_ERROR,
+  buildBlobPrefixes,
+  type BuildLogger,
+  type BuildOutcome,
+  type BuildServiceOptions,
+  type BuiltArtifact,
+  type PushSubmission,
+  type ResolvedImage,
+  type SourceChecker,
+  type UploadSubmission,
+} from './types.js';
+
+interface Job {
+  taskId: string;
+  workspaceId: string;
+  appName: string;
+  sourcePath: string | null;
+  filename: string;
+  registryUrl: string | undefined;
+  tag: string;
+}
+
+export class BuildService {
+  private readonly queue: BuildQueue;
+  private readonly limits: SourceLimits;
+  /** Tasks this process owns (queued or running): start() must not call them interrupted. */
+  private readonly inflight = new Set<string>();
+  private readonly jobs = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly opts: BuildServiceOptions) {
+    this.queue = new BuildQueue(opts.concurrency);
+    this.limits = { ...DEFAULT_SOURCE_LIMITS, ...opts.zipLimits, maxSourceBytes: opts.maxSourceBytes };
+  }
+
+  get maxSourceBytes(): number {
+    return this.limits.maxSourceBytes;
+  }
+
+  /** Builds waiting for a slot. */
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
+  /** Builds running now. */
+  get running(): number {
+    return this.queue.running;
+  }
+
+  /**
+   * At start-up: a task left pending or running by a previous process will never finish, so it is
+   * marked failed ("interrupted") instead of staying "running" forever. Returns how many.
+   */
+  async start(): Promise<number> {
+    let marked = 0;
+    for (const ws of await this.opts.meta.listWorkspaces()) {
+      for (const task of await this.opts.meta.listTasks(ws.id)) {
+        if (task.status !== 'pending' && task.status !== 'running') continue;
+        if (this.inflight.has(task.taskId)) continue;
+        await this.patch(task.taskId, { status: 'failed', error: INTERRUPTED_ERROR });
+        marked++;
+      }
+    }
+    if (marked > 0) this.opts.logger?.info({ tasks: marked }, 'marked interrupted build tasks as failed');
+    return marked;
+  }
+
+  /** Stores the upload, records a pending task and queues it. Returns the pending task. */
+  async submit(input: UploadSubmission): Promise<BuildTask> {
+    this.assertOpen();
+    const workspaceId = await this.workspace(input.workspaceId);
+    sourceKindOf(input.filename);
+    if (input.data.byteLength === 0) throw invalid('file', 'file is empty');
+    if (input.data.byteLength > this.limits.maxSourceBytes) {
+      throw new EunhaError(
+        'PAYLOAD_TOO_LARGE',
+        `file is larger than the ${this.limits.maxSourceBytes}-byte cap`,
+        { field: 'file', limit: this.limits.maxSourceBytes },
+      );
+    }
+    const tag = checkTag(input.tag ?? DEFAULT_TAG);
+    const appName = resolveAppName(input.appName, uploadStem(input.filename));
+    const taskId = this.opts.ids.opaque();
+    const filename = storedUploadName(input.filename);
+    const sourcePath = `build-sources/${workspaceId}/${taskId}/${filename}`;
+    await this.opts.blobs.put(sourcePath, input.data);
+    return this.enqueue(input.kind, {
+      taskId,
+      workspaceId,
+      appName,
+      sourcePath,
+      filename,
+      registryUrl: input.registryUrl,
+      tag,
+    });
+  }
+
+  /**
+   * The contract's push: for the local registry, builds an upload already stored by an earlier
+   * build (s3_source_path); any other registry fails the task with a clear error.
+   */
+  async submitPush(input: PushSubmission): Promise<BuildTask> {
+    this.assertOpen();
+    const workspaceId = await this.workspace(input.workspaceId);
+    const tag = checkTag(input.tag ?? DEFAULT_TAG);
+    let sourcePath: string | null = null;
+    if (input.sourcePath !== undefined && input.sourcePath.trim() !== '') {
+      sourcePath = await this.storedSource(workspaceId, input.sourcePath);
+    } else if (isLocalRegistry(input.registryUrl)) {
+      throw invalid('s3_source_path', "s3_source_path is required to push to registry 'local'");
+    }
+    const filename = sourcePath?.split('/').pop() ?? 'app.py';
+    const appName = resolveAppName(input.appName, uploadStem(filename));
+    return this.enqueue('push', {
+      taskId: this.opts.ids.opaque(),
+      workspaceId,
+      appName,
+      sourcePath,
+      filename,
+      registryUrl: input.registryUrl,
+      tag,
+    });
+  }
+
+  async getTask(taskId: string, workspaceId?: string): Promise<BuildTask> {
+    const task = await this.opts.meta.getTask(taskId);
+    // A task of another workspace is reported as missing, not as forbidden: ids do not leak.
+    if (!task || (workspaceId !== undefined && task.workspaceId !== workspaceId)) {
+      throw notFound('Task', taskId);
+    }
+    return task;
+  }
+
+  /** Newest first. */
+  async listTasks(workspaceId: string): Promise<BuildTask[]> {
+    checkWorkspaceId(workspaceId);
+    if (!(await this.opts.meta.getWorkspace(workspaceId))) {
+      if (workspaceId === DEFAULT_WORKSPACE_ID) return [];
+      throw notFound('Workspace', workspaceId);
+    }
+    return this.opts.meta.listTasks(workspaceId);
+  }
+
+  /**
+   * Builds files now, without a task (the deployments endpoint's path): the same checks, the same
+   * queue and the same artifact as a task. Code that does not load is the caller's mistake:
+   * VALIDATION_ERROR on 'code' (the seed's field for a function's source) whose message is the
+   * Python traceback.
+   */
+  async buildNow(
+    workspaceId: string,
+    appName: string,
+    files: SourceFiles,
+    tag: string = DEFAULT_TAG,
+  ): Promise<BuiltArtifact> {
+    this.assertOpen();
+    checkWorkspaceId(workspaceId);
+    if (!(await this.opts.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    const app = resolveAppName(appName, 'app');
+    checkTag(tag);
+    checkSourceFiles(files, this.limits);
+    return this.queue.run(() => this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code')));
+  }
+
+  /** A local image reference → its verified artifact (tampering is an error, never served). */
+  async resolveImage(ref: string): Promise<ResolvedImage> {
+    const parsed = parseImageRef(ref);
+    const artifact = await loadArtifact(this.opts.blobs, parsed.workspaceId, parsed.digest);
+    if (artifact.manifest.app !== parsed.app) {
+      throw invalid(
+        'image_ref',
+        `image_ref names app '${parsed.app}' but artifact sha256:${parsed.digest} is app '${artifact.manifest.app}'`,
+      );
+    }
+    return {
+      workspaceId: parsed.workspaceId,
+      digest: artifact.digest,
+      files: artifact.files,
+      manifest: artifact.manifest,
+    };
+  }
+
+  /** Refuses new work, fails the builds still waiting, waits for the running ones. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue.close();
+    await Promise.allSettled([...this.jobs]);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry shortly');
+  }
+
+  /** The workspace of a request; the seed's `ws-default` is created on first use. */
+  private async workspace(given: string | undefined): Promise<string> {
+    const id = checkWorkspaceId(given?.trim() || DEFAULT_WORKSPACE_ID);
+    if (await this.opts.meta.getWorkspace(id)) return id;
+    if (id !== DEFAULT_WORKSPACE_ID) throw notFound('Workspace', id);
+    try {
+      await this.opts.meta.createWorkspace({
+        id,
+        name: 'default',
+        description: null,
+        createdAt: this.opts.clock().toISOString(),
+      });
+    } catch (err) {
+      // Two first requests raced; the other one created it.
+      if (!(err instanceof EunhaError && err.code === 'CONFLICT')) throw err;
+    }
+    return id;
+  }
+
+  private async storedSource(workspaceId: string, given: string): Promise<string> {
+    const path = given.trim().replace(/^s3:\/\/[^/]+\//, '');
+    const prefix = `build-sources/${workspaceId}/`;
+    const rest = path.startsWith(prefix) ? path.slice(prefix.length).split('/') : [];
+    if (rest.length !== 2 || rest.some((s) => s === '' || s === '.' || s === '..')) {
+      throw invalid(
+        's3_source_path',
+        `s3_source_path must be a ${prefix}{task_id}/{file} path of this workspace`,
+      );
+    }
+    let stored: string[];
+    try {
+      stored = await this.opts.blobs.list(path);
+    } catch (err) {
+      if (err instanceof EunhaError && err.code === 'VALIDATION_ERROR') {
+        throw invalid('s3_source_path', `s3_source_path is not a valid path: ${err.message}`);
+      }
+      throw err;
+    }
+    if (!stored.includes(path)) throw notFound('Source', path);
+    sourceKindOf(path);
+    return path;
+  }
+
+  private async enqueue(kind: BuildTask['kind'], job: Job): Promise<BuildTask> {
+    const now = this.opts.clock().toISOString();
+    const task: BuildTask = {
+      taskId: job.taskId,
+      workspaceId: job.workspaceId,
+      appName: job.appName,
+      kind,
+      status: 'pending',
+      sourcePath: job.sourcePath,
+      result: null,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.inflight.add(task.taskId);
+    await this.opts.meta.putTask(task);
+    const done = this.queue
+      .run(() => this.execute(job))
+      .catch(async (err: unknown) => {
+        if (err instanceof QueueClosedError) {
+          await this.patch(job.taskId, { status: 'failed', error: CANCELLED_ERROR });
+        } else {
+          this.opts.logger?.error({ err, taskId: job.taskId }, 'build task crashed');
+        }
+      })
+      .finally(() => {
+        this.inflight.delete(job.taskId);
+        this.jobs.delete(done);
+      });
+    this.jobs.add(done);
+    return task;
+  }
+
+  private async execute(job: Job): Promise<void> {
+    await this.patch(job.taskId, { status: 'running' });
+    try {
+      const built = await this.timed(async () => {
+        if (job.registryUrl !== undefined && !isLocalRegistry(job.registryUrl)) {
+          throw new EunhaError('VALIDATION_ERROR', EXTERNAL_REGISTRY_UNSUPPORTED, { field: 'registry_url' });
+        }
+        if (job.sourcePath === null) throw invalid('s3_source_path', 'the task has no source to build');
+        const data = await this.opts.blobs.get(job.sourcePath);
+        if (!data) {
+          throw new EunhaError('INTERNAL_ERROR', `the uploaded source ${job.sourcePath} is missing`);
+        }
+        const files = await readSource(job.filename, data, this.limits);
+        return this.buildFiles(job.workspaceId, job.appName, files, job.tag, 'file');
+      });
+      const result: BuildTaskResult = {
+        wasm_path: built.manifestPath,
+        image_url: built.imageUrl,
+        file_path: job.sourcePath,
+      };
+      await this.patch(job.taskId, { status: 'completed', result, error: null });
+      this.opts.logger?.info(
+        { taskId: job.taskId, workspaceId: job.workspaceId, app: job.appName, digest: built.digest },
+        'build completed',
+      );
+    } catch (err) {
+      await this.patch(job.taskId, { status: 'failed', error: this.describe(err, job) });
+    }
+  }
+
+  /** Sandbox check, then the artifact. `field` names the input a load failure is blamed on. */
+  private async buildFiles(
+    workspaceId: string,
+    app: string,
+    files: SourceFiles,
+    tag: string,
+    field: 'file' | 'code',
+  ): Promise<BuiltArtifact> {
+    let verdict: Awaited<ReturnType<SourceChecker['check']>>;
+    try {
+      verdict = await this.opts.checker.check(files);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);
+    }
+    if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
+    const stored = await storeArtifact(this.opts.blobs, workspaceId, app, files);
+    return {
+      digest: stored.digest,
+      imageUrl: formatImageRef(workspaceId, app, tag, stored.digest),
+      manifestPath: stored.manifestKey,
+      manifest: stored.manifest,
+    };
+  }
+
+  /** Runs a build and reports its duration and outcome. */
+  private async timed<T>(build: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    let outcome: BuildOutcome = 'failed';
+    try {
+      const value = await build();
+      outcome = 'completed';
+      return value;
+    } finally {
+      this.opts.onBuildFinished?.((performance.now() - started) / 1000, outcome);
+    }
+  }
+
+  /** The task's error text: our catalogue errors say it for the user; anything else is logged. */
+  private describe(err: unknown, job: Job): string {
+    if (err instanceof EunhaError && ERROR_FOR_USER.has(err.code)) return err.message;
+    this.opts.logger?.error({ err, taskId: job.taskId }, 'build failed unexpectedly');
+    const message = err instanceof Error ? err.message : String(err);
+    return `internal error while building: ${message}`;
+  }
+
+  private async patch(taskId: string, patch: TaskPatch): Promise<void> {
+    try {
+      await this.opts.meta.updateTask(taskId, { ...patch, updatedAt: this.opts.clock().toISOString() });
+    } catch (err) {
+      // The store is closing or failing; the task is then marked interrupted at the next start.
+      this.opts.logger?.error({ err, taskId }, 'could not record a build task status');
+    }
+  }
+}
+
+const ERROR_FOR_USER = new Set<string>(['VALIDATION_ERROR', 'NOT_FOUND']);

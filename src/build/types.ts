@@ -1,0 +1,83 @@
+// The build service's contract with its callers: what it is constructed with, what it accepts,
+// what it returns, and the fixed texts of tasks that a restart or shutdown ended.
+
+import type { Clock, IdSource } from '../core/ids.js';
+import type { BuildTask } from '../core/types.js';
+import type { BlobStore, MetadataStore } from '../store/ports.js';
+import { artifactsPrefix, type ArtifactManifest } from './artifact.js';
+import type { SourceFiles } from './source.js';
+import type { ZipLimits } from './zip.js';
+
+/** Loads code the way the runtime will (syntax, imports, IncomingHandler); error = the traceback. */
+export interface SourceChecker {
+  check(files: SourceFiles): Promise<{ ok: true } | { ok: false; error: string }>;
+}
+
+/** The subset of a pino logger the service uses. */
+export interface BuildLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
+
+export type BuildOutcome = 'completed' | 'failed';
+
+export interface BuildServiceOptions {
+  meta: MetadataStore;
+  blobs: BlobStore;
+  clock: Clock;
+  ids: IdSource;
+  checker: SourceChecker;
+  /** Builds running at once; more wait in FIFO order. */
+  concurrency: number;
+  /** Cap on an upload (.py or compressed .zip), in bytes. */
+  maxSourceBytes: number;
+  /** Overrides of the zip caps (entries, inflated bytes, ratio). */
+  zipLimits?: Partial<ZipLimits>;
+  logger?: BuildLogger;
+  /** Called once per build that ran (tasks and buildNow), with its duration, for metrics. */
+  onBuildFinished?: (seconds: number, outcome: BuildOutcome) => void;
+}
+
+export interface UploadSubmission {
+  kind: BuildTask['kind'];
+  workspaceId?: string;
+  appName?: string;
+  filename: string;
+  data: Uint8Array;
+  /** Absent for a plain build; 'local' keeps the artifact in the platform. */
+  registryUrl?: string;
+  tag?: string;
+}
+
+export interface PushSubmission {
+  workspaceId?: string;
+  /** A `build-sources/{ws}/…` key of that workspace (an `s3://bucket/` prefix is tolerated). */
+  sourcePath?: string;
+  appName?: string;
+  registryUrl: string;
+  tag?: string;
+}
+
+export interface BuiltArtifact {
+  digest: string;
+  imageUrl: string;
+  /** Blob key of the manifest. */
+  manifestPath: string;
+  manifest: ArtifactManifest;
+}
+
+export interface ResolvedImage {
+  workspaceId: string;
+  digest: string;
+  files: SourceFiles;
+  manifest: ArtifactManifest;
+}
+
+export const INTERRUPTED_ERROR = 'interrupted: the server stopped while this task was running';
+export const CANCELLED_ERROR = 'cancelled: the server stopped before this task started';
+
+/** Blob prefixes a workspace owns through builds; removed with the workspace. */
+export const buildBlobPrefixes = (workspaceId: string): string[] => [
+  `build-sources/${workspaceId}`,
+  artifactsPrefix(workspaceId),
+];

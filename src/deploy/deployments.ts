@@ -1,0 +1,148 @@
+// Deployments: a numbered version of a function = an immutable artifact digest + a snapshot of
+// the config it runs with. Deploying builds the function's current code (or takes a built image),
+// loads it in the embedded runtime, records it and makes it active; activating an older or newer
+// version swaps at once without a rebuild; at start-up every active deployment is restored.
+
+import { EunhaError, invalid, notFound } from '../core/errors.js';
+import type { Clock } from '../core/ids.js';
+import type { Deployment, FunctionRecord } from '../core/types.js';
+import type { FunctionService } from '../services/functions.js';
+import type { MetadataStore } from '../store/ports.js';
+import type { LocalTarget } from './local-target.js';
+
+/** What deploying needs from the build module. */
+export interface ArtifactSource {
+  buildNow(workspaceId: string, appName: string, files: Record<string, Uint8Array>): Promise<{ digest: string; imageUrl: string }>;
+  resolveImage(ref: string): Promise<{ workspaceId: string; digest: string }>;
+}
+
+export interface DeploymentView extends Deployment {
+  invocationUrl: string;
+}
+
+export const appNameOf = (fn: Pick<FunctionRecord, 'name' | 'id'>): string =>
+  fn.name
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40) || fn.id;
+
+export class DeploymentService {
+  constructor(
+    private readonly deps: {
+      meta: MetadataStore;
+      functions: FunctionService;
+      artifacts: ArtifactSource;
+      target: LocalTarget;
+      clock: Clock;
+      /** Base of invocation URLs; a function because a port-0 server learns its port at listen. */
+      publicUrl: () => string;
+      log?: (obj: object, msg: string) => void;
+    },
+  ) {}
+
+  invocationUrl(functionId: string): string {
+    return `${this.deps.publicUrl()}/fn/${functionId}`;
+  }
+
+  /** Builds the function's current code and deploys it: the one-call path. */
+  async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
+    const fn = await this.deps.functions.require(workspaceId, functionId);
+    const source = await this.deps.functions.source(fn);
+    const built = await this.deps.artifacts.buildNow(workspaceId, appNameOf(fn), { 'app.py': new Uint8Array(source) });
+    return this.deploy(fn, built.digest, built.imageUrl);
+  }
+
+  /** POST /api/v1/deploy: an image built earlier, bound to a function. */
+  async deployImage(imageRef: string, functionId: string): Promise<DeploymentView> {
+    const fn = await this.deps.meta.findFunction(functionId);
+    if (!fn) throw notFound('Function', functionId);
+    const image = await this.deps.artifacts.resolveImage(imageRef);
+    if (image.workspaceId !== fn.workspaceId) {
+      // Artifacts belong to a workspace; another workspace's image is as good as missing.
+      throw notFound('Image', imageRef);
+    }
+    return this.deploy(fn, image.digest, imageRef);
+  }
+
+  async list(workspaceId: string, functionId: string): Promise<DeploymentView[]> {
+    await this.deps.functions.require(workspaceId, functionId);
+    return (await this.deps.meta.listDeployments(functionId)).map((d) => this.view(d));
+  }
+
+  async activate(workspaceId: string, functionId: string, version: number): Promise<DeploymentView> {
+    const fn = await this.deps.functions.require(workspaceId, functionId);
+    const d = await this.deps.meta.getDeployment(functionId, version);
+    if (!d) throw notFound('Deployment', `${functionId} v${version}`);
+    await this.deps.target.activate(fn, d);
+    const active = await this.deps.meta.activateDeployment(functionId, version);
+    if (!active) throw notFound('Deployment', `${functionId} v${version}`);
+    await this.markDeployed(fn);
+    return this.view(active);
+  }
+
+  /** Start-up: every active deployment answers again without a redeploy. */
+  async restore(): Promise<{ restored: number; failed: number }> {
+    let restored = 0;
+    let failed = 0;
+    for (const d of await this.deps.meta.listActiveDeployments()) {
+      const fn = await this.deps.meta.getFunction(d.workspaceId, d.functionId);
+      if (!fn) continue;
+      try {
+        await this.deps.target.activate(fn, d);
+        restored++;
+      } catch (err) {
+        failed++;
+        this.deps.log?.({ err, functionId: d.functionId, version: d.version }, 'could not restore deployment');
+      }
+    }
+    return { restored, failed };
+  }
+
+  private async deploy(fn: FunctionRecord, digest: string, imageRef: string): Promise<DeploymentView> {
+    const created = await this.deps.meta.createDeployment({
+      workspaceId: fn.workspaceId,
+      functionId: fn.id,
+      digest,
+      imageRef,
+      config: {
+        runtime: fn.runtime,
+        memory: fn.memory,
+        timeout: fn.timeout,
+        environmentVariables: { ...fn.environmentVariables },
+      },
+      createdAt: this.deps.clock().toISOString(),
+    });
+    try {
+      await this.deps.target.activate(fn, created);
+    } catch (err) {
+      if (err instanceof EunhaError) throw err;
+      throw new EunhaError('FUNCTION_LOAD_ERROR', `deployment v${created.version} could not be loaded: ${String(err)}`, {
+        version: created.version,
+      });
+    }
+    const active = await this.deps.meta.activateDeployment(fn.id, created.version);
+    if (!active) throw notFound('Function', fn.id);
+    await this.markDeployed(fn);
+    return this.view(active);
+  }
+
+  private async markDeployed(fn: FunctionRecord): Promise<void> {
+    // Not through FunctionService.update: a deploy is not a config change (lastModified stays).
+    const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, {
+      invocationUrl: this.invocationUrl(fn.id),
+      lastDeployed: this.deps.clock().toISOString(),
+      ...(fn.status === 'disabled' ? {} : { status: 'active' as const }),
+    });
+    if (updated) this.deps.target.functionChanged(updated);
+  }
+
+  private view(d: Deployment): DeploymentView {
+    return { ...d, invocationUrl: this.invocationUrl(d.functionId) };
+  }
+}
+
+export function parseVersion(raw: string): number {
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw invalid('version', `'${raw}' is not a deployment version (1, 2, …)`);
+  return Number(raw);
+}

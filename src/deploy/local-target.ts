@@ -1,0 +1,72 @@
+// The embedded deploy target: keeps the route table (function id → active deployment, loaded in
+// the runtime) that the gateway reads on every request. Activation loads the new version first
+// and only then swaps the route, so a bad version never replaces a good one; the old version is
+// unloaded afterwards (the runtime drains its in-flight requests).
+
+import type { Deployment, FunctionRecord } from '../core/types.js';
+import type { FunctionVersion, Runtime } from '../runtime/index.js';
+
+export interface ActiveRoute {
+  /** The function as last seen (status and httpMethods are checked live on every request). */
+  fn: FunctionRecord;
+  deployment: Deployment;
+  versionKey: string;
+}
+
+export type ArtifactFiles = (workspaceId: string, digest: string) => Promise<Record<string, Uint8Array>>;
+
+export const versionKey = (d: Pick<Deployment, 'functionId' | 'version' | 'digest'>): string =>
+  `${d.functionId}@v${d.version}-${d.digest.slice(0, 12)}`;
+
+export class LocalTarget {
+  private readonly routes = new Map<string, ActiveRoute>();
+
+  constructor(
+    private readonly runtime: Pick<Runtime, 'load' | 'unload'>,
+    private readonly artifactFiles: ArtifactFiles,
+  ) {}
+
+  route(functionId: string): ActiveRoute | undefined {
+    return this.routes.get(functionId);
+  }
+
+  count(): number {
+    return this.routes.size;
+  }
+
+  async activate(fn: FunctionRecord, deployment: Deployment): Promise<void> {
+    const key = versionKey(deployment);
+    const previous = this.routes.get(fn.id);
+    if (previous?.versionKey === key) {
+      this.routes.set(fn.id, { ...previous, fn });
+      return;
+    }
+    const files = await this.artifactFiles(deployment.workspaceId, deployment.digest);
+    const version: FunctionVersion = {
+      key,
+      functionId: fn.id,
+      workspaceId: fn.workspaceId,
+      engine: 'python',
+      files,
+      env: { ...deployment.config.environmentVariables },
+      memoryMb: deployment.config.memory,
+      timeoutMs: deployment.config.timeout * 1000,
+    };
+    await this.runtime.load(version);
+    this.routes.set(fn.id, { fn, deployment, versionKey: key });
+    if (previous) await this.runtime.unload(previous.versionKey);
+  }
+
+  /** The function record changed (status, methods, name): routing sees it at once. */
+  functionChanged(fn: FunctionRecord): void {
+    const r = this.routes.get(fn.id);
+    if (r) this.routes.set(fn.id, { ...r, fn });
+  }
+
+  async remove(functionId: string): Promise<void> {
+    const r = this.routes.get(functionId);
+    if (!r) return;
+    this.routes.delete(functionId);
+    await this.runtime.unload(r.versionKey);
+  }
+}

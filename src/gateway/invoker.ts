@@ -1,0 +1,70 @@
+// One invocation, whichever door it came through (the /fn ingress or the seed's /invoke): run the
+// active version in the runtime, count it in the metrics, and hand its execution log to the
+// batched writer. Callers decide how to answer.
+
+import { performance } from 'node:perf_hooks';
+import type { Clock, IdSource } from '../core/ids.js';
+import type { ExecutionLog, LogLevel } from '../core/types.js';
+import type { ActiveRoute } from '../deploy/local-target.js';
+import type { ExecutionLogWriter } from '../observability/log-writer.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { InvokeRequest, InvokeResult, Runtime } from '../runtime/index.js';
+import { bodyForLog } from './bodies.js';
+
+export interface Invocation {
+  result: InvokeResult;
+  log: ExecutionLog;
+}
+
+function levelOf(status: number, failed: boolean): LogLevel {
+  if (failed || status >= 500) return 'error';
+  if (status >= 400) return 'warn';
+  return 'info';
+}
+
+export class Invoker {
+  constructor(
+    private readonly deps: {
+      runtime: Pick<Runtime, 'invoke'>;
+      writer: ExecutionLogWriter;
+      metrics: Metrics;
+      clock: Clock;
+      ids: IdSource;
+      /** Bytes of each body kept in the execution log. */
+      logBodyCap: number;
+    },
+  ) {}
+
+  async invoke(route: ActiveRoute, req: InvokeRequest, requestBodyForLog?: unknown): Promise<Invocation> {
+    const started = performance.now();
+    const timestamp = this.deps.clock().toISOString();
+    const result = await this.deps.runtime.invoke(route.versionKey, req);
+    const seconds = (performance.now() - started) / 1000;
+    const fnLabel = { function_name: route.fn.id };
+    this.deps.metrics.invocations.inc({ ...fnLabel, code: String(result.status) });
+    this.deps.metrics.duration.observe(fnLabel, seconds);
+    if (result.coldStart) this.deps.metrics.coldStarts.inc(fnLabel);
+
+    const failed = result.error !== undefined || result.status >= 500;
+    const log: ExecutionLog = {
+      id: this.deps.ids.opaque(),
+      functionId: route.fn.id,
+      workspaceId: route.fn.workspaceId,
+      timestamp,
+      status: failed ? 'error' : 'success',
+      duration: Math.round(result.durationMs * 1000) / 1000,
+      statusCode: result.status,
+      requestBody: requestBodyForLog ?? bodyForLog(req.body, req.headers['content-type'], this.deps.logBodyCap),
+      responseBody: result.error
+        ? { error: { code: result.error.code, message: result.error.message } }
+        : bodyForLog(result.body, result.headers['content-type'], this.deps.logBodyCap),
+      logs: result.lines,
+      level: levelOf(result.status, failed),
+      coldStart: result.coldStart,
+      deploymentVersion: route.deployment.version,
+      cpuMs: Math.round(result.cpuMs * 1000) / 1000,
+    };
+    this.deps.writer.append(log);
+    return { result, log };
+  }
+}

@@ -1,0 +1,96 @@
+// The seed's GET /api/functions/{fn}/metrics and /loki-logs, answered from the embedded execution
+// logs instead of Prometheus and Loki. CPU figures come from the CPU time each invocation really
+// used (measured by the runtime per invocation), bucketed per minute over the last hour.
+
+import type { Clock } from '../core/ids.js';
+import type { ExecutionLog } from '../core/types.js';
+import type { MetadataStore } from '../store/ports.js';
+
+export const WINDOW_SECONDS = 3600;
+const BUCKET_SECONDS = 60;
+/** At most this many invocations are read for one answer; beyond it the answer says "partial". */
+const MAX_LOGS = 100_000;
+
+export interface SeriesPoint {
+  timestamp: string;
+  value: number;
+}
+
+export interface FunctionMetrics {
+  status: 'success' | 'partial';
+  function_id: string;
+  data: {
+    window_seconds: number;
+    /** CPU seconds used by the function in the window. */
+    cpu_total: number;
+    /** Per minute: average CPU cores used (CPU seconds / 60). */
+    cpu_series: SeriesPoint[];
+    invocations_total: number;
+    errors_total: number;
+    invocation_series: SeriesPoint[];
+    error_series: SeriesPoint[];
+    /** Per minute: mean duration in ms (0 when there were no invocations). */
+    duration_series: SeriesPoint[];
+    instant_query: string;
+    range_query: string;
+  };
+}
+
+export async function functionMetrics(meta: MetadataStore, clock: Clock, functionId: string): Promise<FunctionMetrics> {
+  const now = clock().getTime();
+  const end = Math.floor(now / (BUCKET_SECONDS * 1000)) * BUCKET_SECONDS * 1000 + BUCKET_SECONDS * 1000;
+  const start = end - WINDOW_SECONDS * 1000;
+  const logs = await meta.listFunctionLogsAfter(functionId, new Date(start - 1).toISOString(), MAX_LOGS);
+  const buckets = WINDOW_SECONDS / BUCKET_SECONDS;
+  const cpu = new Array<number>(buckets).fill(0);
+  const calls = new Array<number>(buckets).fill(0);
+  const errs = new Array<number>(buckets).fill(0);
+  const dur = new Array<number>(buckets).fill(0);
+  for (const l of logs) {
+    const i = Math.floor((Date.parse(l.timestamp) - start) / (BUCKET_SECONDS * 1000));
+    if (i < 0 || i >= buckets) continue;
+    cpu[i]! += l.cpuMs / 1000;
+    calls[i]! += 1;
+    if (l.status === 'error') errs[i]! += 1;
+    dur[i]! += l.duration;
+  }
+  const at = (i: number) => new Date(start + i * BUCKET_SECONDS * 1000).toISOString();
+  const round = (n: number) => Math.round(n * 1e6) / 1e6;
+  const series = (values: number[], f: (v: number, i: number) => number = (v) => v) => values.map((v, i) => ({ timestamp: at(i), value: round(f(v, i)) }));
+  return {
+    status: logs.length >= MAX_LOGS ? 'partial' : 'success',
+    function_id: functionId,
+    data: {
+      window_seconds: WINDOW_SECONDS,
+      cpu_total: round(cpu.reduce((a, b) => a + b, 0)),
+      cpu_series: series(cpu, (v) => v / BUCKET_SECONDS),
+      invocations_total: calls.reduce((a, b) => a + b, 0),
+      errors_total: errs.reduce((a, b) => a + b, 0),
+      invocation_series: series(calls),
+      error_series: series(errs),
+      duration_series: series(dur, (v, i) => (calls[i]! > 0 ? v / calls[i]! : 0)),
+      instant_query: `sum(cpu_seconds{function_id="${functionId}"}[${WINDOW_SECONDS}s]) from execution logs`,
+      range_query: `sum(cpu_seconds{function_id="${functionId}"}[${BUCKET_SECONDS}s]) / ${BUCKET_SECONDS} step ${BUCKET_SECONDS}s from execution logs`,
+    },
+  };
+}
+
+export interface LokiEntry {
+  /** Nanoseconds since the epoch, as a string (Loki's format). */
+  timestamp: string;
+  line: string;
+}
+
+/** The lines functions printed, newest first, in the shape the seed read from Loki. */
+export function lokiEntries(logs: ExecutionLog[], limit: number): LokiEntry[] {
+  const out: LokiEntry[] = [];
+  for (const log of logs) {
+    const ns = BigInt(Date.parse(log.timestamp)) * 1_000_000n;
+    // Lines of one invocation share its timestamp; a nanosecond offset keeps their order.
+    for (let i = log.logs.length - 1; i >= 0 && out.length < limit; i--) {
+      out.push({ timestamp: (ns + BigInt(i)).toString(), line: log.logs[i]! });
+    }
+    if (out.length >= limit) break;
+  }
+  return out;
+}

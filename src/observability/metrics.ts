@@ -1,0 +1,84 @@
+// Prometheus metrics (prom-client) under the names existing OpenFaaS-style dashboards know —
+// gateway_function_invocation_total, gateway_functions_seconds, gateway_service_count — plus
+// Eunha's own: cold starts, instances, queue depth, build durations. One registry per platform so
+// tests (and several platforms in one process) never share counters.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface RuntimeGauges {
+  instances: number;
+  warmPool: number;
+  queueDepth: number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly invocations: Counter<'function_name' | 'code'>;
+  readonly duration: Histogram<'function_name'>;
+  readonly coldStarts: Counter<'function_name'>;
+  readonly builds: Histogram<'outcome'>;
+  private readonly serviceCount: Gauge;
+  private readonly instances: Gauge;
+  private readonly warmPool: Gauge;
+  private readonly queueDepth: Gauge;
+
+  constructor(sources: { services: () => number; runtime: () => RuntimeGauges }) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'eunha_process_' });
+    this.invocations = new Counter({
+      name: 'gateway_function_invocation_total',
+      help: 'Function invocations by function and HTTP status code',
+      labelNames: ['function_name', 'code'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'gateway_functions_seconds',
+      help: 'Time to answer a function invocation, seconds',
+      labelNames: ['function_name'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.coldStarts = new Counter({
+      name: 'eunha_cold_starts_total',
+      help: 'Invocations that had to specialise a new instance',
+      labelNames: ['function_name'],
+      registers,
+    });
+    this.builds = new Histogram({
+      name: 'eunha_build_duration_seconds',
+      help: 'Build task durations by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.serviceCount = new Gauge({
+      name: 'gateway_service_count',
+      help: 'Functions with an active deployment',
+      registers,
+      collect: () => this.serviceCount.set(sources.services()),
+    });
+    const rt = () => sources.runtime();
+    this.instances = new Gauge({
+      name: 'eunha_instances',
+      help: 'Specialised function instances alive',
+      registers,
+      collect: () => this.instances.set(rt().instances),
+    });
+    this.warmPool = new Gauge({
+      name: 'eunha_warm_pool_size',
+      help: 'Booted sandboxes waiting to be specialised',
+      registers,
+      collect: () => this.warmPool.set(rt().warmPool),
+    });
+    this.queueDepth = new Gauge({
+      name: 'eunha_queue_depth',
+      help: 'Requests waiting for a free instance',
+      registers,
+      collect: () => this.queueDepth.set(rt().queueDepth),
+    });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,156 @@
+// The parent's handle on one sandbox host process: spawning it with the isolation layers, the
+// async end of the fd-3 frame channel, strict request/answer pairing (a host does one thing at
+// a time), relaying the guest's KV calls, RSS reading, and noticing death.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { FrameReader, encodeFrame, type Frame, type Header } from './protocol.js';
+import { HOST_NODE_FLAGS, hostCommand, type Isolation } from './isolation.js';
+
+export type KvHandler = (header: Header, body: Uint8Array) => Promise<{ header: Header; body?: Uint8Array }>;
+
+export interface HostExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+const PAGE = 4096;
+
+export class HostProcess {
+  readonly pid: number;
+  readonly exited: Promise<HostExit>;
+  dead = false;
+  /** Set by whoever owns the host; KV frames from the guest are answered through it. */
+  onKv: KvHandler | null = null;
+  private readonly child: ChildProcess;
+  private readonly sock: Socket;
+  private readonly reader = new FrameReader();
+  private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void } | null = null;
+  private stderrTail = '';
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    this.pid = child.pid ?? -1;
+    this.sock = child.stdio[3] as Socket;
+    this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.sock.on('error', () => undefined);
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-4000);
+    });
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.dead = true;
+        const w = this.waiter;
+        this.waiter = null;
+        w?.reject(new HostDiedError(code, signal, this.stderrTail));
+        resolve({ code, signal });
+      });
+    });
+  }
+
+  /** Spawn a host. `snapshotPath` is opened here and inherited as fd 4, so the host needs no read access to it. */
+  static spawn(iso: Isolation, boot: Header, snapshotPath?: string): HostProcess {
+    const snapFd = snapshotPath === undefined ? 'ignore' : openSync(snapshotPath, 'r');
+    try {
+      const cmd = hostCommand(iso, HOST_NODE_FLAGS);
+      const child = spawn(cmd.command, cmd.args, {
+        env: {},
+        cwd: iso.cwd,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', snapFd],
+        detached: false,
+      });
+      const host = new HostProcess(child);
+      host.send(boot);
+      return host;
+    } finally {
+      if (typeof snapFd === 'number') closeSync(snapFd);
+    }
+  }
+
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.reader.push(chunk);
+    } catch {
+      this.kill();
+      return;
+    }
+    for (const f of frames) {
+      if (f.header.t === 'kv') {
+        void this.relayKv(f);
+      } else {
+        const w = this.waiter;
+        this.waiter = null;
+        w?.resolve(f);
+      }
+    }
+  }
+
+  private async relayKv(f: Frame): Promise<void> {
+    let reply: { header: Header; body?: Uint8Array };
+    try {
+      if (this.onKv === null) throw new Error('no key-value access in this state');
+      reply = await this.onKv(f.header, f.body);
+    } catch (e) {
+      reply = { header: { t: 'kv-reply', ok: false, error: 'other', message: e instanceof Error ? e.message : String(e) } };
+    }
+    if (!this.dead) this.sock.write(encodeFrame(reply.header, reply.body));
+  }
+
+  send(header: Header, body?: Uint8Array): void {
+    this.sock.write(encodeFrame(header, body));
+  }
+
+  /** The next answer frame (anything but a KV call). Rejects with HostDiedError if the host dies. */
+  next(): Promise<Frame> {
+    if (this.dead) return Promise.reject(new HostDiedError(null, null, this.stderrTail));
+    if (this.waiter !== null) return Promise.reject(new Error('host already has a request in flight'));
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  request(header: Header, body?: Uint8Array): Promise<Frame> {
+    const p = this.next();
+    this.send(header, body);
+    return p;
+  }
+
+  rssBytes(): number {
+    try {
+      const statm = readFileSync(`/proc/${this.pid}/statm`, 'utf8').split(' ');
+      return Number(statm[1]) * PAGE;
+    } catch {
+      return 0;
+    }
+  }
+
+  kill(): void {
+    if (!this.dead) this.child.kill('SIGKILL');
+  }
+
+  /** Ask politely (close the channel), then kill. */
+  async stop(): Promise<void> {
+    if (this.dead) return;
+    this.sock.end();
+    const t = setTimeout(() => this.kill(), 1000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+export class HostDiedError extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    readonly stderr: string,
+  ) {
+    super(`sandbox host exited (code ${code}, signal ${signal})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+    this.name = 'HostDiedError';
+  }
+}

@@ -1,0 +1,104 @@
+// /dev/eunha: the only door between guest Python and the host. It is an Emscripten character
+// device, so guest code talks to it with os.read/os.write on bytes, and no JavaScript object is
+// ever handed to Python. The host queues a frame for the guest to read (a request, a load order,
+// a KV answer); frames the guest writes are either a KV call (relayed synchronously to the
+// parent) or the final answer of the current step.
+
+import { type Frame, decodeFrame, frameLength } from '../protocol.js';
+
+/** Largest frame the guest may write: a 6 MiB response plus headers, with room to spare. */
+const MAX_GUEST_FRAME = 8 * 1024 * 1024;
+/** Emscripten's errno for EIO. */
+const EIO = 29;
+
+interface EmscriptenFS {
+  ErrnoError: new (errno: number) => Error;
+  makedev(major: number, minor: number): number;
+  registerDevice(dev: number, ops: object): void;
+  mkdev(path: string, dev: number): void;
+}
+
+export class BridgeDevice {
+  private readable: Uint8Array = new Uint8Array(0);
+  private readPos = 0;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** The last non-KV frame the guest wrote during the current step. */
+  answer: Frame | null = null;
+
+  constructor(private readonly relay: (raw: Uint8Array) => Uint8Array) {}
+
+  install(FS: EmscriptenFS): void {
+    const dev = FS.makedev(64, 0);
+    // Garbage from the guest must surface as an OSError in Python, never as a JS exception
+    // unwinding through the interpreter (which Pyodide treats as fatal).
+    const guard = (fn: () => number): number => {
+      try {
+        return fn();
+      } catch {
+        this.pending = [];
+        this.pendingBytes = 0;
+        throw new FS.ErrnoError(EIO);
+      }
+    };
+    FS.registerDevice(dev, {
+      open: () => undefined,
+      close: () => undefined,
+      read: (_s: unknown, buffer: Int8Array, offset: number, length: number) => guard(() => this.onRead(buffer, offset, length)),
+      write: (_s: unknown, buffer: Int8Array, offset: number, length: number) => guard(() => this.onWrite(buffer, offset, length)),
+    });
+    FS.mkdev('/dev/eunha', dev);
+  }
+
+  /** Queue a frame for the guest to read next; resets any half-written guest frame. */
+  offer(raw: Uint8Array): void {
+    this.readable = raw;
+    this.readPos = 0;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.answer = null;
+  }
+
+  private onRead(buffer: Int8Array, offset: number, length: number): number {
+    const n = Math.min(length, this.readable.length - this.readPos);
+    if (n <= 0) return 0;
+    new Uint8Array(buffer.buffer, buffer.byteOffset + offset, n).set(
+      this.readable.subarray(this.readPos, this.readPos + n),
+    );
+    this.readPos += n;
+    return n;
+  }
+
+  private onWrite(buffer: Int8Array, offset: number, length: number): number {
+    this.pending.push(new Uint8Array(buffer.buffer, buffer.byteOffset + offset, length).slice());
+    this.pendingBytes += length;
+    if (this.pendingBytes > MAX_GUEST_FRAME) throw new Error('bridge frame too large');
+    let all = this.pending.length === 1 ? this.pending[0]! : concat(this.pending, this.pendingBytes);
+    for (;;) {
+      const len = frameLength(all);
+      if (len < 0 || all.length < len) break;
+      const raw = all.subarray(0, len);
+      const frame = decodeFrame(raw);
+      if (frame.header.t === 'kv') {
+        this.readable = this.relay(raw.slice());
+        this.readPos = 0;
+      } else {
+        this.answer = { header: frame.header, body: frame.body.slice() };
+      }
+      all = all.subarray(len);
+    }
+    this.pending = all.length > 0 ? [all.slice()] : [];
+    this.pendingBytes = all.length;
+    return length;
+  }
+}
+
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

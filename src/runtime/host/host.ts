@@ -1,0 +1,219 @@
+// Entry of a sandbox host process: one Pyodide interpreter serving one function version, one
+// request at a time, over a blocking frame channel on fd 3. The parent spawns it with an empty
+// environment, in an empty directory, as nobody and without network where it can. Boot modes:
+// `makeSnapshot` (boot from scratch, pre-import, send back the memory snapshot) or serve (boot
+// from the snapshot, harden, then answer load/invoke frames until the channel closes).
+
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { loadPyodide, type PyodideAPI } from 'pyodide';
+import { SyncChannel } from './sync-channel.js';
+import { BridgeDevice } from './bridge-device.js';
+import { OutputCollector } from '../output.js';
+import { decodeFrame, encodeFrame, type Header } from '../protocol.js';
+import { disarmFilesAndProcess, disarmSpawnAndNetwork, installWasmMemoryCap, setWasmMemoryLimit } from './lockdown.js';
+import { SPIN_SDK_FILES } from '../python/spin-sdk.js';
+import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
+import { lockPyodideApi, writeTree, type FSLike } from './pyodide-setup.js';
+
+const fstatSync = fs.fstatSync;
+const readSync = fs.readSync;
+const SNAPSHOT_FD = 4;
+
+/** The snapshot arrives as an inherited fd (pread: the file description may be shared). */
+function readSnapshot(): Uint8Array {
+  const size = fstatSync(SNAPSHOT_FD).size;
+  const buf = new Uint8Array(size);
+  let off = 0;
+  while (off < size) {
+    const n = readSync(SNAPSHOT_FD, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  fs.closeSync(SNAPSHOT_FD);
+  return buf;
+}
+const cpuUsage = process.cpuUsage.bind(process);
+const exit = process.exit.bind(process);
+const channel = new SyncChannel(3);
+const output = new OutputCollector();
+const MiB = 1024 * 1024;
+
+installWasmMemoryCap();
+disarmSpawnAndNetwork();
+
+interface Loaded {
+  load: () => void;
+  dispatch: () => void;
+}
+
+async function makeSnapshot(): Promise<void> {
+  const py = await loadPyodide({ _makeSnapshot: true, env: {}, jsglobals: Object.create(null) as object, stdout: () => {}, stderr: () => {} });
+  writeTree(py.FS as FSLike, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
+  py.runPython(`import sys\nsys.path.insert(0, '/lib/eunha')\n${PREIMPORT.map((m) => `import ${m}`).join('\n')}`);
+  channel.write({ t: 'snapshot' }, py.makeMemorySnapshot());
+}
+
+async function bootSandbox(snapshot: Uint8Array | null): Promise<{ py: PyodideAPI; entry: Loaded; device: BridgeDevice; heap: () => number }> {
+  // Without a snapshot (the bench's baseline) the interpreter boots from scratch.
+  const py = await loadPyodide({
+    ...(snapshot ? { _loadSnapshot: snapshot } : {}),
+    env: {},
+    jsglobals: Object.create(null) as object,
+    stdout: () => {},
+    stderr: () => {},
+  });
+  const FS = py.FS as FSLike;
+  // MEMFS lives outside the wasm heap, so the snapshot has the modules but not their files.
+  writeTree(FS, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
+  FS.mkdirTree('/app');
+  const device = new BridgeDevice((raw) => {
+    channel.writeRaw(raw);
+    const reply = channel.readRaw();
+    if (reply === null) exit(0);
+    return reply as Uint8Array;
+  });
+  device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
+  py.setStdout({ write: output.write });
+  py.setStderr({ write: output.write });
+  py.setInterruptBuffer(interrupt);
+  py.runPython(`import sys, os, posix
+if '/lib/eunha' not in sys.path: sys.path.insert(0, '/lib/eunha')
+for _m in (os, posix):
+    for _n in ('system', 'popen', 'fork', 'forkpty', 'execv', 'execve', 'spawnv', 'spawnve', 'posix_spawn', 'posix_spawnp', 'kill', 'killpg'):
+        _m.__dict__.pop(_n, None)
+del _m, _n`);
+  // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
+  const main = py.pyimport('_eunha_main') as unknown as Loaded;
+  const entry: Loaded = { load: main.load, dispatch: main.dispatch };
+  FS_REF.current = FS;
+  const mod = (py as unknown as { _module: { HEAP8: Int8Array } })._module;
+  const heap = (): number => mod.HEAP8.buffer.byteLength;
+  py.unregisterJsModule('js');
+  py.unregisterJsModule('pyodide_js');
+  py.runPython('import _eunha_harden\n_eunha_harden.harden()');
+  lockPyodideApi(py);
+  return { py, entry, device, heap };
+}
+
+const deadlineSab = new SharedArrayBuffer(8);
+const deadline = new Float64Array(deadlineSab);
+const interruptSab = new SharedArrayBuffer(4);
+const interrupt = new Int32Array(interruptSab);
+
+function isFatal(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { pyodide_fatal_error?: unknown }).pyodide_fatal_error === true;
+}
+
+function serve(entry: Loaded, device: BridgeDevice, heap: () => number): void {
+  for (;;) {
+    const raw = channel.readRaw();
+    if (raw === null) return;
+    const { header, body } = decodeFrame(raw);
+    if (header.t === 'load') {
+      const files = header.files as { name: string; size: number }[];
+      const tree: Record<string, Uint8Array> = {};
+      let off = 0;
+      for (const f of files) {
+        tree[f.name] = body.subarray(off, off + f.size);
+        off += f.size;
+      }
+      let reply: Header;
+      try {
+        writeTree(FS_REF.current!, '/app', tree);
+        const memoryMb = Number(header.memoryMb);
+        setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
+        device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
+        entry.load();
+        const ans = device.answer;
+        reply = ans !== null && ans.header.t === 'loaded' ? { ...ans.header } : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
+      } catch (e) {
+        reply = { t: 'loaded', ok: false, error: String(e instanceof Error ? e.message : e) };
+      }
+      const out = output.take();
+      channel.write({ ...reply, lines: out.lines, heapBytes: heap() });
+      continue;
+    }
+    if (header.t !== 'invoke') continue;
+    device.offer(raw);
+    Atomics.store(interrupt, 0, 0);
+    deadline[0] = Date.now() + Number(header.timeoutMs);
+    const c0 = cpuUsage();
+    let thrown: unknown = null;
+    try {
+      entry.dispatch();
+    } catch (e) {
+      thrown = e;
+    }
+    deadline[0] = 0;
+    const c1 = cpuUsage(c0);
+    const out = output.take();
+    const ans = device.answer;
+    const meta = { lines: out.lines, linesTruncated: out.truncated, cpuMs: (c1.user + c1.system) / 1000, heapBytes: heap() };
+    if (thrown === null && ans !== null && ans.header.t === 'resp') {
+      channel.write({ ...ans.header, t: 'result', ...meta }, ans.body);
+      continue;
+    }
+    const fatal = isFatal(thrown);
+    const text = String(thrown instanceof Error ? thrown.message : thrown ?? 'no response');
+    const timedOut = !fatal && text.includes('KeyboardInterrupt');
+    channel.write({
+      t: 'result',
+      status: timedOut ? 504 : 502,
+      headers: {},
+      error: timedOut ? 'TIMEOUT' : 'FUNCTION_CRASHED',
+      message: timedOut ? 'the function did not answer within its timeout' : 'the sandbox failed: ' + text.split('\n').slice(-2).join(' '),
+      traceback: text,
+      recycle: true,
+      ...meta,
+    });
+    if (fatal) exit(70);
+  }
+}
+
+const FS_REF: { current: FSLike | null } = { current: null };
+
+async function main(): Promise<void> {
+  const boot = channel.read();
+  if (boot === null) return;
+  if (boot.header.makeSnapshot === true) {
+    await makeSnapshot();
+    return;
+  }
+  const t0 = performance.now();
+  const snapshot = boot.header.noSnapshot === true ? null : readSnapshot();
+  const { entry, device, heap } = await bootSandbox(snapshot);
+  // Pyodide keeps a reference to the snapshot bytes; detaching the buffer frees its 30 MB anyway.
+  if (snapshot) structuredClone(snapshot.buffer, { transfer: [snapshot.buffer as ArrayBuffer] });
+  // The watchdog is started before the lockdown takes worker_threads away.
+  new Worker(new URL('./watchdog.js', import.meta.url), {
+    workerData: { ctl: deadlineSab, intr: interruptSab },
+    env: {},
+    stdout: false,
+    stderr: false,
+  }).unref();
+  disarmFilesAndProcess();
+  // Drop the snapshot bytes and boot garbage now rather than carry them for the host's life.
+  const g = globalThis as unknown as { gc?: () => void };
+  if (typeof g.gc === 'function') {
+    g.gc();
+    try {
+      delete g.gc;
+    } catch {
+      g.gc = undefined;
+    }
+  }
+  channel.write({ t: 'ready', bootMs: performance.now() - t0, heapBytes: heap() });
+  serve(entry, device, heap);
+}
+
+main().then(
+  () => exit(0),
+  (e: unknown) => {
+    try {
+      channel.write({ t: 'fatal', error: String(e instanceof Error ? (e.stack ?? e.message) : e) });
+    } finally {
+      exit(70);
+    }
+  },
+);

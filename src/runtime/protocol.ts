@@ -1,0 +1,73 @@
+// The wire format between the runtime (parent) and a sandbox host process, and between the host
+// and the guest's /dev/eunha device: one frame = u32 header length, u32 body length, a UTF-8 JSON
+// header, then raw body bytes. Only plain data crosses: no handles, no objects, no code.
+
+export const FRAME_PREFIX = 8;
+/** Hard cap on one frame, so a hostile host cannot make the parent buffer without end. */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export type Header = { t: string } & Record<string, unknown>;
+
+export interface Frame {
+  header: Header;
+  body: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function encodeFrame(header: Header, body: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const h = encoder.encode(JSON.stringify(header));
+  const out = new Uint8Array(FRAME_PREFIX + h.length + body.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, h.length, true);
+  view.setUint32(4, body.length, true);
+  out.set(h, FRAME_PREFIX);
+  out.set(body, FRAME_PREFIX + h.length);
+  return out;
+}
+
+/** Total length of the frame starting at `buf[0]`, or -1 if the prefix is not complete yet. */
+export function frameLength(buf: Uint8Array): number {
+  if (buf.length < FRAME_PREFIX) return -1;
+  const view = new DataView(buf.buffer, buf.byteOffset, FRAME_PREFIX);
+  const total = FRAME_PREFIX + view.getUint32(0, true) + view.getUint32(4, true);
+  if (total > MAX_FRAME_BYTES) throw new Error(`frame of ${total} bytes exceeds the cap`);
+  return total;
+}
+
+export function decodeFrame(buf: Uint8Array): Frame {
+  const view = new DataView(buf.buffer, buf.byteOffset, FRAME_PREFIX);
+  const hLen = view.getUint32(0, true);
+  const bLen = view.getUint32(4, true);
+  const raw: unknown = JSON.parse(decoder.decode(buf.subarray(FRAME_PREFIX, FRAME_PREFIX + hLen)));
+  if (typeof raw !== 'object' || raw === null || typeof (raw as { t?: unknown }).t !== 'string') {
+    throw new Error('frame header is not an object with a type');
+  }
+  const body = buf.subarray(FRAME_PREFIX + hLen, FRAME_PREFIX + hLen + bLen);
+  return { header: raw as Header, body };
+}
+
+/** Accumulates stream chunks and yields complete frames (used on the async, parent side). */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private size = 0;
+
+  push(chunk: Buffer): Frame[] {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const out: Frame[] = [];
+    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    for (;;) {
+      const len = frameLength(buf);
+      if (len < 0 || buf.length < len) break;
+      // Copy the body out so the frame does not pin the whole chunk.
+      const f = decodeFrame(buf.subarray(0, len));
+      out.push({ header: f.header, body: new Uint8Array(f.body) });
+      buf = buf.subarray(len);
+    }
+    this.chunks = buf.length > 0 ? [buf] : [];
+    this.size = buf.length;
+    return out;
+  }
+}

@@ -1,0 +1,189 @@
+// Python modules of Eunha's own that live in the sandbox beside spin_sdk: the guest end of the
+// /dev/eunha byte bridge (_eunha_io), the entry points the host calls (_eunha_main: load,
+// dispatch) and the import lock that runs once per booted sandbox (_eunha_harden).
+
+export const GUEST_FILES: Record<string, string> = {
+  '_eunha_io.py': `"""Frames over /dev/eunha: u32 header length, u32 body length, JSON header, body bytes."""
+import json
+import os
+import struct
+
+_fd = -1
+
+
+def _dev() -> int:
+    global _fd
+    if _fd < 0:
+        _fd = os.open("/dev/eunha", os.O_RDWR)
+    return _fd
+
+
+def _read_exact(n: int) -> bytes:
+    parts = []
+    while n > 0:
+        chunk = os.read(_dev(), n)
+        if not chunk:
+            raise EOFError("eunha bridge closed")
+        parts.append(chunk)
+        n -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame():
+    hlen, blen = struct.unpack("<II", _read_exact(8))
+    data = _read_exact(hlen + blen)
+    return json.loads(data[:hlen]), data[hlen:]
+
+
+def write_frame(header: dict, body: bytes = b"") -> None:
+    h = json.dumps(header, separators=(",", ":")).encode()
+    os.write(_dev(), struct.pack("<II", len(h), len(body)) + h + body)
+
+
+def call(header: dict, body: bytes = b""):
+    write_frame(header, body)
+    return read_frame()
+`,
+  '_eunha_main.py': `"""Entry points the host calls with no arguments; all data moves through _eunha_io frames."""
+import importlib
+import os
+import sys
+import traceback
+
+import _eunha_io
+from spin_sdk import variables
+from spin_sdk.http import IncomingHandler as _Base, Request, Response
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+_handler = None
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def load() -> None:
+    """Import /app/app.py and find IncomingHandler; answer {ok, error, traceback}."""
+    global _handler
+    header, _ = _eunha_io.read_frame()
+    os.environ.clear()
+    os.environ.update(header["env"])
+    variables._install(header["variables"])
+    sys.path.insert(0, "/app")
+    os.chdir("/app")
+    try:
+        module = importlib.import_module("app")
+        cls = getattr(module, "IncomingHandler", None)
+        if not isinstance(cls, type):
+            raise LookupError("app.py does not define a class named IncomingHandler")
+        method = getattr(cls, "handle_request", None)
+        if not callable(method) or method is _Base.handle_request:
+            raise LookupError("IncomingHandler does not implement handle_request(self, request)")
+        _handler = cls()
+        reply = {"t": "loaded", "ok": True}
+    except BaseException as e:
+        reply = {
+            "t": "loaded",
+            "ok": False,
+            "error": f"{type(e).__name__}: {e}",
+            "traceback": "".join(traceback.format_exception(e)),
+        }
+    _flush()
+    _eunha_io.write_frame(reply)
+
+
+def _shape(resp):
+    if not isinstance(resp, Response):
+        raise TypeError(f"handle_request must return spin_sdk.http.Response, not {type(resp).__name__}")
+    status = resp.status
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise ValueError(f"invalid response status {status!r}")
+    headers = {}
+    for k, v in dict(resp.headers or {}).items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError("response headers must map str to str")
+        headers[k] = v
+    body = resp.body
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    elif isinstance(body, (bytearray, memoryview)):
+        body = bytes(body)
+    elif not isinstance(body, bytes):
+        raise TypeError(f"response body must be bytes, not {type(body).__name__}")
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise OverflowError(
+            f"response body of {len(body)} bytes exceeds the {MAX_RESPONSE_BYTES} byte cap"
+        )
+    return status, headers, body
+
+
+def dispatch() -> None:
+    """Serve one request: read it from the bridge, call the handler, write the response."""
+    header, body = _eunha_io.read_frame()
+    request = Request(header["method"], header["uri"], dict(header["headers"]), bytes(body))
+    try:
+        status, headers, out = _shape(_handler.handle_request(request))
+        reply = {"t": "resp", "status": status, "headers": headers}
+    except KeyboardInterrupt as e:
+        traceback.print_exception(e)
+        reply = {"t": "resp", "status": 504, "headers": {}, "error": "TIMEOUT",
+                 "message": "the function did not answer within its timeout",
+                 "traceback": "".join(traceback.format_exception(e))}
+        out = b""
+    except BaseException as e:
+        traceback.print_exception(e)
+        reply = {"t": "resp", "status": 500, "headers": {}, "error": "FUNCTION_ERROR",
+                 "message": f"{type(e).__name__}: {e}",
+                 "traceback": "".join(traceback.format_exception(e))}
+        out = b""
+    _flush()
+    _eunha_io.write_frame(reply, out)
+`,
+  '_eunha_harden.py': `"""Run once after boot: drop every module that hands out JavaScript objects, block re-import."""
+import sys
+
+BLOCKED = frozenset({
+    "js", "pyodide_js", "pyodide", "_pyodide", "_pyodide_core", "micropip", "pyodide_http",
+    "ctypes", "_ctypes", "_eunha_harden",
+})
+
+
+class _Blocker:
+    """First meta-path finder: refuses the modules above (and their submodules)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+    @staticmethod
+    def invalidate_caches():
+        pass
+
+
+def harden() -> None:
+    for name in list(sys.modules):
+        if name.partition(".")[0] in BLOCKED:
+            del sys.modules[name]
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if not getattr(type(f), "__module__", "").startswith("_pyodide")
+                        and type(f).__name__ != "JsFinder"]
+    sys.meta_path.insert(0, _Blocker())
+    import gc
+    gc.collect()
+`,
+};
+
+/** Stdlib modules imported before the memory snapshot so a new instance does not pay for them. */
+export const PREIMPORT = [
+  'json', 'logging', 'dataclasses', 'traceback', 'typing', 'io', 'os', 'sys', 'base64',
+  'hashlib', 're', 'datetime', 'urllib.parse', 'collections', 'struct', 'importlib',
+  'spin_sdk', 'spin_sdk.http', 'spin_sdk.key_value', 'spin_sdk.variables', '_eunha_io', '_eunha_main',
+];

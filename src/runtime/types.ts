@@ -1,0 +1,99 @@
+// The runtime's public shapes: what the pipeline hands in (a function version, a request) and
+// what it gets back (a result with output lines, timings and the cold-start flag; stats).
+
+import type { KeyValuePort } from '../core/kv.js';
+
+export interface FunctionVersion {
+  /** Unique id of this loaded version, e.g. `${functionId}@${digest}`. */
+  key: string;
+  functionId: string;
+  workspaceId: string;
+  engine: 'python';
+  /** The function's files; the entry module is `app.py`. */
+  files: Record<string, Uint8Array>;
+  /** Becomes os.environ exactly. */
+  env: Record<string, string>;
+  /** Read by spin_sdk.variables.get. */
+  variables?: Record<string, string>;
+  memoryMb: number;
+  timeoutMs: number;
+  minWarm?: number;
+  maxInstances?: number;
+}
+
+export interface InvokeRequest {
+  method: string;
+  /** Path and query as the function should see it. */
+  uri: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export type InvokeErrorCode = 'FUNCTION_ERROR' | 'TIMEOUT' | 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS';
+
+export interface InvokeResult {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** print()/logging output of this invocation, capped; a marker line ends a truncated list. */
+  lines: string[];
+  linesTruncated: boolean;
+  durationMs: number;
+  /** CPU time the sandbox process used for this invocation. */
+  cpuMs: number;
+  coldStart: boolean;
+  error?: { code: InvokeErrorCode; message: string; traceback?: string };
+}
+
+export type Logger = (entry: Record<string, unknown>) => void;
+
+export interface RuntimeOptions {
+  kv: KeyValuePort;
+  /** Where the Pyodide memory snapshot is cached. */
+  cacheDir: string;
+  /** Booted, not yet specialised sandboxes kept ready (default 2). */
+  poolSize?: number;
+  /** Sandboxes booted at the same time (default 2: one per core here). */
+  bootConcurrency?: number;
+  /** Instances across all functions (default 32). */
+  maxInstances?: number;
+  /** Instances of one function version unless its own maxInstances is lower (default 8). */
+  maxInstancesPerFunction?: number;
+  /** Requests waiting for an instance, per version (default 64). */
+  queueLimit?: number;
+  /** How long a request may wait for an instance before it gets 429 (default 5000 ms). */
+  queueTimeoutMs?: number;
+  /** Idle instances above minWarm stop after this long (default 300000 ms). */
+  idleTtlMs?: number;
+  /** After the timeout interrupt, how long before the process is killed (default 500 ms). */
+  killGraceMs?: number;
+  /** Request body cap (default 6 MiB). */
+  maxRequestBytes?: number;
+  /** Boot sandboxes from the cached memory snapshot (default true; false is the bench's baseline). */
+  useSnapshot?: boolean;
+  logger?: Logger;
+}
+
+export interface VersionStats {
+  functionId: string;
+  workspaceId: string;
+  instances: number;
+  busy: number;
+  idle: number;
+  starting: number;
+  queued: number;
+  coldStarts: number;
+  invocations: number;
+  /** OS process ids of this version's sandboxes (one process per instance). */
+  pids: number[];
+}
+
+export interface RuntimeStats {
+  warmPool: { ready: number; booting: number; target: number };
+  instances: number;
+  queueDepth: number;
+  coldStarts: number;
+  invocations: number;
+  versions: Record<string, VersionStats>;
+  isolation: { netIsolated: boolean; privilegesDropped: boolean; warnings: string[] };
+}

@@ -1,0 +1,66 @@
+// Book-keeping for one loaded function version: its instances (idle or busy), the ones being
+// started, and the bounded queue of requests waiting for an instance, each with a deadline.
+
+import type { FunctionVersion, VersionStats } from './types.js';
+import type { Instance } from './instance.js';
+
+export interface Lease {
+  instance: Instance;
+  cold: boolean;
+}
+
+export interface Waiter {
+  resolve: (lease: Lease | null) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class VersionState {
+  readonly instances = new Set<Instance>();
+  idle: Instance[] = [];
+  starting = 0;
+  queue: Waiter[] = [];
+  coldStarts = 0;
+  invocations = 0;
+  unloaded = false;
+
+  constructor(
+    readonly version: FunctionVersion,
+    readonly cap: number,
+  ) {}
+
+  get total(): number {
+    return this.instances.size + this.starting;
+  }
+
+  get canGrow(): boolean {
+    return !this.unloaded && this.total < this.cap;
+  }
+
+  /** Idle instances beyond minWarm that have been idle since before `cutoff`. */
+  expired(cutoff: number): Instance[] {
+    const keep = this.version.minWarm ?? 0;
+    const spare = Math.max(0, this.instances.size - keep);
+    return this.idle.filter((i) => i.lastUsed < cutoff).slice(0, spare);
+  }
+
+  removeIdle(inst: Instance): void {
+    const i = this.idle.indexOf(inst);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  stats(): VersionStats {
+    const busy = [...this.instances].filter((i) => i.state === 'busy').length;
+    return {
+      functionId: this.version.functionId,
+      workspaceId: this.version.workspaceId,
+      instances: this.instances.size,
+      busy,
+      idle: this.idle.length,
+      starting: this.starting,
+      queued: this.queue.length,
+      coldStarts: this.coldStarts,
+      invocations: this.invocations,
+      pids: [...this.instances].map((i) => i.pid),
+    };
+  }
+}

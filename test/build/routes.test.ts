@@ -1,0 +1,366 @@
+// The build API through HTTP (app.inject): task lifecycle, failures with useful errors, the
+// contract's shapes, and bad input answered as 4xx, never 500. The checker is real Python
+// (python-checker.ts).
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { loadArtifact } from '../../src/build/artifact.js';
+import { parseImageRef } from '../../src/build/image-ref.js';
+import { SAMPLE_HANDLER } from '../helpers/platform.js';
+import { multipart, startBuildHarness, waitForTask, type BuildHarness } from './harness.js';
+import { pythonChecker } from './python-checker.js';
+import { makeZip, patchName } from './zip-fixtures.js';
+
+describe('build API', () => {
+  let h: BuildHarness;
+  before(async () => {
+    h = await startBuildHarness(pythonChecker, { maxSourceBytes: 64 * 1024 });
+  });
+  after(async () => h.close());
+
+  const post = (url: string, fields: Record<string, string>, file?: Parameters<typeof multipart>[1]) => {
+    const body = multipart(fields, file);
+    return h.app.inject({ method: 'POST', url, payload: body.payload, headers: body.headers });
+  };
+
+  test('build: pending → completed, with the contract fields and a verifiable artifact', async () => {
+    const res = await post('/api/v1/build', {}, { filename: 'Hello World.py', data: SAMPLE_HANDLER });
+    assert.equal(res.statusCode, 202);
+    const accepted = res.json();
+    assert.deepEqual(Object.keys(accepted).sort(), ['message', 'source_s3_path', 'status', 'task_id']);
+    assert.equal(accepted.status, 'pending');
+    assert.equal(accepted.source_s3_path, `build-sources/ws-default/${accepted.task_id}/Hello_World.py`);
+    assert.equal(
+      Buffer.from((await h.blobs.get(accepted.source_s3_path)) ?? new Uint8Array()).toString(),
+      SAMPLE_HANDLER,
+    );
+
+    const done = await waitForTask(h.app, accepted.task_id);
+    assert.equal(done.status, 'completed', done.error ?? '');
+    assert.equal(done.error, null);
+    const result = done.result!;
+    assert.deepEqual(Object.keys(result).sort(), ['file_path', 'image_url', 'wasm_path']);
+    assert.equal(result.file_path, accepted.source_s3_path);
+    const ref = parseImageRef(result.image_url!);
+    assert.equal(ref.workspaceId, 'ws-default');
+    assert.equal(ref.app, 'hello-world');
+    assert.equal(ref.tag, ref.digest.slice(0, 12));
+    assert.equal(result.wasm_path, `artifacts/ws-default/${ref.digest}/manifest.json`);
+    const artifact = await loadArtifact(h.blobs, 'ws-default', ref.digest);
+    assert.equal(Buffer.from(artifact.files['app.py'] ?? new Uint8Array()).toString(), SAMPLE_HANDLER);
+    assert.equal((await h.builds.resolveImage(result.image_url!)).digest, ref.digest);
+
+    // ws-default was created on first use, as the seed's clients expect.
+    assert.equal((await h.meta.getWorkspace('ws-default'))?.name, 'default');
+    const list = (await h.app.inject({ method: 'GET', url: '/api/v1/workspaces/ws-default/tasks' })).json();
+    assert.equal(list.workspace_id, 'ws-default');
+    const mine = list.tasks.find((t: { task_id: string }) => t.task_id === accepted.task_id);
+    assert.deepEqual(Object.keys(mine).sort(), [
+      'app_name',
+      'created_at',
+      'error',
+      'result',
+      'status',
+      'task_id',
+      'updated_at',
+    ]);
+    assert.equal(mine.app_name, 'hello-world');
+    assert.equal(mine.status, 'completed');
+    assert.equal(list.count, list.tasks.length);
+    assert.ok(h.finished.some((f) => f.outcome === 'completed' && f.seconds >= 0));
+  });
+
+  test('the same code builds to the same digest', async () => {
+    const ids = await Promise.all(
+      [0, 1].map(async () => {
+        const r = await post(
+          '/api/v1/build',
+          { app_name: 'same' },
+          { filename: 'a.py', data: SAMPLE_HANDLER },
+        );
+        return r.json().task_id as string;
+      }),
+    );
+    const [a, b] = await Promise.all(ids.map((id) => waitForTask(h.app, id)));
+    assert.equal(a!.result!.image_url, b!.result!.image_url);
+  });
+
+  test('a syntax error fails the task with the Python traceback', async () => {
+    const res = await post('/api/v1/build', {}, { filename: 'bad.py', data: 'def broken(:\n    pass\n' });
+    assert.equal(res.statusCode, 202);
+    const done = await waitForTask(h.app, res.json().task_id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.result, null);
+    assert.match(done.error!, /File "app\.py", line 1/);
+    assert.match(done.error!, /SyntaxError/);
+  });
+
+  test('a zip with its app in a folder builds; a zip-slip zip fails the task with the reason', async () => {
+    const good = await makeZip([
+      { name: 'svc/app.py', data: 'from lib.x import Y\n' + SAMPLE_HANDLER },
+      { name: 'svc/lib/x.py', data: 'Y = 1\n' },
+    ]);
+    const ok = await waitForTask(
+      h.app,
+      (await post('/api/v1/build', {}, { filename: 'svc.zip', data: good })).json().task_id,
+    );
+    assert.equal(ok.status, 'completed', ok.error ?? '');
+    const files = (await h.builds.resolveImage(ok.result!.image_url!)).files;
+    assert.deepEqual(Object.keys(files).sort(), ['app.py', 'lib/x.py']);
+
+    const evil = patchName(
+      await makeZip([
+        { name: 'app.py', data: SAMPLE_HANDLER },
+        { name: 'XXXevil.py', data: 'x' },
+      ]),
+      'XXXevil.py',
+      '../evil.py',
+    );
+    const bad = await waitForTask(
+      h.app,
+      (await post('/api/v1/build', {}, { filename: 'evil.zip', data: evil })).json().task_id,
+    );
+    assert.equal(bad.status, 'failed');
+    assert.match(bad.error!, /"\.\.\/evil\.py" is rejected: contains a '\.\.' segment/);
+  });
+
+  test('build-and-push to local completes; tag is honoured; passwords are not stored', async () => {
+    const res = await post(
+      '/api/v1/build-and-push',
+      {
+        registry_url: 'local',
+        username: 'AWS',
+        password: 's3cr3t-pa55',
+        tag: 'v1',
+        app_name: 'Pay Hook',
+        workspace_id: 'ws-default',
+      },
+      { filename: 'x.py', data: SAMPLE_HANDLER },
+    );
+    assert.equal(res.statusCode, 202);
+    const done = await waitForTask(h.app, res.json().task_id);
+    assert.equal(done.status, 'completed', done.error ?? '');
+    assert.match(done.result!.image_url!, /^local\/ws-default\/pay-hook:v1@sha256:[0-9a-f]{64}$/);
+    // Nothing on disk — database, its WAL, blobs — holds the password.
+    for (const file of readdirSync(h.dir, { recursive: true, encoding: 'utf8' })) {
+      const path = join(h.dir, file);
+      if (statSync(path).isFile()) assert.equal(readFileSync(path).indexOf('s3cr3t-pa55'), -1, file);
+    }
+  });
+
+  test('an external registry fails the task with a clear message, never a fake success', async () => {
+    const res = await post(
+      '/api/v1/build-and-push',
+      { registry_url: '123456789012.dkr.ecr.ap-northeast-2.amazonaws.com', password: 'x' },
+      { filename: 'x.py', data: SAMPLE_HANDLER },
+    );
+    assert.equal(res.statusCode, 202);
+    const done = await waitForTask(h.app, res.json().task_id);
+    assert.equal(done.status, 'failed');
+    assert.equal(done.result, null);
+    assert.equal(
+      done.error,
+      "pushing to external OCI registries is not supported yet; use registry_url 'local'",
+    );
+  });
+
+  test('push builds an earlier upload of the same workspace for registry local', async () => {
+    const first = (await post('/api/v1/build', {}, { filename: 'pushme.py', data: SAMPLE_HANDLER })).json();
+    await waitForTask(h.app, first.task_id);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: {
+        registry_url: 'local',
+        tag: 'sha256',
+        workspace_id: 'ws-default',
+        s3_source_path: first.source_s3_path,
+      },
+    });
+    assert.equal(res.statusCode, 202);
+    assert.equal(res.json().source_s3_path, first.source_s3_path);
+    const done = await waitForTask(h.app, res.json().task_id);
+    assert.equal(done.status, 'completed', done.error ?? '');
+    assert.match(done.result!.image_url!, /^local\/ws-default\/pushme:/);
+
+    const missing = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: { registry_url: 'local' },
+    });
+    assert.equal(missing.statusCode, 400);
+    assert.equal(missing.json().error.details.field, 's3_source_path');
+    const foreign = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: { registry_url: 'local', s3_source_path: 'code/ws-default/fn-x/abc.py' },
+    });
+    assert.equal(foreign.statusCode, 400);
+    assert.equal(foreign.json().error.details.field, 's3_source_path');
+    const absent = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: { registry_url: 'local', s3_source_path: 'build-sources/ws-default/nope/app.py' },
+    });
+    assert.equal(absent.statusCode, 404);
+  });
+
+  test('unknown task → 404; a task asked for under another workspace → 404', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/api/v1/tasks/no-such-task' });
+    assert.equal(res.statusCode, 404);
+    assert.equal(res.json().error.code, 'NOT_FOUND');
+    const t = (await post('/api/v1/build', {}, { filename: 'q.py', data: SAMPLE_HANDLER })).json();
+    const ok = await h.app.inject({
+      method: 'GET',
+      url: `/api/v1/tasks/${t.task_id}?workspace_id=ws-default`,
+    });
+    assert.equal(ok.statusCode, 200);
+    const other = await h.app.inject({
+      method: 'GET',
+      url: `/api/v1/tasks/${t.task_id}?workspace_id=ws-other123`,
+    });
+    assert.equal(other.statusCode, 404);
+    await waitForTask(h.app, t.task_id);
+  });
+
+  test('unknown workspace → 404 for builds and task lists; a new workspace works once it exists', async () => {
+    const res = await post(
+      '/api/v1/build',
+      { workspace_id: 'ws-nothere1' },
+      { filename: 'a.py', data: SAMPLE_HANDLER },
+    );
+    assert.equal(res.statusCode, 404);
+    assert.equal(
+      (await h.app.inject({ method: 'GET', url: '/api/v1/workspaces/ws-nothere1/tasks' })).statusCode,
+      404,
+    );
+    await h.meta.createWorkspace({
+      id: 'ws-real0001',
+      name: 'r',
+      description: null,
+      createdAt: new Date().toISOString(),
+    });
+    const ok = await post(
+      '/api/v1/build',
+      { workspace_id: 'ws-real0001' },
+      { filename: 'a.py', data: SAMPLE_HANDLER },
+    );
+    assert.equal(ok.statusCode, 202);
+    assert.match(ok.json().source_s3_path, /^build-sources\/ws-real0001\//);
+    await waitForTask(h.app, ok.json().task_id);
+    const list = (await h.app.inject({ method: 'GET', url: '/api/v1/workspaces/ws-real0001/tasks' })).json();
+    assert.equal(list.count, 1);
+  });
+
+  test('bad uploads are 4xx with the field named, never 500', async () => {
+    const cases: Array<
+      [
+        Promise<{ statusCode: number; json(): { error: { code: string; details: { field?: string } } } }>,
+        number,
+        string,
+        string,
+      ]
+    > = [
+      [post('/api/v1/build', { app_name: 'x' }), 400, 'VALIDATION_ERROR', 'file'],
+      [post('/api/v1/build', {}, { filename: 'a.exe', data: 'MZ' }), 400, 'VALIDATION_ERROR', 'file'],
+      [post('/api/v1/build', {}, { filename: 'a.py', data: '' }), 400, 'VALIDATION_ERROR', 'file'],
+      [
+        post('/api/v1/build', {}, { filename: 'big.py', data: 'x'.repeat(64 * 1024 + 1) }),
+        413,
+        'PAYLOAD_TOO_LARGE',
+        'file',
+      ],
+      [
+        post('/api/v1/build', {}, { field: 'upload', filename: 'a.py', data: 'x' }),
+        400,
+        'VALIDATION_ERROR',
+        'upload',
+      ],
+      [
+        post('/api/v1/build', { colour: 'red' }, { filename: 'a.py', data: 'x' }),
+        400,
+        'VALIDATION_ERROR',
+        'colour',
+      ],
+      [
+        post('/api/v1/build', { app_name: '!!!' }, { filename: 'a.py', data: 'x' }),
+        400,
+        'VALIDATION_ERROR',
+        'app_name',
+      ],
+      [
+        post('/api/v1/build', { workspace_id: '../x' }, { filename: 'a.py', data: 'x' }),
+        400,
+        'VALIDATION_ERROR',
+        'workspace_id',
+      ],
+      [
+        post('/api/v1/build-and-push', {}, { filename: 'a.py', data: 'x' }),
+        400,
+        'VALIDATION_ERROR',
+        'registry_url',
+      ],
+      [
+        post(
+          '/api/v1/build-and-push',
+          { registry_url: 'local', tag: 'bad tag' },
+          { filename: 'a.py', data: 'x' },
+        ),
+        400,
+        'VALIDATION_ERROR',
+        'tag',
+      ],
+      [
+        h.app.inject({ method: 'POST', url: '/api/v1/build', payload: { file: 'x' } }),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+        'content-type',
+      ],
+      [
+        h.app.inject({
+          method: 'POST',
+          url: '/api/v1/build',
+          payload: '--b\r\nContent-Disposition: form-data; name="file"; filename="a.py"\r\n\r\nunterminated',
+          headers: { 'content-type': 'multipart/form-data; boundary=b' },
+        }),
+        400,
+        'VALIDATION_ERROR',
+        'body',
+      ],
+      [
+        h.app.inject({ method: 'POST', url: '/api/v1/push', payload: { registry_url: 'local', extra: 1 } }),
+        400,
+        'VALIDATION_ERROR',
+        'extra',
+      ],
+      [
+        h.app.inject({ method: 'POST', url: '/api/v1/push', payload: {} }),
+        400,
+        'VALIDATION_ERROR',
+        'registry_url',
+      ],
+    ];
+    for (const [pending, status, code, field] of cases) {
+      const res = await pending;
+      assert.equal(res.statusCode, status, JSON.stringify(res.json()));
+      assert.equal(res.json().error.code, code);
+      assert.equal(res.json().error.details.field, field);
+    }
+  });
+
+  test('two files in one form are refused', async () => {
+    const boundary = 'bb';
+    const part = (name: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="a.py"\r\n\r\nx\r\n`;
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/build',
+      payload: `${part('file')}${part('file')}--${boundary}--\r\n`,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.json().error.details.field, 'file');
+  });
+});

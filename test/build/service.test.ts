@@ -1,0 +1,180 @@
+// BuildService behaviour beyond single requests: the concurrency cap and FIFO order observed
+// through a recording checker, tasks interrupted by a restart, the synchronous buildNow path,
+// resolving images, and a clean close.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { CANCELLED_ERROR, INTERRUPTED_ERROR } from '../../src/build/service.js';
+import { EunhaError } from '../../src/core/errors.js';
+import type { BuildTask } from '../../src/core/types.js';
+import { SAMPLE_HANDLER } from '../helpers/platform.js';
+import { multipart, startBuildHarness, waitForTask } from './harness.js';
+import { pythonChecker, recordingChecker } from './python-checker.js';
+
+const bytes = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+
+describe('build service', () => {
+  test('at most `concurrency` builds run at once; the rest start in submission order', async () => {
+    const { checker, stats } = recordingChecker(pythonChecker, 40);
+    const h = await startBuildHarness(checker, { concurrency: 2 });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const body = multipart({}, { filename: `f${i}.py`, data: `# ${i}\n${SAMPLE_HANDLER}` });
+        const res = await h.app.inject({ method: 'POST', url: '/api/v1/build', ...body });
+        assert.equal(res.statusCode, 202);
+        ids.push(res.json().task_id);
+      }
+      assert.ok(h.builds.queueDepth > 0, 'builds beyond the cap wait in the queue');
+      const done = await Promise.all(ids.map((id) => waitForTask(h.app, id)));
+      assert.deepEqual(
+        done.map((d) => d.status),
+        Array(6).fill('completed'),
+      );
+      assert.equal(stats.max, 2);
+      assert.deepEqual(stats.started, ['# 0', '# 1', '# 2', '# 3', '# 4', '# 5']);
+      assert.equal(h.finished.length, 6);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('start() marks tasks left pending or running by a previous process as failed (interrupted)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eunha-build-restart-'));
+    try {
+      const first = await startBuildHarness(pythonChecker, { dir });
+      await first.meta.createWorkspace({
+        id: 'ws-restart1',
+        name: 'r',
+        description: null,
+        createdAt: '2026-11-26T12:00:00.000Z',
+      });
+      const stale = (taskId: string, status: BuildTask['status']): BuildTask => ({
+        taskId,
+        workspaceId: 'ws-restart1',
+        appName: 'a',
+        kind: 'build',
+        status,
+        sourcePath: null,
+        result: null,
+        error: null,
+        createdAt: '2026-11-26T12:00:00.000Z',
+        updatedAt: '2026-11-26T12:00:00.000Z',
+      });
+      await first.meta.putTask(stale('t-running', 'running'));
+      await first.meta.putTask(stale('t-pending', 'pending'));
+      await first.meta.putTask({
+        ...stale('t-done', 'completed'),
+        result: { wasm_path: 'w', image_url: 'i', file_path: 'f' },
+      });
+      await first.close(true);
+
+      const second = await startBuildHarness(pythonChecker, { dir, start: false });
+      try {
+        assert.equal(await second.builds.start(), 2);
+        for (const id of ['t-running', 't-pending']) {
+          const res = (await second.app.inject({ method: 'GET', url: `/api/v1/tasks/${id}` })).json();
+          assert.equal(res.status, 'failed');
+          assert.equal(res.error, INTERRUPTED_ERROR);
+        }
+        const kept = (await second.app.inject({ method: 'GET', url: '/api/v1/tasks/t-done' })).json();
+        assert.equal(kept.status, 'completed');
+        assert.equal(await second.builds.start(), 0, 'a second start finds nothing left to mark');
+      } finally {
+        await second.close(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('buildNow builds synchronously to the same artifact as a task; code that does not load is VALIDATION_ERROR on code', async () => {
+    const h = await startBuildHarness(pythonChecker);
+    try {
+      await h.meta.createWorkspace({
+        id: 'ws-now00001',
+        name: 'n',
+        description: null,
+        createdAt: new Date().toISOString(),
+      });
+      const built = await h.builds.buildNow('ws-now00001', 'hello', { 'app.py': bytes(SAMPLE_HANDLER) });
+      assert.match(
+        built.imageUrl,
+        new RegExp(`^local/ws-now00001/hello:${built.digest.slice(0, 12)}@sha256:${built.digest}$`),
+      );
+      assert.equal(built.manifestPath, `artifacts/ws-now00001/${built.digest}/manifest.json`);
+      const again = await h.builds.buildNow('ws-now00001', 'hello', { 'app.py': bytes(SAMPLE_HANDLER) });
+      assert.equal(again.digest, built.digest);
+      const resolved = await h.builds.resolveImage(built.imageUrl);
+      assert.equal(resolved.workspaceId, 'ws-now00001');
+      assert.equal(Buffer.from(resolved.files['app.py'] ?? new Uint8Array()).toString(), SAMPLE_HANDLER);
+
+      const body = multipart(
+        { workspace_id: 'ws-now00001', app_name: 'hello' },
+        { filename: 'x.py', data: SAMPLE_HANDLER },
+      );
+      const task = await waitForTask(
+        h.app,
+        (await h.app.inject({ method: 'POST', url: '/api/v1/build', ...body })).json().task_id,
+      );
+      assert.equal(task.result!.image_url, built.imageUrl);
+
+      await assert.rejects(
+        h.builds.buildNow('ws-now00001', 'bad', { 'app.py': bytes('x = (\n') }),
+        (err: unknown) => {
+          assert.ok(err instanceof EunhaError);
+          assert.equal(err.code, 'VALIDATION_ERROR');
+          assert.equal(err.details.field, 'code');
+          assert.equal(err.details.reason, 'load_error');
+          assert.match(err.message, /SyntaxError/);
+          return true;
+        },
+      );
+      await assert.rejects(h.builds.buildNow('ws-now00001', 'x', { 'lib.py': bytes('') }), /no app\.py/);
+      await assert.rejects(
+        h.builds.buildNow('ws-missing1', 'x', { 'app.py': bytes(SAMPLE_HANDLER) }),
+        /not found/,
+      );
+      assert.deepEqual(
+        h.finished.map((f) => f.outcome),
+        ['completed', 'completed', 'completed', 'failed'],
+      );
+
+      await assert.rejects(
+        h.builds.resolveImage(built.imageUrl.replace('/hello:', '/other:')),
+        /names app 'other'/,
+      );
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('close waits for running builds and fails the ones still queued', async () => {
+    const { checker } = recordingChecker(pythonChecker, 100);
+    const h = await startBuildHarness(checker, { concurrency: 1 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const body = multipart({}, { filename: `c${i}.py`, data: SAMPLE_HANDLER });
+      ids.push((await h.app.inject({ method: 'POST', url: '/api/v1/build', ...body })).json().task_id);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    await h.builds.close();
+    const tasks = await Promise.all(ids.map((id) => h.builds.getTask(id)));
+    assert.equal(tasks[0]!.status, 'completed');
+    assert.deepEqual(
+      tasks.slice(1).map((t) => [t.status, t.error]),
+      [
+        ['failed', CANCELLED_ERROR],
+        ['failed', CANCELLED_ERROR],
+      ],
+    );
+    await assert.rejects(
+      h.builds.submit({ kind: 'build', filename: 'a.py', data: bytes(SAMPLE_HANDLER) }),
+      /shutting down/,
+    );
+    await h.close();
+  });
+});

@@ -1,0 +1,105 @@
+// Logs and metrics of real invocations: execution logs (batched, none lost on close), Loki-shaped
+// lines, the seed's per-function metrics with measured CPU, /metrics, and the live tail.
+
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+const CODE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        n = 0
+        for i in range(200000):
+            n += i
+        print("line one", n)
+        print("line two")
+        return Response(200, {"content-type": "application/json"}, b'{"ok": true}')
+`;
+
+describe('observability of invocations', () => {
+  let p: TestPlatform;
+  let ws: string;
+  let fn: string;
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'obs' } })).json().id;
+    fn = (await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions`, payload: { name: 'obs', code: b64(CODE) } })).json().id;
+    const d = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
+    assert.equal(d.statusCode, 201, d.body);
+  });
+  after(async () => p.cleanup());
+
+  test('execution logs, Loki lines, seed metrics with measured CPU, /metrics', { timeout: 60_000 }, async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+    await p.writer.flush();
+
+    const logs = (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })).json();
+    assert.equal(logs.total, 3);
+    const first = logs.logs[2];
+    assert.equal(first.coldStart, true);
+    assert.equal(logs.logs[0].coldStart, false);
+    assert.deepEqual(logs.logs[0].responseBody, { ok: true });
+    assert.equal(logs.logs[0].deploymentVersion, 1);
+    assert.ok(logs.logs.every((l: { cpuMs: number }) => l.cpuMs > 0), 'CPU time is measured');
+
+    const loki = (await p.app.inject({ method: 'GET', url: `/api/functions/${fn}/loki-logs?limit=4` })).json();
+    assert.equal(loki.function_id, fn);
+    assert.equal(loki.logs.length, 4);
+    assert.equal(loki.total, 4);
+    assert.match(loki.logs[0].timestamp, /^\d{19}$/);
+    assert.equal(loki.logs[0].line, 'line two');
+    assert.ok(BigInt(loki.logs[0].timestamp) > BigInt(loki.logs[1].timestamp));
+
+    const m = (await p.app.inject({ method: 'GET', url: `/api/functions/${fn}/metrics` })).json();
+    assert.equal(m.status, 'success');
+    assert.equal(m.data.window_seconds, 3600);
+    assert.equal(m.data.invocations_total, 3);
+    assert.equal(m.data.cpu_series.length, 60);
+    const cpuMs = logs.logs.reduce((a: number, l: { cpuMs: number }) => a + l.cpuMs, 0);
+    assert.ok(Math.abs(m.data.cpu_total - cpuMs / 1000) < 1e-3, `${m.data.cpu_total} vs ${cpuMs / 1000}`);
+    assert.ok(m.data.cpu_series.some((pt: { value: number }) => pt.value > 0));
+
+    const prom = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(prom, new RegExp(`gateway_function_invocation_total\\{function_name="${fn}",code="200"\\} 3`));
+    assert.match(prom, new RegExp(`eunha_cold_starts_total\\{function_name="${fn}"\\} 1`));
+    assert.match(prom, /eunha_build_duration_seconds_count\{outcome="completed"\} [1-9]/);
+    assert.match(prom, /eunha_instances [1-9]/);
+    assert.match(prom, /eunha_queue_depth 0/);
+
+    assert.equal((await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/metrics' })).statusCode, 404);
+    assert.equal((await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/loki-logs' })).statusCode, 404);
+  });
+
+  test('the live tail streams new entries until the client leaves', { timeout: 60_000 }, async () => {
+    const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = new URL(`${address}/api/workspaces/${ws}/functions/${fn}/logs?follow=true&limit=1`);
+    const events: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const req = request(url, (res) => {
+        assert.equal(res.statusCode, 200);
+        assert.match(String(res.headers['content-type']), /text\/event-stream/);
+        let buf = '';
+        res.on('data', (chunk: Buffer) => {
+          buf += chunk.toString();
+          const parts = buf.split('\n\n');
+          buf = parts.pop() ?? '';
+          for (const part of parts) if (part.startsWith('id:')) events.push(part);
+          if (events.length === 1) void p.app.inject({ method: 'GET', url: `/fn/${fn}` });
+          if (events.length === 2) {
+            req.destroy();
+            resolve();
+          }
+        });
+      });
+      req.on('error', (e) => (events.length >= 2 ? resolve() : reject(e)));
+      req.end();
+    });
+    assert.match(events[0]!, /event: log/);
+    const live = JSON.parse(events[1]!.split('data: ')[1]!);
+    assert.equal(live.functionId, fn);
+    assert.equal(live.statusCode, 200);
+  });
+});

@@ -1,0 +1,322 @@
+// Functional tests of the runtime against real Pyodide sandboxes: the Spin SDK surface, env,
+// output capture, load errors, limits (timeout, concurrency, crash), cold-start accounting,
+// scale to zero and minWarm, check() for builds, and key-value persistence across restarts.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime } from '../../src/runtime/index.js';
+import { EunhaError } from '../../src/core/errors.js';
+import { CACHE_DIR, MemoryKv, get, handler, post, text, version } from './helpers.js';
+
+const kv = new MemoryKv();
+const rt = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 2, killGraceMs: 300, queueTimeoutMs: 300, queueLimit: 2, idleTtlMs: 60_000 });
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+before(async () => {
+  await rt.start();
+});
+after(async () => {
+  await rt.close();
+});
+
+const SEED_SAMPLE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(
+            200,
+            {"content-type": "text/plain"},
+            bytes("Hello from Blue FaaS!", "utf-8")
+        )
+`;
+
+describe('Spin SDK code runs unchanged', () => {
+  test('the seed sample answers with its body', async () => {
+    const v = version(SEED_SAMPLE);
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get('/'));
+    assert.equal(r.status, 200);
+    assert.equal(text(r.body), 'Hello from Blue FaaS!');
+    assert.equal(r.headers['content-type'], 'text/plain');
+    assert.equal(r.error, undefined);
+    assert.ok(r.cpuMs > 0 && r.cpuMs < 1000, `cpuMs ${r.cpuMs}`);
+  });
+
+  test('BaseHandler alias import style, request fields as Spin types them', async () => {
+    const v = version(`from spin_sdk.http import IncomingHandler as BaseHandler, Request, Response
+import json
+
+class IncomingHandler(BaseHandler):
+    def handle_request(self, request: Request) -> Response:
+        info = {"method": request.method, "uri": request.uri, "headers": request.headers,
+                "body_type": type(request.body).__name__, "body": request.body.decode()}
+        return Response(201, {"content-type": "application/json"}, json.dumps(info).encode())
+`);
+    await rt.load(v);
+    const r = await rt.invoke(v.key, post('/fn/x/path?q=1', 'payload', { 'x-test': 'yes' }));
+    assert.equal(r.status, 201);
+    const info = JSON.parse(text(r.body)) as Record<string, unknown>;
+    assert.deepEqual(info, { method: 'POST', uri: '/fn/x/path?q=1', headers: { 'x-test': 'yes' }, body_type: 'bytes', body: 'payload' });
+  });
+
+  test('os.environ is exactly the function env; variables.get reads variables', async () => {
+    const v = version(
+      handler(`return Response(200, {}, json.dumps([dict(os.environ), variables.get("greeting")]).encode())`, 'import os, json\nfrom spin_sdk import variables'),
+      { env: { API_URL: 'https://x', MODE: 'test' }, variables: { greeting: 'hi' } },
+    );
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    assert.deepEqual(JSON.parse(text(r.body)), [{ API_URL: 'https://x', MODE: 'test' }, 'hi']);
+  });
+
+  test('variables.get of an unknown name raises Err(Error_Undefined)', async () => {
+    const v = version(handler(`try:
+    variables.get("nope")
+except Err as e:
+    return Response(200, {}, type(e.value).__name__.encode())
+return Response(500, {}, b"no error")`, 'from spin_sdk import variables\nfrom spin_sdk.wit.types import Err'));
+    await rt.load(v);
+    assert.equal(text((await rt.invoke(v.key, get())).body), 'Error_Undefined');
+  });
+});
+
+describe('key-value', () => {
+  const kvSource = handler(`with key_value.open_default() as store:
+    n = int((store.get("n") or b"0").decode()) + 1
+    store.set("n", str(n).encode())
+    other = key_value.open("other")
+    other.set("k", b"v")
+    assert other.exists("k") and not other.exists("zz")
+    other.delete("k")
+    assert other.get("k") is None
+    keys = sorted(store.get_keys())
+return Response(200, {}, f"{n} {keys}".encode())`, 'from spin_sdk import key_value');
+
+  test('get/set/delete/exists/get_keys persist through the port, across runtimes', async () => {
+    const v = version(kvSource);
+    await rt.load(v);
+    assert.equal(text((await rt.invoke(v.key, get())).body), "1 ['n']");
+    assert.equal(text((await rt.invoke(v.key, get())).body), "2 ['n']");
+    // A second runtime over the same port (a restart) sees the same data.
+    const rt2 = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1 });
+    await rt2.start();
+    try {
+      const v2 = { ...version(kvSource), functionId: v.functionId, key: `${v.functionId}@again` };
+      await rt2.load(v2);
+      assert.equal(text((await rt2.invoke(v2.key, get())).body), "3 ['n']");
+    } finally {
+      await rt2.close();
+    }
+    const stored = await kv.get({ functionId: v.functionId, store: 'default' }, 'n');
+    assert.equal(text(stored!), '3');
+  });
+
+  test('an invalid store label raises Err(Error_NoSuchStore)', async () => {
+    const v = version(handler(`try:
+    key_value.open("../etc")
+except Err as e:
+    return Response(200, {}, type(e.value).__name__.encode())
+return Response(500, {}, b"opened")`, 'from spin_sdk import key_value\nfrom spin_sdk.wit.types import Err'));
+    await rt.load(v);
+    assert.equal(text((await rt.invoke(v.key, get())).body), 'Error_NoSuchStore');
+  });
+});
+
+describe('output capture', () => {
+  test('print and logging lines are captured per invocation', async () => {
+    const v = version(handler(`print("hello", request.uri)
+logging.warning("careful")
+return Response(200, {}, b"ok")`, 'import logging'));
+    await rt.load(v);
+    const a = await rt.invoke(v.key, get('/a'));
+    const b = await rt.invoke(v.key, get('/b'));
+    assert.deepEqual(a.lines, ['hello /a', 'WARNING:root:careful']);
+    assert.deepEqual(b.lines, ['hello /b', 'WARNING:root:careful']);
+    assert.equal(a.linesTruncated, false);
+  });
+
+  test('more than 1000 lines are cut with a marker line', async () => {
+    const v = version(handler(`for i in range(5000):
+    print("line", i)
+return Response(200, {}, b"ok")`));
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    assert.equal(r.status, 200);
+    assert.equal(r.linesTruncated, true);
+    assert.equal(r.lines.length, 1001);
+    assert.equal(r.lines[0], 'line 0');
+    assert.match(r.lines[1000]!, /output truncated/);
+  });
+});
+
+describe('errors are clear', () => {
+  for (const [name, src, pattern] of [
+    ['syntax error', 'def broken(:\n  pass\n', /SyntaxError/],
+    ['failing import', 'import does_not_exist\n', /ModuleNotFoundError: No module named 'does_not_exist'/],
+    ['missing IncomingHandler', 'x = 1\n', /IncomingHandler/],
+    ['exception at import time', 'raise RuntimeError("boom at import")\n', /RuntimeError: boom at import/],
+  ] as const) {
+    test(`load reports a ${name} with its traceback`, async () => {
+      const v = version(src);
+      await assert.rejects(rt.load(v), (e: unknown) => {
+        assert.ok(e instanceof EunhaError);
+        assert.equal(e.code, 'FUNCTION_LOAD_ERROR');
+        assert.match(String(e.details.traceback), pattern);
+        return true;
+      });
+      await assert.rejects(rt.invoke(v.key, get()), (e: unknown) => e instanceof EunhaError && e.code === 'NOT_FOUND');
+    });
+  }
+
+  test('an exception in handle_request is a 500 with the traceback; the instance keeps serving', async () => {
+    const v = version(handler(`if request.uri == "/boom":
+    raise ValueError("kaboom")
+return Response(200, {}, b"fine")`));
+    await rt.load(v);
+    const bad = await rt.invoke(v.key, get('/boom'));
+    assert.equal(bad.status, 500);
+    assert.equal(bad.error?.code, 'FUNCTION_ERROR');
+    assert.match(bad.error!.message, /ValueError: kaboom/);
+    assert.ok(bad.lines.some((l) => l.includes('ValueError: kaboom')));
+    const pidsBefore = rt.stats().versions[v.key]!.pids;
+    const good = await rt.invoke(v.key, get('/ok'));
+    assert.equal(good.status, 200);
+    assert.equal(good.coldStart, false);
+    assert.deepEqual(rt.stats().versions[v.key]!.pids, pidsBefore);
+  });
+
+  test('a wrong return type is a 500 that says so', async () => {
+    const v = version(handler('return "not a response"'));
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    assert.equal(r.status, 500);
+    assert.match(r.error!.message, /must return spin_sdk.http.Response/);
+  });
+});
+
+describe('limits and lifecycle', () => {
+  test('timeout: 504 TIMEOUT, then the next request is served', async () => {
+    const v = version(handler(`if request.uri == "/spin":
+    while True: pass
+return Response(200, {}, b"alive")`), { timeoutMs: 400 });
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get('/spin'));
+    assert.equal(r.status, 504);
+    assert.equal(r.error?.code, 'TIMEOUT');
+    assert.ok(r.durationMs >= 390 && r.durationMs < 2000, `took ${r.durationMs}`);
+    const next = await rt.invoke(v.key, get('/'));
+    assert.equal(next.status, 200);
+    assert.equal(text(next.body), 'alive');
+  });
+
+  test('a guest that swallows the interrupt is killed after the grace period', async () => {
+    const v = version(handler(`while True:
+    try:
+        while True: pass
+    except BaseException:
+        pass`), { timeoutMs: 300 });
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    assert.equal(r.status, 504);
+    assert.equal(r.error?.code, 'TIMEOUT');
+    assert.ok(r.durationMs < 3000);
+  });
+
+  test('concurrency: one request per instance, per-function cap, bounded queue → 429 + Retry-After', async () => {
+    const v = version(handler(`import time
+time.sleep(0.5)
+return Response(200, {}, b"slept")`), { maxInstances: 1, timeoutMs: 3000 });
+    await rt.load(v);
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => rt.invoke(v.key, get())));
+    const ok = results.filter((r) => r.status === 200);
+    const limited = results.filter((r) => r.status === 429);
+    assert.ok(ok.length >= 1, 'at least the first is served');
+    assert.ok(limited.length >= 2, `some are refused: ${results.map((r) => r.status).join(',')}`);
+    for (const r of limited) {
+      assert.equal(r.error?.code, 'TOO_MANY_REQUESTS');
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+    assert.equal(rt.stats().versions[v.key]!.instances, 1);
+  });
+
+  test('coldStart is true exactly for invocations that specialised a new instance', async () => {
+    const v = version(handler(`import time
+time.sleep(0.2)
+return Response(200, {}, b"x")`), { maxInstances: 2 });
+    await rt.load(v);
+    const [a, b] = await Promise.all([rt.invoke(v.key, get()), rt.invoke(v.key, get())]);
+    assert.deepEqual([a.coldStart, b.coldStart].sort(), [false, true]);
+    const c = await rt.invoke(v.key, get());
+    assert.equal(c.coldStart, false);
+    assert.equal(rt.stats().versions[v.key]!.coldStarts, 2);
+  });
+
+  test('a crash mid-request is a 502; the pool replaces the instance', async () => {
+    const v = version(handler(`import time
+if request.uri == "/slow":
+    time.sleep(5)
+return Response(200, {}, b"up")`), { timeoutMs: 8000 });
+    await rt.load(v);
+    const [pid] = rt.stats().versions[v.key]!.pids;
+    const pending = rt.invoke(v.key, get('/slow'));
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(pid!, 'SIGKILL');
+    const r = await pending;
+    assert.equal(r.status, 502);
+    assert.equal(r.error?.code, 'FUNCTION_CRASHED');
+    const next = await rt.invoke(v.key, get('/'));
+    assert.equal(next.status, 200);
+    assert.equal(next.coldStart, true);
+    assert.notEqual(rt.stats().versions[v.key]!.pids[0], pid);
+  });
+
+  test('a response over 6 MiB is refused with a clear error', async () => {
+    const v = version(handler('return Response(200, {}, b"x" * (7 * 1024 * 1024))'), { memoryMb: 256 });
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    assert.equal(r.status, 500);
+    assert.match(r.error!.message, /exceeds the 6291456 byte cap/);
+  });
+
+  test('unload stops the instances; invoke then says NOT_FOUND', async () => {
+    const v = version(SEED_SAMPLE);
+    await rt.load(v);
+    const pids = rt.stats().versions[v.key]!.pids;
+    await rt.unload(v.key);
+    assert.equal(rt.stats().versions[v.key], undefined);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0));
+    await assert.rejects(rt.invoke(v.key, get()), (e: unknown) => e instanceof EunhaError && e.code === 'NOT_FOUND');
+  });
+
+  test('check() validates code for builds without loading it', async () => {
+    assert.deepEqual(await rt.check({ 'app.py': enc(SEED_SAMPLE) }), { ok: true });
+    const bad = await rt.check({ 'app.py': enc('def f(:\n') });
+    assert.equal(bad.ok, false);
+    assert.match(!bad.ok ? bad.error : '', /SyntaxError/);
+    const none = await rt.check({ 'main.py': enc(SEED_SAMPLE) });
+    assert.equal(none.ok, false);
+  });
+});
+
+describe('scale to zero', () => {
+  test('idle instances stop after the TTL, minWarm ones stay', async () => {
+    const short = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 300 });
+    await short.start();
+    try {
+      const cold = version(SEED_SAMPLE);
+      const warm = version(SEED_SAMPLE, { minWarm: 1 });
+      await short.load(warm);
+      await short.load(cold);
+      assert.equal(short.stats().versions[cold.key]!.instances, 1);
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(short.stats().versions[cold.key]!.instances, 0);
+      assert.equal(short.stats().versions[warm.key]!.instances, 1);
+      const r = await short.invoke(cold.key, get());
+      assert.equal(r.status, 200);
+      assert.equal(r.coldStart, true);
+    } finally {
+      await short.close();
+    }
+  });
+});
