@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const SECONDS = Number(args.get('seconds') ?? 10);
 const FRESH = Number(args.get('fresh') ?? 10);
 const CONNECTIONS = 50;
@@ -58,9 +59,14 @@ async function load(url: string): Promise<{ rps: number; p50: number; p99: numbe
 }
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
-const pct = (xs: number[], p: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const pct = (xs: number[], p: number) =>
+  sorted(xs)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
-async function json(method: string, url: string, body?: unknown): Promise<{ status: number; body: Record<string, string> }> {
+async function json(
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, string> }> {
   const res = await fetch(url, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -73,7 +79,12 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'eunha-bench-'));
   const raw = spawn(process.execPath, ['-e', RAW_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
   const server = spawn(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
-    env: { PATH: process.env.PATH ?? '', EUNHA_PORT: '0', EUNHA_DATA_DIR: dataDir, EUNHA_WARM_POOL_SIZE: '2' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      EUNHA_PORT: '0',
+      EUNHA_DATA_DIR: dataDir,
+      EUNHA_WARM_POOL_SIZE: '2',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
@@ -87,7 +98,8 @@ async function main(): Promise<void> {
     const firstRequest: number[] = [];
     let warmFn = '';
     for (let i = 0; i < FRESH; i++) {
-      const fn = (await json('POST', `${base}/api/workspaces/${ws}/functions`, { name: `f${i}`, code })).body.id!;
+      const fn = (await json('POST', `${base}/api/workspaces/${ws}/functions`, { name: `f${i}`, code })).body
+        .id!;
       await new Promise((r) => setTimeout(r, 300)); // let the warm pool refill between rounds
       const t0 = performance.now();
       const d = await json('POST', `${base}/api/workspaces/${ws}/functions/${fn}/deployments`);
@@ -109,12 +121,27 @@ async function main(): Promise<void> {
 
     const rows: Array<[string, string, string, string]> = [
       ['metric', 'raw node:http', 'eunha /fn', 'ratio / target'],
-      ['warm requests/s (50 conns)', rawRes.rps.toFixed(0), fnRes.rps.toFixed(0), `${(fnRes.rps / rawRes.rps).toFixed(2)}× (target ≥ 0.5×)`],
+      [
+        'warm requests/s (50 conns)',
+        rawRes.rps.toFixed(0),
+        fnRes.rps.toFixed(0),
+        `${(fnRes.rps / rawRes.rps).toFixed(2)}× (target ≥ 0.5×)`,
+      ],
       ['warm p50 latency (ms)', String(rawRes.p50), String(fnRes.p50), ''],
       ['warm p99 latency (ms)', String(rawRes.p99), String(fnRes.p99), 'target ≤ 10 ms'],
       ['errors / non-2xx', String(rawRes.errors), String(fnRes.errors), ''],
-      [`POST deployments → first 200 (ms, p50 of ${FRESH})`, '', pct(deployToFirst, 50).toFixed(1), `max ${Math.max(...deployToFirst).toFixed(1)} (target ≤ 1000)`],
-      [`first request of a fresh deployment (ms, p50 of ${FRESH})`, '', pct(firstRequest, 50).toFixed(1), `p90 ${pct(firstRequest, 90).toFixed(1)} (target p50 ≤ 25)`],
+      [
+        `POST deployments → first 200 (ms, p50 of ${FRESH})`,
+        '',
+        pct(deployToFirst, 50).toFixed(1),
+        `max ${Math.max(...deployToFirst).toFixed(1)} (target ≤ 1000)`,
+      ],
+      [
+        `first request of a fresh deployment (ms, p50 of ${FRESH})`,
+        '',
+        pct(firstRequest, 50).toFixed(1),
+        `p90 ${pct(firstRequest, 90).toFixed(1)} (target p50 ≤ 25)`,
+      ],
     ];
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     for (const [i, r] of rows.entries()) {

@@ -4,7 +4,7 @@
 // Run: npx tsc -p . && node dist/bench/runtime.js [--quick]
 
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime, type FunctionVersion, type InvokeRequest } from '../src/runtime/index.js';
 import type { KeyValuePort } from '../src/core/kv.js';
@@ -12,8 +12,11 @@ import type { KeyValuePort } from '../src/core/kv.js';
 const quick = process.argv.includes('--quick');
 const cacheDir = join(tmpdir(), 'eunha-runtime-bench-cache');
 const noKv: KeyValuePort = {
-  get: async () => undefined, set: async () => undefined, delete: async () => undefined,
-  exists: async () => false, keys: async () => [],
+  get: async () => undefined,
+  set: async () => undefined,
+  delete: async () => undefined,
+  exists: async () => false,
+  keys: async () => [],
 };
 const HELLO = new TextEncoder().encode(`from spin_sdk import http
 from spin_sdk.http import Request, Response
@@ -26,7 +29,17 @@ const req: InvokeRequest = { method: 'GET', uri: '/', headers: {}, body: new Uin
 let n = 0;
 const hello = (over: Partial<FunctionVersion> = {}): FunctionVersion => {
   n++;
-  return { key: `bench-${n}@1`, functionId: `bench-${n}`, workspaceId: `ws-${n}`, engine: 'python', files: { 'app.py': HELLO }, env: {}, memoryMb: 128, timeoutMs: 5000, ...over };
+  return {
+    key: `bench-${n}@1`,
+    functionId: `bench-${n}`,
+    workspaceId: `ws-${n}`,
+    engine: 'python',
+    files: { 'app.py': HELLO },
+    env: {},
+    memoryMb: 128,
+    timeoutMs: 5000,
+    ...over,
+  };
 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number): number => {
@@ -96,22 +109,23 @@ async function throughput(): Promise<void> {
     let done = 0;
     const end = performance.now() + seconds * 1000;
     const cpu0 = process.cpuUsage();
-    await Promise.all(Array.from({ length: conc }, async () => {
-      while (performance.now() < end) {
-        const r = await rt.invoke(v.key, req);
-        if (r.status !== 200) throw new Error(`status ${r.status}`);
-        done++;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: conc }, async () => {
+        while (performance.now() < end) {
+          const r = await rt.invoke(v.key, req);
+          if (r.status !== 200) throw new Error(`status ${r.status}`);
+          done++;
+        }
+      }),
+    );
     const cpu = process.cpuUsage(cpu0);
-    row(`warm throughput, 2 instances, ${conc} in flight`, `${Math.round(done / seconds)} inv/s (parent CPU ${(((cpu.user + cpu.system) / 1e6 / seconds) * 100).toFixed(0)}%)`, '>= 10000 inv/s');
+    row(
+      `warm throughput, 2 instances, ${conc} in flight`,
+      `${Math.round(done / seconds)} inv/s (parent CPU ${(((cpu.user + cpu.system) / 1e6 / seconds) * 100).toFixed(0)}%)`,
+      '>= 10000 inv/s',
+    );
   }
   await rt.close();
-}
-
-function memInfo(): { availableKb: number } {
-  const m = /MemAvailable:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'));
-  return { availableKb: Number(m?.[1] ?? 0) };
 }
 
 function procMem(pid: number): { rss: number; pss: number } {
@@ -127,7 +141,6 @@ async function memory(): Promise<void> {
   await rt.load(base);
   await sleep(500);
   const count = quick ? 3 : 6;
-  const before = memInfo().availableKb;
   const keys: string[] = [];
   for (let i = 0; i < count; i++) {
     const v = hello();
@@ -136,18 +149,21 @@ async function memory(): Promise<void> {
     keys.push(v.key);
   }
   await sleep(1000);
-  const after = memInfo().availableKb;
   const pids = keys.flatMap((k) => rt.stats().versions[k]!.pids);
   const mem = pids.map(procMem);
   const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   row('memory per extra warm instance: RSS', `${avg(mem.map((m) => m.rss)).toFixed(0)} MB`, '<= 60 MB');
-  row('memory per extra warm instance: PSS (shared pages split)', `${avg(mem.map((m) => m.pss)).toFixed(0)} MB`, '');
-  row('memory per extra warm instance: MemAvailable drop', `${((before - after) / 1024 / count).toFixed(0)} MB`, '');
+  row(
+    'memory per extra warm instance: PSS (shared pages split)',
+    `${avg(mem.map((m) => m.pss)).toFixed(0)} MB`,
+    '',
+  );
   await rt.close();
 }
 
 async function main(): Promise<void> {
   console.error('eunha runtime bench (progress on stderr, table on stdout)');
+  const load0 = loadavg()[0]!.toFixed(1);
   await poolColdStart();
   const snap = await emptyPool(true, quick ? 3 : 8);
   row('cold start, empty pool, snapshot boot p50', `${pct(snap, 50).toFixed(0)} ms`, '<= 700 ms');
@@ -156,6 +172,8 @@ async function main(): Promise<void> {
   row('snapshot speed-up vs baseline', `${(pct(base, 50) / pct(snap, 50)).toFixed(1)}x`, '');
   await throughput();
   await memory();
+  // Other work on the machine moves every number above; say how busy it was.
+  row('machine load average (1 min) at start / end', `${load0} / ${loadavg()[0]!.toFixed(1)}`, '2 cores');
   const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 14];
   const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(w[i]!)).join(' | ')} |`;
   console.log(line(['measure', 'value', 'target']));

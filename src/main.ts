@@ -1,7 +1,7 @@
 // The server process: read the config, compose the platform, listen, and shut down gracefully on
 // SIGTERM/SIGINT (stop accepting, let in-flight requests finish, close the database).
 
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, loadConfig, requireProtectedBinding } from './config/config.js';
 import { createLogger } from './observability/logger.js';
 import { createPlatform } from './platform.js';
 
@@ -9,6 +9,8 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env);
+    // Before anything is opened: an unprotected server on a reachable address never starts.
+    requireProtectedBinding(config, config.host);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`eunha: invalid configuration: ${err.message}\n`);

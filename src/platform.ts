@@ -6,9 +6,14 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
+import { ApiKeyService } from './auth/api-keys.js';
+import { Authenticator } from './auth/principal.js';
+import { RateLimiter } from './auth/rate-limit.js';
+import { SecretBox } from './auth/secrets.js';
+import { loadSecretsKey } from './auth/secrets-key.js';
 import { loadArtifact } from './build/artifact.js';
 import { buildBlobPrefixes, BuildService } from './build/service.js';
-import type { Config } from './config/config.js';
+import { requireProtectedBinding, type Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
 import { DeploymentService } from './deploy/deployments.js';
 import { LocalTarget } from './deploy/local-target.js';
@@ -53,6 +58,24 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), { now: clock });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
 
+  const secretsKey = loadSecretsKey(config.secretsKey, dataDir);
+  if (secretsKey.source !== 'config' && secretsKey.source.created) {
+    logger?.warn(
+      { path: secretsKey.source.path },
+      'generated a secrets key for secret environment variables; production must set EUNHA_SECRETS_KEY',
+    );
+  }
+  const secrets = new SecretBox(secretsKey.key);
+  const apiKeys = new ApiKeyService({ meta, clock, ids });
+  const auth = new Authenticator(config.adminKey, apiKeys);
+  if (auth.open) {
+    logger?.warn(
+      { host: config.host },
+      'ACCESS CONTROL IS OFF: no EUNHA_ADMIN_KEY is set, so anyone who can reach this port can do anything. ' +
+        'This is allowed on loopback only; set EUNHA_ADMIN_KEY to require keys.',
+    );
+  }
+
   let publicUrl = config.publicUrl;
   const runtime = new Runtime({
     kv: meta.kv,
@@ -62,10 +85,16 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     maxInstancesPerFunction: config.maxInstancesPerFunction,
     idleTtlMs: config.idleTtlMs,
     maxRequestBytes: config.bodyLimitBytes,
-    logger: (entry) => logger?.[entry.level === 'warn' ? 'warn' : entry.level === 'error' ? 'error' : 'debug']({ runtime: entry }, String(entry.msg ?? 'runtime')),
+    logger: (entry) =>
+      logger?.[entry.level === 'warn' ? 'warn' : entry.level === 'error' ? 'error' : 'debug'](
+        { runtime: entry },
+        String(entry.msg ?? 'runtime'),
+      ),
   });
   await runtime.start();
 
+  // Assigned once below; declared first because the build service, made earlier, reports into it.
+  // eslint-disable-next-line prefer-const
   let metrics: Metrics | undefined;
   const builds = new BuildService({
     meta,
@@ -80,13 +109,18 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   });
   await builds.start();
 
-  const target = new LocalTarget(runtime, async (ws, digest) => (await loadArtifact(blobs, ws, digest)).files);
+  const target = new LocalTarget(
+    runtime,
+    async (ws, digest) => (await loadArtifact(blobs, ws, digest)).files,
+    (d) => secrets.openAll(d.config.secretEnvironmentVariables, d.workspaceId, d.functionId),
+  );
   const deps = {
     meta,
     blobs,
     clock,
     ids,
     events: { changed: target.functionChanged.bind(target), deleted: target.remove.bind(target) },
+    secrets,
   };
   const functions = new FunctionService(deps);
   const workspaces = new WorkspaceService(deps, buildBlobPrefixes);
@@ -129,6 +163,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     target,
     invoker,
     metrics,
+    auth,
+    apiKeys,
+    // Wall time, not the injectable clock: a rate is about real seconds even when tests pin the date.
+    limiter: new RateLimiter(config.rateLimitPerMinute),
     publicUrl: () => publicUrl,
     logger: opts.logger,
   });
@@ -142,6 +180,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     writer,
     publicUrl: () => publicUrl,
     async listen(host, port) {
+      requireProtectedBinding(config, host);
       const address = await app.listen({ host, port });
       const bound = app.server.address();
       if (!config.publicUrlExplicit && bound && typeof bound === 'object') {

@@ -1,9 +1,15 @@
 // buildApp(deps) returns the Fastify control plane without listening: tests drive it with
-// app.inject(), main.ts gives it a socket. Parsing, CORS, request ids, errors and docs live here;
-// each resource's routes are in routes/.
+// app.inject(), main.ts gives it a socket. Parsing, CORS, request ids, errors, access control
+// (auth/guard.ts, installed before any route) and docs live here; each resource's routes are in
+// routes/, each declaring its access policy in its route config.
 
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ApiKeyService } from '../auth/api-keys.js';
+import { authorizeInvocation, installGuard } from '../auth/guard.js';
+import { scopes } from '../auth/policy.js';
+import type { Authenticator } from '../auth/principal.js';
+import type { RateLimiter } from '../auth/rate-limit.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/ids.js';
 import type { BuildService } from '../build/service.js';
@@ -18,13 +24,14 @@ import type { FunctionService } from '../services/functions.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import type { MetadataStore } from '../store/ports.js';
 import { registerDocsUi, registerOpenApi } from './docs.js';
-import { installErrorHandling } from './errors.js';
+import { frameworkError, installErrorHandling } from './errors.js';
 import { installJsonParser } from './json-body.js';
 import { requestIdOptions } from './request-id.js';
 import { buildRoutes } from './routes/builds.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { functionRoutes } from './routes/functions.js';
 import { invokeRoutes } from './routes/invoke.js';
+import { keyRoutes } from './routes/keys.js';
 import { logRoutes } from './routes/logs.js';
 import { observabilityRoutes } from './routes/observability.js';
 import { systemRoutes } from './routes/system.js';
@@ -32,7 +39,19 @@ import { workspaceRoutes } from './routes/workspaces.js';
 import { validatorCompiler } from './validation.js';
 
 export interface AppDeps {
-  config: Pick<Config, 'environment' | 'corsOrigins' | 'bodyLimitBytes'>;
+  config: Pick<
+    Config,
+    | 'environment'
+    | 'corsOrigins'
+    | 'bodyLimitBytes'
+    | 'headersTimeoutMs'
+    | 'requestTimeoutMs'
+    | 'keepAliveTimeoutMs'
+    | 'connectionTimeoutMs'
+  >;
+  auth: Authenticator;
+  apiKeys: ApiKeyService;
+  limiter: RateLimiter;
   publicUrl: () => string;
   version: string;
   clock: Clock;
@@ -55,10 +74,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     ...requestIdOptions,
     bodyLimit: deps.config.bodyLimitBytes,
-    // Slow clients must not hold sockets forever; in-flight invocations have their own timeouts.
-    connectionTimeout: 0,
-    requestTimeout: 120_000,
+    // Slow clients must not hold sockets forever (slowloris): the header block and the whole request
+    // each have a deadline, idle keep-alive sockets close, and a socket silent both ways for longer
+    // than the longest function timeout is dropped. Node checks the deadlines every second.
+    connectionTimeout: deps.config.connectionTimeoutMs,
+    requestTimeout: deps.config.requestTimeoutMs,
+    keepAliveTimeout: deps.config.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: deps.config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, deps.config.headersTimeoutMs),
+    },
     ajv: { customOptions: { removeAdditional: false } },
+    frameworkErrors: frameworkError,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
@@ -73,17 +100,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     credentials: !deps.config.corsOrigins.includes('*'),
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
   });
+  // After CORS (whose hook answers preflights, which carry no credentials), before every route.
+  installGuard(app, { auth: deps.auth, limiter: deps.limiter });
+  const scope = scopes(deps.meta);
   await registerOpenApi(app, deps.version);
 
   await systemRoutes(app, { environment: deps.config.environment, version: deps.version });
-  await workspaceRoutes(app, deps.workspaces);
-  await functionRoutes(app, deps.functions);
-  await logRoutes(app, deps.logs, deps.tails);
-  await invokeRoutes(app, deps);
-  await buildRoutes(app, deps.builds);
-  await deploymentRoutes(app, deps.deployments);
-  await observabilityRoutes(app, deps);
-  await ingressRoutes(app, deps.target, deps.invoker, { publicUrl: deps.publicUrl, bodyLimitBytes: deps.config.bodyLimitBytes });
+  await workspaceRoutes(app, deps.workspaces, scope);
+  await keyRoutes(app, deps.apiKeys, scope);
+  await functionRoutes(app, deps.functions, scope);
+  await logRoutes(app, deps.logs, deps.tails, scope);
+  await invokeRoutes(app, deps, scope);
+  await buildRoutes(app, deps.builds, scope);
+  await deploymentRoutes(app, deps.deployments, scope);
+  await observabilityRoutes(app, deps, scope);
+  await ingressRoutes(app, deps.target, deps.invoker, {
+    publicUrl: deps.publicUrl,
+    bodyLimitBytes: deps.config.bodyLimitBytes,
+    authorize: (req, fn) => authorizeInvocation(deps.auth, req, fn),
+  });
 
   await registerDocsUi(app);
   return app;

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { PUBLIC } from '../auth/policy.js';
 import { ERROR_CATALOGUE } from '../core/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -27,11 +28,20 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         description:
           'Eunha: a small Function-as-a-Service platform speaking the Blue FaaS contract. ' +
           'Every error answers `{"error":{"code","message","details"}}`:\n\n' +
-          errorTable(),
+          errorTable() +
+          '\n\nAccess: send `Authorization: Bearer <key>` (the admin key, or an API key of a workspace). ' +
+          'A workspace key acts on its own workspace only; another workspace’s resources answer 404.',
       },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'Admin key or workspace API key' },
+        },
+      },
+      security: [{ bearerAuth: [] }],
       tags: [
         { name: 'System', description: 'Health and documentation' },
         { name: 'Workspaces', description: 'Workspaces group functions' },
+        { name: 'Keys', description: 'API keys of a workspace' },
         { name: 'Functions', description: 'Python functions written for the Spin SDK' },
         { name: 'Logs', description: 'Execution logs, function log lines and metrics' },
         { name: 'Builds', description: 'Build tasks, artifacts, deploys (the seed’s /api/v1)' },
@@ -43,21 +53,24 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
 
 /** Registered after the routes so that /openapi.json sees all of them. */
 export async function registerDocsUi(app: FastifyInstance): Promise<void> {
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  app.get('/openapi.json', { schema: { hide: true }, config: { auth: PUBLIC } }, async () => app.swagger());
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } });
 
   const redocBundle = readFileSync(require.resolve('redoc/bundles/redoc.standalone.js'));
-  app.get('/redoc/redoc.standalone.js', { schema: { hide: true } }, async (_req, reply) =>
-    reply
-      .type('application/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=86400')
-      .send(redocBundle),
+  app.get(
+    '/redoc/redoc.standalone.js',
+    { schema: { hide: true }, config: { auth: PUBLIC } },
+    async (_req, reply) =>
+      reply
+        .type('application/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=86400')
+        .send(redocBundle),
   );
   const page = `<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Eunha API — ReDoc</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><redoc spec-url="/openapi.json"></redoc><script src="/redoc/redoc.standalone.js"></script></body></html>`;
-  app.get('/redoc', { schema: { hide: true } }, async (_req, reply) =>
+  app.get('/redoc', { schema: { hide: true }, config: { auth: PUBLIC } }, async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(page),
   );
 }

@@ -63,3 +63,15 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(404).send(e.toBody());
   });
 }
+
+/**
+ * Errors Fastify raises before routing (a path segment over maxParamLength, a malformed percent
+ * escape): they skip the hooks and the error handler, so they get the envelope here.
+ */
+export function frameworkError(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const e =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new EunhaError('VALIDATION_ERROR', 'a path segment is too long', { field: 'url' })
+      : new EunhaError('VALIDATION_ERROR', 'the URL is malformed', { field: 'url' });
+  void reply.code(e.status).send(e.toBody());
+}

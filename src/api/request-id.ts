@@ -10,11 +10,11 @@ export const requestIdOptions: Pick<FastifyServerOptions, 'genReqId' | 'logContr
   {
     requestIdHeader: false,
     // Function ingress is recorded as execution logs and metrics; an access-log line per
-  // invocation would only cost the hot path.
-  logController: new LogController({
-    requestIdLogLabel: 'requestId',
-    disableRequestLogging: (req: { url?: string }) => req.url?.startsWith('/fn/') ?? false,
-  }),
+    // invocation would only cost the hot path.
+    logController: new LogController({
+      requestIdLogLabel: 'requestId',
+      disableRequestLogging: (req: { url?: string }) => req.url?.startsWith('/fn/') ?? false,
+    }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && SAFE.test(given) ? given : randomUUID();

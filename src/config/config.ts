@@ -48,6 +48,23 @@ export interface Config {
   maxSourceBytes: number;
   /** Bytes of each request/response body kept in an execution log. */
   logBodyCap: number;
+  /**
+   * The admin key (EUNHA_ADMIN_KEY). When set, every non-public route needs a key, even on
+   * loopback; when absent, the server runs open, which requireProtectedBinding allows on loopback only.
+   */
+  adminKey: string | undefined;
+  /** 32-byte key for secret environment variables (EUNHA_SECRETS_KEY); absent → {dataDir}/secrets.key. */
+  secretsKey: Buffer | undefined;
+  /** Control-plane requests per minute per key (per client address when anonymous); 0 = no limit. */
+  rateLimitPerMinute: number;
+  /** Slow clients: the whole header block must arrive within this many ms (slowloris). */
+  headersTimeoutMs: number;
+  /** The whole request (headers + body) must arrive within this many ms. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this many ms. */
+  keepAliveTimeoutMs: number;
+  /** A socket with no traffic either way for this long is closed (above the 900 s function timeout). */
+  connectionTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -133,6 +150,52 @@ function host(env: Env): string {
   return h;
 }
 
+const ADMIN_KEY = /^[\x21-\x7e]{24,256}$/;
+
+function adminKey(env: Env): string | undefined {
+  const raw = env.EUNHA_ADMIN_KEY;
+  if (raw === undefined || raw === '') return undefined;
+  if (!ADMIN_KEY.test(raw)) {
+    throw new ConfigError(
+      'EUNHA_ADMIN_KEY',
+      'must be 24 to 256 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)',
+    );
+  }
+  return raw;
+}
+
+function secretsKey(env: Env): Buffer | undefined {
+  const raw = env.EUNHA_SECRETS_KEY?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
+  if (bytes.length !== 32) {
+    throw new ConfigError(
+      'EUNHA_SECRETS_KEY',
+      'must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
+    );
+  }
+  return bytes;
+}
+
+/** Addresses only this machine can reach; the open (no admin key) mode is allowed on these alone. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Refuses to serve without an admin key anywhere but loopback: an open control plane on a
+ * reachable address would let anyone run code and read secrets. main.ts and Platform.listen call it.
+ */
+export function requireProtectedBinding(config: Pick<Config, 'adminKey'>, host: string): void {
+  if (config.adminKey === undefined && !isLoopback(host)) {
+    throw new ConfigError(
+      'EUNHA_ADMIN_KEY',
+      `is required to listen on ${host} (not a loopback address); set it, or listen on 127.0.0.1`,
+    );
+  }
+}
+
 export function loadConfig(env: Env): Config {
   const h = host(env);
   const port = int(env, 'EUNHA_PORT', 8000, 0, 65535);
@@ -170,5 +233,29 @@ export function loadConfig(env: Env): Config {
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),
+    adminKey: adminKey(env),
+    secretsKey: secretsKey(env),
+    rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
+    ...timeouts(env),
+  };
+}
+
+function timeouts(
+  env: Env,
+): Pick<Config, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'connectionTimeoutMs'> {
+  const headersTimeoutMs = int(env, 'EUNHA_HEADERS_TIMEOUT_MS', 15_000, 500, 600_000);
+  const requestTimeoutMs = int(env, 'EUNHA_REQUEST_TIMEOUT_MS', 120_000, 1_000, 3_600_000);
+  // Node refuses a header deadline beyond the whole-request one.
+  if (headersTimeoutMs > requestTimeoutMs) {
+    throw new ConfigError(
+      'EUNHA_HEADERS_TIMEOUT_MS',
+      `must not exceed EUNHA_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`,
+    );
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'EUNHA_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1_000, 600_000),
+    connectionTimeoutMs: int(env, 'EUNHA_CONNECTION_TIMEOUT_MS', 960_000, 1_000, 3_600_000),
   };
 }

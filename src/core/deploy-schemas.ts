@@ -3,13 +3,25 @@
 
 import { Type } from 'typebox';
 
-const Str = (description: string, examples?: string[]) => Type.String({ description, ...(examples ? { examples } : {}) });
-const OptStr = (description: string, examples?: string[]) => Type.Optional(Type.Union([Str(description, examples), Type.Null()]));
+const Str = (description: string, examples?: string[]) =>
+  Type.String({ description, ...(examples ? { examples } : {}) });
+const OptStr = (description: string, examples?: string[]) =>
+  Type.Optional(Type.Union([Str(description, examples), Type.Null()]));
 
 export const DeployRequest = Type.Object(
   {
-    namespace: Type.String({ minLength: 1, maxLength: 63, description: 'Kubernetes namespace (kept for the SpinApp target)', examples: ['default'] }),
-    image_ref: Type.String({ minLength: 1, maxLength: 512, description: 'The image_url of a completed build task', examples: ['local/ws-a1b2c3d4/hello:0123456789ab@sha256:0123…'] }),
+    namespace: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      description: 'Kubernetes namespace (kept for the SpinApp target)',
+      examples: ['default'],
+    }),
+    image_ref: Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'The image_url of a completed build task',
+      examples: ['local/ws-a1b2c3d4/hello:0123456789ab@sha256:0123…'],
+    }),
     app_name: OptStr('SpinApp name (default: from the image)'),
     replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 1 })),
     enable_autoscaling: Type.Optional(Type.Boolean({ default: true })),
@@ -19,7 +31,9 @@ export const DeployRequest = Type.Object(
     memory_limit: OptStr('Memory limit', ['128Mi']),
     cpu_request: OptStr('CPU request', ['100m']),
     memory_request: OptStr('Memory request', ['64Mi']),
-    custom_tolerations: Type.Optional(Type.Union([Type.Array(Type.Record(Type.String(), Type.Unknown())), Type.Null()])),
+    custom_tolerations: Type.Optional(
+      Type.Union([Type.Array(Type.Record(Type.String(), Type.Unknown())), Type.Null()]),
+    ),
     custom_affinity: Type.Optional(Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()])),
     function_id: OptStr('The function to serve this image (its invocationUrl is set)', ['fn-e5f6g7h8']),
   },
@@ -35,7 +49,9 @@ export const DeployResponse = Type.Object({
   enable_autoscaling: Type.Union([Type.Boolean(), Type.Null()]),
   use_spot: Type.Union([Type.Boolean(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
-  version: Type.Union([Type.Integer(), Type.Null()], { description: 'Eunha: the deployment version created' }),
+  version: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'Eunha: the deployment version created',
+  }),
   digest: Type.Union([Type.String(), Type.Null()], { description: 'Eunha: the artifact digest deployed' }),
 });
 
@@ -73,6 +89,9 @@ export const Deployment = Type.Object(
       memory: Type.Integer(),
       timeout: Type.Integer(),
       environmentVariables: Type.Record(Type.String(), Type.String()),
+      secretEnvironmentVariables: Type.Record(Type.String(), Type.String(), {
+        description: 'Names; every value is "********"',
+      }),
     }),
     createdAt: Type.String({ format: 'date-time' }),
     active: Type.Boolean(),

@@ -34,7 +34,11 @@ export const ERROR_CATALOGUE = {
     description: 'The function does not accept this HTTP method.',
   },
   CONFLICT: { status: 409, fault: 'user', description: 'The request conflicts with the current state.' },
-  NOT_DEPLOYED: { status: 400, fault: 'user', description: 'The function has no active deployment (404 on the /fn ingress).' },
+  NOT_DEPLOYED: {
+    status: 400,
+    fault: 'user',
+    description: 'The function has no active deployment (404 on the /fn ingress).',
+  },
   FUNCTION_DISABLED: { status: 403, fault: 'user', description: 'The function is disabled.' },
   RATE_LIMITED: {
     status: 429,

@@ -112,6 +112,21 @@ const EnvVars = Type.Record(Type.String(), Type.String(), {
   description: 'Environment variables the function sees as os.environ',
   examples: [{ GREETING: 'hello' }],
 });
+const SecretEnvVars = Type.Record(Type.String(), Type.String(), {
+  description:
+    'Secret environment variables: write-only. Stored encrypted, visible to the function as os.environ, answered as "********" and kept out of logs.',
+  examples: [{ API_TOKEN: 's3cr3t' }],
+});
+const SecretEnvPatch = Type.Record(Type.String(), Type.Union([Type.String(), Type.Null()]), {
+  description:
+    'Secret variables to set (a value), remove (null) or keep ("********", as answered); names not sent stay as they are',
+  examples: [{ API_TOKEN: 'n3w', OLD_TOKEN: null }],
+});
+export const FUNCTION_AUTH_TYPES = ['NONE', 'KEY'] as const;
+const AuthType = Type.Union([Type.Literal('NONE'), Type.Literal('KEY')], {
+  description:
+    'Who may call the invocation URL: NONE (anyone, the default) or KEY (Authorization: Bearer with a key of the workspace, or the admin key)',
+});
 const Memory = Type.Integer({
   minimum: LIMITS.memoryMin,
   maximum: LIMITS.memoryMax,
@@ -142,6 +157,8 @@ export const FunctionCreate = Type.Object(
     timeout: Type.Optional(Timeout),
     httpMethods: Type.Optional(HttpMethods),
     environmentVariables: Type.Optional(EnvVars),
+    secretEnvironmentVariables: Type.Optional(SecretEnvVars),
+    authType: Type.Optional(AuthType),
     code: Code,
   },
   {
@@ -172,6 +189,8 @@ export const FunctionUpdate = Type.Object(
     timeout: Type.Optional(Type.Union([Timeout, Type.Null()])),
     httpMethods: Type.Optional(Type.Union([HttpMethods, Type.Null()])),
     environmentVariables: Type.Optional(Type.Union([EnvVars, Type.Null()])),
+    secretEnvironmentVariables: Type.Optional(Type.Union([SecretEnvPatch, Type.Null()])),
+    authType: Type.Optional(Type.Union([AuthType, Type.Null()])),
     code: Type.Optional(Type.Union([Code, Type.Null()])),
     status: Type.Optional(Type.Union([Type.String({ description: 'active | disabled' }), Type.Null()])),
     invocationUrl: Type.Optional(
@@ -212,6 +231,10 @@ export const FunctionConfig = Type.Object(
     timeout: Type.Integer(),
     httpMethods: Type.Array(Type.String()),
     environmentVariables: Type.Record(Type.String(), Type.String()),
+    secretEnvironmentVariables: Type.Record(Type.String(), Type.String(), {
+      description: 'Names of the secret variables; every value is "********"',
+    }),
+    authType: Type.String({ description: 'NONE | KEY' }),
     code: Type.String({ description: 'The current source, base64-encoded' }),
     invocationUrl: Type.Union([Type.String(), Type.Null()]),
     status: Type.String({ description: 'active | disabled | building | deploying | failed' }),
@@ -246,7 +269,9 @@ export const ExecutionLog = Type.Object(
 export const LogsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    follow: Type.Optional(Type.Boolean({ default: false, description: 'Stream new entries (Server-Sent Events)' })),
+    follow: Type.Optional(
+      Type.Boolean({ default: false, description: 'Stream new entries (Server-Sent Events)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -270,3 +295,33 @@ export const ErrorBody = Type.Object(
     examples: [{ error: { code: 'NOT_FOUND', message: "Workspace 'ws-x' not found", details: {} } }],
   },
 );
+
+export const ApiKeyCreate = Type.Object(
+  {
+    name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: LIMITS.nameMax }), Type.Null()])),
+  },
+  { additionalProperties: false, description: 'A new API key of the workspace', examples: [{ name: 'ci' }] },
+);
+export type ApiKeyCreate = Static<typeof ApiKeyCreate>;
+
+const ApiKeyFields = {
+  id: Type.String({ examples: ['key-mc1x2y3z-k3j4h5g6f7d8'] }),
+  name: Type.Union([Type.String(), Type.Null()]),
+  prefix: Type.String({ description: 'The first characters of the key', examples: ['eunha_Ab3dE9'] }),
+  createdAt: Type.String({ format: 'date-time' }),
+};
+export const ApiKeyView = Type.Object(
+  { ...ApiKeyFields, lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]) },
+  { description: 'An API key, without the key itself' },
+);
+export const ApiKeyCreated = Type.Object(
+  {
+    ...ApiKeyFields,
+    key: Type.String({ description: 'The key. Shown this once; only its hash is stored.' }),
+  },
+  { description: 'A new API key: keep `key` now, it is never shown again' },
+);
+export const ApiKeyParams = Type.Object({
+  workspace_id: WorkspaceId,
+  key_id: Type.String({ maxLength: 200 }),
+});

@@ -1,6 +1,8 @@
 // Domain records as the platform stores them. API shapes (camelCase for workspaces, functions and
 // logs; snake_case for build objects) are made from these in api/; nothing here does I/O.
 
+export type FunctionAuthType = 'NONE' | 'KEY';
+
 export type FunctionStatus = 'active' | 'disabled' | 'building' | 'deploying' | 'failed';
 
 export interface Workspace {
@@ -22,6 +24,13 @@ export interface FunctionRecord {
   timeout: number;
   httpMethods: string[];
   environmentVariables: Record<string, string>;
+  /**
+   * Secret environment variables, each sealed (AES-256-GCM, see auth/secrets.ts): name → sealed
+   * value. Absent in records written before secrets existed.
+   */
+  secretEnvironmentVariables?: Record<string, string>;
+  /** Who may call the invocation URL: anyone (NONE, the default) or a key of its workspace (KEY). */
+  authType?: FunctionAuthType;
   /** Blob key of the current source (the seed kept code in S3 too). */
   codeKey: string;
   /** sha256 of the current source, hex. */
@@ -89,6 +98,8 @@ export interface DeploymentConfig {
   memory: number;
   timeout: number;
   environmentVariables: Record<string, string>;
+  /** Sealed secret variables as they were at deploy time (opened only when loaded into the runtime). */
+  secretEnvironmentVariables?: Record<string, string>;
 }
 
 /** One version of a function put into service: an artifact digest plus the config it ran with. */
@@ -103,4 +114,17 @@ export interface Deployment {
   config: DeploymentConfig;
   createdAt: string;
   active: boolean;
+}
+
+/** A workspace API key as stored: never the key itself, only its sha256. */
+export interface ApiKey {
+  id: string;
+  workspaceId: string;
+  name: string | null;
+  /** The first characters of the key, shown in listings so a person can tell keys apart. */
+  prefix: string;
+  /** sha256 of the whole key, hex; the lookup index. */
+  hash: string;
+  createdAt: string;
+  lastUsedAt: string | null;
 }

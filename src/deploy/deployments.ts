@@ -3,6 +3,7 @@
 // loads it in the embedded runtime, records it and makes it active; activating an older or newer
 // version swaps at once without a rebuild; at start-up every active deployment is restored.
 
+import { masked } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import type { Clock } from '../core/ids.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
@@ -12,11 +13,17 @@ import type { LocalTarget } from './local-target.js';
 
 /** What deploying needs from the build module. */
 export interface ArtifactSource {
-  buildNow(workspaceId: string, appName: string, files: Record<string, Uint8Array>): Promise<{ digest: string; imageUrl: string }>;
+  buildNow(
+    workspaceId: string,
+    appName: string,
+    files: Record<string, Uint8Array>,
+  ): Promise<{ digest: string; imageUrl: string }>;
   resolveImage(ref: string): Promise<{ workspaceId: string; digest: string }>;
 }
 
-export interface DeploymentView extends Deployment {
+export interface DeploymentView extends Omit<Deployment, 'config'> {
+  /** The config snapshot with secret values masked. */
+  config: Deployment['config'] & { secretEnvironmentVariables: Record<string, string> };
   invocationUrl: string;
 }
 
@@ -49,7 +56,9 @@ export class DeploymentService {
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
     const fn = await this.deps.functions.require(workspaceId, functionId);
     const source = await this.deps.functions.source(fn);
-    const built = await this.deps.artifacts.buildNow(workspaceId, appNameOf(fn), { 'app.py': new Uint8Array(source) });
+    const built = await this.deps.artifacts.buildNow(workspaceId, appNameOf(fn), {
+      'app.py': new Uint8Array(source),
+    });
     return this.deploy(fn, built.digest, built.imageUrl);
   }
 
@@ -93,7 +102,10 @@ export class DeploymentService {
         restored++;
       } catch (err) {
         failed++;
-        this.deps.log?.({ err, functionId: d.functionId, version: d.version }, 'could not restore deployment');
+        this.deps.log?.(
+          { err, functionId: d.functionId, version: d.version },
+          'could not restore deployment',
+        );
       }
     }
     return { restored, failed };
@@ -110,6 +122,8 @@ export class DeploymentService {
         memory: fn.memory,
         timeout: fn.timeout,
         environmentVariables: { ...fn.environmentVariables },
+        // Still sealed: the snapshot is opened only when a version is loaded into the runtime.
+        secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },
       },
       createdAt: this.deps.clock().toISOString(),
     });
@@ -117,9 +131,13 @@ export class DeploymentService {
       await this.deps.target.activate(fn, created);
     } catch (err) {
       if (err instanceof EunhaError) throw err;
-      throw new EunhaError('FUNCTION_LOAD_ERROR', `deployment v${created.version} could not be loaded: ${String(err)}`, {
-        version: created.version,
-      });
+      throw new EunhaError(
+        'FUNCTION_LOAD_ERROR',
+        `deployment v${created.version} could not be loaded: ${String(err)}`,
+        {
+          version: created.version,
+        },
+      );
     }
     const active = await this.deps.meta.activateDeployment(fn.id, created.version);
     if (!active) throw notFound('Function', fn.id);
@@ -138,11 +156,16 @@ export class DeploymentService {
   }
 
   private view(d: Deployment): DeploymentView {
-    return { ...d, invocationUrl: this.invocationUrl(d.functionId) };
+    return {
+      ...d,
+      config: { ...d.config, secretEnvironmentVariables: masked(d.config.secretEnvironmentVariables) },
+      invocationUrl: this.invocationUrl(d.functionId),
+    };
   }
 }
 
 export function parseVersion(raw: string): number {
-  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw invalid('version', `'${raw}' is not a deployment version (1, 2, …)`);
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1)
+    throw invalid('version', `'${raw}' is not a deployment version (1, 2, …)`);
   return Number(raw);
 }

@@ -1,8 +1,10 @@
 // The embedded deploy target: keeps the route table (function id → active deployment, loaded in
 // the runtime) that the gateway reads on every request. Activation loads the new version first
 // and only then swaps the route, so a bad version never replaces a good one; the old version is
-// unloaded afterwards (the runtime drains its in-flight requests).
+// unloaded afterwards (the runtime drains its in-flight requests). Secret variables are opened
+// here, and only here: the runtime gets them as environment, the route keeps them for redaction.
 
+import { Redactor } from '../auth/redact.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
 import type { FunctionVersion, Runtime } from '../runtime/index.js';
 
@@ -11,7 +13,12 @@ export interface ActiveRoute {
   fn: FunctionRecord;
   deployment: Deployment;
   versionKey: string;
+  /** Masks this version's secret values in its execution logs. */
+  redactor: Redactor;
 }
+
+/** Opens a deployment's sealed secret variables (auth/secrets.ts). */
+export type OpenSecrets = (d: Deployment) => Record<string, string>;
 
 export type ArtifactFiles = (workspaceId: string, digest: string) => Promise<Record<string, Uint8Array>>;
 
@@ -24,6 +31,7 @@ export class LocalTarget {
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload'>,
     private readonly artifactFiles: ArtifactFiles,
+    private readonly openSecrets: OpenSecrets = () => ({}),
   ) {}
 
   route(functionId: string): ActiveRoute | undefined {
@@ -42,18 +50,24 @@ export class LocalTarget {
       return;
     }
     const files = await this.artifactFiles(deployment.workspaceId, deployment.digest);
+    const secrets = this.openSecrets(deployment);
     const version: FunctionVersion = {
       key,
       functionId: fn.id,
       workspaceId: fn.workspaceId,
       engine: 'python',
       files,
-      env: { ...deployment.config.environmentVariables },
+      env: { ...deployment.config.environmentVariables, ...secrets },
       memoryMb: deployment.config.memory,
       timeoutMs: deployment.config.timeout * 1000,
     };
     await this.runtime.load(version);
-    this.routes.set(fn.id, { fn, deployment, versionKey: key });
+    this.routes.set(fn.id, {
+      fn,
+      deployment,
+      versionKey: key,
+      redactor: new Redactor(Object.values(secrets)),
+    });
     if (previous) await this.runtime.unload(previous.versionKey);
   }
 

@@ -24,12 +24,16 @@ export interface SpinAppInput {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const QUANTITY = /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
+const QUANTITY =
+  /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export const SPOT_ANNOTATIONS = {
   'eunha.dev/spot': 'preferred',
-  'eunha.dev/tolerations': JSON.stringify([{ key: 'kubernetes.azure.com/scalesetpriority', operator: 'Equal', value: 'spot', effect: 'NoSchedule' }, { key: 'eks.amazonaws.com/capacityType', operator: 'Equal', value: 'SPOT', effect: 'NoSchedule' }]),
+  'eunha.dev/tolerations': JSON.stringify([
+    { key: 'kubernetes.azure.com/scalesetpriority', operator: 'Equal', value: 'spot', effect: 'NoSchedule' },
+    { key: 'eks.amazonaws.com/capacityType', operator: 'Equal', value: 'SPOT', effect: 'NoSchedule' },
+  ]),
 };
 
 /** A Kubernetes name from anything: lower-case, [a-z0-9-], at most 63 characters. */
@@ -57,14 +61,16 @@ function quantity(field: string, v: string | undefined): string | undefined {
 
 export function spinAppManifest(input: SpinAppInput): Record<string, unknown> {
   const name = dnsName(input.appName);
-  if (!name || !DNS_LABEL.test(name)) throw invalid('app_name', `'${input.appName}' cannot be a Kubernetes name`);
+  if (!name || !DNS_LABEL.test(name))
+    throw invalid('app_name', `'${input.appName}' cannot be a Kubernetes name`);
   if (input.namespace !== undefined && !DNS_LABEL.test(input.namespace)) {
     throw invalid('namespace', `'${input.namespace}' is not a Kubernetes namespace name`);
   }
   if (input.functionId !== undefined && !LABEL_VALUE.test(input.functionId)) {
     throw invalid('function_id', `'${input.functionId}' cannot be a label value`);
   }
-  if (!Number.isInteger(input.replicas) || input.replicas < 1) throw invalid('replicas', 'replicas must be an integer ≥ 1');
+  if (!Number.isInteger(input.replicas) || input.replicas < 1)
+    throw invalid('replicas', 'replicas must be an integer ≥ 1');
   const limits = Object.fromEntries(
     [
       ['cpu', quantity('cpu_limit', input.cpuLimit)],
@@ -88,7 +94,10 @@ export function spinAppManifest(input: SpinAppInput): Record<string, unknown> {
   if (input.component) spec.components = [input.component];
   if (input.serviceAccount) spec.serviceAccountName = input.serviceAccount;
   if (Object.keys(limits).length || Object.keys(requests).length) {
-    spec.resources = { ...(Object.keys(limits).length ? { limits } : {}), ...(Object.keys(requests).length ? { requests } : {}) };
+    spec.resources = {
+      ...(Object.keys(limits).length ? { limits } : {}),
+      ...(Object.keys(requests).length ? { requests } : {}),
+    };
   }
   if (input.useSpot) spec.podAnnotations = { ...SPOT_ANNOTATIONS };
   return {

@@ -2,10 +2,14 @@
 // with the caller's method, path, query, headers and body, and return the function's status,
 // headers and body unchanged. Disabled → 403, method not in httpMethods → 405 (with Allow),
 // never deployed → 404 NOT_DEPLOYED. Platform failures (timeout, overload, crash) answer in the
-// error envelope; whatever the function itself returns is passed through.
+// error envelope; whatever the function itself returns is passed through. A function with
+// authType KEY answers only callers with a key of its workspace (or the admin key), checked before
+// anything else about it is told, and its code never sees that key (the header is not passed on).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError } from '../core/errors.js';
+import type { FunctionRecord } from '../core/types.js';
 import { HTTP_METHODS } from '../core/schemas.js';
 import type { LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
@@ -27,12 +31,24 @@ const HOP_BY_HOP = new Set([
 export interface IngressOptions {
   publicUrl: () => string;
   bodyLimitBytes: number;
+  /** Throws UNAUTHORIZED/FORBIDDEN when the caller may not invoke this function (auth/guard.ts). */
+  authorize: (req: FastifyRequest, fn: FunctionRecord) => Promise<void>;
 }
 
-function requestHeaders(req: FastifyRequest, fnId: string, pathInfo: string, publicUrl: string): Record<string, string> {
+const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
+
+function requestHeaders(
+  req: FastifyRequest,
+  fn: FunctionRecord,
+  pathInfo: string,
+  publicUrl: string,
+): Record<string, string> {
+  const fnId = fn.id;
+  const keyAuth = fn.authType === 'KEY';
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('spin-')) continue;
+    if (keyAuth && k === 'authorization') continue;
     out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   const base = `/fn/${fnId}`;
@@ -57,9 +73,13 @@ export function platformError(result: InvokeResult): EunhaError | undefined {
   return new EunhaError(e.code, e.message, {}, headers);
 }
 
-function send(reply: FastifyReply, result: InvokeResult): FastifyReply {
+function send(reply: FastifyReply, result: InvokeResult, redact: (s: string) => string): FastifyReply {
   const platform = platformError(result);
-  if (platform) return reply.code(platform.status).headers(platform.headers).send(platform.toBody());
+  if (platform) {
+    const body = platform.toBody();
+    body.error.message = redact(body.error.message);
+    return reply.code(platform.status).headers(platform.headers).send(body);
+  }
   void reply.code(result.status);
   for (const [k, v] of Object.entries(result.headers)) {
     if (!HOP_BY_HOP.has(k.toLowerCase())) void reply.header(k, v);
@@ -67,18 +87,37 @@ function send(reply: FastifyReply, result: InvokeResult): FastifyReply {
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
 }
 
-export async function ingressRoutes(app: FastifyInstance, target: LocalTarget, invoker: Invoker, opts: IngressOptions): Promise<void> {
+export async function ingressRoutes(
+  app: FastifyInstance,
+  target: LocalTarget,
+  invoker: Invoker,
+  opts: IngressOptions,
+): Promise<void> {
   await app.register(async (scope) => {
     // The function gets the body as bytes, whatever its content type.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes },
+      (_req, body, done) => done(null, body),
+    );
 
-    const handler = async (req: FastifyRequest<{ Params: { function_id: string; '*'?: string } }>, reply: FastifyReply) => {
+    const handler = async (
+      req: FastifyRequest<{ Params: { function_id: string; '*'?: string } }>,
+      reply: FastifyReply,
+    ) => {
       const fnId = req.params.function_id;
       const route = target.route(fnId);
       if (!route) {
-        throw new EunhaError('NOT_DEPLOYED', `function '${fnId}' has no active deployment`, { functionId: fnId }, {}, 404);
+        throw new EunhaError(
+          'NOT_DEPLOYED',
+          `function '${fnId}' has no active deployment`,
+          { functionId: fnId },
+          {},
+          404,
+        );
       }
+      await opts.authorize(req, route.fn);
       if (route.fn.status === 'disabled') {
         throw new EunhaError('FUNCTION_DISABLED', `function '${fnId}' is disabled`, { functionId: fnId });
       }
@@ -96,15 +135,22 @@ export async function ingressRoutes(app: FastifyInstance, target: LocalTarget, i
       const { result } = await invoker.invoke(route, {
         method: req.method,
         uri: req.url,
-        headers: requestHeaders(req, fnId, `/${rest}`, opts.publicUrl()),
+        headers: requestHeaders(req, route.fn, `/${rest}`, opts.publicUrl()),
         body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
       });
-      return send(reply, result);
+      return send(reply, result, (m) => route.redactor.text(m));
     };
 
     const methods = [...HTTP_METHODS];
     for (const url of ['/fn/:function_id', '/fn/:function_id/*']) {
-      scope.route({ method: methods, url, exposeHeadRoute: false, schema: { hide: true }, handler });
+      scope.route({
+        method: methods,
+        url,
+        exposeHeadRoute: false,
+        schema: { hide: true },
+        config: { auth: FUNCTION_URL },
+        handler,
+      });
     }
   });
 }

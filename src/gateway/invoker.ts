@@ -1,6 +1,7 @@
 // One invocation, whichever door it came through (the /fn ingress or the seed's /invoke): run the
 // active version in the runtime, count it in the metrics, and hand its execution log to the
-// batched writer. Callers decide how to answer.
+// batched writer. Callers decide how to answer. Secret values of the version are masked in the log
+// (what the function printed, both bodies, error messages) before it leaves this file.
 
 import { performance } from 'node:perf_hooks';
 import type { Clock, IdSource } from '../core/ids.js';
@@ -46,6 +47,7 @@ export class Invoker {
     if (result.coldStart) this.deps.metrics.coldStarts.inc(fnLabel);
 
     const failed = result.error !== undefined || result.status >= 500;
+    const r = route.redactor;
     const log: ExecutionLog = {
       id: this.deps.ids.opaque(),
       functionId: route.fn.id,
@@ -54,11 +56,14 @@ export class Invoker {
       status: failed ? 'error' : 'success',
       duration: Math.round(result.durationMs * 1000) / 1000,
       statusCode: result.status,
-      requestBody: requestBodyForLog ?? bodyForLog(req.body, req.headers['content-type'], this.deps.logBodyCap),
+      requestBody:
+        requestBodyForLog !== undefined
+          ? r.value(requestBodyForLog)
+          : bodyForLog(r.buffer(req.body), req.headers['content-type'], this.deps.logBodyCap),
       responseBody: result.error
-        ? { error: { code: result.error.code, message: result.error.message } }
-        : bodyForLog(result.body, result.headers['content-type'], this.deps.logBodyCap),
-      logs: result.lines,
+        ? { error: { code: result.error.code, message: r.text(result.error.message) } }
+        : bodyForLog(r.buffer(result.body), result.headers['content-type'], this.deps.logBodyCap),
+      logs: r.empty ? result.lines : result.lines.map((line) => r.text(line)),
       level: levelOf(result.status, failed),
       coldStart: result.coldStart,
       deploymentVersion: route.deployment.version,

@@ -36,7 +36,11 @@ export interface FunctionMetrics {
   };
 }
 
-export async function functionMetrics(meta: MetadataStore, clock: Clock, functionId: string): Promise<FunctionMetrics> {
+export async function functionMetrics(
+  meta: MetadataStore,
+  clock: Clock,
+  functionId: string,
+): Promise<FunctionMetrics> {
   const now = clock().getTime();
   const end = Math.floor(now / (BUCKET_SECONDS * 1000)) * BUCKET_SECONDS * 1000 + BUCKET_SECONDS * 1000;
   const start = end - WINDOW_SECONDS * 1000;
@@ -56,7 +60,8 @@ export async function functionMetrics(meta: MetadataStore, clock: Clock, functio
   }
   const at = (i: number) => new Date(start + i * BUCKET_SECONDS * 1000).toISOString();
   const round = (n: number) => Math.round(n * 1e6) / 1e6;
-  const series = (values: number[], f: (v: number, i: number) => number = (v) => v) => values.map((v, i) => ({ timestamp: at(i), value: round(f(v, i)) }));
+  const series = (values: number[], f: (v: number, i: number) => number = (v) => v) =>
+    values.map((v, i) => ({ timestamp: at(i), value: round(f(v, i)) }));
   return {
     status: logs.length >= MAX_LOGS ? 'partial' : 'success',
     function_id: functionId,

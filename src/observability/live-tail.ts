@@ -15,7 +15,12 @@ export class LiveTails {
   ) {}
 
   /** Takes over the raw response; resolves when the stream ends. */
-  stream(res: ServerResponse, functionId: string, backlog: ExecutionLog[], headers: Record<string, string> = {}): Promise<void> {
+  stream(
+    res: ServerResponse,
+    functionId: string,
+    backlog: ExecutionLog[],
+    headers: Record<string, string> = {},
+  ): Promise<void> {
     res.writeHead(200, {
       ...headers,
       'content-type': 'text/event-stream; charset=utf-8',
@@ -23,7 +28,8 @@ export class LiveTails {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const send = (log: ExecutionLog) => res.write(`id: ${log.id}\nevent: log\ndata: ${JSON.stringify(log)}\n\n`);
+    const send = (log: ExecutionLog) =>
+      res.write(`id: ${log.id}\nevent: log\ndata: ${JSON.stringify(log)}\n\n`);
     for (const log of backlog) send(log);
     const unsubscribe = this.writer.subscribe(functionId, send);
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), this.heartbeatMs);

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import { setPriority } from 'node:os';
 import { FrameReader, encodeFrame, type Frame, type Header } from './protocol.js';
 import { HOST_NODE_FLAGS, hostCommand, type Isolation } from './isolation.js';
 
@@ -39,12 +40,19 @@ export class HostProcess {
       this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-4000);
     });
     this.exited = new Promise((resolve) => {
-      child.on('exit', (code, signal) => {
+      const died = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.dead) return;
         this.dead = true;
         const w = this.waiter;
         this.waiter = null;
         w?.reject(new HostDiedError(code, signal, this.stderrTail));
         resolve({ code, signal });
+      };
+      child.on('exit', died);
+      // A spawn that fails (e.g. a missing binary) reports 'error' and may never 'exit'.
+      child.on('error', (e) => {
+        this.stderrTail += `\nspawn failed: ${e.message}`;
+        died(null, null);
       });
     });
   }
@@ -97,7 +105,14 @@ export class HostProcess {
       if (this.onKv === null) throw new Error('no key-value access in this state');
       reply = await this.onKv(f.header, f.body);
     } catch (e) {
-      reply = { header: { t: 'kv-reply', ok: false, error: 'other', message: e instanceof Error ? e.message : String(e) } };
+      reply = {
+        header: {
+          t: 'kv-reply',
+          ok: false,
+          error: 'other',
+          message: e instanceof Error ? e.message : String(e),
+        },
+      };
     }
     if (!this.dead) this.sock.write(encodeFrame(reply.header, reply.body));
   }
@@ -119,6 +134,15 @@ export class HostProcess {
     const p = this.next();
     this.send(header, body);
     return p;
+  }
+
+  /** Best effort: lowering a nice value back needs root, and a dead host has no priority. */
+  setPriority(nice: number): void {
+    try {
+      setPriority(this.pid, nice);
+    } catch {
+      // Not permitted (not root) or already gone: scheduling stays as it was.
+    }
   }
 
   rssBytes(): number {
@@ -150,7 +174,9 @@ export class HostDiedError extends Error {
     readonly signal: NodeJS.Signals | null,
     readonly stderr: string,
   ) {
-    super(`sandbox host exited (code ${code}, signal ${signal})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`);
+    super(
+      `sandbox host exited (code ${code}, signal ${signal})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
+    );
     this.name = 'HostDiedError';
   }
 }

@@ -5,8 +5,18 @@
 import { EunhaError } from '../core/errors.js';
 import { HostDiedError, type HostProcess } from './host-process.js';
 import type { FunctionVersion, InvokeRequest, InvokeResult, InvokeErrorCode } from './types.js';
+import { MAX_LINES, MAX_OUTPUT_BYTES } from './output.js';
 
 const MiB = 1024 * 1024;
+/** The 6 MiB response cap (Lambda's), also enforced inside the sandbox with a clear message. */
+export const MAX_RESPONSE_BYTES = 6 * MiB;
+
+function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v !== 'object' || v === null) return out;
+  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
+  return out;
+}
 /** Allowance above the function's memory for node, V8 and the compiled interpreter (RSS). */
 export const HOST_OVERHEAD_BYTES = 320 * MiB;
 
@@ -43,20 +53,33 @@ export class Instance {
     let f;
     try {
       f = await host.request(
-        { t: 'load', env: version.env, variables: version.variables ?? {}, memoryMb: version.memoryMb, files: sizes },
+        {
+          t: 'load',
+          env: version.env,
+          variables: version.variables ?? {},
+          memoryMb: version.memoryMb,
+          files: sizes,
+        },
         body,
       );
     } catch (e) {
       host.kill();
-      throw new EunhaError('FUNCTION_LOAD_ERROR', `the sandbox died while loading the function: ${String(e)}`);
+      throw new EunhaError(
+        'FUNCTION_LOAD_ERROR',
+        `the sandbox died while loading the function: ${String(e)}`,
+      );
     }
     if (f.header.ok !== true) {
       host.kill();
       const traceback = typeof f.header.traceback === 'string' ? f.header.traceback : undefined;
-      throw new EunhaError('FUNCTION_LOAD_ERROR', String(f.header.error ?? 'the function could not be loaded'), {
-        traceback,
-        lines: f.header.lines,
-      });
+      throw new EunhaError(
+        'FUNCTION_LOAD_ERROR',
+        String(f.header.error ?? 'the function could not be loaded'),
+        {
+          traceback,
+          lines: f.header.lines,
+        },
+      );
     }
     return new Instance(host, version);
   }
@@ -82,19 +105,39 @@ export class Instance {
       );
       const h = f.header;
       const durationMs = performance.now() - t0;
+      // The host is sandboxed code's neighbour: its answer is checked, never trusted as typed.
+      const lines = Array.isArray(h.lines)
+        ? h.lines.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES))
+        : [];
       const base = {
-        lines: Array.isArray(h.lines) ? (h.lines as string[]) : [],
+        lines,
         linesTruncated: h.linesTruncated === true,
         durationMs,
-        cpuMs: typeof h.cpuMs === 'number' ? h.cpuMs : 0,
+        cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
       };
+      const status = Number(h.status);
+      if (!Number.isInteger(status) || status < 100 || status > 599 || f.body.length > MAX_RESPONSE_BYTES) {
+        return {
+          result: {
+            status: 502,
+            headers: {},
+            body: new Uint8Array(0),
+            ...base,
+            error: { code: 'FUNCTION_CRASHED', message: 'the sandbox sent a malformed answer' },
+          },
+          recycle: true,
+        };
+      }
       const overMemory = typeof h.heapBytes === 'number' && h.heapBytes > this.memoryLimitBytes;
       if (typeof h.error === 'string') {
         const code = h.error as InvokeErrorCode;
-        const message = code === 'TIMEOUT' ? `the function did not answer within ${timeoutMs} ms` : String(h.message ?? code);
+        const message =
+          code === 'TIMEOUT'
+            ? `the function did not answer within ${timeoutMs} ms`
+            : String(h.message ?? code);
         return {
           result: {
-            status: Number(h.status),
+            status,
             headers: {},
             body: new Uint8Array(0),
             ...base,
@@ -105,22 +148,39 @@ export class Instance {
         };
       }
       return {
-        result: { status: Number(h.status), headers: (h.headers as Record<string, string>) ?? {}, body: f.body, ...base },
+        result: { status, headers: stringRecord(h.headers), body: f.body, ...base },
         recycle: overMemory,
       };
     } catch (e) {
       if (!(e instanceof HostDiedError)) throw e;
       this.state = 'dead';
       const durationMs = performance.now() - t0;
-      const empty = { headers: {}, body: new Uint8Array(0), lines: [], linesTruncated: false, durationMs, cpuMs: 0 };
+      const empty = {
+        headers: {},
+        body: new Uint8Array(0),
+        lines: [],
+        linesTruncated: false,
+        durationMs,
+        cpuMs: 0,
+      };
       if (this.killedFor === 'timeout') {
         return {
-          result: { ...empty, status: 504, error: { code: 'TIMEOUT', message: `the function did not answer within ${timeoutMs} ms` } },
+          result: {
+            ...empty,
+            status: 504,
+            error: { code: 'TIMEOUT', message: `the function did not answer within ${timeoutMs} ms` },
+          },
           recycle: true,
         };
       }
-      const why = this.killedFor === 'memory' ? `the sandbox exceeded its memory limit of ${this.version.memoryMb} MB` : e.message;
-      return { result: { ...empty, status: 502, error: { code: 'FUNCTION_CRASHED', message: why } }, recycle: true };
+      const why =
+        this.killedFor === 'memory'
+          ? `the sandbox exceeded its memory limit of ${this.version.memoryMb} MB`
+          : e.message;
+      return {
+        result: { ...empty, status: 502, error: { code: 'FUNCTION_CRASHED', message: why } },
+        recycle: true,
+      };
     } finally {
       clearTimeout(timer);
     }

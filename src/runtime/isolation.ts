@@ -1,8 +1,9 @@
 // How sandbox host processes are started: the OS layer of the sandbox. Every host gets an empty
 // environment and an empty, read-only working directory. As root we also put it in a fresh
-// network namespace (`unshare --net`: only a downed loopback) and drop it to a uid of its own
-// with no capabilities and no_new_privs (`setpriv`), after checking that such a uid can still read
-// the files the host needs. Whatever cannot be had is reported as a warning, never skipped silently.
+// network namespace (`unshare --net`: only a downed loopback), jail it in a minimal read-only root
+// (`unshare --mount` + chroot, see jail.ts) and drop it to a uid of its own with no capabilities
+// and no_new_privs (`setpriv`). Each layer is probed first; whatever cannot be had is reported as a
+// warning, never skipped silently.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, chmodSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { jailPlan, jailScript } from './jail.js';
 
 /**
  * Hosts run under their own user id from this range (no passwd entry needed): two sandboxes never
@@ -24,6 +26,8 @@ export interface Isolation {
   cwd: string;
   netIsolated: boolean;
   privilegesDropped: boolean;
+  /** The host runs chrooted in a read-only root holding only what it needs (jail.ts). */
+  filesJailed: boolean;
   warnings: string[];
 }
 
@@ -62,7 +66,16 @@ function works(cmd: string, args: string[]): boolean {
 }
 
 function dropArgs(uid: number): string[] {
-  return ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--'];
+  return [
+    'setpriv',
+    `--reuid=${uid}`,
+    `--regid=${uid}`,
+    '--clear-groups',
+    '--no-new-privs',
+    '--inh-caps=-all',
+    '--bounding-set=-all',
+    '--',
+  ];
 }
 
 function readableProbe(paths: string[]): string {
@@ -78,32 +91,68 @@ export function detectIsolation(): Isolation {
   const cwd = mkdtempSync(join(tmpdir(), 'eunha-sandbox-'));
   chmodSync(cwd, 0o555);
   const warnings: string[] = [];
-  let netIsolated = false;
-  let privilegesDropped = false;
+  const iso: Isolation = {
+    hostScript,
+    cwd,
+    netIsolated: false,
+    privilegesDropped: false,
+    filesJailed: false,
+    warnings,
+  };
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot) {
-    warnings.push('not running as root: sandbox hosts keep this user id and the host network (no unshare/setpriv)');
-  } else {
-    netIsolated = works('unshare', ['--net', '--', 'true']);
-    if (!netIsolated) warnings.push('unshare --net is not available: sandbox hosts share the host network namespace');
-    // An unprivileged uid must still be able to read the host script, Pyodide's files and node.
-    const files = [hostScript, join(pyodideDir(), 'pyodide.asm.wasm'), join(pyodideDir(), 'python_stdlib.zip')];
-    const probe = [...dropArgs(SANDBOX_UID_BASE), process.execPath, '-e', readableProbe(files)];
-    privilegesDropped = works(probe[0]!, probe.slice(1));
-    if (!privilegesDropped) warnings.push('cannot run sandbox hosts under their own uid (setpriv missing or files unreadable): they run as root');
+    warnings.push(
+      'not running as root: sandbox hosts keep this user id, the host network and the host files',
+    );
+    cached = iso;
+    return iso;
   }
-  cached = { hostScript, cwd, netIsolated, privilegesDropped, warnings };
-  return cached;
+  // Each layer is probed with the exact command line hosts will get, then kept only if it works:
+  // an unprivileged uid inside the jail must still be able to read what the host needs.
+  const needed = [
+    hostScript,
+    join(pyodideDir(), 'pyodide.asm.wasm'),
+    join(pyodideDir(), 'python_stdlib.zip'),
+  ];
+  const probe = (candidate: Isolation): boolean => {
+    const cmd = commandFor(candidate, [process.execPath, '-e', readableProbe(needed)], SANDBOX_UID_BASE);
+    return works(cmd.command, cmd.args);
+  };
+  iso.netIsolated = works('unshare', ['--net', '--', 'true']);
+  if (!iso.netIsolated)
+    warnings.push('unshare --net is not available: sandbox hosts share the host network namespace');
+  iso.privilegesDropped = probe({ ...iso, privilegesDropped: true });
+  if (!iso.privilegesDropped) {
+    warnings.push(
+      'cannot run sandbox hosts under their own uid (setpriv missing or files unreadable): they run as root',
+    );
+  }
+  iso.filesJailed = probe({ ...iso, filesJailed: true });
+  if (!iso.filesJailed)
+    warnings.push(
+      'cannot jail sandbox hosts in a minimal root (unshare --mount/chroot): they see the host files',
+    );
+  cached = iso;
+  return iso;
 }
 
-/** The command line for one new host: `[unshare --net --] [setpriv --reuid=N … --] node <flags> host.js`. */
-export function hostCommand(iso: Isolation, nodeFlags: readonly string[]): HostCommand {
-  let argv = [process.execPath, ...nodeFlags, iso.hostScript];
-  let uid: number | null = null;
-  if (iso.privilegesDropped) {
-    uid = SANDBOX_UID_BASE + (nextUid++ % SANDBOX_UID_COUNT);
-    argv = [...dropArgs(uid), ...argv];
+function commandFor(iso: Isolation, tail: string[], uid: number | null): HostCommand {
+  let argv = tail;
+  if (iso.privilegesDropped && uid !== null) argv = [...dropArgs(uid), ...argv];
+  if (iso.filesJailed) {
+    const plan = jailPlan(iso.cwd, iso.hostScript, pyodideDir());
+    argv = ['/bin/sh', '-c', jailScript(plan), 'sh', ...argv];
   }
-  if (iso.netIsolated) argv = ['unshare', '--net', '--', ...argv];
-  return { command: argv[0]!, args: argv.slice(1), uid };
+  const ns = [...(iso.filesJailed ? ['--mount'] : []), ...(iso.netIsolated ? ['--net'] : [])];
+  if (ns.length > 0) argv = ['unshare', ...ns, '--', ...argv];
+  return { command: argv[0]!, args: argv.slice(1), uid: iso.privilegesDropped ? uid : null };
+}
+
+/**
+ * The command line for one new host:
+ * `[unshare --mount --net --] [sh -c <jail> sh] [setpriv --reuid=N … --] node <flags> host.js`.
+ */
+export function hostCommand(iso: Isolation, nodeFlags: readonly string[]): HostCommand {
+  const uid = iso.privilegesDropped ? SANDBOX_UID_BASE + (nextUid++ % SANDBOX_UID_COUNT) : null;
+  return commandFor(iso, [process.execPath, ...nodeFlags, iso.hostScript], uid);
 }

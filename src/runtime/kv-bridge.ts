@@ -21,16 +21,32 @@ export function kvHandlerFor(kv: KeyValuePort, functionId: string): KvHandler {
     if (op === 'keys') return { header: { t: 'kv-reply', ok: true, keys: await kv.keys(scope) } };
     const key = header.key;
     if (typeof key !== 'string' || Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      return { header: { t: 'kv-reply', ok: false, error: 'other', message: `key must be a string of at most ${MAX_KEY_BYTES} bytes` } };
+      return {
+        header: {
+          t: 'kv-reply',
+          ok: false,
+          error: 'other',
+          message: `key must be a string of at most ${MAX_KEY_BYTES} bytes`,
+        },
+      };
     }
     switch (op) {
       case 'get': {
         const v = await kv.get(scope, key);
-        return v === undefined ? { header: { t: 'kv-reply', ok: true, found: false } } : { header: { t: 'kv-reply', ok: true, found: true }, body: v };
+        return v === undefined
+          ? { header: { t: 'kv-reply', ok: true, found: false } }
+          : { header: { t: 'kv-reply', ok: true, found: true }, body: v };
       }
       case 'set':
         if (body.length > MAX_VALUE_BYTES) {
-          return { header: { t: 'kv-reply', ok: false, error: 'other', message: `value exceeds ${MAX_VALUE_BYTES} bytes` } };
+          return {
+            header: {
+              t: 'kv-reply',
+              ok: false,
+              error: 'other',
+              message: `value exceeds ${MAX_VALUE_BYTES} bytes`,
+            },
+          };
         }
         await kv.set(scope, key, new Uint8Array(body));
         return { header: { t: 'kv-reply', ok: true } };
@@ -40,7 +56,9 @@ export function kvHandlerFor(kv: KeyValuePort, functionId: string): KvHandler {
       case 'exists':
         return { header: { t: 'kv-reply', ok: true, exists: await kv.exists(scope, key) } };
       default:
-        return { header: { t: 'kv-reply', ok: false, error: 'other', message: `unknown operation ${String(op)}` } };
+        return {
+          header: { t: 'kv-reply', ok: false, error: 'other', message: `unknown operation ${String(op)}` },
+        };
     }
   };
 }

@@ -1,33 +1,40 @@
-// The runtime: loads function versions into sandbox instances and routes invocations to them.
-// Owns the scheduling rules — one request per instance, per-version and global instance caps,
-// a bounded queue with a deadline (then 429 + Retry-After), idle TTL down to minWarm, the RSS
-// watch that kills an instance above its memory — and the warm pool that hides cold starts.
+// The runtime: the public face of the module. Starts the snapshot and the warm pool, loads
+// function versions (validating them and specialising a first instance), turns invocations into
+// results (429 + Retry-After when overloaded, 502 when no instance can start), and drains on
+// close. The scheduling rules themselves live in scheduler.ts.
 
 import { mkdirSync } from 'node:fs';
 import { EunhaError } from '../core/errors.js';
 import { ensureSnapshot } from './snapshot.js';
 import { detectIsolation, type Isolation } from './isolation.js';
 import { WarmPool } from './warm-pool.js';
-import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
-import { kvHandlerFor } from './kv-bridge.js';
+import { Instance } from './instance.js';
 import { VersionState, type Lease } from './version-state.js';
+import { Scheduler } from './scheduler.js';
 import { validateVersion } from './validate.js';
-import type { FunctionVersion, InvokeRequest, InvokeResult, Logger, RuntimeOptions, RuntimeStats } from './types.js';
+import type {
+  FunctionVersion,
+  InvokeRequest,
+  InvokeResult,
+  Logger,
+  RuntimeOptions,
+  RuntimeStats,
+} from './types.js';
 
 const MiB = 1024 * 1024;
 
 export class Runtime {
   private readonly opts: Required<Omit<RuntimeOptions, 'logger'>> & { logger: Logger };
-  private readonly versions = new Map<string, VersionState>();
+  private readonly sched: Scheduler;
   private iso: Isolation | null = null;
   private pool: WarmPool | null = null;
   private snapshot: Promise<string> | null = null;
   private started = false;
-  private live = 0;
-  private coldStarts = 0;
   private invocations = 0;
   private timers: NodeJS.Timeout[] = [];
-  private closing = false;
+  private get closing(): boolean {
+    return this.sched.closing;
+  }
 
   constructor(opts: RuntimeOptions) {
     this.opts = {
@@ -44,6 +51,7 @@ export class Runtime {
       logger: () => undefined,
       ...opts,
     };
+    this.sched = new Scheduler(this.opts, () => this.warm);
   }
 
   /** Make (or find) the snapshot and start filling the warm pool; resolves once the snapshot exists. */
@@ -55,12 +63,18 @@ export class Runtime {
     for (const w of iso.warnings) this.opts.logger({ level: 'warn', msg: w });
     mkdirSync(this.opts.cacheDir, { recursive: true });
     this.snapshot = this.opts.useSnapshot ? ensureSnapshot(this.opts.cacheDir) : null;
-    this.pool = new WarmPool(iso, this.snapshot, this.opts.poolSize, this.opts.bootConcurrency, this.opts.logger);
+    this.pool = new WarmPool(
+      iso,
+      this.snapshot,
+      this.opts.poolSize,
+      this.opts.bootConcurrency,
+      this.opts.logger,
+    );
     await this.snapshot;
     this.pool.fill();
     const sweep = Math.max(50, Math.min(1000, this.opts.idleTtlMs / 2));
-    this.timers.push(setInterval(() => this.reapIdle(), sweep).unref());
-    this.timers.push(setInterval(() => this.watchMemory(), 100).unref());
+    this.timers.push(setInterval(() => this.sched.reapIdle(), sweep).unref());
+    this.timers.push(setInterval(() => this.sched.watchMemory(), 100).unref());
   }
 
   private get warm(): WarmPool {
@@ -69,10 +83,19 @@ export class Runtime {
   }
 
   /** For builds: does this code load (syntax, imports, IncomingHandler)? Uses a throw-away sandbox. */
-  async check(files: Record<string, Uint8Array>, env: Record<string, string> = {}): Promise<{ ok: true } | { ok: false; error: string }> {
+  async check(
+    files: Record<string, Uint8Array>,
+    env: Record<string, string> = {},
+  ): Promise<{ ok: true } | { ok: false; error: string }> {
     const version: FunctionVersion = {
-      key: `check@${Date.now()}`, functionId: '__check__', workspaceId: '__check__', engine: 'python',
-      files, env, memoryMb: 256, timeoutMs: 10_000,
+      key: `check@${Date.now()}`,
+      functionId: '__check__',
+      workspaceId: '__check__',
+      engine: 'python',
+      files,
+      env,
+      memoryMb: 256,
+      timeoutMs: 10_000,
     };
     try {
       validateVersion(version);
@@ -81,7 +104,7 @@ export class Runtime {
     }
     const { host } = await this.warm.take();
     try {
-      await Instance.specialise(host, version);
+      await Instance.specialise(host, version).finally(() => this.warm.fill());
       return { ok: true };
     } catch (e) {
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };
@@ -95,23 +118,41 @@ export class Runtime {
   async load(version: FunctionVersion): Promise<void> {
     if (this.closing) throw new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
     validateVersion(version);
-    if (this.versions.has(version.key)) return;
-    const cap = Math.max(1, Math.min(version.maxInstances ?? this.opts.maxInstancesPerFunction, this.opts.maxInstancesPerFunction));
+    if (this.sched.versions.has(version.key)) return;
+    const cap = Math.max(
+      1,
+      Math.min(version.maxInstances ?? this.opts.maxInstancesPerFunction, this.opts.maxInstancesPerFunction),
+    );
     const vs = new VersionState(version, cap);
-    this.versions.set(version.key, vs);
+    if (!this.sched.makeRoom()) {
+      // Every instance everywhere is busy: prove the code loads in a throw-away sandbox and let
+      // the first invoke start the instance, so the global cap still bounds serving instances.
+      const verdict = await this.check(version.files, version.env);
+      if (!verdict.ok)
+        throw new EunhaError('FUNCTION_LOAD_ERROR', 'the function could not be loaded', {
+          traceback: verdict.error,
+        });
+      this.sched.versions.set(version.key, vs);
+      return;
+    }
+    this.sched.versions.set(version.key, vs);
     try {
-      const first = await this.startInstance(vs);
-      this.release(vs, first, false);
+      const first = await this.sched.startInstance(vs);
+      this.sched.release(vs, first, false);
     } catch (e) {
-      this.versions.delete(version.key);
+      this.sched.versions.delete(version.key);
       throw e;
     }
-    this.topUp(vs);
+    this.sched.topUp(vs);
   }
 
   async invoke(versionKey: string, req: InvokeRequest): Promise<InvokeResult> {
-    const vs = this.versions.get(versionKey);
-    if (!vs) throw new EunhaError('NOT_FOUND', `function version '${versionKey}' is not loaded`, { resource: 'version', id: versionKey });
+    const vs = this.sched.versions.get(versionKey);
+    if (!vs)
+      throw new EunhaError('NOT_FOUND', `function version '${versionKey}' is not loaded`, {
+        resource: 'version',
+        id: versionKey,
+      });
     if (this.closing) throw new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
     if (req.body.length > this.opts.maxRequestBytes) {
       throw new EunhaError('PAYLOAD_TOO_LARGE', `request body exceeds ${this.opts.maxRequestBytes} bytes`);
@@ -119,13 +160,25 @@ export class Runtime {
     const t0 = performance.now();
     let lease: Lease | null;
     try {
-      lease = await this.acquire(vs);
+      lease = await this.sched.acquire(vs);
     } catch (e) {
-      return this.failure(502, 'FUNCTION_CRASHED', `no instance could be started: ${e instanceof Error ? e.message : String(e)}`, t0, true);
+      return this.failure(
+        502,
+        'FUNCTION_CRASHED',
+        `no instance could be started: ${e instanceof Error ? e.message : String(e)}`,
+        t0,
+        true,
+      );
     }
     if (lease === null) {
       const retry = Math.max(1, Math.ceil(this.opts.queueTimeoutMs / 1000));
-      const r = this.failure(429, 'TOO_MANY_REQUESTS', 'every instance of the function is busy and the queue is full', t0, false);
+      const r = this.failure(
+        429,
+        'TOO_MANY_REQUESTS',
+        'every instance of the function is busy and the queue is full',
+        t0,
+        false,
+      );
       r.headers['retry-after'] = String(retry);
       return r;
     }
@@ -137,170 +190,78 @@ export class Runtime {
       const out = await instance.invoke(req, this.opts.killGraceMs);
       recycle = out.recycle;
       if (out.recycle) {
-        this.opts.logger({ level: 'warn', msg: 'instance recycled', key: versionKey, pid: instance.pid, code: out.result.error?.code, reason: out.result.error?.message });
+        this.opts.logger({
+          level: 'warn',
+          msg: 'instance recycled',
+          key: versionKey,
+          pid: instance.pid,
+          code: out.result.error?.code,
+          reason: out.result.error?.message,
+        });
       }
       return { ...out.result, durationMs: performance.now() - t0, coldStart: cold };
     } finally {
-      this.release(vs, instance, recycle);
+      this.sched.release(vs, instance, recycle);
     }
   }
 
-  private failure(status: number, code: 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS', message: string, t0: number, cold: boolean): InvokeResult {
+  private failure(
+    status: number,
+    code: 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS',
+    message: string,
+    t0: number,
+    cold: boolean,
+  ): InvokeResult {
     return {
-      status, headers: {}, body: new Uint8Array(0), lines: [], linesTruncated: false,
-      durationMs: performance.now() - t0, cpuMs: 0, coldStart: cold, error: { code, message },
+      status,
+      headers: {},
+      body: new Uint8Array(0),
+      lines: [],
+      linesTruncated: false,
+      durationMs: performance.now() - t0,
+      cpuMs: 0,
+      coldStart: cold,
+      error: { code, message },
     };
   }
 
-  /** An idle instance, a new one (cold) if caps allow, or a place in the queue; null = overloaded. */
-  private async acquire(vs: VersionState): Promise<Lease | null> {
-    const idle = vs.idle.pop();
-    if (idle) {
-      idle.state = 'busy';
-      return { instance: idle, cold: false };
-    }
-    if (vs.canGrow && this.makeRoom()) return { instance: await this.startInstance(vs), cold: true };
-    if (vs.queue.length >= this.opts.queueLimit) return null;
-    return new Promise<Lease | null>((resolve) => {
-      const waiter = {
-        resolve,
-        timer: setTimeout(() => {
-          const i = vs.queue.indexOf(waiter);
-          if (i >= 0) vs.queue.splice(i, 1);
-          resolve(null);
-        }, this.opts.queueTimeoutMs),
-      };
-      vs.queue.push(waiter);
-    });
-  }
-
-  /** True if one more instance fits under the global cap, evicting another version's idle one if needed. */
-  private makeRoom(): boolean {
-    if (this.live < this.opts.maxInstances) return true;
-    let victim: { vs: VersionState; inst: Instance } | null = null;
-    for (const other of this.versions.values()) {
-      for (const inst of other.idle) {
-        if (!victim || inst.lastUsed < victim.inst.lastUsed) victim = { vs: other, inst };
-      }
-    }
-    if (!victim) return false;
-    this.destroy(victim.vs, victim.inst);
-    return true;
-  }
-
-  private async startInstance(vs: VersionState): Promise<Instance> {
-    vs.starting++;
-    this.live++;
-    try {
-      const { host } = await this.warm.take();
-      host.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
-      const inst = await Instance.specialise(host, vs.version);
-      vs.instances.add(inst);
-      vs.coldStarts++;
-      this.coldStarts++;
-      if (vs.unloaded) inst.kill();
-      return inst;
-    } catch (e) {
-      this.live--;
-      throw e;
-    } finally {
-      vs.starting--;
-    }
-  }
-
-  private release(vs: VersionState, inst: Instance, recycle: boolean): void {
-    inst.lastUsed = Date.now();
-    if (recycle || inst.state === 'dead' || vs.unloaded || this.closing) {
-      this.destroy(vs, inst);
-      const head = vs.queue.shift();
-      if (head) {
-        clearTimeout(head.timer);
-        this.startInstance(vs).then(
-          (fresh) => head.resolve({ instance: fresh, cold: true }),
-          () => head.resolve(null),
-        );
-      }
-      return;
-    }
-    const head = vs.queue.shift();
-    if (head) {
-      clearTimeout(head.timer);
-      inst.state = 'busy';
-      head.resolve({ instance: inst, cold: false });
-      return;
-    }
-    inst.state = 'idle';
-    vs.idle.push(inst);
-  }
-
-  private destroy(vs: VersionState, inst: Instance): void {
-    if (!vs.instances.delete(inst)) return;
-    vs.removeIdle(inst);
-    this.live--;
-    inst.kill();
-    this.topUp(vs);
-  }
-
-  /** Keep minWarm instances of a version started (in the background). */
-  private topUp(vs: VersionState): void {
-    const want = Math.min(vs.version.minWarm ?? 0, vs.cap);
-    for (let n = vs.total; n < want && !vs.unloaded && !this.closing && this.live < this.opts.maxInstances; n++) {
-      this.startInstance(vs).then(
-        (inst) => this.release(vs, inst, false),
-        (e: unknown) => this.opts.logger({ level: 'error', msg: 'minWarm instance failed', key: vs.version.key, error: String(e) }),
-      );
-    }
-  }
-
-  private reapIdle(): void {
-    const cutoff = Date.now() - this.opts.idleTtlMs;
-    for (const vs of this.versions.values()) for (const inst of vs.expired(cutoff)) this.destroy(vs, inst);
-  }
-
-  /** The backstop under the wasm memory cap: kill a busy instance whose process RSS runs away. */
-  private watchMemory(): void {
-    for (const vs of this.versions.values()) {
-      for (const inst of vs.instances) {
-        if (inst.state !== 'busy') continue;
-        if (inst.host.rssBytes() > inst.memoryLimitBytes + HOST_OVERHEAD_BYTES) inst.killForMemory();
-      }
-    }
-  }
-
   async unload(versionKey: string): Promise<void> {
-    const vs = this.versions.get(versionKey);
+    const vs = this.sched.versions.get(versionKey);
     if (!vs) return;
     vs.unloaded = true;
-    this.versions.delete(versionKey);
+    this.sched.versions.delete(versionKey);
     for (const w of vs.queue.splice(0)) {
       clearTimeout(w.timer);
       w.resolve(null);
     }
     const idle = vs.idle.splice(0);
-    await Promise.all(idle.map((i) => {
-      vs.instances.delete(i);
-      this.live--;
-      return i.stop();
-    }));
+    await Promise.all(
+      idle.map((i) => {
+        vs.instances.delete(i);
+        this.sched.live--;
+        return i.stop();
+      }),
+    );
   }
 
   stats(): RuntimeStats {
     const versions: RuntimeStats['versions'] = {};
     let queueDepth = 0;
-    for (const [key, vs] of this.versions) {
+    for (const [key, vs] of this.sched.versions) {
       versions[key] = vs.stats();
       queueDepth += vs.queue.length;
     }
     return {
       warmPool: this.pool?.stats ?? { ready: 0, booting: 0, target: this.opts.poolSize },
-      instances: this.live,
+      instances: this.sched.live,
       queueDepth,
-      coldStarts: this.coldStarts,
+      coldStarts: this.sched.coldStarts,
       invocations: this.invocations,
       versions,
       isolation: {
         netIsolated: this.iso?.netIsolated ?? false,
         privilegesDropped: this.iso?.privilegesDropped ?? false,
+        filesJailed: this.iso?.filesJailed ?? false,
         warnings: this.iso?.warnings ?? [],
       },
     };
@@ -308,9 +269,9 @@ export class Runtime {
 
   /** Stop taking work, let in-flight requests finish (up to their timeout), stop every process. */
   async close(): Promise<void> {
-    this.closing = true;
+    this.sched.closing = true;
     for (const t of this.timers) clearInterval(t);
-    const all = [...this.versions.values()];
+    const all = [...this.sched.versions.values()];
     for (const vs of all) {
       for (const w of vs.queue.splice(0)) {
         clearTimeout(w.timer);

@@ -41,7 +41,8 @@ async function makeSnapshot(path: string): Promise<string> {
   const host = HostProcess.spawn(detectIsolation(), { t: 'boot', makeSnapshot: true });
   try {
     const f = await host.next();
-    if (f.header.t !== 'snapshot') throw new Error(`snapshot host answered ${JSON.stringify(f.header).slice(0, 500)}`);
+    if (f.header.t !== 'snapshot')
+      throw new Error(`snapshot host answered ${JSON.stringify(f.header).slice(0, 500)}`);
     mkdirSync(join(path, '..'), { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, f.body);

@@ -95,5 +95,5 @@ export interface RuntimeStats {
   coldStarts: number;
   invocations: number;
   versions: Record<string, VersionStats>;
-  isolation: { netIsolated: boolean; privilegesDropped: boolean; warnings: string[] };
+  isolation: { netIsolated: boolean; privilegesDropped: boolean; filesJailed: boolean; warnings: string[] };
 }

@@ -20,8 +20,10 @@ export function validateVersion(v: FunctionVersion): void {
     total += data.length;
   }
   if (total > MAX_CODE_BYTES) throw invalid('files', `function files exceed ${MAX_CODE_BYTES} bytes`);
-  if (!Number.isFinite(v.memoryMb) || v.memoryMb < 64 || v.memoryMb > 4096) throw invalid('memoryMb', 'memory must be 64..4096 MB');
-  if (!Number.isFinite(v.timeoutMs) || v.timeoutMs < 1 || v.timeoutMs > 900_000) throw invalid('timeoutMs', 'timeout must be 1 ms..15 min');
+  if (!Number.isFinite(v.memoryMb) || v.memoryMb < 64 || v.memoryMb > 4096)
+    throw invalid('memoryMb', 'memory must be 64..4096 MB');
+  if (!Number.isFinite(v.timeoutMs) || v.timeoutMs < 1 || v.timeoutMs > 900_000)
+    throw invalid('timeoutMs', 'timeout must be 1 ms..15 min');
   for (const [k, val] of Object.entries(v.env)) {
     if (typeof val !== 'string' || k.includes('=') || k.includes('\0') || val.includes('\0')) {
       throw invalid('env', `invalid environment variable '${k}'`);

@@ -26,9 +26,13 @@ export class WarmPool {
   }
 
   fill(): void {
-    while (!this.closed && this.ready.length + this.booting < this.target && this.booting < this.concurrency) {
+    while (
+      !this.closed &&
+      this.ready.length + this.booting < this.target &&
+      this.booting < this.concurrency
+    ) {
       this.booting++;
-      const p = this.boot()
+      const p = this.boot(true)
         .then((h) => {
           if (this.closed) h.kill();
           else this.ready.push(h);
@@ -45,9 +49,11 @@ export class WarmPool {
   }
 
   /** Boot a host from the snapshot and wait until it says it is ready. */
-  async boot(): Promise<HostProcess> {
+  async boot(background = false): Promise<HostProcess> {
     const path = this.snapshot === null ? undefined : await this.snapshot;
     const host = HostProcess.spawn(this.iso, { t: 'boot', noSnapshot: path === undefined }, path);
+    // Background boots yield the CPU to requests; taking the host restores normal priority.
+    if (background) host.setPriority(10);
     const f = await host.next();
     if (f.header.t !== 'ready') {
       host.kill();
@@ -60,12 +66,18 @@ export class WarmPool {
     return host;
   }
 
-  /** A booted host: from the pool when one is ready, otherwise booted now. */
+  /**
+   * A booted host: from the pool when one is ready, otherwise booted now. The caller refills the
+   * pool (`fill()`) once it has specialised the host, so the refill boot does not compete with
+   * the cold start it is hiding for the two cores.
+   */
   async take(): Promise<{ host: HostProcess; pooled: boolean }> {
     let host: HostProcess | undefined;
     while ((host = this.ready.shift()) !== undefined && host.dead);
-    this.fill();
-    if (host !== undefined) return { host, pooled: true };
+    if (host !== undefined) {
+      host.setPriority(0);
+      return { host, pooled: true };
+    }
     return { host: await this.boot(), pooled: false };
   }
 

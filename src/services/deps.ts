@@ -1,5 +1,6 @@
 // What the control-plane services share: the storage ports plus the injectable clock and ids.
 
+import type { SecretBox } from '../auth/secrets.js';
 import type { Clock, IdSource } from '../core/ids.js';
 import type { FunctionRecord } from '../core/types.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
@@ -16,6 +17,8 @@ export interface ServiceDeps {
   clock: Clock;
   ids: IdSource;
   events?: FunctionEvents;
+  /** Seals secret environment variables; without it, creating one is refused. */
+  secrets?: SecretBox;
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

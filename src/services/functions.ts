@@ -2,10 +2,11 @@
 // content-addressed, as the seed kept it in S3), read with rolling-24h statistics, patch, delete.
 
 import { createHash } from 'node:crypto';
+import { MASK, masked, secretContext } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import { DEFAULT_RUNTIME, resolveRuntime } from '../core/runtimes.js';
 import { FUNCTION_PATCH_STATUSES, type FunctionCreate, type FunctionUpdate } from '../core/schemas.js';
-import type { FunctionRecord, FunctionStatus } from '../core/types.js';
+import type { FunctionAuthType, FunctionRecord, FunctionStatus } from '../core/types.js';
 import {
   checkEnvVars,
   decodeCode,
@@ -18,8 +19,11 @@ import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
 
 export interface FunctionView extends Omit<
   FunctionRecord,
-  'codeKey' | 'codeSha256' | 'runtimeLabel' | 'createdAt'
+  'codeKey' | 'codeSha256' | 'runtimeLabel' | 'createdAt' | 'secretEnvironmentVariables' | 'authType'
 > {
+  /** Names only: every value is the mask. */
+  secretEnvironmentVariables: Record<string, string>;
+  authType: FunctionAuthType;
   code: string;
   invocations24h: number;
   errors24h: number;
@@ -34,6 +38,14 @@ export class FunctionService {
     const source = decodeCode(input.code);
     const now = this.deps.clock().toISOString();
     const id = this.deps.ids.function();
+    const environmentVariables = checkEnvVars(input.environmentVariables ?? {});
+    const secretEnvironmentVariables = this.sealNew(
+      workspaceId,
+      id,
+      {},
+      input.secretEnvironmentVariables ?? {},
+    );
+    checkNoOverlap(environmentVariables, secretEnvironmentVariables);
     const { key, sha } = await this.storeCode(workspaceId, id, source);
     const fn: FunctionRecord = {
       id,
@@ -45,7 +57,9 @@ export class FunctionService {
       memory: input.memory ?? 256,
       timeout: input.timeout ?? 30,
       httpMethods: normalizeMethods(input.httpMethods ?? ['GET']),
-      environmentVariables: checkEnvVars(input.environmentVariables ?? {}),
+      environmentVariables,
+      secretEnvironmentVariables,
+      authType: input.authType ?? 'NONE',
       codeKey: key,
       codeSha256: sha,
       invocationUrl: null,
@@ -108,6 +122,21 @@ export class FunctionService {
     if (input.httpMethods != null) patch.httpMethods = normalizeMethods(input.httpMethods);
     if (input.environmentVariables != null)
       patch.environmentVariables = checkEnvVars(input.environmentVariables);
+    if (input.secretEnvironmentVariables != null) {
+      patch.secretEnvironmentVariables = this.sealNew(
+        workspaceId,
+        functionId,
+        current.secretEnvironmentVariables ?? {},
+        input.secretEnvironmentVariables,
+      );
+    }
+    if (patch.environmentVariables || patch.secretEnvironmentVariables) {
+      checkNoOverlap(
+        patch.environmentVariables ?? current.environmentVariables,
+        patch.secretEnvironmentVariables ?? current.secretEnvironmentVariables ?? {},
+      );
+    }
+    if (input.authType != null) patch.authType = input.authType;
     if (input.status != null) {
       if (!(FUNCTION_PATCH_STATUSES as readonly string[]).includes(input.status)) {
         throw invalid('status', `status must be one of ${FUNCTION_PATCH_STATUSES.join(', ')}`);
@@ -143,6 +172,36 @@ export class FunctionService {
     await this.deps.blobs.deletePrefix(codeKeyPrefix(workspaceId, functionId));
   }
 
+  /**
+   * Applies a write-only secrets patch onto the sealed map: a value is sealed, null removes the
+   * name, and the mask (what a client that echoes a FunctionConfig back sends) keeps the old value.
+   */
+  private sealNew(
+    workspaceId: string,
+    functionId: string,
+    current: Record<string, string>,
+    input: Record<string, string | null>,
+  ): Record<string, string> {
+    const field = 'secretEnvironmentVariables';
+    const next = { ...current };
+    const given: Record<string, string> = {};
+    for (const [name, value] of Object.entries(input)) {
+      if (value === null) delete next[name];
+      else if (value === MASK && name in current) continue;
+      else given[name] = value;
+    }
+    if (Object.keys(given).length === 0) return next;
+    const secrets = this.deps.secrets;
+    if (!secrets)
+      throw new EunhaError('INTERNAL_ERROR', 'secret variables are not configured on this server');
+    checkEnvVars(given, field);
+    for (const [name, value] of Object.entries(given)) {
+      next[name] = secrets.seal(value, secretContext(workspaceId, functionId, name));
+    }
+    checkEnvVars(masked(next), field);
+    return next;
+  }
+
   private async storeCode(
     workspaceId: string,
     functionId: string,
@@ -169,6 +228,8 @@ export class FunctionService {
       timeout: fn.timeout,
       httpMethods: fn.httpMethods,
       environmentVariables: fn.environmentVariables,
+      secretEnvironmentVariables: masked(fn.secretEnvironmentVariables),
+      authType: fn.authType ?? 'NONE',
       code: code.toString('base64'),
       invocationUrl: fn.invocationUrl,
       status: fn.status,
@@ -178,5 +239,20 @@ export class FunctionService {
       errors24h: stats.errors,
       avgDuration: Math.round(stats.avgDuration * 1000) / 1000,
     };
+  }
+}
+
+/** A name is either plain or secret: the function would otherwise see only one of the two values. */
+function checkNoOverlap(plain: Record<string, string>, secret: Record<string, string>): void {
+  for (const name of Object.keys(secret)) {
+    if (name in plain) {
+      throw invalid(
+        'secretEnvironmentVariables',
+        `'${name}' is also a plain environment variable; use one or the other`,
+        {
+          key: name,
+        },
+      );
+    }
   }
 }

@@ -8,12 +8,14 @@
 //   execution log    FN#{fn}          LOG#{timestamp}#{id}
 //   key-value entry  FN#{fn}          KV#{store}#{key}      (store name escaped, see kvSk)
 //   deployment       FN#{fn}          DEPLOY#{version}      (zero-padded, see deploySk)
+//   API key          WS#{ws}          KEY#{id}
 // Secondary key (gsi1pk / gsi1sk), what the seed lacked:
 //   workspace        WORKSPACES       {createdAt}#{ws}      list all workspaces, oldest first
 //   function         FN#{fn}          METADATA              find a function by id alone
 //   build task       BUILD#{task}     METADATA              find a task by id alone
 //   execution log    WS#{ws}#LOGS     {timestamp}#{id}      workspace logs and stats by time range
 //   deployment       ACTIVE_DEPLOYMENTS  {fn}               active ones only: restore at start-up
+//   API key          APIKEY#{sha256}  METADATA             authenticate a request by the key's hash
 //
 // Everything a function owns outside its own row (logs, kv, deployments) lives under pk FN#{fn},
 // so deleting a function's data is one partition delete.
@@ -28,6 +30,7 @@ export const TASK_SK_PREFIX = 'BUILD#';
 export const LOG_SK_PREFIX = 'LOG#';
 export const KV_SK_PREFIX = 'KV#';
 export const DEPLOY_SK_PREFIX = 'DEPLOY#';
+export const API_KEY_SK_PREFIX = 'KEY#';
 
 export const wsPk = (ws: string): string => `WS#${ws}`;
 export const fnSk = (fn: string): string => `${FN_SK_PREFIX}${fn}`;
@@ -54,6 +57,8 @@ export const fnGsiPk = (fn: string): string => `FN#${fn}`;
 export const taskGsiPk = (task: string): string => `BUILD#${task}`;
 export const wsLogsGsiPk = (ws: string): string => `WS#${ws}#LOGS`;
 export const logGsiSk = (timestamp: string, id: string): string => `${timestamp}#${id}`;
+export const apiKeySk = (id: string): string => `${API_KEY_SK_PREFIX}${id}`;
+export const apiKeyGsiPk = (hash: string): string => `APIKEY#${hash}`;
 export const activeDeploymentGsiSk = (fn: string): string => fn;
 
 /**

@@ -8,6 +8,7 @@
 
 import type { KeyValuePort } from '../core/kv.js';
 import type {
+  ApiKey,
   BuildTask,
   Deployment,
   ExecutionLog,
@@ -98,6 +99,19 @@ export interface MetadataStore {
   activateDeployment(functionId: string, version: number): Promise<Deployment | undefined>;
   /** Every active deployment across all functions (for restoring them at start-up), without a table scan. */
   listActiveDeployments(): Promise<Deployment[]>;
+
+  // API keys of a workspace (WS#{ws}/KEY#{id}), found by the sha256 of the key through a secondary
+  // key; they live in the workspace's partition, so deleting the workspace deletes them.
+  /** Fails NOT_FOUND when the workspace does not exist, CONFLICT when the id or the hash exists. */
+  createApiKey(key: ApiKey): Promise<void>;
+  /** Keys of a workspace, oldest first. */
+  listApiKeys(workspaceId: string): Promise<ApiKey[]>;
+  /** By the sha256 (hex) of the key, without a scan. */
+  findApiKeyByHash(hash: string): Promise<ApiKey | undefined>;
+  /** Records a use; undefined when the key is gone. */
+  touchApiKey(workspaceId: string, id: string, lastUsedAt: string): Promise<ApiKey | undefined>;
+  /** Returns whether a key was deleted. */
+  deleteApiKey(workspaceId: string, id: string): Promise<boolean>;
 
   /** Key-value data of functions (spin_sdk.key_value). */
   readonly kv: KeyValuePort;

@@ -13,7 +13,7 @@ describe('error catalogue', () => {
       assert.ok(spec.status >= 400 && spec.status < 600);
       assert.match(
         readme,
-        new RegExp(`\\| \`${code}\` \\| ${spec.status} \\|`),
+        new RegExp(`\\|\\s*\`${code}\`\\s*\\|\\s*${spec.status}\\s*\\|`),
         `README lacks a row for ${code}`,
       );
     });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { b64, SAMPLE_HANDLER } from '../helpers/platform.js';
+import { b64, SAMPLE_HANDLER, SHARED_CACHE_DIR } from '../helpers/platform.js';
 import { startServer } from '../helpers/server-process.js';
 
 describe('the server process', () => {
@@ -14,7 +14,8 @@ describe('the server process', () => {
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   test('serves, shuts down gracefully on SIGTERM, and keeps all data across a restart', async () => {
-    const s1 = await startServer({ EUNHA_DATA_DIR: dataDir });
+    const env = { EUNHA_DATA_DIR: dataDir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_WARM_POOL_SIZE: '0' };
+    const s1 = await startServer(env, 90_000);
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${s1.url}${path}`, {
         method,
@@ -67,7 +68,7 @@ describe('the server process', () => {
     for (const r of results) assert.ok([201, 503, 0].includes(r.status), `unexpected status ${r.status}`);
     const answered = results.filter((r) => r.status === 201).map((r) => r.id!);
 
-    const s2 = await startServer({ EUNHA_DATA_DIR: dataDir });
+    const s2 = await startServer(env, 90_000);
     try {
       const list = (await (await fetch(`${s2.url}/api/workspaces/${ws.id}/functions`)).json()) as Array<{
         id: string;
@@ -88,7 +89,13 @@ describe('the server process', () => {
   });
 
   test('a bad configuration stops the start with a message naming the variable', async () => {
-    await assert.rejects(startServer({ EUNHA_DATA_DIR: dataDir, EUNHA_PORT: 'x' }), /EUNHA_PORT/);
-    await assert.rejects(startServer({ EUNHA_DATA_DIR: dataDir, CORS_ORIGINS: 'nope' }), /CORS_ORIGINS/);
+    await assert.rejects(
+      startServer({ EUNHA_DATA_DIR: dataDir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_PORT: 'x' }),
+      /EUNHA_PORT/,
+    );
+    await assert.rejects(
+      startServer({ EUNHA_DATA_DIR: dataDir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, CORS_ORIGINS: 'nope' }),
+      /CORS_ORIGINS/,
+    );
   });
 });

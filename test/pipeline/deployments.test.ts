@@ -36,13 +36,21 @@ describe('deployments and ingress', () => {
   let ws: string;
   before(async () => {
     p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
-    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'deploy' } })).json().id;
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'deploy' } })).json()
+      .id;
   });
   after(async () => p.cleanup());
 
   const createFn = async (code: string, extra: Record<string, unknown> = {}) =>
-    (await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions`, payload: { name: 'f', code: b64(code), ...extra } })).json();
-  const deploy = (fn: string) => p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
+    (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'f', code: b64(code), ...extra },
+      })
+    ).json();
+  const deploy = (fn: string) =>
+    p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
 
   test('versions, config snapshots and instant rollback', { timeout: 60_000 }, async () => {
     const fn = await createFn(handler('one'), { environmentVariables: { GREETING: 'hi' } });
@@ -54,7 +62,11 @@ describe('deployments and ingress', () => {
     let res = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` });
     assert.equal(res.body, 'one:hi');
 
-    await p.app.inject({ method: 'PATCH', url: `/api/workspaces/${ws}/functions/${fn.id}`, payload: { code: b64(handler('two')), environmentVariables: { GREETING: 'hey' } } });
+    await p.app.inject({
+      method: 'PATCH',
+      url: `/api/workspaces/${ws}/functions/${fn.id}`,
+      payload: { code: b64(handler('two')), environmentVariables: { GREETING: 'hey' } },
+    });
     // Until it is deployed, the old version keeps answering with its own config.
     assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).body, 'one:hi');
     const d2 = await deploy(fn.id);
@@ -62,70 +74,110 @@ describe('deployments and ingress', () => {
     assert.notEqual(d2.json().digest, d1.json().digest);
     assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).body, 'two:hey');
 
-    const list = (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })).json();
-    assert.deepEqual(list.map((d: { version: number; active: boolean }) => [d.version, d.active]), [[2, true], [1, false]]);
+    const list = (
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })
+    ).json();
+    assert.deepEqual(
+      list.map((d: { version: number; active: boolean }) => [d.version, d.active]),
+      [
+        [2, true],
+        [1, false],
+      ],
+    );
 
-    const back = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate` });
+    const back = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate`,
+    });
     assert.equal(back.statusCode, 200);
     assert.equal(back.json().active, true);
     res = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` });
     assert.equal(res.body, 'one:hi');
     assert.equal(res.headers['x-version'], 'one');
 
-    const missing = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/9/activate` });
+    const missing = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/9/activate`,
+    });
     assert.equal(missing.statusCode, 404);
-    const bad = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/0/activate` });
+    const bad = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/0/activate`,
+    });
     assert.equal(bad.statusCode, 400);
   });
 
-  test('the function sees method, path, query, headers and body; its answer comes back unchanged', { timeout: 60_000 }, async () => {
-    const fn = await createFn(ECHO, { httpMethods: ['POST', 'PUT'] });
-    assert.equal((await deploy(fn.id)).statusCode, 201);
-    const res = await p.app.inject({
-      method: 'PUT',
-      url: `/fn/${fn.id}/a/b?x=1&y=two`,
-      headers: { 'x-custom': 'hello', 'content-type': 'text/plain' },
-      payload: 'the body',
-    });
-    assert.equal(res.statusCode, 201);
-    assert.equal(res.headers['x-echo'], 'yes');
-    const out = res.json();
-    assert.equal(out.method, 'PUT');
-    assert.equal(out.uri, `/fn/${fn.id}/a/b?x=1&y=two`);
-    assert.equal(out.path_info, '/a/b');
-    assert.equal(out.custom, 'hello');
-    assert.equal(out.body, 'the body');
-  });
+  test(
+    'the function sees method, path, query, headers and body; its answer comes back unchanged',
+    { timeout: 60_000 },
+    async () => {
+      const fn = await createFn(ECHO, { httpMethods: ['POST', 'PUT'] });
+      assert.equal((await deploy(fn.id)).statusCode, 201);
+      const res = await p.app.inject({
+        method: 'PUT',
+        url: `/fn/${fn.id}/a/b?x=1&y=two`,
+        headers: { 'x-custom': 'hello', 'content-type': 'text/plain' },
+        payload: 'the body',
+      });
+      assert.equal(res.statusCode, 201);
+      assert.equal(res.headers['x-echo'], 'yes');
+      const out = res.json();
+      assert.equal(out.method, 'PUT');
+      assert.equal(out.uri, `/fn/${fn.id}/a/b?x=1&y=two`);
+      assert.equal(out.path_info, '/a/b');
+      assert.equal(out.custom, 'hello');
+      assert.equal(out.body, 'the body');
+    },
+  );
 
-  test('405 outside httpMethods, 403 when disabled, 404 NOT_DEPLOYED, 400 NOT_DEPLOYED on /invoke', { timeout: 60_000 }, async () => {
-    const fn = await createFn(handler('m'), { httpMethods: ['POST'] });
-    const notYet = await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` });
-    assert.equal(notYet.statusCode, 404);
-    assert.equal(notYet.json().error.code, 'NOT_DEPLOYED');
-    const invokeNotYet = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`, payload: {} });
-    assert.equal(invokeNotYet.statusCode, 400);
-    assert.equal(invokeNotYet.json().error.code, 'NOT_DEPLOYED');
+  test(
+    '405 outside httpMethods, 403 when disabled, 404 NOT_DEPLOYED, 400 NOT_DEPLOYED on /invoke',
+    { timeout: 60_000 },
+    async () => {
+      const fn = await createFn(handler('m'), { httpMethods: ['POST'] });
+      const notYet = await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` });
+      assert.equal(notYet.statusCode, 404);
+      assert.equal(notYet.json().error.code, 'NOT_DEPLOYED');
+      const invokeNotYet = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`,
+        payload: {},
+      });
+      assert.equal(invokeNotYet.statusCode, 400);
+      assert.equal(invokeNotYet.json().error.code, 'NOT_DEPLOYED');
 
-    await deploy(fn.id);
-    const wrong = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` });
-    assert.equal(wrong.statusCode, 405);
-    assert.equal(wrong.headers.allow, 'POST');
-    assert.equal(wrong.json().error.code, 'METHOD_NOT_ALLOWED');
-    assert.equal((await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` })).statusCode, 200);
+      await deploy(fn.id);
+      const wrong = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` });
+      assert.equal(wrong.statusCode, 405);
+      assert.equal(wrong.headers.allow, 'POST');
+      assert.equal(wrong.json().error.code, 'METHOD_NOT_ALLOWED');
+      assert.equal((await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` })).statusCode, 200);
 
-    await p.app.inject({ method: 'PATCH', url: `/api/workspaces/${ws}/functions/${fn.id}`, payload: { status: 'disabled' } });
-    const off = await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` });
-    assert.equal(off.statusCode, 403);
-    assert.equal(off.json().error.code, 'FUNCTION_DISABLED');
-    await p.app.inject({ method: 'PATCH', url: `/api/workspaces/${ws}/functions/${fn.id}`, payload: { status: 'active' } });
-    assert.equal((await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` })).statusCode, 200);
+      await p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn.id}`,
+        payload: { status: 'disabled' },
+      });
+      const off = await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` });
+      assert.equal(off.statusCode, 403);
+      assert.equal(off.json().error.code, 'FUNCTION_DISABLED');
+      await p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn.id}`,
+        payload: { status: 'active' },
+      });
+      assert.equal((await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` })).statusCode, 200);
 
-    const unknown = await p.app.inject({ method: 'GET', url: '/fn/fn-nothere0' });
-    assert.equal(unknown.statusCode, 404);
-  });
+      const unknown = await p.app.inject({ method: 'GET', url: '/fn/fn-nothere0' });
+      assert.equal(unknown.statusCode, 404);
+    },
+  );
 
-  test('a timeout answers 504 TIMEOUT and is logged; the function keeps serving', { timeout: 60_000 }, async () => {
-    const code = `from spin_sdk import http
+  test(
+    'a timeout answers 504 TIMEOUT and is logged; the function keeps serving',
+    { timeout: 60_000 },
+    async () => {
+      const code = `from spin_sdk import http
 from spin_sdk.http import Request, Response
 
 class IncomingHandler(http.IncomingHandler):
@@ -135,21 +187,28 @@ class IncomingHandler(http.IncomingHandler):
                 pass
         return Response(200, {}, b"fast")
 `;
-    const fn = await createFn(code, { timeout: 1 });
-    await deploy(fn.id);
-    const slow = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}/slow` });
-    assert.equal(slow.statusCode, 504);
-    assert.equal(slow.json().error.code, 'TIMEOUT');
-    assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}/ok` })).body, 'fast');
-    const viaInvoke = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`, payload: {} });
-    assert.equal(viaInvoke.statusCode, 200); // uri /fn/{id} does not end with "slow"
-    await p.writer.flush();
-    const logs = (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/logs` })).json();
-    const timedOut = logs.logs.find((l: { statusCode: number }) => l.statusCode === 504);
-    assert.ok(timedOut, 'the timeout is in the execution log');
-    assert.equal(timedOut.status, 'error');
-    assert.equal(timedOut.level, 'error');
-  });
+      const fn = await createFn(code, { timeout: 1 });
+      await deploy(fn.id);
+      const slow = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}/slow` });
+      assert.equal(slow.statusCode, 504);
+      assert.equal(slow.json().error.code, 'TIMEOUT');
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}/ok` })).body, 'fast');
+      const viaInvoke = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`,
+        payload: {},
+      });
+      assert.equal(viaInvoke.statusCode, 200); // uri /fn/{id} does not end with "slow"
+      await p.writer.flush();
+      const logs = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/logs` })
+      ).json();
+      const timedOut = logs.logs.find((l: { statusCode: number }) => l.statusCode === 504);
+      assert.ok(timedOut, 'the timeout is in the execution log');
+      assert.equal(timedOut.status, 'error');
+      assert.equal(timedOut.level, 'error');
+    },
+  );
 
   test('an exception gives 500 with the traceback in the logs', { timeout: 60_000 }, async () => {
     const code = `from spin_sdk import http
@@ -161,22 +220,35 @@ class IncomingHandler(http.IncomingHandler):
 `;
     const fn = await createFn(code);
     await deploy(fn.id);
-    const inv = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`, payload: { a: 1 } });
+    const inv = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`,
+      payload: { a: 1 },
+    });
     assert.equal(inv.statusCode, 200);
     const log = inv.json();
     assert.equal(log.status, 'error');
     assert.equal(log.statusCode, 500);
     assert.ok(log.logs.includes('about to fail'));
-    assert.ok(log.logs.some((l: string) => l.includes('ValueError: boom')), JSON.stringify(log.logs));
+    assert.ok(
+      log.logs.some((l: string) => l.includes('ValueError: boom')),
+      JSON.stringify(log.logs),
+    );
     assert.equal(typeof log.cpuMs, 'number');
   });
 
-  test('a build that does not load is refused with the traceback and changes nothing', { timeout: 60_000 }, async () => {
-    const fn = await createFn('def broken(:\n  pass\n');
-    const res = await deploy(fn.id);
-    assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
-    assert.match(res.body, /SyntaxError/);
-    const list = (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })).json();
-    assert.deepEqual(list, []);
-  });
+  test(
+    'a build that does not load is refused with the traceback and changes nothing',
+    { timeout: 60_000 },
+    async () => {
+      const fn = await createFn('def broken(:\n  pass\n');
+      const res = await deploy(fn.id);
+      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
+      assert.match(res.body, /SyntaxError/);
+      const list = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })
+      ).json();
+      assert.deepEqual(list, []);
+    },
+  );
 });

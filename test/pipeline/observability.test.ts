@@ -26,52 +26,81 @@ describe('observability of invocations', () => {
   before(async () => {
     p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
     ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'obs' } })).json().id;
-    fn = (await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions`, payload: { name: 'obs', code: b64(CODE) } })).json().id;
-    const d = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
+    fn = (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'obs', code: b64(CODE) },
+      })
+    ).json().id;
+    const d = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
+    });
     assert.equal(d.statusCode, 201, d.body);
   });
   after(async () => p.cleanup());
 
-  test('execution logs, Loki lines, seed metrics with measured CPU, /metrics', { timeout: 60_000 }, async () => {
-    for (let i = 0; i < 3; i++) assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
-    await p.writer.flush();
+  test(
+    'execution logs, Loki lines, seed metrics with measured CPU, /metrics',
+    { timeout: 60_000 },
+    async () => {
+      for (let i = 0; i < 3; i++)
+        assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+      await p.writer.flush();
 
-    const logs = (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })).json();
-    assert.equal(logs.total, 3);
-    const first = logs.logs[2];
-    assert.equal(first.coldStart, true);
-    assert.equal(logs.logs[0].coldStart, false);
-    assert.deepEqual(logs.logs[0].responseBody, { ok: true });
-    assert.equal(logs.logs[0].deploymentVersion, 1);
-    assert.ok(logs.logs.every((l: { cpuMs: number }) => l.cpuMs > 0), 'CPU time is measured');
+      const logs = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })
+      ).json();
+      assert.equal(logs.total, 3);
+      // Deploying specialises an instance, so sequential calls after it are warm.
+      assert.ok(logs.logs.every((l: { coldStart: boolean }) => l.coldStart === false));
+      assert.deepEqual(logs.logs[0].responseBody, { ok: true });
+      assert.equal(logs.logs[0].deploymentVersion, 1);
+      assert.ok(
+        logs.logs.every((l: { cpuMs: number }) => l.cpuMs > 0),
+        'CPU time is measured',
+      );
 
-    const loki = (await p.app.inject({ method: 'GET', url: `/api/functions/${fn}/loki-logs?limit=4` })).json();
-    assert.equal(loki.function_id, fn);
-    assert.equal(loki.logs.length, 4);
-    assert.equal(loki.total, 4);
-    assert.match(loki.logs[0].timestamp, /^\d{19}$/);
-    assert.equal(loki.logs[0].line, 'line two');
-    assert.ok(BigInt(loki.logs[0].timestamp) > BigInt(loki.logs[1].timestamp));
+      const loki = (
+        await p.app.inject({ method: 'GET', url: `/api/functions/${fn}/loki-logs?limit=4` })
+      ).json();
+      assert.equal(loki.function_id, fn);
+      assert.equal(loki.logs.length, 4);
+      assert.equal(loki.total, 4);
+      assert.match(loki.logs[0].timestamp, /^\d{19}$/);
+      assert.equal(loki.logs[0].line, 'line two');
+      assert.ok(BigInt(loki.logs[0].timestamp) > BigInt(loki.logs[1].timestamp));
 
-    const m = (await p.app.inject({ method: 'GET', url: `/api/functions/${fn}/metrics` })).json();
-    assert.equal(m.status, 'success');
-    assert.equal(m.data.window_seconds, 3600);
-    assert.equal(m.data.invocations_total, 3);
-    assert.equal(m.data.cpu_series.length, 60);
-    const cpuMs = logs.logs.reduce((a: number, l: { cpuMs: number }) => a + l.cpuMs, 0);
-    assert.ok(Math.abs(m.data.cpu_total - cpuMs / 1000) < 1e-3, `${m.data.cpu_total} vs ${cpuMs / 1000}`);
-    assert.ok(m.data.cpu_series.some((pt: { value: number }) => pt.value > 0));
+      const m = (await p.app.inject({ method: 'GET', url: `/api/functions/${fn}/metrics` })).json();
+      assert.equal(m.status, 'success');
+      assert.equal(m.data.window_seconds, 3600);
+      assert.equal(m.data.invocations_total, 3);
+      assert.equal(m.data.cpu_series.length, 60);
+      const cpuMs = logs.logs.reduce((a: number, l: { cpuMs: number }) => a + l.cpuMs, 0);
+      assert.ok(Math.abs(m.data.cpu_total - cpuMs / 1000) < 1e-3, `${m.data.cpu_total} vs ${cpuMs / 1000}`);
+      assert.ok(m.data.cpu_series.some((pt: { value: number }) => pt.value > 0));
 
-    const prom = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
-    assert.match(prom, new RegExp(`gateway_function_invocation_total\\{function_name="${fn}",code="200"\\} 3`));
-    assert.match(prom, new RegExp(`eunha_cold_starts_total\\{function_name="${fn}"\\} 1`));
-    assert.match(prom, /eunha_build_duration_seconds_count\{outcome="completed"\} [1-9]/);
-    assert.match(prom, /eunha_instances [1-9]/);
-    assert.match(prom, /eunha_queue_depth 0/);
+      const prom = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(
+        prom,
+        new RegExp(`gateway_function_invocation_total\\{function_name="${fn}",code="200"\\} 3`),
+      );
+      assert.doesNotMatch(prom, new RegExp(`eunha_cold_starts_total\\{function_name="${fn}"\\} [1-9]`));
+      assert.match(prom, /eunha_build_duration_seconds_count\{outcome="completed"\} [1-9]/);
+      assert.match(prom, /eunha_instances [1-9]/);
+      assert.match(prom, /eunha_queue_depth 0/);
 
-    assert.equal((await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/metrics' })).statusCode, 404);
-    assert.equal((await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/loki-logs' })).statusCode, 404);
-  });
+      assert.equal(
+        (await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/metrics' })).statusCode,
+        404,
+      );
+      assert.equal(
+        (await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/loki-logs' })).statusCode,
+        404,
+      );
+    },
+  );
 
   test('the live tail streams new entries until the client leaves', { timeout: 60_000 }, async () => {
     const address = await p.app.listen({ host: '127.0.0.1', port: 0 });

@@ -14,10 +14,23 @@ describe('restart', () => {
 
   test('active deployments come back and every invocation is logged', { timeout: 120_000 }, async () => {
     const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, dir);
-    const ws = (await a.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'r' } })).json().id;
-    const fn = (await a.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions`, payload: { name: 'r', code: b64(SAMPLE_HANDLER) } })).json().id;
-    assert.equal((await a.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` })).statusCode, 201);
-    const calls = await Promise.all(Array.from({ length: 25 }, () => a.app.inject({ method: 'GET', url: `/fn/${fn}` })));
+    const ws = (await a.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'r' } })).json()
+      .id;
+    const fn = (
+      await a.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'r', code: b64(SAMPLE_HANDLER) },
+      })
+    ).json().id;
+    assert.equal(
+      (await a.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` }))
+        .statusCode,
+      201,
+    );
+    const calls = await Promise.all(
+      Array.from({ length: 25 }, () => a.app.inject({ method: 'GET', url: `/fn/${fn}` })),
+    );
     assert.ok(calls.every((c) => c.statusCode === 200));
     await a.cleanup(); // graceful: flushes the batched logs
 
@@ -26,7 +39,9 @@ describe('restart', () => {
       const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
       assert.equal(res.statusCode, 200);
       assert.equal(res.body, 'Hello from Blue FaaS!');
-      const logs = (await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs?limit=1000` })).json();
+      const logs = (
+        await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs?limit=1000` })
+      ).json();
       assert.equal(logs.total, 25);
     } finally {
       await b.cleanup();

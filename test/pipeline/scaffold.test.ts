@@ -10,7 +10,9 @@ import { Ajv } from 'ajv';
 import { parse } from 'yaml';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
-const crd = parse(readFileSync(new URL('../../../test/fixtures/spinapp-crd.yaml', import.meta.url), 'utf8')) as {
+const crd = parse(
+  readFileSync(new URL('../../../test/fixtures/spinapp-crd.yaml', import.meta.url), 'utf8'),
+) as {
   spec: { group: string; versions: Array<{ name: string; schema: { openAPIV3Schema: object } }> };
 };
 const version = crd.spec.versions.find((v) => v.name === 'v1alpha1')!;
@@ -35,7 +37,11 @@ describe('SpinApp scaffold', () => {
   });
 
   test('a fixed-replica manifest validates against the CRD', async () => {
-    const res = await scaffold({ image_ref: 'registry.example.com/team/hello:v1', replicas: 3, function_id: 'fn-abc12345' });
+    const res = await scaffold({
+      image_ref: 'registry.example.com/team/hello:v1',
+      replicas: 3,
+      function_id: 'fn-abc12345',
+    });
     assert.equal(res.statusCode, 200);
     const body = res.json();
     assert.equal(body.success, true);
@@ -53,7 +59,12 @@ describe('SpinApp scaffold', () => {
   });
 
   test('autoscaling omits replicas; spot adds the spot rule', async () => {
-    const res = await scaffold({ image_ref: 'local/ws-x/app:0123@sha256:' + 'a'.repeat(64), enable_autoscaling: true, use_spot: true, component: 'app' });
+    const res = await scaffold({
+      image_ref: 'local/ws-x/app:0123@sha256:' + 'a'.repeat(64),
+      enable_autoscaling: true,
+      use_spot: true,
+      component: 'app',
+    });
     const doc = parse(res.json().yaml_content) as Json;
     assert.ok(validateSpinApp(doc), JSON.stringify(validateSpinApp.errors));
     assert.equal(doc.spec.replicas, undefined);

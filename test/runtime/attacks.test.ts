@@ -5,14 +5,14 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime } from '../../src/runtime/index.js';
-import type { FunctionVersion } from '../../src/runtime/index.js';
 import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+import { assertAllBlocked, probes, runProbes } from './attack-helpers.js';
 
 // The canary env var is set before any sandbox is spawned, so a leak would show.
 const ENV_CANARY = `eunha-env-canary-${process.pid}`;
@@ -46,91 +46,70 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs each attempt in the guest; returns {name: "BLOCKED: …" | "OK: …"}. */
-function probes(attempts: Record<string, string>, prelude = ''): string {
-  const fns = Object.entries(attempts)
-    .map(([name, code], i) => `def _a${i}():\n${code.trim().split('\n').map((l) => '    ' + l).join('\n')}\nATTEMPTS[${JSON.stringify(name)}] = _a${i}\n`)
-    .join('\n');
-  return `import json, sys, os
-from spin_sdk import http
-from spin_sdk.http import Request, Response
-${prelude}
-ATTEMPTS = {}
-${fns}
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        out = {}
-        for name, fn in ATTEMPTS.items():
-            try:
-                out[name] = "OK: " + repr(fn())[:300]
-            except BaseException as e:
-                out[name] = "BLOCKED: " + type(e).__name__ + ": " + str(e)[:200]
-        return Response(200, {"content-type": "application/json"}, json.dumps(out).encode())
-`;
-}
-
-async function run(v: FunctionVersion): Promise<Record<string, string>> {
-  await rt.load(v);
-  const r = await rt.invoke(v.key, get());
-  assert.equal(r.status, 200, `probe function failed: ${r.error?.message} ${r.lines.join('\n')}`);
-  await rt.unload(v.key);
-  return JSON.parse(text(r.body)) as Record<string, string>;
-}
-
-function assertAllBlocked(out: Record<string, string>): void {
-  for (const [name, outcome] of Object.entries(out)) assert.match(outcome, /^BLOCKED/, `${name} was not blocked: ${outcome}`);
-}
-
 describe('Python cannot reach JavaScript', () => {
   test('js, pyodide_js, pyodide.ffi, pyodide.code, _pyodide_core are not importable', async () => {
-    const out = await run(version(probes({
-      'import js': 'import js\nreturn js.process.env',
-      'import pyodide_js': "import pyodide_js\nreturn pyodide_js.mountNodeFS('/host', '/etc')",
-      'pyodide.ffi.to_js': "from pyodide.ffi import to_js\nreturn to_js({}).constructor.constructor('return process')()",
-      'pyodide.code.run_js': "from pyodide.code import run_js\nreturn run_js('process')",
-      '_pyodide_core': "import _pyodide_core\nreturn _pyodide_core.to_js({})",
-      'importlib js': "import importlib\nreturn importlib.import_module('js')",
-      'sys.modules js': "return sys.modules['js']",
-      '__import__ pyodide_js': "return __import__('pyodide_js')._module.FS",
-      'ctypes': 'import ctypes\nreturn ctypes.CDLL(None)',
-    })));
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          'import js': 'import js\nreturn js.process.env',
+          'import pyodide_js': "import pyodide_js\nreturn pyodide_js.mountNodeFS('/host', '/etc')",
+          'pyodide.ffi.to_js':
+            "from pyodide.ffi import to_js\nreturn to_js({}).constructor.constructor('return process')()",
+          'pyodide.code.run_js': "from pyodide.code import run_js\nreturn run_js('process')",
+          _pyodide_core: 'import _pyodide_core\nreturn _pyodide_core.to_js({})',
+          'importlib js': "import importlib\nreturn importlib.import_module('js')",
+          'sys.modules js': "return sys.modules['js']",
+          '__import__ pyodide_js': "return __import__('pyodide_js')._module.FS",
+          ctypes: 'import ctypes\nreturn ctypes.CDLL(None)',
+        }),
+      ),
+    );
     assertAllBlocked(out);
   });
 
   test('removing the import blocker still yields no JavaScript power (code generation is off)', async () => {
-    const out = await run(version(probes({
-      'constructor chain via _pyodide_core': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          'constructor chain via _pyodide_core': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
 import _pyodide_core
 o = _pyodide_core.to_js({})
 return o.constructor.constructor('return process')()`,
-      'js after unblocking': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
+          'js after unblocking': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
 import js
 return js.process`,
-      'pyodide_js after unblocking': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
+          'pyodide_js after unblocking': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
 import pyodide_js
 return pyodide_js._module.FS.filesystems.NODEFS`,
-      'eval via ffi run_js': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
+          'eval via ffi run_js': `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
 from pyodide.code import run_js
 return run_js("globalThis.process")`,
-    })));
+        }),
+      ),
+    );
     assertAllBlocked(out);
   });
 
   test('gc and subclass walks find no live JsProxy and no JS module object', async () => {
-    const out = await run(version(probes({
-      // JsProxy classes themselves are plain Python types; what must not exist is a live proxy of
-      // a JS object. The one survivor is jsnull, a proxy of JS null, which has no properties.
-      'gc walk for live JsProxy instances': `import gc
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          // JsProxy classes themselves are plain Python types; what must not exist is a live proxy of
+          // a JS object. The one survivor is jsnull, a proxy of JS null, which has no properties.
+          'gc walk for live JsProxy instances': `import gc
 live = [o for o in gc.get_objects() if type(type(o)).__name__ == '_JsProxyMetaClass' and type(o).__name__ != 'JsNull']
 if live:
     return [type(o).__name__ for o in live][:5]
 raise LookupError("none found")`,
-      'jsnull leads nowhere': `import gc
+          'jsnull leads nowhere': `import gc
 nulls = [o for o in gc.get_objects() if type(o).__name__ == 'JsNull']
 for n in nulls:
     return n.constructor
 raise LookupError("no jsnull reachable")`,
-      'subclass walk for JsProxy instances': `import gc
+          'subclass walk for JsProxy instances': `import gc
 seen, stack = set(), [object]
 while stack:
     t = stack.pop()
@@ -143,33 +122,44 @@ live = [o for o in gc.get_objects() if isinstance(o, proxy_types) and type(o).__
 if live:
     return live[:3]
 raise LookupError("no live instances among %d proxy types" % len(proxy_types))`,
-      'module objects named js': `import gc
+          'module objects named js': `import gc
 mods = [o for o in gc.get_objects() if type(o).__name__ == 'module' and getattr(o, '__name__', '') in ('js', 'pyodide_js')]
 if mods:
     return mods
 raise LookupError("none")`,
-    })));
+        }),
+      ),
+    );
     assertAllBlocked(out);
   });
 });
 
 describe('the host is out of reach', () => {
   test('host files cannot be read or written', async () => {
-    const out = await run(version(probes({
-      'read canary': `return open(${JSON.stringify(canaryPath)}).read()`,
-      'read /etc/passwd': "return open('/etc/passwd').read()",
-      'listdir host dir': `return os.listdir(${JSON.stringify(dir)})`,
-      'write host file': `open(${JSON.stringify(marker('written.txt'))}, 'w').write('x')
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          'read canary': `return open(${JSON.stringify(canaryPath)}).read()`,
+          'read /etc/passwd': "return open('/etc/passwd').read()",
+          'listdir host dir': `return os.listdir(${JSON.stringify(dir)})`,
+          'write host file': `open(${JSON.stringify(marker('written.txt'))}, 'w').write('x')
 return os.path.exists(${JSON.stringify(marker('written.txt'))}) and 'exists only in the in-memory fs'`,
-    })));
-    for (const [name, outcome] of Object.entries(out)) assert.ok(!outcome.includes(FILE_CANARY), `${name} read the canary`);
+        }),
+      ),
+    );
+    for (const [name, outcome] of Object.entries(out))
+      assert.ok(!outcome.includes(FILE_CANARY), `${name} read the canary`);
     assert.match(out['read canary']!, /^BLOCKED/);
     assert.match(out['read /etc/passwd']!, /^BLOCKED/);
     assert.ok(!existsSync(marker('written.txt')), 'a file appeared on the host');
   });
 
   test('host environment variables are invisible; the sandbox process has an empty environment', async () => {
-    const v = version(handler('return Response(200, {}, json.dumps(dict(os.environ)).encode())', 'import json, os'), { env: { ONLY: 'this' } });
+    const v = version(
+      handler('return Response(200, {}, json.dumps(dict(os.environ)).encode())', 'import json, os'),
+      { env: { ONLY: 'this' } },
+    );
     await rt.load(v);
     const r = await rt.invoke(v.key, get());
     assert.deepEqual(JSON.parse(text(r.body)), { ONLY: 'this' });
@@ -181,22 +171,32 @@ return os.path.exists(${JSON.stringify(marker('written.txt'))}) and 'exists only
 
   test('process spawning fails: os.system, subprocess, posix_spawn', async () => {
     const m = marker('spawned');
-    const out = await run(version(probes({
-      'os.system': `return os.system('touch ${m}')`,
-      'subprocess.run': `import subprocess\nreturn subprocess.run(['touch', '${m}'])`,
-      'posix_spawn': `return os.posix_spawn('/usr/bin/touch', ['touch', '${m}'], {})`,
-      'os.fork': 'return os.fork()',
-    })));
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          'os.system': `return os.system('touch ${m}')`,
+          'subprocess.run': `import subprocess\nreturn subprocess.run(['touch', '${m}'])`,
+          posix_spawn: `return os.posix_spawn('/usr/bin/touch', ['touch', '${m}'], {})`,
+          'os.fork': 'return os.fork()',
+        }),
+      ),
+    );
     assertAllBlocked(out);
     assert.ok(!existsSync(m), 'a process ran on the host');
   });
 
   test('ctypes system() behind a removed blocker does not spawn (the JS layer denies it)', async () => {
     const m = marker('spawned-ctypes');
-    const v = version(handler(`sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
+    const v = version(
+      handler(
+        `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
 import ctypes
 rc = ctypes.CDLL(None).system(b"touch ${m}")
-return Response(200, {}, str(rc).encode())`, 'import sys'));
+return Response(200, {}, str(rc).encode())`,
+        'import sys',
+      ),
+    );
     await rt.load(v);
     const r = await rt.invoke(v.key, get());
     assert.notEqual(r.status, 200, `system() returned: ${text(r.body)}`);
@@ -208,11 +208,16 @@ return Response(200, {}, str(rc).encode())`, 'import sys'));
   });
 
   test('emscripten_run_script (eval from C) is refused; the platform carries on', async () => {
-    const v = version(handler(`sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
+    const v = version(
+      handler(
+        `sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_Blocker']
 import ctypes
 if request.uri == "/attack":
     ctypes.CDLL(None).emscripten_run_script(b"require('fs').writeFileSync('${marker('evaled')}', 'x')")
-return Response(200, {}, b"fine")`, 'import sys'));
+return Response(200, {}, b"fine")`,
+        'import sys',
+      ),
+    );
     await rt.load(v);
     const r = await rt.invoke(v.key, get('/attack'));
     assert.ok(r.status >= 500, `status ${r.status}`);
@@ -224,12 +229,17 @@ return Response(200, {}, b"fine")`, 'import sys'));
 
   test('sockets and outbound HTTP fail; the local server sees nothing', async () => {
     const before = serverHits;
-    const out = await run(version(probes({
-      'socket connect': `import socket\ns = socket.create_connection(('127.0.0.1', ${serverPort}), timeout=1)\nreturn s`,
-      'urllib': `import urllib.request\nreturn urllib.request.urlopen('http://127.0.0.1:${serverPort}/', timeout=1).read()`,
-      'http.client': `import http.client\nc = http.client.HTTPConnection('127.0.0.1', ${serverPort}, timeout=1)\nc.request('GET', '/')\nreturn c.getresponse().read()`,
-      'spin_sdk.http.send': `from spin_sdk.http import send, Request\nreturn send(Request('GET', 'http://127.0.0.1:${serverPort}/', {}, None))`,
-    })));
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          'socket connect': `import socket\ns = socket.create_connection(('127.0.0.1', ${serverPort}), timeout=1)\nreturn s`,
+          urllib: `import urllib.request\nreturn urllib.request.urlopen('http://127.0.0.1:${serverPort}/', timeout=1).read()`,
+          'http.client': `import http.client\nc = http.client.HTTPConnection('127.0.0.1', ${serverPort}, timeout=1)\nc.request('GET', '/')\nreturn c.getresponse().read()`,
+          'spin_sdk.http.send': `from spin_sdk.http import send, Request\nreturn send(Request('GET', 'http://127.0.0.1:${serverPort}/', {}, None))`,
+        }),
+      ),
+    );
     assertAllBlocked(out);
     assert.equal(serverHits, before, 'the local HTTP server was reached');
   });
@@ -237,7 +247,8 @@ return Response(200, {}, b"fine")`, 'import sys'));
 
 describe('the bridge holds against garbage', () => {
   test('malformed frames on /dev/eunha are an OSError in the guest, not a host failure', async () => {
-    const v = version(handler(`import os, struct
+    const v = version(
+      handler(`import os, struct
 fd = os.open("/dev/eunha", os.O_RDWR)
 outcomes = []
 for junk in (b"\\xff" * 64, struct.pack("<II", 5, 0) + b"{oops", struct.pack("<II", 0xFFFFFFF0, 0)):
@@ -246,145 +257,13 @@ for junk in (b"\\xff" * 64, struct.pack("<II", 5, 0) + b"{oops", struct.pack("<I
         outcomes.append("accepted")
     except OSError as e:
         outcomes.append("OSError")
-return Response(200, {}, ",".join(outcomes).encode())`));
+return Response(200, {}, ",".join(outcomes).encode())`),
+    );
     await rt.load(v);
     const r = await rt.invoke(v.key, get());
     assert.equal(r.status, 200, r.error?.message);
     assert.match(text(r.body), /OSError/);
     assert.equal((await rt.invoke(v.key, get())).status, 200);
-    await rt.unload(v.key);
-  });
-});
-
-describe('functions and workspaces are isolated from each other', () => {
-  test("another function's key-value data is unreachable, even with forged bridge frames", async () => {
-    const owner = version(handler(`key_value.open_default().set("secret", b"s3cr3t")
-return Response(200, {}, b"stored")`, 'from spin_sdk import key_value'));
-    await rt.load(owner);
-    assert.equal((await rt.invoke(owner.key, get())).status, 200);
-    const thief = version(handler(`s = key_value.open_default()
-found = {"keys": s.get_keys(), "get": s.get("secret")}
-# Forge a bridge frame naming the victim's functionId: the host must ignore it.
-reply, body = _eunha_io.call({"t": "kv", "op": "get", "store": "default", "key": "secret", "functionId": "${owner.functionId}"})
-found["forged"] = body.decode(errors="replace")
-return Response(200, {}, json.dumps(found).encode())`, 'import json\nimport _eunha_io\nfrom spin_sdk import key_value'));
-    await rt.load(thief);
-    const r = await rt.invoke(thief.key, get());
-    assert.equal(r.status, 200, r.error?.message);
-    assert.deepEqual(JSON.parse(text(r.body)), { keys: [], get: null, forged: '' });
-    assert.equal(text((await kv.get({ functionId: owner.functionId, store: 'default' }, 'secret'))!), 's3cr3t');
-  });
-
-  test('instances of different workspaces run in different, unprivileged, network-less processes', async () => {
-    const src = handler(`import builtins
-seen = getattr(builtins, "_eunha_mark", None)
-builtins._eunha_mark = request.uri
-return Response(200, {}, str(seen).encode())`);
-    const a = version(src, { workspaceId: 'ws-a' });
-    const b = version(src, { workspaceId: 'ws-b' });
-    await rt.load(a);
-    await rt.load(b);
-    assert.equal(text((await rt.invoke(a.key, get('/from-a'))).body), 'None');
-    assert.equal(text((await rt.invoke(b.key, get('/from-b'))).body), 'None', 'state leaked across workspaces');
-    const [pa] = rt.stats().versions[a.key]!.pids;
-    const [pb] = rt.stats().versions[b.key]!.pids;
-    assert.ok(pa && pb && pa !== pb && pa !== process.pid && pb !== process.pid);
-    const iso = rt.stats().isolation;
-    const uids = new Set<string>();
-    for (const pid of [pa, pb]) {
-      // The working directory is an empty, read-only directory made for sandboxes.
-      const cwd = readlinkSync(`/proc/${pid}/cwd`);
-      assert.match(cwd, /eunha-sandbox-/);
-      assert.deepEqual(readdirSync(cwd), []);
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      if (iso.privilegesDropped) {
-        const uid = /^Uid:\s+(\d+)\s/m.exec(status)?.[1] ?? '0';
-        assert.ok(Number(uid) >= 200_000, `sandbox runs as uid ${uid}`);
-        assert.match(status, /^CapEff:\s+0+$/m);
-        assert.match(status, /^NoNewPrivs:\s+1$/m);
-        uids.add(uid);
-      }
-      if (iso.netIsolated) assert.notEqual(readlinkSync(`/proc/${pid}/ns/net`), readlinkSync('/proc/self/ns/net'));
-    }
-    if (iso.privilegesDropped) assert.equal(uids.size, 2, 'each sandbox has a uid of its own');
-    await rt.unload(a.key);
-    await rt.unload(b.key);
-  });
-});
-
-describe('resource abuse stays inside its own instance', () => {
-  test('memory bomb: fails in its own sandbox, a neighbour keeps serving', async () => {
-    const neighbour = version(handler('return Response(200, {}, b"neighbour ok")'));
-    await rt.load(neighbour);
-    const bomb = version(handler(`if request.uri == "/bomb":
-    hoard = []
-    while True:
-        hoard.append(bytearray(8 * 1024 * 1024))
-return Response(200, {}, b"recovered")`), { memoryMb: 128 });
-    await rt.load(bomb);
-    const r = await rt.invoke(bomb.key, get('/bomb'));
-    assert.ok(r.status === 500 || r.status === 502, `status ${r.status}`);
-    assert.match(`${r.error?.message} ${r.lines.join(' ')}`, /MemoryError|memory/i);
-    assert.equal(text((await rt.invoke(neighbour.key, get())).body), 'neighbour ok');
-    assert.equal(text((await rt.invoke(bomb.key, get('/'))).body), 'recovered');
-    await rt.unload(neighbour.key);
-    await rt.unload(bomb.key);
-  });
-
-  test('infinite loop → 504, next request fine', async () => {
-    const v = version(handler(`if request.uri == "/loop":
-    while True: pass
-return Response(200, {}, b"ok")`), { timeoutMs: 300 });
-    await rt.load(v);
-    assert.equal((await rt.invoke(v.key, get('/loop'))).status, 504);
-    assert.equal((await rt.invoke(v.key, get('/'))).status, 200);
-    await rt.unload(v.key);
-  });
-
-  test('deep recursion (even with a raised limit) fails the request, not the platform', async () => {
-    const v = version(handler(`def down(n):
-    return down(n + 1)
-if request.uri == "/deep":
-    sys.setrecursionlimit(10 ** 7)
-    down(0)
-if request.uri == "/plain":
-    down(0)
-return Response(200, {}, b"ok")`, 'import sys'));
-    await rt.load(v);
-    const plain = await rt.invoke(v.key, get('/plain'));
-    assert.equal(plain.status, 500);
-    assert.match(plain.error!.message, /RecursionError/);
-    const deep = await rt.invoke(v.key, get('/deep'));
-    assert.ok(deep.status >= 500, `status ${deep.status}`);
-    assert.equal((await rt.invoke(v.key, get('/'))).status, 200);
-    await rt.unload(v.key);
-  });
-
-  test('stdout flood is capped at 1000 lines / 64 KiB with a marker', async () => {
-    const v = version(handler(`sys.stdout.write("A" * (20 * 1024 * 1024))
-print()
-for i in range(100000):
-    print(i)
-return Response(200, {}, b"done")`, 'import sys'), { timeoutMs: 10_000 });
-    await rt.load(v);
-    const r = await rt.invoke(v.key, get());
-    assert.equal(r.status, 200);
-    assert.equal(r.linesTruncated, true);
-    assert.ok(r.lines.length <= 1001);
-    const kept = r.lines.slice(0, -1);
-    const bytes = kept.reduce((n, l) => n + Buffer.byteLength(l), 0) + kept.length - 1;
-    assert.ok(bytes <= 64 * 1024, `kept ${bytes} bytes`);
-    assert.match(r.lines.at(-1)!, /output truncated/);
-    await rt.unload(v.key);
-  });
-
-  test('huge response is refused with a clear error', async () => {
-    const v = version(handler('return Response(200, {}, bytes(50 * 1024 * 1024))'), { memoryMb: 256 });
-    await rt.load(v);
-    const r = await rt.invoke(v.key, get());
-    assert.equal(r.status, 500);
-    assert.match(r.error!.message, /exceeds the \d+ byte cap/);
-    assert.equal(r.body.length, 0);
     await rt.unload(v.key);
   });
 });

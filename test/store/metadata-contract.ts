@@ -2,6 +2,7 @@
 // `make` returns a fresh, empty store on the given clock; the suite closes what it opens.
 // Adapter-specific checks (persistence, schema, query plans) live in the adapter's own test file.
 import { describe } from 'node:test';
+import { apiKeyTests } from './metadata/api-keys.js';
 import { deploymentTests } from './metadata/deployments.js';
 import { type MakeMetadataStore, withStoreOf } from './metadata/harness.js';
 import { cascadeTests, kvTests } from './metadata/kv-cascade.js';
@@ -20,6 +21,7 @@ export function runMetadataStoreContract(name: string, make: MakeMetadataStore):
     describe('statistics', () => statsTests(withStore));
     describe('key-value data', () => kvTests(withStore));
     describe('deployments', () => deploymentTests(withStore));
+    describe('API keys', () => apiKeyTests(withStore));
     describe('deletes leave nothing behind', () => cascadeTests(withStore));
   });
 }

@@ -12,6 +12,7 @@ import type { BuildService } from '../../build/service.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import type { BuildTask } from '../../core/types.js';
 import { ErrorBody } from '../../core/schemas.js';
+import { ADMIN, type Scopes } from '../../auth/policy.js';
 import { validatorCompiler } from '../validation.js';
 
 const NullableString = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
@@ -134,9 +135,36 @@ const TaskParams = Type.Object({ task_id: Type.String({ minLength: 1, maxLength:
 const TaskQuery = Type.Object({ workspace_id: Type.Optional(Type.String({ maxLength: 100 })) });
 const WorkspaceParams = Type.Object({ workspace_id: Type.String({ maxLength: 100 }) });
 
-/** The multipart body is read by readForm; the documented body schema must not be validated. */
+/**
+ * The multipart body is read by readForm (in preValidation, so the guard can see its workspace_id
+ * before the handler runs); the documented body schema must not be validated, and the parsed form
+ * must be kept.
+ */
 const multipartValidator: FastifySchemaCompiler<unknown> = (route) =>
-  route.httpPart === 'body' ? () => ({ value: undefined }) : validatorCompiler(route);
+  route.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(route);
+
+/** Parses the form before validation and the guard; the handler reads it back from req.body. */
+const parseForm =
+  (allowed: readonly string[], maxBytes: number) =>
+  async (req: FastifyRequest): Promise<void> => {
+    const form = await readForm(req, allowed, maxBytes);
+    req.body = { ...Object.fromEntries(form.fields), [FORM]: form };
+  };
+const FORM = Symbol('form');
+const formOf = (req: FastifyRequest): UploadForm => {
+  const form = (req.body as { [FORM]?: UploadForm } | undefined)?.[FORM];
+  if (!form) throw invalid('file', 'file is required (multipart field "file", a .py or a .zip)');
+  return form;
+};
+const BUILD_FIELDS = ['app_name', 'workspace_id'] as const;
+const BUILD_AND_PUSH_FIELDS = [
+  'registry_url',
+  'username',
+  'password',
+  'tag',
+  'app_name',
+  'workspace_id',
+] as const;
 
 const taskStatus = (t: BuildTask) => ({
   task_id: t.taskId,
@@ -232,7 +260,15 @@ const field = (form: UploadForm, name: string): string | undefined => {
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
 
-export async function buildRoutes(base: FastifyInstance, builds: BuildService): Promise<void> {
+/** `scopes` is omitted only by harnesses that mount these routes without the guard; fail closed then. */
+export async function buildRoutes(
+  base: FastifyInstance,
+  builds: BuildService,
+  scopes?: Scopes,
+): Promise<void> {
+  const inWorkspaceField = scopes?.workspaceField(DEFAULT_WORKSPACE_ID) ?? ADMIN;
+  const ofTask = scopes?.taskParam ?? ADMIN;
+  const inWorkspaceParam = scopes?.workspaceParam ?? ADMIN;
   // Own scope: the multipart parser and its caps apply to these routes only.
   await base.register(async (scope) => {
     await scope.register(multipart, {
@@ -252,6 +288,8 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
     app.post(
       '/api/v1/build',
       {
+        config: { auth: inWorkspaceField },
+        preValidation: parseForm(BUILD_FIELDS, builds.maxSourceBytes),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
@@ -267,7 +305,7 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
         },
       },
       async (req, reply) => {
-        const form = await readForm(req, ['app_name', 'workspace_id'], builds.maxSourceBytes);
+        const form = formOf(req);
         const task = await builds.submit({
           kind: 'build',
           workspaceId: field(form, 'workspace_id'),
@@ -283,6 +321,8 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
     app.post(
       '/api/v1/build-and-push',
       {
+        config: { auth: inWorkspaceField },
+        preValidation: parseForm(BUILD_AND_PUSH_FIELDS, builds.maxSourceBytes),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
@@ -298,11 +338,7 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
         },
       },
       async (req, reply) => {
-        const form = await readForm(
-          req,
-          ['registry_url', 'username', 'password', 'tag', 'app_name', 'workspace_id'],
-          builds.maxSourceBytes,
-        );
+        const form = formOf(req);
         const registryUrl = field(form, 'registry_url');
         if (registryUrl === undefined)
           throw invalid('registry_url', "registry_url is required (use 'local')");
@@ -322,6 +358,7 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
     app.post(
       '/api/v1/push',
       {
+        config: { auth: inWorkspaceField },
         schema: {
           tags,
           summary: 'Push a previously uploaded source',
@@ -349,6 +386,7 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
     app.get(
       '/api/v1/tasks/:task_id',
       {
+        config: { auth: ofTask },
         schema: {
           tags,
           summary: 'Get a build task',
@@ -366,6 +404,7 @@ export async function buildRoutes(base: FastifyInstance, builds: BuildService): 
     app.get(
       '/api/v1/workspaces/:workspace_id/tasks',
       {
+        config: { auth: inWorkspaceParam },
         schema: {
           tags,
           summary: 'List the build tasks of a workspace',

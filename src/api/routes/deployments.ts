@@ -4,40 +4,62 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { ANY_KEY, type Scopes } from '../../auth/policy.js';
 import { invalid } from '../../core/errors.js';
-import { DeployRequest, DeployResponse, Deployment, DeploymentParams, ScaffoldRequest, ScaffoldResponse } from '../../core/deploy-schemas.js';
+import {
+  DeployRequest,
+  DeployResponse,
+  Deployment,
+  DeploymentParams,
+  ScaffoldRequest,
+  ScaffoldResponse,
+} from '../../core/deploy-schemas.js';
 import { ErrorBody, FunctionParams } from '../../core/schemas.js';
 import { parseVersion, type DeploymentService } from '../../deploy/deployments.js';
 import { appNameFromImage, spinAppYaml } from '../../deploy/spinapp.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 500: ErrorBody };
 
-export async function deploymentRoutes(base: FastifyInstance, deployments: DeploymentService): Promise<void> {
+export async function deploymentRoutes(
+  base: FastifyInstance,
+  deployments: DeploymentService,
+  scope: Scopes,
+): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
 
   app.post(
     '/api/workspaces/:workspace_id/functions/:function_id/deployments',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags: ['Deployments'],
         summary: 'Build the function’s current code and deploy it',
-        description: 'Creates the next deployment version (artifact digest + config snapshot), loads it in the runtime and makes it active.',
+        description:
+          'Creates the next deployment version (artifact digest + config snapshot), loads it in the runtime and makes it active.',
         params: FunctionParams,
         response: { 201: Deployment, ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await deployments.deployCurrent(req.params.workspace_id, req.params.function_id)),
+    async (req, reply) =>
+      reply.code(201).send(await deployments.deployCurrent(req.params.workspace_id, req.params.function_id)),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions/:function_id/deployments',
     {
-      schema: { tags: ['Deployments'], summary: 'List deployments, newest first', params: FunctionParams, response: { 200: Type.Array(Deployment), ...errors } },
+      config: { auth: scope.workspaceParam },
+      schema: {
+        tags: ['Deployments'],
+        summary: 'List deployments, newest first',
+        params: FunctionParams,
+        response: { 200: Type.Array(Deployment), ...errors },
+      },
     },
     async (req) => deployments.list(req.params.workspace_id, req.params.function_id),
   );
   app.post(
     '/api/workspaces/:workspace_id/functions/:function_id/deployments/:version/activate',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags: ['Deployments'],
         summary: 'Make a deployment version active (roll back or forward, no rebuild)',
@@ -45,12 +67,15 @@ export async function deploymentRoutes(base: FastifyInstance, deployments: Deplo
         response: { 200: Deployment, ...errors },
       },
     },
-    async (req) => deployments.activate(req.params.workspace_id, req.params.function_id, parseVersion(req.params.version)),
+    async (req) =>
+      deployments.activate(req.params.workspace_id, req.params.function_id, parseVersion(req.params.version)),
   );
 
   app.post(
     '/api/v1/deploy',
     {
+      // The function named in the body decides the workspace; its image must be of that workspace too.
+      config: { auth: scope.functionField },
       schema: {
         tags: ['Builds'],
         summary: 'Deploy a built image',
@@ -62,7 +87,11 @@ export async function deploymentRoutes(base: FastifyInstance, deployments: Deplo
     },
     async (req) => {
       const b = req.body;
-      if (!b.function_id) throw invalid('function_id', 'function_id is required: the embedded runtime serves images through a function');
+      if (!b.function_id)
+        throw invalid(
+          'function_id',
+          'function_id is required: the embedded runtime serves images through a function',
+        );
       const d = await deployments.deployImage(b.image_ref, b.function_id);
       const appName = b.app_name ?? appNameFromImage(b.image_ref);
       return {
@@ -83,6 +112,8 @@ export async function deploymentRoutes(base: FastifyInstance, deployments: Deplo
   app.post(
     '/api/v1/scaffold',
     {
+      // Pure text generation from the request: no stored data is read or written.
+      config: { auth: ANY_KEY },
       schema: {
         tags: ['Builds'],
         summary: 'A SpinApp manifest (core.spinkube.dev/v1alpha1) for an image',

@@ -11,17 +11,23 @@ import {
   FunctionUpdate,
   WorkspaceParams,
 } from '../../core/schemas.js';
+import type { Scopes } from '../../auth/policy.js';
 import type { FunctionService } from '../../services/functions.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
-export async function functionRoutes(base: FastifyInstance, functions: FunctionService): Promise<void> {
+export async function functionRoutes(
+  base: FastifyInstance,
+  functions: FunctionService,
+  scope: Scopes,
+): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['Functions'];
 
   app.post(
     '/api/workspaces/:workspace_id/functions',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Create a function',
@@ -36,6 +42,7 @@ export async function functionRoutes(base: FastifyInstance, functions: FunctionS
   app.get(
     '/api/workspaces/:workspace_id/functions',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'List functions',
@@ -48,6 +55,7 @@ export async function functionRoutes(base: FastifyInstance, functions: FunctionS
   app.get(
     '/api/workspaces/:workspace_id/functions/:function_id',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Get a function',
@@ -60,6 +68,7 @@ export async function functionRoutes(base: FastifyInstance, functions: FunctionS
   app.patch(
     '/api/workspaces/:workspace_id/functions/:function_id',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Update a function',
@@ -73,6 +82,7 @@ export async function functionRoutes(base: FastifyInstance, functions: FunctionS
   app.delete(
     '/api/workspaces/:workspace_id/functions/:function_id',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Delete a function',

@@ -5,6 +5,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import type { Scopes } from '../../auth/policy.js';
 import { EunhaError } from '../../core/errors.js';
 import { ErrorBody, ExecutionLog, FunctionParams } from '../../core/schemas.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
@@ -12,11 +13,16 @@ import { platformError } from '../../gateway/ingress.js';
 import type { Invoker } from '../../gateway/invoker.js';
 import type { FunctionService } from '../../services/functions.js';
 
-export async function invokeRoutes(base: FastifyInstance, deps: { functions: FunctionService; target: LocalTarget; invoker: Invoker }): Promise<void> {
+export async function invokeRoutes(
+  base: FastifyInstance,
+  deps: { functions: FunctionService; target: LocalTarget; invoker: Invoker },
+  scope: Scopes,
+): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   app.post(
     '/api/workspaces/:workspace_id/functions/:function_id/invoke',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags: ['Functions'],
         summary: 'Invoke the deployed function with a JSON body',
@@ -24,14 +30,28 @@ export async function invokeRoutes(base: FastifyInstance, deps: { functions: Fun
           'Runs the active deployment (POST when the function accepts it, else its first method) with the JSON body and returns the execution log of that run.',
         params: FunctionParams,
         body: Type.Unknown({ description: 'Any JSON value, passed to the function as the request body' }),
-        response: { 200: ExecutionLog, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 429: ErrorBody, 502: ErrorBody, 504: ErrorBody },
+        response: {
+          200: ExecutionLog,
+          400: ErrorBody,
+          403: ErrorBody,
+          404: ErrorBody,
+          429: ErrorBody,
+          502: ErrorBody,
+          504: ErrorBody,
+        },
       },
     },
     async (req) => {
       const fn = await deps.functions.require(req.params.workspace_id, req.params.function_id);
       const route = deps.target.route(fn.id);
-      if (!route) throw new EunhaError('NOT_DEPLOYED', `function '${fn.id}' has no active deployment; deploy it first`, { functionId: fn.id });
-      if (route.fn.status === 'disabled') throw new EunhaError('FUNCTION_DISABLED', `function '${fn.id}' is disabled`, { functionId: fn.id });
+      if (!route)
+        throw new EunhaError(
+          'NOT_DEPLOYED',
+          `function '${fn.id}' has no active deployment; deploy it first`,
+          { functionId: fn.id },
+        );
+      if (route.fn.status === 'disabled')
+        throw new EunhaError('FUNCTION_DISABLED', `function '${fn.id}' is disabled`, { functionId: fn.id });
       const method = route.fn.httpMethods.includes('POST') ? 'POST' : (route.fn.httpMethods[0] ?? 'GET');
       const json = req.body === undefined ? '' : JSON.stringify(req.body);
       const { result, log } = await deps.invoker.invoke(
@@ -51,7 +71,12 @@ export async function invokeRoutes(base: FastifyInstance, deps: { functions: Fun
       );
       const platform = platformError(result);
       if (platform) {
-        throw new EunhaError(platform.code, platform.message, { ...platform.details, logId: log.id, functionId: fn.id }, platform.headers);
+        throw new EunhaError(
+          platform.code,
+          route.redactor.text(platform.message),
+          { ...platform.details, logId: log.id, functionId: fn.id },
+          platform.headers,
+        );
       }
       return log;
     },

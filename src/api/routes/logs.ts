@@ -12,18 +12,25 @@ import {
   WorkspaceLogsQuery,
   WorkspaceParams,
 } from '../../core/schemas.js';
+import type { Scopes } from '../../auth/policy.js';
 import type { ExecutionLogService } from '../../observability/execution-logs.js';
 import type { LiveTails } from '../../observability/live-tail.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
-export async function logRoutes(base: FastifyInstance, logs: ExecutionLogService, tails: LiveTails): Promise<void> {
+export async function logRoutes(
+  base: FastifyInstance,
+  logs: ExecutionLogService,
+  tails: LiveTails,
+  scope: Scopes,
+): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['Logs'];
 
   app.get(
     '/api/workspaces/:workspace_id/functions/:function_id/logs',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Execution logs of a function, newest first',
@@ -35,7 +42,11 @@ export async function logRoutes(base: FastifyInstance, logs: ExecutionLogService
       },
     },
     async (req, reply) => {
-      const page = await logs.forFunction(req.params.workspace_id, req.params.function_id, req.query.limit ?? 100);
+      const page = await logs.forFunction(
+        req.params.workspace_id,
+        req.params.function_id,
+        req.query.limit ?? 100,
+      );
       if (!req.query.follow) return page;
       reply.hijack();
       await tails.stream(reply.raw, req.params.function_id, [...page.logs].reverse(), {
@@ -50,6 +61,7 @@ export async function logRoutes(base: FastifyInstance, logs: ExecutionLogService
   app.get(
     '/api/workspaces/:workspace_id/logs',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Recent execution logs across a workspace, newest first',

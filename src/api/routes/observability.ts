@@ -4,6 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { ADMIN, type Scopes } from '../../auth/policy.js';
 import { notFound } from '../../core/errors.js';
 import type { Clock } from '../../core/ids.js';
 import { ErrorBody } from '../../core/schemas.js';
@@ -14,7 +15,11 @@ import type { MetadataStore } from '../../store/ports.js';
 const FnParams = Type.Object({ function_id: Type.String() });
 const Point = Type.Object({ timestamp: Type.String(), value: Type.Number() });
 
-export async function observabilityRoutes(base: FastifyInstance, deps: { meta: MetadataStore; metrics: Metrics; clock: Clock }): Promise<void> {
+export async function observabilityRoutes(
+  base: FastifyInstance,
+  deps: { meta: MetadataStore; metrics: Metrics; clock: Clock },
+  scope: Scopes,
+): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const requireFn = async (id: string) => {
     const fn = await deps.meta.findFunction(id);
@@ -22,17 +27,25 @@ export async function observabilityRoutes(base: FastifyInstance, deps: { meta: M
     return fn;
   };
 
-  app.get('/metrics', { schema: { tags: ['System'], summary: 'Prometheus metrics (text exposition format)' } }, async (_req, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.text()),
+  // Platform-wide figures (every function's counts): the operator's, so the admin key's.
+  app.get(
+    '/metrics',
+    {
+      config: { auth: ADMIN },
+      schema: { tags: ['System'], summary: 'Prometheus metrics (text exposition format; admin key)' },
+    },
+    async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.text()),
   );
 
   app.get(
     '/api/functions/:function_id/metrics',
     {
+      config: { auth: scope.functionParam },
       schema: {
         tags: ['Logs'],
         summary: 'CPU, invocations, errors and duration of a function over the last hour',
-        description: 'cpu_total is CPU seconds used in the window; cpu_series is average cores used per minute, from the CPU time measured for each invocation.',
+        description:
+          'cpu_total is CPU seconds used in the window; cpu_series is average cores used per minute, from the CPU time measured for each invocation.',
         params: FnParams,
         response: {
           200: Type.Object({
@@ -64,14 +77,23 @@ export async function observabilityRoutes(base: FastifyInstance, deps: { meta: M
   app.get(
     '/api/functions/:function_id/loki-logs',
     {
+      config: { auth: scope.functionParam },
       schema: {
         tags: ['Logs'],
         summary: 'Lines the function printed, newest first, in Loki’s shape',
         params: FnParams,
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })) }, { additionalProperties: false }),
+        querystring: Type.Object(
+          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })) },
+          { additionalProperties: false },
+        ),
         response: {
           200: Type.Object({
-            logs: Type.Array(Type.Object({ timestamp: Type.String({ description: 'ns since the epoch' }), line: Type.String() })),
+            logs: Type.Array(
+              Type.Object({
+                timestamp: Type.String({ description: 'ns since the epoch' }),
+                line: Type.String(),
+              }),
+            ),
             total: Type.Integer(),
             function_id: Type.String(),
           }),

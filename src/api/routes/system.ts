@@ -2,6 +2,7 @@
 
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
+import { PUBLIC } from '../../auth/policy.js';
 
 export interface SystemInfo {
   environment: string;
@@ -12,6 +13,7 @@ export async function systemRoutes(app: FastifyInstance, info: SystemInfo): Prom
   app.get(
     '/health',
     {
+      config: { auth: PUBLIC },
       schema: {
         tags: ['System'],
         summary: 'Health check',
@@ -23,6 +25,7 @@ export async function systemRoutes(app: FastifyInstance, info: SystemInfo): Prom
   app.get(
     '/',
     {
+      config: { auth: PUBLIC },
       schema: {
         tags: ['System'],
         summary: 'Service information',

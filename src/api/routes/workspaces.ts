@@ -1,4 +1,5 @@
-// /api/workspaces — the seed's workspace endpoints.
+// /api/workspaces — the seed's workspace endpoints. Only the admin creates workspaces; a workspace
+// key lists, reads, changes and deletes its own workspace only.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -10,20 +11,27 @@ import {
   WorkspaceParams,
   WorkspaceUpdate,
 } from '../../core/schemas.js';
+import { canSeeWorkspace } from '../../auth/guard.js';
+import { ADMIN, ANY_KEY, type Scopes } from '../../auth/policy.js';
 import type { WorkspaceService } from '../../services/workspaces.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
-export async function workspaceRoutes(base: FastifyInstance, workspaces: WorkspaceService): Promise<void> {
+export async function workspaceRoutes(
+  base: FastifyInstance,
+  workspaces: WorkspaceService,
+  scope: Scopes,
+): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['Workspaces'];
 
   app.post(
     '/api/workspaces',
     {
+      config: { auth: ADMIN },
       schema: {
         tags,
-        summary: 'Create a workspace',
+        summary: 'Create a workspace (admin key)',
         body: WorkspaceCreate,
         response: { 201: Workspace, 400: ErrorBody },
       },
@@ -32,12 +40,21 @@ export async function workspaceRoutes(base: FastifyInstance, workspaces: Workspa
   );
   app.get(
     '/api/workspaces',
-    { schema: { tags, summary: 'List workspaces', response: { 200: Type.Array(Workspace) } } },
-    async () => workspaces.list(),
+    {
+      config: { auth: ANY_KEY },
+      schema: {
+        tags,
+        summary: 'List workspaces',
+        description: 'The admin key sees every workspace; a workspace key sees its own only.',
+        response: { 200: Type.Array(Workspace) },
+      },
+    },
+    async (req) => (await workspaces.list()).filter((ws) => canSeeWorkspace(req, ws.id)),
   );
   app.get(
     '/api/workspaces/:workspace_id',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Get a workspace',
@@ -50,6 +67,7 @@ export async function workspaceRoutes(base: FastifyInstance, workspaces: Workspa
   app.patch(
     '/api/workspaces/:workspace_id',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Update a workspace',
@@ -63,6 +81,7 @@ export async function workspaceRoutes(base: FastifyInstance, workspaces: Workspa
   app.delete(
     '/api/workspaces/:workspace_id',
     {
+      config: { auth: scope.workspaceParam },
       schema: {
         tags,
         summary: 'Delete a workspace',

@@ -44,8 +44,10 @@ export class BridgeDevice {
     FS.registerDevice(dev, {
       open: () => undefined,
       close: () => undefined,
-      read: (_s: unknown, buffer: Int8Array, offset: number, length: number) => guard(() => this.onRead(buffer, offset, length)),
-      write: (_s: unknown, buffer: Int8Array, offset: number, length: number) => guard(() => this.onWrite(buffer, offset, length)),
+      read: (_s: unknown, buffer: Int8Array, offset: number, length: number) =>
+        guard(() => this.onRead(buffer, offset, length)),
+      write: (_s: unknown, buffer: Int8Array, offset: number, length: number) =>
+        guard(() => this.onWrite(buffer, offset, length)),
     });
     FS.mkdev('/dev/eunha', dev);
   }

@@ -1,24 +1,36 @@
 // Entry of a sandbox host process: one Pyodide interpreter serving one function version, one
 // request at a time, over a blocking frame channel on fd 3. The parent spawns it with an empty
-// environment, in an empty directory, as nobody and without network where it can. Boot modes:
+// environment, in an empty directory, under a uid of its own and without network where it can. Modes:
 // `makeSnapshot` (boot from scratch, pre-import, send back the memory snapshot) or serve (boot
 // from the snapshot, harden, then answer load/invoke frames until the channel closes).
 
 import fs from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import { loadPyodide, type PyodideAPI } from 'pyodide';
 import { SyncChannel } from './sync-channel.js';
 import { BridgeDevice } from './bridge-device.js';
 import { OutputCollector } from '../output.js';
 import { decodeFrame, encodeFrame, type Header } from '../protocol.js';
-import { disarmFilesAndProcess, disarmSpawnAndNetwork, installWasmMemoryCap, setWasmMemoryLimit } from './lockdown.js';
+import {
+  disarmFilesAndProcess,
+  disarmSpawnAndNetwork,
+  installWasmMemoryCap,
+  setWasmMemoryLimit,
+} from './lockdown.js';
 import { SPIN_SDK_FILES } from '../python/spin-sdk.js';
 import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, writeTree, type FSLike } from './pyodide-setup.js';
+import { withSparseRestore } from './sparse-restore.js';
 
+// Captured before the lockdown replaces the fs and process functions with deniers.
 const fstatSync = fs.fstatSync;
 const readSync = fs.readSync;
+const closeSync = fs.closeSync;
+const cpuUsage = process.cpuUsage.bind(process);
+const exit = process.exit.bind(process);
 const SNAPSHOT_FD = 4;
+const channel = new SyncChannel(3);
+const output = new OutputCollector();
+const MiB = 1024 * 1024;
 
 /** The snapshot arrives as an inherited fd (pread: the file description may be shared). */
 function readSnapshot(): Uint8Array {
@@ -30,14 +42,9 @@ function readSnapshot(): Uint8Array {
     if (n === 0) break;
     off += n;
   }
-  fs.closeSync(SNAPSHOT_FD);
+  closeSync(SNAPSHOT_FD);
   return buf;
 }
-const cpuUsage = process.cpuUsage.bind(process);
-const exit = process.exit.bind(process);
-const channel = new SyncChannel(3);
-const output = new OutputCollector();
-const MiB = 1024 * 1024;
 
 installWasmMemoryCap();
 disarmSpawnAndNetwork();
@@ -47,22 +54,40 @@ interface Loaded {
   dispatch: () => void;
 }
 
-async function makeSnapshot(): Promise<void> {
-  const py = await loadPyodide({ _makeSnapshot: true, env: {}, jsglobals: Object.create(null) as object, stdout: () => {}, stderr: () => {} });
-  writeTree(py.FS as FSLike, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
-  py.runPython(`import sys\nsys.path.insert(0, '/lib/eunha')\n${PREIMPORT.map((m) => `import ${m}`).join('\n')}`);
-  channel.write({ t: 'snapshot' }, py.makeMemorySnapshot());
+interface Sandbox {
+  entry: Loaded;
+  device: BridgeDevice;
+  FS: FSLike;
+  /** Current size of the interpreter's linear memory. */
+  heap: () => number;
 }
 
-async function bootSandbox(snapshot: Uint8Array | null): Promise<{ py: PyodideAPI; entry: Loaded; device: BridgeDevice; heap: () => number }> {
-  // Without a snapshot (the bench's baseline) the interpreter boots from scratch.
+async function makeSnapshot(): Promise<void> {
   const py = await loadPyodide({
-    ...(snapshot ? { _loadSnapshot: snapshot } : {}),
+    _makeSnapshot: true,
     env: {},
     jsglobals: Object.create(null) as object,
     stdout: () => {},
     stderr: () => {},
   });
+  writeTree(py.FS as FSLike, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
+  py.runPython(
+    `import sys\nsys.path.insert(0, '/lib/eunha')\n${PREIMPORT.map((m) => `import ${m}`).join('\n')}`,
+  );
+  channel.write({ t: 'snapshot' }, py.makeMemorySnapshot());
+}
+
+async function bootSandbox(snapshot: Uint8Array | null): Promise<Sandbox> {
+  // Without a snapshot (the bench's baseline) the interpreter boots from scratch.
+  const load = (): Promise<PyodideAPI> =>
+    loadPyodide({
+      ...(snapshot ? { _loadSnapshot: snapshot } : {}),
+      env: {},
+      jsglobals: Object.create(null) as object,
+      stdout: () => {},
+      stderr: () => {},
+    });
+  const py = snapshot ? await withSparseRestore(snapshot, load) : await load();
   const FS = py.FS as FSLike;
   // MEMFS lives outside the wasm heap, so the snapshot has the modules but not their files.
   writeTree(FS, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
@@ -76,7 +101,8 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<{ py: PyodideAP
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
   py.setStdout({ write: output.write });
   py.setStderr({ write: output.write });
-  py.setInterruptBuffer(interrupt);
+  // Not a TypedArray, but Pyodide only ever indexes [0] (see `interrupt` below).
+  py.setInterruptBuffer(interrupt as unknown as Int32Array);
   py.runPython(`import sys, os, posix
 if '/lib/eunha' not in sys.path: sys.path.insert(0, '/lib/eunha')
 for _m in (os, posix):
@@ -86,26 +112,44 @@ del _m, _n`);
   // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
   const main = py.pyimport('_eunha_main') as unknown as Loaded;
   const entry: Loaded = { load: main.load, dispatch: main.dispatch };
-  FS_REF.current = FS;
   const mod = (py as unknown as { _module: { HEAP8: Int8Array } })._module;
   const heap = (): number => mod.HEAP8.buffer.byteLength;
   py.unregisterJsModule('js');
   py.unregisterJsModule('pyodide_js');
   py.runPython('import _eunha_harden\n_eunha_harden.harden()');
   lockPyodideApi(py);
-  return { py, entry, device, heap };
+  return { entry, device, FS, heap };
 }
 
-const deadlineSab = new SharedArrayBuffer(8);
-const deadline = new Float64Array(deadlineSab);
-const interruptSab = new SharedArrayBuffer(4);
-const interrupt = new Int32Array(interruptSab);
+/**
+ * The timeout, without a watchdog thread: CPython's eval loop polls Pyodide's "interrupt buffer"
+ * (it reads element 0 every few dozen checks). Handing it this object instead of an Int32Array
+ * makes each poll compare the clock with the armed deadline and answer SIGINT once it has passed.
+ */
+const SIGINT = 2;
+let deadlineAt = 0;
+const interrupt = {
+  get 0(): number {
+    if (deadlineAt > 0 && Date.now() >= deadlineAt) {
+      deadlineAt = 0;
+      return SIGINT;
+    }
+    return 0;
+  },
+  set 0(_cleared: number) {
+    // Pyodide writes 0 back after reading; the deadline is disarmed above instead.
+  },
+};
 
 function isFatal(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { pyodide_fatal_error?: unknown }).pyodide_fatal_error === true;
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    (e as { pyodide_fatal_error?: unknown }).pyodide_fatal_error === true
+  );
 }
 
-function serve(entry: Loaded, device: BridgeDevice, heap: () => number): void {
+function serve({ entry, device, FS, heap }: Sandbox): void {
   for (;;) {
     const raw = channel.readRaw();
     if (raw === null) return;
@@ -120,13 +164,16 @@ function serve(entry: Loaded, device: BridgeDevice, heap: () => number): void {
       }
       let reply: Header;
       try {
-        writeTree(FS_REF.current!, '/app', tree);
+        writeTree(FS, '/app', tree);
         const memoryMb = Number(header.memoryMb);
         setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
         device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
         entry.load();
         const ans = device.answer;
-        reply = ans !== null && ans.header.t === 'loaded' ? { ...ans.header } : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
+        reply =
+          ans !== null && ans.header.t === 'loaded'
+            ? { ...ans.header }
+            : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
       } catch (e) {
         reply = { t: 'loaded', ok: false, error: String(e instanceof Error ? e.message : e) };
       }
@@ -136,8 +183,7 @@ function serve(entry: Loaded, device: BridgeDevice, heap: () => number): void {
     }
     if (header.t !== 'invoke') continue;
     device.offer(raw);
-    Atomics.store(interrupt, 0, 0);
-    deadline[0] = Date.now() + Number(header.timeoutMs);
+    deadlineAt = Date.now() + Number(header.timeoutMs);
     const c0 = cpuUsage();
     let thrown: unknown = null;
     try {
@@ -145,24 +191,31 @@ function serve(entry: Loaded, device: BridgeDevice, heap: () => number): void {
     } catch (e) {
       thrown = e;
     }
-    deadline[0] = 0;
+    deadlineAt = 0;
     const c1 = cpuUsage(c0);
     const out = output.take();
     const ans = device.answer;
-    const meta = { lines: out.lines, linesTruncated: out.truncated, cpuMs: (c1.user + c1.system) / 1000, heapBytes: heap() };
+    const meta = {
+      lines: out.lines,
+      linesTruncated: out.truncated,
+      cpuMs: (c1.user + c1.system) / 1000,
+      heapBytes: heap(),
+    };
     if (thrown === null && ans !== null && ans.header.t === 'resp') {
       channel.write({ ...ans.header, t: 'result', ...meta }, ans.body);
       continue;
     }
     const fatal = isFatal(thrown);
-    const text = String(thrown instanceof Error ? thrown.message : thrown ?? 'no response');
+    const text = String(thrown instanceof Error ? thrown.message : (thrown ?? 'no response'));
     const timedOut = !fatal && text.includes('KeyboardInterrupt');
     channel.write({
       t: 'result',
       status: timedOut ? 504 : 502,
       headers: {},
       error: timedOut ? 'TIMEOUT' : 'FUNCTION_CRASHED',
-      message: timedOut ? 'the function did not answer within its timeout' : 'the sandbox failed: ' + text.split('\n').slice(-2).join(' '),
+      message: timedOut
+        ? 'the function did not answer within its timeout'
+        : 'the sandbox failed: ' + text.split('\n').slice(-2).join(' '),
       traceback: text,
       recycle: true,
       ...meta,
@@ -170,8 +223,6 @@ function serve(entry: Loaded, device: BridgeDevice, heap: () => number): void {
     if (fatal) exit(70);
   }
 }
-
-const FS_REF: { current: FSLike | null } = { current: null };
 
 async function main(): Promise<void> {
   const boot = channel.read();
@@ -182,16 +233,9 @@ async function main(): Promise<void> {
   }
   const t0 = performance.now();
   const snapshot = boot.header.noSnapshot === true ? null : readSnapshot();
-  const { entry, device, heap } = await bootSandbox(snapshot);
+  const sandbox = await bootSandbox(snapshot);
   // Pyodide keeps a reference to the snapshot bytes; detaching the buffer frees its 30 MB anyway.
   if (snapshot) structuredClone(snapshot.buffer, { transfer: [snapshot.buffer as ArrayBuffer] });
-  // The watchdog is started before the lockdown takes worker_threads away.
-  new Worker(new URL('./watchdog.js', import.meta.url), {
-    workerData: { ctl: deadlineSab, intr: interruptSab },
-    env: {},
-    stdout: false,
-    stderr: false,
-  }).unref();
   disarmFilesAndProcess();
   // Drop the snapshot bytes and boot garbage now rather than carry them for the host's life.
   const g = globalThis as unknown as { gc?: () => void };
@@ -203,8 +247,8 @@ async function main(): Promise<void> {
       g.gc = undefined;
     }
   }
-  channel.write({ t: 'ready', bootMs: performance.now() - t0, heapBytes: heap() });
-  serve(entry, device, heap);
+  channel.write({ t: 'ready', bootMs: performance.now() - t0, heapBytes: sandbox.heap() });
+  serve(sandbox);
 }
 
 main().then(

@@ -24,7 +24,7 @@ function disarmModule(name: string, classesToo = true): void {
     try {
       mod[key] = denier(`${name}.${key}`);
     } catch {
-      // A non-writable export stays; the OS layer (no network, nobody uid) still holds.
+      // A non-writable export stays; the OS layer (no network, a uid of its own) still holds.
     }
   }
 }
@@ -43,12 +43,26 @@ export function disarmFilesAndProcess(): void {
   disarmModule('module', false);
   syncBuiltinESMExports();
   const proc = process as unknown as Record<string, unknown>;
-  for (const key of ['binding', '_linkedBinding', 'dlopen', 'kill', 'chdir', 'setuid', 'setgid', 'seteuid',
-    'setegid', 'setgroups', 'initgroups', '_kill', 'send', 'openStdin']) {
+  for (const key of [
+    'binding',
+    '_linkedBinding',
+    'dlopen',
+    'kill',
+    'chdir',
+    'setuid',
+    'setgid',
+    'seteuid',
+    'setegid',
+    'setgroups',
+    'initgroups',
+    '_kill',
+    'send',
+    'openStdin',
+  ]) {
     try {
       proc[key] = denier(`process.${key}`);
     } catch {
-      // Non-writable: left as is; the process runs as nobody without network anyway.
+      // Non-writable: left as is; the process has its own uid and no network anyway.
     }
   }
   const g = globalThis as unknown as Record<string, unknown>;

@@ -11,12 +11,19 @@ export interface FSLike {
   filesystems: Record<string, unknown>;
 }
 
-const SAFE_SEGMENT = /^[A-Za-z0-9_.-]+$/;
+// The same alphabet the build accepts for artifact entries (docs/design/004).
+const SAFE_SEGMENT = /^[A-Za-z0-9._@=+-]+$/;
 
 export function checkGuestPath(name: string): string[] {
   const parts = name.split('/');
-  if (name.length === 0 || name.length > 512 || parts.some((p) => !SAFE_SEGMENT.test(p) || p === '.' || p === '..')) {
-    throw new Error(`invalid file name ${JSON.stringify(name)} (relative paths of [A-Za-z0-9_.-] segments only)`);
+  if (
+    name.length === 0 ||
+    name.length > 512 ||
+    parts.some((p) => !SAFE_SEGMENT.test(p) || p === '.' || p === '..')
+  ) {
+    throw new Error(
+      `invalid file name ${JSON.stringify(name)} (relative paths of [A-Za-z0-9._@=+-] segments only)`,
+    );
   }
   return parts;
 }
@@ -31,10 +38,35 @@ export function writeTree(FS: FSLike, root: string, files: Record<string, string
 }
 
 const API_KEYS = [
-  '_module', '_api', 'FS', 'PATH', 'ERRNO_CODES', 'mountNodeFS', 'mountNativeFS', 'registerJsModule',
-  'unregisterJsModule', 'runPython', 'runPythonAsync', 'pyimport', 'loadPackage', 'loadPackagesFromImports',
-  'globals', 'pyodide_py', 'ffi', 'setStdin', 'setStdout', 'setStderr', 'registerComlink', 'makeMemorySnapshot',
-  'toPy', 'unpackArchive', 'canvas', 'loadedPackages', 'setInterruptBuffer', 'checkInterrupt', 'setDebug',
+  '_module',
+  '_api',
+  'FS',
+  'PATH',
+  'ERRNO_CODES',
+  'mountNodeFS',
+  'mountNativeFS',
+  'registerJsModule',
+  'unregisterJsModule',
+  'runPython',
+  'runPythonAsync',
+  'pyimport',
+  'loadPackage',
+  'loadPackagesFromImports',
+  'globals',
+  'pyodide_py',
+  'ffi',
+  'setStdin',
+  'setStdout',
+  'setStderr',
+  'registerComlink',
+  'makeMemorySnapshot',
+  'toPy',
+  'unpackArchive',
+  'canvas',
+  'loadedPackages',
+  'setInterruptBuffer',
+  'checkInterrupt',
+  'setDebug',
 ];
 
 /** Called after the host has taken its own references: nothing here is needed afterwards. */

@@ -3,7 +3,7 @@
 // these and never write SQL against another kind's rows.
 import type { Db } from './connection.js';
 
-export type ItemKind = 'workspace' | 'function' | 'task' | 'log' | 'kv' | 'deployment';
+export type ItemKind = 'workspace' | 'function' | 'task' | 'log' | 'kv' | 'deployment' | 'apikey';
 
 export interface ItemRow {
   pk: string;

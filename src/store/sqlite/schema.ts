@@ -7,7 +7,8 @@
 // range aggregate over real invocation records instead of a counter.
 //
 // Deployments (kind 'deployment') came after version 1 and needed no migration: they use only
-// pk/sk and the existing items_gsi1 index, so a version-1 file already serves them.
+// pk/sk and the existing items_gsi1 index, so a version-1 file already serves them. API keys
+// (kind 'apikey') likewise: WS#{ws}/KEY#{id} plus gsi1 APIKEY#{sha256}.
 import type { Db } from './connection.js';
 
 type Migration = (db: Db) => void;

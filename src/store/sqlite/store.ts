@@ -4,6 +4,7 @@
 import { EunhaError } from '../../core/errors.js';
 import type { KeyValuePort } from '../../core/kv.js';
 import type {
+  ApiKey,
   BuildTask,
   Deployment,
   ExecutionLog,
@@ -12,6 +13,7 @@ import type {
   Workspace,
 } from '../../core/types.js';
 import type { FunctionPatch, MetadataStore, TaskPatch, WorkspacePatch } from '../ports.js';
+import { ApiKeys } from './api-keys.js';
 import type { Db } from './connection.js';
 import { Deployments, type NewDeployment } from './deployments.js';
 import { Functions } from './functions.js';
@@ -40,6 +42,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly deployments: Deployments;
   private readonly logs: Logs;
   private readonly stats: Stats;
+  private readonly apiKeys: ApiKeys;
   private closed = false;
 
   /**
@@ -57,6 +60,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.deployments = new Deployments(this.items, this.functions);
     this.logs = new Logs(this.items);
     this.stats = new Stats(this.items);
+    this.apiKeys = new ApiKeys(this.items, this.workspaces);
     this.kv = new SqliteKeyValue(this.items, (fn) => this.run(fn));
   }
 
@@ -172,6 +176,22 @@ export class SqliteMetadataStore implements MetadataStore {
   }
   workspaceStats(workspaceId: string, since: string): Promise<InvocationStats> {
     return this.run(() => this.stats.forWorkspace(workspaceId, since));
+  }
+
+  createApiKey(key: ApiKey): Promise<void> {
+    return this.tx(() => this.apiKeys.create(key));
+  }
+  listApiKeys(workspaceId: string): Promise<ApiKey[]> {
+    return this.run(() => this.apiKeys.list(workspaceId));
+  }
+  findApiKeyByHash(hash: string): Promise<ApiKey | undefined> {
+    return this.run(() => this.apiKeys.findByHash(hash));
+  }
+  touchApiKey(workspaceId: string, id: string, lastUsedAt: string): Promise<ApiKey | undefined> {
+    return this.tx(() => this.apiKeys.touch(workspaceId, id, lastUsedAt));
+  }
+  deleteApiKey(workspaceId: string, id: string): Promise<boolean> {
+    return this.tx(() => this.apiKeys.delete(workspaceId, id));
   }
 
   dumpKeys(): Promise<Array<{ pk: string; sk: string }>> {

@@ -1,0 +1,140 @@
+// The one place access is decided. Every route declares a policy (policy.ts) in its config; these
+// hooks enforce it: authenticate and rate-limit in onRequest (before any body is read), check a
+// path-derived workspace there too, and a body-derived one in preHandler (after parsing). The
+// onRoute hook gives undeclared routes the admin-only policy and records the route table, which
+// the security tests walk so that a route added later is tested without being listed anywhere.
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EunhaError } from '../core/errors.js';
+import type { FunctionRecord } from '../core/types.js';
+import { ADMIN, PUBLIC, type RoutePolicy } from './policy.js';
+import { type Authenticator, type Principal, unauthorized } from './principal.js';
+import type { RateLimiter } from './rate-limit.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the guard's onRequest hook (null on the ingress, where the function decides). */
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Every route with the policy it ended up with (for the generated security tests). */
+    routeTable: RouteEntry[];
+  }
+}
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  policy: RoutePolicy;
+}
+
+/** Routes a plugin registers (Swagger UI's assets) that cannot carry a config of their own. */
+const PUBLIC_PREFIXES = ['/docs'];
+
+const forbidden = (): EunhaError =>
+  new EunhaError('FORBIDDEN', 'this needs the admin key; a workspace key cannot do it');
+
+export interface GuardDeps {
+  auth: Authenticator;
+  limiter: RateLimiter;
+}
+
+const policyOf = (req: FastifyRequest): RoutePolicy => req.routeOptions.config.auth ?? ADMIN;
+
+/** Installs the guard on the root instance; call before any route is registered. */
+export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
+  const table: RouteEntry[] = [];
+  app.decorate('routeTable', table);
+  app.decorateRequest('principal', null);
+
+  app.addHook('onRoute', (route) => {
+    route.config ??= {};
+    if (!route.config.auth) {
+      const isPublic = PUBLIC_PREFIXES.some((p) => route.url === p || route.url.startsWith(`${p}/`));
+      route.config.auth = isPublic ? PUBLIC : ADMIN;
+    }
+    for (const method of [route.method].flat())
+      table.push({ method, url: route.url, policy: route.config.auth });
+  });
+
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const policy = policyOf(req);
+    // The function ingress is not the control plane: its callers are the function's users, and the
+    // function's authType decides (authorizeInvocation); its own limits are the runtime's.
+    if (policy.access === 'function-url') return;
+    let principal: Principal;
+    try {
+      principal = await deps.auth.principal(req.headers.authorization);
+    } catch (err) {
+      // Failed attempts spend the address's tokens too, so guessing is throttled like anything else.
+      limit(deps.limiter, `ip:${req.ip}`);
+      throw err;
+    }
+    req.principal = principal;
+    limit(deps.limiter, bucketOf(principal, req.ip));
+    if (policy.access === 'public' || principal.kind === 'admin') return;
+    if (principal.kind === 'anonymous') throw unauthorized();
+    if (policy.access === 'admin') throw forbidden();
+    if (policy.access === 'workspace' && policy.scope.phase === 'request')
+      await checkScope(req, policy, principal);
+  });
+
+  app.addHook('preHandler', async (req: FastifyRequest) => {
+    const policy = policyOf(req);
+    const principal = req.principal;
+    if (policy.access === 'workspace' && policy.scope.phase === 'body' && principal?.kind === 'workspace') {
+      await checkScope(req, policy, principal);
+    }
+  });
+}
+
+async function checkScope(
+  req: FastifyRequest,
+  policy: Extract<RoutePolicy, { access: 'workspace' }>,
+  principal: Extract<Principal, { kind: 'workspace' }>,
+): Promise<void> {
+  const ws = await policy.scope.workspaceOf(req);
+  // Another workspace's resource answers exactly as a missing one: no existence oracle.
+  if (ws !== principal.workspaceId) throw policy.scope.missing(req);
+}
+
+function bucketOf(p: Principal, ip: string): string {
+  if (p.kind === 'workspace') return `key:${p.keyId}`;
+  if (p.kind === 'admin' && !p.open) return 'admin';
+  return `ip:${ip}`;
+}
+
+function limit(limiter: RateLimiter, bucket: string): void {
+  const r = limiter.take(bucket);
+  if (r.ok) return;
+  throw new EunhaError(
+    'RATE_LIMITED',
+    `too many requests; retry in ${r.retryAfterSeconds} s`,
+    { retryAfterSeconds: r.retryAfterSeconds },
+    { 'retry-after': String(r.retryAfterSeconds) },
+  );
+}
+
+/** May this caller see this workspace? (GET /api/workspaces filters its list with it.) */
+export function canSeeWorkspace(req: FastifyRequest, workspaceId: string): boolean {
+  const p = req.principal;
+  return p?.kind === 'admin' || (p?.kind === 'workspace' && p.workspaceId === workspaceId);
+}
+
+/**
+ * The ingress's check for a function with authType KEY: the admin key or a key of the function's
+ * workspace (401 without a valid key, 403 with another workspace's: a KEY function's existence is
+ * not secret, its 401 already tells). authType NONE, and open mode, let everyone in.
+ */
+export async function authorizeInvocation(
+  auth: Authenticator,
+  req: FastifyRequest,
+  fn: FunctionRecord,
+): Promise<void> {
+  if ((fn.authType ?? 'NONE') === 'NONE' || auth.open) return;
+  const p = await auth.principal(req.headers.authorization);
+  if (p.kind === 'anonymous') throw unauthorized(`function '${fn.id}' requires a key`);
+  if (p.kind === 'workspace' && p.workspaceId !== fn.workspaceId) {
+    throw new EunhaError('FORBIDDEN', `this key may not call function '${fn.id}'`);
+  }
+}

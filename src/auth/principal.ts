@@ -1,0 +1,44 @@
+// Who is calling: the admin, the holder of one workspace's key, or nobody. Read from
+// `Authorization: Bearer <key>`; anything else in that header is refused, never ignored.
+
+import { EunhaError } from '../core/errors.js';
+import { type ApiKeyService, sameKey } from './api-keys.js';
+
+export type Principal =
+  | { kind: 'admin'; open: boolean }
+  | { kind: 'workspace'; workspaceId: string; keyId: string }
+  | { kind: 'anonymous' };
+
+/** Every caller in open mode (no admin key, loopback only): no checks at all. */
+export const OPEN: Principal = { kind: 'admin', open: true };
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/i;
+
+export const unauthorized = (message = 'send Authorization: Bearer <key>'): EunhaError =>
+  new EunhaError('UNAUTHORIZED', message, {}, { 'www-authenticate': 'Bearer realm="eunha"' });
+
+export class Authenticator {
+  constructor(
+    private readonly adminKey: string | undefined,
+    private readonly keys: ApiKeyService,
+  ) {}
+
+  /** Open mode: no admin key configured, so nothing is enforced (start-up allows it on loopback only). */
+  get open(): boolean {
+    return this.adminKey === undefined;
+  }
+
+  /** The caller named by an Authorization header; throws UNAUTHORIZED for a malformed or unknown key. */
+  async principal(header: string | string[] | undefined): Promise<Principal> {
+    if (this.adminKey === undefined) return OPEN;
+    if (header === undefined) return { kind: 'anonymous' };
+    const m = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
+    if (!m) throw unauthorized('malformed Authorization header; send Authorization: Bearer <key>');
+    const token = m[1] ?? '';
+    if (sameKey(token, this.adminKey)) return { kind: 'admin', open: false };
+    const key = await this.keys.authenticate(token);
+    // The same answer for an unknown, revoked or mistyped key: nothing to tell them apart.
+    if (!key) throw unauthorized('invalid or revoked key');
+    return { kind: 'workspace', workspaceId: key.workspaceId, keyId: key.id };
+  }
+}

@@ -1,0 +1,55 @@
+// Keeps a function's secret values out of its execution log: every literal occurrence in what it
+// printed, in the request and response bodies and in error messages becomes the mask. Longest
+// values go first, so a secret that contains another is masked whole.
+
+import { MASK } from './secrets.js';
+
+export class Redactor {
+  private readonly values: string[];
+  private readonly bytes: Buffer[];
+  private readonly mask = Buffer.from(MASK, 'utf8');
+
+  constructor(secrets: Iterable<string>) {
+    this.values = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+    this.bytes = this.values.map((v) => Buffer.from(v, 'utf8'));
+  }
+
+  get empty(): boolean {
+    return this.values.length === 0;
+  }
+
+  text(s: string): string {
+    let out = s;
+    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK);
+    return out;
+  }
+
+  /** Any JSON-like value: strings (and object keys) anywhere inside it. */
+  value(v: unknown): unknown {
+    if (this.empty) return v;
+    if (typeof v === 'string') return this.text(v);
+    if (Array.isArray(v)) return v.map((x) => this.value(x));
+    if (v && typeof v === 'object') {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [this.text(k), this.value(x)]));
+    }
+    return v;
+  }
+
+  /** Raw bytes (before the log cuts them, so no secret survives half-cut at the edge). */
+  buffer(b: Uint8Array): Uint8Array {
+    if (this.empty) return b;
+    let buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    for (const needle of this.bytes) {
+      if (buf.indexOf(needle) < 0) continue;
+      const parts: Buffer[] = [];
+      let from = 0;
+      for (let at = buf.indexOf(needle); at >= 0; at = buf.indexOf(needle, from)) {
+        parts.push(buf.subarray(from, at), this.mask);
+        from = at + needle.length;
+      }
+      parts.push(buf.subarray(from));
+      buf = Buffer.concat(parts);
+    }
+    return buf;
+  }
+}

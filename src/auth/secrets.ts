@@ -1,0 +1,70 @@
+// Secret environment variables at rest: AES-256-GCM (authenticated encryption) with a random
+// 96-bit nonce per value. A sealed value is `v1.{keyId}.{nonce}.{ciphertext}.{tag}` (base64url),
+// bound by the associated data to its workspace, function and name, so a sealed value copied into
+// another function's record does not open there. The key id (the first bytes of the key's sha256)
+// names the key that sealed it, so a wrong or rotated key is a clear error, never garbage.
+
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { EunhaError } from '../core/errors.js';
+
+export const MASK = '********';
+const VERSION = 'v1';
+
+export const secretContext = (workspaceId: string, functionId: string, name: string): string =>
+  `${workspaceId}/${functionId}/${name}`;
+
+export class SecretBox {
+  readonly keyId: string;
+
+  constructor(private readonly key: Buffer) {
+    if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
+    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 12);
+  }
+
+  seal(plaintext: string, context: string): string {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key, nonce);
+    cipher.setAAD(Buffer.from(context, 'utf8'));
+    const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const parts = [nonce, ct, cipher.getAuthTag()].map((b) => b.toString('base64url'));
+    return [VERSION, this.keyId, ...parts].join('.');
+  }
+
+  open(sealed: string, context: string): string {
+    const [version, keyId, nonce, ct, tag, ...rest] = sealed.split('.');
+    if (version !== VERSION || !keyId || nonce === undefined || ct === undefined || !tag || rest.length) {
+      throw fail('a stored secret is not in a known format');
+    }
+    if (keyId !== this.keyId) {
+      throw fail(`a stored secret was sealed with key ${keyId}, but the configured key is ${this.keyId}`);
+    }
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(nonce, 'base64url'));
+      decipher.setAAD(Buffer.from(context, 'utf8'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
+    } catch {
+      throw fail('a stored secret failed its integrity check (tampered, or sealed for another function)');
+    }
+  }
+
+  sealAll(values: Record<string, string>, ws: string, fn: string): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(values).map(([k, v]) => [k, this.seal(v, secretContext(ws, fn, k))]),
+    );
+  }
+
+  openAll(sealed: Record<string, string> | undefined, ws: string, fn: string): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(sealed ?? {}).map(([k, v]) => [k, this.open(v, secretContext(ws, fn, k))]),
+    );
+  }
+}
+
+const fail = (message: string): EunhaError => new EunhaError('INTERNAL_ERROR', message);
+
+/** Names with every value replaced by the mask: what any answer shows after creation. */
+export const masked = (sealed: Record<string, string> | undefined): Record<string, string> =>
+  Object.fromEntries(Object.keys(sealed ?? {}).map((k) => [k, MASK]));

@@ -1,0 +1,140 @@
+// Scheduling tests against real sandboxes: one request per instance, per-function and global
+// caps, the bounded queue (hand-over when an instance frees up, 429 + Retry-After past the
+// deadline), cold-start accounting, scale to zero and minWarm.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime } from '../../src/runtime/index.js';
+import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+
+const kv = new MemoryKv();
+const rt = new Runtime({
+  kv,
+  cacheDir: CACHE_DIR,
+  poolSize: 2,
+  killGraceMs: 300,
+  queueTimeoutMs: 300,
+  queueLimit: 2,
+});
+
+before(async () => {
+  await rt.start();
+});
+after(async () => {
+  await rt.close();
+});
+
+const SEED_SAMPLE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(
+            200,
+            {"content-type": "text/plain"},
+            bytes("Hello from Blue FaaS!", "utf-8")
+        )
+`;
+
+describe('concurrency', () => {
+  test('concurrency: one request per instance, per-function cap, bounded queue → 429 + Retry-After', async () => {
+    const v = version(
+      handler(`import time
+time.sleep(0.5)
+return Response(200, {}, b"slept")`),
+      { maxInstances: 1, timeoutMs: 3000 },
+    );
+    await rt.load(v);
+    const results = await Promise.all([1, 2, 3, 4, 5].map(() => rt.invoke(v.key, get())));
+    const ok = results.filter((r) => r.status === 200);
+    const limited = results.filter((r) => r.status === 429);
+    assert.ok(ok.length >= 1, 'at least the first is served');
+    assert.ok(limited.length >= 2, `some are refused: ${results.map((r) => r.status).join(',')}`);
+    for (const r of limited) {
+      assert.equal(r.error?.code, 'TOO_MANY_REQUESTS');
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+    assert.equal(rt.stats().versions[v.key]!.instances, 1);
+  });
+
+  test('coldStart is true exactly for invocations that specialised a new instance', async () => {
+    const v = version(
+      handler(`import time
+time.sleep(0.2)
+return Response(200, {}, b"x")`),
+      { maxInstances: 2 },
+    );
+    await rt.load(v);
+    const [a, b] = await Promise.all([rt.invoke(v.key, get()), rt.invoke(v.key, get())]);
+    assert.deepEqual([a.coldStart, b.coldStart].sort(), [false, true]);
+    const c = await rt.invoke(v.key, get());
+    assert.equal(c.coldStart, false);
+    assert.equal(rt.stats().versions[v.key]!.coldStarts, 2);
+  });
+  test('a queued request is handed the instance as soon as it is free', async () => {
+    const patient = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, queueTimeoutMs: 5000 });
+    await patient.start();
+    try {
+      const v = version(
+        handler('import time\ntime.sleep(0.2)\nreturn Response(200, {}, request.uri.encode())'),
+        {
+          maxInstances: 1,
+        },
+      );
+      await patient.load(v);
+      const results = await Promise.all(['/1', '/2', '/3'].map((u) => patient.invoke(v.key, get(u))));
+      assert.deepEqual(
+        results.map((r) => [r.status, text(r.body), r.coldStart]),
+        [
+          [200, '/1', false],
+          [200, '/2', false],
+          [200, '/3', false],
+        ],
+      );
+      assert.equal(patient.stats().versions[v.key]!.instances, 1);
+    } finally {
+      await patient.close();
+    }
+  });
+
+  test('at the global cap, an idle instance of another version is evicted to make room', async () => {
+    const small = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, maxInstances: 1 });
+    await small.start();
+    try {
+      const a = version(SEED_SAMPLE);
+      const b = version(SEED_SAMPLE);
+      await small.load(a);
+      await small.load(b);
+      assert.equal(small.stats().instances, 1);
+      assert.equal(small.stats().versions[a.key]!.instances, 0, 'a was evicted for b');
+      const r = await small.invoke(a.key, get());
+      assert.equal(r.status, 200);
+      assert.equal(r.coldStart, true);
+      assert.equal(small.stats().versions[b.key]!.instances, 0, 'b was evicted for a');
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('scale to zero', () => {
+  test('idle instances stop after the TTL, minWarm ones stay', async () => {
+    const short = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 300 });
+    await short.start();
+    try {
+      const cold = version(SEED_SAMPLE);
+      const warm = version(SEED_SAMPLE, { minWarm: 1 });
+      await short.load(warm);
+      await short.load(cold);
+      assert.equal(short.stats().versions[cold.key]!.instances, 1);
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(short.stats().versions[cold.key]!.instances, 0);
+      assert.equal(short.stats().versions[warm.key]!.instances, 1);
+      const r = await short.invoke(cold.key, get());
+      assert.equal(r.status, 200);
+      assert.equal(r.coldStart, true);
+    } finally {
+      await short.close();
+    }
+  });
+});

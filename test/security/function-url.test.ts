@@ -1,0 +1,96 @@
+// Invocation URLs: public by default (authType NONE, like a Lambda function URL with auth NONE);
+// authType KEY answers only the admin key or a key of the function's workspace, and the function
+// never sees that key. A NONE function gets the caller's Authorization header untouched.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { b64 } from '../helpers/platform.js';
+import { ADMIN_KEY, bearer, startWorld, type World } from './world.js';
+
+const ECHO_AUTH = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {"content-type": "text/plain"}, bytes("auth=" + request.headers.get("authorization", "none"), "utf-8"))
+`;
+
+describe('function URLs', () => {
+  let w: World;
+  let fn: string;
+  before(async () => {
+    w = await startWorld();
+    const created = await w.p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${w.a.ws}/functions`,
+      headers: bearer(w.a.key),
+      payload: { name: 'guarded', code: b64(ECHO_AUTH), authType: 'KEY' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(created.json().authType, 'KEY');
+    fn = created.json().id;
+    const d = await w.p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${w.a.ws}/functions/${fn}/deployments`,
+      headers: bearer(w.a.key),
+    });
+    assert.equal(d.statusCode, 201, d.body);
+  });
+  after(async () => w?.close());
+
+  test(
+    'authType KEY: anonymous and bad keys → 401, another workspace → 403, own key and admin → 200',
+    { timeout: 60_000 },
+    async () => {
+      const call = (headers: Record<string, string> = {}) =>
+        w.p.app.inject({ method: 'GET', url: `/fn/${fn}/sub/path`, headers });
+      const anon = await call();
+      assert.equal(anon.statusCode, 401);
+      assert.equal(anon.json().error.code, 'UNAUTHORIZED');
+      assert.equal((await call({ authorization: 'Bearer nope' })).statusCode, 401);
+      assert.equal((await call({ authorization: 'Basic abc' })).statusCode, 401);
+      assert.equal((await call(bearer(w.b.key))).statusCode, 403);
+      const own = await call(bearer(w.a.key));
+      assert.equal(own.statusCode, 200);
+      assert.equal(own.body, 'auth=none', 'the function must not see the caller’s key');
+      assert.equal((await call(bearer(ADMIN_KEY))).statusCode, 200);
+    },
+  );
+
+  test('authType NONE (the default) is public, and passes Authorization through to the function', async () => {
+    const res = await w.p.app.inject({ method: 'GET', url: `/fn/${w.b.fn}` });
+    assert.equal(res.statusCode, 200);
+    const patched = await w.p.app.inject({
+      method: 'PATCH',
+      url: `/api/workspaces/${w.a.ws}/functions/${fn}`,
+      headers: w.admin,
+      payload: { authType: 'NONE' },
+    });
+    assert.equal(patched.json().authType, 'NONE');
+    const open = await w.p.app.inject({
+      method: 'GET',
+      url: `/fn/${fn}`,
+      headers: { authorization: 'Bearer the-functions-own-token' },
+    });
+    assert.equal(open.statusCode, 200);
+    assert.equal(open.body, 'auth=Bearer the-functions-own-token');
+    // Switching back applies at once, without a redeploy.
+    await w.p.app.inject({
+      method: 'PATCH',
+      url: `/api/workspaces/${w.a.ws}/functions/${fn}`,
+      headers: w.admin,
+      payload: { authType: 'KEY' },
+    });
+    assert.equal((await w.p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 401);
+  });
+
+  test('an unknown authType is refused', async () => {
+    const res = await w.p.app.inject({
+      method: 'PATCH',
+      url: `/api/workspaces/${w.a.ws}/functions/${fn}`,
+      headers: w.admin,
+      payload: { authType: 'IAM' },
+    });
+    assert.equal(res.statusCode, 400);
+  });
+});

@@ -1,0 +1,93 @@
+// Safe defaults of the server process: open on loopback without an admin key (and says so
+// loudly), refuses to start on any other address without one (exit 2, naming EUNHA_ADMIN_KEY),
+// and enforces keys whenever an admin key is configured, loopback included.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { isLoopback, loadConfig, requireProtectedBinding } from '../../src/config/config.js';
+import { SHARED_CACHE_DIR } from '../helpers/platform.js';
+import { startServer } from '../helpers/server-process.js';
+import { ADMIN_KEY } from './world.js';
+
+describe('start-up safety', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'eunha-startup-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const env = { EUNHA_DATA_DIR: dataDir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_WARM_POOL_SIZE: '0' };
+
+  test('refuses to listen on 0.0.0.0 without EUNHA_ADMIN_KEY: exit 2, the variable named', async () => {
+    let err: unknown;
+    try {
+      const s = await startServer({ ...env, EUNHA_HOST: '0.0.0.0' });
+      s.child.kill('SIGKILL');
+    } catch (e) {
+      err = e;
+    }
+    assert.match(String(err), /exited with 2/);
+    assert.match(String(err), /EUNHA_ADMIN_KEY/);
+  });
+
+  test('on 0.0.0.0 with an admin key it starts, and enforces keys', { timeout: 60_000 }, async () => {
+    const s = await startServer({ ...env, EUNHA_HOST: '0.0.0.0', EUNHA_ADMIN_KEY: ADMIN_KEY });
+    try {
+      const url = s.url.replace('0.0.0.0', '127.0.0.1');
+      assert.equal((await fetch(`${url}/health`)).status, 200);
+      assert.equal((await fetch(`${url}/api/workspaces`)).status, 401);
+      assert.equal(
+        (await fetch(`${url}/api/workspaces`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status,
+        200,
+      );
+      assert.doesNotMatch(s.output(), /ACCESS CONTROL IS OFF/);
+    } finally {
+      s.child.kill('SIGTERM');
+      await s.exited;
+    }
+  });
+
+  test(
+    'on loopback without a key it runs open and warns loudly; the secrets key file is 0600',
+    { timeout: 60_000 },
+    async () => {
+      const s = await startServer(env);
+      try {
+        assert.equal((await fetch(`${s.url}/api/workspaces`)).status, 200);
+        assert.match(s.output(), /ACCESS CONTROL IS OFF/);
+        assert.equal(statSync(join(dataDir, 'secrets.key')).mode & 0o777, 0o600);
+      } finally {
+        s.child.kill('SIGTERM');
+        await s.exited;
+      }
+    },
+  );
+
+  test('loopback detection and the binding rule', () => {
+    for (const h of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.1.2.3']) assert.ok(isLoopback(h), h);
+    for (const h of ['0.0.0.0', '::', '10.0.0.1', 'example.com', '128.0.0.1']) assert.ok(!isLoopback(h), h);
+    const open = loadConfig({});
+    assert.throws(() => requireProtectedBinding(open, '0.0.0.0'), /EUNHA_ADMIN_KEY/);
+    requireProtectedBinding(open, '127.0.0.1');
+    requireProtectedBinding(loadConfig({ EUNHA_ADMIN_KEY: ADMIN_KEY }), '0.0.0.0');
+  });
+
+  test('config validates the new variables and names them', () => {
+    const bad: Array<[Record<string, string>, string]> = [
+      [{ EUNHA_ADMIN_KEY: 'short' }, 'EUNHA_ADMIN_KEY'],
+      [{ EUNHA_ADMIN_KEY: 'has spaces in it but is long enough' }, 'EUNHA_ADMIN_KEY'],
+      [{ EUNHA_SECRETS_KEY: 'c2hvcnQ=' }, 'EUNHA_SECRETS_KEY'],
+      [{ EUNHA_SECRETS_KEY: 'not base64 at all!' }, 'EUNHA_SECRETS_KEY'],
+      [{ EUNHA_RATE_LIMIT_PER_MINUTE: '-1' }, 'EUNHA_RATE_LIMIT_PER_MINUTE'],
+      [{ EUNHA_HEADERS_TIMEOUT_MS: '5000', EUNHA_REQUEST_TIMEOUT_MS: '2000' }, 'EUNHA_HEADERS_TIMEOUT_MS'],
+    ];
+    for (const [e, name] of bad)
+      assert.throws(() => loadConfig(e), new RegExp(`^ConfigError: ${name}|${name}`), JSON.stringify(e));
+    const c = loadConfig({
+      EUNHA_ADMIN_KEY: ADMIN_KEY,
+      EUNHA_SECRETS_KEY: Buffer.alloc(32, 1).toString('base64'),
+    });
+    assert.equal(c.adminKey, ADMIN_KEY);
+    assert.equal(c.secretsKey?.length, 32);
+    assert.equal(c.rateLimitPerMinute, 600);
+  });
+});
