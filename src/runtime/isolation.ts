@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { randomInt } from 'node:crypto';
 import { jailPlan, jailScript } from './jail.js';
 
 /**
@@ -83,7 +84,9 @@ function readableProbe(paths: string[]): string {
 }
 
 let cached: Isolation | null = null;
-let nextUid = 0;
+// Unique within this runtime; a random start keeps two runtimes on one machine apart (likely, not
+// guaranteed: 60,000 ids).
+let nextUid = randomInt(SANDBOX_UID_COUNT);
 
 export function detectIsolation(): Isolation {
   if (cached) return cached;
