@@ -84,6 +84,8 @@ async function main(): Promise<void> {
       EUNHA_PORT: '0',
       EUNHA_DATA_DIR: dataDir,
       EUNHA_WARM_POOL_SIZE: '2',
+      // Pass instance caps through so their effect can be measured: EUNHA_MAX_INSTANCES_PER_FUNCTION=2 node …
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('EUNHA_MAX_INSTANCES'))),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
