@@ -12,7 +12,7 @@ import type { Authenticator } from '../auth/principal.js';
 import type { RateLimiter } from '../auth/rate-limit.js';
 import type { Config } from '../config/config.js';
 import type { Clock } from '../core/ids.js';
-import type { BuildService } from '../build/service.js';
+import type { BuildService } from '../build/index.js';
 import type { DeploymentService } from '../deploy/deployments.js';
 import type { LocalTarget } from '../deploy/local-target.js';
 import { ingressRoutes } from '../gateway/ingress.js';

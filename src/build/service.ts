@@ -41,19 +41,6 @@ import {
   type UploadSubmission,
 } from './types.js';
 
-export {
-  CANCELLED_ERROR,
-  INTERRUPTED_ERROR,
-  buildBlobPrefixes,
-  type BuildLogger,
-  type BuildOutcome,
-  type BuildServiceOptions,
-  type BuiltArtifact,
-  type PushSubmission,
-  type ResolvedImage,
-  type SourceChecker,
-  type UploadSubmission,
-} from './types.js';
 
 interface Job {
   taskId: string;

@@ -10,7 +10,7 @@ import { installErrorHandling } from '../../src/api/errors.js';
 import { installJsonParser } from '../../src/api/json-body.js';
 import { buildRoutes } from '../../src/api/routes/builds.js';
 import { validatorCompiler } from '../../src/api/validation.js';
-import { BuildService, type BuildServiceOptions, type SourceChecker } from '../../src/build/service.js';
+import { BuildService, type BuildServiceOptions, type SourceChecker } from '../../src/build/index.js';
 import { randomIds } from '../../src/core/ids.js';
 import { openFsBlobStore } from '../../src/store/fs/index.js';
 import type { BlobStore, MetadataStore } from '../../src/store/ports.js';

@@ -3,7 +3,7 @@
 // `IncomingHandler` class. It does not run imports; the sandbox checker will.
 
 import { spawn } from 'node:child_process';
-import type { SourceChecker } from '../../src/build/service.js';
+import type { SourceChecker } from '../../src/build/index.js';
 import type { SourceFiles } from '../../src/build/source.js';
 
 const SCRIPT = `

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CANCELLED_ERROR, INTERRUPTED_ERROR } from '../../src/build/service.js';
+import { CANCELLED_ERROR, INTERRUPTED_ERROR } from '../../src/build/index.js';
 import { EunhaError } from '../../src/core/errors.js';
 import type { BuildTask } from '../../src/core/types.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';

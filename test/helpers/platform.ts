@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
 import { createPlatform, type Platform } from '../../src/platform.js';
 
+export { SAMPLE_HANDLER } from './samples.js';
+
 /** One Pyodide snapshot for the whole test run (made once, atomically, by whichever test is first). */
 export const SHARED_CACHE_DIR = join(tmpdir(), 'eunha-test-cache');
 
@@ -47,15 +49,3 @@ export async function startTestPlatform(
 }
 
 export const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
-
-export const SAMPLE_HANDLER = `from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(
-            200,
-            {"content-type": "text/plain"},
-            bytes("Hello from Blue FaaS!", "utf-8")
-        )
-`;

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
 import { EunhaError } from '../../src/core/errors.js';
+import { SAMPLE_HANDLER } from '../helpers/samples.js';
 import { CACHE_DIR, MemoryKv, get, handler, post, text, version } from './helpers.js';
 
 const kv = new MemoryKv();
@@ -27,21 +28,9 @@ after(async () => {
   await rt.close();
 });
 
-const SEED_SAMPLE = `from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(
-            200,
-            {"content-type": "text/plain"},
-            bytes("Hello from Blue FaaS!", "utf-8")
-        )
-`;
-
 describe('Spin SDK code runs unchanged', () => {
   test('the seed sample answers with its body', async () => {
-    const v = version(SEED_SAMPLE);
+    const v = version(SAMPLE_HANDLER);
     await rt.load(v);
     const r = await rt.invoke(v.key, get('/'));
     assert.equal(r.status, 200);
@@ -315,7 +304,7 @@ return Response(200, {}, b"up")`),
   });
 
   test('unload stops the instances; invoke then says NOT_FOUND', async () => {
-    const v = version(SEED_SAMPLE);
+    const v = version(SAMPLE_HANDLER);
     await rt.load(v);
     const pids = rt.stats().versions[v.key]!.pids;
     await rt.unload(v.key);
@@ -328,11 +317,11 @@ return Response(200, {}, b"up")`),
   });
 
   test('check() validates code for builds without loading it', async () => {
-    assert.deepEqual(await rt.check({ 'app.py': enc(SEED_SAMPLE) }), { ok: true });
+    assert.deepEqual(await rt.check({ 'app.py': enc(SAMPLE_HANDLER) }), { ok: true });
     const bad = await rt.check({ 'app.py': enc('def f(:\n') });
     assert.equal(bad.ok, false);
     assert.match(!bad.ok ? bad.error : '', /SyntaxError/);
-    const none = await rt.check({ 'main.py': enc(SEED_SAMPLE) });
+    const none = await rt.check({ 'main.py': enc(SAMPLE_HANDLER) });
     assert.equal(none.ok, false);
   });
 });

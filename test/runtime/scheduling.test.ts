@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
 import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+import { SAMPLE_HANDLER } from '../helpers/samples.js';
 
 const kv = new MemoryKv();
 const rt = new Runtime({
@@ -23,18 +24,6 @@ before(async () => {
 after(async () => {
   await rt.close();
 });
-
-const SEED_SAMPLE = `from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(
-            200,
-            {"content-type": "text/plain"},
-            bytes("Hello from Blue FaaS!", "utf-8")
-        )
-`;
 
 describe('concurrency', () => {
   test('concurrency: one request per instance, per-function cap, bounded queue → 429 + Retry-After', async () => {
@@ -101,8 +90,8 @@ return Response(200, {}, b"x")`),
     const small = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, maxInstances: 1 });
     await small.start();
     try {
-      const a = version(SEED_SAMPLE);
-      const b = version(SEED_SAMPLE);
+      const a = version(SAMPLE_HANDLER);
+      const b = version(SAMPLE_HANDLER);
       await small.load(a);
       await small.load(b);
       assert.equal(small.stats().instances, 1);
@@ -122,8 +111,8 @@ describe('scale to zero', () => {
     const short = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 300 });
     await short.start();
     try {
-      const cold = version(SEED_SAMPLE);
-      const warm = version(SEED_SAMPLE, { minWarm: 1 });
+      const cold = version(SAMPLE_HANDLER);
+      const warm = version(SAMPLE_HANDLER, { minWarm: 1 });
       await short.load(warm);
       await short.load(cold);
       assert.equal(short.stats().versions[cold.key]!.instances, 1);

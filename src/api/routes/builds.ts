@@ -8,7 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { Type } from 'typebox';
 import { DEFAULT_TAG, DEFAULT_WORKSPACE_ID } from '../../build/names.js';
-import type { BuildService } from '../../build/service.js';
+import type { BuildService } from '../../build/index.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import type { BuildTask } from '../../core/types.js';
 import { ErrorBody } from '../../core/schemas.js';

@@ -1,0 +1,13 @@
+// The seed README's sample function, shared by every test that needs a working handler.
+
+export const SAMPLE_HANDLER = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(
+            200,
+            {"content-type": "text/plain"},
+            bytes("Hello from Blue FaaS!", "utf-8")
+        )
+`;
