@@ -5,13 +5,26 @@ import { randomBytes } from 'node:crypto';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
-/** 8 random base36 characters (≈41 bits); rejection sampling keeps the distribution uniform. */
+// Random bytes are drawn 4 KiB at a time: an execution log id is made on every invocation, and
+// one randomBytes() call per id showed up in the gateway's profile.
+const POOL_SIZE = 4096;
+let pool = randomBytes(POOL_SIZE);
+let offset = 0;
+
+function nextByte(): number {
+  if (offset === POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  return pool[offset++]!;
+}
+
+/** `length` random base36 characters (8 ≈ 41 bits); rejection sampling keeps them uniform. */
 export function randomSuffix(length = 8): string {
   let out = '';
   while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte < 252 && out.length < length) out += ALPHABET[byte % 36];
-    }
+    const byte = nextByte();
+    if (byte < 252) out += ALPHABET[byte % 36];
   }
   return out;
 }

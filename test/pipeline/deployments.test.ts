@@ -251,4 +251,63 @@ class IncomingHandler(http.IncomingHandler):
       assert.deepEqual(list, []);
     },
   );
+
+  test(
+    'deleting a function or its workspace stops its instances and removes its artifacts',
+    { timeout: 60_000 },
+    async () => {
+      const other = (
+        await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'doomed' } })
+      ).json().id;
+      const make = async (name: string) =>
+        (
+          await p.app.inject({
+            method: 'POST',
+            url: `/api/workspaces/${other}/functions`,
+            payload: { name, code: b64(handler(name)) },
+          })
+        ).json().id as string;
+      const a = await make('a');
+      const b = await make('b');
+      for (const fn of [a, b]) {
+        assert.equal(
+          (
+            await p.app.inject({
+              method: 'POST',
+              url: `/api/workspaces/${other}/functions/${fn}/deployments`,
+            })
+          ).statusCode,
+          201,
+        );
+        assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+      }
+      const instancesOf = (fn: string) =>
+        Object.values(p.runtime.stats().versions)
+          .filter((v) => v.functionId === fn)
+          .reduce((n, v) => n + v.instances, 0);
+      assert.ok(instancesOf(a) >= 1);
+
+      assert.equal(
+        (await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${other}/functions/${a}` })).statusCode,
+        204,
+      );
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${a}` })).statusCode, 404);
+      assert.equal(instancesOf(a), 0);
+      assert.ok(instancesOf(b) >= 1);
+
+      assert.equal(
+        (await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${other}` })).statusCode,
+        204,
+      );
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${b}` })).statusCode, 404);
+      assert.equal(instancesOf(b), 0);
+      assert.deepEqual(await p.blobs.list(`artifacts/${other}`), []);
+      assert.deepEqual(await p.blobs.list(`code/${other}`), []);
+      assert.equal(
+        (await p.meta.dumpKeys()).filter((k) => [other, a, b].some((id) => `${k.pk}|${k.sk}`.includes(id)))
+          .length,
+        0,
+      );
+    },
+  );
 });
