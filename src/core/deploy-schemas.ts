@@ -88,6 +88,8 @@ export const Deployment = Type.Object(
       runtime: Type.String(),
       memory: Type.Integer(),
       timeout: Type.Integer(),
+      minWarm: Type.Optional(Type.Integer()),
+      maxInstances: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
       environmentVariables: Type.Record(Type.String(), Type.String()),
       secretEnvironmentVariables: Type.Record(Type.String(), Type.String(), {
         description: 'Names; every value is "********"',

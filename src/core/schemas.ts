@@ -18,6 +18,9 @@ export const LIMITS = {
   memoryMax: 1024,
   timeoutMin: 1,
   timeoutMax: 900,
+  /** Instances kept warm per function / the most one function may run (scaling settings). */
+  minWarmMax: 4,
+  maxInstancesMax: 64,
 } as const;
 
 export const WorkspaceId = Type.String({
@@ -143,6 +146,16 @@ const Runtime = Type.String({
   description: 'Runtime; "Python 3.12" (default) or "python"',
   examples: ['Python 3.12'],
 });
+const MinWarm = Type.Integer({
+  minimum: 0,
+  maximum: LIMITS.minWarmMax,
+  description: 'Instances kept warm even when idle (0 = scale to zero)',
+});
+const MaxInstances = Type.Integer({
+  minimum: 1,
+  maximum: LIMITS.maxInstancesMax,
+  description: 'Most instances this function may run at once (capped by the platform limits)',
+});
 const Code = Type.String({
   description: 'The Python source, base64-encoded',
   examples: ['ZnJvbSBzcGluX3NkayBpbXBvcnQgaHR0cAo='],
@@ -159,6 +172,8 @@ export const FunctionCreate = Type.Object(
     environmentVariables: Type.Optional(EnvVars),
     secretEnvironmentVariables: Type.Optional(SecretEnvVars),
     authType: Type.Optional(AuthType),
+    minWarm: Type.Optional(MinWarm),
+    maxInstances: Type.Optional(Type.Union([MaxInstances, Type.Null()])),
     code: Code,
   },
   {
@@ -191,6 +206,8 @@ export const FunctionUpdate = Type.Object(
     environmentVariables: Type.Optional(Type.Union([EnvVars, Type.Null()])),
     secretEnvironmentVariables: Type.Optional(Type.Union([SecretEnvPatch, Type.Null()])),
     authType: Type.Optional(Type.Union([AuthType, Type.Null()])),
+    minWarm: Type.Optional(Type.Union([MinWarm, Type.Null()])),
+    maxInstances: Type.Optional(Type.Union([MaxInstances, Type.Null()])),
     code: Type.Optional(Type.Union([Code, Type.Null()])),
     status: Type.Optional(Type.Union([Type.String({ description: 'active | disabled' }), Type.Null()])),
     invocationUrl: Type.Optional(
@@ -235,6 +252,10 @@ export const FunctionConfig = Type.Object(
       description: 'Names of the secret variables; every value is "********"',
     }),
     authType: Type.String({ description: 'NONE | KEY' }),
+    minWarm: Type.Integer({ description: 'Instances kept warm even when idle' }),
+    maxInstances: Type.Union([Type.Integer(), Type.Null()], {
+      description: 'Per-function instance cap (null: the platform default)',
+    }),
     code: Type.String({ description: 'The current source, base64-encoded' }),
     invocationUrl: Type.Union([Type.String(), Type.Null()]),
     status: Type.String({ description: 'active | disabled | building | deploying | failed' }),

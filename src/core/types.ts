@@ -31,6 +31,10 @@ export interface FunctionRecord {
   secretEnvironmentVariables?: Record<string, string>;
   /** Who may call the invocation URL: anyone (NONE, the default) or a key of its workspace (KEY). */
   authType?: FunctionAuthType;
+  /** Instances kept warm even when idle (absent = 0: scale to zero). */
+  minWarm?: number;
+  /** Per-function instance cap (absent or null = the platform's default). */
+  maxInstances?: number | null;
   /** Blob key of the current source (the seed kept code in S3 too). */
   codeKey: string;
   /** sha256 of the current source, hex. */
@@ -100,6 +104,8 @@ export interface DeploymentConfig {
   environmentVariables: Record<string, string>;
   /** Sealed secret variables as they were at deploy time (opened only when loaded into the runtime). */
   secretEnvironmentVariables?: Record<string, string>;
+  minWarm?: number;
+  maxInstances?: number | null;
 }
 
 /** One version of a function put into service: an artifact digest plus the config it ran with. */

@@ -121,6 +121,8 @@ export class DeploymentService {
         runtime: fn.runtime,
         memory: fn.memory,
         timeout: fn.timeout,
+        minWarm: fn.minWarm ?? 0,
+        maxInstances: fn.maxInstances ?? null,
         environmentVariables: { ...fn.environmentVariables },
         // Still sealed: the snapshot is opened only when a version is loaded into the runtime.
         secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },

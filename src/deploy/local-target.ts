@@ -60,6 +60,8 @@ export class LocalTarget {
       env: { ...deployment.config.environmentVariables, ...secrets },
       memoryMb: deployment.config.memory,
       timeoutMs: deployment.config.timeout * 1000,
+      minWarm: deployment.config.minWarm ?? 0,
+      ...(deployment.config.maxInstances ? { maxInstances: deployment.config.maxInstances } : {}),
     };
     await this.runtime.load(version);
     this.routes.set(fn.id, {

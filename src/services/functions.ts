@@ -19,8 +19,17 @@ import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
 
 export interface FunctionView extends Omit<
   FunctionRecord,
-  'codeKey' | 'codeSha256' | 'runtimeLabel' | 'createdAt' | 'secretEnvironmentVariables' | 'authType'
+  | 'codeKey'
+  | 'codeSha256'
+  | 'runtimeLabel'
+  | 'createdAt'
+  | 'secretEnvironmentVariables'
+  | 'authType'
+  | 'minWarm'
+  | 'maxInstances'
 > {
+  minWarm: number;
+  maxInstances: number | null;
   /** Names only: every value is the mask. */
   secretEnvironmentVariables: Record<string, string>;
   authType: FunctionAuthType;
@@ -56,6 +65,8 @@ export class FunctionService {
       runtimeLabel: runtime.label,
       memory: input.memory ?? 256,
       timeout: input.timeout ?? 30,
+      minWarm: input.minWarm ?? 0,
+      maxInstances: input.maxInstances ?? null,
       httpMethods: normalizeMethods(input.httpMethods ?? ['GET']),
       environmentVariables,
       secretEnvironmentVariables,
@@ -119,6 +130,9 @@ export class FunctionService {
     }
     if (input.memory != null) patch.memory = input.memory;
     if (input.timeout != null) patch.timeout = input.timeout;
+    if (input.minWarm != null) patch.minWarm = input.minWarm;
+    // null is "the platform default" here, a value of its own: only an absent field leaves it be.
+    if (input.maxInstances !== undefined) patch.maxInstances = input.maxInstances;
     if (input.httpMethods != null) patch.httpMethods = normalizeMethods(input.httpMethods);
     if (input.environmentVariables != null)
       patch.environmentVariables = checkEnvVars(input.environmentVariables);
@@ -230,6 +244,8 @@ export class FunctionService {
       environmentVariables: fn.environmentVariables,
       secretEnvironmentVariables: masked(fn.secretEnvironmentVariables),
       authType: fn.authType ?? 'NONE',
+      minWarm: fn.minWarm ?? 0,
+      maxInstances: fn.maxInstances ?? null,
       code: code.toString('base64'),
       invocationUrl: fn.invocationUrl,
       status: fn.status,

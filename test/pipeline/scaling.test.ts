@@ -1,0 +1,111 @@
+// Per-function scaling settings through the API: idle instances stop after the TTL (scale to zero,
+// and the next call is a real cold start), minWarm keeps instances ready, maxInstances caps a
+// function's scale-out.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { b64, SAMPLE_HANDLER, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+const SLOW = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        end = time.time() + 0.3
+        while time.time() < end:
+            pass
+        return Response(200, {}, b"done")
+`;
+
+describe('scaling settings', () => {
+  let p: TestPlatform;
+  let ws: string;
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', EUNHA_IDLE_TTL_MS: '1000' });
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'scale' } })).json()
+      .id;
+  });
+  after(async () => p.cleanup());
+
+  const deployed = async (code: string, extra: Record<string, unknown>) => {
+    const fn = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions`,
+      payload: { name: 's', code: b64(code), ...extra },
+    });
+    assert.equal(fn.statusCode, 201, fn.body);
+    const id = fn.json().id as string;
+    const d = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+    });
+    assert.equal(d.statusCode, 201, d.body);
+    return { id, deployment: d.json() };
+  };
+  const instancesOf = (fn: string) =>
+    Object.values(p.runtime.stats().versions)
+      .filter((v) => v.functionId === fn)
+      .reduce((n, v) => n + v.instances, 0);
+
+  test(
+    'idle functions scale to zero; minWarm keeps instances; the next call is a cold start',
+    { timeout: 60_000 },
+    async () => {
+      const zero = await deployed(SAMPLE_HANDLER, {});
+      const warm = await deployed(SAMPLE_HANDLER, { minWarm: 1 });
+      assert.equal(warm.deployment.config.minWarm, 1);
+      const view = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${warm.id}` })
+      ).json();
+      assert.equal(view.minWarm, 1);
+      assert.equal(view.maxInstances, null);
+
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(instancesOf(zero.id), 0, 'idle past the TTL: scaled to zero');
+      assert.ok(instancesOf(warm.id) >= 1, 'minWarm keeps one');
+
+      const cold = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${zero.id}/invoke`,
+        payload: {},
+      });
+      assert.equal(cold.json().coldStart, true);
+      const again = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${zero.id}/invoke`,
+        payload: {},
+      });
+      assert.equal(again.json().coldStart, false);
+      const kept = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${warm.id}/invoke`,
+        payload: {},
+      });
+      assert.equal(kept.json().coldStart, false);
+    },
+  );
+
+  test('maxInstances caps how far one function scales out', { timeout: 60_000 }, async () => {
+    const capped = await deployed(SLOW, { maxInstances: 1 });
+    let peak = 0;
+    const watch = setInterval(() => (peak = Math.max(peak, instancesOf(capped.id))), 20);
+    const answers = await Promise.all(
+      Array.from({ length: 3 }, () => p.app.inject({ method: 'GET', url: `/fn/${capped.id}` })),
+    );
+    clearInterval(watch);
+    assert.ok(
+      answers.every((a) => a.statusCode === 200),
+      answers.map((a) => a.statusCode).join(','),
+    );
+    assert.equal(peak, 1);
+
+    const bad = await p.app.inject({
+      method: 'PATCH',
+      url: `/api/workspaces/${ws}/functions/${capped.id}`,
+      payload: { maxInstances: 0 },
+    });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().error.details.field, 'maxInstances');
+  });
+});
