@@ -41,7 +41,6 @@ import {
   type UploadSubmission,
 } from './types.js';
 
-
 interface Job {
   taskId: string;
   workspaceId: string;
