@@ -13,7 +13,7 @@ import type { FunctionRecord } from '../core/types.js';
 import { HTTP_METHODS } from '../core/schemas.js';
 import type { LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
-import type { Invoker } from './invoker.js';
+import type { Invocation, Invoker } from './invoker.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the function.
 const HOP_BY_HOP = new Set([
@@ -64,20 +64,34 @@ function requestHeaders(
   return out;
 }
 
-export function platformError(result: InvokeResult): EunhaError | undefined {
+/**
+ * The error to answer instead of the function's response: every failure the runtime reports.
+ * The seed's /invoke answers a function's own exception with its execution log, so it passes
+ * `functionErrors: false`; the public ingress answers it with the envelope (never a traceback:
+ * that stays in the execution log, which `details.logId` names).
+ */
+export function platformError(result: InvokeResult, functionErrors: boolean): EunhaError | undefined {
   const e = result.error;
-  if (!e || e.code === 'FUNCTION_ERROR') return undefined;
+  if (!e || (e.code === 'FUNCTION_ERROR' && !functionErrors)) return undefined;
   const headers: Record<string, string> = {};
   const retry = result.headers['retry-after'];
   if (retry) headers['retry-after'] = retry;
   return new EunhaError(e.code, e.message, {}, headers);
 }
 
-function send(reply: FastifyReply, result: InvokeResult, redact: (s: string) => string): FastifyReply {
-  const platform = platformError(result);
+function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: string) => string): FastifyReply {
+  const platform = platformError(result, true);
   if (platform) {
-    const body = platform.toBody();
-    body.error.message = redact(body.error.message);
+    // What went wrong inside a function (its traceback, its bad header) is for its author, in the
+    // execution log; the caller of a public URL learns only that it failed.
+    const message =
+      platform.code === 'FUNCTION_ERROR'
+        ? 'the function failed: it raised an exception or returned an invalid response (see its execution log)'
+        : platform.message;
+    const body = new EunhaError(platform.code, redact(message), {
+      functionId: log.functionId,
+      logId: log.id,
+    }).toBody();
     return reply.code(platform.status).headers(platform.headers).send(body);
   }
   void reply.code(result.status);
@@ -132,13 +146,13 @@ export async function ingressRoutes(
       }
       const rest = req.params['*'] ?? '';
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const { result } = await invoker.invoke(route, {
+      const invocation = await invoker.invoke(route, {
         method: req.method,
         uri: req.url,
         headers: requestHeaders(req, route.fn, `/${rest}`, opts.publicUrl()),
         body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
       });
-      return send(reply, result, (m) => route.redactor.text(m));
+      return send(reply, invocation, (m) => route.redactor.text(m));
     };
 
     const methods = [...HTTP_METHODS];

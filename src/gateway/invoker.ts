@@ -11,6 +11,7 @@ import type { ExecutionLogWriter } from '../observability/log-writer.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { InvokeRequest, InvokeResult, Runtime } from '../runtime/index.js';
 import { bodyForLog } from './bodies.js';
+import { checkedResult } from './response-check.js';
 
 export interface Invocation {
   result: InvokeResult;
@@ -39,7 +40,7 @@ export class Invoker {
   async invoke(route: ActiveRoute, req: InvokeRequest, requestBodyForLog?: unknown): Promise<Invocation> {
     const started = performance.now();
     const timestamp = this.deps.clock().toISOString();
-    const result = await this.deps.runtime.invoke(route.versionKey, req);
+    const result = checkedResult(await this.deps.runtime.invoke(route.versionKey, req));
     const seconds = (performance.now() - started) / 1000;
     const fnLabel = { function_name: route.fn.id };
     this.deps.metrics.invocations.inc({ ...fnLabel, code: String(result.status) });

@@ -310,4 +310,43 @@ class IncomingHandler(http.IncomingHandler):
       );
     },
   );
+
+  test(
+    'an invalid response or an exception is a 500 FUNCTION_ERROR envelope, never an injected header',
+    { timeout: 60_000 },
+    async () => {
+      const answering = (expr: string) => `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return ${expr}
+`;
+      const cases: Array<[string, RegExp]> = [
+        ['Response(200, {"x-a": "v\\r\\nset-cookie: evil=1"}, b"hi")', /header 'x-a'/],
+        ['Response(200, {"bad name": "x"}, b"hi")', /header name/],
+        ['Response(99, {}, b"hi")', /status 99/],
+        ['Response(1000, {}, b"hi")', /status 1000/],
+        ['1 / 0', /ZeroDivisionError/],
+      ];
+      for (const [expr, why] of cases) {
+        const fn = await createFn(answering(expr));
+        assert.equal((await deploy(fn.id)).statusCode, 201);
+        const res = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` });
+        assert.equal(res.statusCode, 500, expr);
+        assert.equal(res.headers['set-cookie'], undefined);
+        const body = res.json();
+        assert.equal(body.error.code, 'FUNCTION_ERROR');
+        assert.doesNotMatch(body.error.message, /Traceback/);
+        await p.writer.flush();
+        const logs = (
+          await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/logs` })
+        ).json();
+        const log = logs.logs.find((l: { id: string }) => l.id === body.error.details.logId);
+        assert.ok(log, 'details.logId names the execution log');
+        assert.equal(log.status, 'error');
+        assert.match(JSON.stringify(log), why, expr);
+      }
+    },
+  );
 });

@@ -69,7 +69,7 @@ export async function invokeRoutes(
         },
         req.body ?? null,
       );
-      const platform = platformError(result);
+      const platform = platformError(result, false);
       if (platform) {
         throw new EunhaError(
           platform.code,
