@@ -6,134 +6,25 @@
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
-import { Type } from 'typebox';
-import { DEFAULT_TAG, DEFAULT_WORKSPACE_ID } from '../../build/names.js';
 import type { BuildService } from '../../build/index.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import type { BuildTask } from '../../core/types.js';
 import { ErrorBody } from '../../core/schemas.js';
 import { ADMIN, type Scopes } from '../../auth/policy.js';
+import { DEFAULT_TAG, DEFAULT_WORKSPACE_ID } from '../../build/names.js';
 import { validatorCompiler } from '../validation.js';
-
-const NullableString = (description: string) => Type.Union([Type.String(), Type.Null()], { description });
-
-const BuildResponse = Type.Object(
-  {
-    task_id: Type.String({ description: 'Task id; poll GET /api/v1/tasks/{task_id}' }),
-    status: Type.String({ description: 'pending | running | completed | failed' }),
-    message: Type.String(),
-    source_s3_path: NullableString('Blob key of the stored upload (build-sources/{ws}/{task}/{file})'),
-  },
-  {
-    description: 'A build task was accepted',
-    examples: [
-      {
-        task_id: 'mc1x2y3z-k3j4h5g6f7d8',
-        status: 'pending',
-        message: 'build task queued',
-        source_s3_path: 'build-sources/ws-default/mc1x2y3z-k3j4h5g6f7d8/app.py',
-      },
-    ],
-  },
-);
-
-const BuildTaskResult = Type.Object(
-  {
-    wasm_path: NullableString('Blob key of the artifact manifest'),
-    image_url: NullableString('local/{ws}/{app}:{tag}@sha256:{digest} — use as image_ref to deploy'),
-    file_path: NullableString('Blob key of the source that was built'),
-  },
-  { description: 'What a completed build produced' },
-);
-const TaskResult = Type.Union([BuildTaskResult, Type.Null()]);
-
-const TaskStatusResponse = Type.Object(
-  {
-    task_id: Type.String(),
-    status: Type.String({ description: 'pending | running | completed | failed' }),
-    result: TaskResult,
-    error: NullableString('Why the task failed: the Python traceback, the zip problem, …'),
-  },
-  { description: 'The state of a build task' },
-);
-
-const TaskSummary = Type.Object({
-  task_id: Type.String(),
-  status: Type.String({ description: 'pending | running | completed | failed' }),
-  app_name: NullableString('App name'),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-  result: TaskResult,
-  error: NullableString('Why the task failed'),
-});
-
-const WorkspaceTasksResponse = Type.Object(
-  { workspace_id: Type.String(), tasks: Type.Array(TaskSummary), count: Type.Integer() },
-  { description: 'Build tasks of a workspace, newest first' },
-);
-
-const MAX_FIELD = 4096;
-const WorkspaceField = Type.String({
-  maxLength: 100,
-  default: DEFAULT_WORKSPACE_ID,
-  description: 'Workspace (default ws-default, created on first use)',
-});
-const TagField = Type.String({
-  maxLength: 128,
-  default: DEFAULT_TAG,
-  description: 'Image tag; "sha256" (default) = the first 12 hex digits of the digest',
-});
-const RegistryField = Type.String({
-  minLength: 1,
-  maxLength: 2048,
-  description: "'local' keeps the artifact in the platform; external OCI registries are not supported yet",
-  examples: ['local'],
-});
-const AppNameField = Type.String({
-  maxLength: 128,
-  description: 'App name (default: the file name without extension), kept as [a-z0-9-]',
-});
-
-/** Documents the multipart form; the form itself is read by readForm, not by the JSON validator. */
-const BuildForm = Type.Object({
-  file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
-  app_name: Type.Optional(AppNameField),
-  workspace_id: Type.Optional(WorkspaceField),
-});
-const BuildAndPushForm = Type.Object({
-  file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
-  registry_url: RegistryField,
-  username: Type.Optional(Type.String({ description: 'Registry user (unused for local)' })),
-  password: Type.Optional(Type.String({ description: 'Registry password (never stored)' })),
-  tag: Type.Optional(TagField),
-  app_name: Type.Optional(AppNameField),
-  workspace_id: Type.Optional(WorkspaceField),
-});
-
-const PushRequest = Type.Object(
-  {
-    registry_url: RegistryField,
-    username: Type.Optional(Type.String({ maxLength: 256, default: 'AWS' })),
-    password: Type.Optional(Type.Union([Type.String({ maxLength: MAX_FIELD }), Type.Null()])),
-    tag: Type.Optional(TagField),
-    app_dir: Type.Optional(
-      Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], {
-        description: 'Used as the app name when given',
-      }),
-    ),
-    workspace_id: Type.Optional(WorkspaceField),
-    s3_source_path: Type.Optional(
-      Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], {
-        description: 'source_s3_path of an earlier build of this workspace (required for local)',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-const TaskParams = Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 200 }) });
-const TaskQuery = Type.Object({ workspace_id: Type.Optional(Type.String({ maxLength: 100 })) });
-const WorkspaceParams = Type.Object({ workspace_id: Type.String({ maxLength: 100 }) });
+import {
+  BuildResponse,
+  TaskStatusResponse,
+  WorkspaceTasksResponse,
+  MAX_FIELD,
+  BuildForm,
+  BuildAndPushForm,
+  PushRequest,
+  TaskParams,
+  TaskQuery,
+  WorkspaceParams,
+} from './build-schemas.js';
 
 /**
  * The multipart body is read by readForm (in preValidation, so the guard can see its workspace_id
