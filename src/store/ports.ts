@@ -68,7 +68,10 @@ export interface MetadataStore {
   // Execution logs (one per invocation; also the source of every statistic). Timestamps are
   // instants in any ISO 8601 form; keys and comparisons use the canonical toISOString() form
   // (keys.ts canonicalTimestamp). An unparseable timestamp or `since` is a VALIDATION_ERROR.
-  /** All or nothing. */
+  /**
+   * All or nothing. Logs of a function that does not exist (any more) are dropped, so a log flushed
+   * after its function was deleted leaves nothing behind.
+   */
   appendLogs(logs: ExecutionLog[]): Promise<void>;
   /** Newest first. */
   listFunctionLogs(functionId: string, limit: number): Promise<ExecutionLog[]>;

@@ -2,7 +2,17 @@
 // (gsi1 WS#{ws}#LOGS/{ts}#{id}). Their ts / ws_id / is_error / duration_ms columns feed stats.ts.
 import { invalid } from '../../core/errors.js';
 import type { ExecutionLog } from '../../core/types.js';
-import { LOG_SK_PREFIX, canonicalTimestamp, fnPk, logGsiSk, logSk, prefixEnd, wsLogsGsiPk } from '../keys.js';
+import {
+  LOG_SK_PREFIX,
+  METADATA_SK,
+  canonicalTimestamp,
+  fnGsiPk,
+  fnPk,
+  logGsiSk,
+  logSk,
+  prefixEnd,
+  wsLogsGsiPk,
+} from '../keys.js';
 import type { Items } from './items.js';
 
 /** SQLite reads LIMIT -1 as "no limit"; a negative or NaN limit asks for nothing. */
@@ -25,6 +35,7 @@ export class Logs {
   private readonly countFnStmt;
   private readonly afterStmt;
   private readonly listWsStmt;
+  private readonly fnExistsStmt;
 
   constructor(private readonly items: Items) {
     const db = items.db;
@@ -40,12 +51,26 @@ export class Logs {
     this.listWsStmt = db.prepare<[string, number], { data: string }>(
       'SELECT data FROM items WHERE gsi1pk = ? ORDER BY gsi1sk DESC LIMIT ?',
     );
+    this.fnExistsStmt = db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM items WHERE gsi1pk = ? AND gsi1sk = ? LIMIT 1',
+    );
   }
 
-  /** Call inside a transaction: all logs land or none. Appending the same (ts, id) twice replaces. */
+  /**
+   * Call inside a transaction: all logs land or none. Appending the same (ts, id) twice replaces.
+   * Logs of a function that no longer exists are dropped: an invocation that finishes (or a batch
+   * that is flushed) after its function was deleted must not leave rows behind.
+   */
   append(logs: ExecutionLog[]): void {
+    const exists = new Map<string, boolean>();
     for (const log of logs) {
       const ts = requireTimestamp(log.timestamp, 'timestamp');
+      let live = exists.get(log.functionId);
+      if (live === undefined) {
+        live = this.fnExistsStmt.get(fnGsiPk(log.functionId), METADATA_SK) !== undefined;
+        exists.set(log.functionId, live);
+      }
+      if (!live) continue;
       this.items.upsert({
         pk: fnPk(log.functionId),
         sk: logSk(ts, log.id),

@@ -24,6 +24,27 @@ async function seed(store: MetadataStore, count: number): Promise<{ ws: Workspac
 const ids = (logs: Array<{ id: string }>): string[] => logs.map((l) => l.id);
 
 export function logTests(withStore: WithStore): void {
+  test('logs: a log of a deleted or unknown function is dropped, the rest of the batch lands', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 2);
+      const [gone, kept] = [fns[0]!, fns[1]!];
+      await store.deleteFunction(ws.id, gone.id);
+      const now = clock.now();
+      const stranger = { ...gone, id: uid('fn') };
+      await store.appendLogs([
+        log(gone, { id: 'late', timestamp: now.toISOString() }),
+        log(stranger, { id: 'nobody', timestamp: now.toISOString() }),
+        log(kept, { id: 'fine', timestamp: now.toISOString() }),
+      ]);
+      assert.deepEqual(await store.listFunctionLogs(gone.id, 10), []);
+      assert.deepEqual(await store.listFunctionLogs(stranger.id, 10), []);
+      assert.deepEqual(ids(await store.listFunctionLogs(kept.id, 10)), ['fine']);
+      const leftovers = (await store.dumpKeys()).filter(
+        (k) => k.pk.includes(gone.id) || k.pk.includes(stranger.id),
+      );
+      assert.deepEqual(leftovers, []);
+    }));
+
   test('logs: round-trip, newest first, limit, count', () =>
     withStore(async (store, clock) => {
       const { fns } = await seed(store, 1);
