@@ -92,9 +92,14 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   });
   await runtime.start();
 
-  // Assigned once below; declared first because the build service, made earlier, reports into it.
-  // eslint-disable-next-line prefer-const
-  let metrics: Metrics | undefined;
+  // Gauges are read at scrape time, after everything below exists (`target` included).
+  const metrics = new Metrics({
+    services: () => target.count(),
+    runtime: () => {
+      const s = runtime.stats();
+      return { instances: s.instances, warmPool: s.warmPool.ready, queueDepth: s.queueDepth };
+    },
+  });
   const builds = new BuildService({
     meta,
     blobs,
@@ -104,7 +109,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     checker: runtime,
     concurrency: config.buildConcurrency,
     maxSourceBytes: config.maxSourceBytes,
-    onBuildFinished: (seconds, outcome) => metrics?.builds.observe({ outcome }, seconds),
+    onBuildFinished: (seconds, outcome) => metrics.builds.observe({ outcome }, seconds),
   });
   await builds.start();
 
@@ -134,13 +139,6 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   });
   const writer = new ExecutionLogWriter(meta, {
     onError: (err, pending) => logger?.error({ err, pending }, 'could not write execution logs; will retry'),
-  });
-  metrics = new Metrics({
-    services: () => target.count(),
-    runtime: () => {
-      const s = runtime.stats();
-      return { instances: s.instances, warmPool: s.warmPool.ready, queueDepth: s.queueDepth };
-    },
   });
   const invoker = new Invoker({ runtime, writer, metrics, clock, ids, logBodyCap: config.logBodyCap });
   const tails = new LiveTails(writer);

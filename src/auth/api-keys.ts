@@ -7,6 +7,7 @@ import { notFound } from '../core/errors.js';
 import type { Clock, IdSource } from '../core/ids.js';
 import type { ApiKey } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
+import { requireWorkspace } from '../store/lookups.js';
 
 export const KEY_PREFIX = 'eunha_';
 /** Characters of a key shown in listings: the fixed prefix plus 6 random ones. */
@@ -66,13 +67,13 @@ export class ApiKeyService {
   }
 
   async list(workspaceId: string): Promise<ApiKeyView[]> {
-    if (!(await this.deps.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    await requireWorkspace(this.deps.meta, workspaceId);
     return (await this.deps.meta.listApiKeys(workspaceId)).map(view);
   }
 
   async delete(workspaceId: string, id: string): Promise<void> {
     if (!(await this.deps.meta.deleteApiKey(workspaceId, id))) {
-      if (!(await this.deps.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+      await requireWorkspace(this.deps.meta, workspaceId);
       throw notFound('API key', id);
     }
     this.touched.delete(id);

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import type { BuildTask, BuildTaskResult } from '../core/types.js';
+import { requireWorkspace } from '../store/lookups.js';
 import type { TaskPatch } from '../store/ports.js';
 import { loadArtifact, storeArtifact } from './artifact.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
@@ -186,7 +187,7 @@ export class BuildService {
   ): Promise<BuiltArtifact> {
     this.assertOpen();
     checkWorkspaceId(workspaceId);
-    if (!(await this.opts.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    await requireWorkspace(this.opts.meta, workspaceId);
     const app = resolveAppName(appName, 'app');
     checkTag(tag);
     checkSourceFiles(files, this.limits);

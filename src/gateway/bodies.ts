@@ -7,18 +7,14 @@ export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, c
   if (bytes.length === 0) return null;
   let text: string;
   try {
-    text = decoder.decode(bytes.length > cap ? bytes.subarray(0, cap) : bytes);
+    // Streaming mode tolerates a cut through a multi-byte character at the cap; a fresh decoder
+    // then, so the cut-off bytes are not carried into the next body.
+    text =
+      bytes.length > cap
+        ? new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, cap), { stream: true })
+        : decoder.decode(bytes);
   } catch {
-    // A cut through a multi-byte character is not binary; only a real decoding failure is.
-    if (bytes.length > cap) {
-      try {
-        text = new TextDecoder('utf-8').decode(bytes.subarray(0, cap));
-      } catch {
-        return `<${bytes.length} bytes of binary data>`;
-      }
-    } else {
-      return `<${bytes.length} bytes of binary data>`;
-    }
+    return `<${bytes.length} bytes of binary data>`;
   }
   if (bytes.length > cap) return `${text}… [truncated: ${bytes.length} bytes in all]`;
   if (contentType?.includes('json')) {

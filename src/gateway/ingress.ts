@@ -11,7 +11,7 @@ import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
 import { HTTP_METHODS } from '../core/schemas.js';
-import type { LocalTarget } from '../deploy/local-target.js';
+import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
 
@@ -79,6 +79,32 @@ export function platformError(result: InvokeResult, functionErrors: boolean): Eu
   return new EunhaError(e.code, e.message, {}, headers);
 }
 
+/**
+ * The active route of a function, or NOT_DEPLOYED: 404 on the public ingress, 400 on the seed's
+ * /invoke (its contract).
+ */
+export function requireRoute(
+  target: LocalTarget,
+  functionId: string,
+  notDeployedStatus: 400 | 404,
+): ActiveRoute {
+  const route = target.route(functionId);
+  if (route) return route;
+  throw new EunhaError(
+    'NOT_DEPLOYED',
+    `function '${functionId}' has no active deployment; deploy it first`,
+    { functionId },
+    {},
+    notDeployedStatus,
+  );
+}
+
+export function requireEnabled(fn: FunctionRecord): void {
+  if (fn.status === 'disabled') {
+    throw new EunhaError('FUNCTION_DISABLED', `function '${fn.id}' is disabled`, { functionId: fn.id });
+  }
+}
+
 function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: string) => string): FastifyReply {
   const platform = platformError(result, true);
   if (platform) {
@@ -121,20 +147,9 @@ export async function ingressRoutes(
       reply: FastifyReply,
     ) => {
       const fnId = req.params.function_id;
-      const route = target.route(fnId);
-      if (!route) {
-        throw new EunhaError(
-          'NOT_DEPLOYED',
-          `function '${fnId}' has no active deployment`,
-          { functionId: fnId },
-          {},
-          404,
-        );
-      }
+      const route = requireRoute(target, fnId, 404);
       await opts.authorize(req, route.fn);
-      if (route.fn.status === 'disabled') {
-        throw new EunhaError('FUNCTION_DISABLED', `function '${fnId}' is disabled`, { functionId: fnId });
-      }
+      requireEnabled(route.fn);
       const allowed = route.fn.httpMethods;
       if (!allowed.includes(req.method) && !(req.method === 'HEAD' && allowed.includes('GET'))) {
         throw new EunhaError(

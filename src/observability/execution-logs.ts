@@ -1,8 +1,8 @@
 // Reading execution logs (one per invocation) for the API: per function, per workspace, and the
 // API shape the seed's console reads.
 
-import { notFound } from '../core/errors.js';
 import type { ExecutionLog } from '../core/types.js';
+import { requireFunction, requireWorkspace } from '../store/lookups.js';
 import type { MetadataStore } from '../store/ports.js';
 
 export class ExecutionLogService {
@@ -13,11 +13,7 @@ export class ExecutionLogService {
     functionId: string,
     limit: number,
   ): Promise<{ logs: ExecutionLog[]; total: number }> {
-    const fn = await this.meta.getFunction(workspaceId, functionId);
-    if (!fn) {
-      if (!(await this.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
-      throw notFound('Function', functionId);
-    }
+    await requireFunction(this.meta, workspaceId, functionId);
     const [logs, total] = await Promise.all([
       this.meta.listFunctionLogs(functionId, limit),
       this.meta.countFunctionLogs(functionId),
@@ -26,7 +22,7 @@ export class ExecutionLogService {
   }
 
   async forWorkspace(workspaceId: string, limit: number): Promise<ExecutionLog[]> {
-    if (!(await this.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    await requireWorkspace(this.meta, workspaceId);
     return this.meta.listWorkspaceLogs(workspaceId, limit);
   }
 }

@@ -16,6 +16,7 @@ import {
 } from '../core/validate.js';
 import type { FunctionPatch } from '../store/ports.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
+import { requireFunction, requireWorkspace } from '../store/lookups.js';
 
 export interface FunctionView extends Omit<
   FunctionRecord,
@@ -89,16 +90,13 @@ export class FunctionService {
   }
 
   async list(workspaceId: string): Promise<FunctionView[]> {
-    if (!(await this.deps.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
+    await requireWorkspace(this.deps.meta, workspaceId);
     const fns = await this.deps.meta.listFunctions(workspaceId);
     return Promise.all(fns.map((fn) => this.view(fn)));
   }
 
-  async require(workspaceId: string, functionId: string): Promise<FunctionRecord> {
-    const fn = await this.deps.meta.getFunction(workspaceId, functionId);
-    if (fn) return fn;
-    if (!(await this.deps.meta.getWorkspace(workspaceId))) throw notFound('Workspace', workspaceId);
-    throw notFound('Function', functionId);
+  require(workspaceId: string, functionId: string): Promise<FunctionRecord> {
+    return requireFunction(this.deps.meta, workspaceId, functionId);
   }
 
   async get(workspaceId: string, functionId: string): Promise<FunctionView> {

@@ -5,6 +5,7 @@ import { notFound } from '../core/errors.js';
 import type { InvocationStats, Workspace } from '../core/types.js';
 import type { WorkspaceCreate, WorkspaceUpdate } from '../core/schemas.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
+import { requireWorkspace } from '../store/lookups.js';
 
 export interface WorkspaceView extends Workspace {
   functionCount: number;
@@ -48,10 +49,8 @@ export class WorkspaceService {
     return this.view(await this.require(id));
   }
 
-  async require(id: string): Promise<Workspace> {
-    const ws = await this.deps.meta.getWorkspace(id);
-    if (!ws) throw notFound('Workspace', id);
-    return ws;
+  require(id: string): Promise<Workspace> {
+    return requireWorkspace(this.deps.meta, id);
   }
 
   async update(id: string, patch: WorkspaceUpdate): Promise<WorkspaceView> {

@@ -9,13 +9,13 @@ import type { Scopes } from '../../auth/policy.js';
 import { EunhaError } from '../../core/errors.js';
 import { ErrorBody, ExecutionLog, FunctionParams } from '../../core/schemas.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
-import { platformError } from '../../gateway/ingress.js';
+import { platformError, requireEnabled, requireRoute } from '../../gateway/ingress.js';
 import type { Invoker } from '../../gateway/invoker.js';
 import type { FunctionService } from '../../services/functions.js';
 
 export async function invokeRoutes(
   base: FastifyInstance,
-  deps: { functions: FunctionService; target: LocalTarget; invoker: Invoker },
+  deps: { functions: FunctionService; target: LocalTarget; invoker: Invoker; publicUrl: () => string },
   scope: Scopes,
 ): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
@@ -43,15 +43,8 @@ export async function invokeRoutes(
     },
     async (req) => {
       const fn = await deps.functions.require(req.params.workspace_id, req.params.function_id);
-      const route = deps.target.route(fn.id);
-      if (!route)
-        throw new EunhaError(
-          'NOT_DEPLOYED',
-          `function '${fn.id}' has no active deployment; deploy it first`,
-          { functionId: fn.id },
-        );
-      if (route.fn.status === 'disabled')
-        throw new EunhaError('FUNCTION_DISABLED', `function '${fn.id}' is disabled`, { functionId: fn.id });
+      const route = requireRoute(deps.target, fn.id, 400);
+      requireEnabled(route.fn);
       const method = route.fn.httpMethods.includes('POST') ? 'POST' : (route.fn.httpMethods[0] ?? 'GET');
       const json = req.body === undefined ? '' : JSON.stringify(req.body);
       const { result, log } = await deps.invoker.invoke(
@@ -63,7 +56,7 @@ export async function invokeRoutes(
             'content-type': 'application/json',
             'x-request-id': String(req.id),
             'spin-path-info': '/',
-            'spin-full-url': `/fn/${fn.id}`,
+            'spin-full-url': `${deps.publicUrl()}/fn/${fn.id}`,
           },
           body: new TextEncoder().encode(json),
         },

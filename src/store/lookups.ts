@@ -1,0 +1,24 @@
+// Lookups that must find their record or say exactly what is missing: a function under a
+// workspace answers "workspace not found" when the workspace is the missing part. Every service
+// asks through these, so the 404s of the API are one rule.
+
+import { notFound } from '../core/errors.js';
+import type { FunctionRecord, Workspace } from '../core/types.js';
+import type { MetadataStore } from './ports.js';
+
+export async function requireWorkspace(meta: MetadataStore, workspaceId: string): Promise<Workspace> {
+  const ws = await meta.getWorkspace(workspaceId);
+  if (!ws) throw notFound('Workspace', workspaceId);
+  return ws;
+}
+
+export async function requireFunction(
+  meta: MetadataStore,
+  workspaceId: string,
+  functionId: string,
+): Promise<FunctionRecord> {
+  const fn = await meta.getFunction(workspaceId, functionId);
+  if (fn) return fn;
+  await requireWorkspace(meta, workspaceId);
+  throw notFound('Function', functionId);
+}
