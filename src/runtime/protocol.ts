@@ -48,16 +48,24 @@ export function decodeFrame(buf: Uint8Array): Frame {
   return { header: raw as Header, body };
 }
 
-/** Accumulates stream chunks and yields complete frames (used on the async, parent side). */
+/**
+ * Accumulates stream chunks and yields complete frames (used on the async, parent side). A frame
+ * larger than one socket read (the 30 MB snapshot arrives in 64 KiB chunks) is joined once, when
+ * its last byte is in: joining on every chunk copied ~7 GB for one snapshot.
+ */
 export class FrameReader {
   private chunks: Buffer[] = [];
   private size = 0;
+  /** Length of the frame at the head of the buffer, once its prefix has arrived. */
+  private need = -1;
 
   push(chunk: Buffer): Frame[] {
     this.chunks.push(chunk);
     this.size += chunk.length;
+    if (this.need < 0 && this.size >= FRAME_PREFIX) this.need = frameLength(this.joined());
+    if (this.need < 0 || this.size < this.need) return [];
     const out: Frame[] = [];
-    let buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    let buf = this.joined();
     for (;;) {
       const len = frameLength(buf);
       if (len < 0 || buf.length < len) break;
@@ -68,6 +76,12 @@ export class FrameReader {
     }
     this.chunks = buf.length > 0 ? [buf] : [];
     this.size = buf.length;
+    this.need = buf.length >= FRAME_PREFIX ? frameLength(buf) : -1;
     return out;
+  }
+
+  private joined(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks, this.size)];
+    return this.chunks[0]!;
   }
 }
