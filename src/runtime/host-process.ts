@@ -17,6 +17,14 @@ export interface HostExit {
 }
 
 const PAGE = 4096;
+/**
+ * The host's whole environment: nothing of ours, one malloc setting. Allocations of 128 KiB and
+ * up get their own mappings, so the boot's large buffers (the snapshot, the wasm file) go back to
+ * the kernel when freed instead of staying in the heap: about 10 MB less per sandbox.
+ */
+export const HOST_ENV: Readonly<Record<string, string>> = Object.freeze({
+  GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072',
+});
 
 export class HostProcess {
   readonly pid: number;
@@ -63,7 +71,7 @@ export class HostProcess {
     try {
       const cmd = hostCommand(iso, HOST_NODE_FLAGS);
       const child = spawn(cmd.command, cmd.args, {
-        env: {},
+        env: HOST_ENV,
         cwd: iso.cwd,
         stdio: ['ignore', 'ignore', 'pipe', 'pipe', snapFd],
         detached: false,

@@ -118,6 +118,9 @@ del _m, _n`);
   py.unregisterJsModule('pyodide_js');
   py.runPython('import _eunha_harden\n_eunha_harden.harden()');
   lockPyodideApi(py);
+  // Pyodide's instantiateWasm closure holds the 9.6 MB wasm file for the life of the process;
+  // the compiled module keeps its own copy, so the file's bytes can go.
+  (mod as unknown as { instantiateWasm?: unknown }).instantiateWasm = undefined;
   return { entry, device, FS, heap };
 }
 
