@@ -3,7 +3,9 @@
 // Prints: warm requests/s and p50/p99 at 50 connections, time from POST …/deployments to the first
 // successful response, and the first-request latency of a fresh deployment.
 //
-//   npm run build && node dist/bench/pipeline.js [--seconds 10] [--fresh 10]
+// Warm load alternates raw and Eunha for --rounds rounds and reports medians and ranges.
+//
+//   npm run build && node dist/bench/pipeline.js [--seconds 10] [--fresh 10] [--rounds 3]
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +20,7 @@ for (let i = 2; i < process.argv.length; i += 2)
   args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const SECONDS = Number(args.get('seconds') ?? 10);
 const FRESH = Number(args.get('fresh') ?? 10);
+const ROUNDS = Number(args.get('rounds') ?? 3);
 const CONNECTIONS = 50;
 
 const SAMPLE = `from spin_sdk import http
@@ -84,8 +87,12 @@ async function main(): Promise<void> {
       EUNHA_PORT: '0',
       EUNHA_DATA_DIR: dataDir,
       EUNHA_WARM_POOL_SIZE: '2',
-      // Pass instance caps through so their effect can be measured: EUNHA_MAX_INSTANCES_PER_FUNCTION=2 node …
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('EUNHA_MAX_INSTANCES'))),
+      // Pass scaling settings through so their effect can be measured: EUNHA_PIPELINE_DEPTH=0 node …
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(
+          ([k]) => k.startsWith('EUNHA_MAX_INSTANCES') || k === 'EUNHA_PIPELINE_DEPTH',
+        ),
+      ),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -116,22 +123,36 @@ async function main(): Promise<void> {
       warmFn = fn;
     }
 
-    // Warm throughput: the same hello world, raw vs through Eunha.
+    // Warm throughput: the same hello world, raw vs through Eunha, alternating.
     await load(`${base}/fn/${warmFn}`); // warm-up: instances scale out
-    const rawRes = await load(rawUrl);
-    const fnRes = await load(`${base}/fn/${warmFn}`);
+    const rawRuns: Awaited<ReturnType<typeof load>>[] = [];
+    const fnRuns: Awaited<ReturnType<typeof load>>[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      rawRuns.push(await load(rawUrl));
+      fnRuns.push(await load(`${base}/fn/${warmFn}`));
+    }
+    const med = (runs: typeof rawRuns, k: 'rps' | 'p50' | 'p99'): number =>
+      pct(
+        runs.map((r) => r[k]),
+        50,
+      );
+    const span = (runs: typeof rawRuns, k: 'rps' | 'p50' | 'p99'): string => {
+      const xs = sorted(runs.map((r) => r[k]));
+      return `${med(runs, k).toFixed(0)} (${xs[0]!.toFixed(0)}–${xs[xs.length - 1]!.toFixed(0)})`;
+    };
+    const errors = (runs: typeof rawRuns): string => String(runs.reduce((n, r) => n + r.errors, 0));
 
     const rows: Array<[string, string, string, string]> = [
       ['metric', 'raw node:http', 'eunha /fn', 'ratio / target'],
       [
-        'warm requests/s (50 conns)',
-        rawRes.rps.toFixed(0),
-        fnRes.rps.toFixed(0),
-        `${(fnRes.rps / rawRes.rps).toFixed(2)}× (target ≥ 0.5×)`,
+        `warm requests/s (50 conns, median of ${ROUNDS}; range)`,
+        span(rawRuns, 'rps'),
+        span(fnRuns, 'rps'),
+        `${(med(fnRuns, 'rps') / med(rawRuns, 'rps')).toFixed(2)}× (target ≥ 0.5×)`,
       ],
-      ['warm p50 latency (ms)', String(rawRes.p50), String(fnRes.p50), ''],
-      ['warm p99 latency (ms)', String(rawRes.p99), String(fnRes.p99), 'target ≤ 10 ms'],
-      ['errors / non-2xx', String(rawRes.errors), String(fnRes.errors), ''],
+      ['warm p50 latency (ms, median; range)', span(rawRuns, 'p50'), span(fnRuns, 'p50'), ''],
+      ['warm p99 latency (ms, median; range)', span(rawRuns, 'p99'), span(fnRuns, 'p99'), 'target ≤ 10 ms'],
+      ['errors / non-2xx', errors(rawRuns), errors(fnRuns), ''],
       [
         `POST deployments → first 200 (ms, p50 of ${FRESH})`,
         '',

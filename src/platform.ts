@@ -82,6 +82,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     poolSize: config.warmPoolSize,
     maxInstances: config.maxInstances,
     maxInstancesPerFunction: config.maxInstancesPerFunction,
+    pipelineDepth: config.pipelineDepth,
     idleTtlMs: config.idleTtlMs,
     maxRequestBytes: config.bodyLimitBytes,
     logger: (entry) =>

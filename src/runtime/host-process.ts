@@ -1,6 +1,7 @@
 // The parent's handle on one sandbox host process: spawning it with the isolation layers, the
-// async end of the fd-3 frame channel, strict request/answer pairing (a host does one thing at
-// a time), relaying the guest's KV calls, RSS reading, and noticing death.
+// async end of the fd-3 frame channel, request/answer pairing in order (a host does one thing at
+// a time, but the next request may already wait in its channel), relaying the guest's KV calls,
+// RSS reading, and noticing death.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync } from 'node:fs';
@@ -17,6 +18,8 @@ export interface HostExit {
 }
 
 const PAGE = 4096;
+/** After the process exits, how long to wait for the end of its channel before giving up on it. */
+const DRAIN_WAIT_MS = 250;
 /**
  * The host's whole environment: nothing of ours, one malloc setting. Allocations of 128 KiB and
  * up get their own mappings, so the boot's large buffers (the snapshot, the wasm file) go back to
@@ -35,7 +38,8 @@ export class HostProcess {
   private readonly child: ChildProcess;
   private readonly sock: Socket;
   private readonly reader = new FrameReader();
-  private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void } | null = null;
+  /** Requests written and not yet answered, oldest first; the host answers them in order. */
+  private readonly waiters: { resolve: (f: Frame) => void; reject: (e: Error) => void }[] = [];
   private stderrTail = '';
 
   private constructor(child: ChildProcess) {
@@ -47,14 +51,24 @@ export class HostProcess {
     child.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-4000);
     });
+    // EOF on the channel: everything the host wrote before it died has been read.
+    const drained = new Promise<void>((resolve) => {
+      this.sock.once('end', resolve);
+      this.sock.once('close', resolve);
+    });
     this.exited = new Promise((resolve) => {
       const died = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.dead) return;
         this.dead = true;
-        const w = this.waiter;
-        this.waiter = null;
-        w?.reject(new HostDiedError(code, signal, this.stderrTail));
-        resolve({ code, signal });
+        // The exit can be seen before the answers the host wrote just before it: read those
+        // first, so that "running when it died" means the oldest request truly unanswered.
+        const grace = new Promise<void>((r) => setTimeout(r, DRAIN_WAIT_MS).unref());
+        void Promise.race([drained, grace]).then(() => {
+          // Only the oldest request can have been running; the host never read the others.
+          for (const [i, w] of this.waiters.splice(0).entries())
+            w.reject(new HostDiedError(code, signal, this.stderrTail, i === 0));
+          resolve({ code, signal });
+        });
       };
       child.on('exit', died);
       // A spawn that fails (e.g. a missing binary) reports 'error' and may never 'exit'.
@@ -100,9 +114,7 @@ export class HostProcess {
       if (f.header.t === 'kv') {
         void this.relayKv(f);
       } else {
-        const w = this.waiter;
-        this.waiter = null;
-        w?.resolve(f);
+        this.waiters.shift()?.resolve(f);
       }
     }
   }
@@ -129,13 +141,17 @@ export class HostProcess {
     this.sock.write(encodeFrame(header, body));
   }
 
-  /** The next answer frame (anything but a KV call). Rejects with HostDiedError if the host dies. */
+  /** The answer to the oldest unanswered frame (KV calls aside). Rejects with HostDiedError if the host dies. */
   next(): Promise<Frame> {
-    if (this.dead) return Promise.reject(new HostDiedError(null, null, this.stderrTail));
-    if (this.waiter !== null) return Promise.reject(new Error('host already has a request in flight'));
+    if (this.dead) return Promise.reject(new HostDiedError(null, null, this.stderrTail, false));
     return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
+      this.waiters.push({ resolve, reject });
     });
+  }
+
+  /** Requests written and not yet answered. */
+  get inFlight(): number {
+    return this.waiters.length;
   }
 
   request(header: Header, body?: Uint8Array): Promise<Frame> {
@@ -181,6 +197,8 @@ export class HostDiedError extends Error {
     readonly code: number | null,
     readonly signal: NodeJS.Signals | null,
     readonly stderr: string,
+    /** False for a request that was still waiting in the channel: it never ran. */
+    readonly started: boolean,
   ) {
     super(
       `sandbox host exited (code ${code}, signal ${signal})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,

@@ -1,6 +1,8 @@
 // One instance: a host process specialised for one function version (its files imported, its
-// environment set). It serves one request at a time and enforces the hard limits the host cannot
-// enforce on itself: the kill after timeout + grace, and the death of its process → 502.
+// environment set). It runs one request at a time; the scheduler may write the next request into
+// its channel while one runs (pipelining), so the host starts it without waiting for us. It
+// enforces the hard limits the host cannot enforce on itself: the kill after timeout + grace,
+// counted from when a request reaches the head of the line, and the death of its process → 502.
 
 import { EunhaError } from '../core/errors.js';
 import { HostDiedError, type HostProcess } from './host-process.js';
@@ -24,13 +26,48 @@ export interface InvokeOutcome {
   result: Omit<InvokeResult, 'coldStart'>;
   /** The instance must not serve again (timeout, crash, memory above its limit). */
   recycle: boolean;
+  /**
+   * The request was pipelined behind one that ended this instance and never started: the caller
+   * runs it on another instance.
+   */
+  notRun?: boolean;
+  /**
+   * How long the request held the interpreter, as the host timed it (the parent's own view adds
+   * its event loop's delays); from the previous answer, or from sending it, when the host died.
+   */
+  serviceMs: number;
 }
+
+const NOT_RUN: Omit<InvokeOutcome, 'serviceMs'> = {
+  result: {
+    status: 503,
+    headers: {},
+    body: new Uint8Array(0),
+    lines: [],
+    linesTruncated: false,
+    durationMs: 0,
+    cpuMs: 0,
+    error: { code: 'FUNCTION_CRASHED', message: 'the instance ended before the request could start' },
+  },
+  recycle: true,
+  notRun: true,
+};
 
 export class Instance {
   state: 'idle' | 'busy' | 'dead' = 'busy';
   lastUsed = Date.now();
   invocations = 0;
+  /** Requests handed to this instance by the scheduler and not yet released (running + pipelined). */
+  leases = 0;
   private killedFor: 'timeout' | 'memory' | null = null;
+  /** Requests written to the host and not yet answered. */
+  private inflight = 0;
+  /** When the request now at the head of the line started (sent, or the previous one answered). */
+  private headSince = 0;
+  private killTimer: NodeJS.Timeout | undefined;
+  /** The host said it recycles: it answers "not run" to everything behind, and may be killed any time. */
+  private draining = false;
+  private graceMs = 0;
 
   private constructor(
     readonly host: HostProcess,
@@ -90,100 +127,134 @@ export class Instance {
     this.host.kill();
   }
 
+  /** The kill clock runs for the request at the head of the line only: it may not have started before. */
+  private armKill(): void {
+    clearTimeout(this.killTimer);
+    this.killTimer = undefined;
+    if (this.inflight === 0 || this.host.dead) return;
+    this.killTimer = setTimeout(() => {
+      this.killedFor = 'timeout';
+      this.host.kill();
+    }, this.version.timeoutMs + this.graceMs);
+  }
+
   async invoke(req: InvokeRequest, graceMs: number): Promise<InvokeOutcome> {
     const t0 = performance.now();
     const { timeoutMs } = this.version;
+    this.graceMs = graceMs;
     this.invocations++;
-    const timer = setTimeout(() => {
-      this.killedFor = 'timeout';
-      this.host.kill();
-    }, timeoutMs + graceMs);
+    const pending = this.host.request(
+      { t: 'invoke', method: req.method, uri: req.uri, headers: req.headers, timeoutMs },
+      req.body,
+    );
+    if (++this.inflight === 1) {
+      this.headSince = t0;
+      this.armKill();
+    }
+    let f;
     try {
-      const f = await this.host.request(
-        { t: 'invoke', method: req.method, uri: req.uri, headers: req.headers, timeoutMs },
-        req.body,
-      );
-      const h = f.header;
-      const durationMs = performance.now() - t0;
-      // The host is sandboxed code's neighbour: its answer is checked, never trusted as typed.
-      const lines = Array.isArray(h.lines)
-        ? h.lines.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES))
-        : [];
-      const base = {
-        lines,
-        linesTruncated: h.linesTruncated === true,
-        durationMs,
-        cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
-      };
-      const status = Number(h.status);
-      if (!Number.isInteger(status) || status < 100 || status > 599 || f.body.length > MAX_RESPONSE_BYTES) {
-        return {
-          result: {
-            status: 502,
-            headers: {},
-            body: new Uint8Array(0),
-            ...base,
-            error: { code: 'FUNCTION_CRASHED', message: 'the sandbox sent a malformed answer' },
-          },
-          recycle: true,
-        };
-      }
-      const overMemory = typeof h.heapBytes === 'number' && h.heapBytes > this.memoryLimitBytes;
-      if (typeof h.error === 'string') {
-        const code = h.error as InvokeErrorCode;
-        const message =
-          code === 'TIMEOUT'
-            ? `the function did not answer within ${timeoutMs} ms`
-            : String(h.message ?? code);
-        return {
-          result: {
-            status,
-            headers: {},
-            body: new Uint8Array(0),
-            ...base,
-            error: { code, message, traceback: typeof h.traceback === 'string' ? h.traceback : undefined },
-          },
-          // After a timeout the interpreter's state is suspect; after a crash it is gone.
-          recycle: code !== 'FUNCTION_ERROR' || h.recycle === true || overMemory,
-        };
-      }
-      return {
-        result: { status, headers: stringRecord(h.headers), body: f.body, ...base },
-        recycle: overMemory,
-      };
+      f = await pending;
     } catch (e) {
+      this.inflight--;
+      clearTimeout(this.killTimer);
       if (!(e instanceof HostDiedError)) throw e;
       this.state = 'dead';
-      const durationMs = performance.now() - t0;
-      const empty = {
-        headers: {},
-        body: new Uint8Array(0),
-        lines: [],
-        linesTruncated: false,
-        durationMs,
-        cpuMs: 0,
-      };
-      if (this.killedFor === 'timeout') {
-        return {
-          result: {
-            ...empty,
-            status: 504,
-            error: { code: 'TIMEOUT', message: `the function did not answer within ${timeoutMs} ms` },
-          },
-          recycle: true,
-        };
-      }
-      const why =
-        this.killedFor === 'memory'
-          ? `the sandbox exceeded its memory limit of ${this.version.memoryMb} MB`
-          : e.message;
+      const serviceMs = performance.now() - this.headSince;
+      // After an answer that said "recycle", the host runs nothing more that waits in its channel.
+      if (!e.started || this.draining) return { ...NOT_RUN, serviceMs };
+      return { ...this.died(e, timeoutMs, performance.now() - t0), serviceMs };
+    }
+    const now = performance.now();
+    let serviceMs = now - this.headSince;
+    this.headSince = now;
+    this.inflight--;
+    this.armKill();
+    const h = f.header;
+    if (h.recycle === true) this.draining = true;
+    if (h.notRun === true) return { ...NOT_RUN, serviceMs };
+    const ran = Number(h.runMs);
+    if (Number.isFinite(ran) && ran >= 0) serviceMs = Math.min(ran, serviceMs);
+    const durationMs = now - t0;
+    // The host is sandboxed code's neighbour: its answer is checked, never trusted as typed.
+    const lines = Array.isArray(h.lines)
+      ? h.lines.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES))
+      : [];
+    const base = {
+      lines,
+      linesTruncated: h.linesTruncated === true,
+      durationMs,
+      cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
+    };
+    const status = Number(h.status);
+    if (!Number.isInteger(status) || status < 100 || status > 599 || f.body.length > MAX_RESPONSE_BYTES) {
       return {
-        result: { ...empty, status: 502, error: { code: 'FUNCTION_CRASHED', message: why } },
+        result: {
+          status: 502,
+          headers: {},
+          body: new Uint8Array(0),
+          ...base,
+          error: { code: 'FUNCTION_CRASHED', message: 'the sandbox sent a malformed answer' },
+        },
+        recycle: true,
+        serviceMs,
+      };
+    }
+    // The host decides recycling (it must stop running what is pipelined behind); the heap
+    // check is repeated here in case it did not.
+    const overMemory = typeof h.heapBytes === 'number' && h.heapBytes > this.memoryLimitBytes;
+    const recycle = h.recycle === true || overMemory;
+    if (typeof h.error === 'string') {
+      const code = h.error as InvokeErrorCode;
+      const message =
+        code === 'TIMEOUT' ? `the function did not answer within ${timeoutMs} ms` : String(h.message ?? code);
+      return {
+        result: {
+          status,
+          headers: {},
+          body: new Uint8Array(0),
+          ...base,
+          error: { code, message, traceback: typeof h.traceback === 'string' ? h.traceback : undefined },
+        },
+        // After a timeout the interpreter's state is suspect; after a crash it is gone.
+        recycle: recycle || code !== 'FUNCTION_ERROR',
+        serviceMs,
+      };
+    }
+    return {
+      result: { status, headers: stringRecord(h.headers), body: f.body, ...base },
+      recycle,
+      serviceMs,
+    };
+  }
+
+  /** The answer for the request that was running when the process died. */
+  private died(e: HostDiedError, timeoutMs: number, durationMs: number): Omit<InvokeOutcome, 'serviceMs'> {
+    const empty = {
+      headers: {},
+      body: new Uint8Array(0),
+      lines: [],
+      linesTruncated: false,
+      durationMs,
+      cpuMs: 0,
+    };
+    if (this.killedFor === 'timeout') {
+      return {
+        result: {
+          ...empty,
+          status: 504,
+          error: { code: 'TIMEOUT', message: `the function did not answer within ${timeoutMs} ms` },
+        },
         recycle: true,
       };
-    } finally {
-      clearTimeout(timer);
     }
+    const why =
+      this.killedFor === 'memory'
+        ? `the sandbox exceeded its memory limit of ${this.version.memoryMb} MB`
+        : e.message;
+    return {
+      result: { ...empty, status: 502, error: { code: 'FUNCTION_CRASHED', message: why } },
+      recycle: true,
+    };
   }
 
   stop(): Promise<void> {

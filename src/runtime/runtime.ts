@@ -22,6 +22,8 @@ import type {
 } from './types.js';
 
 const MiB = 1024 * 1024;
+/** Times a pipelined request that never started is sent to another instance. */
+const MAX_REDISPATCH = 3;
 
 export class Runtime {
   private readonly opts: Required<Omit<RuntimeOptions, 'logger'>> & { logger: Logger };
@@ -46,6 +48,8 @@ export class Runtime {
       queueTimeoutMs: 5000,
       idleTtlMs: 300_000,
       killGraceMs: 500,
+      pipelineDepth: 1,
+      pipelineMaxServiceMs: 5,
       maxRequestBytes: 6 * MiB,
       useSnapshot: true,
       logger: () => undefined,
@@ -158,50 +162,58 @@ export class Runtime {
       throw new EunhaError('PAYLOAD_TOO_LARGE', `request body exceeds ${this.opts.maxRequestBytes} bytes`);
     }
     const t0 = performance.now();
-    let lease: Lease | null;
-    try {
-      lease = await this.sched.acquire(vs);
-    } catch (e) {
-      return this.failure(
-        502,
-        'FUNCTION_CRASHED',
-        `no instance could be started: ${e instanceof Error ? e.message : String(e)}`,
-        t0,
-        true,
-      );
-    }
-    if (lease === null) {
-      const retry = Math.max(1, Math.ceil(this.opts.queueTimeoutMs / 1000));
-      const r = this.failure(
-        429,
-        'TOO_MANY_REQUESTS',
-        'every instance of the function is busy and the queue is full',
-        t0,
-        false,
-      );
-      r.headers['retry-after'] = String(retry);
-      return r;
-    }
-    const { instance, cold } = lease;
-    this.invocations++;
-    vs.invocations++;
-    let recycle = true;
-    try {
-      const out = await instance.invoke(req, this.opts.killGraceMs);
-      recycle = out.recycle;
-      if (out.recycle) {
-        this.opts.logger({
-          level: 'warn',
-          msg: 'instance recycled',
-          key: versionKey,
-          pid: instance.pid,
-          code: out.result.error?.code,
-          reason: out.result.error?.message,
-        });
+    // A request pipelined behind one that ended its instance never ran; it gets another instance.
+    // Bounded, so that a host that keeps dying cannot keep a request going round.
+    for (let attempt = 0; ; attempt++) {
+      let lease: Lease | null;
+      try {
+        lease = await this.sched.acquire(vs);
+      } catch (e) {
+        return this.failure(
+          502,
+          'FUNCTION_CRASHED',
+          `no instance could be started: ${e instanceof Error ? e.message : String(e)}`,
+          t0,
+          true,
+        );
       }
-      return { ...out.result, durationMs: performance.now() - t0, coldStart: cold };
-    } finally {
-      this.sched.release(vs, instance, recycle);
+      if (lease === null) {
+        const retry = Math.max(1, Math.ceil(this.opts.queueTimeoutMs / 1000));
+        const r = this.failure(
+          429,
+          'TOO_MANY_REQUESTS',
+          'every instance of the function is busy and the queue is full',
+          t0,
+          false,
+        );
+        r.headers['retry-after'] = String(retry);
+        return r;
+      }
+      const { instance, cold } = lease;
+      if (attempt === 0) {
+        this.invocations++;
+        vs.invocations++;
+      }
+      let recycle = true;
+      try {
+        const out = await instance.invoke(req, this.opts.killGraceMs);
+        recycle = out.recycle;
+        if (out.notRun === true && attempt < MAX_REDISPATCH) continue;
+        vs.noteService(out.serviceMs);
+        if (out.recycle && out.notRun !== true) {
+          this.opts.logger({
+            level: 'warn',
+            msg: 'instance recycled',
+            key: versionKey,
+            pid: instance.pid,
+            code: out.result.error?.code,
+            reason: out.result.error?.message,
+          });
+        }
+        return { ...out.result, durationMs: performance.now() - t0, coldStart: cold };
+      } finally {
+        this.sched.release(vs, instance, recycle);
+      }
     }
   }
 

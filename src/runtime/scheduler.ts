@@ -1,7 +1,9 @@
-// Scheduling of instances for the loaded versions: one request per instance, per-version and
-// global instance caps (evicting another version's idle instance when the global cap is hit), a
-// bounded queue with a deadline, recycling, minWarm top-ups, idle TTL and the RSS watch.
+// Scheduling of instances for the loaded versions: one request running per instance, per-version
+// and global instance caps (evicting another version's idle instance when the global cap is hit),
+// pipelining at the cap for short requests, a bounded queue with a deadline, recycling, minWarm
+// top-ups, idle TTL and the RSS watch.
 
+import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
 import { kvHandlerFor } from './kv-bridge.js';
 import { VersionState, type Lease } from './version-state.js';
@@ -9,12 +11,16 @@ import type { WarmPool } from './warm-pool.js';
 import type { KeyValuePort } from '../core/kv.js';
 import type { Logger } from './types.js';
 
+const CORES = availableParallelism();
+
 export interface SchedulerConfig {
   kv: KeyValuePort;
   maxInstances: number;
   queueLimit: number;
   queueTimeoutMs: number;
   idleTtlMs: number;
+  pipelineDepth: number;
+  pipelineMaxServiceMs: number;
   logger: Logger;
 }
 
@@ -30,14 +36,28 @@ export class Scheduler {
     private readonly warm: () => WarmPool,
   ) {}
 
-  /** An idle instance, a new one (cold) if caps allow, or a place in the queue; null = overloaded. */
+  /**
+   * An idle instance, a new one (cold) if caps allow, a place behind a short request in a busy
+   * instance's channel, or a place in the queue; null = overloaded.
+   */
   async acquire(vs: VersionState): Promise<Lease | null> {
     const idle = vs.idle.pop();
     if (idle) {
       idle.state = 'busy';
+      idle.leases++;
       return { instance: idle, cold: false };
     }
-    if (vs.canGrow && this.makeRoom()) return { instance: await this.startInstance(vs), cold: true };
+    if (this.mayGrow(vs) && this.makeRoom()) {
+      const fresh = await this.startInstance(vs);
+      fresh.leases++;
+      return { instance: fresh, cold: true };
+    }
+    const behind = vs.queue.length === 0 ? this.pipelineTarget(vs) : null;
+    if (behind) {
+      behind.leases++;
+      vs.pipelined++;
+      return { instance: behind, cold: false };
+    }
     if (vs.queue.length >= this.opts.queueLimit) return null;
     return new Promise<Lease | null>((resolve) => {
       const waiter = {
@@ -50,6 +70,37 @@ export class Scheduler {
       };
       vs.queue.push(waiter);
     });
+  }
+
+  /**
+   * The busy instance with the shortest line, if the version's requests are short enough that
+   * waiting behind one costs less than the round trip through the parent between two requests.
+   */
+  private pipelineTarget(vs: VersionState): Instance | null {
+    if (!this.pipelining(vs)) return null;
+    let best: Instance | null = null;
+    for (const inst of vs.instances) {
+      if (inst.state !== 'busy' || inst.leases > this.opts.pipelineDepth) continue;
+      if (!best || inst.leases < best.leases) best = inst;
+    }
+    return best;
+  }
+
+  private pipelining(vs: VersionState): boolean {
+    return this.opts.pipelineDepth > 0 && vs.serviceMs <= this.opts.pipelineMaxServiceMs;
+  }
+
+  /**
+   * Short requests are CPU-bound: past one instance per core (or minWarm), another instance only
+   * adds context switches, while a place in a busy one's channel costs less than a round trip.
+   * So a pipelining version scales out to that many instances; others to their cap.
+   */
+  private scaleLimit(vs: VersionState): number {
+    return this.pipelining(vs) ? Math.min(vs.cap, Math.max(CORES, vs.version.minWarm ?? 0)) : vs.cap;
+  }
+
+  private mayGrow(vs: VersionState): boolean {
+    return vs.canGrow && vs.total < this.scaleLimit(vs);
   }
 
   /** True if one more instance fits under the global cap, evicting another version's idle one if needed. */
@@ -94,27 +145,42 @@ export class Scheduler {
 
   release(vs: VersionState, inst: Instance, recycle: boolean): void {
     inst.lastUsed = Date.now();
+    inst.leases = Math.max(0, inst.leases - 1);
     if (recycle || inst.state === 'dead' || vs.unloaded || this.closing) {
       this.destroy(vs, inst, false);
       // The replacement goes to the request at the head of the queue, if any (a cold start).
-      if (vs.queue.length > 0 && vs.canGrow && !this.closing && this.makeRoom()) {
+      if (vs.queue.length > 0 && this.mayGrow(vs) && !this.closing && this.makeRoom()) {
         const head = vs.queue.shift()!;
         clearTimeout(head.timer);
         this.startInstance(vs).then(
-          (fresh) => head.resolve({ instance: fresh, cold: true }),
+          (fresh) => {
+            fresh.leases++;
+            head.resolve({ instance: fresh, cold: true });
+          },
           () => head.resolve(null),
         );
       }
       this.topUp(vs);
       return;
     }
-    const head = vs.queue.shift();
-    if (head) {
-      clearTimeout(head.timer);
-      inst.state = 'busy';
-      head.resolve({ instance: inst, cold: false });
+    // A burst before the service time was known may have scaled a short version out too far.
+    if (inst.leases === 0 && vs.instances.size > this.scaleLimit(vs)) {
+      this.destroy(vs, inst, false);
       return;
     }
+    // Hand waiting requests to this instance: one to run, and more behind it if pipelining is on.
+    while (
+      vs.queue.length > 0 &&
+      (inst.leases === 0 || (inst.leases <= this.opts.pipelineDepth && this.pipelining(vs)))
+    ) {
+      const head = vs.queue.shift()!;
+      clearTimeout(head.timer);
+      inst.state = 'busy';
+      if (inst.leases++ > 0) vs.pipelined++;
+      head.resolve({ instance: inst, cold: false });
+    }
+    // Still running a request pipelined behind this one: not idle yet.
+    if (inst.leases > 0) return;
     inst.state = 'idle';
     vs.idle.push(inst);
   }

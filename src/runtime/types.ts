@@ -65,6 +65,14 @@ export interface RuntimeOptions {
   queueTimeoutMs?: number;
   /** Idle instances above minWarm stop after this long (default 300000 ms). */
   idleTtlMs?: number;
+  /**
+   * At the instance cap, requests that may wait in a busy instance's channel behind the one it
+   * runs, so it starts the next without a round trip through the parent (default 1; 0 = off).
+   * Only for versions whose requests are short (see pipelineMaxServiceMs).
+   */
+  pipelineDepth?: number;
+  /** Pipeline only while a version's average service time is at most this (default 5 ms). */
+  pipelineMaxServiceMs?: number;
   /** After the timeout interrupt, how long before the process is killed (default 500 ms). */
   killGraceMs?: number;
   /** Request body cap (default 6 MiB). */
@@ -84,6 +92,10 @@ export interface VersionStats {
   queued: number;
   coldStarts: number;
   invocations: number;
+  /** Requests written into a busy instance's channel behind the one it was running. */
+  pipelined: number;
+  /** Moving average of how long a request holds an instance (host-timed), ms; null until known. */
+  serviceMs: number | null;
   /** OS process ids of this version's sandboxes (one process per instance). */
   pids: number[];
 }

@@ -22,6 +22,9 @@ export class VersionState {
   coldStarts = 0;
   invocations = 0;
   unloaded = false;
+  /** Moving average of how long a request holds an instance; NaN until the first one is measured. */
+  serviceMs = NaN;
+  pipelined = 0;
 
   constructor(
     readonly version: FunctionVersion,
@@ -43,6 +46,10 @@ export class VersionState {
     return this.idle.filter((i) => i.lastUsed < cutoff).slice(0, spare);
   }
 
+  noteService(ms: number): void {
+    this.serviceMs = Number.isNaN(this.serviceMs) ? ms : this.serviceMs * 0.9 + ms * 0.1;
+  }
+
   removeIdle(inst: Instance): void {
     const i = this.idle.indexOf(inst);
     if (i >= 0) this.idle.splice(i, 1);
@@ -60,6 +67,8 @@ export class VersionState {
       queued: this.queue.length,
       coldStarts: this.coldStarts,
       invocations: this.invocations,
+      pipelined: this.pipelined,
+      serviceMs: Number.isNaN(this.serviceMs) ? null : Math.round(this.serviceMs * 1000) / 1000,
       pids: [...this.instances].map((i) => i.pid),
     };
   }

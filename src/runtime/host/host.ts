@@ -94,9 +94,7 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Sandbox> {
   FS.mkdirTree('/app');
   const device = new BridgeDevice((raw) => {
     channel.writeRaw(raw);
-    const reply = channel.readRaw();
-    if (reply === null) exit(0);
-    return reply as Uint8Array;
+    return awaitKvReply();
   });
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
   py.setStdout({ write: output.write });
@@ -144,6 +142,25 @@ const interrupt = {
   },
 };
 
+/**
+ * Frames that arrived while the guest was waiting for a KV answer. The parent pipelines: it may
+ * write the next request while this one runs, so a KV reply can be preceded by invoke frames.
+ */
+const early: Uint8Array[] = [];
+
+function awaitKvReply(): Uint8Array {
+  for (;;) {
+    const raw = channel.readRaw();
+    if (raw === null) exit(0);
+    if (decodeFrame(raw!).header.t === 'kv-reply') return raw!;
+    early.push(raw!);
+  }
+}
+
+function nextFrame(): Uint8Array | null {
+  return early.shift() ?? channel.readRaw();
+}
+
 function isFatal(e: unknown): boolean {
   return (
     typeof e === 'object' &&
@@ -153,8 +170,14 @@ function isFatal(e: unknown): boolean {
 }
 
 function serve({ entry, device, FS, heap }: Sandbox): void {
+  let memoryLimit = Infinity;
+  /**
+   * Set once an answer said "recycle": requests already pipelined behind it are answered "not
+   * run" (the parent runs them elsewhere) rather than run in an interpreter that is suspect.
+   */
+  let draining = false;
   for (;;) {
-    const raw = channel.readRaw();
+    const raw = nextFrame();
     if (raw === null) return;
     const { header, body } = decodeFrame(raw);
     if (header.t === 'load') {
@@ -169,6 +192,7 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
       try {
         writeTree(FS, '/app', tree);
         const memoryMb = Number(header.memoryMb);
+        memoryLimit = memoryMb * MiB;
         setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
         device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
         entry.load();
@@ -185,9 +209,14 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
       continue;
     }
     if (header.t !== 'invoke') continue;
+    if (draining) {
+      channel.write({ t: 'result', notRun: true });
+      continue;
+    }
     device.offer(raw);
     deadlineAt = Date.now() + Number(header.timeoutMs);
     const c0 = cpuUsage();
+    const w0 = performance.now();
     let thrown: unknown = null;
     try {
       entry.dispatch();
@@ -198,16 +227,25 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
     const c1 = cpuUsage(c0);
     const out = output.take();
     const ans = device.answer;
+    const heapBytes = heap();
+    const overMemory = heapBytes > memoryLimit;
     const meta = {
       lines: out.lines,
       linesTruncated: out.truncated,
       cpuMs: (c1.user + c1.system) / 1000,
-      heapBytes: heap(),
+      runMs: performance.now() - w0,
+      heapBytes,
     };
     if (thrown === null && ans !== null && ans.header.t === 'resp') {
-      channel.write({ ...ans.header, t: 'result', ...meta }, ans.body);
+      // A handler's own exception leaves the interpreter sound; anything else the guest reports
+      // (a timeout it caught, a refused answer) does not.
+      const err = ans.header.error;
+      const recycle = overMemory || (typeof err === 'string' && err !== 'FUNCTION_ERROR');
+      draining = recycle;
+      channel.write({ ...ans.header, t: 'result', ...meta, recycle, notRun: false }, ans.body);
       continue;
     }
+    draining = true;
     const fatal = isFatal(thrown);
     const text = String(thrown instanceof Error ? thrown.message : (thrown ?? 'no response'));
     const timedOut = !fatal && text.includes('KeyboardInterrupt');
