@@ -25,7 +25,9 @@ export class ExecutionLogWriter {
     private readonly meta: MetadataStore,
     private readonly opts: LogWriterOptions = {},
   ) {
-    this.interval = opts.flushIntervalMs ?? 50;
+    // Short: each flush is one transaction that holds the event loop; ~100 rows at a time (at
+    // ~9k invocations/s) keep that near 1 ms, where 50 ms batches made ~5 ms stalls.
+    this.interval = opts.flushIntervalMs ?? 10;
     this.maxBatch = opts.maxBatch ?? 500;
     this.events.setMaxListeners(0);
   }

@@ -1,7 +1,7 @@
 // The SQLite metadata adapter: the shared contract on real temp files, plus what only SQLite has —
 // persistence across reopen, the versioned schema, WAL, and query plans that never scan the table.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -83,6 +83,39 @@ describe('SQLite metadata store', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('WAL checkpoints run on a background thread, not on the serving connection', async () => {
+    // With the background checkpointer, the serving connection only checkpoints past a 64 MB WAL,
+    // so the main file can only grow here if the worker copied the WAL into it.
+    const logsOf = async (checkpointIntervalMs: number): Promise<{ before: number; after: number }> => {
+      const path = freshPath();
+      const store = await openSqliteMetadataStore(path, { checkpointIntervalMs });
+      try {
+        await new Promise((r) => setTimeout(r, 300)); // the worker's first pass: the schema
+        const before = statSync(path).size;
+        const ws = workspace();
+        const f = fn(ws.id);
+        await store.createWorkspace(ws);
+        await store.createFunction(f);
+        const now = new Date();
+        await store.appendLogs(
+          Array.from({ length: 300 }, (_, i) => log(f, { timestamp: at(now, -i * 1000), duration: i })),
+        );
+        await new Promise((r) => setTimeout(r, 300));
+        return { before, after: statSync(path).size };
+      } finally {
+        await store.close();
+      }
+    };
+    const background = await logsOf(50);
+    assert.ok(
+      background.after > background.before,
+      `main file ${background.before} → ${background.after} bytes`,
+    );
+    // The control: without it (and below SQLite's default 1000-page threshold) nothing is copied.
+    const inline = await logsOf(0);
+    assert.equal(inline.after, inline.before);
   });
 
   test('migration is idempotent and refuses a file from a newer Eunha', async () => {

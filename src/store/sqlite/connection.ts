@@ -9,7 +9,13 @@ export type Db = Database.Database;
 /** How long a writer waits for another connection's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 
-export function openDatabase(path: string): Db {
+/**
+ * WAL size, in pages, at which the serving connection checkpoints by itself. With a background
+ * checkpointer running this is only the safety net (64 MB at 4 KiB pages); SQLite's default is 1000.
+ */
+export const SAFETY_NET_CHECKPOINT_PAGES = 16_384;
+
+export function openDatabase(path: string, opts: { autocheckpointPages?: number } = {}): Db {
   const inMemory = path === ':memory:' || path === '';
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -22,6 +28,7 @@ export function openDatabase(path: string): Db {
     // A second process (the CLI, a test) sharing the file waits instead of failing at once.
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
+    if (opts.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${opts.autocheckpointPages}`);
   } catch (err) {
     db.close();
     throw err;

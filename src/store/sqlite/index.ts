@@ -1,6 +1,7 @@
 // Entry point of the SQLite metadata adapter: open (or create) the file, migrate, hand back the port.
 import type { MetadataStore } from '../ports.js';
-import { openDatabase } from './connection.js';
+import { Checkpointer } from './checkpointer.js';
+import { SAFETY_NET_CHECKPOINT_PAGES, openDatabase } from './connection.js';
 import { migrate } from './schema.js';
 import { SqliteMetadataStore } from './store.js';
 
@@ -9,6 +10,11 @@ export { SCHEMA_VERSION } from './schema.js';
 export interface SqliteMetadataOptions {
   /** Clock; defaults to the system clock. */
   now?: () => Date;
+  /**
+   * Checkpoint the WAL from a worker thread every this many ms (default 500; 0 = let the serving
+   * connection checkpoint as SQLite does by default). Ignored for ':memory:'.
+   */
+  checkpointIntervalMs?: number;
 }
 
 /** Opens the store at `path` (parent directories are created; ':memory:' for a throwaway store). */
@@ -16,12 +22,14 @@ export async function openSqliteMetadataStore(
   path: string,
   opts: SqliteMetadataOptions = {},
 ): Promise<MetadataStore> {
-  const db = openDatabase(path);
+  const interval = opts.checkpointIntervalMs ?? 500;
+  const background = interval > 0 && path !== ':memory:' && path !== '';
+  const db = openDatabase(path, background ? { autocheckpointPages: SAFETY_NET_CHECKPOINT_PAGES } : {});
   try {
     migrate(db);
   } catch (err) {
     db.close();
     throw err;
   }
-  return new SqliteMetadataStore(db, opts.now);
+  return new SqliteMetadataStore(db, opts.now, background ? new Checkpointer(path, interval) : null);
 }

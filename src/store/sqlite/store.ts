@@ -14,6 +14,7 @@ import type {
 } from '../../core/types.js';
 import type { FunctionPatch, MetadataStore, TaskPatch, WorkspacePatch } from '../ports.js';
 import { ApiKeys } from './api-keys.js';
+import type { Checkpointer } from './checkpointer.js';
 import type { Db } from './connection.js';
 import { Deployments, type NewDeployment } from './deployments.js';
 import { Functions } from './functions.js';
@@ -52,6 +53,7 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Db,
     readonly now: () => Date = () => new Date(),
+    private readonly checkpointer: Checkpointer | null = null,
   ) {
     this.items = new Items(db);
     this.workspaces = new Workspaces(this.items);
@@ -203,6 +205,7 @@ export class SqliteMetadataStore implements MetadataStore {
     if (this.closed) return;
     this.closed = true;
     try {
+      await this.checkpointer?.stop();
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } finally {
       this.db.close();
