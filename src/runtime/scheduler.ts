@@ -41,6 +41,8 @@ export class Scheduler {
    * instance's channel, or a place in the queue; null = overloaded.
    */
   async acquire(vs: VersionState): Promise<Lease | null> {
+    // A request sent back from a retired instance has nowhere to go once its version is unloaded.
+    if (vs.unloaded || this.closing) return null;
     const idle = vs.idle.pop();
     if (idle) {
       idle.state = 'busy';
@@ -147,6 +149,9 @@ export class Scheduler {
     inst.lastUsed = Date.now();
     inst.leases = Math.max(0, inst.leases - 1);
     if (recycle || inst.state === 'dead' || vs.unloaded || this.closing) {
+      // Retired for an unload or shutdown, a sound instance still owes the requests already
+      // pipelined into it: it stops when the last of them is answered.
+      if (!recycle && inst.state !== 'dead' && inst.leases > 0) return;
       this.destroy(vs, inst, false);
       // The replacement goes to the request at the head of the queue, if any (a cold start).
       if (vs.queue.length > 0 && this.mayGrow(vs) && !this.closing && this.makeRoom()) {

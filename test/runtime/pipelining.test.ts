@@ -115,6 +115,31 @@ describe('pipelining', () => {
     await rt.unload(v.key);
   });
 
+  test('unloading a version answers what was pipelined into its instance, at once', async () => {
+    const v = version(
+      handler('import time\ntime.sleep(0.005)\nreturn Response(200, {}, request.uri.encode())'),
+      {
+        maxInstances: 1,
+      },
+    );
+    await rt.load(v);
+    await settle(v.key);
+    const t0 = performance.now();
+    const pending = Array.from({ length: 10 }, (_, i) => rt.invoke(v.key, get(`/u${i}`)));
+    await new Promise((r) => setImmediate(r)); // the first runs, the second waits in its channel
+    assert.equal(stats(v.key).pipelined, 1);
+    await rt.unload(v.key);
+    const results = await Promise.all(pending);
+    const statuses = results.map((r) => r.status);
+    assert.deepEqual(statuses.slice(0, 2), [200, 200], statuses.join(','));
+    // The rest were still in the parent's queue: refused at once, as before pipelining.
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 429),
+      statuses.join(','),
+    );
+    assert.ok(performance.now() - t0 < 3000, 'nothing waited for the queue deadline');
+  });
+
   test('a version whose requests take longer than the threshold is never pipelined', async () => {
     const v = version(
       handler('import time\ntime.sleep(0.2)\nreturn Response(200, {}, request.uri.encode())'),
