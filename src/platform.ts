@@ -54,7 +54,10 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   const clock = opts.clock ?? systemClock;
   const ids = opts.ids ?? randomIds;
   const logger = opts.logger || undefined;
-  const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), { now: clock });
+  const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), {
+    now: clock,
+    onCheckpointError: (message) => logger?.warn(message),
+  });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
 
   const secretsKey = loadSecretsKey(config.secretsKey, dataDir);

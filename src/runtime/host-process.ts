@@ -149,11 +149,6 @@ export class HostProcess {
     });
   }
 
-  /** Requests written and not yet answered. */
-  get inFlight(): number {
-    return this.waiters.length;
-  }
-
   request(header: Header, body?: Uint8Array): Promise<Frame> {
     const p = this.next();
     this.send(header, body);

@@ -38,7 +38,7 @@ export interface InvokeOutcome {
   serviceMs: number;
 }
 
-const NOT_RUN: Omit<InvokeOutcome, 'serviceMs'> = {
+const notRun = (serviceMs: number): InvokeOutcome => ({
   result: {
     status: 503,
     headers: {},
@@ -51,7 +51,8 @@ const NOT_RUN: Omit<InvokeOutcome, 'serviceMs'> = {
   },
   recycle: true,
   notRun: true,
-};
+  serviceMs,
+});
 
 export class Instance {
   state: 'idle' | 'busy' | 'dead' = 'busy';
@@ -161,7 +162,7 @@ export class Instance {
       this.state = 'dead';
       const serviceMs = performance.now() - this.headSince;
       // After an answer that said "recycle", the host runs nothing more that waits in its channel.
-      if (!e.started || this.draining) return { ...NOT_RUN, serviceMs };
+      if (!e.started || this.draining) return notRun(serviceMs);
       return { ...this.died(e, timeoutMs, performance.now() - t0), serviceMs };
     }
     const now = performance.now();
@@ -171,7 +172,7 @@ export class Instance {
     this.armKill();
     const h = f.header;
     if (h.recycle === true) this.draining = true;
-    if (h.notRun === true) return { ...NOT_RUN, serviceMs };
+    if (h.notRun === true) return notRun(serviceMs);
     const ran = Number(h.runMs);
     if (Number.isFinite(ran) && ran >= 0) serviceMs = Math.min(ran, serviceMs);
     const durationMs = now - t0;

@@ -4,18 +4,19 @@ import { Worker } from 'node:worker_threads';
 
 export class Checkpointer {
   private readonly worker: Worker;
-  /** The last failure the worker reported, for diagnostics. */
-  lastError: string | null = null;
 
-  constructor(path: string, intervalMs: number) {
+  /** `onError` hears of failed checkpoints (the next one retries) and of the worker's death. */
+  constructor(path: string, intervalMs: number, onError: (message: string) => void = () => undefined) {
     this.worker = new Worker(new URL('./checkpoint-worker.js', import.meta.url), {
       workerData: { path, intervalMs },
     });
     this.worker.on('message', (m: { error?: string }) => {
-      if (typeof m.error === 'string') this.lastError = m.error;
+      if (typeof m.error === 'string') onError(`WAL checkpoint failed: ${m.error}`);
     });
     this.worker.on('error', (err) => {
-      this.lastError = err.message;
+      onError(
+        `WAL checkpointer stopped: ${err.message}; only the serving connection's own checkpoint at a 64 MB WAL remains`,
+      );
     });
     // The worker must never keep the process alive on its own.
     this.worker.unref();

@@ -15,6 +15,8 @@ export interface SqliteMetadataOptions {
    * connection checkpoint as SQLite does by default). Ignored for ':memory:'.
    */
   checkpointIntervalMs?: number;
+  /** Hears of background checkpoint failures (each is retried; the store keeps working). */
+  onCheckpointError?: (message: string) => void;
 }
 
 /** Opens the store at `path` (parent directories are created; ':memory:' for a throwaway store). */
@@ -31,5 +33,9 @@ export async function openSqliteMetadataStore(
     db.close();
     throw err;
   }
-  return new SqliteMetadataStore(db, opts.now, background ? new Checkpointer(path, interval) : null);
+  return new SqliteMetadataStore(
+    db,
+    opts.now,
+    background ? new Checkpointer(path, interval, opts.onCheckpointError) : null,
+  );
 }
