@@ -128,10 +128,11 @@ async function throughput(): Promise<void> {
   await rt.close();
 }
 
-function procMem(pid: number): { rss: number; pss: number } {
+function procMem(pid: number): { rss: number; pss: number; uss: number } {
   const txt = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   const get = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(txt)?.[1] ?? 0) / 1024;
-  return { rss: get('Rss'), pss: get('Pss') };
+  // USS: the pages only this process maps, i.e. what the machine gets back when it stops.
+  return { rss: get('Rss'), pss: get('Pss'), uss: get('Private_Clean') + get('Private_Dirty') };
 }
 
 async function memory(): Promise<void> {
@@ -156,6 +157,11 @@ async function memory(): Promise<void> {
   row(
     'memory per extra warm instance: PSS (shared pages split)',
     `${avg(mem.map((m) => m.pss)).toFixed(0)} MB`,
+    '',
+  );
+  row(
+    'memory per extra warm instance: USS (its own pages only)',
+    `${avg(mem.map((m) => m.uss)).toFixed(0)} MB`,
     '',
   );
   await rt.close();
