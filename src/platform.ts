@@ -101,7 +101,12 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     services: () => target.count(),
     runtime: () => {
       const s = runtime.stats();
-      return { instances: s.instances, warmPool: s.warmPool.ready, queueDepth: s.queueDepth };
+      return {
+        instances: s.instances,
+        warmPool: s.warmPool.ready,
+        queueDepth: s.queueDepth,
+        pipelined: s.pipelined,
+      };
     },
   });
   const builds = new BuildService({

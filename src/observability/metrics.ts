@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client) under the names existing OpenFaaS-style dashboards know —
 // gateway_function_invocation_total, gateway_functions_seconds, gateway_service_count — plus
-// Eunha's own: cold starts, instances, queue depth, build durations. One registry per platform so
-// tests (and several platforms in one process) never share counters.
+// Eunha's own: cold starts, instances, queue depth, pipelined requests, build durations. One
+// registry per platform so tests (and several platforms in one process) never share counters.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -9,6 +9,8 @@ export interface RuntimeGauges {
   instances: number;
   warmPool: number;
   queueDepth: number;
+  /** Monotonic: requests pipelined into busy instances since start. */
+  pipelined: number;
 }
 
 export class Metrics {
@@ -21,6 +23,8 @@ export class Metrics {
   private readonly instances: Gauge;
   private readonly warmPool: Gauge;
   private readonly queueDepth: Gauge;
+  private readonly pipelined: Counter;
+  private pipelinedSeen = 0;
 
   constructor(sources: { services: () => number; runtime: () => RuntimeGauges }) {
     const registers = [this.registry];
@@ -75,6 +79,16 @@ export class Metrics {
       help: 'Requests waiting for a free instance',
       registers,
       collect: () => this.queueDepth.set(rt().queueDepth),
+    });
+    this.pipelined = new Counter({
+      name: 'eunha_pipelined_requests_total',
+      help: "Requests written into a busy instance's channel behind the one it was running",
+      registers,
+      collect: () => {
+        const now = rt().pipelined;
+        if (now > this.pipelinedSeen) this.pipelined.inc(now - this.pipelinedSeen);
+        this.pipelinedSeen = Math.max(this.pipelinedSeen, now);
+      },
     });
   }
 

@@ -268,6 +268,7 @@ export class Runtime {
       instances: this.sched.live,
       queueDepth,
       coldStarts: this.sched.coldStarts,
+      pipelined: this.sched.pipelined,
       invocations: this.invocations,
       versions,
       isolation: {

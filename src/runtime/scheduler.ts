@@ -29,6 +29,8 @@ export class Scheduler {
   /** Instances alive or starting, across all versions (the global cap counts these). */
   live = 0;
   coldStarts = 0;
+  /** Requests written into a busy instance's channel, across versions (monotonic). */
+  pipelined = 0;
   closing = false;
 
   constructor(
@@ -58,6 +60,7 @@ export class Scheduler {
     if (behind) {
       behind.leases++;
       vs.pipelined++;
+      this.pipelined++;
       return { instance: behind, cold: false };
     }
     if (vs.queue.length >= this.opts.queueLimit) return null;
@@ -181,7 +184,10 @@ export class Scheduler {
       const head = vs.queue.shift()!;
       clearTimeout(head.timer);
       inst.state = 'busy';
-      if (inst.leases++ > 0) vs.pipelined++;
+      if (inst.leases++ > 0) {
+        vs.pipelined++;
+        this.pipelined++;
+      }
       head.resolve({ instance: inst, cold: false });
     }
     // Still running a request pipelined behind this one: not idle yet.

@@ -105,6 +105,8 @@ export interface RuntimeStats {
   instances: number;
   queueDepth: number;
   coldStarts: number;
+  /** Requests written into a busy instance's channel behind another, since start (monotonic). */
+  pipelined: number;
   invocations: number;
   versions: Record<string, VersionStats>;
   isolation: { netIsolated: boolean; privilegesDropped: boolean; filesJailed: boolean; warnings: string[] };

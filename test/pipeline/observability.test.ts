@@ -90,6 +90,8 @@ describe('observability of invocations', () => {
       assert.match(prom, /eunha_build_duration_seconds_count\{outcome="completed"\} [1-9]/);
       assert.match(prom, /eunha_instances [1-9]/);
       assert.match(prom, /eunha_queue_depth 0/);
+      // Three sequential calls never wait behind one another.
+      assert.match(prom, /eunha_pipelined_requests_total 0/);
 
       assert.equal(
         (await p.app.inject({ method: 'GET', url: '/api/functions/fn-nothere0/metrics' })).statusCode,

@@ -74,6 +74,7 @@ describe('pipelining', () => {
     );
     for (const u of uris) assert.equal(await runs(v.functionId, u), 1, u);
     assert.ok(stats(v.key).pipelined > 0, 'some requests waited in the channel');
+    assert.ok(rt.stats().pipelined >= stats(v.key).pipelined, 'the runtime-wide count includes them');
     assert.equal(stats(v.key).instances, 1);
     await rt.unload(v.key);
   });
