@@ -59,8 +59,7 @@ export class Scheduler {
     const behind = vs.queue.length === 0 ? this.pipelineTarget(vs) : null;
     if (behind) {
       behind.leases++;
-      vs.pipelined++;
-      this.pipelined++;
+      this.countPipelined(vs);
       return { instance: behind, cold: false };
     }
     if (vs.queue.length >= this.opts.queueLimit) return null;
@@ -89,6 +88,11 @@ export class Scheduler {
       if (!best || inst.leases < best.leases) best = inst;
     }
     return best;
+  }
+
+  private countPipelined(vs: VersionState): void {
+    vs.pipelined++;
+    this.pipelined++;
   }
 
   private pipelining(vs: VersionState): boolean {
@@ -184,10 +188,7 @@ export class Scheduler {
       const head = vs.queue.shift()!;
       clearTimeout(head.timer);
       inst.state = 'busy';
-      if (inst.leases++ > 0) {
-        vs.pipelined++;
-        this.pipelined++;
-      }
+      if (inst.leases++ > 0) this.countPipelined(vs);
       head.resolve({ instance: inst, cold: false });
     }
     // Still running a request pipelined behind this one: not idle yet.
