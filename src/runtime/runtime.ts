@@ -275,6 +275,7 @@ export class Runtime {
         netIsolated: this.iso?.netIsolated ?? false,
         privilegesDropped: this.iso?.privilegesDropped ?? false,
         filesJailed: this.iso?.filesJailed ?? false,
+        batchScheduled: this.iso?.batchScheduled ?? false,
         warnings: this.iso?.warnings ?? [],
       },
     };

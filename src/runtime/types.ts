@@ -109,5 +109,12 @@ export interface RuntimeStats {
   pipelined: number;
   invocations: number;
   versions: Record<string, VersionStats>;
-  isolation: { netIsolated: boolean; privilegesDropped: boolean; filesJailed: boolean; warnings: string[] };
+  isolation: {
+    netIsolated: boolean;
+    privilegesDropped: boolean;
+    filesJailed: boolean;
+    /** Hosts run under SCHED_BATCH (a scheduling hint, not a boundary). */
+    batchScheduled: boolean;
+    warnings: string[];
+  };
 }

@@ -3,6 +3,8 @@
 // deadline), cold-start accounting, scale to zero and minWarm.
 
 import { after, before, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
 import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
@@ -23,6 +25,20 @@ before(async () => {
 });
 after(async () => {
   await rt.close();
+});
+
+describe('process scheduling', () => {
+  test('sandbox hosts run under SCHED_BATCH where chrt exists, so they do not preempt the parent', async () => {
+    const v = version(handler('return Response(200, {}, b"x")'));
+    await rt.load(v);
+    const [pid] = rt.stats().versions[v.key]!.pids;
+    // Field 41 of /proc/<pid>/stat is the scheduling policy: 0 SCHED_OTHER, 3 SCHED_BATCH.
+    const policy = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[41 - 3]);
+    const chrt = spawnSync('chrt', ['--batch', '0', 'true']).status === 0;
+    assert.equal(rt.stats().isolation.batchScheduled, chrt);
+    assert.equal(policy, chrt ? 3 : 0);
+    await rt.unload(v.key);
+  });
 });
 
 describe('concurrency', () => {
