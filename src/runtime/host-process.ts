@@ -35,6 +35,11 @@ export class HostProcess {
   dead = false;
   /** Set by whoever owns the host; KV frames from the guest are answered through it. */
   onKv: KvHandler | null = null;
+  /**
+   * The output the running request had printed when it hit its deadline (the host sends it then,
+   * in case the guest swallows the interrupt and the process has to be killed). Unchecked.
+   */
+  partial: Header | null = null;
   private readonly child: ChildProcess;
   private readonly sock: Socket;
   private readonly reader = new FrameReader();
@@ -113,6 +118,8 @@ export class HostProcess {
     for (const f of frames) {
       if (f.header.t === 'kv') {
         void this.relayKv(f);
+      } else if (f.header.t === 'partial') {
+        this.partial = f.header;
       } else {
         this.waiters.shift()?.resolve(f);
       }

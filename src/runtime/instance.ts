@@ -22,6 +22,11 @@ function stringRecord(v: unknown): Record<string, string> {
 /** Allowance above the function's memory for node, V8 and the compiled interpreter (RSS). */
 export const HOST_OVERHEAD_BYTES = 320 * MiB;
 
+/** The host is sandboxed code's neighbour: lines it sends are checked, never trusted as typed. */
+function checkedLines(v: unknown): string[] {
+  return Array.isArray(v) ? v.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES)) : [];
+}
+
 export interface InvokeOutcome {
   result: Omit<InvokeResult, 'coldStart'>;
   /** The instance must not serve again (timeout, crash, memory above its limit). */
@@ -170,18 +175,16 @@ export class Instance {
     this.headSince = now;
     this.inflight--;
     this.armKill();
+    // Answered: the output sent at its deadline, if any, is superseded by the answer's own.
+    this.host.partial = null;
     const h = f.header;
     if (h.recycle === true) this.draining = true;
     if (h.notRun === true) return notRun(serviceMs);
     const ran = Number(h.runMs);
     if (Number.isFinite(ran) && ran >= 0) serviceMs = Math.min(ran, serviceMs);
     const durationMs = now - t0;
-    // The host is sandboxed code's neighbour: its answer is checked, never trusted as typed.
-    const lines = Array.isArray(h.lines)
-      ? h.lines.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES))
-      : [];
     const base = {
-      lines,
+      lines: checkedLines(h.lines),
       linesTruncated: h.linesTruncated === true,
       durationMs,
       cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
@@ -230,11 +233,13 @@ export class Instance {
 
   /** The answer for the request that was running when the process died. */
   private died(e: HostDiedError, timeoutMs: number, durationMs: number): Omit<InvokeOutcome, 'serviceMs'> {
+    // What it had printed by its deadline, if it got that far (a swallowed interrupt).
+    const partial = this.host.partial;
     const empty = {
       headers: {},
       body: new Uint8Array(0),
-      lines: [],
-      linesTruncated: false,
+      lines: checkedLines(partial?.lines),
+      linesTruncated: partial?.linesTruncated === true,
       durationMs,
       cpuMs: 0,
     };

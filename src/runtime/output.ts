@@ -35,6 +35,15 @@ export class OutputCollector {
 
   /** Returns the captured lines and resets for the next invocation. */
   take(): CapturedOutput {
+    const out = this.peek();
+    this.chunks = [];
+    this.kept = 0;
+    this.dropped = 0;
+    return out;
+  }
+
+  /** The lines captured so far, leaving them in place. */
+  peek(): CapturedOutput {
     if (this.kept === 0 && this.dropped === 0) return { lines: [], truncated: false };
     const all = new Uint8Array(this.kept);
     let off = 0;
@@ -60,9 +69,6 @@ export class OutputCollector {
         `[eunha] output truncated: ${parts.join(' and ')} dropped (cap ${this.maxLines} lines / ${this.maxBytes} bytes)`,
       );
     }
-    this.chunks = [];
-    this.kept = 0;
-    this.dropped = 0;
     return { lines, truncated };
   }
 }

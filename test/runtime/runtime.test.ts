@@ -257,9 +257,11 @@ return Response(200, {}, b"alive")`),
     assert.ok(r.durationMs < 3000, `took ${r.durationMs}`);
   });
 
-  test('a guest that swallows the interrupt is killed after the grace period', async () => {
+  test('a guest that swallows the interrupt is killed after the grace period, its output kept', async () => {
     const v = version(
-      handler(`while True:
+      handler(`print("entering the loop")
+print("second line", flush=True)
+while True:
     try:
         while True: pass
     except BaseException:
@@ -271,6 +273,8 @@ return Response(200, {}, b"alive")`),
     assert.equal(r.status, 504);
     assert.equal(r.error?.code, 'TIMEOUT');
     assert.ok(r.durationMs < 3000);
+    // The process was killed, yet what it printed before its deadline is in the result.
+    assert.deepEqual(r.lines, ['entering the loop', 'second line']);
   });
 
   test('a crash mid-request is a 502; the pool replaces the instance', async () => {

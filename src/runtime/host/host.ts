@@ -133,6 +133,10 @@ const interrupt = {
   get 0(): number {
     if (deadlineAt > 0 && Date.now() >= deadlineAt) {
       deadlineAt = 0;
+      // If the guest swallows the interrupt, the parent kills the process after its grace period
+      // and this is all that is left of the request's output: send it now.
+      const sofar = output.peek();
+      channel.write({ t: 'partial', lines: sofar.lines, linesTruncated: sofar.truncated });
       return SIGINT;
     }
     return 0;
