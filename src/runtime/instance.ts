@@ -241,7 +241,8 @@ export class Instance {
       lines: checkedLines(partial?.lines),
       linesTruncated: partial?.linesTruncated === true,
       durationMs,
-      cpuMs: 0,
+      // Measured up to the deadline; the grace period before the kill is not in it.
+      cpuMs: typeof partial?.cpuMs === 'number' && Number.isFinite(partial.cpuMs) ? partial.cpuMs : 0,
     };
     if (this.killedFor === 'timeout') {
       return {

@@ -129,6 +129,10 @@ del _m, _n`);
  */
 const SIGINT = 2;
 let deadlineAt = 0;
+/** CPU time of the process at the end of the previous answer (or of the load). */
+let cpuMark = cpuUsage();
+const cpuSince = (from: NodeJS.CpuUsage, to: NodeJS.CpuUsage): number =>
+  (to.user - from.user + to.system - from.system) / 1000;
 const interrupt = {
   get 0(): number {
     if (deadlineAt > 0 && Date.now() >= deadlineAt) {
@@ -136,7 +140,12 @@ const interrupt = {
       // If the guest swallows the interrupt, the parent kills the process after its grace period
       // and this is all that is left of the request's output: send it now.
       const sofar = output.peek();
-      channel.write({ t: 'partial', lines: sofar.lines, linesTruncated: sofar.truncated });
+      channel.write({
+        t: 'partial',
+        lines: sofar.lines,
+        linesTruncated: sofar.truncated,
+        cpuMs: cpuSince(cpuMark, cpuUsage()),
+      });
       return SIGINT;
     }
     return 0;
@@ -180,7 +189,6 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
    * run" (the parent runs them elsewhere) rather than run in an interpreter that is suspect.
    */
   let draining = false;
-  let cpuMark = cpuUsage();
   for (;;) {
     const raw = nextFrame();
     if (raw === null) return;
@@ -232,7 +240,7 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
     // One getrusage per request (it costs ~3 µs): the span runs from the end of the previous
     // answer, so it includes this request's channel I/O — the CPU the request cost the host.
     const c1 = cpuUsage();
-    const cpuMs = (c1.user - cpuMark.user + c1.system - cpuMark.system) / 1000;
+    const cpuMs = cpuSince(cpuMark, c1);
     cpuMark = c1;
     const out = output.take();
     const ans = device.answer;
