@@ -50,6 +50,11 @@ export const ERROR_CATALOGUE = {
     fault: 'platform',
     description: 'Every instance of the function is busy and the queue is full.',
   },
+  CLIENT_CLOSED: {
+    status: 499,
+    fault: 'user',
+    description: 'The caller closed the connection while the request waited for an instance; it was not run.',
+  },
   FUNCTION_ERROR: { status: 500, fault: 'user', description: 'The function raised an exception.' },
   FUNCTION_LOAD_ERROR: {
     status: 500,

@@ -161,12 +161,21 @@ export async function ingressRoutes(
       }
       const rest = req.params['*'] ?? '';
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      // A caller that gives up while its request waits for an instance takes it out of the line:
+      // under overload, abandoned requests would otherwise fill the queue and run for nobody.
+      const gone = new AbortController();
+      const onClose = (): void => {
+        if (!reply.raw.writableEnded) gone.abort();
+      };
+      reply.raw.once('close', onClose);
       const invocation = await invoker.invoke(route, {
         method: req.method,
         uri: req.url,
         headers: requestHeaders(req, route.fn, `/${rest}`, opts.publicUrl()),
         body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+        signal: gone.signal,
       });
+      reply.raw.off('close', onClose);
       return send(reply, invocation, (m) => route.redactor.text(m));
     };
 

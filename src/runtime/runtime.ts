@@ -167,7 +167,7 @@ export class Runtime {
     for (let attempt = 0; ; attempt++) {
       let lease: Lease | null;
       try {
-        lease = await this.sched.acquire(vs);
+        lease = await this.sched.acquire(vs, req.signal);
       } catch (e) {
         return this.failure(
           502,
@@ -175,6 +175,15 @@ export class Runtime {
           `no instance could be started: ${e instanceof Error ? e.message : String(e)}`,
           t0,
           true,
+        );
+      }
+      if (lease === null && req.signal?.aborted) {
+        return this.failure(
+          499,
+          'CLIENT_CLOSED',
+          'the caller closed the connection before an instance was free; the request was not run',
+          t0,
+          false,
         );
       }
       if (lease === null) {
@@ -219,7 +228,7 @@ export class Runtime {
 
   private failure(
     status: number,
-    code: 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS',
+    code: 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS' | 'CLIENT_CLOSED',
     message: string,
     t0: number,
     cold: boolean,

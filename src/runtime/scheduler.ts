@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
 import { kvHandlerFor } from './kv-bridge.js';
-import { VersionState, type Lease } from './version-state.js';
+import { VersionState, type Lease, type Waiter } from './version-state.js';
 import type { WarmPool } from './warm-pool.js';
 import type { KeyValuePort } from '../core/kv.js';
 import type { Logger } from './types.js';
@@ -42,9 +42,9 @@ export class Scheduler {
    * An idle instance, a new one (cold) if caps allow, a place behind a short request in a busy
    * instance's channel, or a place in the queue; null = overloaded.
    */
-  async acquire(vs: VersionState): Promise<Lease | null> {
+  async acquire(vs: VersionState, signal?: AbortSignal): Promise<Lease | null> {
     // A request sent back from a retired instance has nowhere to go once its version is unloaded.
-    if (vs.unloaded || this.closing) return null;
+    if (vs.unloaded || this.closing || signal?.aborted) return null;
     const idle = vs.idle.pop();
     if (idle) {
       idle.state = 'busy';
@@ -64,14 +64,22 @@ export class Scheduler {
     }
     if (vs.queue.length >= this.opts.queueLimit) return null;
     return new Promise<Lease | null>((resolve) => {
-      const waiter = {
-        resolve,
-        timer: setTimeout(() => {
-          const i = vs.queue.indexOf(waiter);
-          if (i >= 0) vs.queue.splice(i, 1);
-          resolve(null);
-        }, this.opts.queueTimeoutMs),
+      // Leaving the queue: at its deadline, or when the caller goes away.
+      const leave = (): void => {
+        clearTimeout(waiter.timer);
+        signal?.removeEventListener('abort', leave);
+        const i = vs.queue.indexOf(waiter);
+        if (i >= 0) vs.queue.splice(i, 1);
+        resolve(null);
       };
+      const waiter: Waiter = {
+        resolve: (lease) => {
+          signal?.removeEventListener('abort', leave);
+          resolve(lease);
+        },
+        timer: setTimeout(leave, this.opts.queueTimeoutMs),
+      };
+      signal?.addEventListener('abort', leave, { once: true });
       vs.queue.push(waiter);
     });
   }

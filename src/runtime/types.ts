@@ -27,9 +27,15 @@ export interface InvokeRequest {
   uri: string;
   headers: Record<string, string>;
   body: Uint8Array;
+  /**
+   * Aborted when the caller has gone away: a request still waiting for an instance then leaves
+   * the queue without running (CLIENT_CLOSED). One that has started runs to its end.
+   */
+  signal?: AbortSignal;
 }
 
-export type InvokeErrorCode = 'FUNCTION_ERROR' | 'TIMEOUT' | 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS';
+export type InvokeErrorCode =
+  'FUNCTION_ERROR' | 'TIMEOUT' | 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS' | 'CLIENT_CLOSED';
 
 export interface InvokeResult {
   status: number;

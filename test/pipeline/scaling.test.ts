@@ -3,6 +3,7 @@
 // function's scale-out.
 
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { b64, SAMPLE_HANDLER, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
@@ -108,4 +109,30 @@ describe('scaling settings', () => {
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().error.details.field, 'maxInstances');
   });
+
+  test(
+    'a caller that hangs up while its request waits for an instance: it never runs, its log says 499',
+    { timeout: 60_000 },
+    async () => {
+      const { id } = await deployed(SLOW, { maxInstances: 1 });
+      const base = await p.listen('127.0.0.1', 0);
+      const first = fetch(`${base}/fn/${id}`);
+      await new Promise((r) => setTimeout(r, 100));
+      // The second waits in the queue behind the first; its caller gives up and closes the socket.
+      await new Promise<void>((resolve) => {
+        const req = request(`${base}/fn/${id}`);
+        req.on('error', () => resolve());
+        req.end();
+        setTimeout(() => req.destroy(), 50);
+      });
+      assert.equal((await first).status, 200);
+      await new Promise((r) => setTimeout(r, 500)); // the slow function would have run by now
+      const logs = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${id}/logs` })
+      ).json().logs as { statusCode: number; responseBody: { error?: { code: string } } }[];
+      assert.deepEqual(logs.map((l) => l.statusCode).sort(), [200, 499]);
+      assert.equal(logs.find((l) => l.statusCode === 499)!.responseBody.error?.code, 'CLIENT_CLOSED');
+      assert.equal(p.runtime.stats().queueDepth, 0);
+    },
+  );
 });

@@ -76,6 +76,45 @@ return Response(200, {}, b"x")`),
     assert.equal(c.coldStart, false);
     assert.equal(rt.stats().versions[v.key]!.coldStarts, 2);
   });
+  test('a queued request whose caller goes away leaves the queue and never runs (499 CLIENT_CLOSED)', async () => {
+    const patient = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, queueTimeoutMs: 5000 });
+    await patient.start();
+    try {
+      const v = version(
+        handler(
+          `with key_value.open_default() as s:
+    s.set("ran:" + request.uri, b"1")
+time.sleep(0.4)
+return Response(200, {}, request.uri.encode())`,
+          'import time\nfrom spin_sdk import key_value',
+        ),
+        { maxInstances: 1 },
+      );
+      await patient.load(v);
+      const first = patient.invoke(v.key, get('/first'));
+      await new Promise((r) => setTimeout(r, 100));
+      const caller = new AbortController();
+      const t0 = performance.now();
+      const second = patient.invoke(v.key, { ...get('/second'), signal: caller.signal });
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(patient.stats().versions[v.key]!.queued, 1);
+      caller.abort();
+      const gone = await second;
+      assert.equal(gone.status, 499);
+      assert.equal(gone.error?.code, 'CLIENT_CLOSED');
+      assert.ok(performance.now() - t0 < 300, 'it left at once, not when the instance came free');
+      assert.equal(patient.stats().versions[v.key]!.queued, 0);
+      assert.equal((await first).status, 200);
+      // The instance is free again and nothing ran the abandoned request.
+      assert.equal(text((await patient.invoke(v.key, get('/third'))).body), '/third');
+      const scope = { functionId: v.functionId, store: 'default' };
+      assert.equal(await kv.get(scope, 'ran:/second'), undefined);
+      assert.ok(await kv.get(scope, 'ran:/first'));
+    } finally {
+      await patient.close();
+    }
+  });
+
   test('a queued request is handed the instance as soon as it is free', async () => {
     const patient = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, queueTimeoutMs: 5000 });
     await patient.start();
