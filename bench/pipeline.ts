@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { HELLO_SOURCE, printTable } from './common.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -22,14 +23,6 @@ const SECONDS = Number(args.get('seconds') ?? 10);
 const FRESH = Number(args.get('fresh') ?? 10);
 const ROUNDS = Number(args.get('rounds') ?? 3);
 const CONNECTIONS = 50;
-
-const SAMPLE = `from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(200, {"content-type": "text/plain"}, bytes("Hello from Blue FaaS!", "utf-8"))
-`;
 
 const RAW_SERVER = `
 const http = require('node:http');
@@ -100,7 +93,7 @@ async function main(): Promise<void> {
     const rawUrl = await waitFor(raw, /RAW (http:\/\/\S+)/);
     const base = await waitFor(server, /Eunha listening on (http:\/\/[^\s"]+)/);
     const ws = (await json('POST', `${base}/api/workspaces`, { name: 'bench' })).body.id!;
-    const code = Buffer.from(SAMPLE).toString('base64');
+    const code = Buffer.from(HELLO_SOURCE).toString('base64');
 
     // Deploy → first success, and first-request latency of a fresh deployment (pool warm).
     const deployToFirst: number[] = [];
@@ -166,11 +159,7 @@ async function main(): Promise<void> {
         `p90 ${pct(firstRequest, 90).toFixed(1)} (target p50 ≤ 25)`,
       ],
     ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const [i, r] of rows.entries()) {
-      console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`);
-      if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-    }
+    printTable(rows);
   } finally {
     raw.kill();
     server.kill('SIGTERM');

@@ -3,28 +3,20 @@
 // throughput of a hello-world handler with both cores busy, and memory per extra warm instance.
 // Run: npx tsc -p . && node dist/bench/runtime.js [--quick]
 
-import { readFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { Runtime, type FunctionVersion, type InvokeRequest } from '../src/runtime/index.js';
-import type { KeyValuePort } from '../src/core/kv.js';
+import {
+  BENCH_CACHE_DIR as cacheDir,
+  HELLO_SOURCE,
+  avg,
+  extraInstanceMemory,
+  noKv,
+  printTable,
+  sleep,
+} from './common.js';
 
 const quick = process.argv.includes('--quick');
-const cacheDir = join(tmpdir(), 'eunha-runtime-bench-cache');
-const noKv: KeyValuePort = {
-  get: async () => undefined,
-  set: async () => undefined,
-  delete: async () => undefined,
-  exists: async () => false,
-  keys: async () => [],
-};
-const HELLO = new TextEncoder().encode(`from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(200, {"content-type": "text/plain"}, bytes("Hello from Blue FaaS!", "utf-8"))
-`);
+const HELLO = new TextEncoder().encode(HELLO_SOURCE);
 const req: InvokeRequest = { method: 'GET', uri: '/', headers: {}, body: new Uint8Array(0) };
 let n = 0;
 const hello = (over: Partial<FunctionVersion> = {}): FunctionVersion => {
@@ -41,7 +33,6 @@ const hello = (over: Partial<FunctionVersion> = {}): FunctionVersion => {
     ...over,
   };
 };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
@@ -128,31 +119,8 @@ async function throughput(): Promise<void> {
   await rt.close();
 }
 
-function procMem(pid: number): { rss: number; pss: number; uss: number } {
-  const txt = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const get = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(txt)?.[1] ?? 0) / 1024;
-  // USS: the pages only this process maps, i.e. what the machine gets back when it stops.
-  return { rss: get('Rss'), pss: get('Pss'), uss: get('Private_Clean') + get('Private_Dirty') };
-}
-
 async function memory(): Promise<void> {
-  const rt = new Runtime({ kv: noKv, cacheDir, poolSize: 0 });
-  await rt.start();
-  const base = hello();
-  await rt.load(base);
-  await sleep(500);
-  const count = quick ? 3 : 6;
-  const keys: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const v = hello();
-    await rt.load(v);
-    await rt.invoke(v.key, req);
-    keys.push(v.key);
-  }
-  await sleep(1000);
-  const pids = keys.flatMap((k) => rt.stats().versions[k]!.pids);
-  const mem = pids.map(procMem);
-  const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const mem = await extraInstanceMemory(quick ? 3 : 6);
   row('memory per extra warm instance: RSS', `${avg(mem.map((m) => m.rss)).toFixed(0)} MB`, '<= 60 MB');
   row(
     'memory per extra warm instance: PSS (shared pages split)',
@@ -164,7 +132,6 @@ async function memory(): Promise<void> {
     `${avg(mem.map((m) => m.uss)).toFixed(0)} MB`,
     '',
   );
-  await rt.close();
 }
 
 async function main(): Promise<void> {
@@ -180,11 +147,7 @@ async function main(): Promise<void> {
   await memory();
   // Other work on the machine moves every number above; say how busy it was.
   row('machine load average (1 min) at start / end', `${load0} / ${loadavg()[0]!.toFixed(1)}`, '2 cores');
-  const w = [Math.max(...rows.map((r) => r[0].length)), Math.max(...rows.map((r) => r[1].length)), 14];
-  const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(w[i]!)).join(' | ')} |`;
-  console.log(line(['measure', 'value', 'target']));
-  console.log(`|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  printTable([['measure', 'value', 'target'], ...rows]);
 }
 
 main().catch((e: unknown) => {

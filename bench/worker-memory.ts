@@ -11,35 +11,17 @@
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { loadPyodide } from 'pyodide';
-import { Runtime, type FunctionVersion } from '../src/runtime/index.js';
 import { HOST_ENV } from '../src/runtime/host-process.js';
 import { HOST_NODE_FLAGS } from '../src/runtime/isolation.js';
 import { ensureSnapshot } from '../src/runtime/snapshot.js';
 import { withSparseRestore } from '../src/runtime/host/sparse-restore.js';
-import type { KeyValuePort } from '../src/core/kv.js';
+import { BENCH_CACHE_DIR, avg, extraInstanceMemory, printTable, procMem, sleep, type Mem } from './common.js';
 
 const args = process.argv.slice(2);
 const INSTANCES = Number(args[args.indexOf('--instances') + 1] ?? 4) || 4;
-const cacheDir = join(tmpdir(), 'eunha-runtime-bench-cache');
-
-interface Mem {
-  rss: number;
-  uss: number;
-}
-
-function memOf(pid: number | 'self'): Mem {
-  const txt = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(txt)?.[1] ?? 0) / 1024;
-  return { rss: kb('Rss'), uss: kb('Private_Clean') + kb('Private_Dirty') };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
 /** Worker thread: one interpreter, booted like a host, that ran a little Python; then idles. */
 async function workerMain(): Promise<void> {
@@ -64,7 +46,7 @@ async function workerMain(): Promise<void> {
 /** Child process (with the host's flags and env): start workers one by one, report deltas. */
 async function workersSide(snapshot: string): Promise<void> {
   await sleep(200);
-  let prev = memOf('self');
+  let prev = procMem('self');
   const deltas: Mem[] = [];
   const workers: Worker[] = [];
   for (let i = 0; i < INSTANCES; i++) {
@@ -78,59 +60,17 @@ async function workersSide(snapshot: string): Promise<void> {
       w.once('error', reject);
     });
     await sleep(500);
-    const now = memOf('self');
-    deltas.push({ rss: now.rss - prev.rss, uss: now.uss - prev.uss });
+    const now = procMem('self');
+    deltas.push({ rss: now.rss - prev.rss, pss: now.pss - prev.pss, uss: now.uss - prev.uss });
     prev = now;
   }
   process.stdout.write(JSON.stringify(deltas) + '\n');
   await Promise.all(workers.map((w) => w.terminate()));
 }
 
-/** Today's model, through the real runtime: the memory of each extra instance's own process. */
-async function processesSide(): Promise<Mem[]> {
-  const noKv: KeyValuePort = {
-    get: async () => undefined,
-    set: async () => undefined,
-    delete: async () => undefined,
-    exists: async () => false,
-    keys: async () => [],
-  };
-  const rt = new Runtime({ kv: noKv, cacheDir, poolSize: 0 });
-  await rt.start();
-  const code = new TextEncoder().encode(`from spin_sdk import http
-from spin_sdk.http import Request, Response
-
-class IncomingHandler(http.IncomingHandler):
-    def handle_request(self, request: Request) -> Response:
-        return Response(200, {}, b"hello")
-`);
-  const keys: string[] = [];
-  try {
-    for (let i = 0; i < INSTANCES; i++) {
-      const v: FunctionVersion = {
-        key: `mem-${i}@1`,
-        functionId: `mem-${i}`,
-        workspaceId: `ws-mem-${i}`,
-        engine: 'python',
-        files: { 'app.py': code },
-        env: {},
-        memoryMb: 128,
-        timeoutMs: 5000,
-      };
-      await rt.load(v);
-      await rt.invoke(v.key, { method: 'GET', uri: '/', headers: {}, body: new Uint8Array(0) });
-      keys.push(v.key);
-    }
-    await sleep(1000);
-    return keys.flatMap((k) => rt.stats().versions[k]!.pids).map((pid) => memOf(pid));
-  } finally {
-    await rt.close();
-  }
-}
-
 async function main(): Promise<void> {
-  const snapshot = await ensureSnapshot(cacheDir);
-  const procs = await processesSide();
+  const snapshot = await ensureSnapshot(BENCH_CACHE_DIR);
+  const procs = await extraInstanceMemory(INSTANCES);
   const child = spawn(
     process.execPath,
     [
@@ -165,11 +105,7 @@ async function main(): Promise<void> {
       `+${fmt(avg(extra.map((m) => m.uss)))}`,
     ],
   ];
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const [i, r] of rows.entries()) {
-    console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`);
-    if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  }
+  printTable(rows);
   console.log(`(${INSTANCES} instances each; target for an extra warm instance: ≤ 60 MB RSS)`);
 }
 

@@ -1,0 +1,94 @@
+// What the bench programs share: the hello-world function they all run, a key-value port that
+// stores nothing, the snapshot cache they reuse, per-process memory from /proc, memory of extra
+// warm instances through the real runtime, and the Markdown table they print.
+
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Runtime, type FunctionVersion } from '../src/runtime/index.js';
+import type { KeyValuePort } from '../src/core/kv.js';
+
+/** The seed README's sample, as a user would deploy it. */
+export const HELLO_SOURCE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {"content-type": "text/plain"}, bytes("Hello from Blue FaaS!", "utf-8"))
+`;
+
+export const BENCH_CACHE_DIR = join(tmpdir(), 'eunha-runtime-bench-cache');
+
+export const noKv: KeyValuePort = {
+  get: async () => undefined,
+  set: async () => undefined,
+  delete: async () => undefined,
+  exists: async () => false,
+  keys: async () => [],
+};
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+export interface Mem {
+  rss: number;
+  pss: number;
+  /** The pages only this process maps: what the machine gets back when it stops. */
+  uss: number;
+}
+
+/** Memory of a process, in MB, from /proc/<pid>/smaps_rollup. */
+export function procMem(pid: number | 'self'): Mem {
+  const txt = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const get = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(txt)?.[1] ?? 0) / 1024;
+  return { rss: get('Rss'), pss: get('Pss'), uss: get('Private_Clean') + get('Private_Dirty') };
+}
+
+let seq = 0;
+const helloVersion = (): FunctionVersion => {
+  seq++;
+  return {
+    key: `mem-${seq}@1`,
+    functionId: `mem-${seq}`,
+    workspaceId: `ws-mem-${seq}`,
+    engine: 'python',
+    files: { 'app.py': new TextEncoder().encode(HELLO_SOURCE) },
+    env: {},
+    memoryMb: 128,
+    timeoutMs: 5000,
+  };
+};
+
+/**
+ * Today's process model through the real runtime: after a first instance, `count` more of
+ * different functions, each loaded and invoked once; the memory of each extra instance's process.
+ */
+export async function extraInstanceMemory(count: number): Promise<Mem[]> {
+  const rt = new Runtime({ kv: noKv, cacheDir: BENCH_CACHE_DIR, poolSize: 0 });
+  await rt.start();
+  try {
+    await rt.load(helloVersion());
+    await sleep(500);
+    const keys: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const v = helloVersion();
+      await rt.load(v);
+      await rt.invoke(v.key, { method: 'GET', uri: '/', headers: {}, body: new Uint8Array(0) });
+      keys.push(v.key);
+    }
+    await sleep(1000);
+    return keys.flatMap((k) => rt.stats().versions[k]!.pids).map((pid) => procMem(pid));
+  } finally {
+    await rt.close();
+  }
+}
+
+/** Prints a Markdown table; the first row is the header. */
+export function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const [i, r] of rows.entries()) {
+    console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`);
+    if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  }
+}
