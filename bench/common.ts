@@ -46,12 +46,12 @@ export function procMem(pid: number | 'self'): Mem {
 }
 
 let seq = 0;
-const helloVersion = (): FunctionVersion => {
+const helloVersion = (workspaceId: string): FunctionVersion => {
   seq++;
   return {
     key: `mem-${seq}@1`,
     functionId: `mem-${seq}`,
-    workspaceId: `ws-mem-${seq}`,
+    workspaceId,
     engine: 'python',
     files: { 'app.py': new TextEncoder().encode(HELLO_SOURCE) },
     env: {},
@@ -60,25 +60,43 @@ const helloVersion = (): FunctionVersion => {
   };
 };
 
+const sum = (ms: Mem[]): Mem =>
+  ms.reduce((a, m) => ({ rss: a.rss + m.rss, pss: a.pss + m.pss, uss: a.uss + m.uss }), {
+    rss: 0,
+    pss: 0,
+    uss: 0,
+  });
+
 /**
- * Today's process model through the real runtime: after a first instance, `count` more of
- * different functions, each loaded and invoked once; the memory of each extra instance's process.
+ * Through the real runtime, in one workspace: after a first instance, `count` more (different
+ * functions, each loaded and invoked once, then given time for the spare sandbox to boot); for
+ * each, how much the memory of all the workspace's processes grew. With `instancesPerProcess` 1
+ * each instance is a process of its own; otherwise instances are worker threads of shared ones.
  */
-export async function extraInstanceMemory(count: number): Promise<Mem[]> {
-  const rt = new Runtime({ kv: noKv, cacheDir: BENCH_CACHE_DIR, poolSize: 0 });
+export async function extraInstanceMemory(count: number, instancesPerProcess: number): Promise<Mem[]> {
+  const rt = new Runtime({ kv: noKv, cacheDir: BENCH_CACHE_DIR, poolSize: 0, instancesPerProcess });
   await rt.start();
+  const ws = `ws-mem-${instancesPerProcess}`;
+  const keys: string[] = [];
+  const add = async (): Promise<void> => {
+    const v = helloVersion(ws);
+    await rt.load(v);
+    await rt.invoke(v.key, { method: 'GET', uri: '/', headers: {}, body: new Uint8Array(0) });
+    keys.push(v.key);
+    await sleep(1500);
+  };
+  const total = (): Mem => sum([...new Set(keys.flatMap((k) => rt.stats().versions[k]!.pids))].map(procMem));
   try {
-    await rt.load(helloVersion());
-    await sleep(500);
-    const keys: string[] = [];
+    await add();
+    let prev = total();
+    const deltas: Mem[] = [];
     for (let i = 0; i < count; i++) {
-      const v = helloVersion();
-      await rt.load(v);
-      await rt.invoke(v.key, { method: 'GET', uri: '/', headers: {}, body: new Uint8Array(0) });
-      keys.push(v.key);
+      await add();
+      const now = total();
+      deltas.push({ rss: now.rss - prev.rss, pss: now.pss - prev.pss, uss: now.uss - prev.uss });
+      prev = now;
     }
-    await sleep(1000);
-    return keys.flatMap((k) => rt.stats().versions[k]!.pids).map((pid) => procMem(pid));
+    return deltas;
   } finally {
     await rt.close();
   }

@@ -83,7 +83,10 @@ async function main(): Promise<void> {
       // Pass scaling settings through so their effect can be measured: EUNHA_PIPELINE_DEPTH=0 node …
       ...Object.fromEntries(
         Object.entries(process.env).filter(
-          ([k]) => k.startsWith('EUNHA_MAX_INSTANCES') || k === 'EUNHA_PIPELINE_DEPTH',
+          ([k]) =>
+            k.startsWith('EUNHA_MAX_INSTANCES') ||
+            k === 'EUNHA_PIPELINE_DEPTH' ||
+            k === 'EUNHA_INSTANCES_PER_PROCESS',
         ),
       ),
     },

@@ -10,6 +10,7 @@ import {
   HELLO_SOURCE,
   avg,
   extraInstanceMemory,
+  type Mem,
   noKv,
   printTable,
   sleep,
@@ -119,17 +120,20 @@ async function throughput(): Promise<void> {
   await rt.close();
 }
 
+/** Both process models in the same run: worker threads in a workspace's process (the default) and a process each. */
 async function memory(): Promise<void> {
-  const mem = await extraInstanceMemory(quick ? 3 : 6);
-  row('memory per extra warm instance: RSS', `${avg(mem.map((m) => m.rss)).toFixed(0)} MB`, '<= 60 MB');
+  const n = quick ? 3 : 6;
+  const shared = await extraInstanceMemory(n, 8);
+  const solo = await extraInstanceMemory(n, 1);
+  const mb = (ms: Mem[], k: keyof Mem): string => `${avg(ms.map((m) => m[k])).toFixed(0)} MB`;
   row(
-    'memory per extra warm instance: PSS (shared pages split)',
-    `${avg(mem.map((m) => m.pss)).toFixed(0)} MB`,
-    '',
+    'memory per extra warm instance (sandbox thread in its workspace process): RSS / PSS / USS',
+    `${mb(shared, 'rss')} / ${mb(shared, 'pss')} / ${mb(shared, 'uss')}`,
+    '<= 60 MB RSS',
   );
   row(
-    'memory per extra warm instance: USS (its own pages only)',
-    `${avg(mem.map((m) => m.uss)).toFixed(0)} MB`,
+    'same, a process per instance (instancesPerProcess 1, baseline): RSS / PSS / USS',
+    `${mb(solo, 'rss')} / ${mb(solo, 'pss')} / ${mb(solo, 'uss')}`,
     '',
   );
 }

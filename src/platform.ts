@@ -86,6 +86,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     maxInstances: config.maxInstances,
     maxInstancesPerFunction: config.maxInstancesPerFunction,
     pipelineDepth: config.pipelineDepth,
+    instancesPerProcess: config.instancesPerProcess,
     idleTtlMs: config.idleTtlMs,
     maxRequestBytes: config.bodyLimitBytes,
     logger: (entry) =>

@@ -42,6 +42,8 @@ export interface Config {
   maxInstancesPerFunction: number;
   /** Requests that may wait in a busy instance's channel behind a short one (0 = no pipelining). */
   pipelineDepth: number;
+  /** Instances of one workspace that may share a host process (worker threads; 1 = a process each). */
+  instancesPerProcess: number;
   /** Idle instances stop after this long (scale to zero), ms. */
   idleTtlMs: number;
   /** Builds running at once; more wait in a queue. */
@@ -232,6 +234,7 @@ export function loadConfig(env: Env): Config {
     maxInstances: int(env, 'EUNHA_MAX_INSTANCES', 32, 1, 1024),
     maxInstancesPerFunction: int(env, 'EUNHA_MAX_INSTANCES_PER_FUNCTION', 8, 1, 1024),
     pipelineDepth: int(env, 'EUNHA_PIPELINE_DEPTH', 1, 0, 8),
+    instancesPerProcess: int(env, 'EUNHA_INSTANCES_PER_PROCESS', 8, 1, 64),
     idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),

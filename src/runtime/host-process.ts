@@ -1,25 +1,23 @@
-// The parent's handle on one sandbox host process: spawning it with the isolation layers, the
-// async end of the fd-3 frame channel, request/answer pairing in order (a host does one thing at
-// a time, but the next request may already wait in its channel), relaying the guest's KV calls,
-// RSS reading, and noticing death.
+// The parent's handle on one sandbox host process: spawning it with the isolation layers and a
+// fixed number of slots (a channel each, inherited from fd 5 on), starting a sandbox (a worker
+// thread) in the next free slot and killing one, over the control channel on fd 3; RSS reading;
+// noticing death. A process holds the sandboxes of one workspace only (warm-pool.ts binds it).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
-import { FrameReader, encodeFrame, type Frame, type Header } from './protocol.js';
+import { FrameReader, encodeFrame, type Header } from './protocol.js';
 import { HOST_NODE_FLAGS, hostCommand, type Isolation } from './isolation.js';
+import { Sandbox, type HostExit } from './sandbox.js';
 
-export type KvHandler = (header: Header, body: Uint8Array) => Promise<{ header: Header; body?: Uint8Array }>;
-
-export interface HostExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export { HostDiedError, Sandbox, type HostExit, type KvHandler } from './sandbox.js';
 
 const PAGE = 4096;
-/** After the process exits, how long to wait for the end of its channel before giving up on it. */
-const DRAIN_WAIT_MS = 250;
+const CONTROL_FD = 3;
+const FIRST_SLOT_FD = 5;
+/** A sandbox told to die that has not ended by then takes its whole process with it. */
+const KILL_FALLBACK_MS = 2000;
 /**
  * The host's whole environment: nothing of ours, one malloc setting. Allocations of 128 KiB and
  * up get their own mappings, so the boot's large buffers (the snapshot, the wasm file) go back to
@@ -33,47 +31,44 @@ export class HostProcess {
   readonly pid: number;
   readonly exited: Promise<HostExit>;
   dead = false;
-  /** Set by whoever owns the host; KV frames from the guest are answered through it. */
-  onKv: KvHandler | null = null;
-  /**
-   * The output the running request had printed when it hit its deadline (the host sends it then,
-   * in case the guest swallows the interrupt and the process has to be killed). Unchecked.
-   */
-  partial: Header | null = null;
+  /** The workspace whose sandboxes this process holds; null while it waits in the pool. */
+  workspace: string | null = null;
+  /** A booted sandbox that no instance has taken yet, and the boot of the next one. */
+  spare: Sandbox | null = null;
+  spareBoot: Promise<Sandbox> | null = null;
+  /** Sandboxes handed out (taken as spares) and not ended: when none is left, the process retires. */
+  assigned = 0;
   private readonly child: ChildProcess;
-  private readonly sock: Socket;
+  private readonly control: Socket;
   private readonly reader = new FrameReader();
-  /** Requests written and not yet answered, oldest first; the host answers them in order. */
-  private readonly waiters: { resolve: (f: Frame) => void; reject: (e: Error) => void }[] = [];
+  private readonly sandboxes = new Map<number, Sandbox>();
+  /** Exit codes of ended sandboxes by slot, as the host reported them. */
+  private readonly exitCodes = new Map<number, number>();
+  /** Slots are used once, in order: a slot's channel may hold stale bytes of its last sandbox. */
+  private nextSlot = 0;
   private stderrTail = '';
 
-  private constructor(child: ChildProcess) {
+  private constructor(
+    child: ChildProcess,
+    readonly slots: number,
+  ) {
     this.child = child;
     this.pid = child.pid ?? -1;
-    this.sock = child.stdio[3] as Socket;
-    this.sock.on('data', (chunk: Buffer) => this.onData(chunk));
-    this.sock.on('error', () => undefined);
+    this.control = child.stdio[CONTROL_FD] as Socket;
+    this.control.on('data', (chunk: Buffer) => this.onControl(chunk));
+    this.control.on('error', () => undefined);
     child.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-4000);
-    });
-    // EOF on the channel: everything the host wrote before it died has been read.
-    const drained = new Promise<void>((resolve) => {
-      this.sock.once('end', resolve);
-      this.sock.once('close', resolve);
     });
     this.exited = new Promise((resolve) => {
       const died = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.dead) return;
         this.dead = true;
-        // The exit can be seen before the answers the host wrote just before it: read those
-        // first, so that "running when it died" means the oldest request truly unanswered.
-        const grace = new Promise<void>((r) => setTimeout(r, DRAIN_WAIT_MS).unref());
-        void Promise.race([drained, grace]).then(() => {
-          // Only the oldest request can have been running; the host never read the others.
-          for (const [i, w] of this.waiters.splice(0).entries())
-            w.reject(new HostDiedError(code, signal, this.stderrTail, i === 0));
-          resolve({ code, signal });
-        });
+        for (const sb of this.sandboxes.values()) sb.processDied({ code, signal });
+        // Slots never started still hold an open socket each.
+        for (let slot = this.nextSlot; slot < this.slots; slot++)
+          (child.stdio[FIRST_SLOT_FD + slot] as Socket | null)?.destroy();
+        resolve({ code, signal });
       };
       child.on('exit', died);
       // A spawn that fails (e.g. a missing binary) reports 'error' and may never 'exit'.
@@ -84,19 +79,29 @@ export class HostProcess {
     });
   }
 
-  /** Spawn a host. `snapshotPath` is opened here and inherited as fd 4, so the host needs no read access to it. */
-  static spawn(iso: Isolation, boot: Header, snapshotPath?: string): HostProcess {
+  /**
+   * Spawn a host with `slots` sandbox slots. `snapshotPath` is opened here and inherited as fd 4,
+   * so the host needs no read access to it.
+   */
+  static spawn(iso: Isolation, slots: number, snapshotPath?: string): HostProcess {
     const snapFd = snapshotPath === undefined ? 'ignore' : openSync(snapshotPath, 'r');
     try {
       const cmd = hostCommand(iso, HOST_NODE_FLAGS);
       const child = spawn(cmd.command, cmd.args, {
         env: HOST_ENV,
         cwd: iso.cwd,
-        stdio: ['ignore', 'ignore', 'pipe', 'pipe', snapFd],
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', snapFd, ...Array<'pipe'>(slots).fill('pipe')],
         detached: false,
       });
-      const host = new HostProcess(child);
-      host.send(boot);
+      const host = new HostProcess(child, slots);
+      // Boots are background work: the main thread runs at nice 10 from the start, and every
+      // sandbox thread it starts inherits that; `promote()` gives a sandbox normal priority when
+      // an instance takes it. So boots yield the CPU to requests in their own process too.
+      try {
+        setPriority(host.pid, 10);
+      } catch {
+        // Already gone: its exit is reported as usual.
+      }
       return host;
     } finally {
       if (typeof snapFd === 'number') closeSync(snapFd);
@@ -107,67 +112,77 @@ export class HostProcess {
     return this.stderrTail;
   }
 
-  private onData(chunk: Buffer): void {
-    let frames: Frame[];
+  get freeSlots(): number {
+    return this.dead ? 0 : this.slots - this.nextSlot;
+  }
+
+  /** Live sandboxes, spare included. */
+  get live(): number {
+    return this.sandboxes.size;
+  }
+
+  /**
+   * Start a sandbox in the next free slot. Its first frame is `ready` (or `snapshot` for
+   * `{ makeSnapshot: true }`); read it with `next()`. Null when every slot has been used.
+   */
+  start(boot: { makeSnapshot?: boolean; noSnapshot?: boolean }): Sandbox | null {
+    if (this.freeSlots === 0) return null;
+    const slot = this.nextSlot++;
+    const sb = new Sandbox(this, slot, this.child.stdio[FIRST_SLOT_FD + slot] as Socket);
+    this.sandboxes.set(slot, sb);
+    void sb.exited.then(() => this.sandboxes.delete(slot));
+    this.sendControl({ t: 'start', slot, ...boot });
+    return sb;
+  }
+
+  /** Terminate the sandbox in `slot`; if it is not gone in time, the process goes. */
+  killSlot(slot: number): void {
+    this.sendControl({ t: 'kill', slot });
+    const sb = this.sandboxes.get(slot);
+    if (!sb) return;
+    const t = setTimeout(() => this.kill(), KILL_FALLBACK_MS);
+    void sb.exited.then(() => clearTimeout(t));
+  }
+
+  exitCodeOf(slot: number): number | undefined {
+    return this.exitCodes.get(slot);
+  }
+
+  private sendControl(h: Header): void {
+    if (!this.dead) this.control.write(encodeFrame(h));
+  }
+
+  private onControl(chunk: Buffer): void {
+    let frames;
     try {
       frames = this.reader.push(chunk);
     } catch {
       this.kill();
       return;
     }
-    for (const f of frames) {
-      if (f.header.t === 'kv') {
-        void this.relayKv(f);
-      } else if (f.header.t === 'partial') {
-        this.partial = f.header;
-      } else {
-        this.waiters.shift()?.resolve(f);
+    for (const { header } of frames) {
+      if (header.t === 'exit' && Number.isInteger(header.slot)) {
+        this.exitCodes.set(Number(header.slot), Number(header.code));
       }
     }
   }
 
-  private async relayKv(f: Frame): Promise<void> {
-    let reply: { header: Header; body?: Uint8Array };
+  /**
+   * Normal priority for the sandbox just handed to an instance: the one thread besides the main
+   * thread still at a nice value above 0 (one sandbox boots at a time per process; the jail
+   * has no /proc, so the sandbox cannot name its own thread). Best effort: lowering a nice value
+   * needs root; without it sandboxes keep serving at nice 10.
+   */
+  promote(): void {
     try {
-      if (this.onKv === null) throw new Error('no key-value access in this state');
-      reply = await this.onKv(f.header, f.body);
-    } catch (e) {
-      reply = {
-        header: {
-          t: 'kv-reply',
-          ok: false,
-          error: 'other',
-          message: e instanceof Error ? e.message : String(e),
-        },
-      };
-    }
-    if (!this.dead) this.sock.write(encodeFrame(reply.header, reply.body));
-  }
-
-  send(header: Header, body?: Uint8Array): void {
-    this.sock.write(encodeFrame(header, body));
-  }
-
-  /** The answer to the oldest unanswered frame (KV calls aside). Rejects with HostDiedError if the host dies. */
-  next(): Promise<Frame> {
-    if (this.dead) return Promise.reject(new HostDiedError(null, null, this.stderrTail, false));
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve, reject });
-    });
-  }
-
-  request(header: Header, body?: Uint8Array): Promise<Frame> {
-    const p = this.next();
-    this.send(header, body);
-    return p;
-  }
-
-  /** Best effort: lowering a nice value back needs root, and a dead host has no priority. */
-  setPriority(nice: number): void {
-    try {
-      setPriority(this.pid, nice);
+      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+        if (Number(tid) === this.pid) continue;
+        const stat = readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8');
+        // Field 19 is the nice value; fields are counted after the ")" that ends the name.
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) > 0) setPriority(Number(tid), 0);
+      }
     } catch {
-      // Not permitted (not root) or already gone: scheduling stays as it was.
+      // Not permitted (not root), or the process or a thread is gone: scheduling stays as it was.
     }
   }
 
@@ -184,27 +199,12 @@ export class HostProcess {
     if (!this.dead) this.child.kill('SIGKILL');
   }
 
-  /** Ask politely (close the channel), then kill. */
+  /** Ask politely (close the control channel: the host ends its sandboxes and exits), then kill. */
   async stop(): Promise<void> {
     if (this.dead) return;
-    this.sock.end();
+    this.control.end();
     const t = setTimeout(() => this.kill(), 1000);
     await this.exited;
     clearTimeout(t);
-  }
-}
-
-export class HostDiedError extends Error {
-  constructor(
-    readonly code: number | null,
-    readonly signal: NodeJS.Signals | null,
-    readonly stderr: string,
-    /** False for a request that was still waiting in the channel: it never ran. */
-    readonly started: boolean,
-  ) {
-    super(
-      `sandbox host exited (code ${code}, signal ${signal})${stderr ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`,
-    );
-    this.name = 'HostDiedError';
   }
 }

@@ -1,11 +1,11 @@
-// One instance: a host process specialised for one function version (its files imported, its
+// One instance: a sandbox specialised for one function version (its files imported, its
 // environment set). It runs one request at a time; the scheduler may write the next request into
-// its channel while one runs (pipelining), so the host starts it without waiting for us. It
-// enforces the hard limits the host cannot enforce on itself: the kill after timeout + grace,
-// counted from when a request reaches the head of the line, and the death of its process → 502.
+// its channel while one runs (pipelining), so the sandbox starts it without waiting for us. It
+// enforces the hard limits the sandbox cannot enforce on itself: the kill after timeout + grace,
+// counted from when a request reaches the head of the line, and the end of its sandbox → 502.
 
 import { EunhaError } from '../core/errors.js';
-import { HostDiedError, type HostProcess } from './host-process.js';
+import { HostDiedError, type Sandbox } from './sandbox.js';
 import type { FunctionVersion, InvokeRequest, InvokeResult, InvokeErrorCode } from './types.js';
 import { MAX_LINES, MAX_OUTPUT_BYTES } from './output.js';
 
@@ -19,10 +19,12 @@ function stringRecord(v: unknown): Record<string, string> {
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
   return out;
 }
-/** Allowance above the function's memory for node, V8 and the compiled interpreter (RSS). */
+/** Allowance in a host process's RSS for node, V8 and the compiled interpreter. */
 export const HOST_OVERHEAD_BYTES = 320 * MiB;
+/** Allowance per sandbox in it, above its function's memory: its JS heap and Pyodide's glue. */
+export const SANDBOX_OVERHEAD_BYTES = 96 * MiB;
 
-/** The host is sandboxed code's neighbour: lines it sends are checked, never trusted as typed. */
+/** The sandbox thread is guest code's neighbour: lines it sends are checked, never trusted as typed. */
 function checkedLines(v: unknown): string[] {
   return Array.isArray(v) ? v.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES)) : [];
 }
@@ -66,36 +68,36 @@ export class Instance {
   /** Requests handed to this instance by the scheduler and not yet released (running + pipelined). */
   leases = 0;
   private killedFor: 'timeout' | 'memory' | null = null;
-  /** Requests written to the host and not yet answered. */
+  /** Requests written to the sandbox and not yet answered. */
   private inflight = 0;
   /** When the request now at the head of the line started (sent, or the previous one answered). */
   private headSince = 0;
   private killTimer: NodeJS.Timeout | undefined;
-  /** The host said it recycles: it answers "not run" to everything behind, and may be killed any time. */
+  /** The sandbox said it recycles: it answers "not run" to everything behind, and may be killed any time. */
   private draining = false;
   private graceMs = 0;
 
   private constructor(
-    readonly host: HostProcess,
+    readonly sandbox: Sandbox,
     readonly version: FunctionVersion,
   ) {}
 
   get pid(): number {
-    return this.host.pid;
+    return this.sandbox.pid;
   }
 
   get memoryLimitBytes(): number {
     return this.version.memoryMb * MiB;
   }
 
-  /** Load the version into a booted host. On failure the host is killed and FUNCTION_LOAD_ERROR thrown. */
-  static async specialise(host: HostProcess, version: FunctionVersion): Promise<Instance> {
+  /** Load the version into a booted sandbox. On failure the sandbox is killed and FUNCTION_LOAD_ERROR thrown. */
+  static async specialise(sandbox: Sandbox, version: FunctionVersion): Promise<Instance> {
     const names = Object.keys(version.files).sort();
     const sizes = names.map((n) => ({ name: n, size: version.files[n]!.length }));
     const body = Buffer.concat(names.map((n) => version.files[n]!));
     let f;
     try {
-      f = await host.request(
+      f = await sandbox.request(
         {
           t: 'load',
           env: version.env,
@@ -106,14 +108,14 @@ export class Instance {
         body,
       );
     } catch (e) {
-      host.kill();
+      sandbox.kill();
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
         `the sandbox died while loading the function: ${String(e)}`,
       );
     }
     if (f.header.ok !== true) {
-      host.kill();
+      sandbox.kill();
       const traceback = typeof f.header.traceback === 'string' ? f.header.traceback : undefined;
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
@@ -124,23 +126,23 @@ export class Instance {
         },
       );
     }
-    return new Instance(host, version);
+    return new Instance(sandbox, version);
   }
 
-  /** Kill the process because it went over its memory limit (called by the runtime's RSS watch). */
+  /** Kill the sandbox because its process went over its memory limit (the runtime's RSS watch). */
   killForMemory(): void {
     this.killedFor = 'memory';
-    this.host.kill();
+    this.sandbox.kill();
   }
 
   /** The kill clock runs for the request at the head of the line only: it may not have started before. */
   private armKill(): void {
     clearTimeout(this.killTimer);
     this.killTimer = undefined;
-    if (this.inflight === 0 || this.host.dead) return;
+    if (this.inflight === 0 || this.sandbox.dead) return;
     this.killTimer = setTimeout(() => {
       this.killedFor = 'timeout';
-      this.host.kill();
+      this.sandbox.kill();
     }, this.version.timeoutMs + this.graceMs);
   }
 
@@ -149,7 +151,7 @@ export class Instance {
     const { timeoutMs } = this.version;
     this.graceMs = graceMs;
     this.invocations++;
-    const pending = this.host.request(
+    const pending = this.sandbox.request(
       { t: 'invoke', method: req.method, uri: req.uri, headers: req.headers, timeoutMs },
       req.body,
     );
@@ -176,7 +178,7 @@ export class Instance {
     this.inflight--;
     this.armKill();
     // Answered: the output sent at its deadline, if any, is superseded by the answer's own.
-    this.host.partial = null;
+    this.sandbox.partial = null;
     const h = f.header;
     if (h.recycle === true) this.draining = true;
     if (h.notRun === true) return notRun(serviceMs);
@@ -234,7 +236,7 @@ export class Instance {
   /** The answer for the request that was running when the process died. */
   private died(e: HostDiedError, timeoutMs: number, durationMs: number): Omit<InvokeOutcome, 'serviceMs'> {
     // What it had printed by its deadline, if it got that far (a swallowed interrupt).
-    const partial = this.host.partial;
+    const partial = this.sandbox.partial;
     const empty = {
       headers: {},
       body: new Uint8Array(0),
@@ -266,11 +268,11 @@ export class Instance {
 
   stop(): Promise<void> {
     this.state = 'dead';
-    return this.host.stop();
+    return this.sandbox.stop();
   }
 
   kill(): void {
     this.state = 'dead';
-    this.host.kill();
+    this.sandbox.kill();
   }
 }

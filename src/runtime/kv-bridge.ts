@@ -3,7 +3,7 @@
 // the functionId is fixed here, so one function cannot reach another's data.
 
 import type { KeyValuePort, KeyValueScope } from '../core/kv.js';
-import type { KvHandler } from './host-process.js';
+import type { KvHandler } from './sandbox.js';
 
 const LABEL = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_KEY_BYTES = 1024;

@@ -50,6 +50,7 @@ export class Runtime {
       killGraceMs: 500,
       pipelineDepth: 1,
       pipelineMaxServiceMs: 5,
+      instancesPerProcess: 8,
       maxRequestBytes: 6 * MiB,
       useSnapshot: true,
       logger: () => undefined,
@@ -72,6 +73,7 @@ export class Runtime {
       this.snapshot,
       this.opts.poolSize,
       this.opts.bootConcurrency,
+      this.opts.instancesPerProcess,
       this.opts.logger,
     );
     await this.snapshot;
@@ -106,15 +108,15 @@ export class Runtime {
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
-    const { host } = await this.warm.take();
+    const { sandbox } = await this.warm.take(null);
     try {
-      await Instance.specialise(host, version).finally(() => this.warm.fill());
+      await Instance.specialise(sandbox, version).finally(() => this.warm.settle(sandbox));
       return { ok: true };
     } catch (e) {
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };
       throw e;
     } finally {
-      host.kill();
+      sandbox.host.kill();
     }
   }
 
@@ -273,7 +275,13 @@ export class Runtime {
       queueDepth += vs.queue.length;
     }
     return {
-      warmPool: this.pool?.stats ?? { ready: 0, booting: 0, target: this.opts.poolSize },
+      warmPool: this.pool?.stats ?? {
+        ready: 0,
+        booting: 0,
+        target: this.opts.poolSize,
+        processes: 0,
+        spares: 0,
+      },
       instances: this.sched.live,
       queueDepth,
       coldStarts: this.sched.coldStarts,
@@ -285,6 +293,7 @@ export class Runtime {
         privilegesDropped: this.iso?.privilegesDropped ?? false,
         filesJailed: this.iso?.filesJailed ?? false,
         batchScheduled: this.iso?.batchScheduled ?? false,
+        instancesPerProcess: this.opts.instancesPerProcess,
         warnings: this.iso?.warnings ?? [],
       },
     };
@@ -303,7 +312,7 @@ export class Runtime {
     }
     await Promise.all(all.map((vs) => this.unload(vs.version.key)));
     const busy = all.flatMap((vs) => [...vs.instances]);
-    await Promise.all(busy.map((i) => i.host.exited));
+    await Promise.all(busy.map((i) => i.sandbox.exited));
     await this.pool?.close();
   }
 }

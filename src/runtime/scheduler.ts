@@ -4,7 +4,8 @@
 // top-ups, idle TTL and the RSS watch.
 
 import { availableParallelism } from 'node:os';
-import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
+import { Instance, HOST_OVERHEAD_BYTES, SANDBOX_OVERHEAD_BYTES } from './instance.js';
+import type { HostProcess } from './host-process.js';
 import { kvHandlerFor } from './kv-bridge.js';
 import { VersionState, type Lease, type Waiter } from './version-state.js';
 import type { WarmPool } from './warm-pool.js';
@@ -144,9 +145,9 @@ export class Scheduler {
     vs.starting++;
     this.live++;
     try {
-      const { host } = await this.warm().take();
-      host.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
-      const inst = await Instance.specialise(host, vs.version).finally(() => this.warm().fill());
+      const { sandbox } = await this.warm().take(vs.version.workspaceId);
+      sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
+      const inst = await Instance.specialise(sandbox, vs.version).finally(() => this.warm().settle(sandbox));
       vs.instances.add(inst);
       vs.coldStarts++;
       this.coldStarts++;
@@ -240,13 +241,28 @@ export class Scheduler {
     for (const vs of this.versions.values()) for (const inst of vs.expired(cutoff)) this.destroy(vs, inst);
   }
 
-  /** The backstop under the wasm memory cap: kill a busy instance whose process RSS runs away. */
+  /**
+   * The backstop under the wasm memory cap and the sandboxes' heap limits: a host process whose
+   * RSS runs past what its instances may use loses its busy instances (one of them is the cause;
+   * the idle ones stay).
+   */
   watchMemory(): void {
+    const byHost = new Map<HostProcess, Instance[]>();
     for (const vs of this.versions.values()) {
       for (const inst of vs.instances) {
-        if (inst.state !== 'busy') continue;
-        if (inst.host.rssBytes() > inst.memoryLimitBytes + HOST_OVERHEAD_BYTES) inst.killForMemory();
+        const list = byHost.get(inst.sandbox.host);
+        if (list) list.push(inst);
+        else byHost.set(inst.sandbox.host, [inst]);
       }
+    }
+    for (const [host, insts] of byHost) {
+      if (!insts.some((i) => i.state === 'busy')) continue;
+      const allowed = insts.reduce(
+        (sum, i) => sum + i.memoryLimitBytes + SANDBOX_OVERHEAD_BYTES,
+        HOST_OVERHEAD_BYTES,
+      );
+      if (host.rssBytes() <= allowed) continue;
+      for (const inst of insts) if (inst.state === 'busy') inst.killForMemory();
     }
   }
 }

@@ -17,7 +17,7 @@ export function pyodideVersion(): string {
 
 export function snapshotPath(cacheDir: string): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify([SPIN_SDK_FILES, GUEST_FILES, PREIMPORT, process.version]))
+    .update(JSON.stringify([SPIN_SDK_FILES, GUEST_FILES, PREIMPORT, process.version, 'worker-thread']))
     .digest('hex')
     .slice(0, 16);
   return join(cacheDir, `pyodide-${pyodideVersion()}-${digest}.snapshot`);
@@ -38,9 +38,9 @@ export function ensureSnapshot(cacheDir: string): Promise<string> {
 }
 
 async function makeSnapshot(path: string): Promise<string> {
-  const host = HostProcess.spawn(detectIsolation(), { t: 'boot', makeSnapshot: true });
+  const host = HostProcess.spawn(detectIsolation(), 1);
   try {
-    const f = await host.next();
+    const f = await host.start({ makeSnapshot: true })!.next();
     if (f.header.t !== 'snapshot')
       throw new Error(`snapshot host answered ${JSON.stringify(f.header).slice(0, 500)}`);
     mkdirSync(join(path, '..'), { recursive: true });

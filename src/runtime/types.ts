@@ -2,6 +2,7 @@
 // what it gets back (a result with output lines, timings and the cold-start flag; stats).
 
 import type { KeyValuePort } from '../core/kv.js';
+import type { PoolStats } from './warm-pool.js';
 
 export interface FunctionVersion {
   /** Unique id of this loaded version, e.g. `${functionId}@${digest}`. */
@@ -45,7 +46,7 @@ export interface InvokeResult {
   lines: string[];
   linesTruncated: boolean;
   durationMs: number;
-  /** CPU time the sandbox process used for this invocation. */
+  /** CPU time the sandbox thread used for this invocation (its own thread clock). */
   cpuMs: number;
   coldStart: boolean;
   error?: { code: InvokeErrorCode; message: string; traceback?: string };
@@ -79,6 +80,11 @@ export interface RuntimeOptions {
   pipelineDepth?: number;
   /** Pipeline only while a version's average service time is at most this (default 5 ms). */
   pipelineMaxServiceMs?: number;
+  /**
+   * Instances of one workspace that may share a host process, each a worker thread with its own
+   * interpreter (default 8; 1 = a process per instance). Workspaces never share a process.
+   */
+  instancesPerProcess?: number;
   /** After the timeout interrupt, how long before the process is killed (default 500 ms). */
   killGraceMs?: number;
   /** Request body cap (default 6 MiB). */
@@ -102,12 +108,14 @@ export interface VersionStats {
   pipelined: number;
   /** Moving average of how long a request holds an instance (host-timed), ms; null until known. */
   serviceMs: number | null;
-  /** OS process ids of this version's sandboxes (one process per instance). */
+  /** OS process ids of this version's sandboxes (instances of one workspace may share one). */
   pids: number[];
+  /** This version's sandboxes, `<pid>.<slot>`: one per instance. */
+  ids: string[];
 }
 
 export interface RuntimeStats {
-  warmPool: { ready: number; booting: number; target: number };
+  warmPool: PoolStats;
   instances: number;
   queueDepth: number;
   coldStarts: number;
@@ -121,6 +129,8 @@ export interface RuntimeStats {
     filesJailed: boolean;
     /** Hosts run under SCHED_BATCH (a scheduling hint, not a boundary). */
     batchScheduled: boolean;
+    /** Sandboxes (worker threads) one host process may hold over its life, all of one workspace. */
+    instancesPerProcess: number;
     warnings: string[];
   };
 }

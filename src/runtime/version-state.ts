@@ -70,6 +70,7 @@ export class VersionState {
       pipelined: this.pipelined,
       serviceMs: Number.isNaN(this.serviceMs) ? null : Math.round(this.serviceMs * 1000) / 1000,
       pids: [...this.instances].map((i) => i.pid),
+      ids: [...this.instances].map((i) => i.sandbox.id),
     };
   }
 }

@@ -4,7 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
 import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
@@ -39,6 +39,48 @@ describe('process scheduling', () => {
     assert.equal(policy, chrt ? 3 : 0);
     await rt.unload(v.key);
   });
+});
+
+/** Nice values of a process's threads other than its main thread. */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`)
+    .filter((tid) => Number(tid) !== pid)
+    .map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
+}
+
+describe('boot priority', () => {
+  const isRoot = process.getuid?.() === 0;
+  test(
+    'boots run at nice 10; the sandbox an instance takes runs at nice 0',
+    { skip: !isRoot && 'lowering a nice value needs root' },
+    async () => {
+      const ws = 'ws-nice';
+      const a = version(handler('return Response(200, {}, b"a")'), { workspaceId: ws });
+      const b = version(handler('return Response(200, {}, b"b")'), { workspaceId: ws });
+      await rt.load(a);
+      const until = async (cond: () => boolean): Promise<void> => {
+        for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
+      };
+      await until(() => rt.stats().warmPool.spares > 0);
+      const [pid] = rt.stats().versions[a.key]!.pids;
+      // The one thread at nice 10 is the spare that booted in the background; a's thread was promoted.
+      assert.equal(threadNices(pid!).filter((n) => n === 10).length, 1);
+      await rt.load(b);
+      assert.equal(rt.stats().versions[b.key]!.pids[0], pid, 'b took the spare in the same process');
+      await until(() => rt.stats().warmPool.spares > 0);
+      assert.equal(
+        threadNices(pid!).filter((n) => n === 10).length,
+        1,
+        'b was promoted, a new spare boots at 10',
+      );
+      assert.equal(text((await rt.invoke(b.key, get())).body), 'b');
+      await rt.unload(a.key);
+      await rt.unload(b.key);
+    },
+  );
 });
 
 describe('concurrency', () => {

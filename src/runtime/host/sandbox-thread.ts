@@ -1,0 +1,328 @@
+// One sandbox: a worker thread of a host process (host.ts) running one Pyodide interpreter that
+// serves one function version, one request at a time, over a blocking frame channel of its own
+// (an fd the host inherited for this slot). Modes: `makeSnapshot` (boot from scratch, pre-import,
+// send back the memory snapshot) or serve (boot from the snapshot, harden, then answer load/invoke
+// frames until the channel closes). Guest code only ever runs here, never on the host's main thread.
+
+import fs from 'node:fs';
+import { workerData } from 'node:worker_threads';
+import { loadPyodide, type PyodideAPI } from 'pyodide';
+import { SyncChannel } from './sync-channel.js';
+import { BridgeDevice } from './bridge-device.js';
+import { OutputCollector } from '../output.js';
+import { decodeFrame, encodeFrame, type Header } from '../protocol.js';
+import {
+  disarmFilesAndProcess,
+  disarmSpawnAndNetwork,
+  installWasmMemoryCap,
+  setWasmMemoryLimit,
+} from './lockdown.js';
+import { SPIN_SDK_FILES } from '../python/spin-sdk.js';
+import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
+import { lockPyodideApi, writeTree, type FSLike } from './pyodide-setup.js';
+import { withSparseRestore } from './sparse-restore.js';
+import { threadCpuClock } from './thread-cpu.js';
+
+/** What the host's main thread hands a sandbox it starts (see host.ts). */
+export interface SandboxData {
+  /** This sandbox's end of its channel to the parent. */
+  fd: number;
+  /** The memory snapshot, read with pread (the host and its other sandboxes share the fd); null: boot without. */
+  snapshotFd: number | null;
+  makeSnapshot: boolean;
+}
+
+// Captured before the lockdown replaces the fs and process functions with deniers.
+const fstatSync = fs.fstatSync;
+const readSync = fs.readSync;
+// In a worker thread, process.exit ends this thread only.
+const exit = process.exit.bind(process);
+const data = workerData as SandboxData;
+/** This thread's CPU time: the sandbox's own, not its neighbours' in the same process. */
+const cpuNow = threadCpuClock();
+const channel = new SyncChannel(data.fd);
+const output = new OutputCollector();
+const MiB = 1024 * 1024;
+
+/** The snapshot arrives as an inherited fd (pread: the file description may be shared). */
+function readSnapshot(fd: number): Uint8Array {
+  const size = fstatSync(fd).size;
+  const buf = new Uint8Array(size);
+  let off = 0;
+  while (off < size) {
+    const n = readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf;
+}
+
+installWasmMemoryCap();
+disarmSpawnAndNetwork();
+
+interface Loaded {
+  load: () => void;
+  dispatch: () => void;
+}
+
+interface Sandbox {
+  entry: Loaded;
+  device: BridgeDevice;
+  FS: FSLike;
+  /** Current size of the interpreter's linear memory. */
+  heap: () => number;
+}
+
+async function makeSnapshot(): Promise<void> {
+  const py = await loadPyodide({
+    _makeSnapshot: true,
+    env: {},
+    jsglobals: Object.create(null) as object,
+    stdout: () => {},
+    stderr: () => {},
+  });
+  writeTree(py.FS as FSLike, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
+  py.runPython(
+    `import sys\nsys.path.insert(0, '/lib/eunha')\n${PREIMPORT.map((m) => `import ${m}`).join('\n')}`,
+  );
+  channel.write({ t: 'snapshot' }, py.makeMemorySnapshot());
+}
+
+async function bootSandbox(snapshot: Uint8Array | null): Promise<Sandbox> {
+  // Without a snapshot (the bench's baseline) the interpreter boots from scratch.
+  const load = (): Promise<PyodideAPI> =>
+    loadPyodide({
+      ...(snapshot ? { _loadSnapshot: snapshot } : {}),
+      env: {},
+      jsglobals: Object.create(null) as object,
+      stdout: () => {},
+      stderr: () => {},
+    });
+  const py = snapshot ? await withSparseRestore(snapshot, load) : await load();
+  const FS = py.FS as FSLike;
+  // MEMFS lives outside the wasm heap, so the snapshot has the modules but not their files.
+  writeTree(FS, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
+  FS.mkdirTree('/app');
+  const device = new BridgeDevice((raw) => {
+    channel.writeRaw(raw);
+    return awaitKvReply();
+  });
+  device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
+  py.setStdout({ write: output.write });
+  py.setStderr({ write: output.write });
+  // Not a TypedArray, but Pyodide only ever indexes [0] (see `interrupt` below).
+  py.setInterruptBuffer(interrupt as unknown as Int32Array);
+  py.runPython(`import sys, os, posix
+if '/lib/eunha' not in sys.path: sys.path.insert(0, '/lib/eunha')
+for _m in (os, posix):
+    for _n in ('system', 'popen', 'fork', 'forkpty', 'execv', 'execve', 'spawnv', 'spawnve', 'posix_spawn', 'posix_spawnp', 'kill', 'killpg'):
+        _m.__dict__.pop(_n, None)
+del _m, _n`);
+  // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
+  const main = py.pyimport('_eunha_main') as unknown as Loaded;
+  const entry: Loaded = { load: main.load, dispatch: main.dispatch };
+  const mod = (py as unknown as { _module: { HEAP8: Int8Array } })._module;
+  const heap = (): number => mod.HEAP8.buffer.byteLength;
+  py.unregisterJsModule('js');
+  py.unregisterJsModule('pyodide_js');
+  py.runPython('import _eunha_harden\n_eunha_harden.harden()');
+  lockPyodideApi(py);
+  // Pyodide's instantiateWasm closure holds the 9.6 MB wasm file for the life of the process;
+  // the compiled module keeps its own copy, so the file's bytes can go.
+  (mod as unknown as { instantiateWasm?: unknown }).instantiateWasm = undefined;
+  return { entry, device, FS, heap };
+}
+
+/**
+ * The timeout, without a watchdog thread: CPython's eval loop polls Pyodide's "interrupt buffer"
+ * (it reads element 0 every few dozen checks). Handing it this object instead of an Int32Array
+ * makes each poll compare the clock with the armed deadline and answer SIGINT once it has passed.
+ */
+const SIGINT = 2;
+let deadlineAt = 0;
+/** CPU time of this thread at the end of the previous answer (or of the load), ms. */
+let cpuMark = cpuNow();
+const interrupt = {
+  get 0(): number {
+    if (deadlineAt > 0 && Date.now() >= deadlineAt) {
+      deadlineAt = 0;
+      // If the guest swallows the interrupt, the parent kills the process after its grace period
+      // and this is all that is left of the request's output: send it now.
+      const sofar = output.peek();
+      channel.write({
+        t: 'partial',
+        lines: sofar.lines,
+        linesTruncated: sofar.truncated,
+        cpuMs: cpuNow() - cpuMark,
+      });
+      return SIGINT;
+    }
+    return 0;
+  },
+  set 0(_cleared: number) {
+    // Pyodide writes 0 back after reading; the deadline is disarmed above instead.
+  },
+};
+
+/**
+ * Frames that arrived while the guest was waiting for a KV answer. The parent pipelines: it may
+ * write the next request while this one runs, so a KV reply can be preceded by invoke frames.
+ */
+const early: Uint8Array[] = [];
+
+function awaitKvReply(): Uint8Array {
+  for (;;) {
+    const raw = channel.readRaw();
+    if (raw === null) exit(0);
+    if (decodeFrame(raw!).header.t === 'kv-reply') return raw!;
+    early.push(raw!);
+  }
+}
+
+function nextFrame(): Uint8Array | null {
+  return early.shift() ?? channel.readRaw();
+}
+
+function isFatal(e: unknown): boolean {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    (e as { pyodide_fatal_error?: unknown }).pyodide_fatal_error === true
+  );
+}
+
+function serve({ entry, device, FS, heap }: Sandbox): void {
+  let memoryLimit = Infinity;
+  /**
+   * Set once an answer said "recycle": requests already pipelined behind it are answered "not
+   * run" (the parent runs them elsewhere) rather than run in an interpreter that is suspect.
+   */
+  let draining = false;
+  for (;;) {
+    const raw = nextFrame();
+    if (raw === null) return;
+    const { header, body } = decodeFrame(raw);
+    if (header.t === 'load') {
+      const files = header.files as { name: string; size: number }[];
+      const tree: Record<string, Uint8Array> = {};
+      let off = 0;
+      for (const f of files) {
+        tree[f.name] = body.subarray(off, off + f.size);
+        off += f.size;
+      }
+      let reply: Header;
+      try {
+        writeTree(FS, '/app', tree);
+        const memoryMb = Number(header.memoryMb);
+        memoryLimit = memoryMb * MiB;
+        setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
+        device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
+        entry.load();
+        const ans = device.answer;
+        reply =
+          ans !== null && ans.header.t === 'loaded'
+            ? { ...ans.header }
+            : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
+      } catch (e) {
+        reply = { t: 'loaded', ok: false, error: String(e instanceof Error ? e.message : e) };
+      }
+      const out = output.take();
+      channel.write({ ...reply, lines: out.lines, heapBytes: heap() });
+      cpuMark = cpuNow();
+      continue;
+    }
+    if (header.t !== 'invoke') continue;
+    if (draining) {
+      channel.write({ t: 'result', notRun: true });
+      continue;
+    }
+    device.offer(raw);
+    deadlineAt = Date.now() + Number(header.timeoutMs);
+    const w0 = performance.now();
+    let thrown: unknown = null;
+    try {
+      entry.dispatch();
+    } catch (e) {
+      thrown = e;
+    }
+    deadlineAt = 0;
+    // One clock read per request: the span runs from the end of the previous answer, so it
+    // includes this request's channel I/O — the CPU the request cost its sandbox.
+    const c1 = cpuNow();
+    const cpuMs = c1 - cpuMark;
+    cpuMark = c1;
+    const out = output.take();
+    const ans = device.answer;
+    const heapBytes = heap();
+    const overMemory = heapBytes > memoryLimit;
+    const meta = {
+      lines: out.lines,
+      linesTruncated: out.truncated,
+      cpuMs,
+      runMs: performance.now() - w0,
+      heapBytes,
+    };
+    if (thrown === null && ans !== null && ans.header.t === 'resp') {
+      // A handler's own exception leaves the interpreter sound; anything else the guest reports
+      // (a timeout it caught, a refused answer) does not.
+      const err = ans.header.error;
+      const recycle = overMemory || (typeof err === 'string' && err !== 'FUNCTION_ERROR');
+      draining = recycle;
+      channel.write({ ...ans.header, t: 'result', ...meta, recycle, notRun: false }, ans.body);
+      continue;
+    }
+    draining = true;
+    const fatal = isFatal(thrown);
+    const text = String(thrown instanceof Error ? thrown.message : (thrown ?? 'no response'));
+    const timedOut = !fatal && text.includes('KeyboardInterrupt');
+    channel.write({
+      t: 'result',
+      status: timedOut ? 504 : 502,
+      headers: {},
+      error: timedOut ? 'TIMEOUT' : 'FUNCTION_CRASHED',
+      message: timedOut
+        ? 'the function did not answer within its timeout'
+        : 'the sandbox failed: ' + text.split('\n').slice(-2).join(' '),
+      traceback: text,
+      recycle: true,
+      ...meta,
+    });
+    if (fatal) exit(70);
+  }
+}
+
+async function main(): Promise<void> {
+  if (data.makeSnapshot) {
+    await makeSnapshot();
+    return;
+  }
+  const t0 = performance.now();
+  const snapshot = data.snapshotFd === null ? null : readSnapshot(data.snapshotFd);
+  const sandbox = await bootSandbox(snapshot);
+  // Pyodide keeps a reference to the snapshot bytes; detaching the buffer frees its 30 MB anyway.
+  if (snapshot) structuredClone(snapshot.buffer, { transfer: [snapshot.buffer as ArrayBuffer] });
+  disarmFilesAndProcess();
+  // Drop the snapshot bytes and boot garbage now rather than carry them for the host's life.
+  const g = globalThis as unknown as { gc?: () => void };
+  if (typeof g.gc === 'function') {
+    g.gc();
+    try {
+      delete g.gc;
+    } catch {
+      g.gc = undefined;
+    }
+  }
+  channel.write({ t: 'ready', bootMs: performance.now() - t0, heapBytes: sandbox.heap() });
+  serve(sandbox);
+}
+
+main().then(
+  () => exit(0),
+  (e: unknown) => {
+    try {
+      channel.write({ t: 'fatal', error: String(e instanceof Error ? (e.stack ?? e.message) : e) });
+    } finally {
+      exit(70);
+    }
+  },
+);

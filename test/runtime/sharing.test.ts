@@ -1,0 +1,176 @@
+// Sandboxes of one workspace share a host process as worker threads; workspaces never do. What
+// one sandbox does must not reach its neighbours in the process: a killed timeout leaves them
+// serving (warm, same sandbox), and each one's cpuMs is its own thread's CPU, not the process's.
+// With instancesPerProcess 1 every instance has a process of its own, as before.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Runtime, type FunctionVersion } from '../../src/runtime/index.js';
+import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+
+const rt = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 1, killGraceMs: 200 });
+const solo = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 0, instancesPerProcess: 1 });
+
+before(async () => {
+  await Promise.all([rt.start(), solo.start()]);
+});
+after(async () => {
+  await Promise.all([rt.close(), solo.close()]);
+});
+
+const ids = (r: Runtime, key: string): string[] => r.stats().versions[key]!.ids;
+
+/**
+ * Load versions of one workspace one after the other, each once the workspace's spare has booted
+ * (a moment after the previous specialisation): without a spare, the pool's process is the
+ * faster way to an instance, and the versions would land in two processes.
+ */
+async function loadInOneProcess(...vs: FunctionVersion[]): Promise<void> {
+  for (const [i, v] of vs.entries()) {
+    if (i > 0)
+      for (let n = 0; n < 200 && rt.stats().warmPool.spares === 0; n++)
+        await new Promise((r) => setTimeout(r, 25));
+    await rt.load(v);
+  }
+}
+const pids = (r: Runtime, key: string): number[] => r.stats().versions[key]!.pids;
+
+/** Spins for `ms` of wall time unless the request is /quick. */
+const SPIN = handler(`import time
+if request.uri != "/quick":
+    end = time.time() + int(request.uri.strip("/")) / 1000
+    while time.time() < end:
+        pass
+return Response(200, {}, b"done")`);
+
+describe('sandboxes sharing a process', () => {
+  test("a workspace's instances are threads of one process; another workspace gets its own", async () => {
+    const a = version(handler('return Response(200, {}, b"a")'), { workspaceId: 'ws-share-1' });
+    const b = version(handler('return Response(200, {}, b"b")'), { workspaceId: 'ws-share-1' });
+    const c = version(handler('return Response(200, {}, b"c")'), { workspaceId: 'ws-share-2' });
+    await loadInOneProcess(a, b);
+    await rt.load(c);
+    assert.equal(pids(rt, a.key)[0], pids(rt, b.key)[0], 'same workspace, same process');
+    assert.notEqual(ids(rt, a.key)[0], ids(rt, b.key)[0], 'but a sandbox each');
+    assert.notEqual(pids(rt, c.key)[0], pids(rt, a.key)[0], 'another workspace, another process');
+    for (const [v, body] of [
+      [a, 'a'],
+      [b, 'b'],
+      [c, 'c'],
+    ] as const)
+      assert.equal(text((await rt.invoke(v.key, get())).body), body);
+    for (const v of [a, b, c]) await rt.unload(v.key);
+  });
+
+  test("a neighbour in the same process finds none of another sandbox's environment, files or objects", async () => {
+    const ws = 'ws-share-snoop';
+    const secret = `neighbour-secret-${process.pid}`;
+    const owner = version(
+      handler(
+        `open("/tmp/secret.txt", "w").write(SECRET)
+return Response(200, {}, SECRET.encode())`,
+        `import os\nSECRET = os.environ["SECRET"]\nkept = [SECRET * 2]`,
+      ),
+      { workspaceId: ws, env: { SECRET: secret } },
+    );
+    // The snoop's code must not hold the secret itself: it gets it reversed, in the request.
+    const snoop = version(
+      handler(`import gc, os, sys
+needle = request.uri[1:][::-1]
+found = []
+if any(needle in v for v in os.environ.values()):
+    found.append("environ")
+for root, dirs, files in os.walk("/"):
+    if root.startswith("/proc") or root.startswith("/dev"):
+        continue
+    for f in files:
+        try:
+            if needle.encode() in open(os.path.join(root, f), "rb").read():
+                found.append(os.path.join(root, f))
+        except Exception:
+            pass
+for o in gc.get_objects():
+    values = o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()
+    if any(isinstance(v, str) and v is not needle and needle in v for v in values):
+        found.append("gc")
+        break
+return Response(200, {}, ",".join(found).encode())`),
+      { workspaceId: ws, timeoutMs: 10_000 },
+    );
+    await loadInOneProcess(owner, snoop);
+    assert.equal(pids(rt, owner.key)[0], pids(rt, snoop.key)[0]);
+    assert.equal(text((await rt.invoke(owner.key, get())).body), secret);
+    const reversed = [...secret].reverse().join('');
+    const r = await rt.invoke(snoop.key, get(`/${reversed}`));
+    assert.equal(r.status, 200, r.error?.message);
+    assert.equal(text(r.body), '', 'the snoop found the secret');
+    for (const v of [owner, snoop]) await rt.unload(v.key);
+  });
+
+  test('a neighbour killed for its timeout leaves the others serving, warm', async () => {
+    const ws = 'ws-share-kill';
+    const hog = version(
+      handler(`while True:
+    try:
+        while True: pass
+    except BaseException:
+        pass`),
+      { workspaceId: ws, timeoutMs: 300 },
+    );
+    const calm = version(handler('return Response(200, {}, b"calm")'), { workspaceId: ws });
+    await loadInOneProcess(hog, calm);
+    assert.equal(pids(rt, hog.key)[0], pids(rt, calm.key)[0]);
+    const calmId = ids(rt, calm.key)[0];
+    const killed = rt.invoke(hog.key, get());
+    // While the hog spins and is then killed, its neighbour keeps answering.
+    const during: number[] = [];
+    const t0 = Date.now();
+    while (Date.now() - t0 < 900) {
+      const r = await rt.invoke(calm.key, get());
+      during.push(r.status);
+      assert.equal(r.coldStart, false);
+    }
+    const r = await killed;
+    assert.equal(r.status, 504);
+    assert.ok(during.length > 5 && during.every((s) => s === 200), `neighbour answers: ${during.length}`);
+    assert.deepEqual(ids(rt, calm.key), [calmId], 'the neighbour is the same sandbox');
+    const next = await rt.invoke(calm.key, get());
+    assert.equal(next.status, 200);
+    assert.equal(next.coldStart, false);
+    for (const v of [hog, calm]) await rt.unload(v.key);
+  });
+
+  test("cpuMs is the sandbox's own thread's CPU, not its busy neighbour's", async () => {
+    const ws = 'ws-share-cpu';
+    const spin = version(SPIN, { workspaceId: ws, timeoutMs: 5000 });
+    const quick = version(SPIN, { workspaceId: ws });
+    await loadInOneProcess(spin, quick);
+    assert.equal(pids(rt, spin.key)[0], pids(rt, quick.key)[0]);
+    const busy = rt.invoke(spin.key, get('/600'));
+    await new Promise((r) => setTimeout(r, 100));
+    // Each quick request spans a moment in which the neighbour thread burns a core.
+    const quickCpu: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await rt.invoke(quick.key, get('/quick'));
+      assert.equal(r.status, 200);
+      quickCpu.push(r.cpuMs);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    const long = await busy;
+    assert.equal(long.status, 200);
+    assert.ok(long.cpuMs > 300, `the spinner used ${long.cpuMs} ms`);
+    // Process-wide CPU would charge each quick request with ~50 ms of the spinner's.
+    assert.ok(Math.max(...quickCpu) < 25, `quick requests: ${quickCpu.join(', ')} ms`);
+    for (const v of [spin, quick]) await rt.unload(v.key);
+  });
+
+  test('instancesPerProcess 1: every instance has a process of its own', async () => {
+    const a = version(handler('return Response(200, {}, b"a")'), { workspaceId: 'ws-solo' });
+    const b = version(handler('return Response(200, {}, b"b")'), { workspaceId: 'ws-solo' });
+    await solo.load(a);
+    await solo.load(b);
+    assert.notEqual(pids(solo, a.key)[0], pids(solo, b.key)[0]);
+    assert.equal(solo.stats().warmPool.spares, 0, 'no slot is left for a spare');
+    assert.equal((await solo.invoke(b.key, get())).status, 200);
+  });
+});
