@@ -80,7 +80,9 @@ export class Instance {
   private constructor(
     readonly sandbox: Sandbox,
     readonly version: FunctionVersion,
-  ) {}
+  ) {
+    sandbox.onOverMemory = () => this.killForMemory();
+  }
 
   get pid(): number {
     return this.sandbox.pid;

@@ -31,6 +31,8 @@ export class Sandbox {
    * then, in case the guest swallows the interrupt and has to be killed). Unchecked.
    */
   partial: Header | null = null;
+  /** Called when the sandbox reports that it went over its memory (it is then to be killed). */
+  onOverMemory: (() => void) | null = null;
   private readonly reader = new FrameReader();
   /** Requests written and not yet answered, oldest first; the sandbox answers them in order. */
   private readonly waiters: { resolve: (f: Frame) => void; reject: (e: Error) => void }[] = [];
@@ -97,6 +99,7 @@ export class Sandbox {
         void this.relayKv(f);
       } else if (f.header.t === 'partial') {
         this.partial = f.header;
+        if (f.header.overMemory === true) this.onOverMemory?.();
       } else {
         this.waiters.shift()?.resolve(f);
       }

@@ -129,7 +129,7 @@ return Response(200, {}, b"recovered")`),
     await rt.unload(bomb.key);
   });
 
-  test('in-memory file bomb (outside the wasm heap) is killed by the RSS watch', async () => {
+  test('in-memory file bomb (outside the wasm heap) is stopped by its sandbox footprint check', async () => {
     const v = version(
       handler(`if request.uri == "/bomb":
     chunk = b"x" * (16 * 1024 * 1024)

@@ -140,6 +140,33 @@ return Response(200, {}, ",".join(found).encode())`),
     for (const v of [hog, calm]) await rt.unload(v.key);
   });
 
+  test('a memory bomb outside the wasm heap ends only its own sandbox, not a busy neighbour', async () => {
+    const ws = 'ws-share-bomb';
+    const bomb = version(
+      handler(`chunk = b"x" * (16 * 1024 * 1024)
+i = 0
+while True:
+    with open(f"/tmp/f{i}", "wb") as f:
+        f.write(chunk)
+    i += 1`),
+      { workspaceId: ws, memoryMb: 128, timeoutMs: 20_000 },
+    );
+    const busy = version(SPIN, { workspaceId: ws, timeoutMs: 10_000 });
+    await loadInOneProcess(busy, bomb);
+    assert.equal(pids(rt, bomb.key)[0], pids(rt, busy.key)[0]);
+    const busyId = ids(rt, busy.key)[0];
+    const running = rt.invoke(busy.key, get('/1500'));
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await rt.invoke(bomb.key, get());
+    assert.equal(r.status, 502);
+    assert.match(r.error!.message, /memory limit of 128 MB/);
+    // The neighbour was busy the whole time and is not touched.
+    const n = await running;
+    assert.equal(n.status, 200, n.error?.message);
+    assert.deepEqual(ids(rt, busy.key), [busyId]);
+    for (const v of [bomb, busy]) await rt.unload(v.key);
+  });
+
   test("cpuMs is the sandbox's own thread's CPU, not its busy neighbour's", async () => {
     const ws = 'ws-share-cpu';
     const spin = version(SPIN, { workspaceId: ws, timeoutMs: 5000 });

@@ -5,6 +5,7 @@
 // frames until the channel closes). Guest code only ever runs here, never on the host's main thread.
 
 import fs from 'node:fs';
+import v8 from 'node:v8';
 import { workerData } from 'node:worker_threads';
 import { loadPyodide, type PyodideAPI } from 'pyodide';
 import { SyncChannel } from './sync-channel.js';
@@ -41,8 +42,13 @@ const data = workerData as SandboxData;
 /** This thread's CPU time: the sandbox's own, not its neighbours' in the same process. */
 const cpuNow = threadCpuClock();
 const channel = new SyncChannel(data.fd);
+const heapStatistics = v8.getHeapStatistics.bind(v8);
+// --expose-gc gives every isolate a gc(); boot deletes the global, this keeps it for the memory check.
+const collect = (globalThis as { gc?: () => void }).gc;
 const output = new OutputCollector();
 const MiB = 1024 * 1024;
+/** Above the function's memory: the sandbox's JS heap (Pyodide's glue, ~16 MB) and slack. */
+const FOOTPRINT_ALLOWANCE = 64 * MiB;
 
 /** The snapshot arrives as an inherited fd (pread: the file description may be shared). */
 function readSnapshot(fd: number): Uint8Array {
@@ -142,19 +148,56 @@ const SIGINT = 2;
 let deadlineAt = 0;
 /** CPU time of this thread at the end of the previous answer (or of the load), ms. */
 let cpuMark = cpuNow();
+/**
+ * What this sandbox holds, of its own: its JS heap plus V8's external memory, which counts its
+ * wasm linear memory and the buffers outside both (the in-memory FS's files). The process's RSS
+ * is shared with the workspace's other sandboxes, so it cannot say which one runs away.
+ */
+let footprintLimit = Infinity;
+function overFootprint(): boolean {
+  const h = heapStatistics();
+  if (h.used_heap_size + h.external_memory <= footprintLimit) return false;
+  // Freed files and buffers may only be waiting for a collection.
+  collect?.();
+  const again = heapStatistics();
+  return again.used_heap_size + again.external_memory > footprintLimit;
+}
+/** When the footprint was last checked (ms since the epoch). */
+let checkedAt = 0;
+let overReported = false;
+
+/** What the request printed so far and the CPU it used, for the parent to keep if it has to kill. */
+function sendPartial(extra: Header = { t: 'partial' }): void {
+  const sofar = output.peek();
+  channel.write({
+    ...extra,
+    t: 'partial',
+    lines: sofar.lines,
+    linesTruncated: sofar.truncated,
+    cpuMs: cpuNow() - cpuMark,
+  });
+}
+
 const interrupt = {
   get 0(): number {
-    if (deadlineAt > 0 && Date.now() >= deadlineAt) {
+    const now = Date.now();
+    // Every 5 ms (~0.5 µs a check): a guest filling memory outside the wasm heap is stopped
+    // here, and the parent ends this sandbox alone.
+    if (footprintLimit !== Infinity && now - checkedAt >= 5) {
+      checkedAt = now;
+      if (overFootprint()) {
+        if (!overReported) {
+          overReported = true;
+          sendPartial({ t: 'partial', overMemory: true });
+        }
+        return SIGINT;
+      }
+    }
+    if (deadlineAt > 0 && now >= deadlineAt) {
       deadlineAt = 0;
-      // If the guest swallows the interrupt, the parent kills the process after its grace period
+      // If the guest swallows the interrupt, the parent kills the sandbox after its grace period
       // and this is all that is left of the request's output: send it now.
-      const sofar = output.peek();
-      channel.write({
-        t: 'partial',
-        lines: sofar.lines,
-        linesTruncated: sofar.truncated,
-        cpuMs: cpuNow() - cpuMark,
-      });
+      sendPartial();
       return SIGINT;
     }
     return 0;
@@ -215,6 +258,7 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
         writeTree(FS, '/app', tree);
         const memoryMb = Number(header.memoryMb);
         memoryLimit = memoryMb * MiB;
+        footprintLimit = memoryLimit + FOOTPRINT_ALLOWANCE;
         setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
         device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
         entry.load();
@@ -237,6 +281,7 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
       continue;
     }
     device.offer(raw);
+    overReported = false;
     deadlineAt = Date.now() + Number(header.timeoutMs);
     const w0 = performance.now();
     let thrown: unknown = null;
@@ -254,7 +299,7 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
     const out = output.take();
     const ans = device.answer;
     const heapBytes = heap();
-    const overMemory = heapBytes > memoryLimit;
+    const overMemory = heapBytes > memoryLimit || overFootprint();
     const meta = {
       lines: out.lines,
       linesTruncated: out.truncated,
@@ -262,6 +307,21 @@ function serve({ entry, device, FS, heap }: Sandbox): void {
       runMs: performance.now() - w0,
       heapBytes,
     };
+    if (overReported) {
+      // Interrupted for its memory (the parent is ending this sandbox too): whatever the guest
+      // made of the interrupt, the answer is the limit it broke.
+      draining = true;
+      channel.write({
+        t: 'result',
+        status: 502,
+        headers: {},
+        error: 'FUNCTION_CRASHED',
+        message: `the sandbox exceeded its memory limit of ${memoryLimit / MiB} MB`,
+        recycle: true,
+        ...meta,
+      });
+      continue;
+    }
     if (thrown === null && ans !== null && ans.header.t === 'resp') {
       // A handler's own exception leaves the interpreter sound; anything else the guest reports
       // (a timeout it caught, a refused answer) does not.
