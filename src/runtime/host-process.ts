@@ -83,7 +83,7 @@ export class HostProcess {
    * Spawn a host with `slots` sandbox slots. `snapshotPath` is opened here and inherited as fd 4,
    * so the host needs no read access to it.
    */
-  static spawn(iso: Isolation, slots: number, snapshotPath?: string): HostProcess {
+  static spawn(iso: Isolation, slots: number, snapshotPath?: string, background = true): HostProcess {
     const snapFd = snapshotPath === undefined ? 'ignore' : openSync(snapshotPath, 'r');
     try {
       const cmd = hostCommand(iso, HOST_NODE_FLAGS);
@@ -94,14 +94,11 @@ export class HostProcess {
         detached: false,
       });
       const host = new HostProcess(child, slots);
-      // Boots are background work: the main thread runs at nice 10 from the start, and every
-      // sandbox thread it starts inherits that; `promote()` gives a sandbox normal priority when
-      // an instance takes it. So boots yield the CPU to requests in their own process too.
-      try {
-        setPriority(host.pid, 10);
-      } catch {
-        // Already gone: its exit is reported as usual.
-      }
+      // Boots are background work: the main thread runs at nice 10, and every sandbox thread it
+      // starts inherits that; `promote()` gives a sandbox normal priority when an instance takes
+      // it. So boots yield the CPU to requests in their own process too. A boot someone waits for
+      // (`background` false) starts at normal priority; `lower()` follows once it is booted.
+      if (background) host.lower();
       return host;
     } finally {
       if (typeof snapFd === 'number') closeSync(snapFd);
@@ -164,6 +161,15 @@ export class HostProcess {
       if (header.t === 'exit' && Number.isInteger(header.slot)) {
         this.exitCodes.set(Number(header.slot), Number(header.code));
       }
+    }
+  }
+
+  /** Nice 10 for the main thread, so that the sandboxes it starts from now on boot at nice 10. */
+  lower(): void {
+    try {
+      setPriority(this.pid, 10);
+    } catch {
+      // Already gone: its exit is reported as usual.
     }
   }
 

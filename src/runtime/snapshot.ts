@@ -38,7 +38,7 @@ export function ensureSnapshot(cacheDir: string): Promise<string> {
 }
 
 async function makeSnapshot(path: string): Promise<string> {
-  const host = HostProcess.spawn(detectIsolation(), 1);
+  const host = HostProcess.spawn(detectIsolation(), 1, undefined, false);
   try {
     const f = await host.start({ makeSnapshot: true })!.next();
     if (f.header.t !== 'snapshot')

@@ -2,8 +2,9 @@
 // holds the sandboxes of one workspace only; each extra sandbox in it is a worker thread that
 // shares the process's Node and compiled interpreter (≈ 41 MB against ≈ 100 MB for a process).
 // So a workspace's next instance takes, in order: a spare already booted in one of its processes;
-// a process from the pool (booted, bound to no workspace yet); a spare being booted, or a slot
-// booted now, in one of its processes; a process booted now. After each specialisation the pool
+// a spare being booted, or a slot booted now, in one of its processes; a process from the pool
+// (booted, bound to no workspace yet), waiting for one being booted if need be; a process booted
+// now. After each specialisation the pool
 // refills (a few boots at a time) and the workspace gets its one spare back. Every boot runs at
 // nice 10; a sandbox gets normal priority when an instance takes it.
 // A sandbox is never reused once it has run guest code; a process retires with its last one.
@@ -11,9 +12,6 @@
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';
 import type { Logger } from './types.js';
-
-/** How long after a specialisation a workspace's process starts booting its spare. */
-const SPARE_DELAY_MS = 250;
 
 export interface PoolStats {
   /** Processes booted and bound to no workspace yet. */
@@ -31,6 +29,8 @@ export class WarmPool {
   private booting = 0;
   private closed = false;
   private readonly bound = new Map<string, Set<HostProcess>>();
+  /** Takers waiting for the pool's next boot to end (one each). */
+  private poolWaiters: (() => void)[] = [];
   /** Every process started and not yet exited, for close(). */
   private readonly hosts = new Set<HostProcess>();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -64,7 +64,7 @@ export class WarmPool {
     ) {
       this.booting++;
       this.track(
-        this.bootProcess()
+        this.bootProcess(true)
           .then((h) => {
             if (this.closed) h.kill();
             else this.ready.push(h);
@@ -72,6 +72,7 @@ export class WarmPool {
           .catch((e: unknown) => this.log({ level: 'error', msg: 'sandbox boot failed', error: String(e) }))
           .finally(() => {
             this.booting--;
+            this.poolWaiters.shift()?.();
             // A failing boot must not turn into a hot loop; retry on the next take or timer.
             if (this.ready.length > 0) this.fill();
           }),
@@ -85,9 +86,9 @@ export class WarmPool {
   }
 
   /** Boot a host process with one sandbox, waiting until the sandbox says it is ready. */
-  private async bootProcess(): Promise<HostProcess> {
+  private async bootProcess(background: boolean): Promise<HostProcess> {
     const path = this.snapshot === null ? undefined : await this.snapshot;
-    const host = HostProcess.spawn(this.iso, this.perProcess, path);
+    const host = HostProcess.spawn(this.iso, this.perProcess, path, background);
     this.hosts.add(host);
     void host.exited.then(() => {
       this.hosts.delete(host);
@@ -101,6 +102,7 @@ export class WarmPool {
       host.kill();
       throw e;
     }
+    if (!background) host.lower();
     return host;
   }
 
@@ -180,14 +182,12 @@ export class WarmPool {
       const sb = this.grab(h);
       if (sb) return { sandbox: sb, pooled: true };
     }
-    let host: HostProcess | undefined;
-    while ((host = this.ready.shift()) !== undefined && (host.dead || !host.spare)) host.kill();
-    if (host !== undefined) {
-      this.bind(host, workspace);
-      return { sandbox: this.grab(host)!, pooled: true };
-    }
+    // A thread in the workspace's process costs 42 MB where a process costs 110: wait for the
+    // spare that is booting there, or boot one, before taking a process from the pool.
     for (const h of mine) {
       if (h.spareBoot === null && h.freeSlots === 0) continue;
+      // Someone waits for it now: a boot already under way runs at normal priority from here.
+      if (h.spareBoot !== null) h.promote();
       try {
         await this.bootSpare(h);
       } catch {
@@ -196,23 +196,29 @@ export class WarmPool {
       const sb = this.grab(h);
       if (sb) return { sandbox: sb, pooled: false };
     }
-    host = await this.bootProcess();
+    // From the pool; while its refill is under way, wait for that rather than add a boot.
+    for (;;) {
+      let host: HostProcess | undefined;
+      while ((host = this.ready.shift()) !== undefined && (host.dead || !host.spare)) host.kill();
+      if (host !== undefined) {
+        this.bind(host, workspace);
+        return { sandbox: this.grab(host)!, pooled: true };
+      }
+      if (this.booting === 0 || this.closed) break;
+      await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
+    }
+    const host = await this.bootProcess(false);
     this.bind(host, workspace);
     return { sandbox: this.grab(host)!, pooled: false };
   }
 
   /**
-   * After a specialisation: refill the pool, and give the sandbox's workspace its spare back, a
-   * moment later, so that the boot does not compete with the first requests of the instance.
+   * After a specialisation: refill the pool, and give the sandbox's workspace its spare back (at
+   * nice 10, so the boot does not compete with the instance's first requests).
    */
   settle(sandbox: Sandbox): void {
     this.fill();
     const host = sandbox.host;
-    if (host.workspace === null) return;
-    setTimeout(() => this.topUpSpare(host), SPARE_DELAY_MS).unref();
-  }
-
-  private topUpSpare(host: HostProcess): void {
     const ws = host.workspace;
     if (this.closed || ws === null || host.dead || host.freeSlots === 0 || host.assigned === 0) return;
     if (this.hostsOf(ws).some((h) => h.spare !== null || h.spareBoot !== null)) return;
@@ -231,6 +237,7 @@ export class WarmPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of this.poolWaiters.splice(0)) wake();
     await Promise.allSettled([...this.inFlight]);
     this.ready = [];
     this.bound.clear();

@@ -10,12 +10,13 @@ import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
 
 const rt = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 1, killGraceMs: 200 });
 const solo = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 0, instancesPerProcess: 1 });
+const pair = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 0, instancesPerProcess: 2 });
 
 before(async () => {
-  await Promise.all([rt.start(), solo.start()]);
+  await Promise.all([rt.start(), solo.start(), pair.start()]);
 });
 after(async () => {
-  await Promise.all([rt.close(), solo.close()]);
+  await Promise.all([rt.close(), solo.close(), pair.close()]);
 });
 
 const ids = (r: Runtime, key: string): string[] => r.stats().versions[key]!.ids;
@@ -26,11 +27,15 @@ const ids = (r: Runtime, key: string): string[] => r.stats().versions[key]!.ids;
  * faster way to an instance, and the versions would land in two processes.
  */
 async function loadInOneProcess(...vs: FunctionVersion[]): Promise<void> {
+  await loadAfterSpares(rt, vs);
+}
+
+async function loadAfterSpares(r: Runtime, vs: FunctionVersion[]): Promise<void> {
   for (const [i, v] of vs.entries()) {
     if (i > 0)
-      for (let n = 0; n < 200 && rt.stats().warmPool.spares === 0; n++)
-        await new Promise((r) => setTimeout(r, 25));
-    await rt.load(v);
+      for (let n = 0; n < 200 && r.stats().warmPool.spares === 0; n++)
+        await new Promise((res) => setTimeout(res, 25));
+    await r.load(v);
   }
 }
 const pids = (r: Runtime, key: string): number[] => r.stats().versions[key]!.pids;
@@ -189,6 +194,21 @@ while True:
     // Process-wide CPU would charge each quick request with ~50 ms of the spinner's.
     assert.ok(Math.max(...quickCpu) < 25, `quick requests: ${quickCpu.join(', ')} ms`);
     for (const v of [spin, quick]) await rt.unload(v.key);
+  });
+
+  test('a process whose slots are used up leaves the next instance to another process of the workspace', async () => {
+    const vs = ['a', 'b', 'c'].map((b) =>
+      version(handler(`return Response(200, {}, b"${b}")`), { workspaceId: 'ws-pair' }),
+    );
+    // a and b fill the two slots (b takes the spare); no slot is left for a spare, so c starts a process.
+    await loadAfterSpares(pair, vs.slice(0, 2));
+    assert.equal(pair.stats().warmPool.spares, 0);
+    await pair.load(vs[2]!);
+    const [pa, pb, pc] = vs.map((v) => pids(pair, v.key)[0]);
+    assert.equal(pa, pb);
+    assert.notEqual(pc, pa);
+    for (const [i, v] of vs.entries()) assert.equal(text((await pair.invoke(v.key, get())).body), 'abc'[i]);
+    assert.equal(pair.stats().warmPool.processes, 2);
   });
 
   test('instancesPerProcess 1: every instance has a process of its own', async () => {

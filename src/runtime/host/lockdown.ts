@@ -40,6 +40,11 @@ export function disarmSpawnAndNetwork(): void {
 export function disarmFilesAndProcess(): void {
   disarmModule('fs', false);
   disarmModule('worker_threads', false);
+  // vm compiles source text without going through eval (the flag against code generation does
+  // not cover it), and v8 can change V8's flags at run time: classes and all.
+  disarmModule('vm');
+  disarmModule('v8');
+  // Last: disarming module takes require() with it.
   disarmModule('module', false);
   syncBuiltinESMExports();
   const proc = process as unknown as Record<string, unknown>;

@@ -71,7 +71,7 @@ interface Loaded {
   dispatch: () => void;
 }
 
-interface Sandbox {
+interface Booted {
   entry: Loaded;
   device: BridgeDevice;
   FS: FSLike;
@@ -94,7 +94,7 @@ async function makeSnapshot(): Promise<void> {
   channel.write({ t: 'snapshot' }, py.makeMemorySnapshot());
 }
 
-async function bootSandbox(snapshot: Uint8Array | null): Promise<Sandbox> {
+async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
   // Without a snapshot (the bench's baseline) the interpreter boots from scratch.
   const load = (): Promise<PyodideAPI> =>
     loadPyodide({
@@ -140,9 +140,10 @@ del _m, _n`);
 }
 
 /**
- * The timeout, without a watchdog thread: CPython's eval loop polls Pyodide's "interrupt buffer"
- * (it reads element 0 every few dozen checks). Handing it this object instead of an Int32Array
- * makes each poll compare the clock with the armed deadline and answer SIGINT once it has passed.
+ * The timeout and the memory check, without a watchdog thread: CPython's eval loop polls
+ * Pyodide's "interrupt buffer" (it reads element 0 every few dozen checks). Handing it this object
+ * instead of an Int32Array makes each poll compare the clock with the armed deadline, and now and
+ * then the sandbox's footprint with its limit, and answer SIGINT when either is passed.
  */
 const SIGINT = 2;
 let deadlineAt = 0;
@@ -167,11 +168,11 @@ let checkedAt = 0;
 let overReported = false;
 
 /** What the request printed so far and the CPU it used, for the parent to keep if it has to kill. */
-function sendPartial(extra: Header = { t: 'partial' }): void {
+function sendPartial(overMemory = false): void {
   const sofar = output.peek();
   channel.write({
-    ...extra,
     t: 'partial',
+    overMemory,
     lines: sofar.lines,
     linesTruncated: sofar.truncated,
     cpuMs: cpuNow() - cpuMark,
@@ -188,7 +189,7 @@ const interrupt = {
       if (overFootprint()) {
         if (!overReported) {
           overReported = true;
-          sendPartial({ t: 'partial', overMemory: true });
+          sendPartial(true);
         }
         return SIGINT;
       }
@@ -234,7 +235,7 @@ function isFatal(e: unknown): boolean {
   );
 }
 
-function serve({ entry, device, FS, heap }: Sandbox): void {
+function serve({ entry, device, FS, heap }: Booted): void {
   let memoryLimit = Infinity;
   /**
    * Set once an answer said "recycle": requests already pipelined behind it are answered "not
