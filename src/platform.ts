@@ -105,6 +105,8 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
       return {
         instances: s.instances,
         warmPool: s.warmPool.ready,
+        hostProcesses: s.warmPool.processes,
+        spares: s.warmPool.spares,
         queueDepth: s.queueDepth,
         pipelined: s.pipelined,
       };

@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client) under the names existing OpenFaaS-style dashboards know —
 // gateway_function_invocation_total, gateway_functions_seconds, gateway_service_count — plus
-// Eunha's own: cold starts, instances, queue depth, pipelined requests, build durations. One
+// Eunha's own: cold starts, instances, sandbox processes and spares, queue depth, pipelined
+// requests, build durations. One
 // registry per platform so tests (and several platforms in one process) never share counters.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -8,6 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface RuntimeGauges {
   instances: number;
   warmPool: number;
+  /** Sandbox host processes bound to a workspace, and the spare sandboxes booted in them. */
+  hostProcesses: number;
+  spares: number;
   queueDepth: number;
   /** Monotonic: requests pipelined into busy instances since start. */
   pipelined: number;
@@ -22,6 +26,8 @@ export class Metrics {
   private readonly serviceCount: Gauge;
   private readonly instances: Gauge;
   private readonly warmPool: Gauge;
+  private readonly hostProcesses: Gauge;
+  private readonly spares: Gauge;
   private readonly queueDepth: Gauge;
   private readonly pipelined: Counter;
   private pipelinedSeen = 0;
@@ -73,6 +79,18 @@ export class Metrics {
       help: 'Booted sandboxes waiting to be specialised',
       registers,
       collect: () => this.warmPool.set(rt().warmPool),
+    });
+    this.hostProcesses = new Gauge({
+      name: 'eunha_sandbox_processes',
+      help: "Sandbox host processes bound to a workspace (each holds that workspace's instances as threads)",
+      registers,
+      collect: () => this.hostProcesses.set(rt().hostProcesses),
+    });
+    this.spares = new Gauge({
+      name: 'eunha_spare_sandboxes',
+      help: "Booted sandboxes waiting in workspaces' processes for their next instance",
+      registers,
+      collect: () => this.spares.set(rt().spares),
     });
     this.queueDepth = new Gauge({
       name: 'eunha_queue_depth',

@@ -7,15 +7,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
-import { FrameReader, encodeFrame, type Header } from './protocol.js';
+import { CONTROL_FD, FIRST_SLOT_FD, FrameReader, encodeFrame, type Header } from './protocol.js';
 import { HOST_NODE_FLAGS, hostCommand, type Isolation } from './isolation.js';
 import { Sandbox, type HostExit } from './sandbox.js';
 
 export { HostDiedError, Sandbox, type HostExit, type KvHandler } from './sandbox.js';
 
 const PAGE = 4096;
-const CONTROL_FD = 3;
-const FIRST_SLOT_FD = 5;
 /** A sandbox told to die that has not ended by then takes its whole process with it. */
 const KILL_FALLBACK_MS = 2000;
 /**
@@ -111,11 +109,6 @@ export class HostProcess {
 
   get freeSlots(): number {
     return this.dead ? 0 : this.slots - this.nextSlot;
-  }
-
-  /** Live sandboxes, spare included. */
-  get live(): number {
-    return this.sandboxes.size;
   }
 
   /**

@@ -3,6 +3,14 @@
 // header, then raw body bytes. Only plain data crosses: no handles, no objects, no code.
 
 export const FRAME_PREFIX = 8;
+
+/**
+ * The descriptors a host process inherits: its control channel (start/kill a sandbox, exit
+ * reports), the memory snapshot, and from FIRST_SLOT_FD on one channel per sandbox slot.
+ */
+export const CONTROL_FD = 3;
+export const SNAPSHOT_FD = 4;
+export const FIRST_SLOT_FD = 5;
 /** Hard cap on one frame, so a hostile host cannot make the parent buffer without end. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 

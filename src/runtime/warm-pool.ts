@@ -1,13 +1,13 @@
 // Pre-booted, not yet specialised sandboxes, and which process a new one lives in. A host process
 // holds the sandboxes of one workspace only; each extra sandbox in it is a worker thread that
-// shares the process's Node and compiled interpreter (≈ 41 MB against ≈ 100 MB for a process).
+// shares the process's Node and compiled interpreter (≈ 42 MB against ≈ 110 MB for a process).
 // So a workspace's next instance takes, in order: a spare already booted in one of its processes;
 // a spare being booted, or a slot booted now, in one of its processes; a process from the pool
 // (booted, bound to no workspace yet), waiting for one being booted if need be; a process booted
-// now. After each specialisation the pool
-// refills (a few boots at a time) and the workspace gets its one spare back. Every boot runs at
-// nice 10; a sandbox gets normal priority when an instance takes it.
-// A sandbox is never reused once it has run guest code; a process retires with its last one.
+// now. After each specialisation the pool refills (a few boots at a time) and the workspace gets
+// its one spare back. Background boots run at nice 10; a sandbox gets normal priority when an
+// instance takes it, or when someone starts waiting for it. A sandbox is never reused once it has
+// run guest code; a process retires with its last one.
 
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';

@@ -89,6 +89,9 @@ describe('observability of invocations', () => {
       assert.doesNotMatch(prom, new RegExp(`eunha_cold_starts_total\\{function_name="${fn}"\\} [1-9]`));
       assert.match(prom, /eunha_build_duration_seconds_count\{outcome="completed"\} [1-9]/);
       assert.match(prom, /eunha_instances [1-9]/);
+      // The deployed function's instance lives in a process bound to its workspace.
+      assert.match(prom, /eunha_sandbox_processes [1-9]/);
+      assert.match(prom, /eunha_spare_sandboxes \d/);
       assert.match(prom, /eunha_queue_depth 0/);
       // Three sequential calls never wait behind one another.
       assert.match(prom, /eunha_pipelined_requests_total 0/);

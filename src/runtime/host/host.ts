@@ -8,13 +8,17 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { FrameReader, encodeFrame, type Header } from '../protocol.js';
+import {
+  CONTROL_FD,
+  FIRST_SLOT_FD,
+  FrameReader,
+  SNAPSHOT_FD,
+  encodeFrame,
+  type Header,
+} from '../protocol.js';
 import { disarmSpawnAndNetwork } from './lockdown.js';
 import type { SandboxData } from './sandbox-thread.js';
 
-const CONTROL_FD = 3;
-const SNAPSHOT_FD = 4;
-export const FIRST_SLOT_FD = 5;
 const sandboxScript = new URL('./sandbox-thread.js', import.meta.url);
 
 disarmSpawnAndNetwork();
