@@ -198,9 +198,14 @@ export class HostProcess {
     if (!this.dead) this.child.kill('SIGKILL');
   }
 
-  /** Ask politely (close the control channel: the host ends its sandboxes and exits), then kill. */
+  /**
+   * Ask politely, then kill. Each sandbox's channel is closed first: a sandbox waiting for its
+   * next frame is blocked in a read, which only the end of its channel wakes (a thread cannot be
+   * terminated out of a system call). Then the control channel: the host ends what is left and exits.
+   */
   async stop(): Promise<void> {
     if (this.dead) return;
+    for (const sb of this.sandboxes.values()) void sb.stop();
     this.control.end();
     const t = setTimeout(() => this.kill(), 1000);
     await this.exited;
