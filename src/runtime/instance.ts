@@ -131,7 +131,10 @@ export class Instance {
     return new Instance(sandbox, version);
   }
 
-  /** Kill the sandbox because its process went over its memory limit (the runtime's RSS watch). */
+  /**
+   * End the sandbox for memory: it reported its own footprint over the limit, or its process's
+   * RSS ran away (the runtime's RSS watch).
+   */
   killForMemory(): void {
     this.killedFor = 'memory';
     this.sandbox.kill();
