@@ -149,6 +149,11 @@ export class Scheduler {
       sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
       const inst = await Instance.specialise(sandbox, vs.version).finally(() => this.warm().settle(sandbox));
       vs.instances.add(inst);
+      // A sandbox that ends while idle (its process crashed or was killed, taking the workspace's
+      // other sandboxes with it) leaves at once, so that no request is sent to it.
+      void inst.sandbox.exited.then(() => {
+        if (inst.state === 'idle') this.destroy(vs, inst);
+      });
       vs.coldStarts++;
       this.coldStarts++;
       if (vs.unloaded) inst.kill();

@@ -211,6 +211,29 @@ while True:
     assert.equal(pair.stats().warmPool.processes, 2);
   });
 
+  test("when a workspace's process dies, its idle instances leave at once and the next requests are served", async () => {
+    const vs = ['a', 'b', 'c'].map((b) =>
+      version(handler(`return Response(200, {}, b"${b}")`), { workspaceId: 'ws-share-crash' }),
+    );
+    await loadInOneProcess(...vs);
+    const [pid] = pids(rt, vs[0]!.key);
+    for (const v of vs) assert.equal(pids(rt, v.key)[0], pid);
+    process.kill(pid!, 'SIGKILL');
+    for (let n = 0; n < 100 && vs.some((v) => rt.stats().versions[v.key]!.instances > 0); n++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(
+      vs.map((v) => rt.stats().versions[v.key]!.instances),
+      [0, 0, 0],
+    );
+    for (const [i, v] of vs.entries()) {
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 200);
+      assert.equal(text(r.body), 'abc'[i]);
+      assert.equal(r.coldStart, true);
+    }
+    for (const v of vs) await rt.unload(v.key);
+  });
+
   test('close() ends every process at once, idle spares included', async () => {
     const own = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 1 });
     await own.start();
