@@ -14,6 +14,8 @@ describe('config', () => {
     assert.deepEqual(c.corsOrigins, []);
     assert.equal(c.logLevel, 'info');
     assert.equal(c.environment, 'development');
+    assert.equal(c.instancesPerProcess, 8);
+    assert.equal(loadConfig({ EUNHA_INSTANCES_PER_PROCESS: '1' }).instancesPerProcess, 1);
   });
 
   test('every documented variable is read', () => {
@@ -61,6 +63,8 @@ describe('config', () => {
       [{ S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME'],
       [{ DYNAMODB_TABLE_NAME: 'a' }, 'DYNAMODB_TABLE_NAME'],
       [{ EUNHA_BODY_LIMIT_BYTES: '-1' }, 'EUNHA_BODY_LIMIT_BYTES'],
+      [{ EUNHA_INSTANCES_PER_PROCESS: '0' }, 'EUNHA_INSTANCES_PER_PROCESS'],
+      [{ EUNHA_INSTANCES_PER_PROCESS: 'many' }, 'EUNHA_INSTANCES_PER_PROCESS'],
     ];
     for (const [env, name] of bad) {
       assert.throws(
