@@ -108,7 +108,7 @@ export class Runtime {
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
-    const { sandbox } = await this.warm.take(null);
+    const sandbox = await this.warm.take(null);
     try {
       await Instance.specialise(sandbox, version).finally(() => this.warm.settle(sandbox));
       return { ok: true };

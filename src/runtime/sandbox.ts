@@ -142,10 +142,6 @@ export class Sandbox {
     return p;
   }
 
-  rssBytes(): number {
-    return this.host.rssBytes();
-  }
-
   /**
    * The host terminates the thread; closing our end as well wakes a sandbox blocked in a read
    * (an idle one, or one waiting for a KV answer), which a thread termination alone cannot.

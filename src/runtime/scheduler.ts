@@ -145,7 +145,7 @@ export class Scheduler {
     vs.starting++;
     this.live++;
     try {
-      const { sandbox } = await this.warm().take(vs.version.workspaceId);
+      const sandbox = await this.warm().take(vs.version.workspaceId);
       sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
       const inst = await Instance.specialise(sandbox, vs.version).finally(() => this.warm().settle(sandbox));
       vs.instances.add(inst);

@@ -39,7 +39,7 @@ export class WarmPool {
     private readonly iso: Isolation,
     /** null: boot without a snapshot (a baseline for the bench, ~2.5 s a boot). */
     private readonly snapshot: Promise<string> | null,
-    private target: number,
+    private readonly target: number,
     private readonly concurrency: number,
     /** Sandboxes one process may hold over its life; 1 = a process per instance. */
     private readonly perProcess: number,
@@ -143,8 +143,9 @@ export class WarmPool {
     host.promote();
     void sb.exited.then(() => {
       host.assigned--;
-      // The last sandbox in use is gone: the process (and its spare) retires.
-      if (host.assigned === 0 && !this.ready.includes(host)) {
+      // The last sandbox in use is gone: the process (and its spare) retires. (A process handed
+      // out from the pool has left `ready` for good.)
+      if (host.assigned === 0) {
         this.unbind(host);
         void host.stop();
       }
@@ -173,14 +174,14 @@ export class WarmPool {
 
   /**
    * A booted sandbox for `workspace` (null: a throw-away one in a process of its own, for build
-   * checks). `pooled` says it was booted before it was asked for. The caller calls `settle()`
-   * once it has specialised it, so refill boots do not compete with the cold start they hide.
+   * checks). The caller calls `settle()` once it has specialised it, so refill boots do not
+   * compete with the cold start they hide.
    */
-  async take(workspace: string | null): Promise<{ sandbox: Sandbox; pooled: boolean }> {
+  async take(workspace: string | null): Promise<Sandbox> {
     const mine = workspace === null ? [] : this.hostsOf(workspace);
     for (const h of mine) {
       const sb = this.grab(h);
-      if (sb) return { sandbox: sb, pooled: true };
+      if (sb) return sb;
     }
     // A thread in the workspace's process costs 42 MB where a process costs 110: wait for the
     // spare that is booting there, or boot one, before taking a process from the pool.
@@ -194,7 +195,7 @@ export class WarmPool {
         continue;
       }
       const sb = this.grab(h);
-      if (sb) return { sandbox: sb, pooled: false };
+      if (sb) return sb;
     }
     // From the pool; while its refill is under way, wait for that rather than add a boot.
     for (;;) {
@@ -202,14 +203,14 @@ export class WarmPool {
       while ((host = this.ready.shift()) !== undefined && (host.dead || !host.spare)) host.kill();
       if (host !== undefined) {
         this.bind(host, workspace);
-        return { sandbox: this.grab(host)!, pooled: true };
+        return this.grab(host)!;
       }
       if (this.booting === 0 || this.closed) break;
       await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
     }
     const host = await this.bootProcess(false);
     this.bind(host, workspace);
-    return { sandbox: this.grab(host)!, pooled: false };
+    return this.grab(host)!;
   }
 
   /**
@@ -227,12 +228,6 @@ export class WarmPool {
         this.log({ level: 'warn', msg: 'spare sandbox boot failed', workspace: ws, error: String(e) }),
       ),
     );
-  }
-
-  setTarget(n: number): void {
-    this.target = n;
-    while (this.ready.length > n) this.ready.pop()?.kill();
-    this.fill();
   }
 
   async close(): Promise<void> {

@@ -147,6 +147,8 @@ del _m, _n`);
  */
 const SIGINT = 2;
 let deadlineAt = 0;
+/** The loaded function's memory (Infinity until a load): caps its wasm heap and, plus an allowance, its footprint. */
+let memoryLimit = Infinity;
 /** CPU time of this thread at the end of the previous answer (or of the load), ms. */
 let cpuMark = cpuNow();
 /**
@@ -154,14 +156,14 @@ let cpuMark = cpuNow();
  * wasm linear memory and the buffers outside both (the in-memory FS's files). The process's RSS
  * is shared with the workspace's other sandboxes, so it cannot say which one runs away.
  */
-let footprintLimit = Infinity;
 function overFootprint(): boolean {
+  const limit = memoryLimit + FOOTPRINT_ALLOWANCE;
   const h = heapStatistics();
-  if (h.used_heap_size + h.external_memory <= footprintLimit) return false;
+  if (h.used_heap_size + h.external_memory <= limit) return false;
   // Freed files and buffers may only be waiting for a collection.
   collect?.();
   const again = heapStatistics();
-  return again.used_heap_size + again.external_memory > footprintLimit;
+  return again.used_heap_size + again.external_memory > limit;
 }
 /** When the footprint was last checked (ms since the epoch). */
 let checkedAt = 0;
@@ -184,7 +186,7 @@ const interrupt = {
     const now = Date.now();
     // Every 5 ms (~0.5 µs a check): a guest filling memory outside the wasm heap is stopped
     // here, and the parent ends this sandbox alone.
-    if (footprintLimit !== Infinity && now - checkedAt >= 5) {
+    if (memoryLimit !== Infinity && now - checkedAt >= 5) {
       checkedAt = now;
       if (overFootprint()) {
         if (!overReported) {
@@ -236,7 +238,6 @@ function isFatal(e: unknown): boolean {
 }
 
 function serve({ entry, device, FS, heap }: Booted): void {
-  let memoryLimit = Infinity;
   /**
    * Set once an answer said "recycle": requests already pipelined behind it are answered "not
    * run" (the parent runs them elsewhere) rather than run in an interpreter that is suspect.
@@ -259,7 +260,6 @@ function serve({ entry, device, FS, heap }: Booted): void {
         writeTree(FS, '/app', tree);
         const memoryMb = Number(header.memoryMb);
         memoryLimit = memoryMb * MiB;
-        footprintLimit = memoryLimit + FOOTPRINT_ALLOWANCE;
         setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
         device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
         entry.load();
