@@ -2,21 +2,16 @@
 // processes, uids, namespaces) and resource abuse that must stay inside its own instance
 // (memory bombs, infinite loops, deep recursion, stdout floods, huge responses).
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { Runtime } from '../../src/runtime/index.js';
-import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+import { CACHE_DIR, MemoryKv, get, handler, text, version, startedForSuite } from './helpers.js';
 
 const kv = new MemoryKv();
 const rt = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 2, killGraceMs: 300 });
 
-before(async () => {
-  await rt.start();
-});
-after(async () => {
-  await rt.close();
-});
+startedForSuite(rt);
 
 describe('functions and workspaces are isolated from each other', () => {
   test("another function's key-value data is unreachable, even with forged bridge frames", async () => {

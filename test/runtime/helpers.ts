@@ -1,10 +1,11 @@
 // Shared test helpers for the runtime suites: an in-memory KeyValuePort, version and request
 // builders, and a snapshot cache dir reused across test files (making it costs several seconds).
 
+import { after, before } from 'node:test';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KeyValuePort, KeyValueScope } from '../../src/core/kv.js';
-import type { FunctionVersion, InvokeRequest } from '../../src/runtime/index.js';
+import type { FunctionVersion, InvokeRequest, Runtime } from '../../src/runtime/index.js';
 
 export const CACHE_DIR = join(tmpdir(), 'eunha-runtime-test-cache');
 
@@ -78,4 +79,20 @@ class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
 ${body}
 `;
+}
+
+/** Start the runtimes before the file's tests and close them after. */
+export function startedForSuite(...runtimes: Runtime[]): void {
+  before(async () => {
+    await Promise.all(runtimes.map((r) => r.start()));
+  });
+  after(async () => {
+    await Promise.all(runtimes.map((r) => r.close()));
+  });
+}
+
+/** Wait (up to 5 s) until a workspace's spare sandbox has booted: it boots after a specialisation. */
+export async function untilSpare(rt: Runtime): Promise<void> {
+  for (let n = 0; n < 200 && rt.stats().warmPool.spares === 0; n++)
+    await new Promise((r) => setTimeout(r, 25));
 }

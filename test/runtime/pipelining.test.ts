@@ -4,11 +4,11 @@
 // (timeout, kill) runs elsewhere exactly once, slow versions are never pipelined, and a short
 // version scales out to one instance per core at most.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Runtime } from '../../src/runtime/index.js';
-import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+import { CACHE_DIR, MemoryKv, get, handler, text, version, startedForSuite } from './helpers.js';
 
 const kv = new MemoryKv();
 // The threshold is raised from 5 ms so that a loaded test machine still counts KV-calling
@@ -23,12 +23,7 @@ const rt = new Runtime({
   pipelineMaxServiceMs: SHORT_MS,
 });
 
-before(async () => {
-  await rt.start();
-});
-after(async () => {
-  await rt.close();
-});
+startedForSuite(rt);
 
 /** Sequential requests, so the version's service time is known (and short) before a burst. */
 async function settle(key: string, n = 5): Promise<void> {

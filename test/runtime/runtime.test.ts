@@ -2,12 +2,12 @@
 // output capture, load errors, limits (timeout, concurrency, crash), cold-start accounting,
 // scale to zero and minWarm, check() for builds, and key-value persistence across restarts.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
 import { EunhaError } from '../../src/core/errors.js';
 import { SAMPLE_HANDLER } from '../helpers/samples.js';
-import { CACHE_DIR, MemoryKv, get, handler, post, text, version } from './helpers.js';
+import { CACHE_DIR, MemoryKv, get, handler, post, text, version, startedForSuite } from './helpers.js';
 
 const kv = new MemoryKv();
 const rt = new Runtime({
@@ -21,12 +21,7 @@ const rt = new Runtime({
 });
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-before(async () => {
-  await rt.start();
-});
-after(async () => {
-  await rt.close();
-});
+startedForSuite(rt);
 
 describe('Spin SDK code runs unchanged', () => {
   test('the seed sample answers with its body', async () => {

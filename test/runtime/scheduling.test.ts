@@ -2,12 +2,12 @@
 // caps, the bounded queue (hand-over when an instance frees up, 429 + Retry-After past the
 // deadline), cold-start accounting, scale to zero and minWarm.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
-import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+import { CACHE_DIR, MemoryKv, get, handler, text, version, startedForSuite, untilSpare } from './helpers.js';
 import { SAMPLE_HANDLER } from '../helpers/samples.js';
 
 const kv = new MemoryKv();
@@ -20,12 +20,7 @@ const rt = new Runtime({
   queueLimit: 2,
 });
 
-before(async () => {
-  await rt.start();
-});
-after(async () => {
-  await rt.close();
-});
+startedForSuite(rt);
 
 describe('process scheduling', () => {
   test('sandbox hosts run under SCHED_BATCH where chrt exists, so they do not preempt the parent', async () => {
@@ -61,16 +56,13 @@ describe('boot priority', () => {
       const a = version(handler('return Response(200, {}, b"a")'), { workspaceId: ws });
       const b = version(handler('return Response(200, {}, b"b")'), { workspaceId: ws });
       await rt.load(a);
-      const until = async (cond: () => boolean): Promise<void> => {
-        for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 50));
-      };
-      await until(() => rt.stats().warmPool.spares > 0);
+      await untilSpare(rt);
       const [pid] = rt.stats().versions[a.key]!.pids;
       // The one thread at nice 10 is the spare that booted in the background; a's thread was promoted.
       assert.equal(threadNices(pid!).filter((n) => n === 10).length, 1);
       await rt.load(b);
       assert.equal(rt.stats().versions[b.key]!.pids[0], pid, 'b took the spare in the same process');
-      await until(() => rt.stats().warmPool.spares > 0);
+      await untilSpare(rt);
       assert.equal(
         threadNices(pid!).filter((n) => n === 10).length,
         1,

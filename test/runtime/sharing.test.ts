@@ -3,38 +3,26 @@
 // serving (warm, same sandbox), and each one's cpuMs is its own thread's CPU, not the process's.
 // With instancesPerProcess 1 every instance has a process of its own, as before.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Runtime, type FunctionVersion } from '../../src/runtime/index.js';
-import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+import { CACHE_DIR, MemoryKv, get, handler, startedForSuite, text, untilSpare, version } from './helpers.js';
 
 const rt = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 1, killGraceMs: 200 });
 const solo = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 0, instancesPerProcess: 1 });
 const pair = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 0, instancesPerProcess: 2 });
 
-before(async () => {
-  await Promise.all([rt.start(), solo.start(), pair.start()]);
-});
-after(async () => {
-  await Promise.all([rt.close(), solo.close(), pair.close()]);
-});
+startedForSuite(rt, solo, pair);
 
 const ids = (r: Runtime, key: string): string[] => r.stats().versions[key]!.ids;
 
 /**
- * Load versions of one workspace one after the other, each once the workspace's spare has booted
- * (a moment after the previous specialisation): without a spare, the pool's process is the
- * faster way to an instance, and the versions would land in two processes.
+ * Load versions of one workspace one after the other, each once the workspace's spare has booted,
+ * so that each takes the spare in the workspace's process, the path these tests are about.
  */
-async function loadInOneProcess(...vs: FunctionVersion[]): Promise<void> {
-  await loadAfterSpares(rt, vs);
-}
-
-async function loadAfterSpares(r: Runtime, vs: FunctionVersion[]): Promise<void> {
+async function loadInOneProcess(r: Runtime, ...vs: FunctionVersion[]): Promise<void> {
   for (const [i, v] of vs.entries()) {
-    if (i > 0)
-      for (let n = 0; n < 200 && r.stats().warmPool.spares === 0; n++)
-        await new Promise((res) => setTimeout(res, 25));
+    if (i > 0) await untilSpare(r);
     await r.load(v);
   }
 }
@@ -53,7 +41,7 @@ describe('sandboxes sharing a process', () => {
     const a = version(handler('return Response(200, {}, b"a")'), { workspaceId: 'ws-share-1' });
     const b = version(handler('return Response(200, {}, b"b")'), { workspaceId: 'ws-share-1' });
     const c = version(handler('return Response(200, {}, b"c")'), { workspaceId: 'ws-share-2' });
-    await loadInOneProcess(a, b);
+    await loadInOneProcess(rt, a, b);
     await rt.load(c);
     assert.equal(pids(rt, a.key)[0], pids(rt, b.key)[0], 'same workspace, same process');
     assert.notEqual(ids(rt, a.key)[0], ids(rt, b.key)[0], 'but a sandbox each');
@@ -102,7 +90,7 @@ for o in gc.get_objects():
 return Response(200, {}, ",".join(found).encode())`),
       { workspaceId: ws, timeoutMs: 10_000 },
     );
-    await loadInOneProcess(owner, snoop);
+    await loadInOneProcess(rt, owner, snoop);
     assert.equal(pids(rt, owner.key)[0], pids(rt, snoop.key)[0]);
     assert.equal(text((await rt.invoke(owner.key, get())).body), secret);
     const reversed = [...secret].reverse().join('');
@@ -123,7 +111,7 @@ return Response(200, {}, ",".join(found).encode())`),
       { workspaceId: ws, timeoutMs: 300 },
     );
     const calm = version(handler('return Response(200, {}, b"calm")'), { workspaceId: ws });
-    await loadInOneProcess(hog, calm);
+    await loadInOneProcess(rt, hog, calm);
     assert.equal(pids(rt, hog.key)[0], pids(rt, calm.key)[0]);
     const calmId = ids(rt, calm.key)[0];
     const killed = rt.invoke(hog.key, get());
@@ -157,7 +145,7 @@ while True:
       { workspaceId: ws, memoryMb: 128, timeoutMs: 20_000 },
     );
     const busy = version(SPIN, { workspaceId: ws, timeoutMs: 10_000 });
-    await loadInOneProcess(busy, bomb);
+    await loadInOneProcess(rt, busy, bomb);
     assert.equal(pids(rt, bomb.key)[0], pids(rt, busy.key)[0]);
     const busyId = ids(rt, busy.key)[0];
     const running = rt.invoke(busy.key, get('/1500'));
@@ -176,7 +164,7 @@ while True:
     const ws = 'ws-share-cpu';
     const spin = version(SPIN, { workspaceId: ws, timeoutMs: 5000 });
     const quick = version(SPIN, { workspaceId: ws });
-    await loadInOneProcess(spin, quick);
+    await loadInOneProcess(rt, spin, quick);
     assert.equal(pids(rt, spin.key)[0], pids(rt, quick.key)[0]);
     const busy = rt.invoke(spin.key, get('/600'));
     await new Promise((r) => setTimeout(r, 100));
@@ -201,7 +189,7 @@ while True:
       version(handler(`return Response(200, {}, b"${b}")`), { workspaceId: 'ws-pair' }),
     );
     // a and b fill the two slots (b takes the spare); no slot is left for a spare, so c starts a process.
-    await loadAfterSpares(pair, vs.slice(0, 2));
+    await loadInOneProcess(pair, ...vs.slice(0, 2));
     assert.equal(pair.stats().warmPool.spares, 0);
     await pair.load(vs[2]!);
     const [pa, pb, pc] = vs.map((v) => pids(pair, v.key)[0]);
@@ -215,7 +203,7 @@ while True:
     const vs = ['a', 'b', 'c'].map((b) =>
       version(handler(`return Response(200, {}, b"${b}")`), { workspaceId: 'ws-share-crash' }),
     );
-    await loadInOneProcess(...vs);
+    await loadInOneProcess(rt, ...vs);
     const [pid] = pids(rt, vs[0]!.key);
     for (const v of vs) assert.equal(pids(rt, v.key)[0], pid);
     process.kill(pid!, 'SIGKILL');
@@ -239,8 +227,7 @@ while True:
     await own.start();
     const v = version(handler('return Response(200, {}, b"x")'), { workspaceId: 'ws-close' });
     await own.load(v);
-    for (let n = 0; n < 200 && own.stats().warmPool.spares === 0; n++)
-      await new Promise((r) => setTimeout(r, 25));
+    await untilSpare(own);
     assert.equal(own.stats().warmPool.spares, 1);
     const [pid] = pids(own, v.key);
     const t0 = performance.now();
