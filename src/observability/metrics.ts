@@ -23,12 +23,6 @@ export class Metrics {
   readonly duration: Histogram<'function_name'>;
   readonly coldStarts: Counter<'function_name'>;
   readonly builds: Histogram<'outcome'>;
-  private readonly serviceCount: Gauge;
-  private readonly instances: Gauge;
-  private readonly warmPool: Gauge;
-  private readonly hostProcesses: Gauge;
-  private readonly spares: Gauge;
-  private readonly queueDepth: Gauge;
   private readonly pipelined: Counter;
   private pipelinedSeen = 0;
 
@@ -61,43 +55,25 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
-    this.serviceCount = new Gauge({
-      name: 'gateway_service_count',
-      help: 'Functions with an active deployment',
-      registers,
-      collect: () => this.serviceCount.set(sources.services()),
-    });
+    // Gauges read their source at scrape time; the registry keeps them.
+    const gauge = (name: string, help: string, read: () => number): void => {
+      const g: Gauge = new Gauge({ name, help, registers, collect: () => g.set(read()) });
+    };
     const rt = () => sources.runtime();
-    this.instances = new Gauge({
-      name: 'eunha_instances',
-      help: 'Specialised function instances alive',
-      registers,
-      collect: () => this.instances.set(rt().instances),
-    });
-    this.warmPool = new Gauge({
-      name: 'eunha_warm_pool_size',
-      help: 'Booted sandboxes waiting to be specialised',
-      registers,
-      collect: () => this.warmPool.set(rt().warmPool),
-    });
-    this.hostProcesses = new Gauge({
-      name: 'eunha_sandbox_processes',
-      help: "Sandbox host processes bound to a workspace (each holds that workspace's instances as threads)",
-      registers,
-      collect: () => this.hostProcesses.set(rt().hostProcesses),
-    });
-    this.spares = new Gauge({
-      name: 'eunha_spare_sandboxes',
-      help: "Booted sandboxes waiting in workspaces' processes for their next instance",
-      registers,
-      collect: () => this.spares.set(rt().spares),
-    });
-    this.queueDepth = new Gauge({
-      name: 'eunha_queue_depth',
-      help: 'Requests waiting for a free instance',
-      registers,
-      collect: () => this.queueDepth.set(rt().queueDepth),
-    });
+    gauge('gateway_service_count', 'Functions with an active deployment', () => sources.services());
+    gauge('eunha_instances', 'Specialised function instances alive', () => rt().instances);
+    gauge('eunha_warm_pool_size', 'Booted sandboxes waiting to be specialised', () => rt().warmPool);
+    gauge(
+      'eunha_sandbox_processes',
+      "Sandbox host processes bound to a workspace (each holds that workspace's instances as threads)",
+      () => rt().hostProcesses,
+    );
+    gauge(
+      'eunha_spare_sandboxes',
+      "Booted sandboxes waiting in workspaces' processes for their next instance",
+      () => rt().spares,
+    );
+    gauge('eunha_queue_depth', 'Requests waiting for a free instance', () => rt().queueDepth);
     this.pipelined = new Counter({
       name: 'eunha_pipelined_requests_total',
       help: "Requests written into a busy instance's channel behind the one it was running",
