@@ -1,8 +1,8 @@
 // Prometheus metrics (prom-client) under the names existing OpenFaaS-style dashboards know —
 // gateway_function_invocation_total, gateway_functions_seconds, gateway_service_count — plus
 // Eunha's own: cold starts, instances, sandbox processes and spares, queue depth, pipelined
-// requests, build durations. One
-// registry per platform so tests (and several platforms in one process) never share counters.
+// requests, build durations. One registry per platform so tests (and several platforms in one
+// process) never share counters.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
