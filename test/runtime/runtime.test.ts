@@ -87,6 +87,46 @@ return Response(500, {}, b"no error")`,
   });
 });
 
+describe("the sandbox's own system services", () => {
+  // Each answer: random.random(), uuid4, secrets, os.urandom, tempfile and os.getuid, in one call.
+  const source = handler(
+    `d = tempfile.mkdtemp()
+return Response(200, {}, json.dumps([random.random(), str(uuid.uuid4()), secrets.token_hex(8),
+    os.urandom(8).hex(), os.path.isdir(d), os.getuid()]).encode())`,
+    'import json, os, random, secrets, tempfile, uuid',
+  );
+  type Answer = [number, string, string, string, boolean, number];
+
+  async function firstAnswerOfNewInstance(): Promise<Answer> {
+    const v = version(source);
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    assert.equal(r.status, 200, text(r.body));
+    // A version's instances are its own: the next call's answer comes from another sandbox.
+    await rt.unload(v.key);
+    return JSON.parse(text(r.body)) as Answer;
+  }
+
+  test('randomness, uuid4, secrets, tempfile and getuid work, and no two instances share a random state', async () => {
+    // All instances boot from one memory snapshot: its generator state and Emscripten's lazily
+    // bound random source (node:crypto, out of reach after the lockdown) were each a trap, the
+    // first giving every instance the same random.random() sequence, the second ending the
+    // sandbox on the first os.urandom (and getuid did the same).
+    const a = await firstAnswerOfNewInstance();
+    const b = await firstAnswerOfNewInstance();
+    for (const answer of [a, b]) {
+      assert.match(answer[1], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/);
+      assert.match(answer[2], /^[0-9a-f]{16}$/);
+      assert.match(answer[3], /^[0-9a-f]{16}$/);
+      assert.equal(answer[4], true);
+      assert.equal(answer[5], 0);
+    }
+    assert.notEqual(a[0], b[0], 'random.random() of two new instances');
+    assert.notEqual(a[1], b[1]);
+    assert.notEqual(a[3], b[3]);
+  });
+});
+
 describe('key-value', () => {
   const kvSource = handler(
     `with key_value.open_default() as store:

@@ -123,7 +123,13 @@ if '/lib/eunha' not in sys.path: sys.path.insert(0, '/lib/eunha')
 for _m in (os, posix):
     for _n in ('system', 'popen', 'fork', 'forkpty', 'execv', 'execve', 'spawnv', 'spawnve', 'posix_spawn', 'posix_spawnp', 'kill', 'killpg'):
         _m.__dict__.pop(_n, None)
-del _m, _n`);
+del _m, _n
+# The snapshot holds one generator state for every instance: reseed from os.urandom. This first
+# os.urandom also binds Emscripten's random source (node:crypto), which it loads on first use and
+# could not load after the lockdown: os.urandom, uuid4 and secrets then ended the sandbox.
+import random
+random.seed()
+del random`);
   // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
   const main = py.pyimport('_eunha_main') as unknown as Loaded;
   const entry: Loaded = { load: main.load, dispatch: main.dispatch };
