@@ -49,6 +49,8 @@ export class HostProcess {
   private constructor(
     child: ChildProcess,
     readonly slots: number,
+    /** Isolation.bootsNiced: without it `lower()` and `promote()` do nothing. */
+    private readonly niced: boolean,
   ) {
     this.child = child;
     this.pid = child.pid ?? -1;
@@ -91,11 +93,12 @@ export class HostProcess {
         stdio: ['ignore', 'ignore', 'pipe', 'pipe', snapFd, ...Array<'pipe'>(slots).fill('pipe')],
         detached: false,
       });
-      const host = new HostProcess(child, slots);
+      const host = new HostProcess(child, slots, iso.bootsNiced);
       // Boots are background work: the main thread runs at nice 10, and every sandbox thread it
       // starts inherits that; `promote()` gives a sandbox normal priority when an instance takes
       // it. So boots yield the CPU to requests in their own process too. A boot someone waits for
-      // (`background` false) starts at normal priority; `lower()` follows once it is booted.
+      // (`background` false) starts at normal priority; `lower()` follows once it is booted. Where
+      // nice values cannot be lowered (not root), all of this is skipped.
       if (background) host.lower();
       return host;
     } finally {
@@ -159,6 +162,7 @@ export class HostProcess {
 
   /** Nice 10 for the main thread, so that the sandboxes it starts from now on boot at nice 10. */
   lower(): void {
+    if (!this.niced) return;
     try {
       setPriority(this.pid, 10);
     } catch {
@@ -169,10 +173,10 @@ export class HostProcess {
   /**
    * Normal priority for the sandbox just handed to an instance: the one thread besides the main
    * thread still at a nice value above 0 (one sandbox boots at a time per process; the jail
-   * has no /proc, so the sandbox cannot name its own thread). Best effort: lowering a nice value
-   * needs root; without it sandboxes keep serving at nice 10.
+   * has no /proc, so the sandbox cannot name its own thread). Best effort: a thread may be gone.
    */
   promote(): void {
+    if (!this.niced) return;
     try {
       for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
         if (Number(tid) === this.pid) continue;
@@ -181,7 +185,7 @@ export class HostProcess {
         if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) > 0) setPriority(Number(tid), 0);
       }
     } catch {
-      // Not permitted (not root), or the process or a thread is gone: scheduling stays as it was.
+      // The process or a thread is gone: scheduling stays as it was.
     }
   }
 

@@ -35,6 +35,12 @@ export interface Isolation {
    * dispatching others on the same core. +6% requests/s through /fn on 2 cores (bench/pipeline.ts).
    */
   batchScheduled: boolean;
+  /**
+   * Background boots run at nice 10, and a sandbox gets nice 0 back when an instance takes it.
+   * Only where this process may lower a nice value (root, CAP_SYS_NICE or RLIMIT_NICE): without
+   * that right a sandbox would serve its requests at nice 10 for life, so boots run at nice 0.
+   */
+  bootsNiced: boolean;
   warnings: string[];
 }
 
@@ -89,6 +95,19 @@ function dropArgs(uid: number): string[] {
   ];
 }
 
+/** Whether a child of this process can raise its nice value and then lower it back. */
+function mayLowerNice(): boolean {
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      'const os = require("os"); os.setPriority(os.getPriority() + 1); os.setPriority(os.getPriority() - 1)',
+    ],
+    { env: {}, stdio: 'ignore', timeout: 10_000 },
+  );
+  return r.status === 0;
+}
+
 function readableProbe(paths: string[]): string {
   return `const fs=require('fs');for(const p of ${JSON.stringify(paths)})fs.accessSync(p,fs.constants.R_OK)`;
 }
@@ -111,6 +130,7 @@ export function detectIsolation(): Isolation {
     privilegesDropped: false,
     filesJailed: false,
     batchScheduled: works('chrt', ['--batch', '0', 'true']),
+    bootsNiced: mayLowerNice(),
     warnings,
   };
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -293,6 +293,7 @@ export class Runtime {
         privilegesDropped: this.iso?.privilegesDropped ?? false,
         filesJailed: this.iso?.filesJailed ?? false,
         batchScheduled: this.iso?.batchScheduled ?? false,
+        bootsNiced: this.iso?.bootsNiced ?? false,
         instancesPerProcess: this.opts.instancesPerProcess,
         warnings: this.iso?.warnings ?? [],
       },

@@ -129,6 +129,8 @@ export interface RuntimeStats {
     filesJailed: boolean;
     /** Hosts run under SCHED_BATCH (a scheduling hint, not a boundary). */
     batchScheduled: boolean;
+    /** Background boots run at nice 10 and taken sandboxes at nice 0 (needs the right to renice). */
+    bootsNiced: boolean;
     /** Sandboxes (worker threads) one host process may hold over its life, all of one workspace. */
     instancesPerProcess: number;
     warnings: string[];
