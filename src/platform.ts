@@ -135,7 +135,13 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     blobs,
     clock,
     ids,
-    events: { changed: target.functionChanged.bind(target), deleted: target.remove.bind(target) },
+    events: {
+      changed: target.functionChanged.bind(target),
+      deleted: async (functionId: string) => {
+        await target.remove(functionId);
+        await metrics.forget(functionId);
+      },
+    },
     secrets,
   };
   const functions = new FunctionService(deps);

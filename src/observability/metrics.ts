@@ -86,6 +86,20 @@ export class Metrics {
     });
   }
 
+  /**
+   * Drops every series of a deleted function: prom-client keeps a label set until told, so
+   * /metrics would otherwise list each function ever deleted until the next restart.
+   */
+  async forget(functionId: string): Promise<void> {
+    const { values } = await this.invocations.get();
+    for (const { labels } of values) {
+      if (labels.function_name === functionId)
+        this.invocations.remove({ function_name: functionId, code: labels.code! });
+    }
+    this.duration.remove({ function_name: functionId });
+    this.coldStarts.remove({ function_name: functionId });
+  }
+
   async text(): Promise<string> {
     return this.registry.metrics();
   }

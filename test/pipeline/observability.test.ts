@@ -107,6 +107,33 @@ describe('observability of invocations', () => {
     },
   );
 
+  test("a deleted function's series leave /metrics; the others stay", { timeout: 60_000 }, async () => {
+    const other = (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'short-lived', code: b64(CODE) },
+      })
+    ).json().id as string;
+    const d = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${other}/deployments`,
+    });
+    assert.equal(d.statusCode, 201, d.body);
+    assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${other}` })).statusCode, 200);
+    const series = (body: string, id: string): string[] =>
+      body.split('\n').filter((l) => l.includes(`function_name="${id}"`));
+    const before = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.ok(series(before, other).some((l) => l.startsWith('gateway_function_invocation_total{')));
+    assert.ok(series(before, other).some((l) => l.startsWith('gateway_functions_seconds_count{')));
+
+    const del = await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${other}` });
+    assert.equal(del.statusCode, 204, del.body);
+    const after = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.deepEqual(series(after, other), []);
+    assert.ok(series(after, fn).some((l) => l.startsWith('gateway_function_invocation_total{')));
+  });
+
   test('the live tail streams new entries until the client leaves', { timeout: 60_000 }, async () => {
     const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
     const url = new URL(`${address}/api/workspaces/${ws}/functions/${fn}/logs?follow=true&limit=1`);
