@@ -125,6 +125,52 @@ return Response(200, {}, json.dumps([random.random(), str(uuid.uuid4()), secrets
     assert.notEqual(a[1], b[1]);
     assert.notEqual(a[3], b[3]);
   });
+
+  test('asyncio runs: gather, timers, wait_for, queues; a loop with nothing to wake it raises; the timeout still holds', async () => {
+    const v = version(
+      handler(
+        `if request.uri == "/forever":
+    asyncio.run(asyncio.sleep(30))
+if request.uri == "/stuck":
+    async def stuck():
+        await asyncio.get_running_loop().create_future()
+    try:
+        asyncio.run(stuck())
+    except RuntimeError as e:
+        return Response(200, {}, str(e).encode())
+async def work(i):
+    await asyncio.sleep(0.01 * i)
+    return i * 2
+async def main():
+    out = await asyncio.gather(*(work(i) for i in range(5)))
+    try:
+        await asyncio.wait_for(asyncio.sleep(5), 0.02)
+    except TimeoutError:
+        out.append("timed out")
+    q = asyncio.Queue()
+    async def produce():
+        for i in range(3):
+            await q.put(i)
+    asyncio.create_task(produce())
+    out.append([await q.get() for _ in range(3)])
+    return out
+return Response(200, {}, json.dumps(asyncio.run(main())).encode())`,
+        'import asyncio, json',
+      ),
+      { timeoutMs: 1000 },
+    );
+    await rt.load(v);
+    const ok = await rt.invoke(v.key, get());
+    assert.equal(ok.status, 200, text(ok.body));
+    assert.deepEqual(JSON.parse(text(ok.body)), [0, 2, 4, 6, 8, 'timed out', [0, 1, 2]]);
+    assert.ok(ok.durationMs < 500, `${ok.durationMs} ms: timers sleep, they do not spin for long`);
+    const stuck = await rt.invoke(v.key, get('/stuck'));
+    assert.match(text(stuck.body), /would wait forever/);
+    const forever = await rt.invoke(v.key, get('/forever'));
+    assert.equal(forever.status, 504);
+    assert.equal(forever.error?.code, 'TIMEOUT');
+    assert.equal((await rt.invoke(v.key, get())).status, 200);
+  });
 });
 
 describe('key-value', () => {

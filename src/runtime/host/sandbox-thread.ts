@@ -129,7 +129,9 @@ del _m, _n
 # could not load after the lockdown: os.urandom, uuid4 and secrets then ended the sandbox.
 import random
 random.seed()
-del random`);
+del random
+import _eunha_asyncio
+_eunha_asyncio.install()`);
   // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
   const main = py.pyimport('_eunha_main') as unknown as Loaded;
   const entry: Loaded = { load: main.load, dispatch: main.dispatch };

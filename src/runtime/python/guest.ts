@@ -1,6 +1,7 @@
 // Python modules of Eunha's own that live in the sandbox beside spin_sdk: the guest end of the
 // /dev/eunha byte bridge (_eunha_io), the entry points the host calls (_eunha_main: load,
-// dispatch) and the import lock that runs once per booted sandbox (_eunha_harden).
+// dispatch), the import lock that runs once per booted sandbox (_eunha_harden) and the event loop
+// that replaces Pyodide's browser-bound one (_eunha_asyncio).
 
 export const GUEST_FILES: Record<string, string> = {
   '_eunha_io.py': `"""Frames over /dev/eunha: u32 header length, u32 body length, JSON header, body bytes."""
@@ -145,6 +146,62 @@ def dispatch() -> None:
     _flush()
     _eunha_io.write_frame(reply, out)
 `,
+  '_eunha_asyncio.py': `"""asyncio without a browser. Pyodide runs coroutines on its WebLoop, which needs JavaScript
+(guest code never gets any): asyncio.run failed with "No module named 'pyodide_js'". This loop
+runs coroutines, tasks, futures and timers on the sandbox's one thread. There is no I/O to wait
+on (no sockets, no threads), so waiting is sleeping until the next timer, and a loop left with
+nothing to wake it raises instead of hanging until the function's timeout."""
+import asyncio
+import asyncio.events
+import asyncio.runners
+import errno
+import selectors
+import time
+
+
+class _Timers(selectors.BaseSelector):
+    def register(self, fileobj, events, data=None):
+        raise OSError(errno.ENOTSUP, "the Eunha sandbox has no I/O for an event loop to wait on")
+
+    def unregister(self, fileobj):
+        raise KeyError(fileobj)
+
+    def select(self, timeout=None):
+        if timeout is None:
+            raise RuntimeError("the event loop would wait forever: no task can run and no timer is due")
+        if timeout > 0:
+            time.sleep(timeout)
+        return []
+
+    def get_map(self):
+        return {}
+
+    def close(self):
+        pass
+
+
+class SandboxEventLoop(asyncio.BaseEventLoop):
+    def __init__(self):
+        super().__init__()
+        self._selector = _Timers()
+
+    def _process_events(self, event_list):
+        pass
+
+    def _write_to_self(self):
+        pass
+
+
+class _Policy(asyncio.events._BaseDefaultEventLoopPolicy):
+    _loop_factory = SandboxEventLoop
+
+
+def install() -> None:
+    """Undo Pyodide's WebLoop: its policy, its asyncio.run, and the loop it marks as running."""
+    asyncio.events._set_event_loop_policy(_Policy())
+    asyncio.run = asyncio.runners.run
+    asyncio.events._set_running_loop(None)
+`,
   '_eunha_harden.py': `"""Run once after boot: drop every module that hands out JavaScript objects, block re-import."""
 import sys
 
@@ -205,4 +262,5 @@ export const PREIMPORT = [
   'spin_sdk.variables',
   '_eunha_io',
   '_eunha_main',
+  '_eunha_asyncio',
 ];
