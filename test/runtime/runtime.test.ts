@@ -126,6 +126,29 @@ return Response(200, {}, json.dumps([random.random(), str(uuid.uuid4()), secrets
     assert.notEqual(a[3], b[3]);
   });
 
+  test('there is no stdin: reading it raises OSError (EIO) and the sandbox lives on', async () => {
+    const v = version(
+      handler(
+        `out = []
+for read in (lambda: open("/dev/stdin").read(), lambda: sys.stdin.read(), input):
+    try:
+        read()
+        out.append("read")
+    except OSError as e:
+        out.append(e.errno)
+return Response(200, {}, json.dumps(out).encode())`,
+        'import json, sys',
+      ),
+    );
+    await rt.load(v);
+    for (let i = 0; i < 2; i++) {
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 200, text(r.body));
+      assert.deepEqual(JSON.parse(text(r.body)), [29, 29, 29]); // EIO
+      assert.equal(r.coldStart, false);
+    }
+  });
+
   test('asyncio runs: gather, timers, wait_for, queues; a loop with nothing to wake it raises; the timeout still holds', async () => {
     const v = version(
       handler(

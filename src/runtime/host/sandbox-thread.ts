@@ -114,6 +114,9 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
     return awaitKvReply();
   });
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
+  // A function has no stdin. Pyodide's default reads the host's fd 0 through `fs`, which the
+  // lockdown disarms: open("/dev/stdin").read() ended the sandbox instead of raising OSError.
+  py.setStdin({ error: true });
   py.setStdout({ write: output.write });
   py.setStderr({ write: output.write });
   // Not a TypedArray, but Pyodide only ever indexes [0] (see `interrupt` below).
