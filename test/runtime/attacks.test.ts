@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runtime } from '../../src/runtime/index.js';
@@ -249,6 +249,35 @@ return Response(200, {}, b"fine")`,
     );
     assertAllBlocked(out);
     assert.equal(serverHits, before, 'the local HTTP server was reached');
+  });
+
+  test('listening fails (Emscripten would open a WebSocket server in the host); socketpair too', async () => {
+    // A port that is free now: nothing may listen on it after the guest tried (this part has
+    // teeth where hosts share the host network, i.e. not as root).
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const out = await runProbes(
+      rt,
+      version(
+        probes({
+          listen: `import socket\ns = socket.socket()\ns.bind(('0.0.0.0', ${port}))\ns.listen()\nreturn s`,
+          socketpair: `import socket\nreturn socket.socketpair()`,
+        }),
+      ),
+    );
+    assertAllBlocked(out);
+    assert.match(out.listen!, /PermissionError/);
+    const refused = await new Promise<boolean>((resolve) => {
+      const c = connect(port, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        resolve(false);
+      });
+      c.once('error', () => resolve(true));
+    });
+    assert.ok(refused, `something listens on ${port}`);
   });
 });
 

@@ -69,6 +69,26 @@ const API_KEYS = [
   'setDebug',
 ];
 
+interface SocketsModule {
+  SOCKFS?: { websocket_sock_ops?: { listen?: unknown } };
+}
+
+/**
+ * Emscripten's listen() starts a WebSocket server through `require("ws")`, which the lockdown
+ * takes away: the call threw through the interpreter and ended the sandbox, and so did
+ * socket.socketpair(), which Python emulates with a listening socket. Listening now fails with
+ * EACCES (PermissionError), like every other way out of the sandbox's network.
+ */
+export function refuseListening(py: PyodideAPI): void {
+  const ops = (py as unknown as { _module: SocketsModule })._module.SOCKFS?.websocket_sock_ops;
+  if (!ops) throw new Error("Emscripten's socket layer (SOCKFS) was not found: cannot disarm listen()");
+  const { ErrnoError } = py.FS as unknown as { ErrnoError: new (errno: number) => Error };
+  const eacces = (py as unknown as { ERRNO_CODES: Record<string, number> }).ERRNO_CODES.EACCES!;
+  ops.listen = function listenDenied(): never {
+    throw new ErrnoError(eacces);
+  };
+}
+
 /** Called after the host has taken its own references: nothing here is needed afterwards. */
 export function lockPyodideApi(py: PyodideAPI): void {
   const FS = py.FS as unknown as FSLike;

@@ -20,7 +20,7 @@ import {
 } from './lockdown.js';
 import { SPIN_SDK_FILES } from '../python/spin-sdk.js';
 import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
-import { lockPyodideApi, writeTree, type FSLike } from './pyodide-setup.js';
+import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
 
@@ -114,6 +114,7 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
     return awaitKvReply();
   });
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
+  refuseListening(py);
   // A function has no stdin. Pyodide's default reads the host's fd 0 through `fs`, which the
   // lockdown disarms: open("/dev/stdin").read() ended the sandbox instead of raising OSError.
   py.setStdin({ error: true });
