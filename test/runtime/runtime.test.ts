@@ -4,6 +4,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { Runtime } from '../../src/runtime/index.js';
 import { EunhaError } from '../../src/core/errors.js';
 import { SAMPLE_HANDLER } from '../helpers/samples.js';
@@ -125,6 +126,26 @@ return Response(200, {}, json.dumps([random.random(), str(uuid.uuid4()), secrets
     assert.notEqual(a[1], b[1]);
     assert.notEqual(a[3], b[3]);
   });
+
+  test(
+    "zoneinfo has the host's time zone database, aliases included",
+    { skip: !existsSync('/usr/share/zoneinfo') && 'this machine has no /usr/share/zoneinfo' },
+    async () => {
+      const v = version(
+        handler(
+          `paris = datetime(2026, 7, 1, 12, tzinfo=timezone.utc).astimezone(ZoneInfo("Europe/Paris"))
+eastern = datetime(2026, 1, 1, 12, tzinfo=ZoneInfo("US/Eastern")).utcoffset()
+return Response(200, {}, json.dumps([paris.isoformat(), eastern.total_seconds() / 3600,
+    len(available_timezones()) > 300]).encode())`,
+          'import json\nfrom datetime import datetime, timezone\nfrom zoneinfo import ZoneInfo, available_timezones',
+        ),
+      );
+      await rt.load(v);
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 200, text(r.body));
+      assert.deepEqual(JSON.parse(text(r.body)), ['2026-07-01T14:00:00+02:00', -5, true]);
+    },
+  );
 
   test('there is no stdin: reading it raises OSError (EIO) and the sandbox lives on', async () => {
     const v = version(

@@ -18,10 +18,13 @@ import {
 } from '../protocol.js';
 import { disarmSpawnAndNetwork } from './lockdown.js';
 import type { SandboxData } from './sandbox-thread.js';
+import { readZoneinfo } from './zoneinfo.js';
 
 const sandboxScript = new URL('./sandbox-thread.js', import.meta.url);
 
 disarmSpawnAndNetwork();
+// Read once per process, copied to each sandbox it starts.
+const zoneinfo = readZoneinfo();
 
 const control = new net.Socket({ fd: CONTROL_FD, readable: true, writable: true });
 const reader = new FrameReader();
@@ -37,6 +40,7 @@ function start(slot: number, header: Header): void {
     fd: FIRST_SLOT_FD + slot,
     snapshotFd: header.noSnapshot === true || header.makeSnapshot === true ? null : SNAPSHOT_FD,
     makeSnapshot: header.makeSnapshot === true,
+    zoneinfo,
   };
   const worker = new Worker(sandboxScript, {
     workerData: data,

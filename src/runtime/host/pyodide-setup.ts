@@ -7,6 +7,7 @@ import type { PyodideAPI } from 'pyodide';
 export interface FSLike {
   mkdirTree(path: string): void;
   writeFile(path: string, data: string | Uint8Array): void;
+  symlink(target: string, path: string): void;
   mount: unknown;
   filesystems: Record<string, unknown>;
 }

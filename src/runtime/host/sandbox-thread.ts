@@ -23,6 +23,7 @@ import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
+import { installZoneinfo, type Zoneinfo } from './zoneinfo.js';
 
 /** What the host's main thread hands a sandbox it starts (see host.ts). */
 export interface SandboxData {
@@ -31,6 +32,8 @@ export interface SandboxData {
   /** The memory snapshot, read with pread (the host and its other sandboxes share the fd); null: boot without. */
   snapshotFd: number | null;
   makeSnapshot: boolean;
+  /** The host's time zone database (zoneinfo.ts); null: the host has none. */
+  zoneinfo: Zoneinfo | null;
 }
 
 // Captured before the lockdown replaces the fs and process functions with deniers.
@@ -109,6 +112,11 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
   // MEMFS lives outside the wasm heap, so the snapshot has the modules but not their files.
   writeTree(FS, '/lib/eunha', { ...SPIN_SDK_FILES, ...GUEST_FILES });
   FS.mkdirTree('/app');
+  if (data.zoneinfo) {
+    installZoneinfo(FS, data.zoneinfo);
+    // The file system has its own copy now.
+    data.zoneinfo = null;
+  }
   const device = new BridgeDevice((raw) => {
     channel.writeRaw(raw);
     return awaitKvReply();
