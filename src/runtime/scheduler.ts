@@ -111,10 +111,46 @@ export class Scheduler {
   /**
    * Short requests are CPU-bound: past one instance per core (or minWarm), another instance only
    * adds context switches, while a place in a busy one's channel costs less than a round trip.
-   * So a pipelining version scales out to that many instances; others to their cap.
+   * So a pipelining version scales out to that many instances; others to their cap. Until its
+   * first answer tells, a version counts as short: a burst at a new deployment used to start an
+   * instance per request, up to the cap, each taking a sandbox boot from the requests' CPU, and
+   * then retire them all. A long version scales on from its first answer (`growForQueue`).
    */
   private scaleLimit(vs: VersionState): number {
-    return this.pipelining(vs) ? Math.min(vs.cap, Math.max(CORES, vs.version.minWarm ?? 0)) : vs.cap;
+    const short = this.pipelining(vs) || Number.isNaN(vs.serviceMs);
+    return short ? Math.min(vs.cap, Math.max(CORES, vs.version.minWarm ?? 0)) : vs.cap;
+  }
+
+  /**
+   * Instances for the requests waiting in line, as far as the version may grow; each takes the
+   * head of the line when it is up (a cold start for that request), or goes idle if none is left.
+   */
+  private growForQueue(vs: VersionState): void {
+    while (vs.queue.length > vs.starting && this.mayGrow(vs) && !this.closing && this.makeRoom()) {
+      this.startInstance(vs).then(
+        (fresh) => {
+          const head = vs.queue.shift();
+          if (!head) return this.release(vs, fresh, false);
+          clearTimeout(head.timer);
+          fresh.leases++;
+          head.resolve({ instance: fresh, cold: true });
+        },
+        (e: unknown) => {
+          this.opts.logger({
+            level: 'error',
+            msg: 'instance for queued requests failed',
+            key: vs.version.key,
+            error: String(e),
+          });
+          // The request it was for is told now rather than at its deadline.
+          const head = vs.queue.shift();
+          if (head) {
+            clearTimeout(head.timer);
+            head.resolve(null);
+          }
+        },
+      );
+    }
   }
 
   private mayGrow(vs: VersionState): boolean {
@@ -174,18 +210,8 @@ export class Scheduler {
       // pipelined into it: it stops when the last of them is answered.
       if (!recycle && inst.state !== 'dead' && inst.leases > 0) return;
       this.destroy(vs, inst, false);
-      // The replacement goes to the request at the head of the queue, if any (a cold start).
-      if (vs.queue.length > 0 && this.mayGrow(vs) && !this.closing && this.makeRoom()) {
-        const head = vs.queue.shift()!;
-        clearTimeout(head.timer);
-        this.startInstance(vs).then(
-          (fresh) => {
-            fresh.leases++;
-            head.resolve({ instance: fresh, cold: true });
-          },
-          () => head.resolve(null),
-        );
-      }
+      // Its replacement serves the line, if there is one.
+      this.growForQueue(vs);
       this.topUp(vs);
       return;
     }
@@ -205,6 +231,8 @@ export class Scheduler {
       if (inst.leases++ > 0) this.countPipelined(vs);
       head.resolve({ instance: inst, cold: false });
     }
+    // A long version's first answers can show that the line needs more instances.
+    this.growForQueue(vs);
     // Still running a request pipelined behind this one: not idle yet.
     if (inst.leases > 0) return;
     inst.state = 'idle';

@@ -155,6 +155,38 @@ describe('pipelining', () => {
     await rt.unload(v.key);
   });
 
+  test('until its first answer, a burst starts at most one instance per core', async () => {
+    const v = version(handler('return Response(200, {}, b"ok")'), { maxInstances: 8 });
+    await rt.load(v);
+    const results = await Promise.all(Array.from({ length: 30 }, () => rt.invoke(v.key, get())));
+    assert.ok(results.every((r) => r.status === 200));
+    // Every instance ever started counts one cold start, including any retired since.
+    const started = stats(v.key).coldStarts;
+    assert.ok(started <= Math.max(1, availableParallelism()), `${started} instances started`);
+    await rt.unload(v.key);
+  });
+
+  test('a long version scales on to its cap from its first answer, for the requests in line', async () => {
+    const v = version(
+      handler('import time\ntime.sleep(0.3)\nreturn Response(200, {}, request.uri.encode())'),
+      { maxInstances: 4 },
+    );
+    await rt.load(v);
+    const uris = Array.from({ length: 8 }, (_, i) => `/r${i}`);
+    const results = await Promise.all(uris.map((u) => rt.invoke(v.key, get(u))));
+    assert.deepEqual(
+      results.map((r) => text(r.body)),
+      uris,
+    );
+    // Started, or still booting a process for the last of them on a slow machine.
+    assert.equal(stats(v.key).coldStarts + stats(v.key).starting, 4, 'scaled to the cap');
+    assert.ok(
+      results.some((r) => r.coldStart),
+      'a request in line was served by an instance started for it',
+    );
+    await rt.unload(v.key);
+  });
+
   test('a short version scales out to one instance per core, not to its cap', async () => {
     const v = version(handler('return Response(200, {}, b"ok")'), { maxInstances: 8 });
     await rt.load(v);
