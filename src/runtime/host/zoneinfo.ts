@@ -2,7 +2,7 @@
 // /usr/share/zoneinfo, which a sandbox's in-memory file system did not have, so every
 // ZoneInfo("Europe/Paris") failed. A host's main thread reads the host's copy once (TZif files and
 // the aliases between them, without the posix/ and right/ variants) and hands it to each sandbox it
-// starts, which writes it into its own file system (~0.7 MB). Without a copy on the host, zoneinfo
+// starts, which writes it into its own file system (~0.5 MB). Without a copy on the host, zoneinfo
 // has no zones, as before.
 
 import { readFileSync, readdirSync, realpathSync } from 'node:fs';
