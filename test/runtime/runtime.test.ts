@@ -426,6 +426,25 @@ return Response(200, {}, b"up")`),
     assert.notEqual(rt.stats().versions[v.key]!.pids[0], pid);
   });
 
+  test('os._exit ends the instance with a 502 that says so; the next request gets a new one', async () => {
+    const v = version(
+      handler(
+        `if request.uri == "/exit":
+    os._exit(3)
+return Response(200, {}, b"up")`,
+        'import os',
+      ),
+    );
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get('/exit'));
+    assert.equal(r.status, 502);
+    assert.equal(r.error?.code, 'FUNCTION_CRASHED');
+    assert.match(r.error?.message ?? '', /exit\(3\)/);
+    const next = await rt.invoke(v.key, get('/'));
+    assert.equal(next.status, 200);
+    assert.equal(next.coldStart, true);
+  });
+
   test('a response over 6 MiB is refused with a clear error', async () => {
     const v = version(handler('return Response(200, {}, b"x" * (7 * 1024 * 1024))'), { memoryMb: 256 });
     await rt.load(v);

@@ -1,7 +1,7 @@
 // Node-level lockdown of a sandbox host process, the layer under the Python import blocks. Guest
 // code that somehow reaches JavaScript must find no way out: Emscripten's system() (reachable
 // from os.system or ctypes) calls child_process.spawnSync; NODEFS calls fs; so those modules'
-// functions are replaced by deniers, `process` is removed (but for a constant getuid), and
+// functions are replaced by deniers, `process` is removed (but for getuid and exitCode), and
 // WebAssembly memory growth is capped so a memory bomb gets a MemoryError in its own sandbox.
 
 import { createRequire, syncBuiltinESMExports } from 'node:module';
@@ -78,10 +78,12 @@ export function disarmFilesAndProcess(): void {
       g[key] = undefined;
     }
   }
-  // Emscripten's getuid (Python's os.getuid) asks `process` on every call; without it the call
-  // threw through the interpreter and ended the sandbox. It gets uid 0, the owner of every file in
-  // the sandbox's in-memory file system, and nothing else.
-  g.process = Object.freeze({ getuid: () => 0 });
+  // Emscripten asks `process` at call time in two places. getuid (Python's os.getuid) threw
+  // through the interpreter without it and ended the sandbox: it gets uid 0, the owner of every
+  // file in the sandbox's in-memory file system. exit (os._exit) sets exitCode before it throws
+  // its ExitStatus, which then says "Program terminated with exit(N)" instead of a TypeError.
+  // Sealed: nothing else can be added.
+  g.process = Object.seal({ getuid: () => 0, exitCode: undefined as number | undefined });
 }
 
 let wasmLimitBytes = Number.POSITIVE_INFINITY;
