@@ -20,6 +20,8 @@ import { Invoker } from './gateway/invoker.js';
 import { ExecutionLogService } from './observability/execution-logs.js';
 import { LiveTails } from './observability/live-tail.js';
 import { ExecutionLogWriter } from './observability/log-writer.js';
+import { LogRetention } from './observability/log-retention.js';
+import { DAY_MS } from './services/deps.js';
 import { Metrics } from './observability/metrics.js';
 import { Runtime } from './runtime/index.js';
 import { FunctionService } from './services/functions.js';
@@ -160,6 +162,11 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   });
   const invoker = new Invoker({ runtime, writer, metrics, clock, ids, logBodyCap: config.logBodyCap });
   const tails = new LiveTails(writer);
+  const retention = new LogRetention(meta, clock, {
+    retentionMs: config.logRetentionDays * DAY_MS,
+    onError: (err) => logger?.error({ err }, 'execution-log retention sweep failed; the next one retries'),
+  });
+  retention.start();
 
   const restored = await deployments.restore();
   if (restored.restored + restored.failed > 0) logger?.info(restored, 'restored active deployments');
@@ -218,6 +225,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
           clearInterval(reaper);
         }
         await builds.close();
+        await retention.close();
         await writer.close();
         await runtime.close();
         await meta.close();

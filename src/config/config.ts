@@ -52,6 +52,8 @@ export interface Config {
   maxSourceBytes: number;
   /** Bytes of each request/response body kept in an execution log. */
   logBodyCap: number;
+  /** Execution logs older than this many days are deleted (hourly; at least the 1-day stats window). */
+  logRetentionDays: number;
   /**
    * The admin key (EUNHA_ADMIN_KEY). When set, every non-public route needs a key, even on
    * loopback; when absent, the server runs open, which requireProtectedBinding allows on loopback only.
@@ -239,6 +241,7 @@ export function loadConfig(env: Env): Config {
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),
+    logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
     adminKey: adminKey(env),
     secretsKey: secretsKey(env),
     rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),

@@ -80,6 +80,11 @@ export interface MetadataStore {
   listWorkspaceLogs(workspaceId: string, limit: number): Promise<ExecutionLog[]>;
   /** Logs of a function with timestamp > `afterTimestamp`, oldest first (for live tails). */
   listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]>;
+  /**
+   * Deletes up to `limit` of the function's logs with timestamp < `before`, oldest first, and
+   * returns how many it deleted (retention: fewer than `limit` means none older is left).
+   */
+  deleteFunctionLogsBefore(functionId: string, before: string, limit: number): Promise<number>;
   /** Invocations, errors and mean duration of one function with timestamp >= since (ISO). */
   functionStats(functionId: string, since: string): Promise<InvocationStats>;
   /** Same, over every function of a workspace. */

@@ -36,6 +36,7 @@ export class Logs {
   private readonly afterStmt;
   private readonly listWsStmt;
   private readonly fnExistsStmt;
+  private readonly deleteBeforeStmt;
 
   constructor(private readonly items: Items) {
     const db = items.db;
@@ -50,6 +51,10 @@ export class Logs {
     );
     this.listWsStmt = db.prepare<[string, number], { data: string }>(
       'SELECT data FROM items WHERE gsi1pk = ? ORDER BY gsi1sk DESC LIMIT ?',
+    );
+    // The oldest first, by primary key: `LOG#{ts}#{id}` sorts by time within the partition.
+    this.deleteBeforeStmt = db.prepare<[string, string, string, string, number]>(
+      'DELETE FROM items WHERE pk = ? AND sk IN (SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk LIMIT ?)',
     );
     this.fnExistsStmt = db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM items WHERE gsi1pk = ? AND gsi1sk = ? LIMIT 1',
@@ -102,6 +107,12 @@ export class Logs {
     return this.afterStmt
       .all(fnPk(functionId), from, LOGS_END, sqlLimit(limit))
       .map((r) => JSON.parse(r.data) as ExecutionLog);
+  }
+
+  deleteForFunctionBefore(functionId: string, before: string, limit: number): number {
+    const end = `${LOG_SK_PREFIX}${requireTimestamp(before, 'before')}`;
+    const pk = fnPk(functionId);
+    return this.deleteBeforeStmt.run(pk, pk, LOG_SK_PREFIX, end, sqlLimit(limit)).changes;
   }
 
   listForWorkspace(workspaceId: string, limit: number): ExecutionLog[] {

@@ -45,6 +45,37 @@ export function logTests(withStore: WithStore): void {
       assert.deepEqual(leftovers, []);
     }));
 
+  test('logs: retention deletes a function’s logs older than a cutoff, oldest first, in batches', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 2);
+      const [f, other] = [fns[0]!, fns[1]!];
+      const now = clock.now();
+      // Ages in days: 9, 8, 7, 2, 0; the cutoff is 7 days ago, so the 9- and 8-day-old ones go.
+      await store.appendLogs(
+        [9, 8, 7, 2, 0].map((d) => log(f, { id: `age-${d}`, timestamp: at(now, -d * DAY) })),
+      );
+      await store.appendLogs([log(other, { id: 'other-old', timestamp: at(now, -9 * DAY) })]);
+      const cutoff = at(now, -7 * DAY);
+      assert.equal(await store.deleteFunctionLogsBefore(f.id, cutoff, 1), 1);
+      assert.deepEqual(ids(await store.listFunctionLogs(f.id, 10)), ['age-0', 'age-2', 'age-7', 'age-8']);
+      assert.equal(await store.deleteFunctionLogsBefore(f.id, cutoff, 10), 1);
+      assert.equal(await store.deleteFunctionLogsBefore(f.id, cutoff, 10), 0);
+      assert.deepEqual(ids(await store.listFunctionLogs(f.id, 10)), ['age-0', 'age-2', 'age-7']);
+      // Another function's logs, the workspace's view and the statistics follow.
+      assert.deepEqual(ids(await store.listFunctionLogs(other.id, 10)), ['other-old']);
+      assert.deepEqual(ids(await store.listWorkspaceLogs(ws.id, 10)).sort(), [
+        'age-0',
+        'age-2',
+        'age-7',
+        'other-old',
+      ]);
+      assert.equal((await store.functionStats(f.id, at(now, -30 * DAY))).invocations, 3);
+      await assert.rejects(
+        store.deleteFunctionLogsBefore(f.id, 'not a time', 10),
+        eunhaError('VALIDATION_ERROR', 'before'),
+      );
+    }));
+
   test('logs: round-trip, newest first, limit, count', () =>
     withStore(async (store, clock) => {
       const { fns } = await seed(store, 1);
