@@ -96,6 +96,17 @@ export interface InvocationStats {
   avgDuration: number;
 }
 
+/** One minute of a function's invocations (only minutes that had any). */
+export interface MinuteStats {
+  /** The minute, as the first 16 characters of an ISO timestamp: `2026-11-26T19:44`. */
+  minute: string;
+  invocations: number;
+  errors: number;
+  /** Sums over the minute's invocations, ms. */
+  durationMs: number;
+  cpuMs: number;
+}
+
 /** What a deployment runs with: a snapshot of the function's config at deploy time. */
 export interface DeploymentConfig {
   runtime: string;

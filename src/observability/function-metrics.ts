@@ -8,8 +8,6 @@ import type { MetadataStore } from '../store/ports.js';
 
 export const WINDOW_SECONDS = 3600;
 const BUCKET_SECONDS = 60;
-/** At most this many invocations are read for one answer; beyond it the answer says "partial". */
-const MAX_LOGS = 100_000;
 
 export interface SeriesPoint {
   timestamp: string;
@@ -17,7 +15,7 @@ export interface SeriesPoint {
 }
 
 export interface FunctionMetrics {
-  status: 'success' | 'partial';
+  status: 'success';
   function_id: string;
   data: {
     window_seconds: number;
@@ -44,26 +42,31 @@ export async function functionMetrics(
   const now = clock().getTime();
   const end = Math.floor(now / (BUCKET_SECONDS * 1000)) * BUCKET_SECONDS * 1000 + BUCKET_SECONDS * 1000;
   const start = end - WINDOW_SECONDS * 1000;
-  const logs = await meta.listFunctionLogsAfter(functionId, new Date(start - 1).toISOString(), MAX_LOGS);
+  // Per-minute sums from the store (an index range aggregate), not the logs themselves.
+  const minutes = await meta.functionMinutes(
+    functionId,
+    new Date(start).toISOString(),
+    new Date(end).toISOString(),
+  );
   const buckets = WINDOW_SECONDS / BUCKET_SECONDS;
   const cpu = new Array<number>(buckets).fill(0);
   const calls = new Array<number>(buckets).fill(0);
   const errs = new Array<number>(buckets).fill(0);
   const dur = new Array<number>(buckets).fill(0);
-  for (const l of logs) {
-    const i = Math.floor((Date.parse(l.timestamp) - start) / (BUCKET_SECONDS * 1000));
+  for (const m of minutes) {
+    const i = Math.floor((Date.parse(`${m.minute}:00.000Z`) - start) / (BUCKET_SECONDS * 1000));
     if (i < 0 || i >= buckets) continue;
-    cpu[i]! += l.cpuMs / 1000;
-    calls[i]! += 1;
-    if (l.status === 'error') errs[i]! += 1;
-    dur[i]! += l.duration;
+    cpu[i] = m.cpuMs / 1000;
+    calls[i] = m.invocations;
+    errs[i] = m.errors;
+    dur[i] = m.durationMs;
   }
   const at = (i: number) => new Date(start + i * BUCKET_SECONDS * 1000).toISOString();
   const round = (n: number) => Math.round(n * 1e6) / 1e6;
   const series = (values: number[], f: (v: number, i: number) => number = (v) => v) =>
     values.map((v, i) => ({ timestamp: at(i), value: round(f(v, i)) }));
   return {
-    status: logs.length >= MAX_LOGS ? 'partial' : 'success',
+    status: 'success',
     function_id: functionId,
     data: {
       window_seconds: WINDOW_SECONDS,

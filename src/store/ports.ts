@@ -14,6 +14,7 @@ import type {
   ExecutionLog,
   FunctionRecord,
   InvocationStats,
+  MinuteStats,
   Workspace,
 } from '../core/types.js';
 
@@ -89,6 +90,8 @@ export interface MetadataStore {
   functionStats(functionId: string, since: string): Promise<InvocationStats>;
   /** Same, over every function of a workspace. */
   workspaceStats(workspaceId: string, since: string): Promise<InvocationStats>;
+  /** Per-minute sums of one function's logs with since <= timestamp < until, oldest minute first. */
+  functionMinutes(functionId: string, since: string, until: string): Promise<MinuteStats[]>;
 
   // Deployments (numbered versions of a function: artifact digest + config snapshot). They live in
   // the function's partition, so deleting the function or its workspace deletes them too.

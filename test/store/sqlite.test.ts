@@ -10,7 +10,11 @@ import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
-import { FUNCTION_STATS_SQL, WORKSPACE_STATS_SQL } from '../../src/store/sqlite/stats.js';
+import {
+  FUNCTION_MINUTES_SQL,
+  FUNCTION_STATS_SQL,
+  WORKSPACE_STATS_SQL,
+} from '../../src/store/sqlite/stats.js';
 import { SqliteMetadataStore } from '../../src/store/sqlite/store.js';
 import { HOUR, at, deployment, eunhaError, fn, log, task, workspace } from './fixtures.js';
 import { runMetadataStoreContract } from './metadata-contract.js';
@@ -132,6 +136,40 @@ describe('SQLite metadata store', () => {
     await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
   });
 
+  test('a version-1 file migrates: logs get their CPU time column, and the series reads it', async () => {
+    const path = freshPath();
+    const ws = workspace();
+    const f = fn(ws.id);
+    const l = log(f, { timestamp: '2026-03-02T11:30:15.000Z', cpuMs: 7.5, duration: 12 });
+    {
+      // A version-1 file: a function and a log written today, then version 2's step undone (the
+      // column and the wider index go, the old index comes back).
+      const store = await openSqliteMetadataStore(path);
+      await store.createWorkspace(ws);
+      await store.createFunction(f);
+      await store.appendLogs([l]);
+      await store.close();
+      const db = new Database(path);
+      db.exec(`
+        DROP INDEX items_log_fn_stats;
+        ALTER TABLE items DROP COLUMN cpu_ms;
+        CREATE INDEX items_log_fn_stats ON items (pk, ts, is_error, duration_ms) WHERE kind = 'log';
+      `);
+      db.pragma('user_version = 1');
+      db.close();
+    }
+    const store = await openSqliteMetadataStore(path);
+    try {
+      assert.deepEqual(
+        await store.functionMinutes(f.id, '2026-03-02T11:00:00.000Z', '2026-03-02T12:00:00.000Z'),
+        [{ minute: '2026-03-02T11:30', invocations: 1, errors: 0, durationMs: 12, cpuMs: 7.5 }],
+      );
+      assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l]);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('two connections on one file see each other (WAL readers, busy_timeout writers)', async () => {
     const path = freshPath();
     const a = await openSqliteMetadataStore(path);
@@ -244,11 +282,16 @@ describe('SQLite metadata store', () => {
       const cases = [
         [FUNCTION_STATS_SQL, 'items_log_fn_stats'],
         [WORKSPACE_STATS_SQL, 'items_log_ws_stats'],
+        [FUNCTION_MINUTES_SQL, 'items_log_fn_stats'],
       ] as const;
       for (const [sql, index] of cases) {
+        const params = ['x', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z'].slice(
+          0,
+          sql.split('?').length - 1,
+        );
         const detail = db
           .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all('x', '2026-01-01T00:00:00.000Z')
+          .all(...params)
           .map((r) => r.detail)
           .join(' | ');
         assert.match(detail, new RegExp(`^SEARCH items USING COVERING INDEX ${index}`), detail);

@@ -17,6 +17,7 @@ export interface ItemRow {
   ws_id: string | null;
   is_error: number | null;
   duration_ms: number | null;
+  cpu_ms: number | null;
 }
 
 /** Only the columns a kind uses need to be given; the rest are NULL. */
@@ -34,6 +35,7 @@ const COLUMNS = [
   'ws_id',
   'is_error',
   'duration_ms',
+  'cpu_ms',
 ];
 const VALUES = COLUMNS.map((c) => `@${c}`).join(', ');
 
@@ -47,6 +49,7 @@ function fill(input: ItemInput): ItemRow {
     ws_id: null,
     is_error: null,
     duration_ms: null,
+    cpu_ms: null,
     ...input,
   };
 }

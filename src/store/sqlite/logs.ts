@@ -1,5 +1,6 @@
 // Execution logs, one row per invocation: FN#{fn}/LOG#{ts}#{id}, also indexed under the workspace
-// (gsi1 WS#{ws}#LOGS/{ts}#{id}). Their ts / ws_id / is_error / duration_ms columns feed stats.ts.
+// (gsi1 WS#{ws}#LOGS/{ts}#{id}). Their ts / ws_id / is_error / duration_ms / cpu_ms columns feed
+// stats.ts.
 import { invalid } from '../../core/errors.js';
 import type { ExecutionLog } from '../../core/types.js';
 import {
@@ -87,6 +88,7 @@ export class Logs {
         ws_id: log.workspaceId,
         is_error: log.status === 'error' ? 1 : 0,
         duration_ms: log.duration,
+        cpu_ms: log.cpuMs,
       });
     }
   }

@@ -10,6 +10,7 @@ import type {
   ExecutionLog,
   FunctionRecord,
   InvocationStats,
+  MinuteStats,
   Workspace,
 } from '../../core/types.js';
 import type { FunctionPatch, MetadataStore, TaskPatch, WorkspacePatch } from '../ports.js';
@@ -175,6 +176,9 @@ export class SqliteMetadataStore implements MetadataStore {
   }
   listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]> {
     return this.run(() => this.logs.listForFunctionAfter(functionId, afterTimestamp, limit));
+  }
+  functionMinutes(functionId: string, since: string, until: string): Promise<MinuteStats[]> {
+    return this.run(() => this.stats.minutesOfFunction(functionId, since, until));
   }
   functionStats(functionId: string, since: string): Promise<InvocationStats> {
     return this.run(() => this.stats.forFunction(functionId, since));

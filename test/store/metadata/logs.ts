@@ -76,6 +76,36 @@ export function logTests(withStore: WithStore): void {
       );
     }));
 
+  test('logs: per-minute sums of a function over [since, until), only minutes with invocations', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 2);
+      const [f, other] = [fns[0]!, fns[1]!];
+      const t = (s: string): string => `2026-03-02T11:${s}Z`;
+      await store.appendLogs([
+        log(f, { id: 'a', timestamp: t('58:59.999'), duration: 5, cpuMs: 1 }),
+        log(f, { id: 'b', timestamp: t('59:00.000'), duration: 10, cpuMs: 2, status: 'error' }),
+        log(f, { id: 'c', timestamp: t('59:30.000'), duration: 20, cpuMs: 4 }),
+        log(f, { id: 'd', timestamp: '2026-03-02T12:00:00.000Z', duration: 40, cpuMs: 8 }),
+        log(other, { id: 'x', timestamp: t('59:10.000'), duration: 99, cpuMs: 99 }),
+      ]);
+      const minutes = await store.functionMinutes(f.id, t('58:00.000'), '2026-03-02T12:00:00.000Z');
+      assert.deepEqual(minutes, [
+        { minute: '2026-03-02T11:58', invocations: 1, errors: 0, durationMs: 5, cpuMs: 1 },
+        { minute: '2026-03-02T11:59', invocations: 2, errors: 1, durationMs: 30, cpuMs: 6 },
+      ]);
+      assert.deepEqual(await store.functionMinutes(f.id, t('59:00.001'), t('59:59.999')), [
+        { minute: '2026-03-02T11:59', invocations: 1, errors: 0, durationMs: 20, cpuMs: 4 },
+      ]);
+      assert.deepEqual(
+        await store.functionMinutes(f.id, at(clock.now(), HOUR), at(clock.now(), 2 * HOUR)),
+        [],
+      );
+      await assert.rejects(
+        store.functionMinutes(f.id, 'soon', t('59:00.000')),
+        eunhaError('VALIDATION_ERROR', 'since'),
+      );
+    }));
+
   test('logs: round-trip, newest first, limit, count', () =>
     withStore(async (store, clock) => {
       const { fns } = await seed(store, 1);
