@@ -31,6 +31,7 @@ export const LOG_SK_PREFIX = 'LOG#';
 export const KV_SK_PREFIX = 'KV#';
 export const DEPLOY_SK_PREFIX = 'DEPLOY#';
 export const API_KEY_SK_PREFIX = 'KEY#';
+export const MINUTE_SK_PREFIX = 'MIN#';
 
 export const wsPk = (ws: string): string => `WS#${ws}`;
 export const fnSk = (fn: string): string => `${FN_SK_PREFIX}${fn}`;
@@ -38,6 +39,10 @@ export const taskSk = (task: string): string => `${TASK_SK_PREFIX}${task}`;
 /** Partition of everything a function owns besides its record: execution logs, kv data, deployments. */
 export const fnPk = (fn: string): string => `FN#${fn}`;
 export const logSk = (timestamp: string, id: string): string => `${LOG_SK_PREFIX}${timestamp}#${id}`;
+/** A minute is the first 16 characters of a canonical timestamp: `2026-11-26T19:44`. */
+export const minuteOf = (timestamp: string): string => timestamp.slice(0, 16);
+/** The per-minute sums of a function's logs (one row per minute that had any). */
+export const minuteSk = (minute: string): string => `${MINUTE_SK_PREFIX}${minute}`;
 
 /** Digits of a version in its sort key: string order must equal numeric order (v9 < v10). */
 const VERSION_DIGITS = 10;

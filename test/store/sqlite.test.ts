@@ -10,10 +10,11 @@ import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
+import { MINUTE_WS_SUM_SQL } from '../../src/store/sqlite/minutes.js';
 import {
   FUNCTION_MINUTES_SQL,
-  FUNCTION_STATS_SQL,
-  WORKSPACE_STATS_SQL,
+  FUNCTION_RANGE_SQL,
+  WORKSPACE_RANGE_SQL,
 } from '../../src/store/sqlite/stats.js';
 import { SqliteMetadataStore } from '../../src/store/sqlite/store.js';
 import { HOUR, at, deployment, eunhaError, fn, log, task, workspace } from './fixtures.js';
@@ -136,21 +137,25 @@ describe('SQLite metadata store', () => {
     await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
   });
 
-  test('a version-1 file migrates: logs get their CPU time column, and the series reads it', async () => {
+  test('a version-1 file migrates: CPU time columns and per-minute sums are built from its logs', async () => {
     const path = freshPath();
     const ws = workspace();
     const f = fn(ws.id);
     const l = log(f, { timestamp: '2026-03-02T11:30:15.000Z', cpuMs: 7.5, duration: 12 });
+    const l2 = log(f, { timestamp: '2026-03-02T11:30:45.000Z', cpuMs: 0.5, duration: 8, status: 'error' });
     {
       // A version-1 file: a function and a log written today, then version 2's step undone (the
       // column and the wider index go, the old index comes back).
       const store = await openSqliteMetadataStore(path);
       await store.createWorkspace(ws);
       await store.createFunction(f);
-      await store.appendLogs([l]);
+      await store.appendLogs([l, l2]);
       await store.close();
       const db = new Database(path);
       db.exec(`
+        DROP INDEX items_minute_ws;
+        DELETE FROM items WHERE kind = 'minute';
+        ALTER TABLE items DROP COLUMN calls;
         DROP INDEX items_log_fn_stats;
         ALTER TABLE items DROP COLUMN cpu_ms;
         CREATE INDEX items_log_fn_stats ON items (pk, ts, is_error, duration_ms) WHERE kind = 'log';
@@ -162,9 +167,19 @@ describe('SQLite metadata store', () => {
     try {
       assert.deepEqual(
         await store.functionMinutes(f.id, '2026-03-02T11:00:00.000Z', '2026-03-02T12:00:00.000Z'),
-        [{ minute: '2026-03-02T11:30', invocations: 1, errors: 0, durationMs: 12, cpuMs: 7.5 }],
+        [{ minute: '2026-03-02T11:30', invocations: 2, errors: 1, durationMs: 20, cpuMs: 8 }],
       );
-      assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l]);
+      assert.deepEqual(await store.functionStats(f.id, '2026-03-02T11:00:00.000Z'), {
+        invocations: 2,
+        errors: 1,
+        avgDuration: 10,
+      });
+      assert.deepEqual(await store.workspaceStats(ws.id, '2026-03-02T11:00:00.000Z'), {
+        invocations: 2,
+        errors: 1,
+        avgDuration: 10,
+      });
+      assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l2, l]);
     } finally {
       await store.close();
     }
@@ -280,9 +295,10 @@ describe('SQLite metadata store', () => {
     try {
       migrate(db);
       const cases = [
-        [FUNCTION_STATS_SQL, 'items_log_fn_stats'],
-        [WORKSPACE_STATS_SQL, 'items_log_ws_stats'],
+        [FUNCTION_RANGE_SQL, 'items_log_fn_stats'],
+        [WORKSPACE_RANGE_SQL, 'items_log_ws_stats'],
         [FUNCTION_MINUTES_SQL, 'items_log_fn_stats'],
+        [MINUTE_WS_SUM_SQL, 'items_minute_ws'],
       ] as const;
       for (const [sql, index] of cases) {
         const params = ['x', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z'].slice(

@@ -3,7 +3,7 @@
 // these and never write SQL against another kind's rows.
 import type { Db } from './connection.js';
 
-export type ItemKind = 'workspace' | 'function' | 'task' | 'log' | 'kv' | 'deployment' | 'apikey';
+export type ItemKind = 'workspace' | 'function' | 'task' | 'log' | 'minute' | 'kv' | 'deployment' | 'apikey';
 
 export interface ItemRow {
   pk: string;
@@ -18,6 +18,7 @@ export interface ItemRow {
   is_error: number | null;
   duration_ms: number | null;
   cpu_ms: number | null;
+  calls: number | null;
 }
 
 /** Only the columns a kind uses need to be given; the rest are NULL. */
@@ -36,6 +37,7 @@ const COLUMNS = [
   'is_error',
   'duration_ms',
   'cpu_ms',
+  'calls',
 ];
 const VALUES = COLUMNS.map((c) => `@${c}`).join(', ');
 
@@ -50,6 +52,7 @@ function fill(input: ItemInput): ItemRow {
     is_error: null,
     duration_ms: null,
     cpu_ms: null,
+    calls: null,
     ...input,
   };
 }

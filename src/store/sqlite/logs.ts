@@ -1,6 +1,6 @@
 // Execution logs, one row per invocation: FN#{fn}/LOG#{ts}#{id}, also indexed under the workspace
 // (gsi1 WS#{ws}#LOGS/{ts}#{id}). Their ts / ws_id / is_error / duration_ms / cpu_ms columns feed
-// stats.ts.
+// stats.ts, and each append adds its logs to their minutes' sums (minutes.ts) in the same transaction.
 import { invalid } from '../../core/errors.js';
 import type { ExecutionLog } from '../../core/types.js';
 import {
@@ -11,10 +11,12 @@ import {
   fnPk,
   logGsiSk,
   logSk,
+  minuteOf,
   prefixEnd,
   wsLogsGsiPk,
 } from '../keys.js';
-import type { Items } from './items.js';
+import { isPrimaryKeyConflict, type Items } from './items.js';
+import type { MinuteDelta, Minutes } from './minutes.js';
 
 /** SQLite reads LIMIT -1 as "no limit"; a negative or NaN limit asks for nothing. */
 function sqlLimit(limit: number): number {
@@ -38,8 +40,12 @@ export class Logs {
   private readonly listWsStmt;
   private readonly fnExistsStmt;
   private readonly deleteBeforeStmt;
+  private readonly oldSumsStmt;
 
-  constructor(private readonly items: Items) {
+  constructor(
+    private readonly items: Items,
+    private readonly minutes: Minutes,
+  ) {
     const db = items.db;
     this.listFnStmt = db.prepare<[string, string, string, number], { data: string }>(
       'SELECT data FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk DESC LIMIT ?',
@@ -57,6 +63,10 @@ export class Logs {
     this.deleteBeforeStmt = db.prepare<[string, string, string, string, number]>(
       'DELETE FROM items WHERE pk = ? AND sk IN (SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk LIMIT ?)',
     );
+    this.oldSumsStmt = db.prepare<
+      [string, string],
+      { is_error: number | null; duration_ms: number | null; cpu_ms: number | null }
+    >('SELECT is_error, duration_ms, cpu_ms FROM items WHERE pk = ? AND sk = ?');
     this.fnExistsStmt = db.prepare<[string, string], { one: number }>(
       'SELECT 1 AS one FROM items WHERE gsi1pk = ? AND gsi1sk = ? LIMIT 1',
     );
@@ -69,6 +79,7 @@ export class Logs {
    */
   append(logs: ExecutionLog[]): void {
     const exists = new Map<string, boolean>();
+    const deltas = new Map<string, MinuteDelta>();
     for (const log of logs) {
       const ts = requireTimestamp(log.timestamp, 'timestamp');
       let live = exists.get(log.functionId);
@@ -77,10 +88,10 @@ export class Logs {
         exists.set(log.functionId, live);
       }
       if (!live) continue;
-      this.items.upsert({
+      const row = {
         pk: fnPk(log.functionId),
         sk: logSk(ts, log.id),
-        kind: 'log',
+        kind: 'log' as const,
         data: JSON.stringify(log),
         gsi1pk: wsLogsGsiPk(log.workspaceId),
         gsi1sk: logGsiSk(ts, log.id),
@@ -89,8 +100,34 @@ export class Logs {
         is_error: log.status === 'error' ? 1 : 0,
         duration_ms: log.duration,
         cpu_ms: log.cpuMs,
-      });
+      };
+      let d = { calls: 1, errors: row.is_error, durationMs: log.duration, cpuMs: log.cpuMs };
+      try {
+        this.items.insert(row);
+      } catch (err) {
+        if (!isPrimaryKeyConflict(err)) throw err;
+        // The same (ts, id) again replaces the row; its minute takes the difference.
+        const old = this.oldSumsStmt.get(row.pk, row.sk);
+        this.items.upsert(row);
+        d = {
+          calls: 0,
+          errors: d.errors - (old?.is_error ?? 0),
+          durationMs: d.durationMs - (old?.duration_ms ?? 0),
+          cpuMs: d.cpuMs - (old?.cpu_ms ?? 0),
+        };
+      }
+      const minute = minuteOf(ts);
+      const key = `${log.functionId}#${minute}`;
+      const acc = deltas.get(key);
+      if (!acc) deltas.set(key, { functionId: log.functionId, workspaceId: log.workspaceId, minute, ...d });
+      else {
+        acc.calls += d.calls;
+        acc.errors += d.errors;
+        acc.durationMs += d.durationMs;
+        acc.cpuMs += d.cpuMs;
+      }
     }
+    for (const d of deltas.values()) this.minutes.add(d);
   }
 
   listForFunction(functionId: string, limit: number): ExecutionLog[] {
@@ -111,10 +148,19 @@ export class Logs {
       .map((r) => JSON.parse(r.data) as ExecutionLog);
   }
 
+  /** Logs first, then the whole minutes before the cutoff's minute; returns the logs deleted. */
   deleteForFunctionBefore(functionId: string, before: string, limit: number): number {
-    const end = `${LOG_SK_PREFIX}${requireTimestamp(before, 'before')}`;
+    const cutoff = requireTimestamp(before, 'before');
     const pk = fnPk(functionId);
-    return this.deleteBeforeStmt.run(pk, pk, LOG_SK_PREFIX, end, sqlLimit(limit)).changes;
+    const n = this.deleteBeforeStmt.run(
+      pk,
+      pk,
+      LOG_SK_PREFIX,
+      `${LOG_SK_PREFIX}${cutoff}`,
+      sqlLimit(limit),
+    ).changes;
+    if (n < limit) this.minutes.deleteBefore(functionId, minuteOf(cutoff));
+    return n;
   }
 
   listForWorkspace(workspaceId: string, limit: number): ExecutionLog[] {

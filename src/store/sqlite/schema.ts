@@ -53,6 +53,20 @@ const migrations: Migration[] = [
       CREATE INDEX items_log_fn_stats ON items (pk, ts, is_error, duration_ms, cpu_ms) WHERE kind = 'log';
     `);
   },
+  // 3: per-minute sums of each function's logs, kept up to date by every append (minutes.ts), so
+  // that statistics over a day read at most 1,440 rows per function instead of every log: at
+  // 100 invocations/s a function's 24-hour statistics read 8.6 million index entries (~1 s).
+  // Rows FN#{fn}/MIN#{minute}: calls, is_error (a count here), duration_ms and cpu_ms (sums).
+  (db) => {
+    db.exec(`
+      ALTER TABLE items ADD COLUMN calls INTEGER;
+      CREATE INDEX items_minute_ws ON items (ws_id, ts, calls, is_error, duration_ms) WHERE kind = 'minute';
+      INSERT INTO items (pk, sk, kind, ts, ws_id, calls, is_error, duration_ms, cpu_ms)
+        SELECT pk, 'MIN#' || substr(ts, 1, 16), 'minute', substr(ts, 1, 16) || ':00.000Z', min(ws_id),
+               count(*), sum(is_error), sum(duration_ms), sum(cpu_ms)
+        FROM items WHERE kind = 'log' GROUP BY pk, substr(ts, 1, 16);
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

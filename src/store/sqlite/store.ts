@@ -22,6 +22,7 @@ import { Functions } from './functions.js';
 import { Items } from './items.js';
 import { SqliteKeyValue } from './kv.js';
 import { Logs } from './logs.js';
+import { Minutes } from './minutes.js';
 import { Stats } from './stats.js';
 import { Tasks } from './tasks.js';
 import { Workspaces } from './workspaces.js';
@@ -61,8 +62,9 @@ export class SqliteMetadataStore implements MetadataStore {
     this.functions = new Functions(this.items, this.workspaces);
     this.tasks = new Tasks(this.items);
     this.deployments = new Deployments(this.items, this.functions);
-    this.logs = new Logs(this.items);
-    this.stats = new Stats(this.items);
+    const minutes = new Minutes(this.items);
+    this.logs = new Logs(this.items, minutes);
+    this.stats = new Stats(this.items, minutes);
     this.apiKeys = new ApiKeys(this.items, this.workspaces);
     this.kv = new SqliteKeyValue(this.items, (fn) => this.run(fn));
   }

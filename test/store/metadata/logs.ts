@@ -106,6 +106,105 @@ export function logTests(withStore: WithStore): void {
       );
     }));
 
+  test('logs: statistics and minutes agree with sums over the logs, at any window bounds', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 3);
+      const now = clock.now().getTime();
+      // A fixed pseudo-random spread over the last 3 hours, several logs per minute, three functions.
+      let seedN = 7;
+      const rand = (): number => (seedN = (seedN * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const all = Array.from({ length: 600 }, (_, i) => {
+        const f = fns[i % 3]!;
+        return log(f, {
+          id: `r-${i}`,
+          timestamp: new Date(now - Math.floor(rand() * 3 * HOUR)).toISOString(),
+          status: rand() < 0.2 ? 'error' : 'success',
+          duration: Math.round(rand() * 100),
+          cpuMs: Math.round(rand() * 40) / 4,
+        });
+      });
+      for (let i = 0; i < all.length; i += 50) await store.appendLogs(all.slice(i, i + 50));
+      const sums = (logs: typeof all) => {
+        const invocations = logs.length;
+        const duration = logs.reduce((a, l) => a + l.duration, 0);
+        return {
+          invocations,
+          errors: logs.filter((l) => l.status === 'error').length,
+          avgDuration: invocations ? duration / invocations : 0,
+        };
+      };
+      const close = (a: { avgDuration: number }, b: { avgDuration: number }) =>
+        Math.abs(a.avgDuration - b.avgDuration) < 1e-9;
+      for (const back of [0, 59_999, 61_001, 37 * MINUTE + 123, 2 * HOUR + 30_500, 4 * HOUR]) {
+        const since = new Date(now - back).toISOString();
+        const inWindow = all.filter((l) => l.timestamp >= since);
+        const f = fns[1]!;
+        const want = sums(inWindow.filter((l) => l.functionId === f.id));
+        const got = await store.functionStats(f.id, since);
+        assert.deepEqual({ ...got, avgDuration: 0 }, { ...want, avgDuration: 0 }, `function since ${since}`);
+        assert.ok(close(got, want), `${got.avgDuration} vs ${want.avgDuration}`);
+        const wsGot = await store.workspaceStats(ws.id, since);
+        const wsWant = sums(inWindow);
+        assert.deepEqual(
+          { ...wsGot, avgDuration: 0 },
+          { ...wsWant, avgDuration: 0 },
+          `workspace since ${since}`,
+        );
+        assert.ok(close(wsGot, wsWant));
+        // Minutes over [since, since + 50 min 30 s): the same sums, minute by minute.
+        const until = new Date(now - back + 50 * MINUTE + 30_000).toISOString();
+        const minutes = await store.functionMinutes(f.id, since, until);
+        const expected = new Map<
+          string,
+          { invocations: number; errors: number; durationMs: number; cpuMs: number }
+        >();
+        for (const l of all) {
+          if (l.functionId !== f.id || l.timestamp < since || l.timestamp >= until) continue;
+          const m = expected.get(l.timestamp.slice(0, 16)) ?? {
+            invocations: 0,
+            errors: 0,
+            durationMs: 0,
+            cpuMs: 0,
+          };
+          m.invocations++;
+          if (l.status === 'error') m.errors++;
+          m.durationMs += l.duration;
+          m.cpuMs += l.cpuMs;
+          expected.set(l.timestamp.slice(0, 16), m);
+        }
+        assert.deepEqual(
+          minutes,
+          [...expected.entries()]
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([minute, m]) => ({ minute, ...m })),
+          `minutes of [${since}, ${until})`,
+        );
+      }
+    }));
+
+  test('logs: appending the same log again replaces it, and the statistics count it once', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const ts = at(clock.now(), -10 * MINUTE);
+      await store.appendLogs([
+        log(f, { id: 'same', timestamp: ts, status: 'error', duration: 30, cpuMs: 3 }),
+      ]);
+      await store.appendLogs([
+        log(f, { id: 'same', timestamp: ts, status: 'success', duration: 10, cpuMs: 1 }),
+      ]);
+      assert.equal(await store.countFunctionLogs(f.id), 1);
+      assert.deepEqual(await store.functionStats(f.id, at(clock.now(), -HOUR)), {
+        invocations: 1,
+        errors: 0,
+        avgDuration: 10,
+      });
+      const minute = ts.slice(0, 16);
+      assert.deepEqual(await store.functionMinutes(f.id, at(clock.now(), -HOUR), clock.now().toISOString()), [
+        { minute, invocations: 1, errors: 0, durationMs: 10, cpuMs: 1 },
+      ]);
+    }));
+
   test('logs: round-trip, newest first, limit, count', () =>
     withStore(async (store, clock) => {
       const { fns } = await seed(store, 1);
