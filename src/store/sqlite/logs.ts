@@ -35,7 +35,6 @@ const LOGS_END = prefixEnd(LOG_SK_PREFIX);
 
 export class Logs {
   private readonly listFnStmt;
-  private readonly countFnStmt;
   private readonly afterStmt;
   private readonly listWsStmt;
   private readonly fnExistsStmt;
@@ -50,18 +49,20 @@ export class Logs {
     this.listFnStmt = db.prepare<[string, string, string, number], { data: string }>(
       'SELECT data FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk DESC LIMIT ?',
     );
-    this.countFnStmt = db.prepare<[string, string, string], { n: number }>(
-      'SELECT count(*) AS n FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
-    );
     this.afterStmt = db.prepare<[string, string, string, number], { data: string }>(
       'SELECT data FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk ASC LIMIT ?',
     );
     this.listWsStmt = db.prepare<[string, number], { data: string }>(
       'SELECT data FROM items WHERE gsi1pk = ? ORDER BY gsi1sk DESC LIMIT ?',
     );
-    // The oldest first, by primary key: `LOG#{ts}#{id}` sorts by time within the partition.
-    this.deleteBeforeStmt = db.prepare<[string, string, string, string, number]>(
-      'DELETE FROM items WHERE pk = ? AND sk IN (SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk LIMIT ?)',
+    // The oldest first, by primary key: `LOG#{ts}#{id}` sorts by time within the partition. What
+    // each deleted row counted in its minute comes back, to be taken off.
+    this.deleteBeforeStmt = db.prepare<
+      [string, string, string, string, number],
+      { ts: string; ws_id: string; is_error: number; duration_ms: number; cpu_ms: number | null }
+    >(
+      'DELETE FROM items WHERE pk = ? AND sk IN (SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk LIMIT ?) ' +
+        'RETURNING ts, ws_id, is_error, duration_ms, cpu_ms',
     );
     this.oldSumsStmt = db.prepare<
       [string, string],
@@ -136,8 +137,9 @@ export class Logs {
       .map((r) => JSON.parse(r.data) as ExecutionLog);
   }
 
+  /** From the minutes' sums: counting the rows read every log of the function (~0.5 µs each). */
   countForFunction(functionId: string): number {
-    return this.countFnStmt.get(fnPk(functionId), LOG_SK_PREFIX, LOGS_END)?.n ?? 0;
+    return this.minutes.countOfFunction(functionId);
   }
 
   /** Strictly after: the range starts past every sort key `LOG#{after}#…`. */
@@ -148,19 +150,32 @@ export class Logs {
       .map((r) => JSON.parse(r.data) as ExecutionLog);
   }
 
-  /** Logs first, then the whole minutes before the cutoff's minute; returns the logs deleted. */
+  /** Call inside a transaction: the deleted logs come off their minutes' sums. */
   deleteForFunctionBefore(functionId: string, before: string, limit: number): number {
     const cutoff = requireTimestamp(before, 'before');
     const pk = fnPk(functionId);
-    const n = this.deleteBeforeStmt.run(
+    const gone = this.deleteBeforeStmt.all(
       pk,
       pk,
       LOG_SK_PREFIX,
       `${LOG_SK_PREFIX}${cutoff}`,
       sqlLimit(limit),
-    ).changes;
-    if (n < limit) this.minutes.deleteBefore(functionId, minuteOf(cutoff));
-    return n;
+    );
+    const deltas = new Map<string, MinuteDelta>();
+    for (const row of gone) {
+      const minute = minuteOf(row.ts);
+      let d = deltas.get(minute);
+      if (!d) {
+        d = { functionId, workspaceId: row.ws_id, minute, calls: 0, errors: 0, durationMs: 0, cpuMs: 0 };
+        deltas.set(minute, d);
+      }
+      d.calls -= 1;
+      d.errors -= row.is_error;
+      d.durationMs -= row.duration_ms;
+      d.cpuMs -= row.cpu_ms ?? 0;
+    }
+    for (const d of deltas.values()) this.minutes.add(d);
+    return gone.length;
   }
 
   listForWorkspace(workspaceId: string, limit: number): ExecutionLog[] {

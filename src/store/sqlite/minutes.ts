@@ -45,7 +45,8 @@ export class Minutes {
   private readonly rangeStmt;
   private readonly fnSumStmt;
   private readonly wsSumStmt;
-  private readonly deleteBeforeStmt;
+  private readonly countStmt;
+  private readonly dropEmptyStmt;
 
   constructor(items: Items) {
     const db = items.db;
@@ -54,12 +55,18 @@ export class Minutes {
     this.rangeStmt = db.prepare<[string, string, string], MinuteStats>(MINUTE_RANGE_SQL);
     this.fnSumStmt = db.prepare<[string, string, string], Sums>(MINUTE_FN_SUM_SQL);
     this.wsSumStmt = db.prepare<[string, string], Sums>(MINUTE_WS_SUM_SQL);
-    this.deleteBeforeStmt = db.prepare<[string, string, string]>(
-      'DELETE FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
+    this.countStmt = db.prepare<[string, string, string], { n: number }>(
+      'SELECT coalesce(sum(calls), 0) AS n FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
+    );
+    this.dropEmptyStmt = db.prepare<[string, string]>(
+      'DELETE FROM items WHERE pk = ? AND sk = ? AND calls <= 0',
     );
   }
 
-  /** Call inside the transaction that wrote the logs. */
+  /**
+   * Call inside the transaction that wrote (or deleted: negative deltas) the logs. A minute left
+   * with no calls goes.
+   */
   add(d: MinuteDelta): void {
     this.addStmt.run(
       fnPk(d.functionId),
@@ -71,6 +78,7 @@ export class Minutes {
       d.durationMs,
       d.cpuMs,
     );
+    if (d.calls < 0) this.dropEmptyStmt.run(fnPk(d.functionId), minuteSk(d.minute));
   }
 
   /** The rows of the whole minutes in [from, to) (minutes as `YYYY-MM-DDTHH:MM`). */
@@ -88,8 +96,8 @@ export class Minutes {
     return this.wsSumStmt.get(workspaceId, `${from}:00.000Z`);
   }
 
-  /** Drops the function's minutes before `minute` (retention). */
-  deleteBefore(functionId: string, minute: string): number {
-    return this.deleteBeforeStmt.run(fnPk(functionId), MINUTE_SK_PREFIX, minuteSk(minute)).changes;
+  /** How many logs the function has: the sum of its minutes' calls, not a count of its logs. */
+  countOfFunction(functionId: string): number {
+    return this.countStmt.get(fnPk(functionId), MINUTE_SK_PREFIX, MINUTES_END)?.n ?? 0;
   }
 }

@@ -171,7 +171,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.run(() => this.logs.countForFunction(functionId));
   }
   deleteFunctionLogsBefore(functionId: string, before: string, limit: number): Promise<number> {
-    return this.run(() => this.logs.deleteForFunctionBefore(functionId, before, limit));
+    return this.tx(() => this.logs.deleteForFunctionBefore(functionId, before, limit));
   }
   listWorkspaceLogs(workspaceId: string, limit: number): Promise<ExecutionLog[]> {
     return this.run(() => this.logs.listForWorkspace(workspaceId, limit));

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { FunctionRecord, Workspace } from '../../../src/core/types.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
 import { HOUR, MINUTE, at, eunhaError, fn, log, uid, workspace } from '../fixtures.js';
-import type { WithStore } from './harness.js';
+import { mentions, type WithStore } from './harness.js';
 
 const DAY = 24 * HOUR;
 
@@ -70,6 +70,28 @@ export function logTests(withStore: WithStore): void {
         'other-old',
       ]);
       assert.equal((await store.functionStats(f.id, at(now, -30 * DAY))).invocations, 3);
+      assert.equal(await store.countFunctionLogs(f.id), 3);
+
+      // A cutoff inside a minute (of the other function, 8 days ago): that minute keeps the sums of
+      // what is left of it, exactly.
+      const minute = new Date(Math.floor((now.getTime() - 8 * DAY) / MINUTE) * MINUTE);
+      await store.appendLogs([
+        log(other, { id: 'm-1', timestamp: at(minute, 10_000), duration: 4, cpuMs: 1 }),
+        log(other, { id: 'm-2', timestamp: at(minute, 40_000), duration: 6, cpuMs: 2, status: 'error' }),
+      ]);
+      assert.equal(await store.countFunctionLogs(other.id), 3);
+      // 'other-old' (9 days) and m-1 go.
+      assert.equal(await store.deleteFunctionLogsBefore(other.id, at(minute, 30_000), 10), 2);
+      assert.equal(await store.countFunctionLogs(other.id), 1);
+      const name = minute.toISOString().slice(0, 16);
+      assert.deepEqual(await store.functionMinutes(other.id, at(minute, 0), at(minute, MINUTE)), [
+        { minute: name, invocations: 1, errors: 1, durationMs: 6, cpuMs: 2 },
+      ]);
+      assert.equal(await store.deleteFunctionLogsBefore(other.id, at(minute, MINUTE), 10), 1);
+      assert.equal(await store.countFunctionLogs(other.id), 0);
+      assert.deepEqual(await store.functionMinutes(other.id, at(minute, 0), at(minute, MINUTE)), []);
+      // Nothing of the function's logs is left behind, not even an empty minute.
+      assert.deepEqual(mentions(await store.dumpKeys(), [other.id]), [`WS#${ws.id} | FN#${other.id}`]);
       await assert.rejects(
         store.deleteFunctionLogsBefore(f.id, 'not a time', 10),
         eunhaError('VALIDATION_ERROR', 'before'),
