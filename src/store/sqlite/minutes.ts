@@ -45,7 +45,6 @@ export class Minutes {
   private readonly rangeStmt;
   private readonly fnSumStmt;
   private readonly wsSumStmt;
-  private readonly countStmt;
   private readonly dropEmptyStmt;
 
   constructor(items: Items) {
@@ -55,9 +54,6 @@ export class Minutes {
     this.rangeStmt = db.prepare<[string, string, string], MinuteStats>(MINUTE_RANGE_SQL);
     this.fnSumStmt = db.prepare<[string, string, string], Sums>(MINUTE_FN_SUM_SQL);
     this.wsSumStmt = db.prepare<[string, string], Sums>(MINUTE_WS_SUM_SQL);
-    this.countStmt = db.prepare<[string, string, string], { n: number }>(
-      'SELECT coalesce(sum(calls), 0) AS n FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
-    );
     this.dropEmptyStmt = db.prepare<[string, string]>(
       'DELETE FROM items WHERE pk = ? AND sk = ? AND calls <= 0',
     );
@@ -98,6 +94,6 @@ export class Minutes {
 
   /** How many logs the function has: the sum of its minutes' calls, not a count of its logs. */
   countOfFunction(functionId: string): number {
-    return this.countStmt.get(fnPk(functionId), MINUTE_SK_PREFIX, MINUTES_END)?.n ?? 0;
+    return this.fnSumStmt.get(fnPk(functionId), MINUTE_SK_PREFIX, MINUTES_END)?.invocations ?? 0;
   }
 }

@@ -55,7 +55,8 @@ const migrations: Migration[] = [
   },
   // 3: per-minute sums of each function's logs, kept up to date by every append (minutes.ts), so
   // that statistics over a day read at most 1,440 rows per function instead of every log: at
-  // 100 invocations/s a function's 24-hour statistics read 8.6 million index entries (~1 s).
+  // 100 invocations/s a function's 24-hour statistics read 8.6 million index entries (~1 s, from
+  // 47 ms measured at 360,000).
   // Rows FN#{fn}/MIN#{minute}: calls, is_error (a count here), duration_ms and cpu_ms (sums).
   (db) => {
     db.exec(`
