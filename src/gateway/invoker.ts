@@ -42,10 +42,7 @@ export class Invoker {
     const timestamp = this.deps.clock().toISOString();
     const result = checkedResult(await this.deps.runtime.invoke(route.versionKey, req));
     const seconds = (performance.now() - started) / 1000;
-    const fnLabel = { function_name: route.fn.id };
-    this.deps.metrics.invocations.inc({ ...fnLabel, code: String(result.status) });
-    this.deps.metrics.duration.observe(fnLabel, seconds);
-    if (result.coldStart) this.deps.metrics.coldStarts.inc(fnLabel);
+    this.deps.metrics.recordInvocation(route.fn.id, result.status, seconds, result.coldStart);
 
     const failed = result.error !== undefined || result.status >= 500;
     const r = route.redactor;

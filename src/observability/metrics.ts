@@ -19,9 +19,14 @@ export interface RuntimeGauges {
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly invocations: Counter<'function_name' | 'code'>;
-  readonly duration: Histogram<'function_name'>;
-  readonly coldStarts: Counter<'function_name'>;
+  private readonly invocations: Counter<'function_name' | 'code'>;
+  private readonly duration: Histogram<'function_name'>;
+  private readonly coldStarts: Counter<'function_name'>;
+  /**
+   * Functions deleted since start. An invocation that was running when its function was deleted
+   * finishes afterwards, and must not bring the function's series back.
+   */
+  private readonly forgotten = new Set<string>();
   readonly builds: Histogram<'outcome'>;
   private readonly pipelined: Counter;
   private pipelinedSeen = 0;
@@ -86,11 +91,20 @@ export class Metrics {
     });
   }
 
+  recordInvocation(functionId: string, status: number, seconds: number, coldStart: boolean): void {
+    if (this.forgotten.has(functionId)) return;
+    const fnLabel = { function_name: functionId };
+    this.invocations.inc({ ...fnLabel, code: String(status) });
+    this.duration.observe(fnLabel, seconds);
+    if (coldStart) this.coldStarts.inc(fnLabel);
+  }
+
   /**
    * Drops every series of a deleted function: prom-client keeps a label set until told, so
    * /metrics would otherwise list each function ever deleted until the next restart.
    */
   async forget(functionId: string): Promise<void> {
+    this.forgotten.add(functionId);
     const { values } = await this.invocations.get();
     for (const { labels } of values) {
       if (labels.function_name === functionId)

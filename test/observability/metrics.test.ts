@@ -1,5 +1,6 @@
-// The Prometheus registry on its own: runtime gauges are read at scrape time, and the pipelined
-// count (a running total kept by the runtime) is exposed as a counter that only ever goes up.
+// The Prometheus registry on its own: runtime gauges are read at scrape time, the pipelined count
+// (a running total kept by the runtime) is exposed as a counter that only ever goes up, and a
+// deleted function's series go for good.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,5 +33,31 @@ describe('Metrics', () => {
     assert.equal(await scrape('eunha_pipelined_requests_total'), 5, 'a second scrape adds nothing');
     now = { ...now, pipelined: 12 };
     assert.equal(await scrape('eunha_pipelined_requests_total'), 12);
+  });
+
+  test("a forgotten function's series go, and an invocation finishing later does not bring them back", async () => {
+    const quiet: RuntimeGauges = {
+      instances: 0,
+      warmPool: 0,
+      hostProcesses: 0,
+      spares: 0,
+      queueDepth: 0,
+      pipelined: 0,
+    };
+    const m = new Metrics({ services: () => 0, runtime: () => quiet });
+    m.recordInvocation('fn-a', 200, 0.002, true);
+    m.recordInvocation('fn-a', 500, 0.003, false);
+    m.recordInvocation('fn-b', 200, 0.001, false);
+    const lines = async (id: string): Promise<string[]> =>
+      (await m.text()).split('\n').filter((l) => l.includes(`function_name="${id}"`));
+    assert.ok((await lines('fn-a')).some((l) => l.includes('code="500"')));
+    await m.forget('fn-a');
+    assert.deepEqual(await lines('fn-a'), []);
+    m.recordInvocation('fn-a', 200, 0.002, false);
+    assert.deepEqual(await lines('fn-a'), []);
+    assert.match(
+      (await lines('fn-b')).join('\n'),
+      /gateway_function_invocation_total\{function_name="fn-b",code="200"\} 1/,
+    );
   });
 });
