@@ -170,11 +170,16 @@ return Response(200, {}, json.dumps(out).encode())`,
     }
   });
 
-  test('asyncio runs: gather, timers, wait_for, queues; a loop with nothing to wake it raises; the timeout still holds', async () => {
+  test('asyncio runs: gather, timers, wait_for, queues; no I/O, said clearly; a loop with nothing to wake it raises; the timeout still holds', async () => {
     const v = version(
       handler(
         `if request.uri == "/forever":
     asyncio.run(asyncio.sleep(30))
+if request.uri == "/net":
+    try:
+        asyncio.run(asyncio.open_connection("127.0.0.1", 80))
+    except OSError as e:
+        return Response(200, {}, str(e).encode())
 if request.uri == "/stuck":
     async def stuck():
         await asyncio.get_running_loop().create_future()
@@ -210,6 +215,8 @@ return Response(200, {}, json.dumps(asyncio.run(main())).encode())`,
     assert.ok(ok.durationMs < 500, `${ok.durationMs} ms: timers sleep, they do not spin for long`);
     const stuck = await rt.invoke(v.key, get('/stuck'));
     assert.match(text(stuck.body), /would wait forever/);
+    const net = await rt.invoke(v.key, get('/net'));
+    assert.match(text(net.body), /create_connection is not available in the Eunha sandbox/);
     const forever = await rt.invoke(v.key, get('/forever'));
     assert.equal(forever.status, 504);
     assert.equal(forever.error?.code, 'TIMEOUT');

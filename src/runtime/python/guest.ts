@@ -180,6 +180,12 @@ class _Timers(selectors.BaseSelector):
         pass
 
 
+def _no_io(what):
+    async def refuse(self, *args, **kwargs):
+        raise OSError(errno.ENOTSUP, f"{what} is not available in the Eunha sandbox (no network, no processes)")
+    return refuse
+
+
 class SandboxEventLoop(asyncio.BaseEventLoop):
     def __init__(self):
         super().__init__()
@@ -190,6 +196,15 @@ class SandboxEventLoop(asyncio.BaseEventLoop):
 
     def _write_to_self(self):
         pass
+
+    create_connection = _no_io("create_connection")
+    create_server = _no_io("create_server")
+    create_datagram_endpoint = _no_io("create_datagram_endpoint")
+    create_unix_connection = _no_io("create_unix_connection")
+    create_unix_server = _no_io("create_unix_server")
+    subprocess_exec = _no_io("subprocess_exec")
+    subprocess_shell = _no_io("subprocess_shell")
+    getaddrinfo = _no_io("getaddrinfo")
 
 
 class _Policy(asyncio.events._BaseDefaultEventLoopPolicy):
