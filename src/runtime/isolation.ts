@@ -95,19 +95,6 @@ function dropArgs(uid: number): string[] {
   ];
 }
 
-/** Whether a child of this process can raise its nice value and then lower it back. */
-function mayLowerNice(): boolean {
-  const r = spawnSync(
-    process.execPath,
-    [
-      '-e',
-      'const os = require("os"); os.setPriority(os.getPriority() + 1); os.setPriority(os.getPriority() - 1)',
-    ],
-    { env: {}, stdio: 'ignore', timeout: 10_000 },
-  );
-  return r.status === 0;
-}
-
 function readableProbe(paths: string[]): string {
   return `const fs=require('fs');for(const p of ${JSON.stringify(paths)})fs.accessSync(p,fs.constants.R_OK)`;
 }
@@ -130,7 +117,11 @@ export function detectIsolation(): Isolation {
     privilegesDropped: false,
     filesJailed: false,
     batchScheduled: works('chrt', ['--batch', '0', 'true']),
-    bootsNiced: mayLowerNice(),
+    // Can a child raise its nice value and then lower it back?
+    bootsNiced: works(process.execPath, [
+      '-e',
+      'const os = require("os"); os.setPriority(os.getPriority() + 1); os.setPriority(os.getPriority() - 1)',
+    ]),
     warnings,
   };
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -5,9 +5,10 @@
 // a spare being booted, or a slot booted now, in one of its processes; a process from the pool
 // (booted, bound to no workspace yet), waiting for one being booted if need be; a process booted
 // now. After each specialisation the pool refills (a few boots at a time) and the workspace gets
-// its one spare back. Background boots run at nice 10; a sandbox gets normal priority when an
-// instance takes it, or when someone starts waiting for it. A sandbox is never reused once it has
-// run guest code; a process retires with its last one.
+// its one spare back. Background boots run at nice 10 where the runtime may renice them back
+// (Isolation.bootsNiced); a sandbox gets normal priority when an instance takes it, or when
+// someone starts waiting for it. A sandbox is never reused once it has run guest code; a process
+// retires with its last one.
 
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';
