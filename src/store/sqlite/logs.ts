@@ -80,7 +80,7 @@ export class Logs {
    */
   append(logs: ExecutionLog[]): void {
     const exists = new Map<string, boolean>();
-    const deltas = new Map<string, MinuteDelta>();
+    const deltas: MinuteDelta[] = [];
     for (const log of logs) {
       const ts = requireTimestamp(log.timestamp, 'timestamp');
       let live = exists.get(log.functionId);
@@ -102,7 +102,15 @@ export class Logs {
         duration_ms: log.duration,
         cpu_ms: log.cpuMs,
       };
-      let d = { calls: 1, errors: row.is_error, durationMs: log.duration, cpuMs: log.cpuMs };
+      const d = {
+        functionId: log.functionId,
+        workspaceId: log.workspaceId,
+        minute: minuteOf(ts),
+        calls: 1,
+        errors: row.is_error,
+        durationMs: log.duration,
+        cpuMs: log.cpuMs,
+      };
       try {
         this.items.insert(row);
       } catch (err) {
@@ -110,25 +118,14 @@ export class Logs {
         // The same (ts, id) again replaces the row; its minute takes the difference.
         const old = this.oldSumsStmt.get(row.pk, row.sk);
         this.items.upsert(row);
-        d = {
-          calls: 0,
-          errors: d.errors - (old?.is_error ?? 0),
-          durationMs: d.durationMs - (old?.duration_ms ?? 0),
-          cpuMs: d.cpuMs - (old?.cpu_ms ?? 0),
-        };
+        d.calls = 0;
+        d.errors -= old?.is_error ?? 0;
+        d.durationMs -= old?.duration_ms ?? 0;
+        d.cpuMs -= old?.cpu_ms ?? 0;
       }
-      const minute = minuteOf(ts);
-      const key = `${log.functionId}#${minute}`;
-      const acc = deltas.get(key);
-      if (!acc) deltas.set(key, { functionId: log.functionId, workspaceId: log.workspaceId, minute, ...d });
-      else {
-        acc.calls += d.calls;
-        acc.errors += d.errors;
-        acc.durationMs += d.durationMs;
-        acc.cpuMs += d.cpuMs;
-      }
+      deltas.push(d);
     }
-    for (const d of deltas.values()) this.minutes.add(d);
+    this.minutes.apply(deltas);
   }
 
   listForFunction(functionId: string, limit: number): ExecutionLog[] {
@@ -161,20 +158,17 @@ export class Logs {
       `${LOG_SK_PREFIX}${cutoff}`,
       sqlLimit(limit),
     );
-    const deltas = new Map<string, MinuteDelta>();
-    for (const row of gone) {
-      const minute = minuteOf(row.ts);
-      let d = deltas.get(minute);
-      if (!d) {
-        d = { functionId, workspaceId: row.ws_id, minute, calls: 0, errors: 0, durationMs: 0, cpuMs: 0 };
-        deltas.set(minute, d);
-      }
-      d.calls -= 1;
-      d.errors -= row.is_error;
-      d.durationMs -= row.duration_ms;
-      d.cpuMs -= row.cpu_ms ?? 0;
-    }
-    for (const d of deltas.values()) this.minutes.add(d);
+    this.minutes.apply(
+      gone.map((row) => ({
+        functionId,
+        workspaceId: row.ws_id,
+        minute: minuteOf(row.ts),
+        calls: -1,
+        errors: -row.is_error,
+        durationMs: -row.duration_ms,
+        cpuMs: -(row.cpu_ms ?? 0),
+      })),
+    );
     return gone.length;
   }
 

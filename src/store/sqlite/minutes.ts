@@ -60,10 +60,26 @@ export class Minutes {
   }
 
   /**
-   * Call inside the transaction that wrote (or deleted: negative deltas) the logs. A minute left
-   * with no calls goes.
+   * Call inside the transaction that wrote (or deleted: negative deltas) the logs, one delta per
+   * log; they are summed per function and minute first. A minute left with no calls goes.
    */
-  add(d: MinuteDelta): void {
+  apply(deltas: Iterable<MinuteDelta>): void {
+    const sums = new Map<string, MinuteDelta>();
+    for (const d of deltas) {
+      const key = `${d.functionId}#${d.minute}`;
+      const acc = sums.get(key);
+      if (!acc) sums.set(key, { ...d });
+      else {
+        acc.calls += d.calls;
+        acc.errors += d.errors;
+        acc.durationMs += d.durationMs;
+        acc.cpuMs += d.cpuMs;
+      }
+    }
+    for (const d of sums.values()) this.add(d);
+  }
+
+  private add(d: MinuteDelta): void {
     this.addStmt.run(
       fnPk(d.functionId),
       minuteSk(d.minute),
