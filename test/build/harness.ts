@@ -13,7 +13,7 @@ import { validatorCompiler } from '../../src/api/validation.js';
 import { BuildService, type BuildServiceOptions, type SourceChecker } from '../../src/build/index.js';
 import { randomIds } from '../../src/core/ids.js';
 import { openFsBlobStore } from '../../src/store/fs/index.js';
-import type { BlobStore, MetadataStore } from '../../src/store/ports.js';
+import type { BlobStore, MetadataStore, TaskPatch } from '../../src/store/ports.js';
 import { openSqliteMetadataStore } from '../../src/store/sqlite/index.js';
 
 export interface BuildHarness {
@@ -23,6 +23,11 @@ export interface BuildHarness {
   blobs: BlobStore;
   dir: string;
   finished: Array<{ seconds: number; outcome: string }>;
+  /**
+   * Task ids in the order their builds started (marked running: the first, synchronous step of a
+   * build, so this is the queue's own order, not that of later asynchronous steps).
+   */
+  started: string[];
   /** Closes app, service and stores; removes the dir unless keepDir. */
   close(keepDir?: boolean): Promise<void>;
 }
@@ -38,8 +43,21 @@ export async function startBuildHarness(
   const meta = await openSqliteMetadataStore(join(dir, 'eunha.db'));
   const blobs = await openFsBlobStore(join(dir, 'blobs'));
   const finished: Array<{ seconds: number; outcome: string }> = [];
+  const started: string[] = [];
+  const watched = new Proxy(meta, {
+    get(target, prop) {
+      if (prop === 'updateTask') {
+        return (taskId: string, patch: TaskPatch) => {
+          if (patch.status === 'running') started.push(taskId);
+          return target.updateTask(taskId, patch);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
   const builds = new BuildService({
-    meta,
+    meta: watched,
     blobs,
     clock: () => new Date(),
     ids: randomIds,
@@ -63,6 +81,7 @@ export async function startBuildHarness(
     blobs,
     dir,
     finished,
+    started,
     async close(keepDir = false) {
       await app.close();
       await builds.close();
