@@ -19,6 +19,19 @@ function stringRecord(v: unknown): Record<string, string> {
   for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
   return out;
 }
+/** The deadline of module code when an instance loads (RuntimeOptions.minLoadTimeoutMs). */
+function loadTimeoutMs(version: FunctionVersion, minMs: number): number {
+  return Math.min(60_000, Math.max(minMs, version.timeoutMs));
+}
+const LOAD_KILL_GRACE_MS = 1_000;
+
+/** The error codes a sandbox may answer with, and the status each one has. */
+const SANDBOX_ERRORS: Partial<Record<InvokeErrorCode, number>> = {
+  FUNCTION_ERROR: 500,
+  FUNCTION_CRASHED: 502,
+  TIMEOUT: 504,
+};
+
 /** Allowance in a host process's RSS for node, V8 and the compiled interpreter. */
 export const HOST_OVERHEAD_BYTES = 320 * MiB;
 /** Allowance per sandbox in it, above its function's memory: its JS heap and Pyodide's glue. */
@@ -93,10 +106,17 @@ export class Instance {
   }
 
   /** Load the version into a booted sandbox. On failure the sandbox is killed and FUNCTION_LOAD_ERROR thrown. */
-  static async specialise(sandbox: Sandbox, version: FunctionVersion): Promise<Instance> {
+  static async specialise(sandbox: Sandbox, version: FunctionVersion, minLoadMs: number): Promise<Instance> {
     const names = Object.keys(version.files).sort();
     const sizes = names.map((n) => ({ name: n, size: version.files[n]!.length }));
     const body = Buffer.concat(names.map((n) => version.files[n]!));
+    const timeoutMs = loadTimeoutMs(version, minLoadMs);
+    // The sandbox interrupts module code at the deadline; this is for code that swallows that.
+    let killed = false;
+    const killTimer = setTimeout(() => {
+      killed = true;
+      sandbox.kill();
+    }, timeoutMs + LOAD_KILL_GRACE_MS);
     let f;
     try {
       f = await sandbox.request(
@@ -105,6 +125,7 @@ export class Instance {
           env: version.env,
           variables: version.variables ?? {},
           memoryMb: version.memoryMb,
+          timeoutMs,
           files: sizes,
         },
         body,
@@ -113,8 +134,12 @@ export class Instance {
       sandbox.kill();
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
-        `the sandbox died while loading the function: ${String(e)}`,
+        killed
+          ? `the function's module code did not finish within ${timeoutMs} ms`
+          : `the sandbox died while loading the function: ${String(e)}`,
       );
+    } finally {
+      clearTimeout(killTimer);
     }
     if (f.header.ok !== true) {
       sandbox.kill();
@@ -197,7 +222,14 @@ export class Instance {
       cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
     };
     const status = Number(h.status);
-    if (!Number.isInteger(status) || status < 100 || status > 599 || f.body.length > MAX_RESPONSE_BYTES) {
+    const errorStatus = typeof h.error === 'string' ? SANDBOX_ERRORS[h.error as InvokeErrorCode] : undefined;
+    if (
+      !Number.isInteger(status) ||
+      status < 100 ||
+      status > 599 ||
+      f.body.length > MAX_RESPONSE_BYTES ||
+      (h.error !== undefined && errorStatus === undefined)
+    ) {
       return {
         result: {
           status: 502,
@@ -214,13 +246,13 @@ export class Instance {
     // check is repeated here in case it did not.
     const overMemory = typeof h.heapBytes === 'number' && h.heapBytes > this.memoryLimitBytes;
     const recycle = h.recycle === true || overMemory;
-    if (typeof h.error === 'string') {
+    if (errorStatus !== undefined) {
       const code = h.error as InvokeErrorCode;
       const message =
         code === 'TIMEOUT' ? `the function did not answer within ${timeoutMs} ms` : String(h.message ?? code);
       return {
         result: {
-          status,
+          status: errorStatus,
           headers: {},
           body: new Uint8Array(0),
           ...base,

@@ -48,6 +48,7 @@ export class Runtime {
       queueTimeoutMs: 5000,
       idleTtlMs: 300_000,
       killGraceMs: 500,
+      minLoadTimeoutMs: 10_000,
       pipelineDepth: 1,
       pipelineMaxServiceMs: 5,
       instancesPerProcess: 8,
@@ -110,7 +111,7 @@ export class Runtime {
     }
     const sandbox = await this.warm.take(null);
     try {
-      await Instance.specialise(sandbox, version).finally(() => this.warm.settle(sandbox));
+      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs).finally(() => this.warm.settle(sandbox));
       return { ok: true };
     } catch (e) {
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };

@@ -22,6 +22,7 @@ export interface SchedulerConfig {
   idleTtlMs: number;
   pipelineDepth: number;
   pipelineMaxServiceMs: number;
+  minLoadTimeoutMs: number;
   logger: Logger;
 }
 
@@ -183,7 +184,7 @@ export class Scheduler {
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
       sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
-      const inst = await Instance.specialise(sandbox, vs.version).finally(() => this.warm().settle(sandbox));
+      const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() => this.warm().settle(sandbox));
       vs.instances.add(inst);
       // A sandbox that ends while idle (its process crashed or was killed, taking the workspace's
       // other sandboxes with it) leaves at once, so that no request is sent to it.

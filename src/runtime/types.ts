@@ -87,6 +87,12 @@ export interface RuntimeOptions {
   instancesPerProcess?: number;
   /** After the timeout interrupt, how long before the process is killed (default 500 ms). */
   killGraceMs?: number;
+  /**
+   * Module code (imports, globals) runs under a deadline of its own when an instance loads: the
+   * function's timeout, but at least this (default 10 s: a cold import on a busy machine) and at
+   * most 60 s.
+   */
+  minLoadTimeoutMs?: number;
   /** Request body cap (default 6 MiB). */
   maxRequestBytes?: number;
   /** Boot sandboxes from the cached memory snapshot (default true; false is the bench's baseline). */

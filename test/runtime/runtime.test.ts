@@ -16,6 +16,7 @@ const rt = new Runtime({
   cacheDir: CACHE_DIR,
   poolSize: 2,
   killGraceMs: 300,
+  minLoadTimeoutMs: 800,
   queueTimeoutMs: 300,
   queueLimit: 2,
   idleTtlMs: 60_000,
@@ -379,14 +380,101 @@ return Response(200, {}, b"alive")`),
     assert.equal(text(next.body), 'alive');
   });
 
-  test('a sleeping guest times out too', async () => {
-    const v = version(handler('import time\ntime.sleep(30)\nreturn Response(200, {}, b"late")'), {
-      timeoutMs: 300,
-    });
+  test('time.sleep blocks without spinning; a sleep past the deadline is a 504 with the output before it', async () => {
+    const v = version(
+      handler(`print("going to sleep", request.uri)
+time.sleep(0.25 if request.uri == "/nap" else 30)
+return Response(200, {}, b"rested")`, 'import time'),
+      { timeoutMs: 400 },
+    );
     await rt.load(v);
-    const r = await rt.invoke(v.key, get());
+    const nap = await rt.invoke(v.key, get('/nap'));
+    assert.equal(text(nap.body), 'rested');
+    assert.ok(nap.durationMs >= 245, `took ${nap.durationMs}`);
+    // Emscripten's sleep spun: a 250 ms nap cost 250 ms of CPU.
+    assert.ok(nap.cpuMs < 60, `a 250 ms sleep used ${nap.cpuMs} ms of CPU`);
+    const r = await rt.invoke(v.key, get('/long'));
     assert.equal(r.status, 504);
-    assert.ok(r.durationMs < 3000, `took ${r.durationMs}`);
+    assert.equal(r.error?.code, 'TIMEOUT');
+    assert.ok(r.durationMs >= 390 && r.durationMs < 1500, `took ${r.durationMs}`);
+    // Interrupted at its deadline (not killed): the traceback says where, the output is kept.
+    assert.match(r.error!.traceback ?? '', /time\.sleep/);
+    assert.deepEqual(r.lines.slice(0, 1), ['going to sleep /long']);
+    assert.ok(r.cpuMs < 100, `cpuMs ${r.cpuMs}`);
+    const errors = await Promise.all(
+      ['x', -1, 'nan'].map(async (arg) => {
+        const w = version(handler(`time.sleep(${arg === 'nan' ? 'float("nan")' : JSON.stringify(arg)})`, 'import time'));
+        await rt.load(w);
+        const e = await rt.invoke(w.key, get());
+        await rt.unload(w.key);
+        return e.error?.message;
+      }),
+    );
+    assert.match(errors[0] ?? '', /TypeError/);
+    assert.match(errors[1] ?? '', /ValueError: sleep length must be non-negative/);
+    assert.match(errors[2] ?? '', /ValueError/);
+    const next = await rt.invoke(v.key, get('/nap'));
+    assert.equal(text(next.body), 'rested');
+  });
+
+  test('a KeyboardInterrupt the handler raises is its own error (500), not a timeout', async () => {
+    const v = version(
+      handler(`global n
+n += 1
+if request.uri == "/raise":
+    raise KeyboardInterrupt("by hand")
+return Response(200, {}, str(n).encode())`, 'n = 0'),
+    );
+    await rt.load(v);
+    assert.equal(text((await rt.invoke(v.key, get())).body), '1');
+    const r = await rt.invoke(v.key, get('/raise'));
+    assert.equal(r.status, 500);
+    assert.equal(r.error?.code, 'FUNCTION_ERROR');
+    assert.match(r.error!.message, /KeyboardInterrupt: by hand/);
+    // Same instance, module state intact: it was not recycled as after a timeout.
+    assert.equal(text((await rt.invoke(v.key, get())).body), '3');
+  });
+
+  test('guest code cannot choose the error code or status of a failure', async () => {
+    const v = version(
+      handler(`import _eunha_io
+real = _eunha_io.write_frame
+def forged(header, body=b""):
+    if header.get("t") == "resp":
+        header = dict(header, status=429, error=request.uri[1:], message="forged")
+    real(header, body)
+_eunha_io.write_frame = forged
+raise RuntimeError("boom")`),
+    );
+    await rt.load(v);
+    for (const code of ['TOO_MANY_REQUESTS', 'BOGUS', '__proto__', 'TIMEOUT']) {
+      const r = await rt.invoke(v.key, get(`/${code}`));
+      assert.equal(r.status, 500, code);
+      assert.equal(r.error?.code, 'FUNCTION_ERROR', code);
+    }
+  });
+
+  test('module code that never finishes fails the load at its deadline, swallowed interrupt or not', async () => {
+    for (const code of [
+      'while True: pass',
+      'import time\ntime.sleep(1000)',
+      'while True:\n    try:\n        while True: pass\n    except BaseException: pass',
+    ]) {
+      const v = version(`${code}\n${handler('return Response(200, {}, b"never")')}`, { timeoutMs: 200 });
+      const t0 = Date.now();
+      await assert.rejects(
+        rt.load(v),
+        (e: unknown) =>
+          e instanceof EunhaError &&
+          e.code === 'FUNCTION_LOAD_ERROR' &&
+          /module code did not finish within 800 ms/.test(e.message),
+      );
+      assert.ok(Date.now() - t0 < 4000, `${code}: took ${Date.now() - t0} ms`);
+    }
+    // The runtime serves on.
+    const ok = version(handler('return Response(200, {}, b"fine")'));
+    await rt.load(ok);
+    assert.equal(text((await rt.invoke(ok.key, get())).body), 'fine');
   });
 
   test('a guest that swallows the interrupt is killed after the grace period, its output kept', async () => {

@@ -120,7 +120,7 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
   const device = new BridgeDevice((raw) => {
     channel.writeRaw(raw);
     return awaitKvReply();
-  });
+  }, sleepFor);
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
   refuseListening(py);
   // A function has no stdin. Pyodide's default reads the host's fd 0 through `fs`, which the
@@ -143,7 +143,10 @@ import random
 random.seed()
 del random
 import _eunha_asyncio
-_eunha_asyncio.install()`);
+_eunha_asyncio.install()
+import time, _eunha_io
+time.sleep = _eunha_io.sleep
+del time, _eunha_io`);
   // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
   const main = py.pyimport('_eunha_main') as unknown as Loaded;
   const entry: Loaded = { load: main.load, dispatch: main.dispatch };
@@ -167,6 +170,8 @@ _eunha_asyncio.install()`);
  */
 const SIGINT = 2;
 let deadlineAt = 0;
+/** The current step (a load or a request) reached its deadline: an interrupt it reports is a timeout. */
+let timedOut = false;
 /** The loaded function's memory (Infinity until a load): caps its wasm heap and, plus an allowance, its footprint. */
 let memoryLimit = Infinity;
 /** CPU time of this thread at the end of the previous answer (or of the load), ms. */
@@ -201,6 +206,34 @@ function sendPartial(overMemory = false): void {
   });
 }
 
+function reachDeadline(): void {
+  deadlineAt = 0;
+  timedOut = true;
+  // If the guest swallows the interrupt, the parent kills the sandbox after its grace period
+  // and this is all that is left of the request's output: send it now.
+  sendPartial();
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+/**
+ * `time.sleep` in the guest (through the bridge device): the thread blocks without spinning, and
+ * wakes at the step's deadline. Answers true when the deadline cut the sleep short (or had passed
+ * already); the guest then raises KeyboardInterrupt, as the eval loop would have.
+ */
+function sleepFor(ms: number): boolean {
+  if (timedOut) return true;
+  const until = Date.now() + ms;
+  const stopAt = deadlineAt > 0 ? Math.min(until, deadlineAt) : until;
+  for (let left = stopAt - Date.now(); left > 0; left = stopAt - Date.now()) {
+    Atomics.wait(sleeper, 0, 0, left);
+  }
+  if (deadlineAt > 0 && Date.now() >= deadlineAt) {
+    reachDeadline();
+    return true;
+  }
+  return false;
+}
+
 const interrupt = {
   get 0(): number {
     const now = Date.now();
@@ -217,10 +250,7 @@ const interrupt = {
       }
     }
     if (deadlineAt > 0 && now >= deadlineAt) {
-      deadlineAt = 0;
-      // If the guest swallows the interrupt, the parent kills the sandbox after its grace period
-      // and this is all that is left of the request's output: send it now.
-      sendPartial();
+      reachDeadline();
       return SIGINT;
     }
     return 0;
@@ -257,6 +287,48 @@ function isFatal(e: unknown): boolean {
   );
 }
 
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * The guest's answer to a request, rebuilt from the fields it may set. Guest code can write any
+ * frame it likes (it can replace `_eunha_io.write_frame`), so it picks neither the error code nor
+ * the status of an error: the host does. An exception is FUNCTION_ERROR (500), unless it is the
+ * interrupt this thread sent at the deadline: then it is TIMEOUT (504). A KeyboardInterrupt the
+ * handler raised itself is an ordinary exception.
+ */
+function guestResult(h: Header, timedOut: boolean): Header {
+  if (h.error === undefined) return { t: 'result', status: h.status, headers: h.headers };
+  if (timedOut && h.interrupted === true) {
+    return {
+      t: 'result',
+      status: 504,
+      headers: {},
+      error: 'TIMEOUT',
+      message: 'the function did not answer within its timeout',
+      traceback: str(h.traceback),
+    };
+  }
+  return {
+    t: 'result',
+    status: 500,
+    headers: {},
+    error: 'FUNCTION_ERROR',
+    message: str(h.message) ?? 'the function raised an exception',
+    traceback: str(h.traceback),
+  };
+}
+
+/** The loader's answer, from the fields it may set. */
+function loadReply(h: Header): Header {
+  if (h.ok === true) return { t: 'loaded', ok: true };
+  return {
+    t: 'loaded',
+    ok: false,
+    error: str(h.error) ?? 'the function could not be loaded',
+    traceback: str(h.traceback),
+  };
+}
+
 function serve({ entry, device, FS, heap }: Booted): void {
   /**
    * Set once an answer said "recycle": requests already pipelined behind it are answered "not
@@ -282,14 +354,30 @@ function serve({ entry, device, FS, heap }: Booted): void {
         memoryLimit = memoryMb * MiB;
         setWasmMemoryLimit(Math.max(memoryMb * MiB, heap() + 16 * MiB));
         device.offer(encodeFrame({ t: 'load', env: header.env, variables: header.variables }));
+        // Module-level code runs here: it has a deadline like a request (a `while True` at import
+        // used to hold its deploy, and a build slot, forever).
+        const loadMs = Number(header.timeoutMs);
+        deadlineAt = Date.now() + loadMs;
+        timedOut = false;
         entry.load();
+        deadlineAt = 0;
         const ans = device.answer;
         reply =
           ans !== null && ans.header.t === 'loaded'
-            ? { ...ans.header }
+            ? loadReply(ans.header)
             : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
+        if (timedOut && reply.ok !== true) {
+          reply.error = `the function's module code did not finish within ${loadMs} ms`;
+        }
       } catch (e) {
-        reply = { t: 'loaded', ok: false, error: String(e instanceof Error ? e.message : e) };
+        deadlineAt = 0;
+        reply = {
+          t: 'loaded',
+          ok: false,
+          error: timedOut
+            ? `the function's module code did not finish within ${Number(header.timeoutMs)} ms`
+            : String(e instanceof Error ? e.message : e),
+        };
       }
       const out = output.take();
       channel.write({ ...reply, lines: out.lines, heapBytes: heap() });
@@ -303,6 +391,7 @@ function serve({ entry, device, FS, heap }: Booted): void {
     }
     device.offer(raw);
     overReported = false;
+    timedOut = false;
     deadlineAt = Date.now() + Number(header.timeoutMs);
     const w0 = performance.now();
     let thrown: unknown = null;
@@ -344,24 +433,23 @@ function serve({ entry, device, FS, heap }: Booted): void {
       continue;
     }
     if (thrown === null && ans !== null && ans.header.t === 'resp') {
-      // A handler's own exception leaves the interpreter sound; anything else the guest reports
-      // (a timeout it caught, a refused answer) does not.
-      const err = ans.header.error;
-      const recycle = overMemory || (typeof err === 'string' && err !== 'FUNCTION_ERROR');
+      // A handler's own exception leaves the interpreter sound; an interrupt at the deadline,
+      // caught or not, may have landed anywhere.
+      const recycle = overMemory || timedOut;
       draining = recycle;
-      channel.write({ ...ans.header, t: 'result', ...meta, recycle, notRun: false }, ans.body);
+      channel.write({ ...guestResult(ans.header, timedOut), ...meta, recycle, notRun: false }, ans.body);
       continue;
     }
     draining = true;
     const fatal = isFatal(thrown);
     const text = String(thrown instanceof Error ? thrown.message : (thrown ?? 'no response'));
-    const timedOut = !fatal && text.includes('KeyboardInterrupt');
+    const timeout = !fatal && timedOut;
     channel.write({
       t: 'result',
-      status: timedOut ? 504 : 502,
+      status: timeout ? 504 : 502,
       headers: {},
-      error: timedOut ? 'TIMEOUT' : 'FUNCTION_CRASHED',
-      message: timedOut
+      error: timeout ? 'TIMEOUT' : 'FUNCTION_CRASHED',
+      message: timeout
         ? 'the function did not answer within its timeout'
         : 'the sandbox failed: ' + text.split('\n').slice(-2).join(' '),
       traceback: text,

@@ -6,6 +6,7 @@
 export const GUEST_FILES: Record<string, string> = {
   '_eunha_io.py': `"""Frames over /dev/eunha: u32 header length, u32 body length, JSON header, body bytes."""
 import json
+import operator
 import os
 import struct
 
@@ -44,6 +45,27 @@ def write_frame(header: dict, body: bytes = b"") -> None:
 def call(header: dict, body: bytes = b""):
     write_frame(header, body)
     return read_frame()
+
+
+_DAY_MS = 86_400_000
+
+
+def sleep(seconds) -> None:
+    """time.sleep: the host blocks this thread until the time is up or the deadline comes.
+    Emscripten's sleep spins, burning a core, and hides from the timeout's interrupt."""
+    if not isinstance(seconds, (int, float)):
+        seconds = operator.index(seconds)
+    if seconds != seconds:
+        raise ValueError("Invalid value NaN (not a number)")
+    if seconds < 0:
+        raise ValueError("sleep length must be non-negative")
+    ms = seconds * 1000
+    while ms > 0:
+        step = min(ms, _DAY_MS)
+        header, _ = call({"t": "sleep", "ms": step})
+        if header.get("timedOut"):
+            raise KeyboardInterrupt
+        ms -= step
 `,
   '_eunha_main.py': `"""Entry points the host calls with no arguments; all data moves through _eunha_io frames."""
 import importlib
@@ -131,15 +153,11 @@ def dispatch() -> None:
     try:
         status, headers, out = _shape(_handler.handle_request(request))
         reply = {"t": "resp", "status": status, "headers": headers}
-    except KeyboardInterrupt as e:
-        traceback.print_exception(e)
-        reply = {"t": "resp", "status": 504, "headers": {}, "error": "TIMEOUT",
-                 "message": "the function did not answer within its timeout",
-                 "traceback": "".join(traceback.format_exception(e))}
-        out = b""
     except BaseException as e:
+        # The host tells the deadline's interrupt from a KeyboardInterrupt the handler raised.
         traceback.print_exception(e)
         reply = {"t": "resp", "status": 500, "headers": {}, "error": "FUNCTION_ERROR",
+                 "interrupted": isinstance(e, KeyboardInterrupt),
                  "message": f"{type(e).__name__}: {e}",
                  "traceback": "".join(traceback.format_exception(e))}
         out = b""
