@@ -95,10 +95,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installJsonParser(app);
   installErrorHandling(app);
 
+  // For the API only: the function ingress turns it off (config.cors), so a function answers its
+  // own OPTIONS and sets its own CORS headers. No origins configured: no CORS headers at all.
+  const origins = deps.config.corsOrigins;
   await app.register(cors, {
-    origin: deps.config.corsOrigins.includes('*') ? true : deps.config.corsOrigins,
-    credentials: !deps.config.corsOrigins.includes('*'),
+    origin: origins.includes('*') ? true : origins.length > 0 ? origins : false,
+    credentials: !origins.includes('*'),
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
+    // An OPTIONS that is not a preflight gets the allowed methods, not a plain-text 400.
+    strictPreflight: false,
   });
   // After CORS (whose hook answers preflights, which carry no credentials), before every route.
   installGuard(app, { auth: deps.auth, limiter: deps.limiter });

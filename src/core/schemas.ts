@@ -294,12 +294,12 @@ export const LogsQuery = Type.Object(
       Type.Boolean({ default: false, description: 'Stream new entries (Server-Sent Events)' }),
     ),
   },
-  { additionalProperties: false },
+  // Unknown query parameters (a cache-buster `_=…`) are ignored, as the seed's FastAPI did and
+  // as every other route here does; unknown body fields are refused.
 );
-export const WorkspaceLogsQuery = Type.Object(
-  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })) },
-  { additionalProperties: false },
-);
+export const WorkspaceLogsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+});
 
 export const LogsResponse = Type.Object({ logs: Type.Array(ExecutionLog), total: Type.Integer() });
 

@@ -51,13 +51,15 @@ export class LocalTarget {
     }
     const files = await this.artifactFiles(deployment.workspaceId, deployment.digest);
     const secrets = this.openSecrets(deployment);
+    const env = { ...deployment.config.environmentVariables, ...secrets };
     const version: FunctionVersion = {
       key,
       functionId: fn.id,
       workspaceId: fn.workspaceId,
       engine: 'python',
       files,
-      env: { ...deployment.config.environmentVariables, ...secrets },
+      env,
+      variables: spinVariables(env),
       memoryMb: deployment.config.memory,
       timeoutMs: deployment.config.timeout * 1000,
       minWarm: deployment.config.minWarm ?? 0,
@@ -86,3 +88,23 @@ export class LocalTarget {
     await this.runtime.unload(r.versionKey);
   }
 }
+
+/**
+ * What `spin_sdk.variables.get(name)` answers. Spin names variables in lower case and its
+ * environment provider reads `SPIN_VARIABLE_{NAME}`; a Blue FaaS function has only environment
+ * variables, so each one whose lower-cased name is a valid variable name is one too (`API_URL` →
+ * `api_url`), and a `SPIN_VARIABLE_` one wins over a plain one of the same name.
+ */
+export function spinVariables(env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const prefixed: [string, string][] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (k.startsWith(SPIN_PREFIX)) prefixed.push([k.slice(SPIN_PREFIX.length), v]);
+    else if (VARIABLE_NAME.test(k.toLowerCase())) out[k.toLowerCase()] = v;
+  }
+  for (const [k, v] of prefixed) if (VARIABLE_NAME.test(k.toLowerCase())) out[k.toLowerCase()] = v;
+  return out;
+}
+const SPIN_PREFIX = 'SPIN_VARIABLE_';
+/** Spin's rule for variable names. */
+const VARIABLE_NAME = /^[a-z][a-z0-9_]*$/;

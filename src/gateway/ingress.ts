@@ -14,6 +14,7 @@ import { HTTP_METHODS } from '../core/schemas.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
+import { headerBytes, headerText } from './header-bytes.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the function.
 const HOP_BY_HOP = new Set([
@@ -25,7 +26,6 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'upgrade',
   'content-length',
-  'host',
 ]);
 
 export interface IngressOptions {
@@ -37,10 +37,31 @@ export interface IngressOptions {
 
 const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** @fastify/cors reads this; false leaves the route alone (api/app.ts). */
+    cors?: false;
+  }
+}
+
+/**
+ * The request target as the function sees it: path and query exactly as sent (not decoded), and
+ * the part of the path after `/fn/{id}` (Spin's path info: `/` for the function's root). An
+ * absolute-form target (`GET http://host/fn/…`, meant for proxies) is cut to its path.
+ */
+export function requestTarget(url: string): { uri: string; pathInfo: string } {
+  const uri = url.startsWith('/') ? url : url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '') || '/';
+  const q = uri.indexOf('?');
+  const path = q < 0 ? uri : uri.slice(0, q);
+  // '/fn/' + the id segment as sent (it may be percent-encoded) + the rest.
+  const slash = path.indexOf('/', 4);
+  return { uri, pathInfo: slash < 0 ? '/' : path.slice(slash) };
+}
+
 function requestHeaders(
   req: FastifyRequest,
   fn: FunctionRecord,
-  pathInfo: string,
+  { uri, pathInfo }: { uri: string; pathInfo: string },
   publicUrl: string,
 ): Record<string, string> {
   const fnId = fn.id;
@@ -49,11 +70,11 @@ function requestHeaders(
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('spin-')) continue;
     if (keyAuth && k === 'authorization') continue;
-    out[k] = Array.isArray(v) ? v.join(', ') : v;
+    out[k] = headerText(Array.isArray(v) ? v.join(', ') : v);
   }
   const base = `/fn/${fnId}`;
   // The headers a Spin HTTP trigger sets, so code that reads them works unchanged.
-  out['spin-full-url'] = `${publicUrl}${req.url}`;
+  out['spin-full-url'] = `${publicUrl}${uri}`;
   out['spin-path-info'] = pathInfo;
   out['spin-matched-route'] = `${base}/...`;
   out['spin-raw-component-route'] = `${base}/...`;
@@ -62,6 +83,28 @@ function requestHeaders(
   out['spin-client-addr'] = `${req.ip}:${req.socket.remotePort ?? 0}`;
   out['x-request-id'] = String(req.id);
   return out;
+}
+
+/** A GET or HEAD body, which Fastify leaves unread (Spin passes it on), under the same cap. */
+async function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+  const raw = req.raw;
+  const tooLarge = (): EunhaError =>
+    new EunhaError('PAYLOAD_TOO_LARGE', 'request body is larger than the configured limit', {
+      field: 'body',
+      limit,
+    });
+  if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) {
+    return Buffer.alloc(0);
+  }
+  if (Number(raw.headers['content-length']) > limit) throw tooLarge();
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of raw as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge();
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts, size);
 }
 
 /**
@@ -122,7 +165,7 @@ function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: stri
   }
   void reply.code(result.status);
   for (const [k, v] of Object.entries(result.headers)) {
-    if (!HOP_BY_HOP.has(k.toLowerCase())) void reply.header(k, v);
+    if (!HOP_BY_HOP.has(k.toLowerCase())) void reply.header(k, headerBytes(v));
   }
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
 }
@@ -159,8 +202,8 @@ export async function ingressRoutes(
           { allow: allowed.join(', ') },
         );
       }
-      const rest = req.params['*'] ?? '';
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const sent = requestTarget(req.url);
+      const body = Buffer.isBuffer(req.body) ? req.body : await unparsedBody(req, opts.bodyLimitBytes);
       // A caller that gives up while its request waits for an instance takes it out of the line:
       // under overload, abandoned requests would otherwise fill the queue and run for nobody.
       const gone = new AbortController();
@@ -170,8 +213,8 @@ export async function ingressRoutes(
       reply.raw.once('close', onClose);
       const invocation = await invoker.invoke(route, {
         method: req.method,
-        uri: req.url,
-        headers: requestHeaders(req, route.fn, `/${rest}`, opts.publicUrl()),
+        uri: sent.uri,
+        headers: requestHeaders(req, route.fn, sent, opts.publicUrl()),
         body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
         signal: gone.signal,
       });
@@ -186,7 +229,7 @@ export async function ingressRoutes(
         url,
         exposeHeadRoute: false,
         schema: { hide: true },
-        config: { auth: FUNCTION_URL },
+        config: { auth: FUNCTION_URL, cors: false },
         handler,
       });
     }

@@ -5,6 +5,7 @@
 
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { InvokeResult } from '../runtime/index.js';
+import { headerBytes } from './header-bytes.js';
 
 /** Why the result cannot be sent as it is, or undefined when it can. */
 export function responseProblem(result: InvokeResult): string | undefined {
@@ -18,7 +19,7 @@ export function responseProblem(result: InvokeResult): string | undefined {
       return `header name ${JSON.stringify(name.slice(0, 64))} is not a valid HTTP token`;
     }
     try {
-      validateHeaderValue(name, value);
+      validateHeaderValue(name, headerBytes(value));
     } catch {
       return `the value of header '${name.slice(0, 64)}' has characters HTTP does not allow (e.g. CR/LF)`;
     }

@@ -62,12 +62,15 @@ describe('bad input at the edge', () => {
     const ws = (
       await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'q' } })
     ).json();
-    for (const q of ['limit=0', 'limit=1001', 'limit=abc', 'other=1']) {
+    for (const q of ['limit=0', 'limit=1001', 'limit=abc']) {
       const res = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws.id}/logs?${q}` });
       assert.equal(res.statusCode, 400, q);
       assert.equal(res.json().error.code, 'VALIDATION_ERROR');
-      assert.ok(['limit', 'other'].includes(res.json().error.details.field), q);
+      assert.equal(res.json().error.details.field, 'limit', q);
     }
+    // An unknown parameter (a browser's cache-buster) is ignored, as the seed's FastAPI did.
+    const extra = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws.id}/logs?_=1732600000&limit=5` });
+    assert.equal(extra.statusCode, 200, extra.body);
   });
 
   test('request ids are echoed and accepted from the caller', async () => {

@@ -82,10 +82,9 @@ export async function observabilityRoutes(
         tags: ['Logs'],
         summary: 'Lines the function printed, newest first, in Loki’s shape',
         params: FnParams,
-        querystring: Type.Object(
-          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })) },
-          { additionalProperties: false },
-        ),
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })),
+        }),
         response: {
           200: Type.Object({
             logs: Type.Array(

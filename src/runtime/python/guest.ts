@@ -76,6 +76,7 @@ import traceback
 import _eunha_io
 from spin_sdk import variables
 from spin_sdk.http import IncomingHandler as _Base, Request, Response
+from spin_sdk.wit.imports import key_value as _kv
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 _handler = None
@@ -150,6 +151,7 @@ def dispatch() -> None:
     """Serve one request: read it from the bridge, call the handler, write the response."""
     header, body = _eunha_io.read_frame()
     request = Request(header["method"], header["uri"], dict(header["headers"]), bytes(body))
+    _kv._begin_request()
     try:
         status, headers, out = _shape(_handler.handle_request(request))
         reply = {"t": "resp", "status": status, "headers": headers}

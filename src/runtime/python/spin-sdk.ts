@@ -65,6 +65,14 @@ _MAX_OPEN = 16
 _open_count = 0
 
 
+def _begin_request() -> None:
+    """Spin gives each request a fresh instance, so a store opened without \`with\` is gone when
+    the request ends. Here the instance lives on: the count of open stores starts again with each
+    request (a handle kept from an earlier one still works), or 16 requests would exhaust it."""
+    global _open_count
+    _open_count = 0
+
+
 def _raise(reply: dict) -> None:
     kind = reply.get("error")
     if kind == "no-such-store":

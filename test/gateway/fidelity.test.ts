@@ -1,0 +1,198 @@
+// The public ingress over a real socket: what a Spin function sees of the request (raw path info,
+// Host, a GET body, UTF-8 header values, an absolute-form target) and what the caller gets back
+// (OPTIONS answered by the function, no platform CORS headers, UTF-8 response header values);
+// key-value handles and variables as Spin code uses them.
+
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+const ECHO = `from spin_sdk import http, key_value, variables
+from spin_sdk.http import Request, Response
+from spin_sdk.wit.types import Err
+import json
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        if request.uri.endswith("/kv"):
+            store = key_value.open_default()  # never closed, as much Spin code does
+            n = int((store.get("n") or b"0").decode()) + 1
+            store.set("n", str(n).encode())
+            return Response(200, {}, str(n).encode())
+        if request.uri.endswith("/vars"):
+            out = {}
+            for name in ("greeting", "api_url", "missing"):
+                try:
+                    out[name] = variables.get(name)
+                except Err as e:
+                    out[name] = type(e.value).__name__
+            return Response(200, {"content-type": "application/json"}, json.dumps(out).encode())
+        out = {
+            "method": request.method,
+            "uri": request.uri,
+            "path_info": request.headers.get("spin-path-info"),
+            "full_url": request.headers.get("spin-full-url"),
+            "host": request.headers.get("host"),
+            "x_u": request.headers.get("x-u"),
+            "body": (request.body or b"").decode("utf-8"),
+        }
+        return Response(200, {"content-type": "application/json", "x-u": "café", "x-k": "한"},
+                        json.dumps(out).encode())
+`;
+
+interface Echo {
+  method: string;
+  uri: string;
+  path_info: string;
+  full_url: string;
+  host: string;
+  x_u: string;
+  body: string;
+}
+
+describe('the ingress passes requests through as Spin would', () => {
+  let p: TestPlatform;
+  let port = 0;
+  let fnId = '';
+  before(async () => {
+    p = await startTestPlatform({
+      EUNHA_WARM_POOL_SIZE: '1',
+      CORS_ORIGINS: '["https://console.example"]',
+    });
+    const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
+    port = Number(new URL(address).port);
+    const ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'gw' } })).json()
+      .id;
+    const fn = (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: {
+          name: 'echo',
+          code: b64(ECHO),
+          httpMethods: ['GET', 'POST', 'OPTIONS'],
+          environmentVariables: { GREETING: 'plain', SPIN_VARIABLE_GREETING: 'spin', API_URL: 'http://x' },
+        },
+      })
+    ).json();
+    fnId = fn.id;
+    const d = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fnId}/deployments` });
+    assert.equal(d.statusCode, 201, d.body);
+  });
+  after(async () => p.cleanup());
+
+  /** One request over a socket; header values are sent as the bytes of the given Latin-1 strings. */
+  const call = (
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    body?: string,
+  ): Promise<{ status: number; headers: http.IncomingHttpHeaders; raw: string[]; text: string }> =>
+    new Promise((resolve, reject) => {
+      // Node sends a GET's body with neither length nor chunking unless told its length.
+      const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
+      const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, ...length } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            raw: res.rawHeaders,
+            text: Buffer.concat(parts).toString('utf8'),
+          }),
+        );
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const echo = async (method: string, path: string, headers: Record<string, string> = {}, body?: string) => {
+    const r = await call(method, path, headers, body);
+    assert.equal(r.status, 200, r.text);
+    return JSON.parse(r.text) as Echo;
+  };
+
+  test('path info is the raw path after /fn/{id}; the uri is exactly what was sent', async () => {
+    assert.equal((await echo('GET', `/fn/${fnId}`)).path_info, '/');
+    assert.equal((await echo('GET', `/fn/${fnId}/`)).path_info, '/');
+    const slash = await echo('GET', `/fn/${fnId}/a/b/?q=1`);
+    assert.equal(slash.path_info, '/a/b/');
+    assert.equal(slash.uri, `/fn/${fnId}/a/b/?q=1`);
+    // Decoded, "/a%2Fb" was "/a/b": a different path.
+    const encoded = await echo('GET', `/fn/${fnId}/a%2Fb/%2e%2e/x`);
+    assert.equal(encoded.path_info, '/a%2Fb/%2e%2e/x');
+  });
+
+  test('Host and a GET body reach the function', async () => {
+    const r = await echo('GET', `/fn/${fnId}/x`, { 'content-type': 'text/plain' }, 'a body on a GET');
+    assert.equal(r.host, `127.0.0.1:${port}`);
+    assert.equal(r.body, 'a body on a GET');
+  });
+
+  test('header values are UTF-8 both ways', async () => {
+    const r = await call('GET', `/fn/${fnId}`, { 'x-u': Buffer.from('café 한', 'utf8').toString('latin1') });
+    assert.equal(r.status, 200, r.text);
+    assert.equal((JSON.parse(r.text) as Echo).x_u, 'café 한');
+    const value = (name: string) => Buffer.from(r.raw[r.raw.findIndex((h) => h.toLowerCase() === name) + 1]!, 'latin1');
+    assert.equal(value('x-u').toString('utf8'), 'café');
+    assert.equal(value('x-k').toString('utf8'), '한');
+  });
+
+  test('an absolute-form request target reaches the function as a path', async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(port, '127.0.0.1', () =>
+        sock.write(`GET http://evil.example/fn/${fnId}/abs?q=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`),
+      );
+      let out = '';
+      sock.on('data', (c) => (out += c.toString('utf8')));
+      sock.on('end', () => resolve(out));
+      sock.on('error', reject);
+    });
+    const r = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as Echo;
+    assert.equal(r.uri, `/fn/${fnId}/abs?q=1`);
+    assert.equal(r.path_info, '/abs');
+    assert.equal(r.full_url, `${p.publicUrl()}/fn/${fnId}/abs?q=1`);
+  });
+
+  test('OPTIONS, preflight or not, is the function’s; the platform adds no CORS headers to its answers', async () => {
+    const plain = await echo('OPTIONS', `/fn/${fnId}`);
+    assert.equal(plain.method, 'OPTIONS');
+    const pre = await call('OPTIONS', `/fn/${fnId}`, {
+      origin: 'https://console.example',
+      'access-control-request-method': 'PUT',
+    });
+    assert.equal(pre.status, 200);
+    assert.equal((JSON.parse(pre.text) as Echo).method, 'OPTIONS');
+    const get = await call('GET', `/fn/${fnId}`, { origin: 'https://console.example' });
+    for (const r of [pre, get]) {
+      assert.equal(r.headers['access-control-allow-origin'], undefined);
+      assert.equal(r.headers['access-control-allow-credentials'], undefined);
+      assert.equal(r.headers.vary, undefined);
+    }
+    // The API keeps its CORS, and an OPTIONS that is not a preflight is not a plain-text 400.
+    const api = await call('OPTIONS', '/api/workspaces', {
+      origin: 'https://console.example',
+      'access-control-request-method': 'POST',
+    });
+    assert.equal(api.status, 204);
+    assert.equal(api.headers['access-control-allow-origin'], 'https://console.example');
+    assert.notEqual((await call('OPTIONS', '/api/workspaces')).text, 'Invalid Preflight Request');
+  });
+
+  test('a store opened without `with` in every request does not run out', async () => {
+    let last = '';
+    for (let i = 0; i < 20; i++) {
+      const r = await call('GET', `/fn/${fnId}/kv`);
+      assert.equal(r.status, 200, `request ${i + 1}: ${r.text}`);
+      last = r.text;
+    }
+    assert.equal(last, '20');
+  });
+
+  test('environment variables are Spin variables; SPIN_VARIABLE_ wins', async () => {
+    const r = await call('GET', `/fn/${fnId}/vars`);
+    assert.deepEqual(JSON.parse(r.text), { greeting: 'spin', api_url: 'http://x', missing: 'Error_Undefined' });
+  });
+});
