@@ -160,7 +160,15 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   const writer = new ExecutionLogWriter(meta, {
     onError: (err, pending) => logger?.error({ err, pending }, 'could not write execution logs; will retry'),
   });
-  const invoker = new Invoker({ runtime, writer, metrics, clock, ids, logBodyCap: config.logBodyCap });
+  const invoker = new Invoker({
+    runtime,
+    writer,
+    metrics,
+    clock,
+    ids,
+    logBodyCap: config.logBodyCap,
+    currentRoute: (id) => target.route(id),
+  });
   const tails = new LiveTails(writer);
   const retention = new LogRetention(meta, clock, {
     retentionMs: config.logRetentionDays * DAY_MS,

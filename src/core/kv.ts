@@ -9,6 +9,7 @@ export interface KeyValueScope {
 
 export interface KeyValuePort {
   get(scope: KeyValueScope, key: string): Promise<Uint8Array | undefined>;
+  /** NOT_FOUND when the function does not exist (it may have been deleted mid-invocation). */
   set(scope: KeyValueScope, key: string, value: Uint8Array): Promise<void>;
   delete(scope: KeyValueScope, key: string): Promise<void>;
   exists(scope: KeyValueScope, key: string): Promise<boolean>;

@@ -83,11 +83,40 @@ export class DeploymentService {
     const fn = await this.deps.functions.require(workspaceId, functionId);
     const d = await this.deps.meta.getDeployment(functionId, version);
     if (!d) throw notFound('Deployment', `${functionId} v${version}`);
-    await this.deps.target.activate(fn, d);
-    const active = await this.deps.meta.activateDeployment(functionId, version);
-    if (!active) throw notFound('Deployment', `${functionId} v${version}`);
-    await this.markDeployed(fn);
-    return this.view(active);
+    return this.view(await this.goLive(fn, d));
+  }
+
+  /**
+   * Route the function to `d` and record it as the active version, alone on this function: the
+   * route and the record agree whatever else deploys or deletes it at the same time.
+   */
+  private goLive(fn: FunctionRecord, d: Deployment): Promise<Deployment> {
+    const { target, meta } = this.deps;
+    return target.exclusive(fn.id, async () => {
+      // Deleted while this waited its turn (its removal ran first): nothing to bring back.
+      const current = await meta.getFunction(fn.workspaceId, fn.id);
+      if (!current) throw notFound('Function', fn.id);
+      try {
+        await target.activate(current, d);
+      } catch (err) {
+        if (err instanceof EunhaError) throw err;
+        throw new EunhaError(
+          'FUNCTION_LOAD_ERROR',
+          `deployment v${d.version} could not be loaded: ${String(err)}`,
+          {
+            version: d.version,
+          },
+        );
+      }
+      const active = await meta.activateDeployment(fn.id, d.version);
+      if (!active) {
+        // Deleted while it loaded: the removal is waiting behind us, but leave nothing routed.
+        await target.unroute(fn.id);
+        throw notFound('Function', fn.id);
+      }
+      await this.markDeployed(current);
+      return active;
+    });
   }
 
   /** Start-up: every active deployment answers again without a redeploy. */
@@ -98,7 +127,7 @@ export class DeploymentService {
       const fn = await this.deps.meta.getFunction(d.workspaceId, d.functionId);
       if (!fn) continue;
       try {
-        await this.deps.target.activate(fn, d);
+        await this.deps.target.exclusive(fn.id, () => this.deps.target.activate(fn, d));
         restored++;
       } catch (err) {
         failed++;
@@ -129,22 +158,7 @@ export class DeploymentService {
       },
       createdAt: this.deps.clock().toISOString(),
     });
-    try {
-      await this.deps.target.activate(fn, created);
-    } catch (err) {
-      if (err instanceof EunhaError) throw err;
-      throw new EunhaError(
-        'FUNCTION_LOAD_ERROR',
-        `deployment v${created.version} could not be loaded: ${String(err)}`,
-        {
-          version: created.version,
-        },
-      );
-    }
-    const active = await this.deps.meta.activateDeployment(fn.id, created.version);
-    if (!active) throw notFound('Function', fn.id);
-    await this.markDeployed(fn);
-    return this.view(active);
+    return this.view(await this.goLive(fn, created));
   }
 
   private async markDeployed(fn: FunctionRecord): Promise<void> {

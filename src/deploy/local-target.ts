@@ -1,8 +1,12 @@
 // The embedded deploy target: keeps the route table (function id → active deployment, loaded in
 // the runtime) that the gateway reads on every request. Activation loads the new version first
 // and only then swaps the route, so a bad version never replaces a good one; the old version is
-// unloaded afterwards (the runtime drains its in-flight requests). Secret variables are opened
-// here, and only here: the runtime gets them as environment, the route keeps them for redaction.
+// unloaded afterwards (the runtime drains its in-flight requests). Activations and removals of one
+// function run one at a time (`exclusive`): two concurrent deploys used to unload the same old
+// version, leave the loser loaded forever and let the route disagree with the stored active
+// version, and a deploy finishing after a delete brought the function back. Secret variables are
+// opened here, and only here: the runtime gets them as environment, the route keeps them for
+// redaction.
 
 import { Redactor } from '../auth/redact.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
@@ -27,6 +31,8 @@ export const versionKey = (d: Pick<Deployment, 'functionId' | 'version' | 'diges
 
 export class LocalTarget {
   private readonly routes = new Map<string, ActiveRoute>();
+  /** Per function: the end of the line of work waiting to run alone on it. */
+  private readonly lines = new Map<string, Promise<void>>();
 
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload'>,
@@ -42,6 +48,25 @@ export class LocalTarget {
     return this.routes.size;
   }
 
+  /**
+   * Runs `work` when no other exclusive work on this function is running; `activate` must be
+   * called inside it, together with whatever records the activation (deployments.ts).
+   */
+  async exclusive<T>(functionId: string, work: () => Promise<T>): Promise<T> {
+    const before = this.lines.get(functionId) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
+    this.lines.set(functionId, mine);
+    await before;
+    try {
+      return await work();
+    } finally {
+      done();
+      if (this.lines.get(functionId) === mine) this.lines.delete(functionId);
+    }
+  }
+
+  /** Load a deployment and route the function to it. Call inside `exclusive`. */
   async activate(fn: FunctionRecord, deployment: Deployment): Promise<void> {
     const key = versionKey(deployment);
     const previous = this.routes.get(fn.id);
@@ -81,7 +106,13 @@ export class LocalTarget {
     if (r) this.routes.set(fn.id, { ...r, fn });
   }
 
+  /** The function was deleted: stop routing to it, after any activation of it in progress. */
   async remove(functionId: string): Promise<void> {
+    await this.exclusive(functionId, () => this.unroute(functionId));
+  }
+
+  /** Stop routing to the function and unload its version. Call inside `exclusive`. */
+  async unroute(functionId: string): Promise<void> {
     const r = this.routes.get(functionId);
     if (!r) return;
     this.routes.delete(functionId);

@@ -3,7 +3,7 @@
 // re-read as UTF-8 on the way in and written as its UTF-8 bytes on the way out: "café" arrived
 // as "cafÃ©", and "한" in a response was refused.
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** A request header value as Node gives it → the text the function sees (bad bytes → U+FFFD). */
 export function headerText(latin1: string): string {

@@ -4,6 +4,7 @@
 // (what the function printed, both bodies, error messages) before it leaves this file.
 
 import { performance } from 'node:perf_hooks';
+import { EunhaError } from '../core/errors.js';
 import type { Clock, IdSource } from '../core/ids.js';
 import type { ExecutionLog, LogLevel } from '../core/types.js';
 import type { ActiveRoute } from '../deploy/local-target.js';
@@ -34,13 +35,28 @@ export class Invoker {
       ids: IdSource;
       /** Bytes of each body kept in the execution log. */
       logBodyCap: number;
+      /** The function's active route now (deploy/local-target.ts). */
+      currentRoute: (functionId: string) => ActiveRoute | undefined;
     },
   ) {}
 
   async invoke(route: ActiveRoute, req: InvokeRequest, requestBodyForLog?: unknown): Promise<Invocation> {
     const started = performance.now();
     const timestamp = this.deps.clock().toISOString();
-    const result = checkedResult(await this.deps.runtime.invoke(route.versionKey, req));
+    let raw: InvokeResult;
+    for (;;) {
+      try {
+        raw = await this.deps.runtime.invoke(route.versionKey, req);
+        break;
+      } catch (e) {
+        // A redeploy unloaded the version while the request waited for an instance: it never
+        // ran, so it runs on the version that replaced it (after a delete there is none).
+        const next = unloadedVersion(e) ? this.deps.currentRoute(route.fn.id) : undefined;
+        if (!next || next.versionKey === route.versionKey) throw e;
+        route = next;
+      }
+    }
+    const result = checkedResult(raw);
     const seconds = (performance.now() - started) / 1000;
     this.deps.metrics.recordInvocation(route.fn.id, result.status, seconds, result.coldStart);
 
@@ -70,4 +86,8 @@ export class Invoker {
     this.deps.writer.append(log);
     return { result, log };
   }
+}
+
+function unloadedVersion(e: unknown): boolean {
+  return e instanceof EunhaError && e.code === 'NOT_FOUND' && e.details.resource === 'version';
 }

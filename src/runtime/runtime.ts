@@ -111,7 +111,9 @@ export class Runtime {
     }
     const sandbox = await this.warm.take(null);
     try {
-      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs).finally(() => this.warm.settle(sandbox));
+      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs).finally(() =>
+        this.warm.settle(sandbox),
+      );
       return { ok: true };
     } catch (e) {
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };
@@ -155,11 +157,7 @@ export class Runtime {
 
   async invoke(versionKey: string, req: InvokeRequest): Promise<InvokeResult> {
     const vs = this.sched.versions.get(versionKey);
-    if (!vs)
-      throw new EunhaError('NOT_FOUND', `function version '${versionKey}' is not loaded`, {
-        resource: 'version',
-        id: versionKey,
-      });
+    if (!vs) throw unloaded(versionKey);
     if (this.closing) throw new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
     if (req.body.length > this.opts.maxRequestBytes) {
       throw new EunhaError('PAYLOAD_TOO_LARGE', `request body exceeds ${this.opts.maxRequestBytes} bytes`);
@@ -172,6 +170,7 @@ export class Runtime {
       try {
         lease = await this.sched.acquire(vs, req.signal);
       } catch (e) {
+        if (vs.unloaded) throw unloaded(versionKey);
         return this.failure(
           502,
           'FUNCTION_CRASHED',
@@ -180,6 +179,9 @@ export class Runtime {
           true,
         );
       }
+      // A redeploy or a delete unloaded the version while this request waited: it never ran, and
+      // the caller may run it on the version that replaced it.
+      if (lease === null && vs.unloaded) throw unloaded(versionKey);
       if (lease === null && req.signal?.aborted) {
         return this.failure(
           499,
@@ -317,4 +319,12 @@ export class Runtime {
     await Promise.all(busy.map((i) => i.sandbox.exited));
     await this.pool?.close();
   }
+}
+
+/** The version is gone (unloaded, or never loaded): NOT_FOUND with `details.resource` 'version'. */
+function unloaded(versionKey: string): EunhaError {
+  return new EunhaError('NOT_FOUND', `function version '${versionKey}' is not loaded`, {
+    resource: 'version',
+    id: versionKey,
+  });
 }

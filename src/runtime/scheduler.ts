@@ -56,6 +56,11 @@ export class Scheduler {
     if (this.mayGrow(vs) && this.makeRoom()) {
       const fresh = await this.startInstance(vs);
       fresh.leases++;
+      // Unloaded while it started (startInstance has ended it): the request goes elsewhere.
+      if (vs.unloaded) {
+        this.release(vs, fresh, true);
+        return null;
+      }
       return { instance: fresh, cold: true };
     }
     const behind = vs.queue.length === 0 ? this.pipelineTarget(vs) : null;
@@ -184,7 +189,9 @@ export class Scheduler {
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
       sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
-      const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() => this.warm().settle(sandbox));
+      const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() =>
+        this.warm().settle(sandbox),
+      );
       vs.instances.add(inst);
       // A sandbox that ends while idle (its process crashed or was killed, taking the workspace's
       // other sandboxes with it) leaves at once, so that no request is sent to it.

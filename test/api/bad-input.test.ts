@@ -69,7 +69,10 @@ describe('bad input at the edge', () => {
       assert.equal(res.json().error.details.field, 'limit', q);
     }
     // An unknown parameter (a browser's cache-buster) is ignored, as the seed's FastAPI did.
-    const extra = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws.id}/logs?_=1732600000&limit=5` });
+    const extra = await p.app.inject({
+      method: 'GET',
+      url: `/api/workspaces/${ws.id}/logs?_=1732600000&limit=5`,
+    });
     assert.equal(extra.statusCode, 200, extra.body);
   });
 

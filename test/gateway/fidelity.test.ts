@@ -63,8 +63,9 @@ describe('the ingress passes requests through as Spin would', () => {
     });
     const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
     port = Number(new URL(address).port);
-    const ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'gw' } })).json()
-      .id;
+    const ws = (
+      await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'gw' } })
+    ).json().id;
     const fn = (
       await p.app.inject({
         method: 'POST',
@@ -78,7 +79,10 @@ describe('the ingress passes requests through as Spin would', () => {
       })
     ).json();
     fnId = fn.id;
-    const d = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fnId}/deployments` });
+    const d = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fnId}/deployments`,
+    });
     assert.equal(d.statusCode, 201, d.body);
   });
   after(async () => p.cleanup());
@@ -93,18 +97,21 @@ describe('the ingress passes requests through as Spin would', () => {
     new Promise((resolve, reject) => {
       // Node sends a GET's body with neither length nor chunking unless told its length.
       const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
-      const req = http.request({ host: '127.0.0.1', port, method, path, headers: { ...headers, ...length } }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            raw: res.rawHeaders,
-            text: Buffer.concat(parts).toString('utf8'),
-          }),
-        );
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, method, path, headers: { ...headers, ...length } },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: res.headers,
+              raw: res.rawHeaders,
+              text: Buffer.concat(parts).toString('utf8'),
+            }),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -135,7 +142,8 @@ describe('the ingress passes requests through as Spin would', () => {
     const r = await call('GET', `/fn/${fnId}`, { 'x-u': Buffer.from('café 한', 'utf8').toString('latin1') });
     assert.equal(r.status, 200, r.text);
     assert.equal((JSON.parse(r.text) as Echo).x_u, 'café 한');
-    const value = (name: string) => Buffer.from(r.raw[r.raw.findIndex((h) => h.toLowerCase() === name) + 1]!, 'latin1');
+    const value = (name: string) =>
+      Buffer.from(r.raw[r.raw.findIndex((h) => h.toLowerCase() === name) + 1]!, 'latin1');
     assert.equal(value('x-u').toString('utf8'), 'café');
     assert.equal(value('x-k').toString('utf8'), '한');
   });
@@ -143,7 +151,9 @@ describe('the ingress passes requests through as Spin would', () => {
   test('an absolute-form request target reaches the function as a path', async () => {
     const raw = await new Promise<string>((resolve, reject) => {
       const sock = net.connect(port, '127.0.0.1', () =>
-        sock.write(`GET http://evil.example/fn/${fnId}/abs?q=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`),
+        sock.write(
+          `GET http://evil.example/fn/${fnId}/abs?q=1 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n`,
+        ),
       );
       let out = '';
       sock.on('data', (c) => (out += c.toString('utf8')));
@@ -193,6 +203,10 @@ describe('the ingress passes requests through as Spin would', () => {
 
   test('environment variables are Spin variables; SPIN_VARIABLE_ wins', async () => {
     const r = await call('GET', `/fn/${fnId}/vars`);
-    assert.deepEqual(JSON.parse(r.text), { greeting: 'spin', api_url: 'http://x', missing: 'Error_Undefined' });
+    assert.deepEqual(JSON.parse(r.text), {
+      greeting: 'spin',
+      api_url: 'http://x',
+      missing: 'Error_Undefined',
+    });
   });
 });

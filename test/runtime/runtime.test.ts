@@ -382,9 +382,12 @@ return Response(200, {}, b"alive")`),
 
   test('time.sleep blocks without spinning; a sleep past the deadline is a 504 with the output before it', async () => {
     const v = version(
-      handler(`print("going to sleep", request.uri)
+      handler(
+        `print("going to sleep", request.uri)
 time.sleep(0.25 if request.uri == "/nap" else 30)
-return Response(200, {}, b"rested")`, 'import time'),
+return Response(200, {}, b"rested")`,
+        'import time',
+      ),
       { timeoutMs: 400 },
     );
     await rt.load(v);
@@ -403,7 +406,9 @@ return Response(200, {}, b"rested")`, 'import time'),
     assert.ok(r.cpuMs < 100, `cpuMs ${r.cpuMs}`);
     const errors = await Promise.all(
       ['x', -1, 'nan'].map(async (arg) => {
-        const w = version(handler(`time.sleep(${arg === 'nan' ? 'float("nan")' : JSON.stringify(arg)})`, 'import time'));
+        const w = version(
+          handler(`time.sleep(${arg === 'nan' ? 'float("nan")' : JSON.stringify(arg)})`, 'import time'),
+        );
         await rt.load(w);
         const e = await rt.invoke(w.key, get());
         await rt.unload(w.key);
@@ -419,11 +424,14 @@ return Response(200, {}, b"rested")`, 'import time'),
 
   test('a KeyboardInterrupt the handler raises is its own error (500), not a timeout', async () => {
     const v = version(
-      handler(`global n
+      handler(
+        `global n
 n += 1
 if request.uri == "/raise":
     raise KeyboardInterrupt("by hand")
-return Response(200, {}, str(n).encode())`, 'n = 0'),
+return Response(200, {}, str(n).encode())`,
+        'n = 0',
+      ),
     );
     await rt.load(v);
     assert.equal(text((await rt.invoke(v.key, get())).body), '1');

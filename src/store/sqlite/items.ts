@@ -1,6 +1,7 @@
 // Row-level access to the single `items` table: the few statements every record kind shares
 // (insert, upsert, point reads on either key, partition ranges, deletes). Record files build on
 // these and never write SQL against another kind's rows.
+import { METADATA_SK, fnGsiPk } from '../keys.js';
 import type { Db } from './connection.js';
 
 export type ItemKind = 'workspace' | 'function' | 'task' | 'log' | 'minute' | 'kv' | 'deployment' | 'apikey';
@@ -67,6 +68,7 @@ export class Items {
   private readonly deleteStmt;
   private readonly deletePartitionStmt;
   private readonly dumpStmt;
+  private readonly fnExistsStmt;
 
   constructor(readonly db: Db) {
     this.insertStmt = db.prepare<[ItemRow]>(`INSERT INTO items (${COLUMNS.join(', ')}) VALUES (${VALUES})`);
@@ -85,6 +87,17 @@ export class Items {
     this.deleteStmt = db.prepare<[string, string]>('DELETE FROM items WHERE pk = ? AND sk = ?');
     this.deletePartitionStmt = db.prepare<[string]>('DELETE FROM items WHERE pk = ?');
     this.dumpStmt = db.prepare<[], { pk: string; sk: string }>('SELECT pk, sk FROM items ORDER BY pk, sk');
+    this.fnExistsStmt = db.prepare<[string, string], { one: number }>(
+      'SELECT 1 AS one FROM items WHERE gsi1pk = ? AND gsi1sk = ? LIMIT 1',
+    );
+  }
+
+  /**
+   * Rows under FN#{fn} (logs, key-value data) are written only while the function exists: a write
+   * that lands after its delete would be left behind, where nothing can read or remove it.
+   */
+  functionExists(functionId: string): boolean {
+    return this.fnExistsStmt.get(fnGsiPk(functionId), METADATA_SK) !== undefined;
   }
 
   /** Fails with SQLITE_CONSTRAINT_PRIMARYKEY when (pk, sk) exists. */

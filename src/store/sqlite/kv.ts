@@ -1,5 +1,7 @@
 // Key-value data of functions (spin_sdk.key_value): FN#{fn}/KV#{store}#{key}, value as raw bytes
-// in the bin column. Living in the function's partition, it goes when the function goes.
+// in the bin column. Living in the function's partition, it goes when the function goes, and only
+// an existing function's data is written.
+import { notFound } from '../../core/errors.js';
 import type { KeyValuePort, KeyValueScope } from '../../core/kv.js';
 import { fnPk, kvSk, kvStorePrefix, prefixEnd } from '../keys.js';
 import type { Items } from './items.js';
@@ -31,6 +33,8 @@ export class SqliteKeyValue implements KeyValuePort {
 
   set(scope: KeyValueScope, key: string, value: Uint8Array): Promise<void> {
     return this.guard(() => {
+      // An invocation still running when its function was deleted writes nothing back.
+      if (!this.items.functionExists(scope.functionId)) throw notFound('Function', scope.functionId);
       this.items.upsert({
         pk: fnPk(scope.functionId),
         sk: kvSk(scope.store, key),

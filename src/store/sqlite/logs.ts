@@ -5,9 +5,7 @@ import { invalid } from '../../core/errors.js';
 import type { ExecutionLog } from '../../core/types.js';
 import {
   LOG_SK_PREFIX,
-  METADATA_SK,
   canonicalTimestamp,
-  fnGsiPk,
   fnPk,
   logGsiSk,
   logSk,
@@ -37,7 +35,6 @@ export class Logs {
   private readonly listFnStmt;
   private readonly afterStmt;
   private readonly listWsStmt;
-  private readonly fnExistsStmt;
   private readonly deleteBeforeStmt;
   private readonly oldSumsStmt;
 
@@ -68,9 +65,6 @@ export class Logs {
       [string, string],
       { is_error: number | null; duration_ms: number | null; cpu_ms: number | null }
     >('SELECT is_error, duration_ms, cpu_ms FROM items WHERE pk = ? AND sk = ?');
-    this.fnExistsStmt = db.prepare<[string, string], { one: number }>(
-      'SELECT 1 AS one FROM items WHERE gsi1pk = ? AND gsi1sk = ? LIMIT 1',
-    );
   }
 
   /**
@@ -85,7 +79,7 @@ export class Logs {
       const ts = requireTimestamp(log.timestamp, 'timestamp');
       let live = exists.get(log.functionId);
       if (live === undefined) {
-        live = this.fnExistsStmt.get(fnGsiPk(log.functionId), METADATA_SK) !== undefined;
+        live = this.items.functionExists(log.functionId);
         exists.set(log.functionId, live);
       }
       if (!live) continue;

@@ -2,6 +2,7 @@
 // behind, proven by listing every key in the store.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { EunhaError } from '../../../src/core/errors.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
 import { HOUR, at, fn, log, task, uid, workspace } from '../fixtures.js';
 import { type WithStore, mentions } from './harness.js';
@@ -9,10 +10,19 @@ import { type WithStore, mentions } from './harness.js';
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/** Key-value data is written only for a function that exists. */
+async function liveFunction(store: MetadataStore): Promise<string> {
+  const ws = workspace();
+  await store.createWorkspace(ws);
+  const f = fn(ws.id);
+  await store.createFunction(f);
+  return f.id;
+}
+
 export function kvTests(withStore: WithStore): void {
   test('kv: set, get, exists, overwrite, delete, keys', () =>
     withStore(async (store) => {
-      const scope = { functionId: uid('fn'), store: 'default' };
+      const scope = { functionId: await liveFunction(store), store: 'default' };
       assert.equal(await store.kv.get(scope, 'k'), undefined);
       assert.equal(await store.kv.exists(scope, 'k'), false);
       await store.kv.set(scope, 'k', text('v1'));
@@ -30,7 +40,7 @@ export function kvTests(withStore: WithStore): void {
 
   test('kv: bytes round-trip exactly, including non-UTF-8 and empty values', () =>
     withStore(async (store) => {
-      const scope = { functionId: uid('fn'), store: 'bin' };
+      const scope = { functionId: await liveFunction(store), store: 'bin' };
       const all = Uint8Array.from({ length: 256 }, (_, i) => i);
       const invalidUtf8 = bytes(0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0xed, 0xa0, 0x80);
       // A view into a larger buffer: only the viewed bytes may be stored.
@@ -50,7 +60,7 @@ export function kvTests(withStore: WithStore): void {
 
   test('kv: functions and stores never see each other, even with separator characters', () =>
     withStore(async (store) => {
-      const [f, g] = [uid('fn'), uid('fn')];
+      const [f, g] = [await liveFunction(store), await liveFunction(store)];
       const scopes = [
         { functionId: f, store: 'default' },
         { functionId: f, store: 'other' },
@@ -70,6 +80,20 @@ export function kvTests(withStore: WithStore): void {
       await store.kv.delete(scopes[0]!, 'c');
       assert.deepEqual(await store.kv.get(scopes[1]!, 'c'), text('value 1'));
       assert.deepEqual(await store.kv.get(scopes[2]!, 'c'), text('value 2'));
+    }));
+
+  test('kv: a set for a function that does not exist (or no longer does) writes nothing', () =>
+    withStore(async (store) => {
+      const gone = await liveFunction(store);
+      const found = await store.findFunction(gone);
+      await store.deleteFunction(found!.workspaceId, gone);
+      for (const functionId of [gone, uid('fn')]) {
+        await assert.rejects(
+          store.kv.set({ functionId, store: 'default' }, 'k', text('late')),
+          (e: unknown) => e instanceof EunhaError && e.code === 'NOT_FOUND',
+        );
+        assert.deepEqual(mentions(await store.dumpKeys(), [functionId]), []);
+      }
     }));
 }
 

@@ -1,0 +1,106 @@
+// Deploys, activations and deletes of one function at the same time, with the real runtime: the
+// version that answers is the version recorded as active, losers are unloaded, a deploy that ends
+// after a delete brings nothing back, and requests waiting for an instance of a version that a
+// redeploy unloads run on the new one.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+const CODE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        if "nap" in request.uri:
+            time.sleep(0.3)
+        return Response(200, {"content-type": "text/plain"}, b"ok")
+`;
+
+describe('concurrent deploys and deletes', () => {
+  let p: TestPlatform;
+  let ws: string;
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'races' } })).json()
+      .id;
+  });
+  after(async () => p.cleanup());
+
+  const createFn = async (extra: Record<string, unknown> = {}): Promise<string> => {
+    const res = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions`,
+      payload: { name: 'race', code: b64(CODE), ...extra },
+    });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().id;
+  };
+  const deploy = (fn: string) =>
+    p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
+  const loadedVersions = (fn: string): string[] =>
+    Object.keys(p.runtime.stats().versions).filter((k) => k.startsWith(`${fn}@`));
+  /** The deployment version that served a request, from its execution log. */
+  const servedVersion = async (fn: string): Promise<number> => {
+    const res = await p.app.inject({ method: 'GET', url: `/fn/${fn}` });
+    assert.equal(res.statusCode, 200, res.body);
+    await p.writer.flush();
+    const logs = (
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs?limit=1` })
+    ).json();
+    return logs.logs[0].deploymentVersion;
+  };
+
+  test('parallel deploys and activations: what answers is what is recorded active, and only it is loaded', async () => {
+    const fn = await createFn();
+    assert.equal((await deploy(fn)).statusCode, 201);
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all([
+        deploy(fn),
+        deploy(fn),
+        p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments/1/activate` }),
+        deploy(fn),
+      ]);
+      for (const r of results) assert.ok(r.statusCode === 200 || r.statusCode === 201, r.body);
+      const list = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/deployments` })
+      ).json();
+      const active = list.filter((d: { active: boolean }) => d.active);
+      assert.equal(active.length, 1, `round ${round}`);
+      assert.equal(await servedVersion(fn), active[0].version, `round ${round}`);
+      assert.deepEqual(loadedVersions(fn).length, 1, `round ${round}: ${loadedVersions(fn).join(', ')}`);
+    }
+  });
+
+  test('an activation that a delete overtakes leaves no function answering and nothing loaded', async () => {
+    for (const delayMs of [0, 50, 150, 300]) {
+      const fn = await createFn();
+      assert.equal((await deploy(fn)).statusCode, 201);
+      assert.equal((await deploy(fn)).statusCode, 201);
+      // Rolling back to v1 loads it (a few hundred ms) while the delete goes through.
+      const activating = p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn}/deployments/1/activate`,
+      });
+      await new Promise((r) => setTimeout(r, delayMs));
+      const del = await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${fn}` });
+      assert.equal(del.statusCode, 204);
+      const a = await activating;
+      assert.ok([200, 404].includes(a.statusCode), `${delayMs} ms: ${a.statusCode} ${a.body}`);
+      const res = await p.app.inject({ method: 'GET', url: `/fn/${fn}` });
+      assert.equal(res.statusCode, 404, `${delayMs} ms: the deleted function answered ${res.statusCode}`);
+      assert.deepEqual(loadedVersions(fn), [], `${delayMs} ms`);
+    }
+  });
+
+  test('requests waiting for an instance when a redeploy unloads their version run on the new one', async () => {
+    const fn = await createFn({ maxInstances: 1 });
+    assert.equal((await deploy(fn)).statusCode, 201);
+    const calls = Array.from({ length: 6 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/nap` }));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await deploy(fn)).statusCode, 201);
+    const statuses = (await Promise.all(calls)).map((r) => r.statusCode);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+  });
+});
