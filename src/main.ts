@@ -3,7 +3,8 @@
 
 import { ConfigError, loadConfig, requireProtectedBinding } from './config/config.js';
 import { createLogger } from './observability/logger.js';
-import { createPlatform } from './platform.js';
+import { createPlatform, type Platform } from './platform.js';
+import { DataDirInUseError } from './store/data-dir-lock.js';
 
 async function main(): Promise<void> {
   let config;
@@ -19,10 +20,15 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const platform = await createPlatform(config, { logger });
-
+  let platform: Platform | undefined = undefined;
+  // A signal during start-up (restoring deployments can take a while) stops it once it is up.
+  let stopAsked: string | undefined;
   let stopping = false;
   const stop = (signal: string) => {
+    if (!platform) {
+      stopAsked = signal;
+      return;
+    }
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
@@ -44,6 +50,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  platform = await createPlatform(config, { logger });
+  if (stopAsked) return stop(stopAsked);
 
   const address = await platform.listen(config.host, config.port);
   logger.info(
@@ -52,9 +60,21 @@ async function main(): Promise<void> {
   );
 }
 
+/**
+ * What went wrong, for an operator: a failure with a known cause (the data directory taken, the
+ * port in use, a database or directory that cannot be opened) in one line; anything else with
+ * its stack.
+ */
+function startupFailure(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: unknown }).code;
+  if (err instanceof DataDirInUseError) return err.message;
+  if (code === 'EADDRINUSE') return `${err.message}: another server has this port (EUNHA_HOST, EUNHA_PORT)`;
+  if (typeof code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(code)) return `${err.message} (${code})`;
+  return err.stack ?? err.message;
+}
+
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `eunha: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exit(1);
+  process.stderr.write(`eunha: failed to start: ${startupFailure(err)}\n`);
+  process.exit(err instanceof DataDirInUseError ? 2 : 1);
 });

@@ -29,6 +29,7 @@ import { WorkspaceService } from './services/workspaces.js';
 import { openFsBlobStore } from './store/fs/index.js';
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
+import { lockDataDir } from './store/data-dir-lock.js';
 import { VERSION } from './version.js';
 
 export interface Platform {
@@ -53,6 +54,21 @@ export interface PlatformOptions {
 export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const unlock = lockDataDir(dataDir);
+  try {
+    return await compose(config, opts, dataDir, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function compose(
+  config: Config,
+  opts: PlatformOptions,
+  dataDir: string,
+  unlock: () => void,
+): Promise<Platform> {
   const clock = opts.clock ?? systemClock;
   const ids = opts.ids ?? randomIds;
   const logger = opts.logger || undefined;
@@ -222,22 +238,30 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
     },
     close: () =>
       (closing ??= (async () => {
-        tails.closeAll();
-        // close() stops accepting and waits for open connections; a keep-alive connection whose
-        // last request finishes after that moment would hold it forever, so idle ones are closed
-        // as they appear.
-        const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
         try {
-          await app.close();
+          await shutDown();
         } finally {
-          clearInterval(reaper);
+          unlock();
         }
-        await builds.close();
-        await retention.close();
-        await writer.close();
-        await runtime.close();
-        await meta.close();
-        await blobs.close();
       })()),
   };
+
+  async function shutDown(): Promise<void> {
+    tails.closeAll();
+    // close() stops accepting and waits for open connections; a keep-alive connection whose
+    // last request finishes after that moment would hold it forever, so idle ones are closed
+    // as they appear.
+    const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(reaper);
+    }
+    await builds.close();
+    await retention.close();
+    await writer.close();
+    await runtime.close();
+    await meta.close();
+    await blobs.close();
+  }
 }

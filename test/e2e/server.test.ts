@@ -2,7 +2,7 @@
 // while requests are in flight, restart it on the same data dir and find every answered write.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -85,6 +85,36 @@ describe('the server process', () => {
     } finally {
       s2.child.kill('SIGTERM');
       assert.equal(await s2.exited, 0);
+    }
+  });
+
+  test('one server per data directory; a lock left by a dead process is taken over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eunha-lock-'));
+    try {
+      const env = { EUNHA_DATA_DIR: dir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_WARM_POOL_SIZE: '0' };
+      const first = await startServer(env, 90_000);
+      try {
+        const second = await startServer(env).then(
+          () => assert.fail('a second server started on the same data directory'),
+          (e: unknown) => String(e),
+        );
+        assert.match(second, /exited with 2/);
+        assert.match(second, new RegExp(`in use by process ${first.child.pid}`));
+        assert.doesNotMatch(second, /\n\s+at /, 'one line, no stack trace');
+        // The first one never noticed.
+        assert.equal((await fetch(`${first.url}/health`)).status, 200);
+      } finally {
+        first.child.kill('SIGKILL');
+        await first.exited;
+      }
+      // Killed: its lock file stays behind, naming a pid that is gone.
+      assert.match(readFileSync(join(dir, 'eunha.lock'), 'utf8'), new RegExp(`^${first.child.pid}`));
+      const third = await startServer(env, 90_000);
+      third.child.kill('SIGTERM');
+      assert.equal(await third.exited, 0);
+      assert.equal(existsSync(join(dir, 'eunha.lock')), false, 'a clean stop gives the lock back');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
