@@ -33,6 +33,7 @@ import {
 import {
   CANCELLED_ERROR,
   INTERRUPTED_ERROR,
+  buildBlobPrefixes,
   type BuildOutcome,
   type BuildServiceOptions,
   type BuiltArtifact,
@@ -81,7 +82,8 @@ export class BuildService {
 
   /**
    * At start-up: a task left pending or running by a previous process will never finish, so it is
-   * marked failed ("interrupted") instead of staying "running" forever. Returns how many.
+   * marked failed ("interrupted", or "cancelled" if it never started) instead of staying "running"
+   * forever. Returns how many.
    */
   async start(): Promise<number> {
     let marked = 0;
@@ -89,7 +91,9 @@ export class BuildService {
       for (const task of await this.opts.meta.listTasks(ws.id)) {
         if (task.status !== 'pending' && task.status !== 'running') continue;
         if (this.inflight.has(task.taskId)) continue;
-        await this.patch(task.taskId, { status: 'failed', error: INTERRUPTED_ERROR });
+        // A pending one never started: it was cancelled, not cut short.
+        const error = task.status === 'running' ? INTERRUPTED_ERROR : CANCELLED_ERROR;
+        await this.patch(task.taskId, { status: 'failed', error });
         marked++;
       }
     }
@@ -346,6 +350,12 @@ export class BuildService {
     }
     if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
     const stored = await storeArtifact(this.opts.blobs, workspaceId, app, files);
+    // The workspace was deleted while this built: its delete removed the blobs there were then,
+    // and would leave these behind, where no record points.
+    if (!(await this.opts.meta.getWorkspace(workspaceId))) {
+      for (const prefix of buildBlobPrefixes(workspaceId)) await this.opts.blobs.deletePrefix(prefix);
+      throw notFound('Workspace', workspaceId);
+    }
     return {
       digest: stored.digest,
       imageUrl: formatImageRef(workspaceId, app, tag, stored.digest),

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CANCELLED_ERROR, INTERRUPTED_ERROR } from '../../src/build/index.js';
+import { CANCELLED_ERROR, INTERRUPTED_ERROR, buildBlobPrefixes } from '../../src/build/index.js';
 import { EunhaError } from '../../src/core/errors.js';
 import type { BuildTask } from '../../src/core/types.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
@@ -42,7 +42,7 @@ describe('build service', () => {
     }
   });
 
-  test('start() marks tasks left pending or running by a previous process as failed (interrupted)', async () => {
+  test('start() marks tasks left running (interrupted) or pending (cancelled) by a previous process as failed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eunha-build-restart-'));
     try {
       const first = await startBuildHarness(pythonChecker, { dir });
@@ -75,10 +75,13 @@ describe('build service', () => {
       const second = await startBuildHarness(pythonChecker, { dir, start: false });
       try {
         assert.equal(await second.builds.start(), 2);
-        for (const id of ['t-running', 't-pending']) {
+        for (const [id, error] of [
+          ['t-running', INTERRUPTED_ERROR],
+          ['t-pending', CANCELLED_ERROR],
+        ]) {
           const res = (await second.app.inject({ method: 'GET', url: `/api/v1/tasks/${id}` })).json();
           assert.equal(res.status, 'failed');
-          assert.equal(res.error, INTERRUPTED_ERROR);
+          assert.equal(res.error, error);
         }
         const kept = (await second.app.inject({ method: 'GET', url: '/api/v1/tasks/t-done' })).json();
         assert.equal(kept.status, 'completed');
@@ -88,6 +91,35 @@ describe('build service', () => {
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a build that finishes after its workspace was deleted leaves no blobs behind', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let checking!: () => void;
+    const inCheck = new Promise<void>((r) => (checking = r));
+    const h = await startBuildHarness({
+      check: async (files) => {
+        checking();
+        await gate;
+        return pythonChecker.check(files);
+      },
+    });
+    try {
+      const ws = { id: 'ws-late0001', name: 'late', description: null, createdAt: new Date().toISOString() };
+      await h.meta.createWorkspace(ws);
+      const building = h.builds.buildNow(ws.id, 'late', { 'app.py': bytes(SAMPLE_HANDLER) });
+      await inCheck;
+      // What WorkspaceService.delete does: the records, then every blob prefix of the workspace.
+      await h.meta.deleteWorkspace(ws.id);
+      for (const prefix of buildBlobPrefixes(ws.id)) await h.blobs.deletePrefix(prefix);
+      release();
+      await assert.rejects(building, (e: unknown) => e instanceof EunhaError && e.code === 'NOT_FOUND');
+      for (const prefix of buildBlobPrefixes(ws.id)) assert.deepEqual(await h.blobs.list(prefix), [], prefix);
+    } finally {
+      release();
+      await h.close();
     }
   });
 
