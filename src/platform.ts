@@ -174,7 +174,7 @@ async function compose(
     log: (obj, msg) => logger?.error(obj, msg),
   });
   const writer = new ExecutionLogWriter(meta, {
-    onError: (err, pending) => logger?.error({ err, pending }, 'could not write execution logs; will retry'),
+    log: (level, fields, msg) => logger?.[level](fields, msg),
   });
   const invoker = new Invoker({
     runtime,
@@ -259,9 +259,11 @@ async function compose(
     }
     await builds.close();
     await retention.close();
-    await writer.close();
+    const { lost } = await writer.close();
     await runtime.close();
     await meta.close();
     await blobs.close();
+    // Said by the writer already; the process must not report a clean stop (main.ts exits 1).
+    if (lost > 0) throw new Error(`${lost} execution logs could not be written before shutdown`);
   }
 }

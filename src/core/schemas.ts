@@ -35,15 +35,28 @@ export const FunctionId = Type.String({
 export const WorkspaceParams = Type.Object({ workspace_id: WorkspaceId });
 export const FunctionParams = Type.Object({ workspace_id: WorkspaceId, function_id: FunctionId });
 
-const Name = Type.String({
+// Names and descriptions come back in every listing; one lone surrogate or control character in
+// them and strict JSON consumers (jq) refuse the whole list, so they are refused on the way in.
+// Ajv compiles patterns with the u flag, where \uD800-\uDFFF matches only unpaired surrogates.
+// The lookahead is anchored and the character class is not nested, so both stay linear.
+const NAME_PATTERN = '^(?=\\s*\\S)[^\\x00-\\x1F\\x7F-\\x9F\\uD800-\\uDFFF]*$';
+/** Free text may keep tabs and line breaks (\t, \n, \r); other control characters are refused. */
+const TEXT_PATTERN = '^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\uD800-\\uDFFF]*$';
+
+const nameRules = {
   minLength: 1,
   maxLength: LIMITS.nameMax,
-  description: 'Display name',
+  pattern: NAME_PATTERN,
+} as const;
+const Name = Type.String({
+  ...nameRules,
+  description: 'Display name: not blank, no control characters, well-formed Unicode',
   examples: ['payments'],
 });
 const Description = Type.String({
   maxLength: LIMITS.descriptionMax,
-  description: 'Free text',
+  pattern: TEXT_PATTERN,
+  description: 'Free text (tabs and line breaks allowed; no other control characters)',
   examples: ['Payment webhooks'],
 });
 
@@ -319,7 +332,7 @@ export const ErrorBody = Type.Object(
 
 export const ApiKeyCreate = Type.Object(
   {
-    name: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: LIMITS.nameMax }), Type.Null()])),
+    name: Type.Optional(Type.Union([Type.String(nameRules), Type.Null()])),
   },
   { additionalProperties: false, description: 'A new API key of the workspace', examples: [{ name: 'ci' }] },
 );

@@ -1,18 +1,29 @@
 // Checks that JSON Schema cannot express: base64 code, HTTP method names, environment variable
-// names and sizes, URLs and timestamps. Each failure is a VALIDATION_ERROR naming its field.
+// names and sizes, URLs and timestamps (including impossible calendar dates). Each failure is a
+// VALIDATION_ERROR naming its field.
 
 import { invalid } from './errors.js';
 import { HTTP_METHODS, LIMITS } from './schemas.js';
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-const BASE64URL = /^[A-Za-z0-9_-]*$/;
+// Each test looks for one offending character: no quantifier, so its cost is linear and it cannot
+// overflow the regexp stack the way a repeated group does on a body-sized string (~4.5 MB).
+const NOT_BASE64 = /[^A-Za-z0-9+/]/;
+const NOT_BASE64URL = /[^A-Za-z0-9_-]/;
+
+/** Standard base64: whole 4-character groups, '=' only as one or two characters of final padding. */
+function isStandardBase64(s: string): boolean {
+  if (s.length % 4 !== 0) return false;
+  const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  return !NOT_BASE64.test(s.slice(0, s.length - pad));
+}
 
 /** Decodes base64 (standard, or URL-safe without padding; whitespace ignored) into UTF-8 source. */
 export function decodeCode(code: string, field = 'code'): Buffer {
   const compact = code.replace(/\s+/g, '');
   let bytes: Buffer;
-  if (BASE64.test(compact)) bytes = Buffer.from(compact, 'base64');
-  else if (BASE64URL.test(compact) && compact.length % 4 !== 1) bytes = Buffer.from(compact, 'base64url');
+  if (isStandardBase64(compact)) bytes = Buffer.from(compact, 'base64');
+  else if (!NOT_BASE64URL.test(compact) && compact.length % 4 !== 1)
+    bytes = Buffer.from(compact, 'base64url');
   else throw invalid(field, 'code must be base64-encoded Python source');
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -74,11 +85,23 @@ export function normalizeUrl(raw: string, field: string): string {
   return u.toString();
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?$/;
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
 
 export function normalizeTimestamp(raw: string, field: string): string {
+  const m = ISO.exec(raw.trim());
   const t = Date.parse(raw);
-  if (!ISO.test(raw.trim()) || Number.isNaN(t))
-    throw invalid(field, `'${raw.slice(0, 64)}' is not an ISO 8601 date-time`);
+  if (!m || Number.isNaN(t)) throw invalid(field, `'${raw.slice(0, 64)}' is not an ISO 8601 date-time`);
+  // Date.parse rolls impossible fields over (February 30th becomes March 2nd), so the fields are
+  // checked as written, with RFC 3339's ranges: a typo is refused rather than stored as another day.
+  const f = (i: number) => Number(m[i] ?? 0);
+  const [year, month, day] = [f(1), f(2), f(3)];
+  const timeOk = f(4) <= 23 && f(5) <= 59 && f(6) <= 59 && f(7) <= 23 && f(8) <= 59;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || !timeOk)
+    throw invalid(field, `'${raw.slice(0, 64)}' is not a valid date-time (no such day or time)`);
   return new Date(t).toISOString();
 }

@@ -1,6 +1,8 @@
 // How request and response bodies appear in an execution log: JSON when they are JSON, text when
 // they are UTF-8, a short marker when binary; always truncated to a cap so a log row stays small.
 
+import { jsonDepthExceeds } from '../core/json-depth.js';
+
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, cap: number): unknown {
@@ -19,7 +21,9 @@ export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, c
   if (bytes.length > cap) return `${text}… [truncated: ${bytes.length} bytes in all]`;
   if (contentType?.includes('json')) {
     try {
-      return JSON.parse(text) as unknown;
+      const value = JSON.parse(text) as unknown;
+      // Too deep to serialise again safely (core/json-depth.ts): kept as the text it came as.
+      return jsonDepthExceeds(value) ? text : value;
     } catch {
       return text;
     }

@@ -1,42 +1,112 @@
 // Writes execution logs off the hot path: invocations append to an in-memory batch that is
 // flushed to the store every few milliseconds or when it fills; close() flushes what is left, so
 // none is lost on a graceful shutdown. Live tails subscribe here to see entries as they happen.
+//
+// When the store fails (a full disk), the logs wait in memory and writing backs off: appends stop
+// triggering writes until a retry timer fires (1 s, doubling up to 30 s, reset on success), and each
+// failed attempt is one log line. Without that, every append rewrote the whole growing backlog and
+// logged a stack: 60× slower requests and megabytes of errors. The backlog is capped; past the cap
+// the oldest entries are dropped and counted. close() reports what it could not write.
 
 import { EventEmitter } from 'node:events';
 import type { ExecutionLog } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
 
+/** Time and timers, injectable so tests move them by hand. */
+export interface WriterTimers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const systemTimers: WriterTimers = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export type WriterLogLevel = 'info' | 'warn' | 'error';
+
 export interface LogWriterOptions {
   flushIntervalMs?: number;
   maxBatch?: number;
-  onError?: (err: unknown, lost: number) => void;
+  /**
+   * Most logs held while the store fails (default 100,000: ~50 MB of small logs, more with large
+   * bodies, up to the body cap each); past it the oldest are dropped and counted.
+   */
+  maxPending?: number;
+  /** Wait after the first failed write (default 1 s); doubles per failure up to retryMaxMs (30 s). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** One line per failed write, per recovery and per loss at close: message and counts, no stack. */
+  log?: (level: WriterLogLevel, fields: Record<string, unknown>, msg: string) => void;
+  /** Hears each failed write (not each append) with the raw error and the backlog size. */
+  onError?: (err: unknown, pending: number) => void;
+  timers?: WriterTimers;
 }
 
+export interface LogWriterStats {
+  /** Logs waiting to be written (not counting a write under way). */
+  pending: number;
+  /** Logs dropped over the writer's life because the backlog was full. */
+  dropped: number;
+  /** Whether the last write failed (writing is backing off). */
+  failing: boolean;
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
+const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
 export class ExecutionLogWriter {
-  private batch: ExecutionLog[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  // Pending logs are backlog[start..]: dropping the oldest moves `start` instead of shift(), which
+  // copies the whole array once it is large (~10 µs an append at 100,000).
+  private backlog: ExecutionLog[] = [];
+  private start = 0;
+  private timer: unknown;
+  private retryTimer: unknown;
   private flushing: Promise<void> = Promise.resolve();
+  /** A write queued behind the one under way; later requests join it instead of queueing more. */
+  private queued: Promise<void> | undefined;
+  private queuedForced = false;
   private readonly events = new EventEmitter();
   private readonly interval: number;
   private readonly maxBatch: number;
+  private readonly maxPending: number;
+  private readonly retryMin: number;
+  private readonly retryMax: number;
+  private readonly timers: WriterTimers;
   private closed = false;
+  /** Set while the store fails: when the failures began, the current wait, the last error. */
+  private failingSince: number | undefined;
+  private retryMs = 0;
+  private lastError: unknown;
+  private dropped = 0;
+  /** Dropped since the last line that reported drops. */
+  private droppedUnreported = 0;
 
   constructor(
-    private readonly meta: MetadataStore,
+    private readonly meta: Pick<MetadataStore, 'appendLogs'>,
     private readonly opts: LogWriterOptions = {},
   ) {
     // Short: each flush is one transaction that holds the event loop; ~100 rows at a time (at
     // ~9k invocations/s) keep that near 1 ms, where 50 ms batches made ~5 ms stalls.
     this.interval = opts.flushIntervalMs ?? 10;
     this.maxBatch = opts.maxBatch ?? 500;
+    this.maxPending = Math.max(1, opts.maxPending ?? 100_000);
+    this.retryMin = opts.retryMinMs ?? 1_000;
+    this.retryMax = Math.max(this.retryMin, opts.retryMaxMs ?? 30_000);
+    this.timers = opts.timers ?? systemTimers;
     this.events.setMaxListeners(0);
   }
 
   append(log: ExecutionLog): void {
-    this.batch.push(log);
+    this.backlog.push(log);
     this.events.emit(log.functionId, log);
-    if (this.batch.length >= this.maxBatch) void this.flush();
-    else if (!this.timer && !this.closed) this.timer = setTimeout(() => void this.flush(), this.interval);
+    this.trim();
+    // Backing off: the retry timer writes them.
+    if (this.failingSince !== undefined) return;
+    if (this.pending >= this.maxBatch) void this.write(false);
+    else this.schedule();
   }
 
   /** Calls listener with every new log of the function; returns the unsubscribe function. */
@@ -45,32 +115,175 @@ export class ExecutionLogWriter {
     return () => this.events.off(functionId, listener);
   }
 
-  /** Writes everything appended so far; resolves when it is in the store. */
+  /**
+   * Writes everything appended so far, even while backing off; resolves when it is in the store
+   * or the write failed (the logs then wait for the retry).
+   */
   flush(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+    return this.write(true);
+  }
+
+  stats(): LogWriterStats {
+    return { pending: this.pending, dropped: this.dropped, failing: this.failingSince !== undefined };
+  }
+
+  /** Writes what is left (one attempt) and stops; `lost` is how many logs could not be written. */
+  async close(): Promise<{ lost: number }> {
+    this.closed = true;
+    this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.write(true);
+    const lost = this.pending;
+    if (lost > 0) {
+      const error = this.lastError === undefined ? undefined : describe(this.lastError);
+      this.opts.log?.(
+        'error',
+        { lost, dropped: this.dropped, error },
+        `lost ${lost} execution logs at shutdown` + (error ? `: the store is failing (${error})` : ''),
+      );
     }
-    const batch = this.batch;
-    this.batch = [];
-    // Batches are written one after another so that a store sees them in order.
-    this.flushing = this.flushing.then(async () => {
-      if (batch.length === 0) return;
+    this.events.removeAllListeners();
+    return { lost };
+  }
+
+  private get pending(): number {
+    return this.backlog.length - this.start;
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.closed || this.pending === 0) return;
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = undefined;
+      void this.write(false);
+    }, this.interval);
+  }
+
+  /** Queues a write; `force` tries even while backing off (flush, close, the retry timer). */
+  private write(force: boolean): Promise<void> {
+    this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.queuedForced ||= force;
+    if (this.queued) return this.queued;
+    // Writes run one after another so that a store sees them in order; each takes the backlog as
+    // it is when it starts, so a failed batch is back at the front before the next one begins.
+    const queued = this.flushing.then(() => {
+      this.queued = undefined;
+      const forced = this.queuedForced;
+      this.queuedForced = false;
+      return this.drain(forced);
+    });
+    this.queued = queued;
+    this.flushing = queued;
+    return queued;
+  }
+
+  private async drain(force: boolean): Promise<void> {
+    if (this.failingSince !== undefined && !force) return;
+    while (this.pending > 0) {
+      const batch = this.take();
       try {
         await this.meta.appendLogs(batch);
       } catch (err) {
-        // Put them back for the next flush rather than dropping them.
-        this.batch.unshift(...batch);
-        this.opts.onError?.(err, batch.length);
-        if (!this.closed && !this.timer) this.timer = setTimeout(() => void this.flush(), this.interval * 10);
+        // Put them back for the next attempt rather than dropping them.
+        this.backlog = batch.concat(this.backlog.slice(this.start));
+        this.start = 0;
+        this.trim();
+        this.failed(err);
+        return;
       }
-    });
-    return this.flushing;
+      this.recovered();
+      // A backlog left by an outage goes out a batch at a time with the event loop free between;
+      // a normal remainder waits for the interval like any other entry.
+      if (this.pending < (force ? 1 : this.maxBatch)) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    this.schedule();
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.flush();
-    this.events.removeAllListeners();
+  /** Takes up to maxBatch pending logs off the front. */
+  private take(): ExecutionLog[] {
+    if (this.start === 0 && this.backlog.length <= this.maxBatch) {
+      const all = this.backlog;
+      this.backlog = [];
+      return all;
+    }
+    const end = Math.min(this.backlog.length, this.start + this.maxBatch);
+    const batch = this.backlog.slice(this.start, end);
+    this.start = end;
+    this.compact();
+    return batch;
+  }
+
+  /** Drops the oldest logs past maxPending. */
+  private trim(): void {
+    const excess = this.pending - this.maxPending;
+    if (excess <= 0) return;
+    this.start += excess;
+    this.dropped += excess;
+    this.droppedUnreported += excess;
+    this.compact();
+  }
+
+  // Cuts the consumed front off every ~1,000 entries: cheap per entry, and little held for nothing.
+  private compact(): void {
+    if (this.start === this.backlog.length) {
+      this.backlog = [];
+      this.start = 0;
+    } else if (this.start >= Math.min(1024, this.maxPending)) {
+      this.backlog = this.backlog.slice(this.start);
+      this.start = 0;
+    }
+  }
+
+  private failed(err: unknown): void {
+    this.lastError = err;
+    this.opts.onError?.(err, this.pending);
+    // close() reports what this last attempt leaves behind.
+    if (this.closed) return;
+    const now = this.timers.now();
+    this.failingSince ??= now;
+    this.retryMs = this.retryMs === 0 ? this.retryMin : Math.min(this.retryMs * 2, this.retryMax);
+    const fields = {
+      error: describe(err),
+      pending: this.pending,
+      dropped: this.droppedUnreported,
+      failingForMs: now - this.failingSince,
+      retryInMs: this.retryMs,
+    };
+    const next = `${this.pending} waiting, next try in ${seconds(this.retryMs)}`;
+    if (this.droppedUnreported > 0) {
+      this.opts.log?.(
+        'error',
+        fields,
+        `dropped ${this.droppedUnreported} execution logs: the store has been failing for ` +
+          `${seconds(now - this.failingSince)} (${describe(err)}); ${next}`,
+      );
+      this.droppedUnreported = 0;
+    } else {
+      this.opts.log?.('warn', fields, `could not write execution logs: ${describe(err)}; ${next}`);
+    }
+    this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = this.timers.setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.write(true);
+    }, this.retryMs);
+  }
+
+  private recovered(): void {
+    if (this.failingSince === undefined) return;
+    const failedForMs = this.timers.now() - this.failingSince;
+    const dropped = this.droppedUnreported;
+    this.opts.log?.(
+      dropped > 0 ? 'error' : 'info',
+      { failedForMs, pending: this.pending, dropped },
+      `execution logs are being written again after ${seconds(failedForMs)} of store failures` +
+        (dropped > 0 ? `; dropped ${dropped} of them` : ''),
+    );
+    this.failingSince = undefined;
+    this.lastError = undefined;
+    this.retryMs = 0;
+    this.droppedUnreported = 0;
+    this.timers.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 }

@@ -60,7 +60,7 @@ export class FunctionService {
     const fn: FunctionRecord = {
       id,
       workspaceId,
-      name: input.name,
+      name: input.name.trim(),
       description: input.description ?? null,
       runtime: runtime.engine,
       runtimeLabel: runtime.label,
@@ -119,7 +119,7 @@ export class FunctionService {
   async update(workspaceId: string, functionId: string, input: FunctionUpdate): Promise<FunctionView> {
     const current = await this.require(workspaceId, functionId);
     const patch: FunctionPatch = {};
-    if (input.name != null) patch.name = input.name;
+    if (input.name != null) patch.name = input.name.trim();
     if (input.description !== undefined) patch.description = input.description;
     if (input.runtime != null) {
       const rt = resolveRuntime(input.runtime);

@@ -32,7 +32,7 @@ export class WorkspaceService {
   async create(input: WorkspaceCreate): Promise<WorkspaceView> {
     const ws: Workspace = {
       id: this.deps.ids.workspace(),
-      name: input.name.trim() || input.name,
+      name: input.name.trim(),
       description: input.description ?? null,
       createdAt: this.deps.clock().toISOString(),
     };
@@ -55,7 +55,7 @@ export class WorkspaceService {
 
   async update(id: string, patch: WorkspaceUpdate): Promise<WorkspaceView> {
     const changes: { name?: string; description?: string | null } = {};
-    if (patch.name !== undefined && patch.name !== null) changes.name = patch.name;
+    if (patch.name !== undefined && patch.name !== null) changes.name = patch.name.trim();
     if (patch.description !== undefined) changes.description = patch.description;
     const updated = await this.deps.meta.updateWorkspace(id, changes);
     if (!updated) throw notFound('Workspace', id);

@@ -14,6 +14,13 @@ describe('bodyForLog', () => {
     assert.equal(bodyForLog(enc('{not json'), 'application/json', 100), '{not json');
   });
 
+  test('JSON nested too deep to serialise again stays text (it would fail every write of its batch)', () => {
+    const deep = '['.repeat(4000) + ']'.repeat(4000);
+    assert.equal(bodyForLog(enc(deep), 'application/json', 8192), deep);
+    const ok = '['.repeat(100) + ']'.repeat(100);
+    assert.deepEqual(bodyForLog(enc(ok), 'application/json', 8192), JSON.parse(ok));
+  });
+
   test('a cut through a multi-byte character at the cap is still text', () => {
     const body = enc('ab한글'); // 2 + 3 + 3 bytes; a cap of 4 cuts inside '한'
     assert.equal(bodyForLog(body, 'text/plain', 4), 'ab… [truncated: 8 bytes in all]');

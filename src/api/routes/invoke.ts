@@ -1,12 +1,14 @@
 // The seed's POST /api/workspaces/{ws}/functions/{fn}/invoke: runs the active deployment with the
 // JSON body and answers the ExecutionLog of that run. Not deployed → 400 NOT_DEPLOYED; timeout →
-// 504 TIMEOUT (the execution log is still written and named in details).
+// 504 TIMEOUT (the execution log is still written and named in details). A body nested deeper than
+// MAX_JSON_DEPTH is refused with 400 before anything runs.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Scopes } from '../../auth/policy.js';
-import { EunhaError } from '../../core/errors.js';
+import { EunhaError, invalid } from '../../core/errors.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../../core/json-depth.js';
 import { ErrorBody, ExecutionLog, FunctionParams } from '../../core/schemas.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
 import { platformError, requireEnabled, requireRoute } from '../../gateway/ingress.js';
@@ -29,7 +31,9 @@ export async function invokeRoutes(
         description:
           'Runs the active deployment (POST when the function accepts it, else its first method) with the JSON body and returns the execution log of that run.',
         params: FunctionParams,
-        body: Type.Unknown({ description: 'Any JSON value, passed to the function as the request body' }),
+        body: Type.Unknown({
+          description: `Any JSON value nested at most ${MAX_JSON_DEPTH} levels deep, passed to the function as the request body`,
+        }),
         response: {
           200: ExecutionLog,
           400: ErrorBody,
@@ -42,6 +46,11 @@ export async function invokeRoutes(
       },
     },
     async (req) => {
+      // Before the lookups, as the schema's own checks are: a bad body is a 400 whatever the state.
+      if (jsonDepthExceeds(req.body))
+        throw invalid('body', `the body is nested more than ${MAX_JSON_DEPTH} levels deep`, {
+          maxDepth: MAX_JSON_DEPTH,
+        });
       const fn = await deps.functions.require(req.params.workspace_id, req.params.function_id);
       const route = requireRoute(deps.target, fn.id, 400);
       requireEnabled(route.fn);

@@ -1,7 +1,7 @@
 // Execution logs: per function (the seed's endpoint) and across a workspace.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import {
   ErrorBody,
@@ -13,8 +13,9 @@ import {
   WorkspaceParams,
 } from '../../core/schemas.js';
 import type { Scopes } from '../../auth/policy.js';
+import { EunhaError } from '../../core/errors.js';
 import type { ExecutionLogService } from '../../observability/execution-logs.js';
-import type { LiveTails } from '../../observability/live-tail.js';
+import { SSE_HEADERS, type LiveTails } from '../../observability/live-tail.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
@@ -35,7 +36,7 @@ export async function logRoutes(
         tags,
         summary: 'Execution logs of a function, newest first',
         description:
-          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` until the client leaves.',
+          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` until the client leaves. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
         params: FunctionParams,
         querystring: LogsQuery,
         response: { 200: LogsResponse, ...errors },
@@ -48,12 +49,27 @@ export async function logRoutes(
         req.query.limit ?? 100,
       );
       if (!req.query.follow) return page;
+      // HEAD runs this handler too (Fastify's automatic HEAD route); a stream would never end. The
+      // typed reply wants a JSON page, which a HEAD would not carry anyway.
+      if (req.method === 'HEAD') return (reply as FastifyReply).headers(SSE_HEADERS).send();
+      const { workspace_id: ws, function_id: fn } = req.params;
       reply.hijack();
-      await tails.stream(reply.raw, req.params.function_id, [...page.logs].reverse(), {
-        'x-request-id': String(req.id),
-        ...(reply.getHeader('access-control-allow-origin')
-          ? { 'access-control-allow-origin': String(reply.getHeader('access-control-allow-origin')) }
-          : {}),
+      await tails.stream(reply.raw, fn, [...page.logs].reverse(), {
+        headers: {
+          'x-request-id': String(req.id),
+          ...(reply.getHeader('access-control-allow-origin')
+            ? { 'access-control-allow-origin': String(reply.getHeader('access-control-allow-origin')) }
+            : {}),
+        },
+        exists: async () => {
+          try {
+            await logs.forFunction(ws, fn, 1);
+            return true;
+          } catch (err) {
+            if (err instanceof EunhaError && err.code === 'NOT_FOUND') return false;
+            throw err;
+          }
+        },
       });
       return reply;
     },
