@@ -24,7 +24,8 @@ import type { FunctionService } from '../services/functions.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import type { MetadataStore } from '../store/ports.js';
 import { registerDocsUi, registerOpenApi } from './docs.js';
-import { frameworkError, installErrorHandling } from './errors.js';
+import { clientError, frameworkError, installErrorHandling } from './errors.js';
+import { EunhaError } from '../core/errors.js';
 import { installJsonParser } from './json-body.js';
 import { requestIdOptions } from './request-id.js';
 import { buildRoutes } from './routes/builds.js';
@@ -86,11 +87,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     ajv: { customOptions: { removeAdditional: false } },
     frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
+    // Requests that arrive while the server closes get the envelope (the hook below), not
+    // Fastify's own 503 body.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
+    if (closing) {
+      void reply.header('connection', 'close');
+      throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
+    }
   });
   installJsonParser(app);
   installErrorHandling(app);

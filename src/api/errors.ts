@@ -2,6 +2,8 @@
 // errors (bad JSON, too large, wrong media type, schema failures) become catalogue codes; anything
 // unexpected is logged with the request id and answered as INTERNAL_ERROR without internals.
 
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EunhaError } from '../core/errors.js';
 
@@ -74,4 +76,33 @@ export function frameworkError(err: FastifyError, _req: FastifyRequest, reply: F
       ? new EunhaError('VALIDATION_ERROR', 'a path segment is too long', { field: 'url' })
       : new EunhaError('VALIDATION_ERROR', 'the URL is malformed', { field: 'url' });
   void reply.code(e.status).send(e.toBody());
+}
+
+/**
+ * Requests Node's HTTP parser refuses before Fastify sees them (an unknown method, a malformed
+ * request line, too large a header block, a deadline missed): the envelope, written on the socket,
+ * which is then closed, since the parser cannot find where the next request would begin.
+ */
+export function clientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const e =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new EunhaError('REQUEST_TIMEOUT', 'the request did not arrive in time')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new EunhaError('HEADERS_TOO_LARGE', 'the request header block is too large')
+        : new EunhaError(
+            'VALIDATION_ERROR',
+            `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`,
+            {
+              field: 'request',
+            },
+          );
+  if (socket.writable) {
+    const body = JSON.stringify(e.toBody());
+    socket.write(
+      `HTTP/1.1 ${e.status} ${STATUS_CODES[e.status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

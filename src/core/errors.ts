@@ -25,6 +25,12 @@ export const ERROR_CATALOGUE = {
     fault: 'user',
     description: 'The request body is larger than the configured cap.',
   },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    fault: 'user',
+    description: 'The request did not arrive within the server’s deadline.',
+  },
+  HEADERS_TOO_LARGE: { status: 431, fault: 'user', description: 'The request’s header block is too large.' },
   UNAUTHORIZED: { status: 401, fault: 'user', description: 'No valid credentials were sent.' },
   FORBIDDEN: { status: 403, fault: 'user', description: 'The credentials do not allow this action.' },
   NOT_FOUND: { status: 404, fault: 'user', description: 'The resource does not exist.' },
