@@ -136,6 +136,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     bodyLimitBytes: deps.config.bodyLimitBytes,
     authorize: (req, fn) => authorizeInvocation(deps.auth, req, fn),
+    functionExists: async (id) => (await deps.meta.findFunction(id)) !== undefined,
   });
 
   await registerDocsUi(app);

@@ -1,14 +1,14 @@
 // Public function ingress: ANY /fn/{function_id} and /fn/{function_id}/* run the active deployment
 // with the caller's method, path, query, headers and body, and return the function's status,
 // headers and body unchanged. Disabled → 403, method not in httpMethods → 405 (with Allow),
-// never deployed → 404 NOT_DEPLOYED. Platform failures (timeout, overload, crash) answer in the
+// never deployed → 404 NOT_DEPLOYED, no such function → 404 NOT_FOUND. Platform failures (timeout, overload, crash) answer in the
 // error envelope; whatever the function itself returns is passed through. A function with
 // authType KEY answers only callers with a key of its workspace (or the admin key), checked before
 // anything else about it is told, and its code never sees that key (the header is not passed on).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
-import { EunhaError } from '../core/errors.js';
+import { EunhaError, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
 import { HTTP_METHODS } from '../core/schemas.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
@@ -33,6 +33,8 @@ export interface IngressOptions {
   bodyLimitBytes: number;
   /** Throws UNAUTHORIZED/FORBIDDEN when the caller may not invoke this function (auth/guard.ts). */
   authorize: (req: FastifyRequest, fn: FunctionRecord) => Promise<void>;
+  /** Asked only when a function has no route: NOT_FOUND for no such function, else NOT_DEPLOYED. */
+  functionExists: (functionId: string) => Promise<boolean>;
 }
 
 const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
@@ -190,6 +192,7 @@ export async function ingressRoutes(
       reply: FastifyReply,
     ) => {
       const fnId = req.params.function_id;
+      if (!target.route(fnId) && !(await opts.functionExists(fnId))) throw notFound('Function', fnId);
       const route = requireRoute(target, fnId, 404);
       await opts.authorize(req, route.fn);
       requireEnabled(route.fn);

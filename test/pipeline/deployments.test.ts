@@ -170,6 +170,7 @@ describe('deployments and ingress', () => {
 
       const unknown = await p.app.inject({ method: 'GET', url: '/fn/fn-nothere0' });
       assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.json().error.code, 'NOT_FOUND');
     },
   );
 
