@@ -2,9 +2,10 @@
 // device, so guest code talks to it with os.read/os.write on bytes, and no JavaScript object is
 // ever handed to Python. The host queues a frame for the guest to read (a request, a load order,
 // a KV answer); frames the guest writes are a KV call (relayed synchronously to the parent), a
-// sleep (served here, see `sleep`), or the final answer of the current step.
+// call the sandbox's thread serves itself (`local`: a sleep, a key derivation), or the final
+// answer of the current step.
 
-import { type Frame, decodeFrame, encodeFrame, frameLength } from '../protocol.js';
+import { type Frame, decodeFrame, frameLength } from '../protocol.js';
 
 /** Largest frame the guest may write: a 6 MiB response plus headers, with room to spare. */
 const MAX_GUEST_FRAME = 8 * 1024 * 1024;
@@ -28,13 +29,12 @@ export class BridgeDevice {
 
   /**
    * @param relay sends a KV call to the parent and blocks for its answer.
-   * @param sleep blocks the thread for up to `ms` and says whether the request's deadline cut it
-   *   short. Emscripten's own sleep spins: `time.sleep(100)` burned a core, and since it never
-   *   returned to the eval loop, the deadline was only enforced by killing the sandbox.
+   * @param local answers a call the sandbox's thread serves itself (the reply frame), or
+   *   undefined when the frame is not such a call.
    */
   constructor(
     private readonly relay: (raw: Uint8Array) => Uint8Array,
-    private readonly sleep: (ms: number) => boolean,
+    private readonly local: (frame: Frame) => Uint8Array | undefined,
   ) {}
 
   install(FS: EmscriptenFS): void {
@@ -90,13 +90,9 @@ export class BridgeDevice {
       if (len < 0 || all.length < len) break;
       const raw = all.subarray(0, len);
       const frame = decodeFrame(raw);
-      if (frame.header.t === 'kv') {
-        this.readable = this.relay(raw.slice());
-        this.readPos = 0;
-      } else if (frame.header.t === 'sleep') {
-        const ms = Number(frame.header.ms);
-        const timedOut = Number.isNaN(ms) ? false : this.sleep(Math.max(0, ms));
-        this.readable = encodeFrame({ t: 'slept', timedOut });
+      const reply = frame.header.t === 'kv' ? this.relay(raw.slice()) : this.local(frame);
+      if (reply) {
+        this.readable = reply;
         this.readPos = 0;
       } else {
         this.answer = { header: frame.header, body: frame.body.slice() };

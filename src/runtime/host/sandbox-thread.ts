@@ -11,7 +11,8 @@ import { loadPyodide, type PyodideAPI } from 'pyodide';
 import { SyncChannel } from './sync-channel.js';
 import { BridgeDevice } from './bridge-device.js';
 import { OutputCollector } from '../output.js';
-import { decodeFrame, encodeFrame, type Header } from '../protocol.js';
+import { decodeFrame, encodeFrame, type Frame, type Header } from '../protocol.js';
+import { derive } from './kdf.js';
 import {
   disarmFilesAndProcess,
   disarmSpawnAndNetwork,
@@ -120,7 +121,7 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
   const device = new BridgeDevice((raw) => {
     channel.writeRaw(raw);
     return awaitKvReply();
-  }, sleepFor);
+  }, serveLocally);
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
   refuseListening(py);
   // A function has no stdin. Pyodide's default reads the host's fd 0 through `fs`, which the
@@ -146,7 +147,10 @@ import _eunha_asyncio
 _eunha_asyncio.install()
 import time, _eunha_io
 time.sleep = _eunha_io.sleep
-del time, _eunha_io`);
+del time, _eunha_io
+import _eunha_hashlib
+_eunha_hashlib.install()
+del _eunha_hashlib`);
   // Kept alive for the life of the host: the function proxies are borrowed from the module proxy.
   const main = py.pyimport('_eunha_main') as unknown as Loaded;
   const entry: Loaded = { load: main.load, dispatch: main.dispatch };
@@ -232,6 +236,21 @@ function sleepFor(ms: number): boolean {
     return true;
   }
   return false;
+}
+
+/** Calls of the guest this thread answers itself, without the parent (bridge-device.ts). */
+function serveLocally({ header, body }: Frame): Uint8Array | undefined {
+  if (header.t === 'sleep') {
+    const ms = Number(header.ms);
+    return encodeFrame({ t: 'slept', timedOut: Number.isNaN(ms) ? false : sleepFor(Math.max(0, ms)) });
+  }
+  if (header.t === 'kdf') {
+    const out = derive(header, body);
+    return out.ok
+      ? encodeFrame({ t: 'derived', ok: true }, out.key)
+      : encodeFrame({ t: 'derived', ok: false, message: out.message });
+  }
+  return undefined;
 }
 
 const interrupt = {

@@ -1,7 +1,8 @@
 // Python modules of Eunha's own that live in the sandbox beside spin_sdk: the guest end of the
 // /dev/eunha byte bridge (_eunha_io), the entry points the host calls (_eunha_main: load,
-// dispatch), the import lock that runs once per booted sandbox (_eunha_harden) and the event loop
-// that replaces Pyodide's browser-bound one (_eunha_asyncio).
+// dispatch), the import lock that runs once per booted sandbox (_eunha_harden), the event loop
+// that replaces Pyodide's browser-bound one (_eunha_asyncio) and what hashlib lacks without
+// OpenSSL (_eunha_hashlib).
 
 export const GUEST_FILES: Record<string, string> = {
   '_eunha_io.py': `"""Frames over /dev/eunha: u32 header length, u32 body length, JSON header, body bytes."""
@@ -237,6 +238,59 @@ def install() -> None:
     asyncio.run = asyncio.runners.run
     asyncio.events._set_running_loop(None)
 `,
+  '_eunha_hashlib.py': `"""hashlib.pbkdf2_hmac and hashlib.scrypt, which need OpenSSL: Pyodide has none, and CPython 3.12
+dropped the pure-Python PBKDF2, so password hashing code failed with AttributeError. The sandbox's
+thread derives the key with Node's crypto (runtime/host/kdf.ts): bytes and numbers over the bridge."""
+import hashlib
+import operator
+
+import _eunha_io
+
+
+def _bytes(name, value):
+    try:
+        return bytes(memoryview(value))
+    except TypeError:
+        raise TypeError(f"{name} must be a bytes-like object, not {type(value).__name__}") from None
+
+
+def _derive(header, password, salt):
+    header["t"] = "kdf"
+    header["passwordBytes"] = len(password)
+    reply, key = _eunha_io.call(header, password + salt)
+    if not reply.get("ok"):
+        raise ValueError(reply.get("message", "key derivation failed"))
+    return bytes(key)
+
+
+def pbkdf2_hmac(hash_name, password, salt, iterations, dklen=None):
+    if not isinstance(hash_name, str):
+        raise TypeError(f"hash_name must be a str, not {type(hash_name).__name__}")
+    password = _bytes("password", password)
+    salt = _bytes("salt", salt)
+    iterations = operator.index(iterations)
+    if iterations < 1:
+        raise ValueError("iteration value must be greater than 0.")
+    dklen = hashlib.new(hash_name).digest_size if dklen is None else operator.index(dklen)
+    if dklen < 1:
+        raise ValueError("key length must be greater than 0.")
+    header = {"alg": "pbkdf2", "hash": hash_name, "iterations": iterations, "dklen": dklen}
+    return _derive(header, password, salt)
+
+
+def scrypt(password, *, salt, n, r, p, maxmem=0, dklen=64):
+    password = _bytes("password", password)
+    salt = _bytes("salt", salt)
+    n, r, p, maxmem, dklen = (operator.index(v) for v in (n, r, p, maxmem, dklen))
+    header = {"alg": "scrypt", "n": n, "r": r, "p": p, "maxmem": maxmem, "dklen": dklen}
+    return _derive(header, password, salt)
+
+
+def install() -> None:
+    for name, fn in (("pbkdf2_hmac", pbkdf2_hmac), ("scrypt", scrypt)):
+        if not hasattr(hashlib, name):
+            setattr(hashlib, name, fn)
+`,
   '_eunha_harden.py': `"""Run once after boot: drop every module that hands out JavaScript objects, block re-import."""
 import sys
 
@@ -298,4 +352,5 @@ export const PREIMPORT = [
   '_eunha_io',
   '_eunha_main',
   '_eunha_asyncio',
+  '_eunha_hashlib',
 ];
