@@ -1,18 +1,72 @@
 // JSON body parsing: Fastify's own secure parser (prototype-poisoning protection), except that
 // an empty body is accepted as "no body" so the route schema, not the parser, says what is
 // missing (clients often send Content-Type: application/json on a DELETE with nothing in it).
+// Fastify neither decodes nor checks Content-Encoding, so a compressed body would reach the JSON
+// parser as bytes (BAD_JSON) and a mislabelled plain one would be accepted: both are refused here.
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EunhaError } from '../core/errors.js';
+import { quote } from '../core/validate.js';
+
+/** A Content-Encoding other than identity, or undefined when the body is sent as is. */
+function encodingOf(req: FastifyRequest): string | undefined {
+  const raw = req.headers['content-encoding'];
+  if (raw === undefined) return undefined;
+  const codings = raw
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  return codings.length === 0 ? undefined : raw.trim();
+}
 
 export function installJsonParser(app: FastifyInstance): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const encoding = encodingOf(req);
+    if (encoding !== undefined) {
+      done(
+        new EunhaError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `content-encoding ${quote(encoding)} is not supported; send the JSON body uncompressed`,
+          { field: 'content-encoding' },
+        ),
+        undefined,
+      );
+      return;
+    }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {
       done(null, undefined);
       return;
     }
-    parse(req, text, done);
+    parse(req, text, (err, value) => {
+      // The secure parser answers a prototype key with the same error as broken JSON; a caller
+      // whose JSON is valid needs to know the key, not the syntax, is the problem.
+      if (err && isPlainJson(text)) {
+        done(
+          new EunhaError(
+            'BAD_JSON',
+            'the body contains a "__proto__" or "constructor.prototype" key; such keys are refused ' +
+              'because they could change object prototypes',
+            { field: 'body', reason: 'prototype-key' },
+          ),
+          undefined,
+        );
+        return;
+      }
+      done(err, value);
+    });
   });
+}
+
+/** Only called once the secure parser has refused the text, to tell a prototype key from bad JSON. */
+function isPlainJson(text: string): boolean {
+  try {
+    // JSON.parse defines "__proto__" as an own property, so this cannot pollute anything.
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -57,7 +57,13 @@ export const DeployResponse = Type.Object({
 
 export const ScaffoldRequest = Type.Object(
   {
-    image_ref: Type.String({ minLength: 1, maxLength: 512 }),
+    image_ref: Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description:
+        'An OCI image reference ([registry[:port]/]name[:tag][@sha256:digest]), e.g. the image_url of a build',
+      examples: ['registry.example.com/team/hello:v1'],
+    }),
     component: OptStr('Component to run'),
     replicas: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 1 })),
     output_path: OptStr('Accepted for compatibility; the server never writes client-chosen paths'),

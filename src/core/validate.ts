@@ -10,6 +10,19 @@ import { HTTP_METHODS, LIMITS } from './schemas.js';
 const NOT_BASE64 = /[^A-Za-z0-9+/]/;
 const NOT_BASE64URL = /[^A-Za-z0-9_-]/;
 
+const QUOTE_MAX = 64;
+
+/**
+ * A user value as quoted in an error message, cut to 64 characters: a message names the bad value,
+ * it must not hand a 100 KB input back (nor a lone half of a surrogate pair at the cut).
+ */
+export function quote(value: string): string {
+  if (value.length <= QUOTE_MAX) return `'${value}'`;
+  const last = value.charCodeAt(QUOTE_MAX - 1);
+  const cut = last >= 0xd800 && last <= 0xdbff ? QUOTE_MAX - 1 : QUOTE_MAX;
+  return `'${value.slice(0, cut)}…'`;
+}
+
 /** Standard base64: whole 4-character groups, '=' only as one or two characters of final padding. */
 function isStandardBase64(s: string): boolean {
   if (s.length % 4 !== 0) return false;
@@ -38,7 +51,7 @@ export function normalizeMethods(methods: string[], field = 'httpMethods'): stri
   for (const m of methods) {
     const upper = m.trim().toUpperCase();
     if (!(HTTP_METHODS as readonly string[]).includes(upper)) {
-      throw invalid(field, `'${m}' is not an HTTP method; use ${HTTP_METHODS.join(', ')}`);
+      throw invalid(field, `${quote(m)} is not an HTTP method; use ${HTTP_METHODS.join(', ')}`);
     }
     if (!out.includes(upper)) out.push(upper);
   }
@@ -59,12 +72,12 @@ export function checkEnvVars(
     if (k.length > LIMITS.envNameMax || !ENV_NAME.test(k)) {
       throw invalid(
         field,
-        `'${k.slice(0, 64)}' is not a valid environment variable name (letters, digits, _; not starting with a digit)`,
-        { key: k.slice(0, 64) },
+        `${quote(k)} is not a valid environment variable name (letters, digits, _; not starting with a digit)`,
+        { key: k.slice(0, QUOTE_MAX) },
       );
     }
     if (v.length > LIMITS.envValueMax || v.includes('\0')) {
-      throw invalid(field, `the value of '${k}' is too long or contains NUL`, { key: k });
+      throw invalid(field, `the value of ${quote(k)} is too long or contains NUL`, { key: k });
     }
   }
   return Object.fromEntries(entries);
@@ -78,7 +91,7 @@ export function normalizeUrl(raw: string, field: string): string {
   try {
     u = new URL(withScheme);
   } catch {
-    throw invalid(field, `'${raw.slice(0, 100)}' is not a URL`);
+    throw invalid(field, `${quote(raw)} is not a URL`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw invalid(field, 'only http and https URLs are allowed');
@@ -95,13 +108,13 @@ function daysInMonth(year: number, month: number): number {
 export function normalizeTimestamp(raw: string, field: string): string {
   const m = ISO.exec(raw.trim());
   const t = Date.parse(raw);
-  if (!m || Number.isNaN(t)) throw invalid(field, `'${raw.slice(0, 64)}' is not an ISO 8601 date-time`);
+  if (!m || Number.isNaN(t)) throw invalid(field, `${quote(raw)} is not an ISO 8601 date-time`);
   // Date.parse rolls impossible fields over (February 30th becomes March 2nd), so the fields are
   // checked as written, with RFC 3339's ranges: a typo is refused rather than stored as another day.
   const f = (i: number) => Number(m[i] ?? 0);
   const [year, month, day] = [f(1), f(2), f(3)];
   const timeOk = f(4) <= 23 && f(5) <= 59 && f(6) <= 59 && f(7) <= 23 && f(8) <= 59;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || !timeOk)
-    throw invalid(field, `'${raw.slice(0, 64)}' is not a valid date-time (no such day or time)`);
+    throw invalid(field, `${quote(raw)} is not a valid date-time (no such day or time)`);
   return new Date(t).toISOString();
 }

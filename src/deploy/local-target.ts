@@ -33,6 +33,8 @@ export class LocalTarget {
   private readonly routes = new Map<string, ActiveRoute>();
   /** Per function: the end of the line of work waiting to run alone on it. */
   private readonly lines = new Map<string, Promise<void>>();
+  /** Functions whose active deployment could not be restored at start-up, and why. */
+  private readonly unrestored = new Map<string, string>();
 
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload'>,
@@ -42,6 +44,18 @@ export class LocalTarget {
 
   route(functionId: string): ActiveRoute | undefined {
     return this.routes.get(functionId);
+  }
+
+  /**
+   * Start-up could not load the function's active deployment (its artifact is gone or damaged):
+   * callers are told that, not "never deployed", until a deploy or an activation succeeds.
+   */
+  markUnrestored(functionId: string, why: string): void {
+    this.unrestored.set(functionId, why);
+  }
+
+  unrestoredReason(functionId: string): string | undefined {
+    return this.unrestored.get(functionId);
   }
 
   count(): number {
@@ -97,6 +111,7 @@ export class LocalTarget {
       versionKey: key,
       redactor: new Redactor(Object.values(secrets)),
     });
+    this.unrestored.delete(fn.id);
     if (previous) await this.runtime.unload(previous.versionKey);
   }
 
@@ -113,6 +128,7 @@ export class LocalTarget {
 
   /** Stop routing to the function and unload its version. Call inside `exclusive`. */
   async unroute(functionId: string): Promise<void> {
+    this.unrestored.delete(functionId);
     const r = this.routes.get(functionId);
     if (!r) return;
     this.routes.delete(functionId);

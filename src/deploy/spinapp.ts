@@ -5,7 +5,9 @@
 // admission policy can turn into scheduling rules; the seed's older operator API is not emitted.
 
 import { stringify } from 'yaml';
+import { parseImageRef } from '../build/image-ref.js';
 import { invalid } from '../core/errors.js';
+import { quote } from '../core/validate.js';
 
 export interface SpinAppInput {
   imageRef: string;
@@ -27,6 +29,41 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const QUANTITY =
   /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+// The reference grammar of the OCI distribution spec (docker/distribution's reference package):
+// [host[:port]/]path[:tag][@algorithm:hex]. Path components must be lower-case: registries refuse
+// others. Separators and name characters are disjoint, so backtracking stays short.
+const HOST_PART = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)';
+const HOST = `(?:${HOST_PART}(?:\\.${HOST_PART})*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]+)?`;
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const OCI_REF = new RegExp(
+  `^(?:${HOST}/)?${PATH_PART}(?:/${PATH_PART})*` +
+    '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
+    '(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$',
+);
+
+/**
+ * The image a manifest may name: what this platform builds (local/{ws}/{app}:{tag}@sha256:…, whose
+ * workspace ids may hold capitals) or any OCI reference, e.g. registry.example.com/ns/app:1.0.
+ * The YAML would quote anything, but a reference with a newline or an emoji can never be pulled.
+ */
+export function checkImageRef(raw: string, field = 'image_ref'): string {
+  const ref = raw.trim();
+  try {
+    parseImageRef(ref, field);
+    return ref;
+  } catch {
+    // Not a local reference; it may still be any registry's.
+  }
+  if (!OCI_REF.test(ref)) {
+    throw invalid(
+      field,
+      `${quote(raw)} is not an image reference; expected [registry[:port]/]name[:tag][@sha256:digest] ` +
+        'with a lower-case name, e.g. registry.example.com/team/app:1.0',
+    );
+  }
+  return ref;
+}
 
 export const SPOT_ANNOTATIONS = {
   'eunha.dev/spot': 'preferred',
@@ -55,19 +92,20 @@ export function appNameFromImage(imageRef: string): string {
 
 function quantity(field: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (!QUANTITY.test(v)) throw invalid(field, `'${v}' is not a Kubernetes quantity (e.g. 500m, 128Mi)`);
+  if (!QUANTITY.test(v)) throw invalid(field, `${quote(v)} is not a Kubernetes quantity (e.g. 500m, 128Mi)`);
   return v;
 }
 
 export function spinAppManifest(input: SpinAppInput): Record<string, unknown> {
+  const image = checkImageRef(input.imageRef);
   const name = dnsName(input.appName);
   if (!name || !DNS_LABEL.test(name))
-    throw invalid('app_name', `'${input.appName}' cannot be a Kubernetes name`);
+    throw invalid('app_name', `${quote(input.appName)} cannot be a Kubernetes name`);
   if (input.namespace !== undefined && !DNS_LABEL.test(input.namespace)) {
-    throw invalid('namespace', `'${input.namespace}' is not a Kubernetes namespace name`);
+    throw invalid('namespace', `${quote(input.namespace)} is not a Kubernetes namespace name`);
   }
   if (input.functionId !== undefined && !LABEL_VALUE.test(input.functionId)) {
-    throw invalid('function_id', `'${input.functionId}' cannot be a label value`);
+    throw invalid('function_id', `${quote(input.functionId)} cannot be a label value`);
   }
   if (!Number.isInteger(input.replicas) || input.replicas < 1)
     throw invalid('replicas', 'replicas must be an integer ≥ 1');
@@ -84,7 +122,7 @@ export function spinAppManifest(input: SpinAppInput): Record<string, unknown> {
     ].filter(([, v]) => v !== undefined),
   );
   const spec: Record<string, unknown> = {
-    image: input.imageRef,
+    image,
     executor: 'containerd-shim-spin',
     enableAutoscaling: input.enableAutoscaling,
     podLabels: { faas: 'true', ...(input.functionId ? { function_id: input.functionId } : {}) },

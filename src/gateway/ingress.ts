@@ -135,6 +135,8 @@ export function requireRoute(
 ): ActiveRoute {
   const route = target.route(functionId);
   if (route) return route;
+  const unrestored = target.unrestoredReason(functionId);
+  if (unrestored) throw new EunhaError('DEPENDENCY_UNAVAILABLE', unrestored, { functionId });
   throw new EunhaError(
     'NOT_DEPLOYED',
     `function '${functionId}' has no active deployment; deploy it first`,

@@ -2,7 +2,8 @@
 // content-addressed, as the seed kept it in S3), read with rolling-24h statistics, patch, delete.
 
 import { createHash } from 'node:crypto';
-import { MASK, masked, secretContext } from '../auth/secrets.js';
+import { isDeepStrictEqual } from 'node:util';
+import { MASK, masked, secretContext, type SecretBox } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import { DEFAULT_RUNTIME, resolveRuntime } from '../core/runtimes.js';
 import { FUNCTION_PATCH_STATUSES, type FunctionCreate, type FunctionUpdate } from '../core/schemas.js';
@@ -13,6 +14,7 @@ import {
   normalizeMethods,
   normalizeTimestamp,
   normalizeUrl,
+  quote,
 } from '../core/validate.js';
 import type { FunctionPatch } from '../store/ports.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
@@ -55,7 +57,7 @@ export class FunctionService {
       {},
       input.secretEnvironmentVariables ?? {},
     );
-    checkNoOverlap(environmentVariables, secretEnvironmentVariables);
+    checkNoOverlap(environmentVariables, secretEnvironmentVariables, input);
     const { key, sha } = await this.storeCode(workspaceId, id, source);
     const fn: FunctionRecord = {
       id,
@@ -146,6 +148,7 @@ export class FunctionService {
       checkNoOverlap(
         patch.environmentVariables ?? current.environmentVariables,
         patch.secretEnvironmentVariables ?? current.secretEnvironmentVariables ?? {},
+        input,
       );
     }
     if (input.authType != null) patch.authType = input.authType;
@@ -161,10 +164,15 @@ export class FunctionService {
     let source: Buffer | undefined;
     if (input.code != null) {
       source = decodeCode(input.code);
-      const stored = await this.storeCode(workspaceId, functionId, source);
-      patch.codeKey = stored.key;
-      patch.codeSha256 = stored.sha;
+      if (this.codeLocation(workspaceId, functionId, source).key !== current.codeKey) {
+        const stored = await this.storeCode(workspaceId, functionId, source);
+        patch.codeKey = stored.key;
+        patch.codeSha256 = stored.sha;
+      }
     }
+    // A client that echoes a whole config back (or sends {}) changes nothing: lastModified says
+    // when the function last changed, not when it was last written to.
+    if (!changesAnything(current, patch)) return this.view(current, source);
     patch.lastModified = this.deps.clock().toISOString();
     const updated = await this.deps.meta.updateFunction(workspaceId, functionId, patch);
     if (!updated) {
@@ -199,8 +207,16 @@ export class FunctionService {
     const given: Record<string, string> = {};
     for (const [name, value] of Object.entries(input)) {
       if (value === null) delete next[name];
-      else if (value === MASK && name in current) continue;
-      else given[name] = value;
+      else if (value === MASK && Object.hasOwn(current, name)) continue;
+      else if (value === MASK) {
+        // Stored as is, the mask would become the secret's value: a client echoing a config it
+        // has edited would silently deploy "********" for a name the function never had.
+        throw invalid(
+          field,
+          `${quote(name)} is not a secret of this function, so "${MASK}" has no value to keep; send the real value`,
+          { key: name.slice(0, 64) },
+        );
+      } else given[name] = value;
     }
     if (Object.keys(given).length === 0) return next;
     const secrets = this.deps.secrets;
@@ -208,10 +224,23 @@ export class FunctionService {
       throw new EunhaError('INTERNAL_ERROR', 'secret variables are not configured on this server');
     checkEnvVars(given, field);
     for (const [name, value] of Object.entries(given)) {
-      next[name] = secrets.seal(value, secretContext(workspaceId, functionId, name));
+      const context = secretContext(workspaceId, functionId, name);
+      const old = current[name];
+      // Sealing takes a fresh nonce, so re-sealing an unchanged value would look like a change.
+      next[name] =
+        old !== undefined && opensTo(secrets, old, context, value) ? old : secrets.seal(value, context);
     }
     checkEnvVars(masked(next), field);
     return next;
+  }
+
+  private codeLocation(
+    workspaceId: string,
+    functionId: string,
+    source: Buffer,
+  ): { key: string; sha: string } {
+    const sha = createHash('sha256').update(source).digest('hex');
+    return { key: `${codeKeyPrefix(workspaceId, functionId)}/${sha}.py`, sha };
   }
 
   private async storeCode(
@@ -219,10 +248,9 @@ export class FunctionService {
     functionId: string,
     source: Buffer,
   ): Promise<{ key: string; sha: string }> {
-    const sha = createHash('sha256').update(source).digest('hex');
-    const key = `${codeKeyPrefix(workspaceId, functionId)}/${sha}.py`;
-    await this.deps.blobs.put(key, source);
-    return { key, sha };
+    const location = this.codeLocation(workspaceId, functionId, source);
+    await this.deps.blobs.put(location.key, source);
+    return location;
   }
 
   private async view(fn: FunctionRecord, source?: Buffer): Promise<FunctionView> {
@@ -256,17 +284,72 @@ export class FunctionService {
   }
 }
 
-/** A name is either plain or secret: the function would otherwise see only one of the two values. */
-function checkNoOverlap(plain: Record<string, string>, secret: Record<string, string>): void {
+function opensTo(secrets: SecretBox, sealed: string, context: string, value: string): boolean {
+  try {
+    return secrets.open(sealed, context) === value;
+  } catch {
+    // Sealed under another key, or damaged: sealing the value afresh is the repair.
+    return false;
+  }
+}
+
+/**
+ * Whether applying the patch would change what is stored. Records written before a field existed
+ * lack it; they are compared with the value the API shows for them.
+ */
+function changesAnything(current: FunctionRecord, patch: FunctionPatch): boolean {
+  const shown: Partial<FunctionRecord> = {
+    ...current,
+    secretEnvironmentVariables: current.secretEnvironmentVariables ?? {},
+    authType: current.authType ?? 'NONE',
+    minWarm: current.minWarm ?? 0,
+    maxInstances: current.maxInstances ?? null,
+  };
+  return Object.entries(patch).some(
+    ([key, value]) => value !== undefined && !isDeepStrictEqual(value, shown[key as keyof FunctionRecord]),
+  );
+}
+
+/**
+ * A name is either plain or secret: the function would otherwise see only one of the two values.
+ * The error names the field the caller is setting: the plain map when it carries the name (also
+ * when the secrets carry it too, since declaring a secret is the deliberate act and taking the
+ * name out of the plain map is the fix), else the secrets, which clash with a stored plain name.
+ */
+function checkNoOverlap(
+  plain: Record<string, string>,
+  secret: Record<string, string>,
+  input: { environmentVariables?: unknown; secretEnvironmentVariables?: unknown },
+): void {
+  // Own keys only: 'constructor' or 'toString' is a valid variable name, and `in` would find it
+  // on every object's prototype.
+  const sent = (map: unknown, name: string) =>
+    map !== null && typeof map === 'object' && Object.hasOwn(map, name);
   for (const name of Object.keys(secret)) {
-    if (name in plain) {
+    if (!Object.hasOwn(plain, name)) continue;
+    const inPlain = sent(input.environmentVariables, name);
+    const inSecret = sent(input.secretEnvironmentVariables, name);
+    const rule = 'a name is either plain or secret';
+    if (inPlain && inSecret) {
       throw invalid(
-        'secretEnvironmentVariables',
-        `'${name}' is also a plain environment variable; use one or the other`,
-        {
-          key: name,
-        },
+        'environmentVariables',
+        `${quote(name)} is in both environmentVariables and secretEnvironmentVariables; ${rule}`,
+        { key: name },
       );
     }
+    if (inPlain) {
+      throw invalid(
+        'environmentVariables',
+        `${quote(name)} is a secret environment variable of this function; ${rule} ` +
+          `(send secretEnvironmentVariables: {${JSON.stringify(name)}: null} to make it plain)`,
+        { key: name },
+      );
+    }
+    throw invalid(
+      'secretEnvironmentVariables',
+      `${quote(name)} is a plain environment variable of this function; ${rule} ` +
+        '(send environmentVariables without it to make it secret)',
+      { key: name },
+    );
   }
 }

@@ -47,4 +47,50 @@ describe('restart', () => {
       await b.cleanup();
     }
   });
+
+  test(
+    'a deployment whose artifact is gone at restart says so (503), until the next deploy',
+    { timeout: 120_000 },
+    async () => {
+      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-gone-'));
+      try {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const ws = (
+          await a.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'g' } })
+        ).json().id;
+        const fn = (
+          await a.app.inject({
+            method: 'POST',
+            url: `/api/workspaces/${ws}/functions`,
+            payload: { name: 'g', code: b64(SAMPLE_HANDLER) },
+          })
+        ).json().id;
+        const d = await a.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
+        });
+        assert.equal(d.statusCode, 201);
+        await a.cleanup();
+        rmSync(join(own, 'blobs', 'artifacts', ws, d.json().digest), { recursive: true });
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
+          assert.equal(res.statusCode, 503);
+          assert.equal(res.json().error.code, 'DEPENDENCY_UNAVAILABLE');
+          assert.match(res.json().error.message, /v1 could not be loaded at start-up/);
+          const again = await b.app.inject({
+            method: 'POST',
+            url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
+          });
+          assert.equal(again.statusCode, 201, again.body);
+          assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await b.cleanup();
+        }
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    },
+  );
 });

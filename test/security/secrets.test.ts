@@ -138,7 +138,7 @@ describe('secret environment variables', () => {
         payload: { environmentVariables: { API_TOKEN: 'plain' } },
       });
       assert.equal(clash.statusCode, 400);
-      assert.equal(clash.json().error.details.field, 'secretEnvironmentVariables');
+      assert.equal(clash.json().error.details.field, 'environmentVariables');
       const badName = await api({
         method: 'PATCH',
         url,

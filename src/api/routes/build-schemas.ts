@@ -91,8 +91,10 @@ export const BuildForm = Type.Object({
 export const BuildAndPushForm = Type.Object({
   file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
   registry_url: RegistryField,
-  username: Type.Optional(Type.String({ description: 'Registry user (unused for local)' })),
-  password: Type.Optional(Type.String({ description: 'Registry password (never stored)' })),
+  username: Type.Optional(Type.String({ maxLength: 256, description: 'Registry user (unused for local)' })),
+  password: Type.Optional(
+    Type.String({ maxLength: MAX_FIELD, description: 'Registry password (never stored)' }),
+  ),
   tag: Type.Optional(TagField),
   app_name: Type.Optional(AppNameField),
   workspace_id: Type.Optional(WorkspaceField),

@@ -6,6 +6,7 @@
 import multipart from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { TObject } from 'typebox';
 import type { BuildService } from '../../build/index.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import type { BuildTask } from '../../core/types.js';
@@ -36,26 +37,34 @@ const multipartValidator: FastifySchemaCompiler<unknown> = (route) =>
 
 /** Parses the form before validation and the guard; the handler reads it back from req.body. */
 const parseForm =
-  (allowed: readonly string[], maxBytes: number) =>
+  (schema: TObject, maxBytes: number) =>
   async (req: FastifyRequest): Promise<void> => {
+    const allowed = Object.keys(schema.properties).filter((name) => name !== 'file');
     const form = await readForm(req, allowed, maxBytes);
+    checkLengths(form, schema);
     req.body = { ...Object.fromEntries(form.fields), [FORM]: form };
   };
+
+/**
+ * The form is never run through the JSON validator (multipartValidator), so the documented
+ * maxLength of each text field is enforced here, from the same schema the OpenAPI document shows.
+ * Lengths count code points, as Ajv does for the JSON /push.
+ */
+function checkLengths(form: UploadForm, schema: TObject): void {
+  for (const [name, value] of form.fields) {
+    const max = (schema.properties[name] as { maxLength?: unknown } | undefined)?.maxLength;
+    if (typeof max === 'number' && [...value].length > max) {
+      throw invalid(name, `${name} must be at most ${max} characters`, { limit: max });
+    }
+  }
+}
+
 const FORM = Symbol('form');
 const formOf = (req: FastifyRequest): UploadForm => {
   const form = (req.body as { [FORM]?: UploadForm } | undefined)?.[FORM];
   if (!form) throw invalid('file', 'file is required (multipart field "file", a .py or a .zip)');
   return form;
 };
-const BUILD_FIELDS = ['app_name', 'workspace_id'] as const;
-const BUILD_AND_PUSH_FIELDS = [
-  'registry_url',
-  'username',
-  'password',
-  'tag',
-  'app_name',
-  'workspace_id',
-] as const;
 
 const taskStatus = (t: BuildTask) => ({
   task_id: t.taskId,
@@ -180,7 +189,7 @@ export async function buildRoutes(
       '/api/v1/build',
       {
         config: { auth: inWorkspaceField },
-        preValidation: parseForm(BUILD_FIELDS, builds.maxSourceBytes),
+        preValidation: parseForm(BuildForm, builds.maxSourceBytes),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
@@ -213,7 +222,7 @@ export async function buildRoutes(
       '/api/v1/build-and-push',
       {
         config: { auth: inWorkspaceField },
-        preValidation: parseForm(BUILD_AND_PUSH_FIELDS, builds.maxSourceBytes),
+        preValidation: parseForm(BuildAndPushForm, builds.maxSourceBytes),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
