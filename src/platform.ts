@@ -129,6 +129,7 @@ async function compose(
         pipelined: s.pipelined,
       };
     },
+    logs: () => writer.stats(),
   });
   const builds = new BuildService({
     meta,

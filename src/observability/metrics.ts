@@ -17,6 +17,13 @@ export interface RuntimeGauges {
   pipelined: number;
 }
 
+/** The execution-log writer (log-writer.ts): what waits for the store, what a failing store cost. */
+export interface LogWriterGauges {
+  pending: number;
+  /** Monotonic: logs dropped because the backlog was full while the store failed. */
+  dropped: number;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly invocations: Counter<'function_name' | 'code'>;
@@ -30,8 +37,14 @@ export class Metrics {
   readonly builds: Histogram<'outcome'>;
   private readonly pipelined: Counter;
   private pipelinedSeen = 0;
+  private readonly logsDropped: Counter;
+  private droppedSeen = 0;
 
-  constructor(sources: { services: () => number; runtime: () => RuntimeGauges }) {
+  constructor(sources: {
+    services: () => number;
+    runtime: () => RuntimeGauges;
+    logs?: () => LogWriterGauges;
+  }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'eunha_process_' });
     this.invocations = new Counter({
@@ -87,6 +100,23 @@ export class Metrics {
         const now = rt().pipelined;
         if (now > this.pipelinedSeen) this.pipelined.inc(now - this.pipelinedSeen);
         this.pipelinedSeen = Math.max(this.pipelinedSeen, now);
+      },
+    });
+    // A full disk shows here before anyone misses a log.
+    const logs = () => sources.logs?.() ?? { pending: 0, dropped: 0 };
+    gauge(
+      'eunha_execution_logs_pending',
+      'Execution logs waiting to be written to the store',
+      () => logs().pending,
+    );
+    this.logsDropped = new Counter({
+      name: 'eunha_execution_logs_dropped_total',
+      help: 'Execution logs dropped because the store kept failing and the backlog was full',
+      registers,
+      collect: () => {
+        const now = logs().dropped;
+        if (now > this.droppedSeen) this.logsDropped.inc(now - this.droppedSeen);
+        this.droppedSeen = Math.max(this.droppedSeen, now);
       },
     });
   }

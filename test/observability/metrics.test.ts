@@ -35,6 +35,28 @@ describe('Metrics', () => {
     assert.equal(await scrape('eunha_pipelined_requests_total'), 12);
   });
 
+  test('the execution-log writer: pending is a gauge, dropped a counter that only goes up', async () => {
+    let logs = { pending: 0, dropped: 0 };
+    const quiet: RuntimeGauges = {
+      instances: 0,
+      warmPool: 0,
+      hostProcesses: 0,
+      spares: 0,
+      queueDepth: 0,
+      pipelined: 0,
+    };
+    const m = new Metrics({ services: () => 0, runtime: () => quiet, logs: () => logs });
+    const scrape = async (name: string): Promise<number> =>
+      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.text())?.[1]);
+    assert.equal(await scrape('eunha_execution_logs_pending'), 0);
+    logs = { pending: 100_000, dropped: 250 };
+    assert.equal(await scrape('eunha_execution_logs_pending'), 100_000);
+    assert.equal(await scrape('eunha_execution_logs_dropped_total'), 250);
+    logs = { pending: 0, dropped: 250 };
+    assert.equal(await scrape('eunha_execution_logs_pending'), 0);
+    assert.equal(await scrape('eunha_execution_logs_dropped_total'), 250);
+  });
+
   test("a forgotten function's series go, and an invocation finishing later does not bring them back", async () => {
     const quiet: RuntimeGauges = {
       instances: 0,
