@@ -168,9 +168,16 @@ function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: stri
     return reply.code(platform.status).headers(platform.headers).send(body);
   }
   void reply.code(result.status);
+  // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines,
+  // where setting them one after the other kept only the last.
+  const lines = new Map<string, string[]>();
   for (const [k, v] of Object.entries(result.headers)) {
-    if (!HOP_BY_HOP.has(k.toLowerCase())) void reply.header(k, headerBytes(v));
+    const name = k.toLowerCase();
+    if (!HOP_BY_HOP.has(name)) lines.set(name, [...(lines.get(name) ?? []), headerBytes(v)]);
   }
+  for (const [name, values] of lines) void reply.header(name, values.length === 1 ? values[0] : values);
+  // 205 Reset Content must not carry content (RFC 9110 §15.3.6); Node strips only 204 and 304.
+  if (result.status === 205) return reply.send();
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
 }
 

@@ -21,6 +21,10 @@ class IncomingHandler(http.IncomingHandler):
             n = int((store.get("n") or b"0").decode()) + 1
             store.set("n", str(n).encode())
             return Response(200, {}, str(n).encode())
+        if request.uri.endswith("/dup"):
+            return Response(200, {"X-Dup": "a", "x-dup": "b"}, b"two")
+        if request.uri.endswith("/reset"):
+            return Response(205, {}, b"must not be sent")
         if request.uri.endswith("/vars"):
             out = {}
             for name in ("greeting", "api_url", "missing"):
@@ -189,6 +193,15 @@ describe('the ingress passes requests through as Spin would', () => {
     assert.equal(api.status, 204);
     assert.equal(api.headers['access-control-allow-origin'], 'https://console.example');
     assert.notEqual((await call('OPTIONS', '/api/workspaces')).text, 'Invalid Preflight Request');
+  });
+
+  test('one header name set twice in different case sends both values; a 205 sends no content', async () => {
+    const dup = await call('GET', `/fn/${fnId}/dup`);
+    const values = dup.raw.filter((_, i) => i % 2 === 1 && dup.raw[i - 1]!.toLowerCase() === 'x-dup');
+    assert.deepEqual(values.sort(), ['a', 'b']);
+    const reset = await call('GET', `/fn/${fnId}/reset`);
+    assert.equal(reset.status, 205);
+    assert.equal(reset.text, '');
   });
 
   test('a store opened without `with` in every request does not run out', async () => {
