@@ -1,6 +1,9 @@
 // Keeps a function's secret values out of its execution log: every literal occurrence in what it
 // printed, in the request and response bodies and in error messages becomes the mask. Longest
-// values go first, so a secret that contains another is masked whole.
+// values go first, so a secret that contains another is masked whole. A body holds a secret
+// written by json.dumps as well: escaped (quotes, backslashes, newlines) and, by Python's default,
+// with non-ASCII as \uXXXX; those spellings are masked too. Printed output is masked as one text,
+// so a secret with a newline in it (a PEM key) is found across the lines it spans.
 
 import { MASK } from './secrets.js';
 
@@ -11,7 +14,8 @@ export class Redactor {
 
   constructor(secrets: Iterable<string>) {
     this.values = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-    this.bytes = this.values.map((v) => Buffer.from(v, 'utf8'));
+    const spellings = new Set(this.values.flatMap((v) => [v, ...jsonSpellings(v)]));
+    this.bytes = [...spellings].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v, 'utf8'));
   }
 
   get empty(): boolean {
@@ -22,6 +26,14 @@ export class Redactor {
     let out = s;
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK);
     return out;
+  }
+
+  /** Printed lines, masked as one text (a secret may span lines); the mask takes one line. */
+  lines(lines: string[]): string[] {
+    if (this.empty) return lines;
+    const joined = lines.join('\n');
+    const masked = this.text(joined);
+    return masked === joined ? lines : masked.split('\n');
   }
 
   /** Any JSON-like value: strings (and object keys) anywhere inside it. */
@@ -52,4 +64,15 @@ export class Redactor {
     }
     return buf;
   }
+}
+
+/** How json.dumps (and JSON.stringify) may spell `v` inside a string literal, when not as is. */
+function jsonSpellings(v: string): string[] {
+  const escaped = JSON.stringify(v).slice(1, -1);
+  // Python's ensure_ascii: every UTF-16 unit past ASCII as \uXXXX (lower-case hex, as Python).
+  const ascii = escaped.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return [escaped, ascii].filter((s) => s !== v);
 }

@@ -18,6 +18,8 @@ export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, c
   } catch {
     return `<${bytes.length} bytes of binary data>`;
   }
+  // Valid UTF-8 is not always text: a NUL says binary (bytes(range(256)) decodes without error).
+  if (text.includes('\u0000')) return `<${bytes.length} bytes of binary data>`;
   if (bytes.length > cap) return `${text}… [truncated: ${bytes.length} bytes in all]`;
   if (contentType?.includes('json')) {
     try {

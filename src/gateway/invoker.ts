@@ -40,7 +40,7 @@ export class Invoker {
     },
   ) {}
 
-  async invoke(route: ActiveRoute, req: InvokeRequest, requestBodyForLog?: unknown): Promise<Invocation> {
+  async invoke(route: ActiveRoute, req: InvokeRequest): Promise<Invocation> {
     const started = performance.now();
     const timestamp = this.deps.clock().toISOString();
     let raw: InvokeResult;
@@ -70,14 +70,13 @@ export class Invoker {
       status: failed ? 'error' : 'success',
       duration: Math.round(result.durationMs * 1000) / 1000,
       statusCode: result.status,
-      requestBody:
-        requestBodyForLog !== undefined
-          ? r.value(requestBodyForLog)
-          : bodyForLog(r.buffer(req.body), req.headers['content-type'], this.deps.logBodyCap),
+      // Masked as bytes before the cap cuts them, and again once parsed: JSON unescapes what the
+      // bytes spelled differently. Capped on both doors (the seed's /invoke kept whole bodies).
+      requestBody: r.value(bodyForLog(r.buffer(req.body), req.headers['content-type'], this.deps.logBodyCap)),
       responseBody: result.error
         ? { error: { code: result.error.code, message: r.text(result.error.message) } }
-        : bodyForLog(r.buffer(result.body), result.headers['content-type'], this.deps.logBodyCap),
-      logs: r.empty ? result.lines : result.lines.map((line) => r.text(line)),
+        : r.value(bodyForLog(r.buffer(result.body), result.headers['content-type'], this.deps.logBodyCap)),
+      logs: r.lines(result.lines),
       level: levelOf(result.status, failed),
       coldStart: result.coldStart,
       deploymentVersion: route.deployment.version,

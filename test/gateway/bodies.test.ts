@@ -30,5 +30,8 @@ describe('bodyForLog', () => {
     const bin = new Uint8Array([0xff, 0xfe, 0x00, 0x80, 0xc3, 0x28, 0xa0, 0xa1]);
     assert.equal(bodyForLog(bin, 'application/octet-stream', 100), '<8 bytes of binary data>');
     assert.equal(bodyForLog(bin, 'application/octet-stream', 4), '<8 bytes of binary data>');
+    // Every byte value: the first 100 are valid UTF-8, but NUL is not text.
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    assert.equal(bodyForLog(all, 'application/octet-stream', 100), '<256 bytes of binary data>');
   });
 });
