@@ -15,6 +15,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the guard's onRequest hook (null on the ingress, where the function decides). */
     principal: Principal | null;
+    /**
+     * Whether the credentials of this request still name the same caller (a revoked key does
+     * not): for answers that outlive the request's check, such as a live tail.
+     */
+    stillAuthorized: (() => Promise<boolean>) | null;
   }
   interface FastifyInstance {
     /** Every route with the policy it ended up with (for the generated security tests). */
@@ -46,6 +51,7 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
   const table: RouteEntry[] = [];
   app.decorate('routeTable', table);
   app.decorateRequest('principal', null);
+  app.decorateRequest('stillAuthorized', null);
 
   app.addHook('onRoute', (route) => {
     route.config ??= {};
@@ -71,6 +77,13 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
       throw err;
     }
     req.principal = principal;
+    req.stillAuthorized = async () => {
+      try {
+        return samePrincipal(await deps.auth.principal(req.headers.authorization), principal);
+      } catch {
+        return false;
+      }
+    };
     limit(deps.limiter, bucketOf(principal, req.ip));
     if (policy.access === 'public' || principal.kind === 'admin') return;
     if (principal.kind === 'anonymous') throw unauthorized();
@@ -96,6 +109,11 @@ async function checkScope(
   const ws = await policy.scope.workspaceOf(req);
   // Another workspace's resource answers exactly as a missing one: no existence oracle.
   if (ws !== principal.workspaceId) throw policy.scope.missing(req);
+}
+
+function samePrincipal(a: Principal, b: Principal): boolean {
+  if (a.kind === 'workspace' && b.kind === 'workspace') return a.keyId === b.keyId;
+  return a.kind === b.kind && a.kind !== 'workspace';
 }
 
 function bucketOf(p: Principal, ip: string): string {

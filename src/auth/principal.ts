@@ -12,7 +12,8 @@ export type Principal =
 /** Every caller in open mode (no admin key, loopback only): no checks at all. */
 export const OPEN: Principal = { kind: 'admin', open: true };
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/i;
+// Any visible ASCII, as the admin key may be (config.ts); one or more spaces after the scheme.
+const BEARER = /^Bearer +([\x21-\x7e]{1,512})$/i;
 
 export const unauthorized = (message = 'send Authorization: Bearer <key>'): EunhaError =>
   new EunhaError('UNAUTHORIZED', message, {}, { 'www-authenticate': 'Bearer realm="eunha"' });

@@ -19,6 +19,11 @@ export interface TailOptions {
   headers?: Record<string, string>;
   /** False once the function (or its workspace) is gone; a rejection counts as "still there". */
   exists?: () => Promise<boolean>;
+  /**
+   * False once the caller's key no longer works (revoked): asked every `authCheckMs`, since a
+   * revoked key must stop receiving logs too, not only making requests. A rejection counts as no.
+   */
+  allowed?: () => Promise<boolean>;
 }
 
 export class LiveTails {
@@ -27,6 +32,7 @@ export class LiveTails {
   constructor(
     private readonly writer: ExecutionLogWriter,
     private readonly heartbeatMs = 15_000,
+    private readonly authCheckMs = 1_000,
   ) {}
 
   /** Takes over the raw response; resolves when the stream ends. */
@@ -56,6 +62,7 @@ export class LiveTails {
         if (ended) return;
         ended = true;
         clearInterval(heartbeat);
+        clearInterval(authCheck);
         unsubscribe();
         this.open.delete(end);
         if (!res.writableEnded) res.end();
@@ -78,6 +85,22 @@ export class LiveTails {
         end();
       };
       const heartbeat = setInterval(() => void beat(), this.heartbeatMs);
+      let authChecking = false;
+      const authCheck = setInterval(() => {
+        if (!opts.allowed || authChecking) return;
+        authChecking = true;
+        void opts
+          .allowed()
+          .catch(() => false)
+          .then((ok) => {
+            authChecking = false;
+            if (ok || ended) return;
+            res.write(
+              `event: unauthorized\ndata: ${JSON.stringify({ functionId, message: 'the key this tail was opened with no longer works' })}\n\n`,
+            );
+            end();
+          });
+      }, this.authCheckMs);
       this.open.add(end);
       res.on('close', end);
       // The client may have left while the backlog was read; 'close' has been and gone then.

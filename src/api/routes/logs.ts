@@ -70,6 +70,7 @@ export async function logRoutes(
             throw err;
           }
         },
+        ...(req.stillAuthorized ? { allowed: req.stillAuthorized } : {}),
       });
       return reply;
     },
