@@ -15,6 +15,9 @@ import type { MetadataStore } from '../../store/ports.js';
 const FnParams = Type.Object({ function_id: Type.String() });
 const Point = Type.Object({ timestamp: Type.String(), value: Type.Number() });
 
+/** loki-logs reads at most this many of a function's newest invocations to find its lines. */
+const LOKI_SCAN_MAX = 20_000;
+
 export async function observabilityRoutes(
   base: FastifyInstance,
   deps: { meta: MetadataStore; metrics: Metrics; clock: Clock },
@@ -104,8 +107,14 @@ export async function observabilityRoutes(
     async (req) => {
       const fn = await requireFn(req.params.function_id);
       const limit = req.query.limit ?? 100;
-      // The newest `limit` invocations hold the newest `limit` lines (or fewer, when some printed nothing).
-      const logs = lokiEntries(await deps.meta.listFunctionLogs(fn.id, limit), limit);
+      // Invocations that printed nothing hold no lines: read further back until `limit` lines are
+      // found, the function has no older invocations, or LOKI_SCAN_MAX have been read.
+      let logs = lokiEntries([], limit);
+      for (let scan = limit; ; scan = Math.min(scan * 4, LOKI_SCAN_MAX)) {
+        const invocations = await deps.meta.listFunctionLogs(fn.id, scan);
+        logs = lokiEntries(invocations, limit);
+        if (logs.length >= limit || invocations.length < scan || scan >= LOKI_SCAN_MAX) break;
+      }
       return { logs, total: logs.length, function_id: fn.id };
     },
   );
