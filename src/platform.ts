@@ -171,6 +171,10 @@ async function compose(
     artifacts: builds,
     target,
     clock,
+    environmentOf: (fn) => ({
+      ...fn.environmentVariables,
+      ...secrets.openAll(fn.secretEnvironmentVariables ?? {}, fn.workspaceId, fn.id),
+    }),
     publicUrl: () => publicUrl,
     log: (obj, msg) => logger?.error(obj, msg),
   });

@@ -183,10 +183,15 @@ export class BuildService {
    * VALIDATION_ERROR on 'code' (the seed's field for a function's source) whose message is the
    * Python traceback.
    */
+  /**
+   * Builds now, for a deploy. `env` is the function's environment: module code that reads
+   * os.environ at import failed the check without it, though it would run once deployed.
+   */
   async buildNow(
     workspaceId: string,
     appName: string,
     files: SourceFiles,
+    env: Record<string, string> = {},
     tag: string = DEFAULT_TAG,
   ): Promise<BuiltArtifact> {
     this.assertOpen();
@@ -195,7 +200,7 @@ export class BuildService {
     const app = resolveAppName(appName, 'app');
     checkTag(tag);
     checkSourceFiles(files, this.limits);
-    return this.queue.run(() => this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code')));
+    return this.queue.run(() => this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code', env)));
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */
@@ -340,10 +345,11 @@ export class BuildService {
     files: SourceFiles,
     tag: string,
     field: 'file' | 'code',
+    env: Record<string, string> = {},
   ): Promise<BuiltArtifact> {
     let verdict: Awaited<ReturnType<SourceChecker['check']>>;
     try {
-      verdict = await this.opts.checker.check(files);
+      verdict = await this.opts.checker.check(files, env);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);

@@ -10,7 +10,11 @@ import type { ZipLimits } from './zip.js';
 
 /** Loads code the way the runtime will (syntax, imports, IncomingHandler); error = the traceback. */
 export interface SourceChecker {
-  check(files: SourceFiles): Promise<{ ok: true } | { ok: false; error: string }>;
+  /** `env` is what module code sees in os.environ while it loads (the function's, when known). */
+  check(
+    files: SourceFiles,
+    env?: Record<string, string>,
+  ): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
 /** The subset of a pino logger the service uses. */

@@ -17,6 +17,7 @@ export interface ArtifactSource {
     workspaceId: string,
     appName: string,
     files: Record<string, Uint8Array>,
+    env: Record<string, string>,
   ): Promise<{ digest: string; imageUrl: string }>;
   resolveImage(ref: string): Promise<{ workspaceId: string; digest: string }>;
 }
@@ -42,6 +43,8 @@ export class DeploymentService {
       artifacts: ArtifactSource;
       target: LocalTarget;
       clock: Clock;
+      /** The environment a function's code runs with: its variables and its opened secrets. */
+      environmentOf: (fn: FunctionRecord) => Record<string, string>;
       /** Base of invocation URLs; a function because a port-0 server learns its port at listen. */
       publicUrl: () => string;
       log?: (obj: object, msg: string) => void;
@@ -56,9 +59,12 @@ export class DeploymentService {
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
     const fn = await this.deps.functions.require(workspaceId, functionId);
     const source = await this.deps.functions.source(fn);
-    const built = await this.deps.artifacts.buildNow(workspaceId, appNameOf(fn), {
-      'app.py': new Uint8Array(source),
-    });
+    const built = await this.deps.artifacts.buildNow(
+      workspaceId,
+      appNameOf(fn),
+      { 'app.py': new Uint8Array(source) },
+      this.deps.environmentOf(fn),
+    );
     return this.deploy(fn, built.digest, built.imageUrl);
   }
 

@@ -108,6 +108,29 @@ describe('deployments and ingress', () => {
   });
 
   test(
+    'module code that reads its environment (plain and secret) at import deploys',
+    { timeout: 60_000 },
+    async () => {
+      const fn = await createFn(
+        `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import os
+GREETING = os.environ["GREETING"]
+TOKEN = os.environ["TOKEN"]
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {}, f"{GREETING}:{len(TOKEN)}".encode())
+`,
+        { environmentVariables: { GREETING: 'hi' }, secretEnvironmentVariables: { TOKEN: 'sekrit' } },
+      );
+      const d = await deploy(fn.id);
+      assert.equal(d.statusCode, 201, d.body);
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).body, 'hi:6');
+    },
+  );
+
+  test(
     'the function sees method, path, query, headers and body; its answer comes back unchanged',
     { timeout: 60_000 },
     async () => {
