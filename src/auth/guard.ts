@@ -84,7 +84,9 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
         return false;
       }
     };
-    limit(deps.limiter, bucketOf(principal, req.ip));
+    // A load balancer's health probes share an address with other callers; they must not spend
+    // (or run out of) that address's requests.
+    if (req.routeOptions.url !== '/health') limit(deps.limiter, bucketOf(principal, req.ip));
     if (policy.access === 'public' || principal.kind === 'admin') return;
     if (principal.kind === 'anonymous') throw unauthorized();
     if (policy.access === 'admin') throw forbidden();
