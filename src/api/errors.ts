@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { EunhaError } from '../core/errors.js';
+import { EunhaError, type ErrorCode } from '../core/errors.js';
 
 function fromFastify(err: FastifyError): EunhaError | undefined {
   if (err instanceof EunhaError) return err;
@@ -43,11 +43,16 @@ function fromFastify(err: FastifyError): EunhaError | undefined {
   return undefined;
 }
 
+const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE']);
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const known = fromFastify(err);
     if (known) {
-      if (known.status >= 500) req.log.error({ err, code: known.code }, known.message);
+      // A state the server is in (stopping, a dependency down) is a warning without a stack: a
+      // stack for every request refused while it lasts only buries the real faults.
+      if (STATES.has(known.code)) req.log.warn({ code: known.code }, known.message);
+      else if (known.status >= 500) req.log.error({ err, code: known.code }, known.message);
       else req.log.info({ code: known.code, details: known.details }, known.message);
       void reply.code(known.status).headers(known.headers).send(known.toBody());
       return;

@@ -26,6 +26,34 @@ export interface TailOptions {
   allowed?: () => Promise<boolean>;
 }
 
+/**
+ * A tail's subscription, taken before its backlog is read from the store: a log written in
+ * between is then either in the store's page, still in the writer, or heard here. Until the
+ * stream starts, what is heard is kept.
+ */
+export class Listening {
+  private heard: ExecutionLog[] = [];
+  private deliver: ((log: ExecutionLog) => void) | null = null;
+  readonly close: () => void;
+
+  constructor(
+    writer: ExecutionLogWriter,
+    readonly functionId: string,
+  ) {
+    this.close = writer.subscribe(functionId, (log) =>
+      this.deliver ? this.deliver(log) : this.heard.push(log),
+    );
+  }
+
+  /** What was heard so far; from now on each new log goes to `deliver`. */
+  start(deliver: (log: ExecutionLog) => void): ExecutionLog[] {
+    this.deliver = deliver;
+    const heard = this.heard;
+    this.heard = [];
+    return heard;
+  }
+}
+
 export class LiveTails {
   private readonly open = new Set<() => void>();
 
@@ -35,13 +63,23 @@ export class LiveTails {
     private readonly authCheckMs = 1_000,
   ) {}
 
-  /** Takes over the raw response; resolves when the stream ends. */
+  /** Start listening for the function's new logs; read the backlog after this. */
+  listen(functionId: string): Listening {
+    return new Listening(this.writer, functionId);
+  }
+
+  /**
+   * Takes over the raw response; resolves when the stream ends. `backlog` is the store's newest
+   * `limit` logs, oldest first; logs the writer has not written yet join it.
+   */
   stream(
     res: ServerResponse,
-    functionId: string,
+    listening: Listening,
     backlog: ExecutionLog[],
+    limit: number,
     opts: TailOptions = {},
   ): Promise<void> {
+    const functionId = listening.functionId;
     res.writeHead(200, {
       ...opts.headers,
       ...SSE_HEADERS,
@@ -51,10 +89,22 @@ export class LiveTails {
     // Node holds the head back until the first body bytes; with no backlog those would be the
     // first heartbeat, and the client would wait that long to learn the tail is open.
     res.write(': connected\n\n');
-    const send = (log: ExecutionLog) =>
+    const sent = new Set<string>();
+    const send = (log: ExecutionLog) => {
+      // A log can be both in the backlog and heard (written while the page was read).
+      if (sent.has(log.id)) return;
+      sent.add(log.id);
       res.write(`id: ${log.id}\nevent: log\ndata: ${JSON.stringify(log)}\n\n`);
-    for (const log of backlog) send(log);
-    const unsubscribe = this.writer.subscribe(functionId, send);
+    };
+    const heard = listening.start(send);
+    const byId = new Map<string, ExecutionLog>();
+    for (const log of [...backlog, ...this.writer.unwritten(functionId)]) byId.set(log.id, log);
+    const recent = [...byId.values()].sort(
+      (a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id),
+    );
+    for (const log of recent.slice(-limit)) send(log);
+    for (const log of heard) send(log);
+    const unsubscribe = listening.close;
     return new Promise((resolve) => {
       let ended = false;
       let checking = false;

@@ -81,6 +81,8 @@ export class ExecutionLogWriter {
   private retryMs = 0;
   private lastError: unknown;
   private dropped = 0;
+  /** The batch being written now: in neither the backlog nor (yet) the store. */
+  private writing: ExecutionLog[] = [];
   /** Dropped since the last line that reported drops. */
   private droppedUnreported = 0;
 
@@ -121,6 +123,15 @@ export class ExecutionLogWriter {
    */
   flush(): Promise<void> {
     return this.write(true);
+  }
+
+  /** The function's logs not in the store yet (waiting, or being written), oldest first. */
+  unwritten(functionId: string): ExecutionLog[] {
+    const out = this.writing.filter((l) => l.functionId === functionId);
+    for (let i = this.start; i < this.backlog.length; i++) {
+      if (this.backlog[i]!.functionId === functionId) out.push(this.backlog[i]!);
+    }
+    return out;
   }
 
   stats(): LogWriterStats {
@@ -181,6 +192,7 @@ export class ExecutionLogWriter {
     if (this.failingSince !== undefined && !force) return;
     while (this.pending > 0) {
       const batch = this.take();
+      this.writing = batch;
       try {
         await this.meta.appendLogs(batch);
       } catch (err) {
@@ -188,9 +200,11 @@ export class ExecutionLogWriter {
         this.backlog = batch.concat(this.backlog.slice(this.start));
         this.start = 0;
         this.trim();
+        this.writing = [];
         this.failed(err);
         return;
       }
+      this.writing = [];
       this.recovered();
       // A backlog left by an outage goes out a batch at a time with the event loop free between;
       // a normal remainder waits for the interval like any other entry.

@@ -1,69 +1,51 @@
 // One server per data directory. Two processes on one directory each restored every deployment,
 // marked the other's running builds "interrupted", and served versions the other had replaced or
-// deleted. `{dataDir}/eunha.lock` holds the owner's pid, created with O_EXCL; a lock whose
-// process is gone (a crash, SIGKILL) is taken over.
+// deleted. The lock is an exclusive SQLite lock on `{dataDir}/eunha.lock`, held by an open
+// connection for the life of the server: the kernel drops it when the process ends, however it
+// ends, so a crash never leaves a stale lock (a pid file did: a server that ran as pid 1 in a
+// container, or whose pid came back, was refused after a kill). The owner's pid is written beside
+// it, only to say who holds it.
 
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 
 export class DataDirInUseError extends Error {
   constructor(
     readonly dataDir: string,
-    readonly pid: number,
+    readonly pid: number | undefined,
   ) {
     super(
-      `the data directory ${dataDir} is in use by process ${pid} (${join(dataDir, LOCK_FILE)}); ` +
-        'stop that server first, or give this one another EUNHA_DATA_DIR',
+      `the data directory ${dataDir} is in use by ${pid ? `process ${pid}` : 'another process'} ` +
+        `(it holds ${join(dataDir, LOCK_FILE)}); stop that server first, or give this one another EUNHA_DATA_DIR`,
     );
     this.name = 'DataDirInUseError';
   }
 }
 
 const LOCK_FILE = 'eunha.lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+const PID_FILE = 'eunha.lock.pid';
 
 /** Takes the directory (which must exist) for this process; the returned function gives it back. */
 export function lockDataDir(dataDir: string): () => void {
-  const path = join(dataDir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
+  const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0 });
+  try {
+    // EXCLUSIVE locking mode keeps the lock after the transaction, until the connection closes.
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE; COMMIT;');
+  } catch (e) {
+    db.close();
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+    let pid: number | undefined;
     try {
-      const fd = openSync(path, 'wx', 0o644);
-      try {
-        writeSync(fd, `${process.pid}\n`);
-      } finally {
-        closeSync(fd);
-      }
-      return () => {
-        try {
-          if (Number(readFileSync(path, 'utf8').trim()) === process.pid) unlinkSync(path);
-        } catch {
-          // Already gone: nothing to give back.
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
-    }
-    let owner = NaN;
-    try {
-      owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      pid = Number.parseInt(readFileSync(join(dataDir, PID_FILE), 'utf8'), 10) || undefined;
     } catch {
-      // Vanished or unreadable between the two calls: treated as stale.
+      // No pid written yet: the message names no process.
     }
-    // Our own pid is held too: a second platform in this process would be the same mistake.
-    if (Number.isInteger(owner) && owner > 0 && alive(owner)) throw new DataDirInUseError(dataDir, owner);
-    try {
-      unlinkSync(path);
-    } catch {
-      // Someone else cleared it first; the retry decides.
-    }
+    throw new DataDirInUseError(dataDir, pid);
   }
+  writeFileSync(join(dataDir, PID_FILE), `${process.pid}\n`);
+  return () => {
+    if (db.open) db.close();
+  };
 }

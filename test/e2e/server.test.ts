@@ -2,7 +2,7 @@
 // while requests are in flight, restart it on the same data dir and find every answered write.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -88,7 +88,7 @@ describe('the server process', () => {
     }
   });
 
-  test('one server per data directory; a lock left by a dead process is taken over', async () => {
+  test('one server per data directory; a killed server leaves no lock behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eunha-lock-'));
     try {
       const env = { EUNHA_DATA_DIR: dir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_WARM_POOL_SIZE: '0' };
@@ -107,12 +107,15 @@ describe('the server process', () => {
         first.child.kill('SIGKILL');
         await first.exited;
       }
-      // Killed: its lock file stays behind, naming a pid that is gone.
-      assert.match(readFileSync(join(dir, 'eunha.lock'), 'utf8'), new RegExp(`^${first.child.pid}`));
+      // Killed: the pid it wrote is still there, but its lock went with the process.
+      assert.match(readFileSync(join(dir, 'eunha.lock.pid'), 'utf8'), new RegExp(`^${first.child.pid}`));
       const third = await startServer(env, 90_000);
       third.child.kill('SIGTERM');
       assert.equal(await third.exited, 0);
-      assert.equal(existsSync(join(dir, 'eunha.lock')), false, 'a clean stop gives the lock back');
+      // A clean stop gives it back as well.
+      const fourth = await startServer(env, 90_000);
+      fourth.child.kill('SIGTERM');
+      assert.equal(await fourth.exited, 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -43,18 +43,26 @@ export async function logRoutes(
       },
     },
     async (req, reply) => {
-      const page = await logs.forFunction(
-        req.params.workspace_id,
-        req.params.function_id,
-        req.query.limit ?? 100,
-      );
-      if (!req.query.follow) return page;
+      const { workspace_id: ws, function_id: fn } = req.params;
+      const limit = req.query.limit ?? 100;
+      if (!req.query.follow) return logs.forFunction(ws, fn, limit);
       // HEAD runs this handler too (Fastify's automatic HEAD route); a stream would never end. The
       // typed reply wants a JSON page, which a HEAD would not carry anyway.
-      if (req.method === 'HEAD') return (reply as FastifyReply).headers(SSE_HEADERS).send();
-      const { workspace_id: ws, function_id: fn } = req.params;
+      if (req.method === 'HEAD') {
+        await logs.forFunction(ws, fn, 1);
+        return (reply as FastifyReply).headers(SSE_HEADERS).send();
+      }
+      // Listening starts before the page is read, so no log falls between the two.
+      const listening = tails.listen(fn);
+      let page;
+      try {
+        page = await logs.forFunction(ws, fn, limit);
+      } catch (err) {
+        listening.close();
+        throw err;
+      }
       reply.hijack();
-      await tails.stream(reply.raw, fn, [...page.logs].reverse(), {
+      await tails.stream(reply.raw, listening, [...page.logs].reverse(), limit, {
         headers: {
           'x-request-id': String(req.id),
           ...(reply.getHeader('access-control-allow-origin')

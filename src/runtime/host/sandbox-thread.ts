@@ -387,6 +387,8 @@ function serve({ entry, device, FS, heap }: Booted): void {
             : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
         if (timedOut && reply.ok !== true) {
           reply.error = `the function's module code did not finish within ${loadMs} ms`;
+          // Builds show the traceback: it must say why the interrupt came.
+          reply.traceback = `${reply.error}\n\n${str(reply.traceback) ?? ''}`;
         }
       } catch (e) {
         deadlineAt = 0;
