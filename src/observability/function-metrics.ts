@@ -10,7 +10,11 @@ export const WINDOW_SECONDS = 3600;
 const BUCKET_SECONDS = 60;
 
 export interface SeriesPoint {
-  timestamp: string;
+  /**
+   * Unix seconds, as Prometheus answers a range query and the seed passed it on: its console
+   * draws `new Date(point.timestamp * 1000)` (an ISO string there was "Invalid Date").
+   */
+  timestamp: number;
   value: number;
 }
 
@@ -61,7 +65,7 @@ export async function functionMetrics(
     errs[i] = m.errors;
     dur[i] = m.durationMs;
   }
-  const at = (i: number) => new Date(start + i * BUCKET_SECONDS * 1000).toISOString();
+  const at = (i: number) => start / 1000 + i * BUCKET_SECONDS;
   const round = (n: number) => Math.round(n * 1e6) / 1e6;
   const series = (values: number[], f: (v: number, i: number) => number = (v) => v) =>
     values.map((v, i) => ({ timestamp: at(i), value: round(f(v, i)) }));

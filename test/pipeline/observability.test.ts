@@ -80,6 +80,14 @@ describe('observability of invocations', () => {
       const cpuMs = logs.logs.reduce((a: number, l: { cpuMs: number }) => a + l.cpuMs, 0);
       assert.ok(Math.abs(m.data.cpu_total - cpuMs / 1000) < 1e-3, `${m.data.cpu_total} vs ${cpuMs / 1000}`);
       assert.ok(m.data.cpu_series.some((pt: { value: number }) => pt.value > 0));
+      // Unix seconds a minute apart, as Prometheus (and the seed's console, which multiplies by 1000).
+      const ts = m.data.cpu_series.map((pt: { timestamp: number }) => pt.timestamp);
+      assert.ok(
+        ts.every((t: number) => Number.isInteger(t) && t % 60 === 0),
+        String(ts.slice(0, 3)),
+      );
+      assert.ok(ts.every((t: number, i: number) => i === 0 || t - ts[i - 1] === 60));
+      assert.ok(Math.abs(ts[59] * 1000 - p.clock.now.getTime()) < 120_000, 'the last minute is now');
 
       const prom = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(

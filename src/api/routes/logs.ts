@@ -2,10 +2,8 @@
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Type } from 'typebox';
 import {
   ErrorBody,
-  ExecutionLog,
   FunctionParams,
   LogsQuery,
   LogsResponse,
@@ -90,11 +88,16 @@ export async function logRoutes(
       schema: {
         tags,
         summary: 'Recent execution logs across a workspace, newest first',
+        description:
+          '`{logs, total}` as the seed answered (its console reads `.logs`); `total` is the number of entries returned.',
         params: WorkspaceParams,
         querystring: WorkspaceLogsQuery,
-        response: { 200: Type.Array(ExecutionLog), ...errors },
+        response: { 200: LogsResponse, ...errors },
       },
     },
-    async (req) => logs.forWorkspace(req.params.workspace_id, req.query.limit ?? 50),
+    async (req) => {
+      const page = await logs.forWorkspace(req.params.workspace_id, req.query.limit ?? 50);
+      return { logs: page, total: page.length };
+    },
   );
 }

@@ -13,7 +13,10 @@ import type { Metrics } from '../../observability/metrics.js';
 import type { MetadataStore } from '../../store/ports.js';
 
 const FnParams = Type.Object({ function_id: Type.String() });
-const Point = Type.Object({ timestamp: Type.String(), value: Type.Number() });
+const Point = Type.Object({
+  timestamp: Type.Number({ description: 'Unix seconds (the start of the minute), as Prometheus gives them' }),
+  value: Type.Number(),
+});
 
 /** loki-logs reads at most this many of a function's newest invocations to find its lines. */
 const LOKI_SCAN_MAX = 20_000;
