@@ -14,7 +14,7 @@ describe('system and documentation routes', () => {
   test('health and root', async () => {
     assert.deepEqual((await p.app.inject({ method: 'GET', url: '/health' })).json(), { status: 'healthy' });
     const root = (await p.app.inject({ method: 'GET', url: '/' })).json();
-    assert.equal(root.status, 'running');
+    assert.equal(root.status, 'ok');
     assert.equal(root.environment, 'test');
     assert.equal(typeof root.message, 'string');
   });

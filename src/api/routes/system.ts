@@ -31,7 +31,7 @@ export async function systemRoutes(app: FastifyInstance, info: SystemInfo): Prom
         summary: 'Service information',
         response: {
           200: Type.Object({
-            status: Type.String({ examples: ['running'] }),
+            status: Type.String({ examples: ['ok'] }),
             message: Type.String(),
             environment: Type.String({ examples: ['development'] }),
             version: Type.String(),
@@ -41,7 +41,7 @@ export async function systemRoutes(app: FastifyInstance, info: SystemInfo): Prom
       },
     },
     async () => ({
-      status: 'running',
+      status: 'ok', // the seed's value
       message: 'Eunha FaaS API',
       environment: info.environment,
       version: info.version,
