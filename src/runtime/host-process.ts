@@ -42,6 +42,8 @@ export class HostProcess {
   private readonly sandboxes = new Map<number, Sandbox>();
   /** Exit codes of ended sandboxes by slot, as the host reported them. */
   private readonly exitCodes = new Map<number, number>();
+  /** Kill fallbacks armed by killSlot, disarmed by the host's report that the thread ended. */
+  private readonly killFallbacks = new Map<number, NodeJS.Timeout>();
   /** Slots are used once, in order: a slot's channel may hold stale bytes of its last sandbox. */
   private nextSlot = 0;
   private stderrTail = '';
@@ -64,6 +66,7 @@ export class HostProcess {
       const died = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (this.dead) return;
         this.dead = true;
+        for (const t of this.killFallbacks.values()) clearTimeout(t);
         for (const sb of this.sandboxes.values()) sb.processDied({ code, signal });
         // Slots never started still hold an open socket each.
         for (let slot = this.nextSlot; slot < this.slots; slot++)
@@ -128,13 +131,19 @@ export class HostProcess {
     return sb;
   }
 
-  /** Terminate the sandbox in `slot`; if it is not gone in time, the process goes. */
+  /**
+   * Terminate the sandbox in `slot`; if its thread is not gone in time, the process goes. "Gone"
+   * is the host's exit report for the slot, not the slot's channel closing (which the caller does
+   * at once): a thread inside native code (a key derivation) ignores terminate() until it returns,
+   * and used to run on, unseen, for the life of its process.
+   */
   killSlot(slot: number): void {
     this.sendControl({ t: 'kill', slot });
-    const sb = this.sandboxes.get(slot);
-    if (!sb) return;
-    const t = setTimeout(() => this.kill(), KILL_FALLBACK_MS);
-    void sb.exited.then(() => clearTimeout(t));
+    if (this.exitCodes.has(slot) || this.killFallbacks.has(slot) || this.dead) return;
+    this.killFallbacks.set(
+      slot,
+      setTimeout(() => this.kill(), KILL_FALLBACK_MS),
+    );
   }
 
   exitCodeOf(slot: number): number | undefined {
@@ -155,7 +164,10 @@ export class HostProcess {
     }
     for (const { header } of frames) {
       if (header.t === 'exit' && Number.isInteger(header.slot)) {
-        this.exitCodes.set(Number(header.slot), Number(header.code));
+        const slot = Number(header.slot);
+        this.exitCodes.set(slot, Number(header.code));
+        clearTimeout(this.killFallbacks.get(slot));
+        this.killFallbacks.delete(slot);
       }
     }
   }

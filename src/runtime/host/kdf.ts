@@ -2,10 +2,15 @@
 // Node's crypto. Pyodide has no OpenSSL (_hashlib), and CPython 3.12 dropped the pure-Python
 // PBKDF2: password hashing code failed with AttributeError. A pure-Python PBKDF2 took 0.93 s for
 // 100,000 SHA-256 iterations; this takes a few ms. Only bytes and numbers cross (over the bridge
-// device); the work counts as the sandbox thread's own CPU. It cannot be interrupted, so a huge
-// iteration count runs into the instance's kill after timeout + grace, like any stuck call.
+// device); the work counts as the sandbox thread's own CPU.
+//
+// Native code cannot be interrupted, and a thread inside it ignores terminate() until it returns:
+// a derivation of 2^31 iterations ran on for the life of its process after its request had timed
+// out. So the work is priced first (its cost is linear in iterations × blocks, or N·r·p, at a
+// per-unit time measured once on this thread), and a derivation that would not end before the
+// request's deadline does not start: the caller waits out the deadline instead, as if it had run.
 
-import { pbkdf2Sync, scryptSync } from 'node:crypto';
+import { createHash, pbkdf2Sync, scryptSync } from 'node:crypto';
 import type { Header } from '../protocol.js';
 
 /** Python's names → Node's. */
@@ -29,14 +34,35 @@ const MAX_KEY_BYTES = 1024 * 1024;
 /** scrypt's working memory (128·N·r bytes), also outside that limit. */
 const MAX_SCRYPT_MEMORY = 256 * 1024 * 1024;
 
-/** A refusal is the guest's ValueError, with this message. */
-export type KdfAnswer = { ok: true; key: Uint8Array } | { ok: false; message: string };
+/** A refusal is the guest's ValueError, with this message; `late`: it would outlast the deadline. */
+export type KdfAnswer =
+  { ok: true; key: Uint8Array } | { ok: false; message: string } | { ok: false; late: true };
+
+/** Only this share of the time left is spent: the price is an estimate on a shared machine. */
+const BUDGET_SHARE = 0.7;
+/** ms per unit of work, by kind, measured on this thread at first use. */
+const unitMs = new Map<string, number>();
+
+function priced(kind: string, calibrate: () => void, units: number): number {
+  let ms = unitMs.get(kind);
+  if (ms === undefined) {
+    const t0 = performance.now();
+    calibrate();
+    ms = (performance.now() - t0) / CALIBRATION_UNITS[kind.split(':')[0] as 'pbkdf2' | 'scrypt'];
+    unitMs.set(kind, ms);
+  }
+  return ms * units;
+}
+const CALIBRATION_UNITS = { pbkdf2: 20_000, scrypt: 1024 * 8 };
 
 const fail = (message: string): KdfAnswer => ({ ok: false, message });
 const int = (v: unknown): number | undefined => (Number.isSafeInteger(v) ? (v as number) : undefined);
 
-/** `body` is the password followed by the salt; the header says where one ends. */
-export function derive(h: Header, body: Uint8Array): KdfAnswer {
+/**
+ * `body` is the password followed by the salt; the header says where one ends. `budgetMs` is the
+ * time left before the request's deadline.
+ */
+export function derive(h: Header, body: Uint8Array, budgetMs: number): KdfAnswer {
   const passwordBytes = int(h.passwordBytes);
   const keyBytes = int(h.dklen);
   if (passwordBytes === undefined || passwordBytes < 0 || passwordBytes > body.length) {
@@ -55,6 +81,13 @@ export function derive(h: Header, body: Uint8Array): KdfAnswer {
       if (iterations === undefined || iterations < 1 || iterations > 0xffffffff) {
         return fail('iteration value must be greater than 0.');
       }
+      const blocks = Math.ceil(keyBytes / createHash(digest).digest().length);
+      const cost = priced(
+        `pbkdf2:${digest}`,
+        () => pbkdf2Sync('calibrate', 'salt', CALIBRATION_UNITS.pbkdf2, 1, digest),
+        iterations * blocks,
+      );
+      if (cost > budgetMs * BUDGET_SHARE) return { ok: false, late: true };
       return { ok: true, key: pbkdf2Sync(password, salt, iterations, keyBytes, digest) };
     }
     if (h.alg === 'scrypt') {
@@ -65,9 +98,15 @@ export function derive(h: Header, body: Uint8Array): KdfAnswer {
         return fail('r and p must be positive integers.');
       const asked = int(h.maxmem) ?? 0;
       const maxmem = asked > 0 ? Math.min(asked, MAX_SCRYPT_MEMORY) : 32 * 1024 * 1024;
-      if (128 * n * r > maxmem) {
-        return fail(`scrypt would need ${128 * n * r} bytes, more than maxmem ${maxmem}`);
-      }
+      // What OpenSSL allocates: V (128·r·(N+2)) and B (128·r·p).
+      const needs = 128 * r * (n + 2) + 128 * r * p;
+      if (needs > maxmem) return fail(`scrypt would need ${needs} bytes, more than maxmem ${maxmem}`);
+      const cost = priced(
+        'scrypt',
+        () => scryptSync('calibrate', 'salt', 16, { N: 1024, r: 8, p: 1 }),
+        n * r * p,
+      );
+      if (cost > budgetMs * BUDGET_SHARE) return { ok: false, late: true };
       return { ok: true, key: scryptSync(password, salt, keyBytes, { N: n, r, p, maxmem }) };
     }
     return fail('unknown key derivation');

@@ -245,10 +245,11 @@ function serveLocally({ header, body }: Frame): Uint8Array | undefined {
     return encodeFrame({ t: 'slept', timedOut: Number.isNaN(ms) ? false : sleepFor(Math.max(0, ms)) });
   }
   if (header.t === 'kdf') {
-    const out = derive(header, body);
-    return out.ok
-      ? encodeFrame({ t: 'derived', ok: true }, out.key)
-      : encodeFrame({ t: 'derived', ok: false, message: out.message });
+    const out = derive(header, body, deadlineAt > 0 ? deadlineAt - Date.now() : Infinity);
+    if (out.ok) return encodeFrame({ t: 'derived', ok: true }, out.key);
+    // Priced past the deadline: wait it out (no CPU), then the guest is interrupted as if it ran.
+    if ('late' in out) return encodeFrame({ t: 'derived', ok: false, timedOut: sleepFor(Infinity) });
+    return encodeFrame({ t: 'derived', ok: false, message: out.message });
   }
   return undefined;
 }

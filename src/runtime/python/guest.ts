@@ -258,6 +258,9 @@ def _derive(header, password, salt):
     header["t"] = "kdf"
     header["passwordBytes"] = len(password)
     reply, key = _eunha_io.call(header, password + salt)
+    if reply.get("timedOut"):
+        # Priced past the request's deadline: the host waited it out instead of running it.
+        raise KeyboardInterrupt
     if not reply.get("ok"):
         raise ValueError(reply.get("message", "key derivation failed"))
     return bytes(key)
