@@ -103,6 +103,7 @@ async function compose(
     poolSize: config.warmPoolSize,
     maxInstances: config.maxInstances,
     maxInstancesPerFunction: config.maxInstancesPerFunction,
+    maxInstancesPerWorkspace: config.maxInstancesPerWorkspace,
     pipelineDepth: config.pipelineDepth,
     instancesPerProcess: config.instancesPerProcess,
     idleTtlMs: config.idleTtlMs,

@@ -56,6 +56,8 @@ export class Runtime {
       useSnapshot: true,
       logger: () => undefined,
       ...opts,
+      maxInstancesPerWorkspace:
+        opts.maxInstancesPerWorkspace ?? Math.max(1, Math.floor((opts.maxInstances ?? 32) / 2)),
     };
     this.sched = new Scheduler(this.opts, () => this.warm);
   }
@@ -133,7 +135,7 @@ export class Runtime {
       Math.min(version.maxInstances ?? this.opts.maxInstancesPerFunction, this.opts.maxInstancesPerFunction),
     );
     const vs = new VersionState(version, cap);
-    if (!this.sched.makeRoom()) {
+    if (!this.sched.makeRoom(vs)) {
       // Every instance everywhere is busy: prove the code loads in a throw-away sandbox and let
       // the first invoke start the instance, so the global cap still bounds serving instances.
       const verdict = await this.check(version.files, version.env);

@@ -17,6 +17,7 @@ const CORES = availableParallelism();
 export interface SchedulerConfig {
   kv: KeyValuePort;
   maxInstances: number;
+  maxInstancesPerWorkspace: number;
   queueLimit: number;
   queueTimeoutMs: number;
   idleTtlMs: number;
@@ -53,7 +54,7 @@ export class Scheduler {
       idle.leases++;
       return { instance: idle, cold: false };
     }
-    if (this.mayGrow(vs) && this.makeRoom()) {
+    if (this.mayGrow(vs) && this.makeRoom(vs)) {
       const fresh = await this.startInstance(vs);
       fresh.leases++;
       // Unloaded while it started (startInstance has ended it): the request goes elsewhere.
@@ -132,7 +133,7 @@ export class Scheduler {
    * head of the line when it is up (a cold start for that request), or goes idle if none is left.
    */
   private growForQueue(vs: VersionState): void {
-    while (vs.queue.length > vs.starting && this.mayGrow(vs) && !this.closing && this.makeRoom()) {
+    while (vs.queue.length > vs.starting && this.mayGrow(vs) && !this.closing && this.makeRoom(vs)) {
       this.startInstance(vs).then(
         (fresh) => {
           const head = vs.queue.shift();
@@ -163,12 +164,35 @@ export class Scheduler {
     return vs.canGrow && vs.total < this.scaleLimit(vs);
   }
 
-  /** True if one more instance fits under the global cap, evicting another version's idle one if needed. */
-  makeRoom(): boolean {
-    if (this.live < this.opts.maxInstances) return true;
-    // Least recently used idle instance, preferring versions above their minWarm.
+  /** Instances (alive or starting) of the workspace's versions. */
+  private workspaceTotal(workspaceId: string): number {
+    let n = 0;
+    for (const vs of this.versions.values()) if (vs.version.workspaceId === workspaceId) n += vs.total;
+    return n;
+  }
+
+  /**
+   * True if one more instance of `vs` fits under its workspace's cap and the global cap, evicting
+   * an idle instance if needed: of the same workspace for the first, of any for the second. The
+   * workspace cap keeps one tenant from holding every instance (sleeping functions cost no CPU,
+   * so nothing else would stop it).
+   */
+  makeRoom(vs: VersionState): boolean {
+    const ws = vs.version.workspaceId;
+    if (
+      this.workspaceTotal(ws) >= this.opts.maxInstancesPerWorkspace &&
+      !this.evictIdle((o) => o.version.workspaceId === ws)
+    ) {
+      return false;
+    }
+    return this.live < this.opts.maxInstances || this.evictIdle(() => true);
+  }
+
+  /** Ends the least recently used idle instance among `eligible` versions, preferring those above their minWarm. */
+  private evictIdle(eligible: (vs: VersionState) => boolean): boolean {
     let victim: { vs: VersionState; inst: Instance; spare: boolean } | null = null;
     for (const other of this.versions.values()) {
+      if (!eligible(other)) continue;
       const spare = other.instances.size > (other.version.minWarm ?? 0);
       for (const inst of other.idle) {
         const better =
@@ -261,7 +285,11 @@ export class Scheduler {
     const want = Math.min(vs.version.minWarm ?? 0, vs.cap);
     for (
       let n = vs.total;
-      n < want && !vs.unloaded && !this.closing && this.live < this.opts.maxInstances;
+      n < want &&
+      !vs.unloaded &&
+      !this.closing &&
+      this.live < this.opts.maxInstances &&
+      this.workspaceTotal(vs.version.workspaceId) < this.opts.maxInstancesPerWorkspace;
       n++
     ) {
       this.startInstance(vs).then(

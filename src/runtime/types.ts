@@ -66,6 +66,8 @@ export interface RuntimeOptions {
   maxInstances?: number;
   /** Instances of one function version unless its own maxInstances is lower (default 8). */
   maxInstancesPerFunction?: number;
+  /** Instances of one workspace's functions together (default: half of maxInstances, at least 1). */
+  maxInstancesPerWorkspace?: number;
   /** Requests waiting for an instance, per version (default 64). */
   queueLimit?: number;
   /** How long a request may wait for an instance before it gets 429 (default 5000 ms). */

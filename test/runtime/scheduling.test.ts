@@ -195,6 +195,49 @@ return Response(200, {}, request.uri.encode())`,
   });
 });
 
+describe('fair shares', () => {
+  test('one workspace holds at most its share of the instances; another workspace is served meanwhile', async () => {
+    // Sleeping costs no CPU now, so nothing else would stop one tenant from holding them all.
+    const shared = new Runtime({
+      kv,
+      cacheDir: CACHE_DIR,
+      poolSize: 1,
+      maxInstances: 4,
+      queueTimeoutMs: 10_000,
+    });
+    await shared.start();
+    try {
+      const nap = version(handler('import time\ntime.sleep(1.5)\nreturn Response(200, {}, b"rested")'), {
+        workspaceId: 'ws-greedy',
+        maxInstances: 4,
+      });
+      const other = version(SAMPLE_HANDLER, { workspaceId: 'ws-other' });
+      await shared.load(nap);
+      await shared.load(other);
+      // Known to be long (not pipelined, scales to its cap): one answer first.
+      assert.equal((await shared.invoke(nap.key, get())).status, 200);
+      const naps = Array.from({ length: 4 }, () => shared.invoke(nap.key, get()));
+      await new Promise((r) => setTimeout(r, 300));
+      const greedy = shared.stats().versions[nap.key]!;
+      assert.ok(
+        greedy.instances + greedy.starting <= 2,
+        `ws-greedy holds ${greedy.instances} (+${greedy.starting})`,
+      );
+      const t0 = performance.now();
+      const r = await shared.invoke(other.key, get());
+      assert.equal(r.status, 200);
+      assert.ok(performance.now() - t0 < 1000, 'the other workspace did not wait for the naps');
+      // The rest of the greedy workspace's requests waited their turn, and all were served.
+      assert.deepEqual(
+        (await Promise.all(naps)).map((x) => x.status),
+        [200, 200, 200, 200],
+      );
+    } finally {
+      await shared.close();
+    }
+  });
+});
+
 describe('scale to zero', () => {
   test('idle instances stop after the TTL, minWarm ones stay', async () => {
     const short = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 300 });
