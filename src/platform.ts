@@ -103,7 +103,7 @@ async function compose(
     poolSize: config.warmPoolSize,
     maxInstances: config.maxInstances,
     maxInstancesPerFunction: config.maxInstancesPerFunction,
-    maxInstancesPerWorkspace: config.maxInstancesPerWorkspace,
+    ...(config.maxInstancesPerWorkspace ? { maxInstancesPerWorkspace: config.maxInstancesPerWorkspace } : {}),
     pipelineDepth: config.pipelineDepth,
     instancesPerProcess: config.instancesPerProcess,
     idleTtlMs: config.idleTtlMs,
@@ -172,10 +172,10 @@ async function compose(
     artifacts: builds,
     target,
     clock,
-    environmentOf: (fn) => ({
-      ...fn.environmentVariables,
-      ...secrets.openAll(fn.secretEnvironmentVariables ?? {}, fn.workspaceId, fn.id),
-    }),
+    environmentOf: (fn) => {
+      const opened = secrets.openAll(fn.secretEnvironmentVariables ?? {}, fn.workspaceId, fn.id);
+      return { env: { ...fn.environmentVariables, ...opened }, secrets: Object.values(opened) };
+    },
     publicUrl: () => publicUrl,
     log: (obj, msg) => logger?.error(obj, msg),
   });

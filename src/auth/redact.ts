@@ -9,22 +9,27 @@ import { MASK } from './secrets.js';
 
 export class Redactor {
   private readonly values: string[];
+  /** Each secret as is and as JSON spells it, longest first. */
+  private readonly spellings: string[];
   private readonly bytes: Buffer[];
   private readonly mask = Buffer.from(MASK, 'utf8');
 
   constructor(secrets: Iterable<string>) {
     this.values = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-    const spellings = new Set(this.values.flatMap((v) => [v, ...jsonSpellings(v)]));
-    this.bytes = [...spellings].sort((a, b) => b.length - a.length).map((v) => Buffer.from(v, 'utf8'));
+    this.spellings = [...new Set(this.values.flatMap((v) => [v, ...jsonSpellings(v)]))].sort(
+      (a, b) => b.length - a.length,
+    );
+    this.bytes = this.spellings.map((v) => Buffer.from(v, 'utf8'));
   }
 
   get empty(): boolean {
     return this.values.length === 0;
   }
 
+  /** Text: printed lines (a function may print json.dumps of its config), error messages. */
   text(s: string): string {
     let out = s;
-    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK);
+    for (const v of this.spellings) if (out.includes(v)) out = out.split(v).join(MASK);
     return out;
   }
 
@@ -69,9 +74,9 @@ export class Redactor {
 /** How json.dumps (and JSON.stringify) may spell `v` inside a string literal, when not as is. */
 function jsonSpellings(v: string): string[] {
   const escaped = JSON.stringify(v).slice(1, -1);
-  // Python's ensure_ascii: every UTF-16 unit past ASCII as \uXXXX (lower-case hex, as Python).
+  // Python's ensure_ascii: DEL and every UTF-16 unit past ASCII as \uXXXX (lower-case hex).
   const ascii = escaped.replace(
-    /[\u0080-\uffff]/g,
+    /[\u007f-\uffff]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
   );
   return [escaped, ascii].filter((s) => s !== v);

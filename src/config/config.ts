@@ -40,7 +40,7 @@ export interface Config {
   /** Instances across all functions / of one function. */
   maxInstances: number;
   maxInstancesPerFunction: number;
-  maxInstancesPerWorkspace: number;
+  maxInstancesPerWorkspace: number | undefined;
   /** Requests that may wait in a busy instance's channel behind a short one (0 = no pipelining). */
   pipelineDepth: number;
   /** Instances of one workspace that may share a host process (worker threads; 1 = a process each). */
@@ -236,14 +236,11 @@ export function loadConfig(env: Env): Config {
     warmPoolSize: int(env, 'EUNHA_WARM_POOL_SIZE', 2, 0, 64),
     maxInstances: int(env, 'EUNHA_MAX_INSTANCES', 32, 1, 1024),
     maxInstancesPerFunction: int(env, 'EUNHA_MAX_INSTANCES_PER_FUNCTION', 8, 1, 1024),
-    // Half the instances by default: one tenant cannot hold them all.
-    maxInstancesPerWorkspace: int(
-      env,
-      'EUNHA_MAX_INSTANCES_PER_WORKSPACE',
-      Math.max(1, Math.floor(int(env, 'EUNHA_MAX_INSTANCES', 32, 1, 1024) / 2)),
-      1,
-      1024,
-    ),
+    // Unset: the runtime's default (half of maxInstances), so that one tenant cannot hold them all.
+    maxInstancesPerWorkspace:
+      env.EUNHA_MAX_INSTANCES_PER_WORKSPACE === undefined
+        ? undefined
+        : int(env, 'EUNHA_MAX_INSTANCES_PER_WORKSPACE', 16, 1, 1024),
     pipelineDepth: int(env, 'EUNHA_PIPELINE_DEPTH', 1, 0, 8),
     instancesPerProcess: int(env, 'EUNHA_INSTANCES_PER_PROCESS', 8, 1, 64),
     idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),

@@ -3,6 +3,7 @@
 // loads it in the embedded runtime, records it and makes it active; activating an older or newer
 // version swaps at once without a rebuild; at start-up every active deployment is restored.
 
+import { Redactor } from '../auth/redact.js';
 import { masked } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import type { Clock } from '../core/ids.js';
@@ -44,7 +45,7 @@ export class DeploymentService {
       target: LocalTarget;
       clock: Clock;
       /** The environment a function's code runs with: its variables and its opened secrets. */
-      environmentOf: (fn: FunctionRecord) => Record<string, string>;
+      environmentOf: (fn: FunctionRecord) => { env: Record<string, string>; secrets: string[] };
       /** Base of invocation URLs; a function because a port-0 server learns its port at listen. */
       publicUrl: () => string;
       log?: (obj: object, msg: string) => void;
@@ -59,12 +60,27 @@ export class DeploymentService {
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
     const fn = await this.deps.functions.require(workspaceId, functionId);
     const source = await this.deps.functions.source(fn);
-    const built = await this.deps.artifacts.buildNow(
-      workspaceId,
-      appNameOf(fn),
-      { 'app.py': new Uint8Array(source) },
-      this.deps.environmentOf(fn),
-    );
+    const { env, secrets } = this.deps.environmentOf(fn);
+    let built;
+    try {
+      built = await this.deps.artifacts.buildNow(
+        workspaceId,
+        appNameOf(fn),
+        { 'app.py': new Uint8Array(source) },
+        env,
+      );
+    } catch (err) {
+      // The check ran module code with the secrets in os.environ; its traceback may quote them
+      // (int(os.environ["TOKEN"]) → "invalid literal … 's3cr3t'"), and it becomes the answer.
+      if (!(err instanceof EunhaError) || secrets.length === 0) throw err;
+      const r = new Redactor(secrets);
+      throw new EunhaError(
+        err.code,
+        r.text(err.message),
+        r.value(err.details) as typeof err.details,
+        err.headers,
+      );
+    }
     return this.deploy(fn, built.digest, built.imageUrl);
   }
 
@@ -171,7 +187,9 @@ export class DeploymentService {
     return this.view(await this.goLive(fn, created));
   }
 
-  private async markDeployed(fn: FunctionRecord): Promise<void> {
+  private async markDeployed(loaded: FunctionRecord): Promise<void> {
+    // Read again: a disable sent while the version loaded must not be overwritten with 'active'.
+    const fn = (await this.deps.meta.getFunction(loaded.workspaceId, loaded.id)) ?? loaded;
     // Not through FunctionService.update: a deploy is not a config change (lastModified stays).
     const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, {
       invocationUrl: this.invocationUrl(fn.id),

@@ -1,7 +1,7 @@
 // How request and response bodies appear in an execution log: JSON when they are JSON, text when
 // they are UTF-8, a short marker when binary; always truncated to a cap so a log row stays small.
 
-import { jsonDepthExceeds } from '../core/json-depth.js';
+import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../core/json-depth.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -25,7 +25,8 @@ export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, c
     try {
       const value = JSON.parse(text) as unknown;
       // Too deep to serialise again safely (core/json-depth.ts): kept as the text it came as.
-      return jsonDepthExceeds(value) ? text : value;
+      // Nesting past the bound takes two characters a level: short text cannot be that deep.
+      return text.length > 2 * MAX_JSON_DEPTH && jsonDepthExceeds(value) ? text : value;
     } catch {
       return text;
     }

@@ -135,8 +135,14 @@ export function requireRoute(
 ): ActiveRoute {
   const route = target.route(functionId);
   if (route) return route;
-  const unrestored = target.unrestoredReason(functionId);
-  if (unrestored) throw new EunhaError('DEPENDENCY_UNAVAILABLE', unrestored, { functionId });
+  // Before any authorisation: the caller learns that it failed, not why (that is in the log).
+  if (target.unrestoredReason(functionId)) {
+    throw new EunhaError(
+      'DEPENDENCY_UNAVAILABLE',
+      `function '${functionId}' could not be loaded at start-up; its owner must deploy it again`,
+      { functionId },
+    );
+  }
   throw new EunhaError(
     'NOT_DEPLOYED',
     `function '${functionId}' has no active deployment; deploy it first`,
@@ -168,14 +174,18 @@ function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: stri
     return reply.code(platform.status).headers(platform.headers).send(body);
   }
   void reply.code(result.status);
-  // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines,
-  // where setting them one after the other kept only the last.
-  const lines = new Map<string, string[]>();
   for (const [k, v] of Object.entries(result.headers)) {
     const name = k.toLowerCase();
-    if (!HOP_BY_HOP.has(name)) lines.set(name, [...(lines.get(name) ?? []), headerBytes(v)]);
+    if (HOP_BY_HOP.has(name)) continue;
+    // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines,
+    // where setting them one after the other kept only the last.
+    const before = reply.getHeader(name);
+    const value = headerBytes(v);
+    void reply.header(
+      name,
+      before === undefined || name === 'x-request-id' ? value : [before, value].flat().map(String),
+    );
   }
-  for (const [name, values] of lines) void reply.header(name, values.length === 1 ? values[0] : values);
   // 205 Reset Content must not carry content (RFC 9110 §15.3.6); Node strips only 204 and 304.
   if (result.status === 205) return reply.send();
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));

@@ -51,8 +51,16 @@ export class Invoker {
       } catch (e) {
         // A redeploy unloaded the version while the request waited for an instance: it never
         // ran, so it runs on the version that replaced it (after a delete there is none).
-        const next = unloadedVersion(e) ? this.deps.currentRoute(route.fn.id) : undefined;
-        if (!next || next.versionKey === route.versionKey) throw e;
+        if (!unloadedVersion(e)) throw e;
+        const next = this.deps.currentRoute(route.fn.id);
+        if (!next) {
+          throw new EunhaError(
+            'NOT_FOUND',
+            `function '${route.fn.id}' was deleted or undeployed while the request waited; it did not run`,
+            { resource: 'function', id: route.fn.id },
+          );
+        }
+        if (next.versionKey === route.versionKey) throw e;
         route = next;
       }
     }

@@ -89,21 +89,19 @@ export class LiveTails {
     // Node holds the head back until the first body bytes; with no backlog those would be the
     // first heartbeat, and the client would wait that long to learn the tail is open.
     res.write(': connected\n\n');
-    const sent = new Set<string>();
-    const send = (log: ExecutionLog) => {
-      // A log can be both in the backlog and heard (written while the page was read).
-      if (sent.has(log.id)) return;
-      sent.add(log.id);
+    const send = (log: ExecutionLog) =>
       res.write(`id: ${log.id}\nevent: log\ndata: ${JSON.stringify(log)}\n\n`);
-    };
+    // From here on every new log goes straight out; what came before is merged once: a log can
+    // be in the store's page, still in the writer, and heard while the page was read.
     const heard = listening.start(send);
     const byId = new Map<string, ExecutionLog>();
     for (const log of [...backlog, ...this.writer.unwritten(functionId)]) byId.set(log.id, log);
-    const recent = [...byId.values()].sort(
-      (a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id),
-    );
-    for (const log of recent.slice(-limit)) send(log);
-    for (const log of heard) send(log);
+    const recent = [...byId.values()]
+      .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id))
+      .slice(-limit);
+    const sent = new Set(recent.map((l) => l.id));
+    for (const log of recent) send(log);
+    for (const log of heard) if (!sent.has(log.id)) send(log);
     const unsubscribe = listening.close;
     return new Promise((resolve) => {
       let ended = false;
@@ -136,11 +134,11 @@ export class LiveTails {
       };
       const heartbeat = setInterval(() => void beat(), this.heartbeatMs);
       let authChecking = false;
+      const allowed = opts.allowed;
       const authCheck = setInterval(() => {
-        if (!opts.allowed || authChecking) return;
+        if (authChecking || !allowed) return;
         authChecking = true;
-        void opts
-          .allowed()
+        void allowed()
           .catch(() => false)
           .then((ok) => {
             authChecking = false;
@@ -151,6 +149,7 @@ export class LiveTails {
             end();
           });
       }, this.authCheckMs);
+      if (!allowed) clearInterval(authCheck);
       this.open.add(end);
       res.on('close', end);
       // The client may have left while the backlog was read; 'close' has been and gone then.

@@ -266,7 +266,7 @@ export class Runtime {
     await Promise.all(
       idle.map((i) => {
         vs.instances.delete(i);
-        this.sched.live--;
+        this.sched.countLive(vs, -1);
         return i.stop();
       }),
     );

@@ -1,5 +1,6 @@
-// Scheduling of instances for the loaded versions: one request running per instance, per-version
-// and global instance caps (evicting another version's idle instance when the global cap is hit),
+// Scheduling of instances for the loaded versions: one request running per instance, per-version,
+// per-workspace and global instance caps (evicting an idle instance, of the same workspace or of
+// any, when one is hit),
 // pipelining at the cap for short requests, a bounded queue with a deadline, recycling, minWarm
 // top-ups, idle TTL and the RSS watch.
 
@@ -31,6 +32,11 @@ export class Scheduler {
   readonly versions = new Map<string, VersionState>();
   /** Instances alive or starting, across all versions (the global cap counts these). */
   live = 0;
+  /**
+   * The same by workspace (the workspace cap counts these). Kept as a count rather than summed
+   * over `versions`: an unloaded version leaves that map while its busy instances run on.
+   */
+  private readonly liveByWorkspace = new Map<string, number>();
   coldStarts = 0;
   /** Requests written into a busy instance's channel, across versions (monotonic). */
   pipelined = 0;
@@ -164,11 +170,18 @@ export class Scheduler {
     return vs.canGrow && vs.total < this.scaleLimit(vs);
   }
 
-  /** Instances (alive or starting) of the workspace's versions. */
+  /** Instances (alive or starting) of the workspace's versions, unloaded ones included. */
   private workspaceTotal(workspaceId: string): number {
-    let n = 0;
-    for (const vs of this.versions.values()) if (vs.version.workspaceId === workspaceId) n += vs.total;
-    return n;
+    return this.liveByWorkspace.get(workspaceId) ?? 0;
+  }
+
+  /** One instance of `vs` more (+1) or less (−1), for both caps. */
+  countLive(vs: VersionState, delta: 1 | -1): void {
+    const ws = vs.version.workspaceId;
+    this.live += delta;
+    const n = (this.liveByWorkspace.get(ws) ?? 0) + delta;
+    if (n > 0) this.liveByWorkspace.set(ws, n);
+    else this.liveByWorkspace.delete(ws);
   }
 
   /**
@@ -209,7 +222,7 @@ export class Scheduler {
 
   async startInstance(vs: VersionState): Promise<Instance> {
     vs.starting++;
-    this.live++;
+    this.countLive(vs, 1);
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
       sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
@@ -227,7 +240,7 @@ export class Scheduler {
       if (vs.unloaded) inst.kill();
       return inst;
     } catch (e) {
-      this.live--;
+      this.countLive(vs, -1);
       throw e;
     } finally {
       vs.starting--;
@@ -275,7 +288,7 @@ export class Scheduler {
   destroy(vs: VersionState, inst: Instance, refill = true): void {
     if (!vs.instances.delete(inst)) return;
     vs.removeIdle(inst);
-    this.live--;
+    this.countLive(vs, -1);
     inst.kill();
     if (refill) this.topUp(vs);
   }

@@ -127,6 +127,15 @@ class IncomingHandler(http.IncomingHandler):
       const d = await deploy(fn.id);
       assert.equal(d.statusCode, 201, d.body);
       assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).body, 'hi:6');
+      // A failing check's traceback may quote a secret: the answer masks it.
+      const leaky = await createFn('import os\nN = int(os.environ["TOKEN"])\n', {
+        secretEnvironmentVariables: { TOKEN: 'sekrit-value' },
+      });
+      const bad = await deploy(leaky.id);
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.body, /ValueError/);
+      assert.ok(!bad.body.includes('sekrit-value'), bad.body);
+      assert.ok(bad.body.includes('********'), bad.body);
     },
   );
 

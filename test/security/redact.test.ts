@@ -42,5 +42,11 @@ describe('Redactor', () => {
     const lines = ['secret is -----BEGIN KEY-----', PEM.split('\n')[1]!, '-----END KEY-----', 'after'];
     assert.deepEqual(r.lines(lines), [`secret is ${MASK}`, 'after']);
     assert.deepEqual(r.lines(['nothing here']), ['nothing here']);
+    // print(json.dumps(config)): the escaped spelling, in a printed line.
+    const printed = JSON.stringify({ password: PASSWORD }).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    assert.deepEqual(r.lines([printed]), [`{"password":"${MASK}"}`]);
   });
 });

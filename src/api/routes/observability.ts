@@ -19,7 +19,7 @@ const Point = Type.Object({
 });
 
 /** loki-logs reads at most this many of a function's newest invocations to find its lines. */
-const LOKI_SCAN_MAX = 20_000;
+const LOKI_SCAN_MAX = 5_000;
 
 export async function observabilityRoutes(
   base: FastifyInstance,
@@ -110,13 +110,16 @@ export async function observabilityRoutes(
     async (req) => {
       const fn = await requireFn(req.params.function_id);
       const limit = req.query.limit ?? 100;
-      // Invocations that printed nothing hold no lines: read further back until `limit` lines are
-      // found, the function has no older invocations, or LOKI_SCAN_MAX have been read.
-      let logs = lokiEntries([], limit);
-      for (let scan = limit; ; scan = Math.min(scan * 4, LOKI_SCAN_MAX)) {
-        const invocations = await deps.meta.listFunctionLogs(fn.id, scan);
-        logs = lokiEntries(invocations, limit);
-        if (logs.length >= limit || invocations.length < scan || scan >= LOKI_SCAN_MAX) break;
+      // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
+      // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations,
+      // each a parsed row on the event loop).
+      const first = await deps.meta.listFunctionLogs(fn.id, limit);
+      let logs = lokiEntries(first, limit);
+      if (logs.length < limit && first.length === limit && limit < LOKI_SCAN_MAX) {
+        logs = lokiEntries(
+          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX)),
+          limit,
+        );
       }
       return { logs, total: logs.length, function_id: fn.id };
     },

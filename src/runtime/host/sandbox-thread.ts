@@ -245,6 +245,8 @@ function serveLocally({ header, body }: Frame): Uint8Array | undefined {
     return encodeFrame({ t: 'slept', timedOut: Number.isNaN(ms) ? false : sleepFor(Math.max(0, ms)) });
   }
   if (header.t === 'kdf') {
+    // Past the deadline (a guest that caught the interrupt): no budget left, nothing is run.
+    if (timedOut) return encodeFrame({ t: 'derived', ok: false, timedOut: true });
     const out = derive(header, body, deadlineAt > 0 ? deadlineAt - Date.now() : Infinity);
     if (out.ok) return encodeFrame({ t: 'derived', ok: true }, out.key);
     // Priced past the deadline: wait it out (no CPU), then the guest is interrupted as if it ran.
