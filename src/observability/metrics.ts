@@ -35,10 +35,6 @@ export class Metrics {
    */
   private readonly forgotten = new Set<string>();
   readonly builds: Histogram<'outcome'>;
-  private readonly pipelined: Counter;
-  private pipelinedSeen = 0;
-  private readonly logsDropped: Counter;
-  private droppedSeen = 0;
 
   constructor(sources: {
     services: () => number;
@@ -92,16 +88,25 @@ export class Metrics {
       () => rt().spares,
     );
     gauge('eunha_queue_depth', 'Requests waiting for a free instance', () => rt().queueDepth);
-    this.pipelined = new Counter({
-      name: 'eunha_pipelined_requests_total',
-      help: "Requests written into a busy instance's channel behind the one it was running",
-      registers,
-      collect: () => {
-        const now = rt().pipelined;
-        if (now > this.pipelinedSeen) this.pipelined.inc(now - this.pipelinedSeen);
-        this.pipelinedSeen = Math.max(this.pipelinedSeen, now);
-      },
-    });
+    // A running total kept elsewhere, exposed as a counter: each scrape adds what is new.
+    const runningTotal = (name: string, help: string, read: () => number): void => {
+      let seen = 0;
+      const c: Counter = new Counter({
+        name,
+        help,
+        registers,
+        collect: () => {
+          const now = read();
+          if (now > seen) c.inc(now - seen);
+          seen = Math.max(seen, now);
+        },
+      });
+    };
+    runningTotal(
+      'eunha_pipelined_requests_total',
+      "Requests written into a busy instance's channel behind the one it was running",
+      () => rt().pipelined,
+    );
     // A full disk shows here before anyone misses a log.
     const logs = () => sources.logs?.() ?? { pending: 0, dropped: 0 };
     gauge(
@@ -109,16 +114,11 @@ export class Metrics {
       'Execution logs waiting to be written to the store',
       () => logs().pending,
     );
-    this.logsDropped = new Counter({
-      name: 'eunha_execution_logs_dropped_total',
-      help: 'Execution logs dropped because the store kept failing and the backlog was full',
-      registers,
-      collect: () => {
-        const now = logs().dropped;
-        if (now > this.droppedSeen) this.logsDropped.inc(now - this.droppedSeen);
-        this.droppedSeen = Math.max(this.droppedSeen, now);
-      },
-    });
+    runningTotal(
+      'eunha_execution_logs_dropped_total',
+      'Execution logs dropped because the store kept failing and the backlog was full',
+      () => logs().dropped,
+    );
   }
 
   recordInvocation(functionId: string, status: number, seconds: number, coldStart: boolean): void {

@@ -6,6 +6,21 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metrics, type RuntimeGauges } from '../../src/observability/metrics.js';
 
+const QUIET: RuntimeGauges = {
+  instances: 0,
+  warmPool: 0,
+  hostProcesses: 0,
+  spares: 0,
+  queueDepth: 0,
+  pipelined: 0,
+};
+
+/** The value of an unlabelled series in a scrape. */
+const scraper =
+  (m: Metrics) =>
+  async (name: string): Promise<number> =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.text())?.[1]);
+
 describe('Metrics', () => {
   test('gauges follow the runtime at each scrape; the pipelined counter adds what is new', async () => {
     let now: RuntimeGauges = {
@@ -17,8 +32,7 @@ describe('Metrics', () => {
       pipelined: 0,
     };
     const m = new Metrics({ services: () => 3, runtime: () => now });
-    const scrape = async (name: string): Promise<number> =>
-      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.text())?.[1]);
+    const scrape = scraper(m);
 
     assert.equal(await scrape('eunha_instances'), 2);
     assert.equal(await scrape('gateway_service_count'), 3);
@@ -37,17 +51,8 @@ describe('Metrics', () => {
 
   test('the execution-log writer: pending is a gauge, dropped a counter that only goes up', async () => {
     let logs = { pending: 0, dropped: 0 };
-    const quiet: RuntimeGauges = {
-      instances: 0,
-      warmPool: 0,
-      hostProcesses: 0,
-      spares: 0,
-      queueDepth: 0,
-      pipelined: 0,
-    };
-    const m = new Metrics({ services: () => 0, runtime: () => quiet, logs: () => logs });
-    const scrape = async (name: string): Promise<number> =>
-      Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await m.text())?.[1]);
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET, logs: () => logs });
+    const scrape = scraper(m);
     assert.equal(await scrape('eunha_execution_logs_pending'), 0);
     logs = { pending: 100_000, dropped: 250 };
     assert.equal(await scrape('eunha_execution_logs_pending'), 100_000);
@@ -58,15 +63,7 @@ describe('Metrics', () => {
   });
 
   test("a forgotten function's series go, and an invocation finishing later does not bring them back", async () => {
-    const quiet: RuntimeGauges = {
-      instances: 0,
-      warmPool: 0,
-      hostProcesses: 0,
-      spares: 0,
-      queueDepth: 0,
-      pipelined: 0,
-    };
-    const m = new Metrics({ services: () => 0, runtime: () => quiet });
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET });
     m.recordInvocation('fn-a', 200, 0.002, true);
     m.recordInvocation('fn-a', 500, 0.003, false);
     m.recordInvocation('fn-b', 200, 0.001, false);
