@@ -8,22 +8,21 @@
 import { MASK } from './secrets.js';
 
 export class Redactor {
-  private readonly values: string[];
   /** Each secret as is and as JSON spells it, longest first. */
   private readonly spellings: string[];
   private readonly bytes: Buffer[];
   private readonly mask = Buffer.from(MASK, 'utf8');
 
   constructor(secrets: Iterable<string>) {
-    this.values = [...new Set(secrets)].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-    this.spellings = [...new Set(this.values.flatMap((v) => [v, ...jsonSpellings(v)]))].sort(
+    const values = [...secrets].filter((s) => s.length > 0);
+    this.spellings = [...new Set(values.flatMap((v) => [v, ...jsonSpellings(v)]))].sort(
       (a, b) => b.length - a.length,
     );
     this.bytes = this.spellings.map((v) => Buffer.from(v, 'utf8'));
   }
 
   get empty(): boolean {
-    return this.values.length === 0;
+    return this.spellings.length === 0;
   }
 
   /** Text: printed lines (a function may print json.dumps of its config), error messages. */

@@ -105,7 +105,6 @@ export class LiveTails {
     const unsubscribe = listening.close;
     return new Promise((resolve) => {
       let ended = false;
-      let checking = false;
       const end = () => {
         if (ended) return;
         ended = true;
@@ -116,40 +115,46 @@ export class LiveTails {
         if (!res.writableEnded) res.end();
         resolve();
       };
-      const beat = async () => {
-        // A slow store must not pile checks up behind one another.
-        if (checking) return;
-        checking = true;
-        const there = opts.exists ? await opts.exists().catch(() => true) : true;
-        checking = false;
-        if (ended) return;
-        if (there) {
-          res.write(': keep-alive\n\n');
-          return;
-        }
-        res.write(
-          `event: deleted\ndata: ${JSON.stringify({ functionId, message: 'the function was deleted' })}\n\n`,
-        );
-        end();
-      };
-      const heartbeat = setInterval(() => void beat(), this.heartbeatMs);
-      let authChecking = false;
-      const allowed = opts.allowed;
-      const authCheck = setInterval(() => {
-        if (authChecking || !allowed) return;
-        authChecking = true;
-        void allowed()
-          .catch(() => false)
-          .then((ok) => {
-            authChecking = false;
-            if (ok || ended) return;
-            res.write(
-              `event: unauthorized\ndata: ${JSON.stringify({ functionId, message: 'the key this tail was opened with no longer works' })}\n\n`,
-            );
+      /**
+       * Every `ms`, asks `check` (one question at a time: a slow store must not pile them up); a
+       * no ends the stream with `event`, a yes calls `onYes`.
+       */
+      const every = (
+        ms: number,
+        check: () => Promise<boolean>,
+        event: string,
+        message: string,
+        onYes?: () => void,
+      ): NodeJS.Timeout => {
+        let asking = false;
+        return setInterval(() => {
+          if (asking) return;
+          asking = true;
+          void check().then((yes) => {
+            asking = false;
+            if (ended) return;
+            if (yes) return onYes?.();
+            res.write(`event: ${event}\ndata: ${JSON.stringify({ functionId, message })}\n\n`);
             end();
           });
-      }, this.authCheckMs);
-      if (!allowed) clearInterval(authCheck);
+        }, ms);
+      };
+      const { exists, allowed } = opts;
+      const heartbeat = every(
+        this.heartbeatMs,
+        () => (exists ? exists().catch(() => true) : Promise.resolve(true)),
+        'deleted',
+        'the function was deleted',
+        () => res.write(': keep-alive\n\n'),
+      );
+      const authCheck = allowed
+        ? every(
+            this.authCheckMs,
+            () => allowed().catch(() => false),
+            'unauthorized',
+            'the key this tail was opened with no longer works',
+          )
+        : undefined;
       this.open.add(end);
       res.on('close', end);
       // The client may have left while the backlog was read; 'close' has been and gone then.
