@@ -8,6 +8,7 @@ import { EunhaError } from '../core/errors.js';
 import { HostDiedError, type Sandbox } from './sandbox.js';
 import type { FunctionVersion, InvokeRequest, InvokeResult, InvokeErrorCode } from './types.js';
 import { MAX_LINES, MAX_OUTPUT_BYTES } from './output.js';
+import { loadOverrun } from './host/guest-answers.js';
 
 const MiB = 1024 * 1024;
 /** The 6 MiB response cap (Lambda's), also enforced inside the sandbox with a clear message. */
@@ -134,9 +135,7 @@ export class Instance {
       sandbox.kill();
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
-        killed
-          ? `the function's module code did not finish within ${timeoutMs} ms`
-          : `the sandbox died while loading the function: ${String(e)}`,
+        killed ? loadOverrun(timeoutMs) : `the sandbox died while loading the function: ${String(e)}`,
       );
     } finally {
       clearTimeout(killTimer);

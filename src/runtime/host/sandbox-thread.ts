@@ -13,6 +13,7 @@ import { BridgeDevice } from './bridge-device.js';
 import { OutputCollector } from '../output.js';
 import { decodeFrame, encodeFrame, type Frame, type Header } from '../protocol.js';
 import { derive } from './kdf.js';
+import { guestResult, loadOverrun, loadReply } from './guest-answers.js';
 import {
   disarmFilesAndProcess,
   disarmSpawnAndNetwork,
@@ -309,48 +310,6 @@ function isFatal(e: unknown): boolean {
   );
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-/**
- * The guest's answer to a request, rebuilt from the fields it may set. Guest code can write any
- * frame it likes (it can replace `_eunha_io.write_frame`), so it picks neither the error code nor
- * the status of an error: the host does. An exception is FUNCTION_ERROR (500), unless it is the
- * interrupt this thread sent at the deadline: then it is TIMEOUT (504). A KeyboardInterrupt the
- * handler raised itself is an ordinary exception.
- */
-function guestResult(h: Header, timedOut: boolean): Header {
-  if (h.error === undefined) return { t: 'result', status: h.status, headers: h.headers };
-  if (timedOut && h.interrupted === true) {
-    return {
-      t: 'result',
-      status: 504,
-      headers: {},
-      error: 'TIMEOUT',
-      message: 'the function did not answer within its timeout',
-      traceback: str(h.traceback),
-    };
-  }
-  return {
-    t: 'result',
-    status: 500,
-    headers: {},
-    error: 'FUNCTION_ERROR',
-    message: str(h.message) ?? 'the function raised an exception',
-    traceback: str(h.traceback),
-  };
-}
-
-/** The loader's answer, from the fields it may set. */
-function loadReply(h: Header): Header {
-  if (h.ok === true) return { t: 'loaded', ok: true };
-  return {
-    t: 'loaded',
-    ok: false,
-    error: str(h.error) ?? 'the function could not be loaded',
-    traceback: str(h.traceback),
-  };
-}
-
 function serve({ entry, device, FS, heap }: Booted): void {
   /**
    * Set once an answer said "recycle": requests already pipelined behind it are answered "not
@@ -384,22 +343,14 @@ function serve({ entry, device, FS, heap }: Booted): void {
         entry.load();
         deadlineAt = 0;
         const ans = device.answer;
-        reply =
-          ans !== null && ans.header.t === 'loaded'
-            ? loadReply(ans.header)
-            : { t: 'loaded', ok: false, error: 'the loader gave no answer' };
-        if (timedOut && reply.ok !== true) {
-          reply.error = `the function's module code did not finish within ${loadMs} ms`;
-          // Builds show the traceback: it must say why the interrupt came.
-          reply.traceback = `${reply.error}\n\n${str(reply.traceback) ?? ''}`;
-        }
+        reply = loadReply(ans !== null && ans.header.t === 'loaded' ? ans.header : null, timedOut, loadMs);
       } catch (e) {
         deadlineAt = 0;
         reply = {
           t: 'loaded',
           ok: false,
           error: timedOut
-            ? `the function's module code did not finish within ${Number(header.timeoutMs)} ms`
+            ? loadOverrun(Number(header.timeoutMs))
             : String(e instanceof Error ? e.message : e),
         };
       }

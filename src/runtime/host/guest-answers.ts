@@ -1,0 +1,60 @@
+// What a sandbox tells its parent about a step, rebuilt from what the guest answered. Guest code
+// can write any frame to the bridge, so only the fields it may set are taken from it, and the
+// code and status of a failure are the host's to decide (sandbox-thread.ts knows whether the
+// deadline's interrupt was sent).
+
+import type { Header } from '../protocol.js';
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/**
+ * The guest's answer to a request, rebuilt from the fields it may set. Guest code can write any
+ * frame it likes (it can replace `_eunha_io.write_frame`), so it picks neither the error code nor
+ * the status of an error: the host does. An exception is FUNCTION_ERROR (500), unless it is the
+ * interrupt this thread sent at the deadline: then it is TIMEOUT (504). A KeyboardInterrupt the
+ * handler raised itself is an ordinary exception.
+ */
+export function guestResult(h: Header, timedOut: boolean): Header {
+  if (h.error === undefined) return { t: 'result', status: h.status, headers: h.headers };
+  if (timedOut && h.interrupted === true) {
+    return {
+      t: 'result',
+      status: 504,
+      headers: {},
+      error: 'TIMEOUT',
+      message: 'the function did not answer within its timeout',
+      traceback: str(h.traceback),
+    };
+  }
+  return {
+    t: 'result',
+    status: 500,
+    headers: {},
+    error: 'FUNCTION_ERROR',
+    message: str(h.message) ?? 'the function raised an exception',
+    traceback: str(h.traceback),
+  };
+}
+
+/** Why a load failed when its module code ran into the deadline. */
+export const loadOverrun = (ms: number): string =>
+  `the function's module code did not finish within ${ms} ms`;
+
+/**
+ * The loader's answer (null: it gave none), from the fields it may set. After the deadline's
+ * interrupt the failure is the deadline, and the traceback (which builds show) says so first.
+ */
+export function loadReply(h: Header | null, timedOut: boolean, loadMs: number): Header {
+  if (h?.ok === true) return { t: 'loaded', ok: true };
+  if (timedOut) {
+    const error = loadOverrun(loadMs);
+    return { t: 'loaded', ok: false, error, traceback: `${error}\n\n${str(h?.traceback) ?? ''}` };
+  }
+  if (h === null) return { t: 'loaded', ok: false, error: 'the loader gave no answer' };
+  return {
+    t: 'loaded',
+    ok: false,
+    error: str(h.error) ?? 'the function could not be loaded',
+    traceback: str(h.traceback),
+  };
+}
