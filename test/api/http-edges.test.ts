@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { b64, startTestPlatform } from '../helpers/platform.js';
+import { b64, deployedFunction, startTestPlatform } from '../helpers/platform.js';
 
 /** Writes `requests` on one socket (the next once the previous has had `gapMs`); resolves with all it read. */
 function exchange(port: number, requests: string[], between?: () => Promise<void>): Promise<string> {
@@ -54,16 +54,8 @@ describe('HTTP edges', () => {
     const p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
     let closing: Promise<void> | undefined;
     try {
-      const ws = (
-        await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'bye' } })
-      ).json().id;
-      const fn = (
-        await p.app.inject({
-          method: 'POST',
-          url: `/api/workspaces/${ws}/functions`,
-          payload: {
-            name: 'slow',
-            code: b64(`from spin_sdk import http
+      const { fn } = await deployedFunction(p, {
+        code: b64(`from spin_sdk import http
 from spin_sdk.http import Request, Response
 import time
 
@@ -72,14 +64,7 @@ class IncomingHandler(http.IncomingHandler):
         time.sleep(0.8)
         return Response(200, {}, b"finished")
 `),
-          },
-        })
-      ).json().id;
-      const d = await p.app.inject({
-        method: 'POST',
-        url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
       });
-      assert.equal(d.statusCode, 201, d.body);
       const port = Number(new URL(await p.listen('127.0.0.1', 0)).port);
       // The second request follows the first on the same (busy, so not reaped) connection, after
       // shutdown has begun: the first finishes, the second is refused in the envelope.

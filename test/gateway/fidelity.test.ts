@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { b64, deployedFunction, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const ECHO = `from spin_sdk import http, key_value, variables
 from spin_sdk.http import Request, Response
@@ -67,27 +67,13 @@ describe('the ingress passes requests through as Spin would', () => {
     });
     const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
     port = Number(new URL(address).port);
-    const ws = (
-      await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'gw' } })
-    ).json().id;
-    const fn = (
-      await p.app.inject({
-        method: 'POST',
-        url: `/api/workspaces/${ws}/functions`,
-        payload: {
-          name: 'echo',
-          code: b64(ECHO),
-          httpMethods: ['GET', 'POST', 'OPTIONS'],
-          environmentVariables: { GREETING: 'plain', SPIN_VARIABLE_GREETING: 'spin', API_URL: 'http://x' },
-        },
+    fnId = (
+      await deployedFunction(p, {
+        code: b64(ECHO),
+        httpMethods: ['GET', 'POST', 'OPTIONS'],
+        environmentVariables: { GREETING: 'plain', SPIN_VARIABLE_GREETING: 'spin', API_URL: 'http://x' },
       })
-    ).json();
-    fnId = fn.id;
-    const d = await p.app.inject({
-      method: 'POST',
-      url: `/api/workspaces/${ws}/functions/${fnId}/deployments`,
-    });
-    assert.equal(d.statusCode, 201, d.body);
+    ).fn;
   });
   after(async () => p.cleanup());
 

@@ -49,3 +49,30 @@ export async function startTestPlatform(
 }
 
 export const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
+
+/** A new workspace with one function, through the API; `payload` is merged into the create. */
+export async function newFunction(
+  p: Pick<Platform, 'app'>,
+  payload: Record<string, unknown>,
+): Promise<{ ws: string; fn: string }> {
+  const ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'w' } })).json()
+    .id as string;
+  const created = await p.app.inject({
+    method: 'POST',
+    url: `/api/workspaces/${ws}/functions`,
+    payload: { name: 'f', ...payload },
+  });
+  if (created.statusCode !== 201) throw new Error(`function create: ${created.statusCode} ${created.body}`);
+  return { ws, fn: created.json().id as string };
+}
+
+/** The same, deployed by the one-call path (which must answer 201); `digest` is the artifact's. */
+export async function deployedFunction(
+  p: Pick<Platform, 'app'>,
+  payload: Record<string, unknown>,
+): Promise<{ ws: string; fn: string; digest: string }> {
+  const { ws, fn } = await newFunction(p, payload);
+  const d = await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
+  if (d.statusCode !== 201) throw new Error(`deploy: ${d.statusCode} ${d.body}`);
+  return { ws, fn, digest: d.json().digest as string };
+}

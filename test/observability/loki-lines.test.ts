@@ -3,23 +3,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { b64, startTestPlatform } from '../helpers/platform.js';
+import { b64, newFunction, startTestPlatform } from '../helpers/platform.js';
 import { log } from '../store/fixtures.js';
 
 describe('loki-logs', () => {
   test('reads back past silent invocations until it has `limit` lines', async () => {
     const p = await startTestPlatform();
     try {
-      const ws = (
-        await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'l' } })
-      ).json().id;
-      const id = (
-        await p.app.inject({
-          method: 'POST',
-          url: `/api/workspaces/${ws}/functions`,
-          payload: { name: 'l', code: b64('x = 1\n') },
-        })
-      ).json().id;
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
       const f = (await p.meta.findFunction(id))!;
       const at = (s: number) => new Date(Date.UTC(2026, 10, 26, 11, 0, s)).toISOString();
       await p.meta.appendLogs([

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { b64, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
+import { b64, deployedFunction, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
 
 describe('restart', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eunha-restore-'));
@@ -55,23 +55,9 @@ describe('restart', () => {
       const own = mkdtempSync(join(tmpdir(), 'eunha-restore-gone-'));
       try {
         const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
-        const ws = (
-          await a.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'g' } })
-        ).json().id;
-        const fn = (
-          await a.app.inject({
-            method: 'POST',
-            url: `/api/workspaces/${ws}/functions`,
-            payload: { name: 'g', code: b64(SAMPLE_HANDLER) },
-          })
-        ).json().id;
-        const d = await a.app.inject({
-          method: 'POST',
-          url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
-        });
-        assert.equal(d.statusCode, 201);
+        const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
         await a.cleanup();
-        rmSync(join(own, 'blobs', 'artifacts', ws, d.json().digest), { recursive: true });
+        rmSync(join(own, 'blobs', 'artifacts', ws, digest), { recursive: true });
 
         const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
         try {
