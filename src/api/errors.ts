@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { EunhaError, type ErrorCode } from '../core/errors.js';
+import { EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
 
 function fromFastify(err: FastifyError): EunhaError | undefined {
   if (err instanceof EunhaError) return err;
@@ -14,9 +14,7 @@ function fromFastify(err: FastifyError): EunhaError | undefined {
   if (cause instanceof EunhaError) return cause;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new EunhaError('PAYLOAD_TOO_LARGE', 'request body is larger than the configured limit', {
-        field: 'body',
-      });
+      return bodyTooLarge();
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new EunhaError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json', {
         field: 'content-type',

@@ -122,6 +122,13 @@ export class EunhaError extends Error {
   }
 }
 
+/** A request body over the configured cap (Fastify's parser, or the ingress reading a GET body). */
+export const bodyTooLarge = (extra: ErrorDetails = {}): EunhaError =>
+  new EunhaError('PAYLOAD_TOO_LARGE', 'request body is larger than the configured limit', {
+    field: 'body',
+    ...extra,
+  });
+
 export const notFound = (what: string, id: string): EunhaError =>
   new EunhaError('NOT_FOUND', `${what} '${id}' not found`, { resource: what.toLowerCase(), id });
 

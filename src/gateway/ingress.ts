@@ -8,7 +8,7 @@
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
-import { EunhaError, notFound } from '../core/errors.js';
+import { EunhaError, bodyTooLarge, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
 import { HTTP_METHODS } from '../core/schemas.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
@@ -90,20 +90,15 @@ function requestHeaders(
 /** A GET or HEAD body, which Fastify leaves unread (Spin passes it on), under the same cap. */
 async function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
   const raw = req.raw;
-  const tooLarge = (): EunhaError =>
-    new EunhaError('PAYLOAD_TOO_LARGE', 'request body is larger than the configured limit', {
-      field: 'body',
-      limit,
-    });
   if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) {
     return Buffer.alloc(0);
   }
-  if (Number(raw.headers['content-length']) > limit) throw tooLarge();
+  if (Number(raw.headers['content-length']) > limit) throw bodyTooLarge({ limit });
   const parts: Buffer[] = [];
   let size = 0;
   for await (const chunk of raw as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw tooLarge();
+    if (size > limit) throw bodyTooLarge({ limit });
     parts.push(chunk);
   }
   return Buffer.concat(parts, size);
