@@ -153,10 +153,7 @@ export class DeploymentService {
         restored++;
       } catch (err) {
         failed++;
-        this.deps.target.markUnrestored(
-          fn.id,
-          `deployment v${d.version} could not be loaded at start-up (${err instanceof Error ? err.message : String(err)}); deploy again or activate another version`,
-        );
+        this.deps.target.markUnrestored(fn.id);
         this.deps.log?.(
           { err, functionId: d.functionId, version: d.version },
           'could not restore deployment',

@@ -33,8 +33,8 @@ export class LocalTarget {
   private readonly routes = new Map<string, ActiveRoute>();
   /** Per function: the end of the line of work waiting to run alone on it. */
   private readonly lines = new Map<string, Promise<void>>();
-  /** Functions whose active deployment could not be restored at start-up, and why. */
-  private readonly unrestored = new Map<string, string>();
+  /** Functions whose active deployment could not be restored at start-up (the log says why). */
+  private readonly unrestored = new Set<string>();
 
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload'>,
@@ -50,12 +50,12 @@ export class LocalTarget {
    * Start-up could not load the function's active deployment (its artifact is gone or damaged):
    * callers are told that, not "never deployed", until a deploy or an activation succeeds.
    */
-  markUnrestored(functionId: string, why: string): void {
-    this.unrestored.set(functionId, why);
+  markUnrestored(functionId: string): void {
+    this.unrestored.add(functionId);
   }
 
-  unrestoredReason(functionId: string): string | undefined {
-    return this.unrestored.get(functionId);
+  isUnrestored(functionId: string): boolean {
+    return this.unrestored.has(functionId);
   }
 
   count(): number {

@@ -131,7 +131,7 @@ export function requireRoute(
   const route = target.route(functionId);
   if (route) return route;
   // Before any authorisation: the caller learns that it failed, not why (that is in the log).
-  if (target.unrestoredReason(functionId)) {
+  if (target.isUnrestored(functionId)) {
     throw new EunhaError(
       'DEPENDENCY_UNAVAILABLE',
       `function '${functionId}' could not be loaded at start-up; its owner must deploy it again`,
