@@ -39,11 +39,12 @@ export class Runtime {
   }
 
   constructor(opts: RuntimeOptions) {
+    const maxInstances = opts.maxInstances ?? 32;
     this.opts = {
       poolSize: 2,
       bootConcurrency: 2,
-      maxInstances: 32,
       maxInstancesPerFunction: 8,
+      maxInstancesPerWorkspace: Math.max(1, Math.floor(maxInstances / 2)),
       queueLimit: 64,
       queueTimeoutMs: 5000,
       idleTtlMs: 300_000,
@@ -56,8 +57,7 @@ export class Runtime {
       useSnapshot: true,
       logger: () => undefined,
       ...opts,
-      maxInstancesPerWorkspace:
-        opts.maxInstancesPerWorkspace ?? Math.max(1, Math.floor((opts.maxInstances ?? 32) / 2)),
+      maxInstances,
     };
     this.sched = new Scheduler(this.opts, () => this.warm);
   }
