@@ -8,6 +8,11 @@ import type { MetadataStore } from '../store/ports.js';
 export class ExecutionLogService {
   constructor(private readonly meta: MetadataStore) {}
 
+  /** NOT_FOUND unless the function exists in the workspace (a tail's checks: no logs are read). */
+  async requireFunction(workspaceId: string, functionId: string): Promise<void> {
+    await requireFunction(this.meta, workspaceId, functionId);
+  }
+
   async forFunction(
     workspaceId: string,
     functionId: string,

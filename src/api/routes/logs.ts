@@ -47,7 +47,7 @@ export async function logRoutes(
       // HEAD runs this handler too (Fastify's automatic HEAD route); a stream would never end. The
       // typed reply wants a JSON page, which a HEAD would not carry anyway.
       if (req.method === 'HEAD') {
-        await logs.forFunction(ws, fn, 1);
+        await logs.requireFunction(ws, fn);
         return (reply as FastifyReply).headers(SSE_HEADERS).send();
       }
       // Listening starts before the page is read, so no log falls between the two.
@@ -69,7 +69,7 @@ export async function logRoutes(
         },
         exists: async () => {
           try {
-            await logs.forFunction(ws, fn, 1);
+            await logs.requireFunction(ws, fn);
             return true;
           } catch (err) {
             if (err instanceof EunhaError && err.code === 'NOT_FOUND') return false;
