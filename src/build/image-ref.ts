@@ -1,10 +1,12 @@
-// Image references of artifacts kept by the platform ("local" registry):
+// Image references: those of artifacts kept by the platform ("local" registry),
 //   local/{workspace}/{app}:{tag}@sha256:{digest}
+// and, for manifests, any OCI reference (checkImageRef).
 // The digest is the authority (a deployment points at content, never at a mutable name); the tag
 // is a label, and the contract's default tag "sha256" means "the first 12 hex digits".
 
 import { invalid } from '../core/errors.js';
-import { DEFAULT_TAG, LOCAL_REGISTRY, checkTag } from './names.js';
+import { DEFAULT_TAG, LOCAL_REGISTRY, TAG_PATTERN, checkTag } from './names.js';
+import { quote } from '../core/validate.js';
 
 export interface LocalImageRef {
   registry: typeof LOCAL_REGISTRY;
@@ -17,8 +19,9 @@ export interface LocalImageRef {
 }
 
 const DIGEST = /^[0-9a-f]{64}$/;
-const LOCAL_REF =
-  /^local\/([A-Za-z0-9][A-Za-z0-9_-]{0,99})\/([a-z0-9][a-z0-9-]{0,62})(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?@sha256:([0-9a-f]{64})$/;
+const LOCAL_REF = new RegExp(
+  `^local/([A-Za-z0-9][A-Za-z0-9_-]{0,99})/([a-z0-9][a-z0-9-]{0,62})(?::(${TAG_PATTERN}))?@sha256:([0-9a-f]{64})$`,
+);
 
 export const SHORT_DIGEST_LENGTH = 12;
 
@@ -60,4 +63,39 @@ export function parseImageRef(ref: string, field = 'image_ref'): LocalImageRef {
     throw invalid(field, `a local image reference must pin its digest: ${expected}`);
   }
   throw invalid(field, `malformed image reference; expected ${expected}`);
+}
+
+// The reference grammar of the OCI distribution spec (docker/distribution's reference package):
+// [host[:port]/]path[:tag][@algorithm:hex]. Path components must be lower-case: registries refuse
+// others. Separators and name characters are disjoint, so backtracking stays short.
+const HOST_PART = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)';
+const HOST = `(?:${HOST_PART}(?:\\.${HOST_PART})*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]+)?`;
+const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const OCI_REF = new RegExp(
+  `^(?:${HOST}/)?${PATH_PART}(?:/${PATH_PART})*` +
+    `(?::${TAG_PATTERN})?` +
+    '(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$',
+);
+
+/**
+ * The image a manifest may name: what this platform builds (local/{ws}/{app}:{tag}@sha256:…, whose
+ * workspace ids may hold capitals) or any OCI reference, e.g. registry.example.com/ns/app:1.0.
+ * The YAML would quote anything, but a reference with a newline or an emoji can never be pulled.
+ */
+export function checkImageRef(raw: string, field = 'image_ref'): string {
+  const ref = raw.trim();
+  try {
+    parseImageRef(ref, field);
+    return ref;
+  } catch {
+    // Not a local reference; it may still be any registry's.
+  }
+  if (!OCI_REF.test(ref)) {
+    throw invalid(
+      field,
+      `${quote(raw)} is not an image reference; expected [registry[:port]/]name[:tag][@sha256:digest] ` +
+        'with a lower-case name, e.g. registry.example.com/team/app:1.0',
+    );
+  }
+  return ref;
 }

@@ -9,8 +9,9 @@ export const DEFAULT_TAG = 'sha256';
 export const LOCAL_REGISTRY = 'local';
 export const DEFAULT_WORKSPACE_ID = 'ws-default';
 
-/** OCI tag grammar. */
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** OCI tag grammar (also inside the image reference patterns of image-ref.ts). */
+export const TAG_PATTERN = '[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}';
+const TAG = new RegExp(`^${TAG_PATTERN}$`);
 /** Workspace ids are `ws-` + 8 characters, plus the seed's `ws-default`; kept blob-key-safe. */
 const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
 

@@ -5,7 +5,7 @@
 // admission policy can turn into scheduling rules; the seed's older operator API is not emitted.
 
 import { stringify } from 'yaml';
-import { parseImageRef } from '../build/image-ref.js';
+import { checkImageRef } from '../build/image-ref.js';
 import { invalid } from '../core/errors.js';
 import { quote } from '../core/validate.js';
 
@@ -29,41 +29,6 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const QUANTITY =
   /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-
-// The reference grammar of the OCI distribution spec (docker/distribution's reference package):
-// [host[:port]/]path[:tag][@algorithm:hex]. Path components must be lower-case: registries refuse
-// others. Separators and name characters are disjoint, so backtracking stays short.
-const HOST_PART = '(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)';
-const HOST = `(?:${HOST_PART}(?:\\.${HOST_PART})*|\\[[0-9A-Fa-f:]+\\])(?::[0-9]+)?`;
-const PATH_PART = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
-const OCI_REF = new RegExp(
-  `^(?:${HOST}/)?${PATH_PART}(?:/${PATH_PART})*` +
-    '(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?' +
-    '(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?$',
-);
-
-/**
- * The image a manifest may name: what this platform builds (local/{ws}/{app}:{tag}@sha256:…, whose
- * workspace ids may hold capitals) or any OCI reference, e.g. registry.example.com/ns/app:1.0.
- * The YAML would quote anything, but a reference with a newline or an emoji can never be pulled.
- */
-export function checkImageRef(raw: string, field = 'image_ref'): string {
-  const ref = raw.trim();
-  try {
-    parseImageRef(ref, field);
-    return ref;
-  } catch {
-    // Not a local reference; it may still be any registry's.
-  }
-  if (!OCI_REF.test(ref)) {
-    throw invalid(
-      field,
-      `${quote(raw)} is not an image reference; expected [registry[:port]/]name[:tag][@sha256:digest] ` +
-        'with a lower-case name, e.g. registry.example.com/team/app:1.0',
-    );
-  }
-  return ref;
-}
 
 export const SPOT_ANNOTATIONS = {
   'eunha.dev/spot': 'preferred',
