@@ -43,17 +43,17 @@ const BUDGET_SHARE = 0.7;
 /** ms per unit of work, by kind, measured on this thread at first use. */
 const unitMs = new Map<string, number>();
 
-function priced(kind: string, calibrate: () => void, units: number): number {
+/** The price of `units` of `kind`, in ms; the first time, `calibrate` runs `calibrationUnits` of it. */
+function priced(kind: string, units: number, calibrationUnits: number, calibrate: () => void): number {
   let ms = unitMs.get(kind);
   if (ms === undefined) {
     const t0 = performance.now();
     calibrate();
-    ms = (performance.now() - t0) / CALIBRATION_UNITS[kind.split(':')[0] as 'pbkdf2' | 'scrypt'];
+    ms = (performance.now() - t0) / calibrationUnits;
     unitMs.set(kind, ms);
   }
   return ms * units;
 }
-const CALIBRATION_UNITS = { pbkdf2: 20_000, scrypt: 1024 * 8 };
 
 const fail = (message: string): KdfAnswer => ({ ok: false, message });
 const int = (v: unknown): number | undefined => (Number.isSafeInteger(v) ? (v as number) : undefined);
@@ -82,10 +82,8 @@ export function derive(h: Header, body: Uint8Array, budgetMs: number): KdfAnswer
         return fail('iteration value must be greater than 0.');
       }
       const blocks = Math.ceil(keyBytes / createHash(digest).digest().length);
-      const cost = priced(
-        `pbkdf2:${digest}`,
-        () => pbkdf2Sync('calibrate', 'salt', CALIBRATION_UNITS.pbkdf2, 1, digest),
-        iterations * blocks,
+      const cost = priced(`pbkdf2:${digest}`, iterations * blocks, 20_000, () =>
+        pbkdf2Sync('calibrate', 'salt', 20_000, 1, digest),
       );
       if (cost > budgetMs * BUDGET_SHARE) return { ok: false, late: true };
       return { ok: true, key: pbkdf2Sync(password, salt, iterations, keyBytes, digest) };
@@ -101,10 +99,9 @@ export function derive(h: Header, body: Uint8Array, budgetMs: number): KdfAnswer
       // What OpenSSL allocates: V (128·r·(N+2)) and B (128·r·p).
       const needs = 128 * r * (n + 2) + 128 * r * p;
       if (needs > maxmem) return fail(`scrypt would need ${needs} bytes, more than maxmem ${maxmem}`);
-      const cost = priced(
-        'scrypt',
-        () => scryptSync('calibrate', 'salt', 16, { N: 1024, r: 8, p: 1 }),
-        n * r * p,
+      // N·r·p units: 1024 · 8 · 1 in the calibration.
+      const cost = priced('scrypt', n * r * p, 1024 * 8, () =>
+        scryptSync('calibrate', 'salt', 16, { N: 1024, r: 8, p: 1 }),
       );
       if (cost > budgetMs * BUDGET_SHARE) return { ok: false, late: true };
       return { ok: true, key: scryptSync(password, salt, keyBytes, { N: n, r, p, maxmem }) };
