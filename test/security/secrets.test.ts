@@ -229,6 +229,10 @@ describe('process logs', () => {
         payload: { name: '', code: '!', secretEnvironmentVariables: { API_TOKEN: SECRET } },
       });
       await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}`, headers: bearer(`${key}x`) });
+      // Credentials in the query string: refused, and masked in the access log.
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}?api_key=${key}&limit=5` });
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}?access_token=${ADMIN_KEY}` });
+      await p.app.inject({ method: 'GET', url: `/api/workspaces?q=x&k=${key}` });
       await p.app.inject({
         method: 'GET',
         url: `/api/workspaces/${ws}`,
@@ -249,5 +253,6 @@ describe('process logs', () => {
     assert.ok(!text.includes(SECRET), 'a secret value reached the process log');
     assert.ok(!text.includes(ADMIN_KEY), 'the admin key reached the process log');
     assert.ok(!/eunha_[A-Za-z0-9_-]{20,}/.test(text), 'an API key reached the process log');
+    assert.match(text, /"url":"\/api\/workspaces\/[^"?]+\?api_key=\[redacted\]&limit=5"/);
   });
 });
