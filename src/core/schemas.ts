@@ -38,8 +38,10 @@ export const FunctionParams = Type.Object({ workspace_id: WorkspaceId, function_
 // Names and descriptions come back in every listing; one lone surrogate or control character in
 // them and strict JSON consumers (jq) refuse the whole list, so they are refused on the way in.
 // Ajv compiles patterns with the u flag, where \uD800-\uDFFF matches only unpaired surrogates.
+// "Not blank" counts invisible format characters (\p{Cf}: zero-width space, BOM, soft hyphen) as
+// blank too: a name made of them shows as nothing in the console.
 // The lookahead is anchored and the character class is not nested, so both stay linear.
-const NAME_PATTERN = '^(?=\\s*\\S)[^\\x00-\\x1F\\x7F-\\x9F\\uD800-\\uDFFF]*$';
+const NAME_PATTERN = '^(?=[\\s\\p{Cf}]*[^\\s\\p{Cf}])[^\\x00-\\x1F\\x7F-\\x9F\\uD800-\\uDFFF]*$';
 /** Free text may keep tabs and line breaks (\t, \n, \r); other control characters are refused. */
 const TEXT_PATTERN = '^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F\\uD800-\\uDFFF]*$';
 

@@ -161,6 +161,8 @@ describe('edge input', () => {
       ['tab\there', 'a tab'],
       ['   ', 'spaces only'],
       ['\u00a0\u3000', 'Unicode spaces only'],
+      ['\u200b', 'a zero-width space only'],
+      [' \ufeff\u00ad\u2060 ', 'invisible format characters only'],
     ];
     const badDescriptions: Array<[string, string]> = [
       ['\ud800', 'a lone surrogate'],
