@@ -87,21 +87,47 @@ function requestHeaders(
   return out;
 }
 
-/** A GET or HEAD body, which Fastify leaves unread (Spin passes it on), under the same cap. */
-async function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+/**
+ * A GET or HEAD body, which Fastify leaves unread (Spin passes it on), under the same cap. Past
+ * the cap the rest is read and dropped, as Fastify does for other methods, so the caller gets its
+ * 413 instead of a connection reset while it is still sending.
+ */
+function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
   const raw = req.raw;
   if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) {
-    return Buffer.alloc(0);
+    return Promise.resolve(Buffer.alloc(0));
   }
-  if (Number(raw.headers['content-length']) > limit) throw bodyTooLarge({ limit });
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of raw as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw bodyTooLarge({ limit });
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts, size);
+  if (Number(raw.headers['content-length']) > limit) return Promise.reject(bodyTooLarge({ limit }));
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      raw.off('data', onData);
+      raw.off('end', onEnd);
+      raw.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        parts.push(chunk);
+        return;
+      }
+      stop();
+      raw.resume();
+      reject(bodyTooLarge({ limit }));
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(parts, size));
+    };
+    const onError = (err: Error): void => {
+      stop();
+      reject(err);
+    };
+    raw.on('data', onData);
+    raw.on('end', onEnd);
+    raw.on('error', onError);
+  });
 }
 
 /**
@@ -208,17 +234,20 @@ export async function ingressRoutes(
       const fnId = req.params.function_id;
       if (!target.route(fnId) && !(await opts.functionExists(fnId))) throw notFound('Function', fnId);
       const route = requireRoute(target, fnId, 404);
-      await opts.authorize(req, route.fn);
-      requireEnabled(route.fn);
-      const allowed = route.fn.httpMethods;
-      if (!allowed.includes(req.method) && !(req.method === 'HEAD' && allowed.includes('GET'))) {
-        throw new EunhaError(
-          'METHOD_NOT_ALLOWED',
-          `function '${fnId}' does not accept ${req.method}; it accepts ${allowed.join(', ')}`,
-          { method: req.method, allowed },
-          { allow: allowed.join(', ') },
-        );
-      }
+      const admit = async ({ fn }: ActiveRoute): Promise<void> => {
+        await opts.authorize(req, fn);
+        requireEnabled(fn);
+        const allowed = fn.httpMethods;
+        if (!allowed.includes(req.method) && !(req.method === 'HEAD' && allowed.includes('GET'))) {
+          throw new EunhaError(
+            'METHOD_NOT_ALLOWED',
+            `function '${fnId}' does not accept ${req.method}; it accepts ${allowed.join(', ')}`,
+            { method: req.method, allowed },
+            { allow: allowed.join(', ') },
+          );
+        }
+      };
+      await admit(route);
       const sent = requestTarget(req.url);
       const body = Buffer.isBuffer(req.body) ? req.body : await unparsedBody(req, opts.bodyLimitBytes);
       // A caller that gives up while its request waits for an instance takes it out of the line:
@@ -228,13 +257,17 @@ export async function ingressRoutes(
         if (!reply.raw.writableEnded) gone.abort();
       };
       reply.raw.once('close', onClose);
-      const invocation = await invoker.invoke(route, {
-        method: req.method,
-        uri: sent.uri,
-        headers: requestHeaders(req, route.fn, sent, opts.publicUrl()),
-        body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
-        signal: gone.signal,
-      });
+      const invocation = await invoker.invoke(
+        route,
+        {
+          method: req.method,
+          uri: sent.uri,
+          headers: requestHeaders(req, route.fn, sent, opts.publicUrl()),
+          body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
+          signal: gone.signal,
+        },
+        admit,
+      );
       reply.raw.off('close', onClose);
       return send(reply, invocation, (m) => route.redactor.text(m));
     };

@@ -40,7 +40,16 @@ export class Invoker {
     },
   ) {}
 
-  async invoke(route: ActiveRoute, req: InvokeRequest): Promise<Invocation> {
+  /**
+   * `admit` is the door's own check of a route (enabled, method, caller). It is asked again when a
+   * redeploy moves a waiting request to a new version, whose config may differ from the one the
+   * request was admitted by.
+   */
+  async invoke(
+    route: ActiveRoute,
+    req: InvokeRequest,
+    admit: (route: ActiveRoute) => void | Promise<void>,
+  ): Promise<Invocation> {
     const started = performance.now();
     const timestamp = this.deps.clock().toISOString();
     let raw: InvokeResult;
@@ -61,6 +70,7 @@ export class Invoker {
           );
         }
         if (next.versionKey === route.versionKey) throw e;
+        await admit(next);
         route = next;
       }
     }

@@ -1,7 +1,7 @@
 // Deploys, activations and deletes of one function at the same time, with the real runtime: the
 // version that answers is the version recorded as active, losers are unloaded, a deploy that ends
 // after a delete brings nothing back, and requests waiting for an instance of a version that a
-// redeploy unloads run on the new one.
+// redeploy unloads run on the new one if its config admits them.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -102,5 +102,34 @@ describe('concurrent deploys and deletes', () => {
     assert.equal((await deploy(fn)).statusCode, 201);
     const statuses = (await Promise.all(calls)).map((r) => r.statusCode);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+  });
+
+  test('a request moved to the new version is admitted by its config: a method it no longer accepts is refused', async () => {
+    const fn = await createFn({ maxInstances: 1 });
+    assert.equal((await deploy(fn)).statusCode, 201);
+    const calls = Array.from({ length: 6 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/nap` }));
+    await new Promise((r) => setTimeout(r, 100));
+    const patch = await p.app.inject({
+      method: 'PATCH',
+      url: `/api/workspaces/${ws}/functions/${fn}`,
+      payload: { httpMethods: ['POST'] },
+    });
+    assert.equal(patch.statusCode, 200, patch.body);
+    assert.equal((await deploy(fn)).statusCode, 201);
+    const statuses = (await Promise.all(calls)).map((r) => r.statusCode);
+    assert.ok(statuses.includes(405), `some requests waited for the redeploy: ${statuses.join(' ')}`);
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 405),
+      statuses.join(' '),
+    );
+    await p.writer.flush();
+    const logs = (
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs?limit=50` })
+    ).json().logs as Array<{ deploymentVersion: number }>;
+    assert.equal(logs.length, statuses.filter((s) => s === 200).length);
+    assert.ok(
+      logs.every((l) => l.deploymentVersion === 1),
+      'nothing ran on the version that refuses GET',
+    );
   });
 });

@@ -56,17 +56,21 @@ export async function invokeRoutes(
       requireEnabled(route.fn);
       const method = route.fn.httpMethods.includes('POST') ? 'POST' : (route.fn.httpMethods[0] ?? 'GET');
       const json = req.body === undefined ? '' : JSON.stringify(req.body);
-      const { result, log } = await deps.invoker.invoke(route, {
-        method,
-        uri: `/fn/${fn.id}`,
-        headers: {
-          'content-type': 'application/json',
-          'x-request-id': String(req.id),
-          'spin-path-info': '/',
-          'spin-full-url': `${deps.publicUrl()}/fn/${fn.id}`,
+      const { result, log } = await deps.invoker.invoke(
+        route,
+        {
+          method,
+          uri: `/fn/${fn.id}`,
+          headers: {
+            'content-type': 'application/json',
+            'x-request-id': String(req.id),
+            'spin-path-info': '/',
+            'spin-full-url': `${deps.publicUrl()}/fn/${fn.id}`,
+          },
+          body: new TextEncoder().encode(json),
         },
-        body: new TextEncoder().encode(json),
-      });
+        ({ fn: next }) => requireEnabled(next),
+      );
       const platform = platformError(result, false);
       if (platform) {
         throw new EunhaError(
