@@ -178,7 +178,9 @@ while True:
     }
     const long = await busy;
     assert.equal(long.status, 200);
-    assert.ok(long.cpuMs > 300, `the spinner used ${long.cpuMs} ms`);
+    // It spins for 600 ms of wall time; on a loaded machine (a full test run beside a bench) it
+    // gets well under that much CPU, so the check only asks that it clearly burned some.
+    assert.ok(long.cpuMs > 150, `the spinner used ${long.cpuMs} ms`);
     // Process-wide CPU would charge each quick request with ~50 ms of the spinner's.
     assert.ok(Math.max(...quickCpu) < 25, `quick requests: ${quickCpu.join(', ')} ms`);
     for (const v of [spin, quick]) await rt.unload(v.key);
