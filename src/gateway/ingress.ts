@@ -61,20 +61,16 @@ export function requestTarget(url: string): { uri: string; pathInfo: string } {
 }
 
 function requestHeaders(
-  req: FastifyRequest,
-  fn: FunctionRecord,
+  req: FastifyRequest<{ Params: { function_id: string } }>,
   { uri, pathInfo }: { uri: string; pathInfo: string },
   publicUrl: string,
 ): Record<string, string> {
-  const fnId = fn.id;
-  const keyAuth = fn.authType === 'KEY';
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('spin-')) continue;
-    if (keyAuth && k === 'authorization') continue;
     out[k] = headerText(Array.isArray(v) ? v.join(', ') : v);
   }
-  const base = `/fn/${fnId}`;
+  const base = `/fn/${req.params.function_id}`;
   // The headers a Spin HTTP trigger sets, so code that reads them works unchanged.
   out['spin-full-url'] = `${publicUrl}${uri}`;
   out['spin-path-info'] = pathInfo;
@@ -179,7 +175,7 @@ export function requireEnabled(fn: FunctionRecord): void {
   }
 }
 
-function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: string) => string): FastifyReply {
+function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyReply {
   const platform = platformError(result, true);
   if (platform) {
     // What went wrong inside a function (its traceback, its bad header) is for its author, in the
@@ -188,7 +184,7 @@ function send(reply: FastifyReply, { result, log }: Invocation, redact: (s: stri
       platform.code === 'FUNCTION_ERROR'
         ? 'the function failed: it raised an exception or returned an invalid response (see its execution log)'
         : platform.message;
-    const body = new EunhaError(platform.code, redact(message), {
+    const body = new EunhaError(platform.code, route.redactor.text(message), {
       functionId: log.functionId,
       logId: log.id,
     }).toBody();
@@ -234,8 +230,13 @@ export async function ingressRoutes(
       const fnId = req.params.function_id;
       if (!target.route(fnId) && !(await opts.functionExists(fnId))) throw notFound('Function', fnId);
       const route = requireRoute(target, fnId, 404);
+      const sent = requestTarget(req.url);
+      const headers = requestHeaders(req, sent, opts.publicUrl());
       const admit = async ({ fn }: ActiveRoute): Promise<void> => {
         await opts.authorize(req, fn);
+        // The code of a function that needs a key never sees it (asked again for the version a
+        // redeploy may move the request to).
+        if (fn.authType === 'KEY') delete headers.authorization;
         requireEnabled(fn);
         const allowed = fn.httpMethods;
         if (!allowed.includes(req.method) && !(req.method === 'HEAD' && allowed.includes('GET'))) {
@@ -248,7 +249,6 @@ export async function ingressRoutes(
         }
       };
       await admit(route);
-      const sent = requestTarget(req.url);
       const body = Buffer.isBuffer(req.body) ? req.body : await unparsedBody(req, opts.bodyLimitBytes);
       // A caller that gives up while its request waits for an instance takes it out of the line:
       // under overload, abandoned requests would otherwise fill the queue and run for nobody.
@@ -262,14 +262,14 @@ export async function ingressRoutes(
         {
           method: req.method,
           uri: sent.uri,
-          headers: requestHeaders(req, route.fn, sent, opts.publicUrl()),
+          headers,
           body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
           signal: gone.signal,
         },
         admit,
       );
       reply.raw.off('close', onClose);
-      return send(reply, invocation, (m) => route.redactor.text(m));
+      return send(reply, invocation);
     };
 
     const methods = [...HTTP_METHODS];

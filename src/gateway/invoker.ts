@@ -17,6 +17,8 @@ import { checkedResult } from './response-check.js';
 export interface Invocation {
   result: InvokeResult;
   log: ExecutionLog;
+  /** The route that ran it: not the one asked for if a redeploy moved the request. */
+  route: ActiveRoute;
 }
 
 function levelOf(status: number, failed: boolean): LogLevel {
@@ -101,7 +103,7 @@ export class Invoker {
       cpuMs: Math.round(result.cpuMs * 1000) / 1000,
     };
     this.deps.writer.append(log);
-    return { result, log };
+    return { result, log, route };
   }
 }
 

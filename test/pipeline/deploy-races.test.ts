@@ -107,7 +107,7 @@ describe('concurrent deploys and deletes', () => {
   test('a request moved to the new version is admitted by its config: a method it no longer accepts is refused', async () => {
     const fn = await createFn({ maxInstances: 1 });
     assert.equal((await deploy(fn)).statusCode, 201);
-    const calls = Array.from({ length: 6 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/nap` }));
+    const calls = Array.from({ length: 12 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/nap` }));
     await new Promise((r) => setTimeout(r, 100));
     const patch = await p.app.inject({
       method: 'PATCH',

@@ -84,6 +84,44 @@ describe('function URLs', () => {
     assert.equal((await w.p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 401);
   });
 
+  test('a request that a redeploy moves to a version needing a key is checked again, and its code never sees the key', async () => {
+    // Version 1 takes a second a request, so most requests are still waiting when version 2 is up.
+    const napper = (tag: string, nap: number) => `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(${nap})
+        return Response(200, {}, bytes("${tag} auth=" + request.headers.get("authorization", "none"), "utf-8"))
+`;
+    const api = (method: 'POST' | 'PATCH', url: string, payload?: object) =>
+      w.p.app.inject({ method, url: `/api/workspaces/${w.a.ws}/functions${url}`, headers: w.admin, payload });
+    const id = (await api('POST', '', { name: 'moved', code: b64(napper('v1', 1)), maxInstances: 1 })).json()
+      .id;
+    assert.equal((await api('POST', `/${id}/deployments`)).statusCode, 201);
+    // Alternately with the workspace's key and without one; one runs at a time, the rest wait.
+    const calls = Array.from({ length: 6 }, (_, i) =>
+      w.p.app.inject({ method: 'GET', url: `/fn/${id}`, headers: i % 2 ? {} : bearer(w.a.key) }),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const patched = await api('PATCH', `/${id}`, { code: b64(napper('v2', 0)), authType: 'KEY' });
+    assert.equal(patched.statusCode, 200, patched.body);
+    assert.equal((await api('POST', `/${id}/deployments`)).statusCode, 201);
+    const answers = (await Promise.all(calls)).map((r, i) => ({
+      keyed: i % 2 === 0,
+      status: r.statusCode,
+      body: r.body,
+    }));
+    const onV2 = answers.filter((a) => a.body.startsWith('v2'));
+    assert.ok(onV2.length > 0, `some requests ran on the new version: ${JSON.stringify(answers)}`);
+    for (const a of answers) {
+      if (a.body.startsWith('v1')) continue;
+      if (a.keyed) assert.deepEqual([a.status, a.body], [200, 'v2 auth=none'], JSON.stringify(answers));
+      else assert.equal(a.status, 401, JSON.stringify(answers));
+    }
+  });
+
   test('an unknown authType is refused', async () => {
     const res = await w.p.app.inject({
       method: 'PATCH',

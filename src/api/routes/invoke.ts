@@ -56,7 +56,7 @@ export async function invokeRoutes(
       requireEnabled(route.fn);
       const method = route.fn.httpMethods.includes('POST') ? 'POST' : (route.fn.httpMethods[0] ?? 'GET');
       const json = req.body === undefined ? '' : JSON.stringify(req.body);
-      const { result, log } = await deps.invoker.invoke(
+      const ran = await deps.invoker.invoke(
         route,
         {
           method,
@@ -71,16 +71,17 @@ export async function invokeRoutes(
         },
         ({ fn: next }) => requireEnabled(next),
       );
-      const platform = platformError(result, false);
+      const platform = platformError(ran.result, false);
       if (platform) {
         throw new EunhaError(
           platform.code,
-          route.redactor.text(platform.message),
-          { ...platform.details, logId: log.id, functionId: fn.id },
+          // The version that ran: a redeploy may have moved the request to the next one.
+          ran.route.redactor.text(platform.message),
+          { ...platform.details, logId: ran.log.id, functionId: fn.id },
           platform.headers,
         );
       }
-      return log;
+      return ran.log;
     },
   );
 }
