@@ -68,6 +68,13 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
     // The function ingress is not the control plane: its callers are the function's users, and the
     // function's authType decides (authorizeInvocation); its own limits are the runtime's.
     if (policy.access === 'function-url') return;
+    // No credentials needed, so none are checked: a health probe that carries a stale key must
+    // not fail. A load balancer's health probes share an address with other callers; they must
+    // not spend (or run out of) that address's requests. Other public routes spend the address's.
+    if (policy.access === 'public') {
+      if (req.routeOptions.url !== '/health') limit(deps.limiter, `ip:${req.ip}`);
+      return;
+    }
     let principal: Principal;
     try {
       principal = await deps.auth.principal(req.headers.authorization);
@@ -84,10 +91,8 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
         return false;
       }
     };
-    // A load balancer's health probes share an address with other callers; they must not spend
-    // (or run out of) that address's requests.
-    if (req.routeOptions.url !== '/health') limit(deps.limiter, bucketOf(principal, req.ip));
-    if (policy.access === 'public' || principal.kind === 'admin') return;
+    limit(deps.limiter, bucketOf(principal, req.ip));
+    if (principal.kind === 'admin') return;
     if (principal.kind === 'anonymous') throw unauthorized();
     if (policy.access === 'admin') throw forbidden();
     if (policy.access === 'workspace' && policy.scope.phase === 'request')
