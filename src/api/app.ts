@@ -24,6 +24,7 @@ import type { FunctionService } from '../services/functions.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import type { MetadataStore } from '../store/ports.js';
 import { registerDocsUi, registerOpenApi } from './docs.js';
+import { installDocumentedErrors } from './documented-errors.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
 import { EunhaError } from '../core/errors.js';
 import { installJsonParser } from './json-body.js';
@@ -120,6 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // After CORS (whose hook answers preflights, which carry no credentials), before every route.
   installGuard(app, { auth: deps.auth, limiter: deps.limiter });
+  installDocumentedErrors(app);
   const scope = scopes(deps.meta);
   await registerOpenApi(app, deps.version);
 

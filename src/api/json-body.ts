@@ -1,6 +1,7 @@
-// JSON body parsing: Fastify's own secure parser (prototype-poisoning protection), except that
-// an empty body is accepted as "no body" so the route schema, not the parser, says what is
-// missing (clients often send Content-Type: application/json on a DELETE with nothing in it).
+// JSON body parsing, the API's only body type besides the build routes' multipart: Fastify's own
+// secure parser (prototype-poisoning protection), except that an empty body is accepted as "no
+// body" so the route schema, not the parser, says what is missing (clients often send
+// Content-Type: application/json on a DELETE with nothing in it).
 // Fastify neither decodes nor checks Content-Encoding, so a compressed body would reach the JSON
 // parser as bytes (BAD_JSON) and a mislabelled plain one would be accepted: both are refused here.
 
@@ -20,6 +21,10 @@ function encodingOf(req: FastifyRequest): string | undefined {
 }
 
 export function installJsonParser(app: FastifyInstance): void {
+  // The API reads JSON (and multipart on the build routes): a text/plain body is a 415 like any
+  // other type, not a string that fails validation as "body must be object" (or, on /invoke, is
+  // taken for a JSON string). The function ingress has parsers of its own.
+  app.removeContentTypeParser('text/plain');
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

@@ -46,10 +46,16 @@ describe('bad input at the edge', () => {
     assert.equal(res.json().error.code, 'PAYLOAD_TOO_LARGE');
   });
 
-  test('wrong content type → 415', async () => {
-    const res = await post('name=x', 'application/x-www-form-urlencoded');
-    assert.equal(res.statusCode, 415);
-    assert.equal(res.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  test('wrong content type → 415, text/plain too (even when the text is JSON)', async () => {
+    for (const [body, type] of [
+      ['name=x', 'application/x-www-form-urlencoded'],
+      ['{"name":"x"}', 'text/plain'],
+      ['{"name":"x"}', 'text/plain; charset=utf-8'],
+    ] as const) {
+      const res = await post(body, type);
+      assert.equal(res.statusCode, 415, type);
+      assert.equal(res.json().error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    }
   });
 
   test('unknown route → 404 in the envelope', async () => {

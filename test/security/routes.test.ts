@@ -69,8 +69,52 @@ describe('access rules on every route', () => {
     });
   };
   const name = (r: RouteEntry) => `${r.method} ${r.url}`;
+  type Operation = { responses: Record<string, unknown>; security?: unknown[] };
+  /** The route's operation in the OpenAPI document; undefined when it is not documented. */
+  const operation = (r: RouteEntry): Operation | undefined => {
+    const paths = (w.p.app.swagger() as unknown as { paths: Record<string, Record<string, Operation>> })
+      .paths;
+    return paths[r.url.replace(/:([A-Za-z_]+)/g, '{$1}')]?.[r.method.toLowerCase()];
+  };
+  const declared = (r: RouteEntry): string[] | undefined => {
+    const op = operation(r);
+    return op && Object.keys(op.responses);
+  };
+  const assertDeclared = (r: RouteEntry, status: number): void => {
+    const statuses = declared(r);
+    if (statuses)
+      assert.ok(
+        statuses.includes(String(status)),
+        `${name(r)} answers ${status}; the document lists ${statuses}`,
+      );
+  };
   const code = (res: LightMyRequestResponse): string | undefined =>
     res.body ? (res.json() as { error?: { code?: string } }).error?.code : undefined;
+
+  test('the document says which routes need no key, and which may answer 401, 403 and 429', () => {
+    let documented = 0;
+    for (const r of routes) {
+      const op = operation(r);
+      if (!op) continue;
+      documented++;
+      const statuses = Object.keys(op.responses);
+      if (r.policy.access === 'public') {
+        assert.deepEqual(op.security, [], `${name(r)} is public`);
+        continue;
+      }
+      assert.equal(op.security, undefined, `${name(r)} needs a key (the document's default)`);
+      for (const status of ['401', '429']) assert.ok(statuses.includes(status), `${name(r)}: ${status}`);
+      if (r.policy.access === 'admin') assert.ok(statuses.includes('403'), `${name(r)}: 403`);
+      if (['POST', 'PUT', 'PATCH'].includes(r.method)) {
+        for (const status of ['400', '413', '415'])
+          assert.ok(statuses.includes(status), `${name(r)}: ${status}`);
+      } else {
+        for (const status of ['413', '415'])
+          assert.ok(!statuses.includes(status), `${name(r)} reads no body: ${status}`);
+      }
+    }
+    assert.ok(documented >= 28, `only ${documented} documented operations`);
+  });
 
   test('the route table is complete and only the documented routes are public', () => {
     assert.ok(routes.length >= 30, `only ${routes.length} routes recorded`);
@@ -96,6 +140,7 @@ describe('access rules on every route', () => {
     for (const r of controlPlane()) {
       const res = await request(r, w.b, {});
       assert.equal(res.statusCode, 401, `${name(r)}: ${res.body}`);
+      assertDeclared(r, 401);
       assert.match(String(res.headers['www-authenticate']), /^Bearer/, name(r));
       if (r.method !== 'HEAD') assert.equal(code(res), 'UNAUTHORIZED', name(r));
     }
@@ -117,12 +162,14 @@ describe('access rules on every route', () => {
       const res = await request(r, w.b, bearer(w.a.key));
       if (r.policy.access === 'admin') {
         assert.equal(res.statusCode, 403, `${name(r)}: ${res.body}`);
+        assertDeclared(r, 403);
         if (r.method !== 'HEAD') assert.equal(code(res), 'FORBIDDEN');
         continue;
       }
       if (r.policy.access === 'any-key') continue; // checked below (its own answer filters)
       checked++;
       assert.equal(res.statusCode, 404, `${name(r)}: ${res.body}`);
+      assertDeclared(r, 404);
       if (r.method === 'HEAD') continue;
       // The same request by the admin on ids that exist nowhere: the route's own "missing" answer.
       const missing = await request(r, MISSING, w.admin);

@@ -158,7 +158,8 @@ const field = (form: UploadForm, name: string): string | undefined => {
   return value === '' ? undefined : value;
 };
 
-const errors = { 400: ErrorBody, 404: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody };
+// 413 and 415 for the uploads come from api/documented-errors.ts, which adds them to body methods.
+const errors = { 400: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 
 /** `scopes` is omitted only by harnesses that mount these routes without the guard; fail closed then. */
 export async function buildRoutes(

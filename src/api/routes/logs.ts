@@ -37,7 +37,22 @@ export async function logRoutes(
           'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` until the client leaves. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
         params: FunctionParams,
         querystring: LogsQuery,
-        response: { 200: LogsResponse, ...errors },
+        response: {
+          200: {
+            description: 'A page of logs; with `follow=true`, a live tail',
+            content: {
+              'application/json': { schema: LogsResponse },
+              'text/event-stream': {
+                schema: {
+                  type: 'string',
+                  description:
+                    '`event: log` frames whose `data` is one ExecutionLog as JSON; `event: deleted` at the end',
+                },
+              },
+            },
+          },
+          ...errors,
+        },
       },
     },
     async (req, reply) => {

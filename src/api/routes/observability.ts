@@ -38,7 +38,16 @@ export async function observabilityRoutes(
     '/metrics',
     {
       config: { auth: ADMIN },
-      schema: { tags: ['System'], summary: 'Prometheus metrics (text exposition format; admin key)' },
+      schema: {
+        tags: ['System'],
+        summary: 'Prometheus metrics (text exposition format; admin key)',
+        response: {
+          200: {
+            description: 'Prometheus text exposition format 0.0.4',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
     },
     async (_req, reply) => reply.type(deps.metrics.registry.contentType).send(await deps.metrics.text()),
   );

@@ -1,0 +1,45 @@
+// The answers every documented route can give besides its own: what the guard answers (by the
+// route's access policy) and what reading a body can answer (by its method). Added to each route's
+// response schemas as it is registered, so the OpenAPI document lists them without every route
+// repeating them, and a route added later gets them too. A status a route declares itself wins.
+
+import type { FastifyInstance } from 'fastify';
+import type { RoutePolicy } from '../auth/policy.js';
+import { ErrorBody } from '../core/schemas.js';
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+const error = (description: string) => ({ ...ErrorBody, description });
+
+const UNAUTHORIZED = error('`UNAUTHORIZED`: no key, or a key that is malformed or revoked');
+const FORBIDDEN = error('`FORBIDDEN`: this needs the admin key; a workspace key cannot do it');
+const RATE_LIMITED = error('`RATE_LIMITED`: too many requests from this key (or address); see Retry-After');
+const BAD_BODY = error('`VALIDATION_ERROR` or `BAD_JSON`: the body (or a parameter) is not valid');
+const TOO_LARGE = error('`PAYLOAD_TOO_LARGE`: the body is larger than the configured limit');
+const MEDIA_TYPE = error('`UNSUPPORTED_MEDIA_TYPE`: a content type or encoding this route does not read');
+
+function guardAnswers(policy: RoutePolicy | undefined, url: string): Record<number, unknown> {
+  // Policies are set by the guard's own onRoute hook, which runs first; none means admin-only.
+  const access = policy?.access ?? 'admin';
+  if (access === 'function-url') return {};
+  if (access === 'public') return url === '/health' ? {} : { 429: RATE_LIMITED };
+  return { 401: UNAUTHORIZED, ...(access === 'admin' ? { 403: FORBIDDEN } : {}), 429: RATE_LIMITED };
+}
+
+/** Call after installGuard and before any route is registered. */
+export function installDocumentedErrors(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as
+      | { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] }
+      | undefined;
+    if (!schema?.response || schema.hide) return;
+    const policy = route.config?.auth;
+    if (policy?.access === 'public') schema.security = [];
+    const body = [route.method].flat().some((m) => BODY_METHODS.has(m));
+    schema.response = {
+      ...guardAnswers(policy, route.url),
+      ...(body ? { 400: BAD_BODY, 413: TOO_LARGE, 415: MEDIA_TYPE } : {}),
+      ...schema.response,
+    };
+  });
+}
