@@ -58,6 +58,8 @@ function messageOf(e: ErrorObject, field: string, part: string): string {
       return `unknown field '${field}'`;
     case 'type':
       return `${where} must be ${String(params.type)}`;
+    case 'enum':
+      return `${where} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
     default:
       return `${where} ${e.message ?? 'is invalid'}`;
   }

@@ -111,5 +111,5 @@ export const Deployment = Type.Object(
 export const DeploymentParams = Type.Object({
   workspace_id: Type.String(),
   function_id: Type.String(),
-  version: Type.String({ pattern: '^[0-9]{1,9}$', description: 'Deployment version (1, 2, …)' }),
+  version: Type.String({ pattern: '^[1-9][0-9]{0,8}$', description: 'Deployment version (1, 2, …)' }),
 });

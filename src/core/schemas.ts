@@ -224,7 +224,12 @@ export const FunctionUpdate = Type.Object(
     minWarm: Type.Optional(Type.Union([MinWarm, Type.Null()])),
     maxInstances: Type.Optional(Type.Union([MaxInstances, Type.Null()])),
     code: Type.Optional(Type.Union([Code, Type.Null()])),
-    status: Type.Optional(Type.Union([Type.String({ description: 'active | disabled' }), Type.Null()])),
+    status: Type.Optional(
+      Type.Union([
+        Type.String({ enum: [...FUNCTION_PATCH_STATUSES], description: 'active | disabled' }),
+        Type.Null(),
+      ]),
+    ),
     invocationUrl: Type.Optional(
       Type.Union([
         Type.String({

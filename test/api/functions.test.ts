@@ -136,6 +136,8 @@ describe('functions API', () => {
       const bad = await p.app.inject({ method: 'PATCH', url: `${base()}/${fn.id}`, payload });
       assert.equal(bad.statusCode, 400, JSON.stringify(payload));
       assert.equal(bad.json().error.details.field, field);
+      if (field === 'status')
+        assert.equal(bad.json().error.message, 'status must be one of active, disabled');
     }
   });
 

@@ -83,22 +83,31 @@ const AppNameField = Type.String({
 });
 
 /** Documents the multipart form; the form itself is read by readForm, not by the JSON validator. */
-export const BuildForm = Type.Object({
-  file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
-  app_name: Type.Optional(AppNameField),
-  workspace_id: Type.Optional(WorkspaceField),
-});
-export const BuildAndPushForm = Type.Object({
-  file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
-  registry_url: RegistryField,
-  username: Type.Optional(Type.String({ maxLength: 256, description: 'Registry user (unused for local)' })),
-  password: Type.Optional(
-    Type.String({ maxLength: MAX_FIELD, description: 'Registry password (never stored)' }),
-  ),
-  tag: Type.Optional(TagField),
-  app_name: Type.Optional(AppNameField),
-  workspace_id: Type.Optional(WorkspaceField),
-});
+/** Other fields are refused ("unknown form field"), as in a JSON body. */
+const FORM = { additionalProperties: false } as const;
+
+export const BuildForm = Type.Object(
+  {
+    file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
+    app_name: Type.Optional(AppNameField),
+    workspace_id: Type.Optional(WorkspaceField),
+  },
+  FORM,
+);
+export const BuildAndPushForm = Type.Object(
+  {
+    file: Type.String({ format: 'binary', description: 'A .py file or a .zip holding app.py' }),
+    registry_url: RegistryField,
+    username: Type.Optional(Type.String({ maxLength: 256, description: 'Registry user (unused for local)' })),
+    password: Type.Optional(
+      Type.String({ maxLength: MAX_FIELD, description: 'Registry password (never stored)' }),
+    ),
+    tag: Type.Optional(TagField),
+    app_name: Type.Optional(AppNameField),
+    workspace_id: Type.Optional(WorkspaceField),
+  },
+  FORM,
+);
 
 export const PushRequest = Type.Object(
   {
@@ -114,7 +123,9 @@ export const PushRequest = Type.Object(
     workspace_id: Type.Optional(WorkspaceField),
     s3_source_path: Type.Optional(
       Type.Union([Type.String({ maxLength: 1024 }), Type.Null()], {
-        description: 'source_s3_path of an earlier build of this workspace (required for local)',
+        description:
+          'source_s3_path of an earlier build of this workspace. Required: `local`, the only registry ' +
+          'that works today, pushes from it (a 400 without it)',
       }),
     ),
   },
