@@ -84,7 +84,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     keepAliveTimeout: deps.config.keepAliveTimeoutMs,
     http: {
       headersTimeout: deps.config.headersTimeoutMs,
-      connectionsCheckingInterval: Math.min(1000, deps.config.headersTimeoutMs),
+      // Node checks both deadlines on this timer, so a deadline is enforced up to one interval
+      // late: a tenth of the header deadline keeps that slack small (100 ms – 1 s).
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(1000, Math.floor(deps.config.headersTimeoutMs / 10)),
+      ),
     },
     ajv: { customOptions: { removeAdditional: false } },
     frameworkErrors: frameworkError,

@@ -7,14 +7,14 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
 
-function fromFastify(err: FastifyError): EunhaError | undefined {
+function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undefined {
   if (err instanceof EunhaError) return err;
   // Schema validation: our compiler put the EunhaError in the list of causes.
   const cause = (err as { cause?: unknown }).cause;
   if (cause instanceof EunhaError) return cause;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return bodyTooLarge();
+      return bodyTooLarge({ limit: req.routeOptions.bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new EunhaError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json', {
         field: 'content-type',
@@ -45,7 +45,7 @@ const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE']);
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
-    const known = fromFastify(err);
+    const known = fromFastify(err, req);
     if (known) {
       // A state the server is in (stopping, a dependency down) is a warning without a stack: a
       // stack for every request refused while it lasts only buries the real faults.

@@ -89,8 +89,9 @@ export class LiveTails {
     // Node holds the head back until the first body bytes; with no backlog those would be the
     // first heartbeat, and the client would wait that long to learn the tail is open.
     res.write(': connected\n\n');
-    const send = (log: ExecutionLog) =>
-      res.write(`id: ${log.id}\nevent: log\ndata: ${JSON.stringify(log)}\n\n`);
+    // The same fields as the JSON listing, whose response schema leaves the workspace out.
+    const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog) =>
+      res.write(`id: ${shown.id}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
     // From here on every new log goes straight out; what came before is merged once: a log can
     // be in the store's page, still in the writer, and heard while the page was read.
     const heard = listening.start(send);

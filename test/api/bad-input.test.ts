@@ -44,6 +44,7 @@ describe('bad input at the edge', () => {
     const res = await post(JSON.stringify({ name: 'x', description: 'y'.repeat(4000) }));
     assert.equal(res.statusCode, 413);
     assert.equal(res.json().error.code, 'PAYLOAD_TOO_LARGE');
+    assert.deepEqual(res.json().error.details, { field: 'body', limit: 2048 });
   });
 
   test('wrong content type → 415, text/plain too (even when the text is JSON)', async () => {

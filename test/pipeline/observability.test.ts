@@ -170,5 +170,14 @@ describe('observability of invocations', () => {
     const live = JSON.parse(events[1]!.split('data: ')[1]!);
     assert.equal(live.functionId, fn);
     assert.equal(live.statusCode, 200);
+    // The same fields as the same entry in the JSON listing.
+    await p.writer.flush();
+    const listed = (
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs?limit=50` })
+    )
+      .json()
+      .logs.find((l: { id: string }) => l.id === live.id);
+    assert.ok(listed, 'the streamed entry is in the listing');
+    assert.deepEqual(Object.keys(live).sort(), Object.keys(listed).sort());
   });
 });
