@@ -30,8 +30,7 @@ function guardAnswers(policy: RoutePolicy | undefined, url: string): Record<numb
 export function installDocumentedErrors(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     const schema = route.schema as
-      | { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] }
-      | undefined;
+      { hide?: boolean; response?: Record<string, unknown>; security?: unknown[] } | undefined;
     if (!schema?.response || schema.hide) return;
     const policy = route.config?.auth;
     if (policy?.access === 'public') schema.security = [];

@@ -308,6 +308,7 @@ export class Runtime {
   /** Stop taking work, let in-flight requests finish (up to their timeout), stop every process. */
   async close(): Promise<void> {
     this.sched.closing = true;
+    this.pool?.closing();
     for (const t of this.timers) clearInterval(t);
     const all = [...this.sched.versions.values()];
     for (const vs of all) {

@@ -225,15 +225,22 @@ export class WarmPool {
     if (this.closed || ws === null || host.dead || host.freeSlots === 0 || host.assigned === 0) return;
     if (this.hostsOf(ws).some((h) => h.spare !== null || h.spareBoot !== null)) return;
     this.track(
-      this.bootSpare(host).catch((e: unknown) =>
-        this.log({ level: 'warn', msg: 'spare sandbox boot failed', workspace: ws, error: String(e) }),
-      ),
+      this.bootSpare(host).catch((e: unknown) => {
+        // A boot cut short by shutdown (its process stopped) is not a fault worth a warning.
+        if (!this.closed)
+          this.log({ level: 'warn', msg: 'spare sandbox boot failed', workspace: ws, error: String(e) });
+      }),
     );
   }
 
-  async close(): Promise<void> {
+  /** No more boots from now on: the runtime is stopping its instances (and so their processes). */
+  closing(): void {
     this.closed = true;
     for (const wake of this.poolWaiters.splice(0)) wake();
+  }
+
+  async close(): Promise<void> {
+    this.closing();
     await Promise.allSettled([...this.inFlight]);
     this.ready = [];
     this.bound.clear();
