@@ -75,6 +75,7 @@ async function compose(
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), {
     now: clock,
     onCheckpointError: (message) => logger?.warn(message),
+    kvMaxBytesPerFunction: config.kvMaxBytesPerFunction,
   });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
 

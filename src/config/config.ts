@@ -2,6 +2,8 @@
 // Config or throws a ConfigError naming the variable, so a bad value stops the start-up with a
 // message a person can act on. Tests pass their own map instead of process.env.
 
+import { DEFAULT_KV_MAX_BYTES } from '../core/kv.js';
+
 export class ConfigError extends Error {
   constructor(
     readonly variable: string,
@@ -53,6 +55,8 @@ export interface Config {
   maxSourceBytes: number;
   /** Bytes of each request/response body kept in an execution log. */
   logBodyCap: number;
+  /** Bytes a function's key-value entries may count together (core/kv.ts, kvEntryBytes). */
+  kvMaxBytesPerFunction: number;
   /** Execution logs older than this many days are deleted (hourly; at least the 1-day stats window). */
   logRetentionDays: number;
   /**
@@ -247,6 +251,7 @@ export function loadConfig(env: Env): Config {
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),
+    kvMaxBytesPerFunction: int(env, 'EUNHA_KV_MAX_BYTES', DEFAULT_KV_MAX_BYTES, 64 * 1024, 1024 ** 4),
     logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
     adminKey: adminKey(env),
     secretsKey: secretsKey(env),

@@ -73,6 +73,11 @@ export const ERROR_CATALOGUE = {
     description: 'The sandbox running the function died during the request.',
   },
   TIMEOUT: { status: 504, fault: 'user', description: 'The function did not answer within its timeout.' },
+  QUOTA_EXCEEDED: {
+    status: 507,
+    fault: 'user',
+    description: 'A function’s key-value data would grow past its quota (the guest sees Error_Other).',
+  },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,
     fault: 'platform',

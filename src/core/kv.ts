@@ -1,15 +1,28 @@
 // The key-value port that a function's `spin_sdk.key_value` stores persist through. Declared in
 // core so that the runtime (which may import only core) and the store adapters share one shape.
-// Keys are scoped by the caller: (functionId, storeName) pairs never see each other's data.
+// Keys are scoped by the caller: (functionId, storeName) pairs never see each other's data. Each
+// function's entries together have a byte quota, so guest code cannot fill the platform's disk.
 
 export interface KeyValueScope {
   functionId: string;
   store: string;
 }
 
+/** The default per-function quota (EUNHA_KV_MAX_BYTES). */
+export const DEFAULT_KV_MAX_BYTES = 64 * 1024 * 1024;
+/** What one entry counts against its function's quota; the overhead keeps empty values from being free. */
+export const KV_ENTRY_OVERHEAD = 64;
+export const kvEntryBytes = (store: string, key: string, valueBytes: number): number =>
+  KV_ENTRY_OVERHEAD + Buffer.byteLength(store) + Buffer.byteLength(key) + valueBytes;
+
 export interface KeyValuePort {
   get(scope: KeyValueScope, key: string): Promise<Uint8Array | undefined>;
-  /** NOT_FOUND when the function does not exist (it may have been deleted mid-invocation). */
+  /**
+   * NOT_FOUND when the function does not exist (it may have been deleted mid-invocation);
+   * QUOTA_EXCEEDED when it would take the function's entries (all its stores, counted by
+   * kvEntryBytes) past the adapter's per-function limit. A write that does not grow the total is
+   * always allowed.
+   */
   set(scope: KeyValueScope, key: string, value: Uint8Array): Promise<void>;
   delete(scope: KeyValueScope, key: string): Promise<void>;
   exists(scope: KeyValueScope, key: string): Promise<boolean>;

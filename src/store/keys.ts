@@ -7,6 +7,7 @@
 //   build task       WS#{ws}          BUILD#{task}
 //   execution log    FN#{fn}          LOG#{timestamp}#{id}
 //   key-value entry  FN#{fn}          KV#{store}#{key}      (store name escaped, see kvSk)
+//   key-value usage  FN#{fn}          KVUSAGE               bytes the function's entries count
 //   deployment       FN#{fn}          DEPLOY#{version}      (zero-padded, see deploySk)
 //   API key          WS#{ws}          KEY#{id}
 // Secondary key (gsi1pk / gsi1sk), what the seed lacked:
@@ -56,6 +57,8 @@ export const versionOfDeploySk = (sk: string): number => Number(sk.slice(DEPLOY_
  */
 export const kvStorePrefix = (store: string): string => `${KV_SK_PREFIX}${encodeURIComponent(store)}#`;
 export const kvSk = (store: string, key: string): string => `${kvStorePrefix(store)}${key}`;
+/** The one row holding how many bytes a function's key-value entries count against its quota. */
+export const KV_USAGE_SK = 'KVUSAGE';
 
 export const workspaceGsiSk = (createdAt: string, ws: string): string => `${createdAt}#${ws}`;
 export const fnGsiPk = (fn: string): string => `FN#${fn}`;

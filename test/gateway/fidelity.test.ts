@@ -21,6 +21,17 @@ class IncomingHandler(http.IncomingHandler):
             n = int((store.get("n") or b"0").decode()) + 1
             store.set("n", str(n).encode())
             return Response(200, {}, str(n).encode())
+        if request.uri.endswith("/fill"):
+            store = key_value.open_default()
+            n = 0
+            try:
+                while n < 100:
+                    store.set(f"fill{n}", b"x" * 8192)
+                    n += 1
+                outcome = "no error"
+            except Err as e:
+                outcome = type(e.value).__name__ + ": " + e.value.value
+            return Response(200, {}, f"{n} {outcome}".encode())
         if request.uri.endswith("/dup"):
             return Response(200, {"X-Dup": "a", "x-dup": "b"}, b"two")
         if request.uri.endswith("/reset"):
@@ -67,6 +78,7 @@ describe('the ingress passes requests through as Spin would', () => {
       EUNHA_WARM_POOL_SIZE: '1',
       CORS_ORIGINS: '["https://console.example"]',
       EUNHA_BODY_LIMIT_BYTES: String(BODY_LIMIT),
+      EUNHA_KV_MAX_BYTES: String(64 * 1024),
     });
     const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
     port = Number(new URL(address).port);
@@ -245,6 +257,15 @@ describe('the ingress passes requests through as Spin would', () => {
       last = r.text;
     }
     assert.equal(last, '20');
+  });
+
+  test("a function's key-value data stops at its quota with Error_Other, and the platform goes on", async () => {
+    const r = await call('GET', `/fn/${fnId}/fill`);
+    assert.equal(r.status, 200, r.text);
+    // 64 KiB holds seven 8 KiB entries (each also counts its label, key and 64 bytes).
+    assert.match(r.text, /^7 Error_Other: key-value quota exceeded: /);
+    const again = await call('GET', `/fn/${fnId}/kv`);
+    assert.equal(again.status, 200, 'small entries that fit still work');
   });
 
   test('environment variables are Spin variables; SPIN_VARIABLE_ wins', async () => {

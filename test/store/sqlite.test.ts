@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { kvEntryBytes } from '../../src/core/kv.js';
 import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
@@ -25,9 +26,47 @@ after(() => rmSync(root, { recursive: true, force: true }));
 let counter = 0;
 const freshPath = (): string => join(root, `db-${++counter}`, 'eunha.db');
 
-runMetadataStoreContract('sqlite', ({ now }) => openSqliteMetadataStore(freshPath(), { now }));
+runMetadataStoreContract('sqlite', (opts) => openSqliteMetadataStore(freshPath(), opts));
 
 describe('SQLite metadata store', () => {
+  test('the key-value total survives a reopen, and is summed from the entries when its row is missing', async () => {
+    const path = freshPath();
+    const ws = workspace();
+    const f = fn(ws.id);
+    const scope = { functionId: f.id, store: 'default' };
+    const over = eunhaError('QUOTA_EXCEEDED');
+    const quota = { kvMaxBytesPerFunction: 4096 };
+    const first = await openSqliteMetadataStore(path, quota);
+    await first.createWorkspace(ws);
+    await first.createFunction(f);
+    await first.kv.set(scope, 'a', new Uint8Array(1500));
+    await first.kv.set({ ...scope, store: 'other' }, 'b', new Uint8Array(1500));
+    await first.close();
+    const used = kvEntryBytes('default', 'a', 1500) + kvEntryBytes('other', 'b', 1500);
+    const room = 4096 - used - kvEntryBytes('default', 'c', 0);
+    for (const dropRow of [false, true]) {
+      if (dropRow) {
+        // A file written before the total existed has no such row.
+        const raw = new Database(path);
+        assert.equal(raw.prepare("DELETE FROM items WHERE sk = 'KVUSAGE'").run().changes, 1);
+        raw.close();
+      }
+      const store = await openSqliteMetadataStore(path, quota);
+      try {
+        await assert.rejects(store.kv.set(scope, 'c', new Uint8Array(room + 1)), over, `dropRow=${dropRow}`);
+      } finally {
+        await store.close();
+      }
+    }
+    const last = await openSqliteMetadataStore(path, quota);
+    try {
+      await last.kv.set(scope, 'c', new Uint8Array(room));
+      await assert.rejects(last.kv.set(scope, 'd', new Uint8Array(0)), over);
+    } finally {
+      await last.close();
+    }
+  });
+
   test('everything survives close and reopen', async () => {
     const path = freshPath();
     const now = new Date('2026-03-02T12:00:00.000Z');

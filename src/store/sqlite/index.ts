@@ -17,6 +17,8 @@ export interface SqliteMetadataOptions {
   checkpointIntervalMs?: number;
   /** Hears of background checkpoint failures (each is retried; the store keeps working). */
   onCheckpointError?: (message: string) => void;
+  /** Bytes a function's key-value entries may count (core/kv.ts); default DEFAULT_KV_MAX_BYTES. */
+  kvMaxBytesPerFunction?: number;
 }
 
 /** Opens the store at `path` (parent directories are created; ':memory:' for a throwaway store). */
@@ -37,5 +39,6 @@ export async function openSqliteMetadataStore(
     db,
     opts.now,
     background ? new Checkpointer(path, interval, opts.onCheckpointError) : null,
+    opts.kvMaxBytesPerFunction,
   );
 }

@@ -4,7 +4,8 @@
 import { METADATA_SK, fnGsiPk } from '../keys.js';
 import type { Db } from './connection.js';
 
-export type ItemKind = 'workspace' | 'function' | 'task' | 'log' | 'minute' | 'kv' | 'deployment' | 'apikey';
+export type ItemKind =
+  'workspace' | 'function' | 'task' | 'log' | 'minute' | 'kv' | 'kvusage' | 'deployment' | 'apikey';
 
 export interface ItemRow {
   pk: string;

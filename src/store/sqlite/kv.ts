@@ -1,19 +1,29 @@
 // Key-value data of functions (spin_sdk.key_value): FN#{fn}/KV#{store}#{key}, value as raw bytes
 // in the bin column. Living in the function's partition, it goes when the function goes, and only
 // an existing function's data is written.
-import { notFound } from '../../core/errors.js';
-import type { KeyValuePort, KeyValueScope } from '../../core/kv.js';
-import { fnPk, kvSk, kvStorePrefix, prefixEnd } from '../keys.js';
+//
+// Each function's entries count against a quota (kvEntryBytes): without one, guest code could fill
+// the platform's disk for every tenant. The running total is one row, FN#{fn}/KVUSAGE, kept in the
+// same transaction as each write; a file written before it existed gets its total summed once.
+import { EunhaError, notFound } from '../../core/errors.js';
+import { KV_ENTRY_OVERHEAD, type KeyValuePort, type KeyValueScope, kvEntryBytes } from '../../core/kv.js';
+import { KV_SK_PREFIX, KV_USAGE_SK, fnPk, kvSk, kvStorePrefix, prefixEnd } from '../keys.js';
 import type { Items } from './items.js';
+
+type Run = <T>(fn: () => T) => Promise<T>;
 
 export class SqliteKeyValue implements KeyValuePort {
   private readonly getStmt;
   private readonly keysStmt;
+  private readonly sizeStmt;
+  private readonly sumStmt;
 
-  /** `guard` runs each call with the store's open/error checks (see store.ts). */
+  /** `run` wraps each call in the store's open/error checks, `tx` in an immediate transaction too. */
   constructor(
     private readonly items: Items,
-    private readonly guard: <T>(fn: () => T) => Promise<T>,
+    private readonly run: Run,
+    private readonly tx: Run,
+    private readonly maxBytesPerFunction: number,
   ) {
     this.getStmt = items.db.prepare<[string, string], { bin: Buffer | null }>(
       "SELECT bin FROM items WHERE pk = ? AND sk = ? AND kind = 'kv'",
@@ -21,10 +31,19 @@ export class SqliteKeyValue implements KeyValuePort {
     this.keysStmt = items.db.prepare<[string, string, string], { sk: string }>(
       "SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? AND kind = 'kv' ORDER BY sk",
     );
+    this.sizeStmt = items.db.prepare<[string, string], { n: number }>(
+      "SELECT COALESCE(length(bin), 0) AS n FROM items WHERE pk = ? AND sk = ? AND kind = 'kv'",
+    );
+    // A sort key is 'KV#' + label + '#' + key, so its bytes less 4 are the label's and the key's
+    // (labels that pass the bridge's check are never escaped).
+    this.sumStmt = items.db.prepare<[number, string, string, string], { used: number }>(
+      `SELECT COALESCE(SUM(? + length(CAST(sk AS BLOB)) - 4 + COALESCE(length(bin), 0)), 0) AS used
+       FROM items WHERE pk = ? AND sk >= ? AND sk < ? AND kind = 'kv'`,
+    );
   }
 
   get(scope: KeyValueScope, key: string): Promise<Uint8Array | undefined> {
-    return this.guard(() => {
+    return this.run(() => {
       const row = this.getStmt.get(fnPk(scope.functionId), kvSk(scope.store, key));
       // A copy as a plain Uint8Array: callers compare and slice it without Buffer semantics.
       return row ? new Uint8Array(row.bin ?? new Uint8Array(0)) : undefined;
@@ -32,35 +51,71 @@ export class SqliteKeyValue implements KeyValuePort {
   }
 
   set(scope: KeyValueScope, key: string, value: Uint8Array): Promise<void> {
-    return this.guard(() => {
+    return this.tx(() => {
       // An invocation still running when its function was deleted writes nothing back.
       if (!this.items.functionExists(scope.functionId)) throw notFound('Function', scope.functionId);
+      const pk = fnPk(scope.functionId);
+      const sk = kvSk(scope.store, key);
+      const used = this.usage(pk);
+      const next = used - this.entrySize(scope, key) + kvEntryBytes(scope.store, key, value.byteLength);
+      // A write that does not grow the total (an overwrite with less) is always allowed.
+      if (next > this.maxBytesPerFunction && next > used) {
+        throw new EunhaError(
+          'QUOTA_EXCEEDED',
+          `key-value quota exceeded: this function's data would count ${next} bytes, over its ` +
+            `${this.maxBytesPerFunction}; delete keys to make room`,
+          { functionId: scope.functionId, used, limit: this.maxBytesPerFunction },
+        );
+      }
       this.items.upsert({
-        pk: fnPk(scope.functionId),
-        sk: kvSk(scope.store, key),
+        pk,
+        sk,
         kind: 'kv',
         // better-sqlite3 binds Buffers as BLOBs; this view shares the caller's memory, no copy.
         bin: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
       });
+      this.setUsage(pk, next);
     });
   }
 
   delete(scope: KeyValueScope, key: string): Promise<void> {
-    return this.guard(() => {
-      this.items.delete(fnPk(scope.functionId), kvSk(scope.store, key));
+    return this.tx(() => {
+      const pk = fnPk(scope.functionId);
+      const size = this.entrySize(scope, key);
+      if (size === 0) return;
+      const used = this.usage(pk);
+      this.items.delete(pk, kvSk(scope.store, key));
+      this.setUsage(pk, Math.max(0, used - size));
     });
   }
 
   exists(scope: KeyValueScope, key: string): Promise<boolean> {
-    return this.guard(() => this.getStmt.get(fnPk(scope.functionId), kvSk(scope.store, key)) !== undefined);
+    return this.run(() => this.getStmt.get(fnPk(scope.functionId), kvSk(scope.store, key)) !== undefined);
   }
 
   keys(scope: KeyValueScope): Promise<string[]> {
-    return this.guard(() => {
+    return this.run(() => {
       const prefix = kvStorePrefix(scope.store);
       return this.keysStmt
         .all(fnPk(scope.functionId), prefix, prefixEnd(prefix))
         .map((r) => r.sk.slice(prefix.length));
     });
+  }
+
+  /** What an existing entry counts (0 when there is none). Call inside a transaction. */
+  private entrySize(scope: KeyValueScope, key: string): number {
+    const row = this.sizeStmt.get(fnPk(scope.functionId), kvSk(scope.store, key));
+    return row ? kvEntryBytes(scope.store, key, row.n) : 0;
+  }
+
+  /** The function's running total; summed from its entries when the row is missing. */
+  private usage(pk: string): number {
+    const stored = this.items.getData(pk, KV_USAGE_SK);
+    if (stored !== undefined) return Number(stored);
+    return this.sumStmt.get(KV_ENTRY_OVERHEAD, pk, KV_SK_PREFIX, prefixEnd(KV_SK_PREFIX))?.used ?? 0;
+  }
+
+  private setUsage(pk: string, bytes: number): void {
+    this.items.upsert({ pk, sk: KV_USAGE_SK, kind: 'kvusage', data: String(bytes) });
   }
 }

@@ -2,7 +2,7 @@
 // synchronous calls into the port's promises. Every multi-row change runs in one transaction here,
 // so the record files stay free of transaction plumbing.
 import { EunhaError } from '../../core/errors.js';
-import type { KeyValuePort } from '../../core/kv.js';
+import { DEFAULT_KV_MAX_BYTES, type KeyValuePort } from '../../core/kv.js';
 import type {
   ApiKey,
   BuildTask,
@@ -56,6 +56,7 @@ export class SqliteMetadataStore implements MetadataStore {
     private readonly db: Db,
     readonly now: () => Date = () => new Date(),
     private readonly checkpointer: Checkpointer | null = null,
+    kvMaxBytesPerFunction = DEFAULT_KV_MAX_BYTES,
   ) {
     this.items = new Items(db);
     this.workspaces = new Workspaces(this.items);
@@ -66,7 +67,12 @@ export class SqliteMetadataStore implements MetadataStore {
     this.logs = new Logs(this.items, minutes);
     this.stats = new Stats(this.items, minutes);
     this.apiKeys = new ApiKeys(this.items, this.workspaces);
-    this.kv = new SqliteKeyValue(this.items, (fn) => this.run(fn));
+    this.kv = new SqliteKeyValue(
+      this.items,
+      (fn) => this.run(fn),
+      (fn) => this.tx(fn),
+      kvMaxBytesPerFunction,
+    );
   }
 
   /** Runs a synchronous step as a promise, mapping driver failures onto the error catalogue. */

@@ -2,7 +2,12 @@
 // closed afterwards whatever happens, and a key filter for proving deletes leave nothing behind.
 import type { MetadataStore } from '../../../src/store/ports.js';
 
-export type MakeMetadataStore = (opts: { now: () => Date }) => Promise<MetadataStore>;
+export interface StoreOptions {
+  /** The adapter's per-function key-value quota, in kvEntryBytes (core/kv.ts). */
+  kvMaxBytesPerFunction?: number;
+}
+
+export type MakeMetadataStore = (opts: { now: () => Date } & StoreOptions) => Promise<MetadataStore>;
 
 /** A clock the test moves by hand; the store sees it through opts.now. */
 export class ManualClock {
@@ -16,12 +21,15 @@ export class ManualClock {
   }
 }
 
-export type WithStore = (body: (store: MetadataStore, clock: ManualClock) => Promise<void>) => Promise<void>;
+export type WithStore = (
+  body: (store: MetadataStore, clock: ManualClock) => Promise<void>,
+  opts?: StoreOptions,
+) => Promise<void>;
 
 export function withStoreOf(make: MakeMetadataStore): WithStore {
-  return async (body) => {
+  return async (body, opts = {}) => {
     const clock = new ManualClock();
-    const store = await make({ now: clock.now });
+    const store = await make({ ...opts, now: clock.now });
     try {
       await body(store, clock);
     } finally {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EunhaError } from '../../../src/core/errors.js';
+import { kvEntryBytes } from '../../../src/core/kv.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
 import { HOUR, at, fn, log, task, uid, workspace } from '../fixtures.js';
 import { type WithStore, mentions } from './harness.js';
@@ -81,6 +82,42 @@ export function kvTests(withStore: WithStore): void {
       assert.deepEqual(await store.kv.get(scopes[1]!, 'c'), text('value 1'));
       assert.deepEqual(await store.kv.get(scopes[2]!, 'c'), text('value 2'));
     }));
+
+  test("kv: a function's entries together stay within its quota; deletes and smaller values make room", () =>
+    withStore(
+      async (store) => {
+        const [f, g] = [await liveFunction(store), await liveFunction(store)];
+        const a = { functionId: f, store: 'default' };
+        const b = { functionId: f, store: 'other' };
+        const over = (e: unknown) => e instanceof EunhaError && e.code === 'QUOTA_EXCEEDED';
+        const fill = (n: number) => new Uint8Array(n).fill(7);
+        // Each entry counts its label, key and value, plus KV_ENTRY_OVERHEAD.
+        const cost = (scope: { store: string }, key: string, n: number) => kvEntryBytes(scope.store, key, n);
+        await store.kv.set(a, 'k1', fill(2000));
+        const room = 4096 - cost(a, 'k1', 2000);
+        // Across stores of the same function: one byte too many is refused and writes nothing.
+        const tooBig = room - cost(b, 'k2', 0) + 1;
+        await assert.rejects(store.kv.set(b, 'k2', fill(tooBig)), over);
+        assert.equal(await store.kv.exists(b, 'k2'), false);
+        // Exactly up to the quota is allowed.
+        await store.kv.set(b, 'k2', fill(tooBig - 1));
+        await assert.rejects(store.kv.set(a, 'k3', new Uint8Array(0)), over, 'an empty value is not free');
+        // Growing an entry is refused and keeps the old value; shrinking one is allowed, even at the limit.
+        await assert.rejects(store.kv.set(a, 'k1', fill(2001)), over);
+        assert.deepEqual(await store.kv.get(a, 'k1'), fill(2000));
+        await store.kv.set(a, 'k1', fill(1000));
+        await store.kv.set(a, 'k3', fill(900));
+        // Another function has a quota of its own.
+        await store.kv.set({ functionId: g, store: 'default' }, 'k1', fill(3000));
+        // Deleting gives the room back (a delete of a missing key gives nothing).
+        await store.kv.delete(a, 'never-set');
+        await assert.rejects(store.kv.set(a, 'k4', fill(1000)), over);
+        await store.kv.delete(b, 'k2');
+        await store.kv.set(a, 'k4', fill(1000));
+        assert.deepEqual((await store.kv.keys(a)).sort(), ['k1', 'k3', 'k4']);
+      },
+      { kvMaxBytesPerFunction: 4096 },
+    ));
 
   test('kv: a set for a function that does not exist (or no longer does) writes nothing', () =>
     withStore(async (store) => {
