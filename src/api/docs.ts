@@ -8,6 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { PUBLIC } from '../auth/policy.js';
 import { ERROR_CATALOGUE } from '../core/errors.js';
+import { ingressPaths } from './ingress-docs.js';
 
 const require = createRequire(import.meta.url);
 
@@ -46,7 +47,14 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'Logs', description: 'Execution logs, function log lines and metrics' },
         { name: 'Builds', description: 'Build tasks, artifacts, deploys (the seed’s /api/v1)' },
         { name: 'Deployments', description: 'Numbered versions of a function; instant rollback' },
+        { name: 'Invocation', description: 'The public function URL: `/fn/{function_id}[/…]`' },
       ],
+    },
+    // The ingress's routes are hidden from the generator (any method, any sub-path): described here.
+    transformObject: (doc) => {
+      // Always the OpenAPI 3 shape here (the `openapi` option above); the union also allows Swagger 2.
+      const openapi = 'openapiObject' in doc ? doc.openapiObject : {};
+      return { ...openapi, paths: { ...openapi.paths, ...ingressPaths() } } as typeof openapi;
     },
   });
 }
