@@ -12,7 +12,7 @@ const CENSOR = '[redacted]';
 const SECRET_PARAM = /key|token|secret|passw|auth|sig|credential|session/i;
 
 /** `url` with the values of credential-like query parameters (and of any Eunha key) masked. */
-export function maskQuery(url: string): string {
+function maskQuery(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
   const params = url
