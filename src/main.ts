@@ -69,6 +69,7 @@ function startupFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
   if (err instanceof DataDirInUseError) return err.message;
+  if (err instanceof ConfigError) return `invalid configuration: ${err.message}`;
   if (code === 'EADDRINUSE') return `${err.message}: another server has this port (EUNHA_HOST, EUNHA_PORT)`;
   if (typeof code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(code)) return `${err.message} (${code})`;
   return err.stack ?? err.message;
@@ -76,5 +77,5 @@ function startupFailure(err: unknown): string {
 
 main().catch((err: unknown) => {
   process.stderr.write(`eunha: failed to start: ${startupFailure(err)}\n`);
-  process.exit(err instanceof DataDirInUseError ? 2 : 1);
+  process.exit(err instanceof DataDirInUseError || err instanceof ConfigError ? 2 : 1);
 });

@@ -25,6 +25,7 @@ import { DAY_MS } from './services/deps.js';
 import { Metrics } from './observability/metrics.js';
 import { Runtime } from './runtime/index.js';
 import { FunctionService } from './services/functions.js';
+import { sweepOrphanBlobs } from './services/orphan-blobs.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { openFsBlobStore } from './store/fs/index.js';
 import type { BlobStore, MetadataStore } from './store/ports.js';
@@ -145,6 +146,11 @@ async function compose(
     onBuildFinished: (seconds, outcome) => metrics.builds.observe({ outcome }, seconds),
   });
   await builds.start();
+  // After start() has settled the tasks a crash left behind, before anything can write blobs.
+  const swept = await sweepOrphanBlobs(meta, blobs);
+  if (swept.code + swept.artifacts + swept.sources > 0) {
+    logger?.info(swept, 'removed blobs that no record names (left by a crash)');
+  }
 
   const target = new LocalTarget(
     runtime,

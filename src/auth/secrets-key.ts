@@ -4,7 +4,16 @@
 // or backup but not against a stolen data directory: production must set EUNHA_SECRETS_KEY.
 
 import { randomBytes } from 'node:crypto';
-import { chmodSync, openSync, readFileSync, closeSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../config/config.js';
 
@@ -17,26 +26,33 @@ export interface LoadedKey {
 export function loadSecretsKey(configured: Buffer | undefined, dataDir: string): LoadedKey {
   if (configured) return { key: configured, source: 'config' };
   const path = join(dataDir, 'secrets.key');
+  // Written whole to a temporary file and synced, then linked into place: link fails when the
+  // file exists, so two processes never write different keys over each other, and a crash
+  // leaves either no key file or a whole one (an empty one used to stop every later start).
+  const key = randomBytes(32);
+  const temp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(temp, 'w', 0o600);
   try {
-    // 'wx': create only if absent, so two processes never write different keys over each other.
-    const fd = openSync(path, 'wx', 0o600);
-    const key = randomBytes(32);
-    try {
-      writeSync(fd, `${key.toString('base64')}\n`);
-    } finally {
-      closeSync(fd);
-    }
+    writeSync(fd, `${key.toString('base64')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(temp, path);
     return { key, source: { path, created: true } };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    rmSync(temp, { force: true });
   }
-  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-  if (key.length !== 32) {
+  const existing = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+  if (existing.length !== 32) {
     throw new ConfigError(
       'EUNHA_SECRETS_KEY',
       `${path} does not hold a 32-byte base64 key; set EUNHA_SECRETS_KEY`,
     );
   }
   chmodSync(path, 0o600);
-  return { key, source: { path, created: false } };
+  return { key: existing, source: { path, created: false } };
 }

@@ -9,6 +9,7 @@
 // redaction.
 
 import { Redactor } from '../auth/redact.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
 import type { FunctionVersion, Runtime } from '../runtime/index.js';
 
@@ -31,8 +32,8 @@ export const versionKey = (d: Pick<Deployment, 'functionId' | 'version' | 'diges
 
 export class LocalTarget {
   private readonly routes = new Map<string, ActiveRoute>();
-  /** Per function: the end of the line of work waiting to run alone on it. */
-  private readonly lines = new Map<string, Promise<void>>();
+  /** Per function: work that must run alone on it (deploys, activations, deletes). */
+  private readonly lines = new KeyedLock();
   /** Functions whose active deployment could not be restored at start-up (the log says why). */
   private readonly unrestored = new Set<string>();
 
@@ -66,18 +67,8 @@ export class LocalTarget {
    * Runs `work` when no other exclusive work on this function is running; `activate` must be
    * called inside it, together with whatever records the activation (deployments.ts).
    */
-  async exclusive<T>(functionId: string, work: () => Promise<T>): Promise<T> {
-    const before = this.lines.get(functionId) ?? Promise.resolve();
-    let done!: () => void;
-    const mine = before.then(() => new Promise<void>((resolve) => (done = resolve)));
-    this.lines.set(functionId, mine);
-    await before;
-    try {
-      return await work();
-    } finally {
-      done();
-      if (this.lines.get(functionId) === mine) this.lines.delete(functionId);
-    }
+  exclusive<T>(functionId: string, work: () => Promise<T>): Promise<T> {
+    return this.lines.run(functionId, work);
   }
 
   /** Load a deployment and route the function to it. Call inside `exclusive`. */

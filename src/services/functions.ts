@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { MASK, masked, secretContext, type SecretBox } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import { DEFAULT_RUNTIME, resolveRuntime } from '../core/runtimes.js';
 import { FUNCTION_PATCH_STATUSES, type FunctionCreate, type FunctionUpdate } from '../core/schemas.js';
 import type { FunctionAuthType, FunctionRecord, FunctionStatus } from '../core/types.js';
@@ -43,6 +44,13 @@ export interface FunctionView extends Omit<
 }
 
 export class FunctionService {
+  /**
+   * Updates and deletes of one function run one at a time: two PATCHes that each read the record
+   * and wrote it back lost one's changes (environment merges), and the loser's new code blob was
+   * left behind; a delete could remove the code prefix before a PATCH stored its blob there.
+   */
+  private readonly writes = new KeyedLock();
+
   constructor(private readonly deps: ServiceDeps) {}
 
   async create(workspaceId: string, input: FunctionCreate): Promise<FunctionView> {
@@ -118,7 +126,19 @@ export class FunctionService {
     return Buffer.from(bytes);
   }
 
-  async update(workspaceId: string, functionId: string, input: FunctionUpdate): Promise<FunctionView> {
+  update(workspaceId: string, functionId: string, input: FunctionUpdate): Promise<FunctionView> {
+    return this.writes.run(functionId, () => this.updateAlone(workspaceId, functionId, input));
+  }
+
+  delete(workspaceId: string, functionId: string): Promise<void> {
+    return this.writes.run(functionId, () => this.deleteAlone(workspaceId, functionId));
+  }
+
+  private async updateAlone(
+    workspaceId: string,
+    functionId: string,
+    input: FunctionUpdate,
+  ): Promise<FunctionView> {
     const current = await this.require(workspaceId, functionId);
     const patch: FunctionPatch = {};
     if (input.name != null) patch.name = input.name.trim();
@@ -184,7 +204,7 @@ export class FunctionService {
     return this.view(updated, source);
   }
 
-  async delete(workspaceId: string, functionId: string): Promise<void> {
+  private async deleteAlone(workspaceId: string, functionId: string): Promise<void> {
     await this.require(workspaceId, functionId);
     const removed = await this.deps.meta.deleteFunction(workspaceId, functionId);
     if (!removed) throw notFound('Function', functionId);

@@ -153,6 +153,41 @@ describe('functions API', () => {
     assert.equal(keys.length, 1);
   });
 
+  test('concurrent PATCHes of one function: each applies in full, and only the current code blob is kept', async () => {
+    const fn = (await create({ name: 'racer', code: b64('v = 0\n') })).json();
+    const patch = (payload: object) => p.app.inject({ method: 'PATCH', url: `${base()}/${fn.id}`, payload });
+    for (let round = 1; round <= 5; round++) {
+      const both = await Promise.all([
+        patch({ code: b64(`v = ${round}.1\n`), secretEnvironmentVariables: { [`A${round}`]: 'a' } }),
+        patch({ code: b64(`v = ${round}.2\n`), secretEnvironmentVariables: { [`B${round}`]: 'b' } }),
+        p.app.inject({ method: 'DELETE', url: `${base()}/fn-missing0` }),
+      ]);
+      assert.deepEqual(
+        both.map((r) => r.statusCode),
+        [200, 200, 404],
+      );
+    }
+    const now = (await p.app.inject({ method: 'GET', url: `${base()}/${fn.id}` })).json();
+    // Neither PATCH's secret was lost to the other's read-modify-write.
+    assert.deepEqual(Object.keys(now.secretEnvironmentVariables).sort(), [
+      'A1',
+      'A2',
+      'A3',
+      'A4',
+      'A5',
+      'B1',
+      'B2',
+      'B3',
+      'B4',
+      'B5',
+    ]);
+    const kept = await p.blobs.list(`code/${ws}/${fn.id}`);
+    assert.equal(kept.length, 1, `one code blob, the current one: ${kept.join(', ')}`);
+    const current = Buffer.from(now.code, 'base64').toString();
+    assert.match(current, /^v = 5\.[12]\n$/);
+    assert.equal(Buffer.from((await p.blobs.get(kept[0]!))!).toString(), current);
+  });
+
   test('missing workspace or function → 404 NOT_FOUND naming the resource', async () => {
     const miss = await p.app.inject({
       method: 'POST',

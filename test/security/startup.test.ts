@@ -3,7 +3,7 @@
 // and enforces keys whenever an admin key is configured, loopback included.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -27,6 +27,33 @@ describe('start-up safety', () => {
     }
     assert.match(String(err), /exited with 2/);
     assert.match(String(err), /EUNHA_ADMIN_KEY/);
+  });
+
+  test('a damaged secrets key file stops the start in one line, exit 2, naming what to fix', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'eunha-badkey-'));
+    try {
+      writeFileSync(join(own, 'secrets.key'), '');
+      let err: unknown;
+      try {
+        const s = await startServer({ ...env, EUNHA_DATA_DIR: own });
+        s.child.kill('SIGKILL');
+      } catch (e) {
+        err = e;
+      }
+      assert.match(String(err), /exited with 2/);
+      assert.match(
+        String(err),
+        /eunha: failed to start: invalid configuration: EUNHA_SECRETS_KEY: .*secrets\.key/,
+      );
+      assert.doesNotMatch(String(err), /\n\s+at /, 'no stack trace');
+      // The key is created whole or not at all: no temporary file is left beside it.
+      assert.deepEqual(
+        readdirSync(own).filter((f) => f.startsWith('secrets.key')),
+        ['secrets.key'],
+      );
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
   });
 
   test('on 0.0.0.0 with an admin key it starts, and enforces keys', { timeout: 60_000 }, async () => {
