@@ -26,6 +26,7 @@ import { Metrics } from './observability/metrics.js';
 import { Runtime } from './runtime/index.js';
 import { FunctionService } from './services/functions.js';
 import { sweepOrphanBlobs } from './services/orphan-blobs.js';
+import { UndrainedResponses } from './api/undrained.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { openFsBlobStore } from './store/fs/index.js';
 import type { BlobStore, MetadataStore } from './store/ports.js';
@@ -118,6 +119,10 @@ async function compose(
   });
   await runtime.start();
 
+  const unread = new UndrainedResponses({
+    budgetBytes: config.unreadResponseBytes,
+    deadlineMs: config.unreadResponseTimeoutMs,
+  });
   // Gauges are read at scrape time, after everything below exists (`target` included).
   const metrics = new Metrics({
     services: () => target.count(),
@@ -133,6 +138,7 @@ async function compose(
       };
     },
     logs: () => writer.stats(),
+    unread: () => unread.stats(),
   });
   const builds = new BuildService({
     meta,
@@ -228,6 +234,7 @@ async function compose(
     limiter: new RateLimiter(config.rateLimitPerMinute),
     publicUrl: () => publicUrl,
     logger: opts.logger,
+    unread,
   });
 
   let closing: Promise<void> | undefined;

@@ -25,6 +25,7 @@ import type { WorkspaceService } from '../services/workspaces.js';
 import type { MetadataStore } from '../store/ports.js';
 import { registerDocsUi, registerOpenApi } from './docs.js';
 import { installDocumentedErrors } from './documented-errors.js';
+import type { UndrainedResponses } from './undrained.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
 import { EunhaError } from '../core/errors.js';
 import { installJsonParser } from './json-body.js';
@@ -69,6 +70,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** A pino logger or logger options; false in tests that want silence. */
   logger: FastifyServerOptions['loggerInstance'] | false;
+  /** Bounds what clients that do not read their answers may hold; every response is watched. */
+  unread?: UndrainedResponses;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -105,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     closing = true;
   });
   app.addHook('onRequest', async (req, reply) => {
+    deps.unread?.watch(reply.raw);
     void reply.header('x-request-id', req.id);
     if (closing) {
       void reply.header('connection', 'close');

@@ -55,6 +55,9 @@ export interface Config {
   maxSourceBytes: number;
   /** Bytes of each request/response body kept in an execution log. */
   logBodyCap: number;
+  /** Unsent response bytes held for clients that do not read (api/undrained.ts), and for how long. */
+  unreadResponseBytes: number;
+  unreadResponseTimeoutMs: number;
   /** Bytes a function's key-value entries may count together (core/kv.ts, kvEntryBytes). */
   kvMaxBytesPerFunction: number;
   /** Execution logs older than this many days are deleted (hourly; at least the 1-day stats window). */
@@ -252,6 +255,8 @@ export function loadConfig(env: Env): Config {
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),
     kvMaxBytesPerFunction: int(env, 'EUNHA_KV_MAX_BYTES', DEFAULT_KV_MAX_BYTES, 64 * 1024, 1024 ** 4),
+    unreadResponseBytes: int(env, 'EUNHA_UNREAD_RESPONSE_BYTES', 256 * 1024 * 1024, 1024 * 1024, 1024 ** 4),
+    unreadResponseTimeoutMs: int(env, 'EUNHA_UNREAD_RESPONSE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
     adminKey: adminKey(env),
     secretsKey: secretsKey(env),

@@ -2,9 +2,11 @@
 // every new entry as the writer sees it, until the client leaves, the server stops or the function
 // is found deleted (an `event: deleted`, then the end). A comment line every few seconds keeps
 // proxies from closing an idle stream; each of those beats also asks whether the function is
-// still there, since deletes are not announced to this module.
+// still there, since deletes are not announced to this module. Tails are capped per workspace, and
+// a client that stops reading is cut off instead of being buffered for (TailLimits).
 
 import type { ServerResponse } from 'node:http';
+import { EunhaError } from '../core/errors.js';
 import type { ExecutionLog } from '../core/types.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 
@@ -39,10 +41,15 @@ export class Listening {
   constructor(
     writer: ExecutionLogWriter,
     readonly functionId: string,
+    release: () => void = () => undefined,
   ) {
-    this.close = writer.subscribe(functionId, (log) =>
+    const unsubscribe = writer.subscribe(functionId, (log) =>
       this.deliver ? this.deliver(log) : this.heard.push(log),
     );
+    this.close = () => {
+      unsubscribe();
+      release();
+    };
   }
 
   /** What was heard so far; from now on each new log goes to `deliver`. */
@@ -54,18 +61,53 @@ export class Listening {
   }
 }
 
+export interface TailLimits {
+  /** Open tails per workspace; one more is RATE_LIMITED. */
+  perWorkspace: number;
+  /**
+   * Bytes a tail may have written that its client has not read yet. A client that does not read
+   * (or reads slower than its function logs) is cut off past this: before, every log it missed
+   * stayed in the server's memory, and a dozen such tails ran the server out of heap in seconds.
+   */
+  maxUnreadBytes: number;
+}
+
+export const DEFAULT_TAIL_LIMITS: TailLimits = { perWorkspace: 16, maxUnreadBytes: 4 * 1024 * 1024 };
+
 export class LiveTails {
   private readonly open = new Set<() => void>();
+  private readonly perWorkspace = new Map<string, number>();
 
   constructor(
     private readonly writer: ExecutionLogWriter,
     private readonly heartbeatMs = 15_000,
     private readonly authCheckMs = 1_000,
+    private readonly limits: TailLimits = DEFAULT_TAIL_LIMITS,
   ) {}
 
-  /** Start listening for the function's new logs; read the backlog after this. */
-  listen(functionId: string): Listening {
-    return new Listening(this.writer, functionId);
+  /**
+   * Start listening for the function's new logs; read the backlog after this. Counts against the
+   * workspace's open tails until `close()` of the returned Listening (stream() closes it).
+   */
+  listen(workspaceId: string, functionId: string): Listening {
+    const open = this.perWorkspace.get(workspaceId) ?? 0;
+    if (open >= this.limits.perWorkspace) {
+      throw new EunhaError(
+        'RATE_LIMITED',
+        `this workspace has ${open} live tails open, the most allowed; close one first`,
+        { limit: this.limits.perWorkspace },
+        { 'retry-after': '15' },
+      );
+    }
+    this.perWorkspace.set(workspaceId, open + 1);
+    let released = false;
+    return new Listening(this.writer, functionId, () => {
+      if (released) return;
+      released = true;
+      const left = (this.perWorkspace.get(workspaceId) ?? 1) - 1;
+      if (left > 0) this.perWorkspace.set(workspaceId, left);
+      else this.perWorkspace.delete(workspaceId);
+    });
   }
 
   /**
@@ -90,8 +132,11 @@ export class LiveTails {
     // first heartbeat, and the client would wait that long to learn the tail is open.
     res.write(': connected\n\n');
     // The same fields as the JSON listing, whose response schema leaves the workspace out.
-    const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog) =>
+    const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog): void => {
+      if (res.destroyed) return;
       res.write(`id: ${shown.id}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
+      if (res.writableLength > this.limits.maxUnreadBytes) res.destroy();
+    };
     // From here on every new log goes straight out; what came before is merged once: a log can
     // be in the store's page, still in the writer, and heard while the page was read.
     const heard = listening.start(send);

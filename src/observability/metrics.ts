@@ -40,6 +40,8 @@ export class Metrics {
     services: () => number;
     runtime: () => RuntimeGauges;
     logs?: () => LogWriterGauges;
+    /** Unread answers (api/undrained.ts). */
+    unread?: () => { heldBytes: number; cut: number };
   }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'eunha_process_' });
@@ -118,6 +120,17 @@ export class Metrics {
       'eunha_execution_logs_dropped_total',
       'Execution logs dropped because the store kept failing and the backlog was full',
       () => logs().dropped,
+    );
+    const unread = () => sources.unread?.() ?? { heldBytes: 0, cut: 0 };
+    gauge(
+      'eunha_unread_response_bytes',
+      'Response bytes held for clients that have not read them',
+      () => unread().heldBytes,
+    );
+    runningTotal(
+      'eunha_unread_responses_cut_total',
+      'Connections closed because their client left an answer unread too long or over the budget',
+      () => unread().cut,
     );
   }
 

@@ -48,7 +48,7 @@ describe('live tail and the writer', () => {
     await new Promise((r) => setTimeout(r, 20)); // the batch with log-a is now being written
     writer.append(entry('log-b', 2)); // waits behind it
     const server = createServer((_req, res) => {
-      const listening = tails.listen('fn-gap');
+      const listening = tails.listen('ws-gap', 'fn-gap');
       // The store has neither yet.
       void tails.stream(res, listening, [...stored], 100);
     });

@@ -66,7 +66,7 @@ export async function logRoutes(
         return (reply as FastifyReply).headers(SSE_HEADERS).send();
       }
       // Listening starts before the page is read, so no log falls between the two.
-      const listening = tails.listen(fn);
+      const listening = tails.listen(ws, fn);
       let page;
       try {
         page = await logs.forFunction(ws, fn, limit);
