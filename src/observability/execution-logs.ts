@@ -5,6 +5,12 @@ import type { ExecutionLog } from '../core/types.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 import type { MetadataStore } from '../store/ports.js';
 
+/**
+ * Stored bytes one page of logs may hold: fewer than `limit` entries come back when they are large
+ * (a log keeps up to 64 KiB of printed lines and two bodies of EUNHA_LOG_BODY_BYTES).
+ */
+export const PAGE_MAX_BYTES = 4 * 1024 * 1024;
+
 export class ExecutionLogService {
   constructor(private readonly meta: MetadataStore) {}
 
@@ -20,7 +26,7 @@ export class ExecutionLogService {
   ): Promise<{ logs: ExecutionLog[]; total: number }> {
     await requireFunction(this.meta, workspaceId, functionId);
     const [logs, total] = await Promise.all([
-      this.meta.listFunctionLogs(functionId, limit),
+      this.meta.listFunctionLogs(functionId, limit, PAGE_MAX_BYTES),
       this.meta.countFunctionLogs(functionId),
     ]);
     return { logs, total };
@@ -28,6 +34,6 @@ export class ExecutionLogService {
 
   async forWorkspace(workspaceId: string, limit: number): Promise<ExecutionLog[]> {
     await requireWorkspace(this.meta, workspaceId);
-    return this.meta.listWorkspaceLogs(workspaceId, limit);
+    return this.meta.listWorkspaceLogs(workspaceId, limit, PAGE_MAX_BYTES);
   }
 }

@@ -74,11 +74,15 @@ export interface MetadataStore {
    * after its function was deleted leaves nothing behind.
    */
   appendLogs(logs: ExecutionLog[]): Promise<void>;
-  /** Newest first. */
-  listFunctionLogs(functionId: string, limit: number): Promise<ExecutionLog[]>;
+  /**
+   * Newest first. With `maxBytes`, the page ends once its entries' stored size passes it (the
+   * first entry always comes back): one invocation's log can hold 75 KB, and a page of 1,000 of
+   * them was 75 MB of JSON, seconds of the event loop for everyone.
+   */
+  listFunctionLogs(functionId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
   countFunctionLogs(functionId: string): Promise<number>;
-  /** Newest first, across every function of the workspace. */
-  listWorkspaceLogs(workspaceId: string, limit: number): Promise<ExecutionLog[]>;
+  /** Newest first, across every function of the workspace; `maxBytes` as for listFunctionLogs. */
+  listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
   /** Logs of a function with timestamp > `afterTimestamp`, oldest first (for live tails). */
   listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]>;
   /**

@@ -115,6 +115,53 @@ describe('observability of invocations', () => {
     },
   );
 
+  test(
+    'a page of large logs ends at its byte budget; total still counts them all',
+    { timeout: 60_000 },
+    async () => {
+      const chatty = (
+        await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions`,
+          payload: {
+            name: 'chatty',
+            code: b64(`from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        for i in range(1000):
+            print(f"{i:04} " + "x" * 59)
+        return Response(200, {}, b"ok")
+`),
+          },
+        })
+      ).json().id;
+      const d = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${chatty}/deployments`,
+      });
+      assert.equal(d.statusCode, 201, d.body);
+      // ~64 KiB of lines a log: 90 of them are ~5.8 MB, past the 4 MiB a page may hold.
+      for (let i = 0; i < 90; i++) {
+        assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${chatty}` })).statusCode, 200);
+      }
+      await p.writer.flush();
+      const res = await p.app.inject({
+        method: 'GET',
+        url: `/api/workspaces/${ws}/functions/${chatty}/logs?limit=1000`,
+      });
+      const page = res.json();
+      assert.equal(page.total, 90);
+      assert.ok(page.logs.length >= 50 && page.logs.length < 90, `${page.logs.length} logs in the page`);
+      assert.ok(res.body.length < 5 * 1024 * 1024, `${res.body.length} bytes`);
+      const all = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/logs?limit=1000` })
+      ).json();
+      assert.ok(all.logs.length < 93, `the workspace listing too: ${all.logs.length}`);
+    },
+  );
+
   test("a deleted function's series leave /metrics; the others stay", { timeout: 60_000 }, async () => {
     const other = (
       await p.app.inject({

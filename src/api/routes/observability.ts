@@ -20,6 +20,7 @@ const Point = Type.Object({
 
 /** loki-logs reads at most this many of a function's newest invocations to find its lines. */
 const LOKI_SCAN_MAX = 5_000;
+const LOKI_SCAN_BYTES = 16 * 1024 * 1024;
 
 export async function observabilityRoutes(
   base: FastifyInstance,
@@ -120,13 +121,13 @@ export async function observabilityRoutes(
       const fn = await requireFn(req.params.function_id);
       const limit = req.query.limit ?? 100;
       // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
-      // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations,
-      // each a parsed row on the event loop).
-      const first = await deps.meta.listFunctionLogs(fn.id, limit);
+      // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations
+      // and LOKI_SCAN_BYTES of them, each a parsed row on the event loop).
+      const first = await deps.meta.listFunctionLogs(fn.id, limit, LOKI_SCAN_BYTES);
       let logs = lokiEntries(first, limit);
       if (logs.length < limit && first.length === limit && limit < LOKI_SCAN_MAX) {
         logs = lokiEntries(
-          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX)),
+          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), LOKI_SCAN_BYTES),
           limit,
         );
       }

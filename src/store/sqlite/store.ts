@@ -170,8 +170,8 @@ export class SqliteMetadataStore implements MetadataStore {
   appendLogs(logs: ExecutionLog[]): Promise<void> {
     return this.tx(() => this.logs.append(logs));
   }
-  listFunctionLogs(functionId: string, limit: number): Promise<ExecutionLog[]> {
-    return this.run(() => this.logs.listForFunction(functionId, limit));
+  listFunctionLogs(functionId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForFunction(functionId, limit, maxBytes));
   }
   countFunctionLogs(functionId: string): Promise<number> {
     return this.run(() => this.logs.countForFunction(functionId));
@@ -179,8 +179,8 @@ export class SqliteMetadataStore implements MetadataStore {
   deleteFunctionLogsBefore(functionId: string, before: string, limit: number): Promise<number> {
     return this.tx(() => this.logs.deleteForFunctionBefore(functionId, before, limit));
   }
-  listWorkspaceLogs(workspaceId: string, limit: number): Promise<ExecutionLog[]> {
-    return this.run(() => this.logs.listForWorkspace(workspaceId, limit));
+  listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForWorkspace(workspaceId, limit, maxBytes));
   }
   listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]> {
     return this.run(() => this.logs.listForFunctionAfter(functionId, afterTimestamp, limit));

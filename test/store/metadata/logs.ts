@@ -245,6 +245,31 @@ export function logTests(withStore: WithStore): void {
       assert.equal(await store.countFunctionLogs(f.id), 4);
     }));
 
+  test('logs: a page ends once its logs pass maxBytes, newest first; the first always comes back', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 1);
+      const f = fns[0]!;
+      const now = clock.now();
+      // Ten logs of ~20 KB each (printed lines), newest log-0.
+      const big = Array.from({ length: 10 }, (_, m) =>
+        log(f, { id: `log-${m}`, timestamp: at(now, -m * MINUTE), logs: ['x'.repeat(20_000)] }),
+      );
+      await store.appendLogs(big);
+      const all = ids(big);
+      for (const list of [
+        (limit: number, maxBytes?: number) => store.listFunctionLogs(f.id, limit, maxBytes),
+        (limit: number, maxBytes?: number) => store.listWorkspaceLogs(ws.id, limit, maxBytes),
+      ]) {
+        assert.deepEqual(ids(await list(10)), all);
+        assert.deepEqual(ids(await list(10, 10_000_000)), all);
+        assert.deepEqual(ids(await list(10, 1)), ['log-0'], 'one log over the budget still comes back');
+        const some = ids(await list(10, 70_000));
+        assert.ok(some.length >= 2 && some.length <= 4, `~3 of ~20 KB fit 70 KB: ${some.length}`);
+        assert.deepEqual(some, all.slice(0, some.length), 'the newest ones, in order');
+        assert.deepEqual(ids(await list(2, 10_000_000)), ['log-0', 'log-1'], 'limit still applies');
+      }
+    }));
+
   test('logs: logs sharing a timestamp are all kept', () =>
     withStore(async (store, clock) => {
       const { fns } = await seed(store, 1);
