@@ -3,13 +3,15 @@
 // hash only has to be one-way, and nobody can guess a 256-bit preimage.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { notFound } from '../core/errors.js';
+import { EunhaError, notFound } from '../core/errors.js';
 import type { Clock, IdSource } from '../core/ids.js';
 import type { ApiKey } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
 import { requireWorkspace } from '../store/lookups.js';
 
 export const KEY_PREFIX = 'eunha_';
+/** Keys one workspace may hold: enough for every service and person, not a table to fill. */
+export const MAX_KEYS_PER_WORKSPACE = 50;
 /** Characters of a key shown in listings: the fixed prefix plus 6 random ones. */
 const SHOWN = KEY_PREFIX.length + 6;
 
@@ -52,6 +54,14 @@ export class ApiKeyService {
 
   /** Creates a key; the answer is the only place the key itself ever appears. */
   async create(workspaceId: string, name: string | null): Promise<ApiKeyView & { key: string }> {
+    const existing = await this.deps.meta.listApiKeys(workspaceId);
+    if (existing.length >= MAX_KEYS_PER_WORKSPACE) {
+      throw new EunhaError(
+        'CONFLICT',
+        `this workspace has ${existing.length} API keys, the most allowed; revoke one first`,
+        { limit: MAX_KEYS_PER_WORKSPACE },
+      );
+    }
     const key = generateKey();
     const record: ApiKey = {
       id: `key-${this.deps.ids.opaque()}`,

@@ -123,8 +123,12 @@ function samePrincipal(a: Principal, b: Principal): boolean {
   return a.kind === b.kind && a.kind !== 'workspace';
 }
 
+/**
+ * A workspace's keys share one bucket: per key, a tenant multiplied its rate by creating keys (a
+ * review got 3,040 requests through in a second with five).
+ */
 function bucketOf(p: Principal, ip: string): string {
-  if (p.kind === 'workspace') return `key:${p.keyId}`;
+  if (p.kind === 'workspace') return `ws:${p.workspaceId}`;
   if (p.kind === 'admin' && !p.open) return 'admin';
   return `ip:${ip}`;
 }

@@ -1,10 +1,11 @@
-// Abuse: per-key rate limits on the control plane (429 + Retry-After), a body cap on every route of
+// Abuse: per-workspace rate limits on the control plane (429 + Retry-After), capped API keys, a body cap on every route of
 // the table (413, nothing stored), and deadlines for slow clients on a real socket (slowloris).
 
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
+import { MAX_KEYS_PER_WORKSPACE } from '../../src/auth/api-keys.js';
 import { RateLimiter } from '../../src/auth/rate-limit.js';
 import { multipart } from '../build/harness.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
@@ -39,7 +40,7 @@ describe('rate limits', () => {
     });
     after(async () => p?.cleanup());
 
-    test('per key: the sixth request in a minute answers 429 RATE_LIMITED with Retry-After', async () => {
+    test('per workspace: the sixth request in a minute answers 429 RATE_LIMITED with Retry-After', async () => {
       const admin = bearer(ADMIN_KEY);
       const ws = (
         await p.app.inject({ method: 'POST', url: '/api/workspaces', headers: admin, payload: { name: 'r' } })
@@ -62,7 +63,16 @@ describe('rate limits', () => {
       assert.equal(limited.statusCode, 429);
       assert.equal(limited.json().error.code, 'RATE_LIMITED');
       assert.ok(Number(limited.headers['retry-after']) >= 1);
-      // The admin's bucket is its own (3 used above + 1 here).
+      // Another key of the same workspace shares its bucket: more keys are not more requests.
+      const second = (
+        await p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/keys`, headers: admin })
+      ).json().key as string;
+      assert.equal(
+        (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}`, headers: bearer(second) }))
+          .statusCode,
+        429,
+      );
+      // The admin's bucket is its own.
       assert.equal(
         (await p.app.inject({ method: 'GET', url: '/api/workspaces', headers: admin })).statusCode,
         200,
@@ -86,6 +96,37 @@ describe('rate limits', () => {
       // Except health probes, which a load balancer sends from an address others may share.
       assert.equal((await p.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
     });
+  });
+});
+
+describe('API keys per workspace', () => {
+  test('are capped: one more is a 409 until one is revoked', { timeout: 60_000 }, async () => {
+    const p = await startTestPlatform({ EUNHA_ADMIN_KEY: ADMIN_KEY, EUNHA_RATE_LIMIT_PER_MINUTE: '0' });
+    try {
+      const admin = bearer(ADMIN_KEY);
+      const ws = (
+        await p.app.inject({ method: 'POST', url: '/api/workspaces', headers: admin, payload: { name: 'k' } })
+      ).json().id;
+      const make = () => p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/keys`, headers: admin });
+      let first = '';
+      for (let i = 0; i < MAX_KEYS_PER_WORKSPACE; i++) {
+        const res = await make();
+        assert.equal(res.statusCode, 201, res.body);
+        first ||= res.json().id;
+      }
+      const over = await make();
+      assert.equal(over.statusCode, 409);
+      assert.equal(over.json().error.details.limit, MAX_KEYS_PER_WORKSPACE);
+      const revoke = await p.app.inject({
+        method: 'DELETE',
+        url: `/api/workspaces/${ws}/keys/${first}`,
+        headers: admin,
+      });
+      assert.equal(revoke.statusCode, 204);
+      assert.equal((await make()).statusCode, 201);
+    } finally {
+      await p.cleanup();
+    }
   });
 });
 
