@@ -53,6 +53,9 @@ interface Job {
   tag: string;
 }
 
+/** Builds one workspace may have waiting for a slot (running ones aside). */
+export const MAX_WAITING_PER_WORKSPACE = 20;
+
 export class BuildService {
   private readonly queue: BuildQueue;
   private readonly limits: SourceLimits;
@@ -105,6 +108,7 @@ export class BuildService {
   async submit(input: UploadSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.workspace(input.workspaceId);
+    this.assertRoom(workspaceId);
     sourceKindOf(input.filename);
     if (input.data.byteLength === 0) throw invalid('file', 'file is empty');
     if (input.data.byteLength > this.limits.maxSourceBytes) {
@@ -138,6 +142,7 @@ export class BuildService {
   async submitPush(input: PushSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.workspace(input.workspaceId);
+    this.assertRoom(workspaceId);
     const tag = checkTag(input.tag ?? DEFAULT_TAG);
     let sourcePath: string | null = null;
     if (input.sourcePath !== undefined && input.sourcePath.trim() !== '') {
@@ -200,7 +205,10 @@ export class BuildService {
     const app = resolveAppName(appName, 'app');
     checkTag(tag);
     checkSourceFiles(files, this.limits);
-    return this.queue.run(() => this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code', env)));
+    this.assertRoom(workspaceId);
+    return this.queue.run(workspaceId, () =>
+      this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code', env)),
+    );
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */
@@ -230,6 +238,18 @@ export class BuildService {
 
   private assertOpen(): void {
     if (this.closed) throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry shortly');
+  }
+
+  /** A workspace may have MAX_WAITING_PER_WORKSPACE builds waiting; one more is a 429. */
+  private assertRoom(workspaceId: string): void {
+    const waiting = this.queue.waitingFor(workspaceId);
+    if (waiting < MAX_WAITING_PER_WORKSPACE) return;
+    throw new EunhaError(
+      'RATE_LIMITED',
+      `this workspace has ${waiting} builds waiting, the most allowed; retry when some have run`,
+      { limit: MAX_WAITING_PER_WORKSPACE },
+      { 'retry-after': '10' },
+    );
   }
 
   /** The workspace of a request; the seed's `ws-default` is created on first use. */
@@ -292,7 +312,7 @@ export class BuildService {
     this.inflight.add(task.taskId);
     await this.opts.meta.putTask(task);
     const done = this.queue
-      .run(() => this.execute(job))
+      .run(job.workspaceId, () => this.execute(job))
       .catch(async (err: unknown) => {
         if (err instanceof QueueClosedError) {
           await this.patch(job.taskId, { status: 'failed', error: CANCELLED_ERROR });

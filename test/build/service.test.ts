@@ -8,9 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CANCELLED_ERROR, INTERRUPTED_ERROR, buildBlobPrefixes } from '../../src/build/index.js';
+import { MAX_WAITING_PER_WORKSPACE } from '../../src/build/service.js';
 import { EunhaError } from '../../src/core/errors.js';
 import type { BuildTask } from '../../src/core/types.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
+import { workspace } from '../store/fixtures.js';
 import { multipart, startBuildHarness, waitForTask } from './harness.js';
 import { pythonChecker, recordingChecker } from './python-checker.js';
 
@@ -37,6 +39,31 @@ describe('build service', () => {
       assert.equal(stats.max, 2);
       assert.deepEqual(h.started, ids);
       assert.equal(h.finished.length, 6);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a workspace may have 20 builds waiting; one more is a 429, and other workspaces still queue', async () => {
+    const { checker } = recordingChecker(pythonChecker, 300);
+    const h = await startBuildHarness(checker, { concurrency: 1 });
+    try {
+      const other = workspace();
+      await h.meta.createWorkspace(other);
+      const submit = (ws?: string) =>
+        h.app.inject({
+          method: 'POST',
+          url: '/api/v1/build',
+          ...multipart(ws ? { workspace_id: ws } : {}, { filename: 'app.py', data: SAMPLE_HANDLER }),
+        });
+      // One runs, MAX_WAITING_PER_WORKSPACE wait.
+      for (let i = 0; i <= MAX_WAITING_PER_WORKSPACE; i++) assert.equal((await submit()).statusCode, 202);
+      const over = await submit();
+      assert.equal(over.statusCode, 429, over.body);
+      assert.equal(over.json().error.code, 'RATE_LIMITED');
+      assert.equal(over.json().error.details.limit, MAX_WAITING_PER_WORKSPACE);
+      assert.ok(Number(over.headers['retry-after']) > 0);
+      assert.equal((await submit(other.id)).statusCode, 202, 'another workspace has its own allowance');
     } finally {
       await h.close();
     }
