@@ -43,6 +43,12 @@ export interface FunctionView extends Omit<
   avgDuration: number;
 }
 
+/**
+ * Functions one workspace may hold. Each has its own key-value quota, instances and artifacts: an
+ * unbounded number made those per-function limits per-tenant ones in name only.
+ */
+export const MAX_FUNCTIONS_PER_WORKSPACE = 100;
+
 export class FunctionService {
   /**
    * Updates and deletes of one function run one at a time: two PATCHes that each read the record
@@ -66,6 +72,14 @@ export class FunctionService {
       input.secretEnvironmentVariables ?? {},
     );
     checkNoOverlap(environmentVariables, secretEnvironmentVariables, input);
+    const count = await this.deps.meta.countFunctions(workspaceId);
+    if (count >= MAX_FUNCTIONS_PER_WORKSPACE) {
+      throw new EunhaError(
+        'CONFLICT',
+        `this workspace has ${count} functions, the most allowed; delete one first`,
+        { limit: MAX_FUNCTIONS_PER_WORKSPACE },
+      );
+    }
     const { key, sha } = await this.storeCode(workspaceId, id, source);
     const fn: FunctionRecord = {
       id,

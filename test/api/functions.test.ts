@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { MAX_FUNCTIONS_PER_WORKSPACE } from '../../src/services/functions.js';
 import { b64, SAMPLE_HANDLER, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 describe('functions API', () => {
@@ -186,6 +187,30 @@ describe('functions API', () => {
     const current = Buffer.from(now.code, 'base64').toString();
     assert.match(current, /^v = 5\.[12]\n$/);
     assert.equal(Buffer.from((await p.blobs.get(kept[0]!))!).toString(), current);
+  });
+
+  test('a workspace holds at most MAX_FUNCTIONS_PER_WORKSPACE functions (409 beyond)', async () => {
+    const own = (
+      await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'full' } })
+    ).json().id;
+    const make = () =>
+      p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${own}/functions`,
+        payload: { name: 'f', code: b64('x = 1\n') },
+      });
+    let first = '';
+    for (let i = 0; i < MAX_FUNCTIONS_PER_WORKSPACE; i++) {
+      const res = await make();
+      assert.equal(res.statusCode, 201, res.body);
+      first ||= res.json().id;
+    }
+    const over = await make();
+    assert.equal(over.statusCode, 409);
+    assert.equal(over.json().error.details.limit, MAX_FUNCTIONS_PER_WORKSPACE);
+    assert.equal((await p.blobs.list(`code/${own}`)).length, MAX_FUNCTIONS_PER_WORKSPACE, 'nothing stored');
+    await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${own}/functions/${first}` });
+    assert.equal((await make()).statusCode, 201);
   });
 
   test('missing workspace or function → 404 NOT_FOUND naming the resource', async () => {
