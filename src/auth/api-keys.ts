@@ -4,6 +4,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EunhaError, notFound } from '../core/errors.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import type { Clock, IdSource } from '../core/ids.js';
 import type { ApiKey } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
@@ -42,6 +43,7 @@ const view = (k: ApiKey): ApiKeyView => ({
 export class ApiKeyService {
   /** Last time a use was written, per key: lastUsedAt is refreshed at most once a minute. */
   private readonly touched = new Map<string, number>();
+  private readonly creates = new KeyedLock();
 
   constructor(
     private readonly deps: {
@@ -52,8 +54,15 @@ export class ApiKeyService {
     },
   ) {}
 
-  /** Creates a key; the answer is the only place the key itself ever appears. */
-  async create(workspaceId: string, name: string | null): Promise<ApiKeyView & { key: string }> {
+  /**
+   * Creates a key; the answer is the only place the key itself ever appears. Creates in one
+   * workspace run one at a time, so the cap's count cannot go stale.
+   */
+  create(workspaceId: string, name: string | null): Promise<ApiKeyView & { key: string }> {
+    return this.creates.run(workspaceId, () => this.createAlone(workspaceId, name));
+  }
+
+  private async createAlone(workspaceId: string, name: string | null): Promise<ApiKeyView & { key: string }> {
     const existing = await this.deps.meta.listApiKeys(workspaceId);
     if (existing.length >= MAX_KEYS_PER_WORKSPACE) {
       throw new EunhaError(

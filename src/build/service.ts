@@ -58,6 +58,8 @@ export const MAX_WAITING_PER_WORKSPACE = 20;
 
 export class BuildService {
   private readonly queue: BuildQueue;
+  /** Per workspace: submissions past their check of the waiting cap and not yet in the queue. */
+  private readonly admitting = new Map<string, number>();
   private readonly limits: SourceLimits;
   /** Tasks this process owns (queued or running): start() must not call them interrupted. */
   private readonly inflight = new Set<string>();
@@ -108,7 +110,16 @@ export class BuildService {
   async submit(input: UploadSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.workspace(input.workspaceId);
-    this.assertRoom(workspaceId);
+    // Held from here until the job is in the queue: uploads sent at once each see the others.
+    const release = this.reserve(workspaceId);
+    try {
+      return await this.submitIn(workspaceId, input);
+    } finally {
+      release();
+    }
+  }
+
+  private async submitIn(workspaceId: string, input: UploadSubmission): Promise<BuildTask> {
     sourceKindOf(input.filename);
     if (input.data.byteLength === 0) throw invalid('file', 'file is empty');
     if (input.data.byteLength > this.limits.maxSourceBytes) {
@@ -142,7 +153,15 @@ export class BuildService {
   async submitPush(input: PushSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.workspace(input.workspaceId);
-    this.assertRoom(workspaceId);
+    const release = this.reserve(workspaceId);
+    try {
+      return await this.submitPushIn(workspaceId, input);
+    } finally {
+      release();
+    }
+  }
+
+  private async submitPushIn(workspaceId: string, input: PushSubmission): Promise<BuildTask> {
     const tag = checkTag(input.tag ?? DEFAULT_TAG);
     let sourcePath: string | null = null;
     if (input.sourcePath !== undefined && input.sourcePath.trim() !== '') {
@@ -205,7 +224,8 @@ export class BuildService {
     const app = resolveAppName(appName, 'app');
     checkTag(tag);
     checkSourceFiles(files, this.limits);
-    this.assertRoom(workspaceId);
+    // Joins the queue in the same step (no await in between), so the check cannot go stale.
+    this.reserve(workspaceId)();
     return this.queue.run(workspaceId, () =>
       this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code', env)),
     );
@@ -240,16 +260,30 @@ export class BuildService {
     if (this.closed) throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry shortly');
   }
 
-  /** A workspace may have MAX_WAITING_PER_WORKSPACE builds waiting; one more is a 429. */
-  private assertRoom(workspaceId: string): void {
-    const waiting = this.queue.waitingFor(workspaceId);
-    if (waiting < MAX_WAITING_PER_WORKSPACE) return;
-    throw new EunhaError(
-      'RATE_LIMITED',
-      `this workspace has ${waiting} builds waiting, the most allowed; retry when some have run`,
-      { limit: MAX_WAITING_PER_WORKSPACE },
-      { 'retry-after': '10' },
-    );
+  /**
+   * A place among the workspace's MAX_WAITING_PER_WORKSPACE waiting builds, or a 429. Call the
+   * returned release once the job is in the queue (or has failed to get there).
+   */
+  private reserve(workspaceId: string): () => void {
+    const admitting = this.admitting.get(workspaceId) ?? 0;
+    const waiting = this.queue.waitingFor(workspaceId) + admitting;
+    if (waiting >= MAX_WAITING_PER_WORKSPACE) {
+      throw new EunhaError(
+        'RATE_LIMITED',
+        `this workspace has ${waiting} builds waiting, the most allowed; retry when some have run`,
+        { limit: MAX_WAITING_PER_WORKSPACE },
+        { 'retry-after': '10' },
+      );
+    }
+    this.admitting.set(workspaceId, admitting + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.admitting.get(workspaceId) ?? 1) - 1;
+      if (left > 0) this.admitting.set(workspaceId, left);
+      else this.admitting.delete(workspaceId);
+    };
   }
 
   /** The workspace of a request; the seed's `ws-default` is created on first use. */

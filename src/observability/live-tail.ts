@@ -132,10 +132,13 @@ export class LiveTails {
     // first heartbeat, and the client would wait that long to learn the tail is open.
     res.write(': connected\n\n');
     // The same fields as the JSON listing, whose response schema leaves the workspace out.
+    // The backlog goes out in one go (a page is capped by the store); the unread allowance counts
+    // from what it left waiting, so a client is judged on keeping up with new logs.
+    let backlogLeft = Infinity;
     const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog): void => {
       if (res.destroyed) return;
       res.write(`id: ${shown.id}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
-      if (res.writableLength > this.limits.maxUnreadBytes) res.destroy();
+      if (res.writableLength > backlogLeft + this.limits.maxUnreadBytes) res.destroy();
     };
     // From here on every new log goes straight out; what came before is merged once: a log can
     // be in the store's page, still in the writer, and heard while the page was read.
@@ -148,6 +151,7 @@ export class LiveTails {
     const sent = new Set(recent.map((l) => l.id));
     for (const log of recent) send(log);
     for (const log of heard) if (!sent.has(log.id)) send(log);
+    backlogLeft = res.writableLength;
     const unsubscribe = listening.close;
     return new Promise((resolve) => {
       let ended = false;

@@ -56,10 +56,16 @@ export class FunctionService {
    * left behind; a delete could remove the code prefix before a PATCH stored its blob there.
    */
   private readonly writes = new KeyedLock();
+  private readonly creates = new KeyedLock();
 
   constructor(private readonly deps: ServiceDeps) {}
 
-  async create(workspaceId: string, input: FunctionCreate): Promise<FunctionView> {
+  /** Creates in one workspace run one at a time, so the cap's count cannot go stale. */
+  create(workspaceId: string, input: FunctionCreate): Promise<FunctionView> {
+    return this.creates.run(workspaceId, () => this.createAlone(workspaceId, input));
+  }
+
+  private async createAlone(workspaceId: string, input: FunctionCreate): Promise<FunctionView> {
     const runtime = resolveRuntime(input.runtime ?? DEFAULT_RUNTIME);
     const source = decodeCode(input.code);
     const now = this.deps.clock().toISOString();

@@ -189,7 +189,7 @@ describe('functions API', () => {
     assert.equal(Buffer.from((await p.blobs.get(kept[0]!))!).toString(), current);
   });
 
-  test('a workspace holds at most MAX_FUNCTIONS_PER_WORKSPACE functions (409 beyond)', async () => {
+  test('a workspace holds at most MAX_FUNCTIONS_PER_WORKSPACE functions (409 beyond), even when creates arrive at once', async () => {
     const own = (
       await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'full' } })
     ).json().id;
@@ -200,11 +200,14 @@ describe('functions API', () => {
         payload: { name: 'f', code: b64('x = 1\n') },
       });
     let first = '';
-    for (let i = 0; i < MAX_FUNCTIONS_PER_WORKSPACE; i++) {
+    for (let i = 0; i < MAX_FUNCTIONS_PER_WORKSPACE - 5; i++) {
       const res = await make();
       assert.equal(res.statusCode, 201, res.body);
       first ||= res.json().id;
     }
+    // Sent at once, near the cap: exactly the room left is taken.
+    const burst = await Promise.all(Array.from({ length: 30 }, make));
+    assert.equal(burst.filter((r) => r.statusCode === 201).length, 5);
     const over = await make();
     assert.equal(over.statusCode, 409);
     assert.equal(over.json().error.details.limit, MAX_FUNCTIONS_PER_WORKSPACE);

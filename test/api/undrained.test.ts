@@ -52,14 +52,18 @@ describe('unread answers', () => {
     'over the budget, answers stalled for a second are cut off, oldest first',
     { timeout: 30_000 },
     async () => {
-      const unread = new UndrainedResponses({ budgetBytes: 40 * MB, deadlineMs: 60_000 });
+      const unread = new UndrainedResponses({ budgetBytes: 40 * MB, deadlineMs: 60_000, stalledMs: 2000 });
       // 32 MiB answers: far more than the kernel buffers on both ends take.
       const { closed, stall } = await serve(unread, 32 * MB);
       await stall();
       await stall();
       assert.ok(await until(() => unread.stats().heldBytes > 40 * MB, 5000), 'both held');
-      assert.deepEqual(closed, [], 'over the budget, but nobody has stalled for a second yet');
-      await new Promise((r) => setTimeout(r, 1200));
+      assert.deepEqual(
+        closed,
+        [],
+        'over the budget, but nobody has stalled long enough yet (2 s here, so a loaded machine does not count)',
+      );
+      await new Promise((r) => setTimeout(r, 2200));
       await stall();
       assert.ok(await until(() => closed.length >= 2, 5000), `closed: ${closed}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -78,6 +82,25 @@ describe('unread answers', () => {
     assert.ok(await until(() => closed.length === 1, 5000), 'still open after 5 s');
     assert.ok(Date.now() - started >= 250, 'not before the deadline');
     assert.deepEqual(unread.stats(), { heldBytes: 0, cut: 1 });
+  });
+
+  test('a slow reader that keeps reading outlives the deadline', { timeout: 30_000 }, async () => {
+    const unread = new UndrainedResponses({ budgetBytes: 1024 * MB, deadlineMs: 1000 });
+    const { closed } = await serve(unread, 64 * MB);
+    const { port } = servers.at(-1)!.address() as AddressInfo;
+    const s = connect(port, '127.0.0.1');
+    sockets.push(s);
+    await new Promise<void>((r) => s.once('connect', r));
+    s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    // A few MB/s: 64 MiB take longer than the test, and far longer than the 1-s deadline.
+    s.on('data', () => {
+      s.pause();
+      setTimeout(() => s.resume(), 10);
+    });
+    await new Promise((r) => setTimeout(r, 4000));
+    assert.deepEqual(closed, [], 'cut off although it was reading');
+    assert.equal(unread.stats().cut, 0);
+    s.destroy();
   });
 
   test('answers that are read are never cut off, even over the budget', { timeout: 30_000 }, async () => {

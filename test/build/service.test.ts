@@ -44,9 +44,18 @@ describe('build service', () => {
     }
   });
 
-  test('a workspace may have 20 builds waiting; one more is a 429, and other workspaces still queue', async () => {
-    const { checker } = recordingChecker(pythonChecker, 300);
-    const h = await startBuildHarness(checker, { concurrency: 1 });
+  test('a workspace may have 20 builds waiting, even when uploads arrive at once; other workspaces still queue', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const h = await startBuildHarness(
+      {
+        async check(files) {
+          await gate;
+          return pythonChecker.check(files);
+        },
+      },
+      { concurrency: 1 },
+    );
     try {
       const other = workspace();
       await h.meta.createWorkspace(other);
@@ -56,15 +65,18 @@ describe('build service', () => {
           url: '/api/v1/build',
           ...multipart(ws ? { workspace_id: ws } : {}, { filename: 'app.py', data: SAMPLE_HANDLER }),
         });
-      // One runs, MAX_WAITING_PER_WORKSPACE wait.
-      for (let i = 0; i <= MAX_WAITING_PER_WORKSPACE; i++) assert.equal((await submit()).statusCode, 202);
-      const over = await submit();
-      assert.equal(over.statusCode, 429, over.body);
+      assert.equal((await submit()).statusCode, 202, 'this one runs (held at its check)');
+      const burst = await Promise.all(Array.from({ length: MAX_WAITING_PER_WORKSPACE + 10 }, () => submit()));
+      const statuses = burst.map((r) => r.statusCode);
+      assert.equal(statuses.filter((s) => s === 202).length, MAX_WAITING_PER_WORKSPACE, statuses.join(' '));
+      const over = burst.find((r) => r.statusCode === 429)!;
       assert.equal(over.json().error.code, 'RATE_LIMITED');
       assert.equal(over.json().error.details.limit, MAX_WAITING_PER_WORKSPACE);
       assert.ok(Number(over.headers['retry-after']) > 0);
+      assert.equal(h.builds.queueDepth, MAX_WAITING_PER_WORKSPACE);
       assert.equal((await submit(other.id)).statusCode, 202, 'another workspace has its own allowance');
     } finally {
+      open();
       await h.close();
     }
   });

@@ -3,7 +3,7 @@
 // dozen such tails on a chatty function ran the server out of heap within a minute).
 
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, get, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { EunhaError } from '../../src/core/errors.js';
@@ -51,6 +51,31 @@ describe('live tail limits', () => {
     const again = tails.listen('ws-b', 'fn-b');
     assert.throws(() => tails.listen('ws-b', 'fn-b'), EunhaError);
     for (const l of [again, ...open.slice(1)]) l.close();
+  });
+
+  test('a reading client gets a backlog larger than the allowance, whole', { timeout: 30_000 }, async () => {
+    const backlog = Array.from({ length: 10 }, (_, i) => chatty(10_000 + i)); // ~1 MB, 4× the allowance
+    const server = createServer((_req, res) => {
+      void tails.stream(res, tails.listen('ws-d', 'fn-chatty'), backlog, 100);
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const got = await new Promise<number>((resolve, reject) => {
+      get(`http://127.0.0.1:${port}/`, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+          const n = text.split('event: log\n').length - 1;
+          if (n === backlog.length) {
+            res.destroy();
+            resolve(n);
+          }
+        });
+        res.on('close', () => resolve(text.split('event: log\n').length - 1));
+      }).on('error', reject);
+    });
+    assert.equal(got, backlog.length);
   });
 
   test('a client that stops reading is cut off, and its place is freed', { timeout: 30_000 }, async () => {
