@@ -7,13 +7,15 @@ import type { FastifyInstance } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
 import { ErrorBody } from '../core/schemas.js';
 
-const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const error = (description: string) => ({ ...ErrorBody, description });
 
 const UNAUTHORIZED = error('`UNAUTHORIZED`: no key, or a key that is malformed or revoked');
 const FORBIDDEN = error('`FORBIDDEN`: this needs the admin key; a workspace key cannot do it');
-const RATE_LIMITED = error('`RATE_LIMITED`: too many requests from this key (or address); see Retry-After');
+const RATE_LIMITED = error(
+  '`RATE_LIMITED`: too many requests from this workspace (or address), or a per-workspace cap (builds waiting, live tails); see Retry-After',
+);
 const BAD_BODY = error('`VALIDATION_ERROR` or `BAD_JSON`: the body (or a parameter) is not valid');
 const TOO_LARGE = error('`PAYLOAD_TOO_LARGE`: the body is larger than the configured limit');
 const MEDIA_TYPE = error('`UNSUPPORTED_MEDIA_TYPE`: a content type or encoding this route does not read');

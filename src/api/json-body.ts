@@ -23,8 +23,28 @@ function encodingOf(req: FastifyRequest): string | undefined {
 export function installJsonParser(app: FastifyInstance): void {
   // The API reads JSON (and multipart on the build routes): a text/plain body is a 415 like any
   // other type, not a string that fails validation as "body must be object" (or, on /invoke, is
-  // taken for a JSON string). The function ingress has parsers of its own.
+  // taken for a JSON string). An empty body of any type is no body: clients label empty DELETEs
+  // with a default type. The function ingress has parsers of its own.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('*', (req, _payload, done) => {
+    if (req.headers['content-length'] === '0') {
+      done(null, undefined);
+      return;
+    }
+    const type = String(req.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim();
+    done(
+      new EunhaError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `content type ${quote(type)} is not supported; send application/json`,
+        {
+          field: 'content-type',
+        },
+      ),
+      undefined,
+    );
+  });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {

@@ -337,6 +337,21 @@ export const ErrorBody = Type.Object(
   },
 );
 
+/** The answer of a create past a per-workspace cap (functions, API keys). */
+export const AT_CAP = {
+  ...ErrorBody,
+  description: '`CONFLICT`: the workspace holds the most allowed; `details.limit` says how many',
+  examples: [
+    {
+      error: {
+        code: 'CONFLICT',
+        message: 'this workspace has 100 functions, the most allowed',
+        details: { limit: 100 },
+      },
+    },
+  ],
+};
+
 export const ApiKeyCreate = Type.Object(
   {
     name: Type.Optional(Type.Union([Type.String(nameRules), Type.Null()])),

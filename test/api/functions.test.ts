@@ -249,14 +249,16 @@ describe('functions API', () => {
     assert.equal((await p.app.inject({ method: 'GET', url: `${base()}/${fn.id}` })).statusCode, 200);
   });
 
-  test('DELETE with a JSON content type and no body still works', async () => {
-    const fn = (await create({ name: 'bye', code: b64('x = 1\n') })).json();
-    const res = await p.app.inject({
-      method: 'DELETE',
-      url: `${base()}/${fn.id}`,
-      headers: { 'content-type': 'application/json' },
-    });
-    assert.equal(res.statusCode, 204);
-    assert.deepEqual(await p.blobs.list(`code/${ws}/${fn.id}`), []);
+  test('DELETE with a content type (JSON, text/plain, anything) and no body still works', async () => {
+    for (const type of ['application/json', 'text/plain;charset=UTF-8', 'application/x-anything']) {
+      const fn = (await create({ name: 'bye', code: b64('x = 1\n') })).json();
+      const res = await p.app.inject({
+        method: 'DELETE',
+        url: `${base()}/${fn.id}`,
+        headers: { 'content-type': type, 'content-length': '0' },
+      });
+      assert.equal(res.statusCode, 204, `${type}: ${res.body}`);
+      assert.deepEqual(await p.blobs.list(`code/${ws}/${fn.id}`), []);
+    }
   });
 });

@@ -114,7 +114,7 @@ describe('access rules on every route', () => {
       assert.equal(op.security, undefined, `${name(r)} needs a key (the document's default)`);
       for (const status of ['401', '429']) assert.ok(statuses.includes(status), `${name(r)}: ${status}`);
       if (r.policy.access === 'admin') assert.ok(statuses.includes('403'), `${name(r)}: 403`);
-      if (['POST', 'PUT', 'PATCH'].includes(r.method)) {
+      if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)) {
         for (const status of ['400', '413', '415'])
           assert.ok(statuses.includes(status), `${name(r)}: ${status}`);
       } else {

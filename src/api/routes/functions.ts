@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import {
+  AT_CAP,
   ErrorBody,
   FunctionConfig,
   FunctionCreate,
@@ -34,7 +35,7 @@ export async function functionRoutes(
         description: 'The code is the base64 of a Python file written for the Spin Python SDK.',
         params: WorkspaceParams,
         body: FunctionCreate,
-        response: { 201: FunctionConfig, ...errors },
+        response: { 201: FunctionConfig, 409: AT_CAP, ...errors },
       },
     },
     async (req, reply) => reply.code(201).send(await functions.create(req.params.workspace_id, req.body)),

@@ -12,6 +12,7 @@ import {
   ApiKeyCreated,
   ApiKeyParams,
   ApiKeyView,
+  AT_CAP,
   ErrorBody,
   WorkspaceParams,
 } from '../../core/schemas.js';
@@ -37,7 +38,7 @@ export async function keyRoutes(base: FastifyInstance, keys: ApiKeyService, scop
           'Answers the key once; only its sha256 is stored. Send it as `Authorization: Bearer <key>`.',
         params: WorkspaceParams,
         body: ApiKeyCreate,
-        response: { 201: ApiKeyCreated, ...errors },
+        response: { 201: ApiKeyCreated, 409: AT_CAP, ...errors },
       },
     },
     async (req, reply) => {
