@@ -58,8 +58,7 @@ export class DeploymentService {
 
   /** Builds the function's current code and deploys it: the one-call path. */
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
-    const fn = await this.deps.functions.require(workspaceId, functionId);
-    const source = await this.deps.functions.source(fn);
+    const { fn, source } = await this.deps.functions.current(workspaceId, functionId);
     const { env, secrets } = this.deps.environmentOf(fn);
     let built;
     try {

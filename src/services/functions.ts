@@ -134,6 +134,17 @@ export class FunctionService {
   }
 
   /** The current source of a function, as bytes. */
+  /**
+   * The function and its current code, read together: a PATCH with new code deletes the old blob,
+   * so a deploy that read the record and then the blob could find it gone.
+   */
+  current(workspaceId: string, functionId: string): Promise<{ fn: FunctionRecord; source: Buffer }> {
+    return this.writes.run(functionId, async () => {
+      const fn = await this.require(workspaceId, functionId);
+      return { fn, source: await this.source(fn) };
+    });
+  }
+
   async source(fn: FunctionRecord): Promise<Buffer> {
     const bytes = await this.deps.blobs.get(fn.codeKey);
     if (!bytes) {

@@ -94,6 +94,22 @@ describe('concurrent deploys and deletes', () => {
     }
   });
 
+  test('a deploy racing a PATCH of the code deploys one version or the other, never a missing blob', async () => {
+    const fn = await createFn();
+    for (let round = 1; round <= 5; round++) {
+      const [patched, deployed] = await Promise.all([
+        p.app.inject({
+          method: 'PATCH',
+          url: `/api/workspaces/${ws}/functions/${fn}`,
+          payload: { code: b64(`${CODE}\n# round ${round}\n`) },
+        }),
+        deploy(fn),
+      ]);
+      assert.equal(patched.statusCode, 200, patched.body);
+      assert.equal(deployed.statusCode, 201, deployed.body);
+    }
+  });
+
   test('requests waiting for an instance when a redeploy unloads their version run on the new one', async () => {
     const fn = await createFn({ maxInstances: 1 });
     assert.equal((await deploy(fn)).statusCode, 201);
