@@ -157,6 +157,8 @@ async function compose(
   if (swept.code + swept.artifacts + swept.sources > 0) {
     logger?.info(swept, 'removed blobs that no record names (left by a crash)');
   }
+  if (swept.failed > 0)
+    logger?.warn(swept, 'could not remove some blobs that no record names; the next start retries');
 
   const target = new LocalTarget(
     runtime,

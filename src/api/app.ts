@@ -147,6 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     publicUrl: deps.publicUrl,
     bodyLimitBytes: deps.config.bodyLimitBytes,
     authorize: (req, fn) => authorizeInvocation(deps.auth, req, fn),
+    isPlatformCredential: (header) => deps.auth.isPlatformCredential(header),
     functionExists: async (id) => (await deps.meta.findFunction(id)) !== undefined,
   });
 

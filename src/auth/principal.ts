@@ -2,7 +2,7 @@
 // `Authorization: Bearer <key>`; anything else in that header is refused, never ignored.
 
 import { EunhaError } from '../core/errors.js';
-import { type ApiKeyService, sameKey } from './api-keys.js';
+import { type ApiKeyService, KEY_PREFIX, sameKey } from './api-keys.js';
 
 export type Principal =
   | { kind: 'admin'; open: boolean }
@@ -27,6 +27,16 @@ export class Authenticator {
   /** Open mode: no admin key configured, so nothing is enforced (start-up allows it on loopback only). */
   get open(): boolean {
     return this.adminKey === undefined;
+  }
+
+  /**
+   * Whether an Authorization header carries an Eunha credential (the admin key or anything shaped
+   * like an API key): the function ingress never hands one to function code, whatever its authType.
+   */
+  isPlatformCredential(header: string): boolean {
+    const token = BEARER.exec(header.trim())?.[1];
+    if (token === undefined) return false;
+    return token.startsWith(KEY_PREFIX) || (this.adminKey !== undefined && sameKey(token, this.adminKey));
   }
 
   /** The caller named by an Authorization header; throws UNAUTHORIZED for a malformed or unknown key. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
+  existsSync,
   fsyncSync,
   linkSync,
   openSync,
@@ -14,7 +15,7 @@ import {
   rmSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ConfigError } from '../config/config.js';
 
 export interface LoadedKey {
@@ -26,25 +27,9 @@ export interface LoadedKey {
 export function loadSecretsKey(configured: Buffer | undefined, dataDir: string): LoadedKey {
   if (configured) return { key: configured, source: 'config' };
   const path = join(dataDir, 'secrets.key');
-  // Written whole to a temporary file and synced, then linked into place: link fails when the
-  // file exists, so two processes never write different keys over each other, and a crash
-  // leaves either no key file or a whole one (an empty one used to stop every later start).
-  const key = randomBytes(32);
-  const temp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(temp, 'w', 0o600);
-  try {
-    writeSync(fd, `${key.toString('base64')}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(temp, path);
-    return { key, source: { path, created: true } };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    rmSync(temp, { force: true });
+  if (!existsSync(path)) {
+    const key = randomBytes(32);
+    if (createWhole(path, `${key.toString('base64')}\n`)) return { key, source: { path, created: true } };
   }
   const existing = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (existing.length !== 32) {
@@ -55,4 +40,57 @@ export function loadSecretsKey(configured: Buffer | undefined, dataDir: string):
   }
   chmodSync(path, 0o600);
   return { key: existing, source: { path, created: false } };
+}
+
+/**
+ * Creates `path` holding `text`, whole or not at all; false if it already exists (another process
+ * won: two never write different keys over each other). The text goes to a temporary file that is
+ * synced and then linked into place, and the directory is synced too: a crash leaves no key file
+ * or a whole one (an empty one used to stop every later start), and a key the database already
+ * depends on survives a power loss. Where hard links are not supported, create-if-absent.
+ */
+function createWhole(path: string, text: string): boolean {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeSynced(temp, 'w', text);
+  try {
+    linkSync(temp, path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    try {
+      writeSynced(path, 'wx', text);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  } finally {
+    rmSync(temp, { force: true });
+  }
+  syncDir(dirname(path));
+  return true;
+}
+
+function writeSynced(path: string, flags: string, text: string): void {
+  const fd = openSync(path, flags, 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Best effort: some platforms cannot fsync a directory. */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // The key file itself is whole either way.
+  }
 }

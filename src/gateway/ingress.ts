@@ -33,6 +33,8 @@ export interface IngressOptions {
   bodyLimitBytes: number;
   /** Throws UNAUTHORIZED/FORBIDDEN when the caller may not invoke this function (auth/guard.ts). */
   authorize: (req: FastifyRequest, fn: FunctionRecord) => Promise<void>;
+  /** Whether an Authorization value is an Eunha key (auth/principal.ts): never passed to a function. */
+  isPlatformCredential: (header: string) => boolean;
   /** Asked only when a function has no route: NOT_FOUND for no such function, else NOT_DEPLOYED. */
   functionExists: (functionId: string) => Promise<boolean>;
 }
@@ -94,6 +96,9 @@ function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
     return Promise.resolve(Buffer.alloc(0));
   }
   if (Number(raw.headers['content-length']) > limit) return Promise.reject(bodyTooLarge({ limit }));
+  const gone = () =>
+    new EunhaError('CLIENT_CLOSED', 'the caller closed the connection before its body arrived', {});
+  if (raw.destroyed) return Promise.reject(gone());
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -101,6 +106,12 @@ function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
       raw.off('data', onData);
       raw.off('end', onEnd);
       raw.off('error', onError);
+      raw.off('close', onClose);
+    };
+    // Without an error, a request torn down mid-body ends with 'close' alone.
+    const onClose = (): void => {
+      stop();
+      reject(gone());
     };
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
@@ -123,6 +134,7 @@ function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
     raw.on('data', onData);
     raw.on('end', onEnd);
     raw.on('error', onError);
+    raw.on('close', onClose);
   });
 }
 
@@ -234,9 +246,13 @@ export async function ingressRoutes(
       const headers = requestHeaders(req, sent, opts.publicUrl());
       const admit = async ({ fn }: ActiveRoute): Promise<void> => {
         await opts.authorize(req, fn);
-        // The code of a function that needs a key never sees it (asked again for the version a
-        // redeploy may move the request to).
-        if (fn.authType === 'KEY') delete headers.authorization;
+        // Function code never sees an Eunha key: not the one a KEY function requires (asked again
+        // for the version a redeploy may move the request to), nor one a caller sent to a public
+        // function, whose author would hold it. A NONE function still gets its own tokens.
+        const auth = headers.authorization;
+        if (auth !== undefined && (fn.authType === 'KEY' || opts.isPlatformCredential(auth))) {
+          delete headers.authorization;
+        }
         requireEnabled(fn);
         const allowed = fn.httpMethods;
         if (!allowed.includes(req.method) && !(req.method === 'HEAD' && allowed.includes('GET'))) {

@@ -15,6 +15,8 @@ export interface SweepResult {
   code: number;
   artifacts: number;
   sources: number;
+  /** Deletes that failed (left for the next start): clean-up must not stop the server starting. */
+  failed: number;
 }
 
 const DIGEST_IN = /(?:@sha256:|^artifacts\/[^/]+\/)([0-9a-f]{64})/;
@@ -42,24 +44,28 @@ async function references(meta: MetadataStore) {
 
 export async function sweepOrphanBlobs(meta: MetadataStore, blobs: BlobStore): Promise<SweepResult> {
   const refs = await references(meta);
-  const result: SweepResult = { code: 0, artifacts: 0, sources: 0 };
+  const result: SweepResult = { code: 0, artifacts: 0, sources: 0, failed: 0 };
+  const remove = async (what: 'code' | 'artifacts' | 'sources', step: Promise<void>) => {
+    try {
+      await step;
+      result[what]++;
+    } catch {
+      result.failed++;
+    }
+  };
   const gone = new Set<string>();
   for (const key of await blobs.list('')) {
     const [top, ws, id] = key.split('/');
     if (ws === undefined || id === undefined) continue;
     if (top === 'code') {
-      if (refs.codeKeys.has(key)) continue;
-      await blobs.delete(key);
-      result.code++;
+      if (!refs.codeKeys.has(key)) await remove('code', blobs.delete(key));
     } else if (top === 'artifacts' || top === 'build-sources') {
       const owner = `${ws}/${id}`;
       const kept = top === 'artifacts' ? refs.digests.has(owner) : refs.tasks.has(owner);
       const prefix = `${top}/${owner}`;
       if (kept || gone.has(prefix)) continue;
       gone.add(prefix);
-      await blobs.deletePrefix(prefix);
-      if (top === 'artifacts') result.artifacts++;
-      else result.sources++;
+      await remove(top === 'artifacts' ? 'artifacts' : 'sources', blobs.deletePrefix(prefix));
     }
   }
   return result;

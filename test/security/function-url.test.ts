@@ -1,6 +1,7 @@
 // Invocation URLs: public by default (authType NONE, like a Lambda function URL with auth NONE);
 // authType KEY answers only the admin key or a key of the function's workspace, and the function
-// never sees that key. A NONE function gets the caller's Authorization header untouched.
+// never sees that key. A NONE function gets the caller's Authorization header, unless it carries
+// an Eunha key.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -74,6 +75,12 @@ describe('function URLs', () => {
     });
     assert.equal(open.statusCode, 200);
     assert.equal(open.body, 'auth=Bearer the-functions-own-token');
+    // An Eunha key sent to a public function stays with the platform: its author would hold it.
+    for (const key of [w.a.key, w.b.key, ADMIN_KEY, 'eunha_not-even-valid']) {
+      const sent = await w.p.app.inject({ method: 'GET', url: `/fn/${fn}`, headers: bearer(key) });
+      assert.equal(sent.statusCode, 200);
+      assert.equal(sent.body, 'auth=none', `${key.slice(0, 8)}… reached the function`);
+    }
     // Switching back applies at once, without a redeploy.
     await w.p.app.inject({
       method: 'PATCH',

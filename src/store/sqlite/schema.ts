@@ -68,6 +68,12 @@ const migrations: Migration[] = [
         FROM items WHERE kind = 'log' GROUP BY pk, substr(ts, 1, 16);
     `);
   },
+  // 4: each function's key-value quota total, FN#{fn}/KVUSAGE (kv.ts), needs no new column; the
+  // version moves so that an older Eunha, which writes entries without keeping the total, refuses
+  // the file instead of leaving a stale total behind. Totals are summed again from the entries.
+  (db) => {
+    db.exec(`DELETE FROM items WHERE sk = 'KVUSAGE' AND kind = 'kvusage';`);
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;
