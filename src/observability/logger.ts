@@ -8,8 +8,12 @@ import { KEY_PREFIX } from '../auth/api-keys.js';
 import type { LogLevel } from '../config/config.js';
 
 const CENSOR = '[redacted]';
-/** Query parameter names that carry credentials by convention (api_key, access_token, sig, …). */
-const SECRET_PARAM = /key|token|secret|passw|auth|sig|credential|session/i;
+/**
+ * Query parameter names that carry credentials by convention (api_key, apiKey, access_token,
+ * X-Amz-Signature, sessionid, …), as whole words of the name: `monkey` or `design` are not.
+ */
+const SECRET_PARAM =
+  /(^|[^a-z])(api_?key|key|token|secret|passw(or)?d|pwd|auth(orization)?|sig(nature)?|credentials?|session(_?id)?)([^a-z]|$)/;
 
 /** `url` with the values of credential-like query parameters (and of any Eunha key) masked. */
 function maskQuery(url: string): string {
@@ -22,15 +26,21 @@ function maskQuery(url: string): string {
       const eq = pair.indexOf('=');
       if (eq < 0) return pair;
       const name = pair.slice(0, eq);
-      let value = pair.slice(eq + 1);
-      try {
-        value = decodeURIComponent(value.replace(/\+/g, ' '));
-      } catch {
-        // A malformed escape is still checked in its raw spelling.
-      }
-      return SECRET_PARAM.test(name) || value.includes(KEY_PREFIX) ? `${name}=${CENSOR}` : pair;
+      const [plainName, value] = [name, pair.slice(eq + 1)].map(decoded);
+      return SECRET_PARAM.test(plainName!.toLowerCase()) || value!.includes(KEY_PREFIX)
+        ? `${name}=${CENSOR}`
+        : pair;
     });
   return `${url.slice(0, q)}?${params.join('&')}`;
+}
+
+/** A query component as meant; a malformed escape is checked in its raw spelling. */
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part.replace(/\+/g, ' '));
+  } catch {
+    return part;
+  }
 }
 
 interface LoggedRequest {

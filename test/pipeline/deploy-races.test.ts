@@ -13,7 +13,9 @@ import time
 
 class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
-        if "nap" in request.uri:
+        if "longnap" in request.uri:
+            time.sleep(1.0)
+        elif "nap" in request.uri:
             time.sleep(0.3)
         return Response(200, {"content-type": "text/plain"}, b"ok")
 `;
@@ -123,7 +125,7 @@ describe('concurrent deploys and deletes', () => {
   test('a request moved to the new version is admitted by its config: a method it no longer accepts is refused', async () => {
     const fn = await createFn({ maxInstances: 1 });
     assert.equal((await deploy(fn)).statusCode, 201);
-    const calls = Array.from({ length: 12 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/nap` }));
+    const calls = Array.from({ length: 6 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/longnap` }));
     await new Promise((r) => setTimeout(r, 100));
     const patch = await p.app.inject({
       method: 'PATCH',

@@ -233,6 +233,11 @@ describe('process logs', () => {
       await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}?api_key=${key}&limit=5` });
       await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}?access_token=${ADMIN_KEY}` });
       await p.app.inject({ method: 'GET', url: `/api/workspaces?q=x&k=${key}` });
+      // A percent-encoded name is read as meant; a name that only contains a word is left alone.
+      await p.app.inject({
+        method: 'GET',
+        url: `/api/workspaces?tok%65n=${encodeURIComponent(SECRET)}&design=kept`,
+      });
       await p.app.inject({
         method: 'GET',
         url: `/api/workspaces/${ws}`,
@@ -254,5 +259,6 @@ describe('process logs', () => {
     assert.ok(!text.includes(ADMIN_KEY), 'the admin key reached the process log');
     assert.ok(!/eunha_[A-Za-z0-9_-]{20,}/.test(text), 'an API key reached the process log');
     assert.match(text, /"url":"\/api\/workspaces\/[^"?]+\?api_key=\[redacted\]&limit=5"/);
+    assert.match(text, /"url":"\/api\/workspaces\?tok%65n=\[redacted\]&design=kept"/);
   });
 });
