@@ -183,15 +183,15 @@ export class DeploymentService {
     return this.view(await this.goLive(fn, created));
   }
 
-  private async markDeployed(loaded: FunctionRecord): Promise<void> {
-    // Read again: a disable sent while the version loaded must not be overwritten with 'active'.
-    const fn = (await this.deps.meta.getFunction(loaded.workspaceId, loaded.id)) ?? loaded;
+  private async markDeployed(fn: FunctionRecord): Promise<void> {
     // Not through FunctionService.update: a deploy is not a config change (lastModified stays).
-    const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, {
+    // The status is decided in the write itself: a disable sent while the version loaded, or at
+    // the same moment, must not be overwritten with 'active'.
+    const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, (current) => ({
       invocationUrl: this.invocationUrl(fn.id),
       lastDeployed: this.deps.clock().toISOString(),
-      ...(fn.status === 'disabled' ? {} : { status: 'active' as const }),
-    });
+      ...(current.status === 'disabled' ? {} : { status: 'active' as const }),
+    }));
     if (updated) this.deps.target.functionChanged(updated);
   }
 

@@ -50,10 +50,15 @@ export interface MetadataStore {
   /** Functions of a workspace, oldest first. */
   listFunctions(workspaceId: string): Promise<FunctionRecord[]>;
   countFunctions(workspaceId: string): Promise<number>;
+  /**
+   * A patch, or a patch computed from the record as it is at the write (in the same transaction):
+   * what depends on the current value, such as "active unless disabled", cannot lose a concurrent
+   * change.
+   */
   updateFunction(
     workspaceId: string,
     functionId: string,
-    patch: FunctionPatch,
+    patch: FunctionPatch | ((current: FunctionRecord) => FunctionPatch),
   ): Promise<FunctionRecord | undefined>;
   /** Deletes the function, its execution logs and its key-value data; returns the deleted record. */
   deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;

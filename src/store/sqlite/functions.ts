@@ -70,9 +70,14 @@ export class Functions {
   }
 
   /** Call inside a transaction: read-merge-write. */
-  update(workspaceId: string, functionId: string, patch: FunctionPatch): FunctionRecord | undefined {
+  update(
+    workspaceId: string,
+    functionId: string,
+    given: FunctionPatch | ((current: FunctionRecord) => FunctionPatch),
+  ): FunctionRecord | undefined {
     const current = this.get(workspaceId, functionId);
     if (!current) return undefined;
+    const patch = typeof given === 'function' ? given(current) : given;
     // The key fields are pinned even if an untyped caller sends them.
     const next: FunctionRecord = {
       ...current,

@@ -130,7 +130,7 @@ export class SqliteMetadataStore implements MetadataStore {
   updateFunction(
     workspaceId: string,
     functionId: string,
-    patch: FunctionPatch,
+    patch: FunctionPatch | ((current: FunctionRecord) => FunctionPatch),
   ): Promise<FunctionRecord | undefined> {
     return this.tx(() => this.functions.update(workspaceId, functionId, patch));
   }

@@ -125,6 +125,24 @@ export function functionTests(withStore: WithStore): void {
       assert.equal(await store.updateFunction(uid('other-ws'), f.id, { memory: 1 }), undefined);
     }));
 
+  test('function: a patch computed from the record sees it as it is at the write', () =>
+    withStore(async (store) => {
+      const ws = workspace();
+      await store.createWorkspace(ws);
+      const f = fn(ws.id);
+      await store.createFunction(f);
+      const activeUnlessDisabled = (current: { status: string }) =>
+        current.status === 'disabled' ? { memory: 256 } : { memory: 256, status: 'active' as const };
+      // Disabled after the caller last read it: the computed patch sees the disable.
+      await store.updateFunction(ws.id, f.id, { status: 'disabled' });
+      const kept = await store.updateFunction(ws.id, f.id, activeUnlessDisabled);
+      assert.equal(kept?.status, 'disabled');
+      assert.equal(kept?.memory, 256);
+      await store.updateFunction(ws.id, f.id, { status: 'building' });
+      assert.equal((await store.updateFunction(ws.id, f.id, activeUnlessDisabled))?.status, 'active');
+      assert.equal(await store.updateFunction(ws.id, uid('missing'), activeUnlessDisabled), undefined);
+    }));
+
   test('function: delete returns the record; a wrong workspace deletes nothing', () =>
     withStore(async (store) => {
       const ws = workspace();
