@@ -110,13 +110,7 @@ export class BuildService {
   async submit(input: UploadSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.workspace(input.workspaceId);
-    // Held from here until the job is in the queue: uploads sent at once each see the others.
-    const release = this.reserve(workspaceId);
-    try {
-      return await this.submitIn(workspaceId, input);
-    } finally {
-      release();
-    }
+    return this.withPlace(workspaceId, () => this.submitIn(workspaceId, input));
   }
 
   private async submitIn(workspaceId: string, input: UploadSubmission): Promise<BuildTask> {
@@ -153,12 +147,7 @@ export class BuildService {
   async submitPush(input: PushSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.workspace(input.workspaceId);
-    const release = this.reserve(workspaceId);
-    try {
-      return await this.submitPushIn(workspaceId, input);
-    } finally {
-      release();
-    }
+    return this.withPlace(workspaceId, () => this.submitPushIn(workspaceId, input));
   }
 
   private async submitPushIn(workspaceId: string, input: PushSubmission): Promise<BuildTask> {
@@ -258,6 +247,19 @@ export class BuildService {
 
   private assertOpen(): void {
     if (this.closed) throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry shortly');
+  }
+
+  /**
+   * Runs `enqueue` holding a place among the workspace's waiting builds, from before its first
+   * await until the job is in the queue: uploads sent at once each see the others.
+   */
+  private async withPlace<T>(workspaceId: string, enqueue: () => Promise<T>): Promise<T> {
+    const release = this.reserve(workspaceId);
+    try {
+      return await enqueue();
+    } finally {
+      release();
+    }
   }
 
   /**
