@@ -113,7 +113,8 @@ describe('unread answers', () => {
       assert.equal((await res.arrayBuffer()).byteLength, 8 * MB);
     }
     assert.equal(unread.stats().cut, 0);
-    assert.equal(unread.stats().heldBytes, 0);
+    // The server hears its last write done a moment after the client has read it all.
+    assert.ok(await until(() => unread.stats().heldBytes === 0, 5000), `held ${unread.stats().heldBytes}`);
     assert.ok(closed.length <= 3);
   });
 });
