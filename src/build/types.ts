@@ -31,7 +31,7 @@ export interface BuildServiceOptions {
   clock: Clock;
   ids: IdSource;
   checker: SourceChecker;
-  /** Builds running at once; more wait in FIFO order. */
+  /** Builds running at once; more wait, taken in turn from each workspace. */
   concurrency: number;
   /** Cap on an upload (.py or compressed .zip), in bytes. */
   maxSourceBytes: number;

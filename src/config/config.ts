@@ -69,7 +69,7 @@ export interface Config {
   adminKey: string | undefined;
   /** 32-byte key for secret environment variables (EUNHA_SECRETS_KEY); absent → {dataDir}/secrets.key. */
   secretsKey: Buffer | undefined;
-  /** Control-plane requests per minute per key (per client address when anonymous); 0 = no limit. */
+  /** Control-plane requests per minute per workspace (its keys share it; per client address when anonymous); 0 = no limit. */
   rateLimitPerMinute: number;
   /** Slow clients: the whole header block must arrive within this many ms (slowloris). */
   headersTimeoutMs: number;

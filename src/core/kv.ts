@@ -5,6 +5,7 @@
 
 export interface KeyValueScope {
   functionId: string;
+  /** A Spin store label, [A-Za-z0-9_-]{1,64} (runtime/kv-bridge.ts refuses others). */
   store: string;
 }
 
