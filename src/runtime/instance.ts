@@ -78,6 +78,8 @@ const notRun = (serviceMs: number): InvokeOutcome => ({
 export class Instance {
   state: 'idle' | 'busy' | 'dead' = 'busy';
   lastUsed = Date.now();
+  /** The sandbox's wasm memory after its last request: it grows and never shrinks. */
+  heapBytes = 0;
   invocations = 0;
   /** Requests handed to this instance by the scheduler and not yet released (running + pipelined). */
   leases = 0;
@@ -243,6 +245,7 @@ export class Instance {
     }
     // The host decides recycling (it must stop running what is pipelined behind); the heap
     // check is repeated here in case it did not.
+    if (typeof h.heapBytes === 'number') this.heapBytes = h.heapBytes;
     const overMemory = typeof h.heapBytes === 'number' && h.heapBytes > this.memoryLimitBytes;
     const recycle = h.recycle === true || overMemory;
     if (errorStatus !== undefined) {

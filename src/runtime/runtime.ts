@@ -48,6 +48,8 @@ export class Runtime {
       queueLimit: 64,
       queueTimeoutMs: 5000,
       idleTtlMs: 300_000,
+      largeHeapBytes: 256 * MiB,
+      largeIdleTtlMs: 10_000,
       killGraceMs: 500,
       minLoadTimeoutMs: 10_000,
       pipelineDepth: 1,
@@ -81,7 +83,7 @@ export class Runtime {
     );
     await this.snapshot;
     this.pool.fill();
-    const sweep = Math.max(50, Math.min(1000, this.opts.idleTtlMs / 2));
+    const sweep = Math.max(50, Math.min(1000, this.opts.idleTtlMs / 2, this.opts.largeIdleTtlMs / 2));
     this.timers.push(setInterval(() => this.sched.reapIdle(), sweep).unref());
     this.timers.push(setInterval(() => this.sched.watchMemory(), 100).unref());
   }

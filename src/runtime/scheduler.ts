@@ -22,6 +22,8 @@ export interface SchedulerConfig {
   queueLimit: number;
   queueTimeoutMs: number;
   idleTtlMs: number;
+  largeHeapBytes: number;
+  largeIdleTtlMs: number;
   pipelineDepth: number;
   pipelineMaxServiceMs: number;
   minLoadTimeoutMs: number;
@@ -319,8 +321,11 @@ export class Scheduler {
   }
 
   reapIdle(): void {
-    const cutoff = Date.now() - this.opts.idleTtlMs;
-    for (const vs of this.versions.values()) for (const inst of vs.expired(cutoff)) this.destroy(vs, inst);
+    const now = Date.now();
+    const { idleTtlMs, largeHeapBytes, largeIdleTtlMs } = this.opts;
+    const expired = (i: Instance): boolean =>
+      i.lastUsed < now - (i.heapBytes > largeHeapBytes ? Math.min(largeIdleTtlMs, idleTtlMs) : idleTtlMs);
+    for (const vs of this.versions.values()) for (const inst of vs.expired(expired)) this.destroy(vs, inst);
   }
 
   /**

@@ -75,6 +75,13 @@ export interface RuntimeOptions {
   /** Idle instances above minWarm stop after this long (default 300000 ms). */
   idleTtlMs?: number;
   /**
+   * An idle instance whose wasm memory grew past largeHeapBytes (default 256 MiB) stops after
+   * largeIdleTtlMs instead (default 10000 ms): wasm memory never shrinks, so one request that used
+   * 1 GB kept it resident for the whole idle TTL.
+   */
+  largeHeapBytes?: number;
+  largeIdleTtlMs?: number;
+  /**
    * At the instance cap, requests that may wait in a busy instance's channel behind the one it
    * runs, so it starts the next without a round trip through the parent (default 1; 0 = off).
    * Only for versions whose requests are short (see pipelineMaxServiceMs).

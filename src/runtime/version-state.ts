@@ -40,10 +40,11 @@ export class VersionState {
   }
 
   /** Idle instances beyond minWarm that have been idle since before `cutoff`. */
-  expired(cutoff: number): Instance[] {
+  /** Idle instances past their time, beyond the version's minWarm. */
+  expired(isExpired: (i: Instance) => boolean): Instance[] {
     const keep = this.version.minWarm ?? 0;
     const spare = Math.max(0, this.instances.size - keep);
-    return this.idle.filter((i) => i.lastUsed < cutoff).slice(0, spare);
+    return this.idle.filter(isExpired).slice(0, spare);
   }
 
   noteService(ms: number): void {

@@ -258,4 +258,32 @@ describe('scale to zero', () => {
       await short.close();
     }
   });
+
+  test('an idle instance whose memory grew large stops sooner; a small one stays', async () => {
+    const rt2 = new Runtime({
+      kv,
+      cacheDir: CACHE_DIR,
+      poolSize: 1,
+      idleTtlMs: 60_000,
+      largeHeapBytes: 96 * 1024 * 1024,
+      largeIdleTtlMs: 300,
+    });
+    await rt2.start();
+    try {
+      // Grows the wasm memory past 96 MiB (it never shrinks), then answers.
+      const big = version(handler('x = bytearray(120 * 1024 * 1024)\nreturn Response(200, {}, b"big")'), {
+        memoryMb: 256,
+      });
+      const small = version(SAMPLE_HANDLER);
+      await rt2.load(big);
+      await rt2.load(small);
+      assert.equal((await rt2.invoke(big.key, get())).status, 200);
+      assert.equal((await rt2.invoke(small.key, get())).status, 200);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(rt2.stats().versions[big.key]!.instances, 0, 'the large one is gone');
+      assert.equal(rt2.stats().versions[small.key]!.instances, 1, 'the small one waits out its TTL');
+    } finally {
+      await rt2.close();
+    }
+  });
 });
