@@ -5,6 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
+import { KeyedCount } from '../core/keyed-count.js';
 import type { BuildTask, BuildTaskResult } from '../core/types.js';
 import { requireWorkspace } from '../store/lookups.js';
 import type { TaskPatch } from '../store/ports.js';
@@ -59,7 +60,7 @@ export const MAX_WAITING_PER_WORKSPACE = 20;
 export class BuildService {
   private readonly queue: BuildQueue;
   /** Per workspace: submissions past their check of the waiting cap and not yet in the queue. */
-  private readonly admitting = new Map<string, number>();
+  private readonly admitting = new KeyedCount();
   private readonly limits: SourceLimits;
   /** Tasks this process owns (queued or running): start() must not call them interrupted. */
   private readonly inflight = new Set<string>();
@@ -267,8 +268,7 @@ export class BuildService {
    * returned release once the job is in the queue (or has failed to get there).
    */
   private reserve(workspaceId: string): () => void {
-    const admitting = this.admitting.get(workspaceId) ?? 0;
-    const waiting = this.queue.waitingFor(workspaceId) + admitting;
+    const waiting = this.queue.waitingFor(workspaceId) + this.admitting.count(workspaceId);
     if (waiting >= MAX_WAITING_PER_WORKSPACE) {
       throw new EunhaError(
         'RATE_LIMITED',
@@ -277,15 +277,7 @@ export class BuildService {
         { 'retry-after': '10' },
       );
     }
-    this.admitting.set(workspaceId, admitting + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.admitting.get(workspaceId) ?? 1) - 1;
-      if (left > 0) this.admitting.set(workspaceId, left);
-      else this.admitting.delete(workspaceId);
-    };
+    return this.admitting.take(workspaceId);
   }
 
   /** The workspace of a request; the seed's `ws-default` is created on first use. */

@@ -7,6 +7,7 @@
 
 import type { ServerResponse } from 'node:http';
 import { EunhaError } from '../core/errors.js';
+import { KeyedCount } from '../core/keyed-count.js';
 import type { ExecutionLog } from '../core/types.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 
@@ -76,7 +77,7 @@ export const DEFAULT_TAIL_LIMITS: TailLimits = { perWorkspace: 16, maxUnreadByte
 
 export class LiveTails {
   private readonly open = new Set<() => void>();
-  private readonly perWorkspace = new Map<string, number>();
+  private readonly perWorkspace = new KeyedCount();
 
   constructor(
     private readonly writer: ExecutionLogWriter,
@@ -90,7 +91,7 @@ export class LiveTails {
    * workspace's open tails until `close()` of the returned Listening (stream() closes it).
    */
   listen(workspaceId: string, functionId: string): Listening {
-    const open = this.perWorkspace.get(workspaceId) ?? 0;
+    const open = this.perWorkspace.count(workspaceId);
     if (open >= this.limits.perWorkspace) {
       throw new EunhaError(
         'RATE_LIMITED',
@@ -99,15 +100,7 @@ export class LiveTails {
         { 'retry-after': '15' },
       );
     }
-    this.perWorkspace.set(workspaceId, open + 1);
-    let released = false;
-    return new Listening(this.writer, functionId, () => {
-      if (released) return;
-      released = true;
-      const left = (this.perWorkspace.get(workspaceId) ?? 1) - 1;
-      if (left > 0) this.perWorkspace.set(workspaceId, left);
-      else this.perWorkspace.delete(workspaceId);
-    });
+    return new Listening(this.writer, functionId, this.perWorkspace.take(workspaceId));
   }
 
   /**
