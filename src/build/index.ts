@@ -4,6 +4,7 @@
 export { BuildService } from './service.js';
 export {
   buildBlobPrefixes,
+  sourcePrefix,
   CANCELLED_ERROR,
   INTERRUPTED_ERROR,
   type BuildLogger,
@@ -17,7 +18,9 @@ export {
 } from './types.js';
 export {
   ARTIFACT_SCHEMA,
+  artifactPrefix,
   loadArtifact,
+  manifestKey,
   storeArtifact,
   type ArtifactFile,
   type ArtifactManifest,

@@ -35,6 +35,8 @@ import {
   CANCELLED_ERROR,
   INTERRUPTED_ERROR,
   buildBlobPrefixes,
+  sourcePrefix,
+  sourcesPrefix,
   type BuildOutcome,
   type BuildServiceOptions,
   type BuiltArtifact,
@@ -128,7 +130,7 @@ export class BuildService {
     const appName = resolveAppName(input.appName, uploadStem(input.filename));
     const taskId = this.opts.ids.opaque();
     const filename = storedUploadName(input.filename);
-    const sourcePath = `build-sources/${workspaceId}/${taskId}/${filename}`;
+    const sourcePath = `${sourcePrefix(workspaceId, taskId)}/${filename}`;
     await this.opts.blobs.put(sourcePath, input.data);
     return this.enqueue(input.kind, {
       taskId,
@@ -301,7 +303,7 @@ export class BuildService {
 
   private async storedSource(workspaceId: string, given: string): Promise<string> {
     const path = given.trim().replace(/^s3:\/\/[^/]+\//, '');
-    const prefix = `build-sources/${workspaceId}/`;
+    const prefix = `${sourcesPrefix(workspaceId)}/`;
     const rest = path.startsWith(prefix) ? path.slice(prefix.length).split('/') : [];
     if (rest.length !== 2 || rest.some((s) => s === '' || s === '.' || s === '..')) {
       throw invalid(

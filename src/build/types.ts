@@ -80,8 +80,13 @@ export interface ResolvedImage {
 export const INTERRUPTED_ERROR = 'interrupted: the server stopped while this task was running';
 export const CANCELLED_ERROR = 'cancelled: the server stopped before this task started';
 
+/** Where a workspace's uploads are kept: `build-sources/{ws}/{task}/{file}`. */
+export const sourcesPrefix = (workspaceId: string): string => `build-sources/${workspaceId}`;
+export const sourcePrefix = (workspaceId: string, taskId: string): string =>
+  `${sourcesPrefix(workspaceId)}/${taskId}`;
+
 /** Blob prefixes a workspace owns through builds; removed with the workspace. */
 export const buildBlobPrefixes = (workspaceId: string): string[] => [
-  `build-sources/${workspaceId}`,
+  sourcesPrefix(workspaceId),
   artifactsPrefix(workspaceId),
 ];

@@ -9,7 +9,9 @@
 //   build-sources/{ws}/{task}/…     kept while task {task} of {ws} exists
 // Other top-level prefixes are not this module's and are left alone.
 
+import { artifactPrefix, manifestKey, parseImageRef, sourcePrefix } from '../build/index.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
+import { codeKeyPrefix } from './deps.js';
 
 export interface SweepResult {
   code: number;
@@ -19,31 +21,33 @@ export interface SweepResult {
   failed: number;
 }
 
-const DIGEST_IN = /(?:@sha256:|^artifacts\/[^/]+\/)([0-9a-f]{64})/;
-
-/** What each workspace's records name, read once. */
-async function references(meta: MetadataStore) {
-  const codeKeys = new Set<string>();
-  const digests = new Set<string>();
-  const tasks = new Set<string>();
+/** The blob keys and prefixes the records name, read once. */
+async function references(meta: MetadataStore): Promise<Set<string>> {
+  const named = new Set<string>();
   for (const ws of await meta.listWorkspaces()) {
     for (const fn of await meta.listFunctions(ws.id)) {
-      codeKeys.add(fn.codeKey);
-      for (const d of await meta.listDeployments(fn.id)) digests.add(`${ws.id}/${d.digest}`);
+      named.add(fn.codeKey);
+      for (const d of await meta.listDeployments(fn.id)) named.add(artifactPrefix(ws.id, d.digest));
     }
     for (const task of await meta.listTasks(ws.id)) {
-      tasks.add(`${ws.id}/${task.taskId}`);
-      for (const ref of [task.result?.image_url, task.result?.wasm_path]) {
-        const digest = ref ? DIGEST_IN.exec(ref)?.[1] : undefined;
-        if (digest) digests.add(`${ws.id}/${digest}`);
+      named.add(sourcePrefix(ws.id, task.taskId));
+      const { image_url: image, wasm_path: manifest } = task.result ?? {};
+      if (manifest) named.add(manifest);
+      if (image) {
+        try {
+          const ref = parseImageRef(image);
+          named.add(artifactPrefix(ref.workspaceId, ref.digest));
+        } catch {
+          // Not a local image: it names no artifact here (its manifest key, if any, still counts).
+        }
       }
     }
   }
-  return { codeKeys, digests, tasks };
+  return named;
 }
 
 export async function sweepOrphanBlobs(meta: MetadataStore, blobs: BlobStore): Promise<SweepResult> {
-  const refs = await references(meta);
+  const named = await references(meta);
   const result: SweepResult = { code: 0, artifacts: 0, sources: 0, failed: 0 };
   const remove = async (what: 'code' | 'artifacts' | 'sources', step: Promise<void>) => {
     try {
@@ -54,18 +58,23 @@ export async function sweepOrphanBlobs(meta: MetadataStore, blobs: BlobStore): P
     }
   };
   const gone = new Set<string>();
+  const removePrefix = async (what: 'artifacts' | 'sources', prefix: string) => {
+    if (gone.has(prefix)) return;
+    gone.add(prefix);
+    await remove(what, blobs.deletePrefix(prefix));
+  };
   for (const key of await blobs.list('')) {
-    const [top, ws, id] = key.split('/');
+    const [, ws, id] = key.split('/');
     if (ws === undefined || id === undefined) continue;
-    if (top === 'code') {
-      if (!refs.codeKeys.has(key)) await remove('code', blobs.delete(key));
-    } else if (top === 'artifacts' || top === 'build-sources') {
-      const owner = `${ws}/${id}`;
-      const kept = top === 'artifacts' ? refs.digests.has(owner) : refs.tasks.has(owner);
-      const prefix = `${top}/${owner}`;
-      if (kept || gone.has(prefix)) continue;
-      gone.add(prefix);
-      await remove(top === 'artifacts' ? 'artifacts' : 'sources', blobs.deletePrefix(prefix));
+    const artifact = artifactPrefix(ws, id);
+    const source = sourcePrefix(ws, id);
+    if (key.startsWith(`${codeKeyPrefix(ws)}/`)) {
+      if (!named.has(key)) await remove('code', blobs.delete(key));
+    } else if (key.startsWith(`${artifact}/`)) {
+      // Named by its prefix (a deployment, a task's image) or its manifest key (a task's wasm_path).
+      if (!named.has(artifact) && !named.has(manifestKey(ws, id))) await removePrefix('artifacts', artifact);
+    } else if (key.startsWith(`${source}/`)) {
+      if (!named.has(source)) await removePrefix('sources', source);
     }
   }
   return result;
