@@ -6,6 +6,19 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
+import { quote } from '../core/validate.js';
+
+/** A body of a type the API does not read (JSON only, multipart on the build routes). */
+export function unsupportedContentType(header: string | undefined): EunhaError {
+  const type = (header ?? '').split(';')[0]!.trim();
+  return new EunhaError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    type
+      ? `content type ${quote(type)} is not supported; send application/json`
+      : 'unsupported content type; send application/json',
+    { field: 'content-type' },
+  );
+}
 
 function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undefined {
   if (err instanceof EunhaError) return err;
@@ -16,9 +29,7 @@ function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undef
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return bodyTooLarge({ limit: req.routeOptions.bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new EunhaError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json', {
-        field: 'content-type',
-      });
+      return unsupportedContentType(req.headers['content-type']);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new EunhaError('BAD_JSON', 'request body is not valid JSON', { field: 'body' });

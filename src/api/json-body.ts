@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EunhaError } from '../core/errors.js';
 import { quote } from '../core/validate.js';
+import { unsupportedContentType } from './errors.js';
 
 /** A Content-Encoding other than identity, or undefined when the body is sent as is. */
 function encodingOf(req: FastifyRequest): string | undefined {
@@ -31,19 +32,7 @@ export function installJsonParser(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    const type = String(req.headers['content-type'] ?? '')
-      .split(';')[0]!
-      .trim();
-    done(
-      new EunhaError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `content type ${quote(type)} is not supported; send application/json`,
-        {
-          field: 'content-type',
-        },
-      ),
-      undefined,
-    );
+    done(unsupportedContentType(req.headers['content-type']), undefined);
   });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
