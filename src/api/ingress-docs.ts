@@ -32,20 +32,18 @@ const RESPONSES = {
   504: error('`TIMEOUT`: no answer within the function’s timeout'),
 };
 
-const FUNCTION_ID = {
-  name: 'function_id',
+const pathParam = (name: string, description: string) => ({
+  name,
   in: 'path',
   required: true,
   schema: { type: 'string' },
-  description: 'The function’s id (its invocationUrl ends with it)',
-};
-const PATH = {
-  name: 'path',
-  in: 'path',
-  required: true,
-  schema: { type: 'string' },
-  description: 'The rest of the path, slashes included; the function reads it as `spin-path-info`',
-};
+  description,
+});
+const FUNCTION_ID = pathParam('function_id', 'The function’s id (its invocationUrl ends with it)');
+const PATH = pathParam(
+  'path',
+  'The rest of the path, slashes included; the function reads it as `spin-path-info`',
+);
 
 function operations(withPath: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};
