@@ -168,9 +168,7 @@ describe('fuzzing every route', () => {
   after(async () => w?.close());
 
   test('without a valid key: no 5xx, no crash, and no stored data changes', { timeout: 60_000 }, async () => {
-    const revoked = (
-      await w.p.app.inject({ method: 'POST', url: `/api/workspaces/${w.a.ws}/keys`, headers: w.admin })
-    ).json() as { id: string; key: string };
+    const revoked = await w.newKey();
     await w.p.app.inject({
       method: 'DELETE',
       url: `/api/workspaces/${w.a.ws}/keys/${revoked.id}`,

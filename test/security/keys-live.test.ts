@@ -13,14 +13,7 @@ describe('keys over time', () => {
     const w = await startWorld();
     try {
       const base = await w.p.listen('127.0.0.1', 0);
-      const created = (
-        await w.p.app.inject({
-          method: 'POST',
-          url: `/api/workspaces/${w.a.ws}/keys`,
-          headers: w.admin,
-          payload: {},
-        })
-      ).json() as { id: string; key: string };
+      const created = await w.newKey();
       const url = new URL(`${base}/api/workspaces/${w.a.ws}/functions/${w.a.fn}/logs?follow=true`);
       const received = new Promise<string>((resolve, reject) => {
         const req = request(url, { headers: bearer(created.key) }, (res) => {

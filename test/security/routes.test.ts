@@ -205,14 +205,7 @@ describe('access rules on every route', () => {
   });
 
   test('a revoked key → 401 everywhere, at once', async () => {
-    const created = (
-      await w.p.app.inject({
-        method: 'POST',
-        url: `/api/workspaces/${w.a.ws}/keys`,
-        headers: w.admin,
-        payload: {},
-      })
-    ).json() as { id: string; key: string };
+    const created = await w.newKey();
     const own = await w.p.app.inject({
       method: 'GET',
       url: `/api/workspaces/${w.a.ws}`,

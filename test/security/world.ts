@@ -36,6 +36,8 @@ export interface World {
   b: Tenant;
   admin: Record<string, string>;
   as(key: string): Record<string, string>;
+  /** Another key of tenant a, created by the admin. */
+  newKey(): Promise<{ id: string; key: string }>;
   close(): Promise<void>;
 }
 
@@ -127,7 +129,17 @@ export async function startWorld(env: Record<string, string> = {}): Promise<Worl
   try {
     const a = await tenant(p, 'tenant-a');
     const b = await tenant(p, 'tenant-b');
-    return { p, a, b, admin: bearer(ADMIN_KEY), as: bearer, close: () => p.cleanup() };
+    const admin = bearer(ADMIN_KEY);
+    const newKey = async () =>
+      (
+        await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${a.ws}/keys`,
+          headers: admin,
+          payload: {},
+        })
+      ).json() as { id: string; key: string };
+    return { p, a, b, admin, as: bearer, newKey, close: () => p.cleanup() };
   } catch (err) {
     await p.cleanup();
     throw err;
