@@ -1,10 +1,13 @@
 // What the bench programs share: the hello-world function they all run, a key-value port that
 // stores nothing, the snapshot cache they reuse, per-process memory from /proc, memory of extra
-// warm instances through the real runtime, and the Markdown table they print.
+// warm instances through the real runtime, the built server started on a port of its own, and
+// the Markdown table they print.
 
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Runtime, type FunctionVersion } from '../src/runtime/index.js';
 import type { KeyValuePort } from '../src/core/kv.js';
 
@@ -108,5 +111,65 @@ export function printTable(rows: string[][]): void {
   for (const [i, r] of rows.entries()) {
     console.log(`| ${r.map((cell, c) => cell.padEnd(widths[c]!)).join(' | ')} |`);
     if (i === 0) console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  }
+}
+
+/** The first match group of `re` in the child's output, once it appears. */
+export function waitFor(child: ChildProcess, re: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let found = false;
+    const on = (c: Buffer) => {
+      if (found) return; // keep draining the pipe, stop buffering
+      out += c.toString();
+      const m = re.exec(out);
+      if (m) {
+        found = true;
+        resolve(m[1]!);
+      }
+    };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    child.on('exit', (code) => found || reject(new Error(`exited ${code}: ${out}`)));
+  });
+}
+
+export async function json(
+  method: string,
+  url: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, string> }> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, string> };
+}
+
+export interface BenchServer {
+  base: string;
+  stop(): Promise<void>;
+}
+
+/** The built Eunha server (`npm start`'s entry) on a free port and a data directory of its own. */
+export async function startServer(env: Record<string, string>): Promise<BenchServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'eunha-bench-'));
+  const server = spawn(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
+    env: { PATH: process.env.PATH ?? '', EUNHA_PORT: '0', EUNHA_DATA_DIR: dataDir, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stop = async (): Promise<void> => {
+    if (server.exitCode === null && server.signalCode === null) {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.on('exit', r));
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    return { base: await waitFor(server, /Eunha listening on (http:\/\/[^\s"]+)/), stop };
+  } catch (e) {
+    await stop();
+    throw e;
   }
 }

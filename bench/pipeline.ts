@@ -7,14 +7,10 @@
 //
 //   npm run build && node dist/bench/pipeline.js [--seconds 10] [--fresh 10] [--rounds 3]
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { HELLO_SOURCE, printTable } from './common.js';
+import { HELLO_SOURCE, json, printTable, startServer, waitFor } from './common.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
@@ -30,25 +26,6 @@ const s = http.createServer((req, res) => { res.writeHead(200, {'content-type': 
 s.listen(0, '127.0.0.1', () => console.log('RAW http://127.0.0.1:' + s.address().port));
 `;
 
-function waitFor(child: ChildProcess, re: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let found = false;
-    const on = (c: Buffer) => {
-      if (found) return; // keep draining the pipe, stop buffering
-      out += c.toString();
-      const m = re.exec(out);
-      if (m) {
-        found = true;
-        resolve(m[1]!);
-      }
-    };
-    child.stdout?.on('data', on);
-    child.stderr?.on('data', on);
-    child.on('exit', (code) => found || reject(new Error(`exited ${code}: ${out}`)));
-  });
-}
-
 async function load(url: string): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
   const r = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
@@ -58,43 +35,23 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const pct = (xs: number[], p: number) =>
   sorted(xs)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
-async function json(
-  method: string,
-  url: string,
-  body?: unknown,
-): Promise<{ status: number; body: Record<string, string> }> {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, string> };
-}
-
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'eunha-bench-'));
   const raw = spawn(process.execPath, ['-e', RAW_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const server = spawn(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      EUNHA_PORT: '0',
-      EUNHA_DATA_DIR: dataDir,
-      EUNHA_WARM_POOL_SIZE: '2',
-      // Pass scaling settings through so their effect can be measured: EUNHA_PIPELINE_DEPTH=0 node …
-      ...Object.fromEntries(
-        Object.entries(process.env).filter(
-          ([k]) =>
-            k.startsWith('EUNHA_MAX_INSTANCES') ||
-            k === 'EUNHA_PIPELINE_DEPTH' ||
-            k === 'EUNHA_INSTANCES_PER_PROCESS',
-        ),
-      ),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await startServer({
+    EUNHA_WARM_POOL_SIZE: '2',
+    // Pass scaling settings through so their effect can be measured: EUNHA_PIPELINE_DEPTH=0 node …
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) =>
+          k.startsWith('EUNHA_MAX_INSTANCES') ||
+          k === 'EUNHA_PIPELINE_DEPTH' ||
+          k === 'EUNHA_INSTANCES_PER_PROCESS',
+      ) as [string, string][],
+    ),
   });
   try {
     const rawUrl = await waitFor(raw, /RAW (http:\/\/\S+)/);
-    const base = await waitFor(server, /Eunha listening on (http:\/\/[^\s"]+)/);
+    const { base } = server;
     const ws = (await json('POST', `${base}/api/workspaces`, { name: 'bench' })).body.id!;
     const code = Buffer.from(HELLO_SOURCE).toString('base64');
 
@@ -165,9 +122,7 @@ async function main(): Promise<void> {
     printTable(rows);
   } finally {
     raw.kill();
-    server.kill('SIGTERM');
-    await new Promise((r) => server.on('exit', r));
-    rmSync(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 

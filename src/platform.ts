@@ -108,6 +108,7 @@ async function compose(
     maxInstancesPerFunction: config.maxInstancesPerFunction,
     ...(config.maxInstancesPerWorkspace ? { maxInstancesPerWorkspace: config.maxInstancesPerWorkspace } : {}),
     pipelineDepth: config.pipelineDepth,
+    longRequestNice: config.longRequestNice,
     instancesPerProcess: config.instancesPerProcess,
     idleTtlMs: config.idleTtlMs,
     maxRequestBytes: config.bodyLimitBytes,

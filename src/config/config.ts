@@ -45,6 +45,8 @@ export interface Config {
   maxInstancesPerWorkspace: number | undefined;
   /** Requests that may wait in a busy instance's channel behind a short one (0 = no pipelining). */
   pipelineDepth: number;
+  /** EUNHA_LONG_REQUEST_NICE: long requests' nice value (runtime option longRequestNice; 0 = off). */
+  longRequestNice: number;
   /** Instances of one workspace that may share a host process (worker threads; 1 = a process each). */
   instancesPerProcess: number;
   /** Idle instances stop after this long (scale to zero), ms. */
@@ -249,6 +251,7 @@ export function loadConfig(env: Env): Config {
         ? undefined
         : int(env, 'EUNHA_MAX_INSTANCES_PER_WORKSPACE', 16, 1, 1024),
     pipelineDepth: int(env, 'EUNHA_PIPELINE_DEPTH', 1, 0, 8),
+    longRequestNice: int(env, 'EUNHA_LONG_REQUEST_NICE', 5, 0, 19),
     instancesPerProcess: int(env, 'EUNHA_INSTANCES_PER_PROCESS', 8, 1, 64),
     idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),

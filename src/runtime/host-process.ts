@@ -14,6 +14,11 @@ import { Sandbox, type HostExit } from './sandbox.js';
 export { HostDiedError, Sandbox, type HostExit, type KvHandler } from './sandbox.js';
 
 const PAGE = 4096;
+/**
+ * Background boots run at this nice value, and `promote()` finds the booted sandbox by it, so no
+ * other nice value a sandbox gives itself (design note 008) may equal it.
+ */
+export const BOOT_NICE = 10;
 /** A sandbox told to die that has not ended by then takes its whole process with it. */
 const KILL_FALLBACK_MS = 2000;
 /**
@@ -172,11 +177,11 @@ export class HostProcess {
     }
   }
 
-  /** Nice 10 for the main thread, so that the sandboxes it starts from now on boot at nice 10. */
+  /** BOOT_NICE for the main thread, so that the sandboxes it starts from now on boot at it. */
   lower(): void {
     if (!this.niced) return;
     try {
-      setPriority(this.pid, 10);
+      setPriority(this.pid, BOOT_NICE);
     } catch {
       // Already gone: its exit is reported as usual.
     }
@@ -184,8 +189,9 @@ export class HostProcess {
 
   /**
    * Normal priority for the sandbox just handed to an instance: the one thread besides the main
-   * thread still at a nice value above 0 (one sandbox boots at a time per process; the jail
-   * has no /proc, so the sandbox cannot name its own thread). Best effort: a thread may be gone.
+   * thread still at BOOT_NICE (one sandbox boots at a time per process; the jail has no /proc, so
+   * the sandbox cannot name its own thread). Sandboxes of long versions that lowered their own
+   * priority have other values and keep them. Best effort: a thread may be gone.
    */
   promote(): void {
     if (!this.niced) return;
@@ -194,7 +200,8 @@ export class HostProcess {
         if (Number(tid) === this.pid) continue;
         const stat = readFileSync(`/proc/${this.pid}/task/${tid}/stat`, 'utf8');
         // Field 19 is the nice value; fields are counted after the ")" that ends the name.
-        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) > 0) setPriority(Number(tid), 0);
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === BOOT_NICE)
+          setPriority(Number(tid), 0);
       }
     } catch {
       // The process or a thread is gone: scheduling stays as it was.

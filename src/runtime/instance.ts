@@ -177,13 +177,14 @@ export class Instance {
     }, this.version.timeoutMs + this.graceMs);
   }
 
-  async invoke(req: InvokeRequest, graceMs: number): Promise<InvokeOutcome> {
+  /** `nice`: the value the sandbox runs this request at (Scheduler.niceFor). */
+  async invoke(req: InvokeRequest, graceMs: number, nice = 0): Promise<InvokeOutcome> {
     const t0 = performance.now();
     const { timeoutMs } = this.version;
     this.graceMs = graceMs;
     this.invocations++;
     const pending = this.sandbox.request(
-      { t: 'invoke', method: req.method, uri: req.uri, headers: req.headers, timeoutMs },
+      { t: 'invoke', method: req.method, uri: req.uri, headers: req.headers, timeoutMs, nice },
       req.body,
     );
     if (++this.inflight === 1) {

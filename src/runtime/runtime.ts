@@ -54,6 +54,7 @@ export class Runtime {
       minLoadTimeoutMs: 10_000,
       pipelineDepth: 1,
       pipelineMaxServiceMs: 5,
+      longRequestNice: 5,
       instancesPerProcess: 8,
       maxRequestBytes: 6 * MiB,
       useSnapshot: true,
@@ -214,7 +215,7 @@ export class Runtime {
       }
       let recycle = true;
       try {
-        const out = await instance.invoke(req, this.opts.killGraceMs);
+        const out = await instance.invoke(req, this.opts.killGraceMs, this.sched.niceFor(vs));
         recycle = out.recycle;
         if (out.notRun === true && attempt < MAX_REDISPATCH) continue;
         vs.noteService(out.serviceMs);

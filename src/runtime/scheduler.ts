@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES, SANDBOX_OVERHEAD_BYTES } from './instance.js';
 import type { HostProcess } from './host-process.js';
 import { kvHandlerFor } from './kv-bridge.js';
+import { longRequestNice } from './cpu-share.js';
 import { VersionState, type Lease, type Waiter } from './version-state.js';
 import type { WarmPool } from './warm-pool.js';
 import type { KeyValuePort } from '../core/kv.js';
@@ -26,6 +27,7 @@ export interface SchedulerConfig {
   largeIdleTtlMs: number;
   pipelineDepth: number;
   pipelineMaxServiceMs: number;
+  longRequestNice: number;
   minLoadTimeoutMs: number;
   logger: Logger;
 }
@@ -117,6 +119,24 @@ export class Scheduler {
   private countPipelined(vs: VersionState): void {
     vs.pipelined++;
     this.pipelined++;
+  }
+
+  /**
+   * The nice value a request of `vs` runs at (cpu-share.ts): 0 while the version's requests are
+   * short or not measured yet. A long request costs milliseconds, so counting the workspace's long
+   * instances here costs it nothing noticeable.
+   */
+  niceFor(vs: VersionState): number {
+    if (this.opts.longRequestNice <= 0 || !this.long(vs)) return 0;
+    let n = 0;
+    for (const o of this.versions.values()) {
+      if (o.version.workspaceId === vs.version.workspaceId && this.long(o)) n += o.instances.size;
+    }
+    return longRequestNice(this.opts.longRequestNice, n);
+  }
+
+  private long(vs: VersionState): boolean {
+    return vs.serviceMs > this.opts.pipelineMaxServiceMs;
   }
 
   private pipelining(vs: VersionState): boolean {

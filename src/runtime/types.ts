@@ -90,6 +90,12 @@ export interface RuntimeOptions {
   /** Pipeline only while a version's average service time is at most this (default 5 ms). */
   pipelineMaxServiceMs?: number;
   /**
+   * Requests of versions past pipelineMaxServiceMs run at this nice value or more, so that busy
+   * loops yield the cores to short requests, and one workspace's long instances together weigh
+   * about one such thread (cpu-share.ts, design note 008). Default 5; 0 = off.
+   */
+  longRequestNice?: number;
+  /**
    * Instances of one workspace that may share a host process, each a worker thread with its own
    * interpreter (default 8; 1 = a process per instance). Workspaces never share a process.
    */

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Runtime } from '../../src/runtime/index.js';
+import { BOOT_NICE } from '../../src/runtime/host-process.js';
 import { CACHE_DIR, MemoryKv, get, handler, text, version, startedForSuite, untilSpare } from './helpers.js';
 import { SAMPLE_HANDLER } from '../helpers/samples.js';
 
@@ -234,6 +235,56 @@ describe('fair shares', () => {
       );
     } finally {
       await shared.close();
+    }
+  });
+});
+
+describe('CPU shares', () => {
+  test("a long version's requests yield the cores: nice 5, more as the workspace's long instances grow; short ones stay at 0", async () => {
+    // ~20 ms of CPU a request: long (past the 5 ms of a short one), wherever the test runs.
+    const long = version(
+      handler('x = 0\nfor i in range(300000):\n    x += i\nreturn Response(200, {}, str(x).encode())'),
+      {
+        workspaceId: 'ws-long',
+        maxInstances: 2,
+      },
+    );
+    const short = version(SAMPLE_HANDLER, { workspaceId: 'ws-short' });
+    await rt.load(long);
+    await rt.load(short);
+    try {
+      const pidsOf = (key: string): number[] => [...new Set(rt.stats().versions[key]!.pids)];
+      const nicesOf = (key: string): number[] => pidsOf(key).flatMap(threadNices);
+      // The first answer measures the version; from the second request on it is known to be long.
+      for (let i = 0; i < 2; i++) assert.equal((await rt.invoke(long.key, get())).status, 200);
+      assert.deepEqual(
+        nicesOf(long.key).filter((n) => n === 5),
+        [5],
+        `one long instance runs at nice 5: ${nicesOf(long.key).join(',')}`,
+      );
+      for (let i = 0; i < 20; i++) assert.equal((await rt.invoke(short.key, get())).status, 200);
+      assert.deepEqual(
+        nicesOf(short.key).filter((n) => n !== 0 && n !== BOOT_NICE),
+        [],
+        'short requests run at nice 0',
+      );
+      // Two instances: together they weigh about what one did (5 + log1.25(2) ≈ 8 each).
+      for (let i = 0; i < 3; i++) {
+        const rs = await Promise.all([rt.invoke(long.key, get()), rt.invoke(long.key, get())]);
+        assert.deepEqual(
+          rs.map((r) => r.status),
+          [200, 200],
+        );
+      }
+      assert.equal(rt.stats().versions[long.key]!.instances, 2);
+      assert.deepEqual(
+        nicesOf(long.key).filter((n) => n === 8),
+        [8, 8],
+        `both long instances run at nice 8: ${nicesOf(long.key).join(',')}`,
+      );
+    } finally {
+      await rt.unload(long.key);
+      await rt.unload(short.key);
     }
   });
 });

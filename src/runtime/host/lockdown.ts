@@ -44,6 +44,10 @@ export function disarmFilesAndProcess(): void {
   // not cover it), and v8 can change V8's flags at run time: classes and all.
   disarmModule('vm');
   disarmModule('v8');
+  // The sandbox sets its own thread's nice value through a copy taken at import
+  // (host/thread-nice.ts); a guest that reached JavaScript could otherwise lower the priority of
+  // other processes of its user id (the server's, when hosts keep the server's uid).
+  (require('os') as Record<string, unknown>).setPriority = denier('os.setPriority');
   // Last: disarming module takes require() with it.
   disarmModule('module', false);
   syncBuiltinESMExports();

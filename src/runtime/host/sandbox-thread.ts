@@ -25,6 +25,7 @@ import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
+import { applyNice } from './thread-nice.js';
 import { installZoneinfo, type Zoneinfo } from './zoneinfo.js';
 
 /** What the host's main thread hands a sandbox it starts (see host.ts). */
@@ -364,6 +365,7 @@ function serve({ entry, device, FS, heap }: Booted): void {
       channel.write({ t: 'result', notRun: true });
       continue;
     }
+    applyNice(header.nice);
     device.offer(raw);
     overReported = false;
     timedOut = false;

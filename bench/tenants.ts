@@ -1,0 +1,226 @@
+// Tenants benchmark: what one workspace's busy loops cost another workspace's short requests,
+// with long requests yielding the cores (the default, EUNHA_LONG_REQUEST_NICE=5) and without
+// (EUNHA_LONG_REQUEST_NICE=0), each on a server of its own, alternating, in one run. Also what
+// yielding costs the long requests themselves beside a flood of short ones.
+//
+//   npm run build && node dist/bench/tenants.js [--seconds 8] [--warm 8] [--rounds 1] [--loops 16]
+//     [--iterations 2000000]
+
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { HELLO_SOURCE, json, printTable, sleep, startServer } from './common.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2)
+  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const SECONDS = Number(args.get('seconds') ?? 8);
+const WARM = Number(args.get('warm') ?? 8);
+const ROUNDS = Number(args.get('rounds') ?? 1);
+/** Concurrent busy requests from the noisy workspace: its instance cap, at the defaults. */
+const LOOPS = Number(args.get('loops') ?? 16);
+/** The victim's closed loop: a few clients, so its latency is the machine's, not its own line. */
+const VICTIM_CONNECTIONS = 4;
+const BUSY_ITERATIONS = Number(args.get('iterations') ?? 2_000_000);
+
+/** Fixed work, so that a request that gets less CPU takes longer (about 200 ms alone here). */
+const BUSY_SOURCE = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        x = 0
+        for i in range(${BUSY_ITERATIONS}):
+            x += i
+        return Response(200, {"content-type": "text/plain"}, str(x).encode())
+`;
+
+interface Round {
+  alone: Load;
+  beside: Load;
+  busyPerSecond: number;
+  refused: number;
+  /** One busy request at a time beside a 50-connection hello-world flood: its latency. */
+  longUnderFlood: number[];
+  longAlone: number[];
+}
+
+interface Load {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function victimLoad(url: string, connections = VICTIM_CONNECTIONS): Promise<Load> {
+  const r = await autocannon({ url, connections, duration: SECONDS });
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.non2xx };
+}
+
+async function deploy(base: string, ws: string, name: string, source: string): Promise<string> {
+  const code = Buffer.from(source).toString('base64');
+  const fn = (await json('POST', `${base}/api/workspaces/${ws}/functions`, { name, code, timeout: 60 })).body
+    .id!;
+  const d = await json('POST', `${base}/api/workspaces/${ws}/functions/${fn}/deployments`);
+  if (d.status !== 201) throw new Error(`deploy failed: ${JSON.stringify(d.body)}`);
+  return fn;
+}
+
+/**
+ * Call `url` from `n` loops until `stop()`: the latencies of answered calls and when each ended, in
+ * ms, and how many were turned away (429 while the workspace scales out: its queue has a deadline).
+ */
+interface Calls {
+  times: number[];
+  ends: number[];
+  refused: number;
+}
+
+function callLoops(url: string, n: number): { stop: () => Promise<Calls> } {
+  let stopping = false;
+  const times: number[] = [];
+  const ends: number[] = [];
+  let refused = 0;
+  const loops = Array.from({ length: n }, async () => {
+    while (!stopping) {
+      const t0 = performance.now();
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.status === 429) {
+        refused++;
+        await sleep(100);
+        continue;
+      }
+      if (r.status !== 200) throw new Error(`${url} answered ${r.status}`);
+      const t1 = performance.now();
+      times.push(t1 - t0);
+      ends.push(t1);
+    }
+  });
+  return {
+    stop: async () => {
+      stopping = true;
+      await Promise.all(loops);
+      return { times, ends, refused };
+    },
+  };
+}
+
+async function round(nice: string): Promise<Round> {
+  const server = await startServer({ EUNHA_WARM_POOL_SIZE: '2', EUNHA_LONG_REQUEST_NICE: nice });
+  try {
+    const { base } = server;
+    const victimWs = (await json('POST', `${base}/api/workspaces`, { name: 'victim' })).body.id!;
+    const noisyWs = (await json('POST', `${base}/api/workspaces`, { name: 'noisy' })).body.id!;
+    const victim = `${base}/fn/${await deploy(base, victimWs, 'hello', HELLO_SOURCE)}`;
+    // Two functions: one function's cap (8) is half the workspace's (16).
+    const busy = [
+      `${base}/fn/${await deploy(base, noisyWs, 'busy1', BUSY_SOURCE)}`,
+      `${base}/fn/${await deploy(base, noisyWs, 'busy2', BUSY_SOURCE)}`,
+    ];
+    await autocannon({ url: victim, connections: VICTIM_CONNECTIONS, duration: 2 }); // warm-up
+    const alone = await victimLoad(victim);
+
+    const noisy = busy.map((url, i) => callLoops(url, Math.ceil((LOOPS - i) / 2)));
+    await sleep(WARM * 1000); // the noisy workspace scales out
+    const t0 = performance.now();
+    const beside = await victimLoad(victim);
+    const t1 = performance.now();
+    const done = await Promise.all(noisy.map((l) => l.stop()));
+    const busyDone = done.reduce((n, d) => n + d.ends.filter((t) => t >= t0 && t <= t1).length, 0);
+    const refused = done.reduce((n, d) => n + d.refused, 0);
+
+    const one = callLoops(busy[0]!, 1);
+    await sleep(SECONDS * 1000);
+    const longAlone = (await one.stop()).times;
+    const under = callLoops(busy[0]!, 1);
+    await victimLoad(victim, 50);
+    const longUnderFlood = (await under.stop()).times;
+    return {
+      alone,
+      beside,
+      busyPerSecond: (busyDone * 1000) / (t1 - t0),
+      refused,
+      longUnderFlood,
+      longAlone,
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+async function main(): Promise<void> {
+  const off: Round[] = [];
+  const on: Round[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    off.push(await round('0'));
+    on.push(await round('5'));
+  }
+  const med = (rs: Round[], f: (r: Round) => number): number => median(rs.map(f));
+  const cell = (rs: Round[], f: (r: Round) => number, digits = 0): string => med(rs, f).toFixed(digits);
+  const ratio = (f: (r: Round) => number): string => `${(med(on, f) / med(off, f)).toFixed(2)}×`;
+  const rows: string[][] = [
+    ['measure (median of rounds)', 'yielding off (NICE=0)', 'default (NICE=5)', 'default / off'],
+    [
+      `victim alone: requests/s (${VICTIM_CONNECTIONS} conns)`,
+      cell(off, (r) => r.alone.rps),
+      cell(on, (r) => r.alone.rps),
+      ratio((r) => r.alone.rps),
+    ],
+    [
+      'victim alone: p50 / p99 ms',
+      `${cell(off, (r) => r.alone.p50)} / ${cell(off, (r) => r.alone.p99)}`,
+      `${cell(on, (r) => r.alone.p50)} / ${cell(on, (r) => r.alone.p99)}`,
+      '',
+    ],
+    [
+      `victim beside ${LOOPS} busy loops: requests/s`,
+      cell(off, (r) => r.beside.rps),
+      cell(on, (r) => r.beside.rps),
+      ratio((r) => r.beside.rps),
+    ],
+    [
+      'victim beside busy loops: p50 / p99 ms',
+      `${cell(off, (r) => r.beside.p50)} / ${cell(off, (r) => r.beside.p99)}`,
+      `${cell(on, (r) => r.beside.p50)} / ${cell(on, (r) => r.beside.p99)}`,
+      ratio((r) => r.beside.p99),
+    ],
+    [
+      `noisy workspace: busy requests done/s meanwhile`,
+      cell(off, (r) => r.busyPerSecond, 1),
+      cell(on, (r) => r.busyPerSecond, 1),
+      ratio((r) => r.busyPerSecond),
+    ],
+    [
+      'one busy request at a time, alone: p50 ms',
+      cell(off, (r) => median(r.longAlone)),
+      cell(on, (r) => median(r.longAlone)),
+      ratio((r) => median(r.longAlone)),
+    ],
+    [
+      'one busy request at a time beside a 50-conn hello flood: p50 ms',
+      cell(off, (r) => median(r.longUnderFlood)),
+      cell(on, (r) => median(r.longUnderFlood)),
+      ratio((r) => median(r.longUnderFlood)),
+    ],
+    [
+      'noisy requests refused (429) over the whole run',
+      String(off.reduce((n, r) => n + r.refused, 0)),
+      String(on.reduce((n, r) => n + r.refused, 0)),
+      '',
+    ],
+    [
+      'victim errors / non-2xx',
+      String(off.reduce((n, r) => n + r.alone.errors + r.beside.errors, 0)),
+      String(on.reduce((n, r) => n + r.alone.errors + r.beside.errors, 0)),
+      '',
+    ],
+  ];
+  printTable(rows);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
