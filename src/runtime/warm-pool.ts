@@ -187,16 +187,17 @@ export class WarmPool {
     // A thread in the workspace's process costs 42 MB where a process costs 110: wait for the
     // spare that is booting there, or boot one, before taking a process from the pool.
     for (const h of mine) {
-      if (h.spareBoot === null && h.freeSlots === 0) continue;
-      // Someone waits for it now: a boot already under way runs at normal priority from here.
-      if (h.spareBoot !== null) h.promote();
-      try {
-        await this.bootSpare(h);
-      } catch {
-        continue;
+      while (!h.dead && !this.closed && (h.spareBoot !== null || h.freeSlots > 0)) {
+        // Someone waits for it now: a boot already under way runs at normal priority from here.
+        if (h.spareBoot !== null) h.promote();
+        try {
+          await this.bootSpare(h);
+        } catch {
+          break;
+        }
+        const sb = this.grab(h);
+        if (sb) return sb;
       }
-      const sb = this.grab(h);
-      if (sb) return sb;
     }
     // From the pool; while its refill is under way, wait for that rather than add a boot.
     for (;;) {

@@ -201,6 +201,28 @@ while True:
     assert.equal(pair.stats().warmPool.processes, 2);
   });
 
+  test("instances started together wait in turn for their workspace's process rather than spread over new ones", async () => {
+    // Long (300 ms a request), so a burst scales it out to its cap of 4 at once.
+    const v = version(SPIN, { workspaceId: 'ws-burst', maxInstances: 4 });
+    await rt.load(v);
+    try {
+      assert.equal((await rt.invoke(v.key, get('/300'))).status, 200);
+      const rs = await Promise.all(Array.from({ length: 4 }, () => rt.invoke(v.key, get('/300'))));
+      assert.deepEqual(
+        rs.map((r) => r.status),
+        [200, 200, 200, 200],
+      );
+      assert.equal(rt.stats().versions[v.key]!.instances, 4);
+      assert.deepEqual(
+        [...new Set(pids(rt, v.key))],
+        [pids(rt, v.key)[0]],
+        'the four instances are threads of one process',
+      );
+    } finally {
+      await rt.unload(v.key);
+    }
+  });
+
   test("when a workspace's process dies, its idle instances leave at once and the next requests are served", async () => {
     const vs = ['a', 'b', 'c'].map((b) =>
       version(handler(`return Response(200, {}, b"${b}")`), { workspaceId: 'ws-share-crash' }),
