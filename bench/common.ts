@@ -159,7 +159,19 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
     env: { PATH: process.env.PATH ?? '', EUNHA_PORT: '0', EUNHA_DATA_DIR: dataDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A server that dies mid-run says why.
+  let tail = '';
+  const keep = (c: Buffer): void => {
+    tail = (tail + c.toString()).slice(-4000);
+  };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  let stopping = false;
+  server.on('exit', (code, signal) => {
+    if (!stopping) console.error(`the server exited (${code ?? signal}):\n${tail}`);
+  });
   const stop = async (): Promise<void> => {
+    stopping = true;
     if (server.exitCode === null && server.signalCode === null) {
       server.kill('SIGTERM');
       await new Promise((r) => server.on('exit', r));

@@ -3,7 +3,7 @@
 // (EUNHA_LONG_REQUEST_NICE=0), each on a server of its own, alternating, in one run. Also what
 // yielding costs the long requests themselves beside a flood of short ones.
 //
-//   npm run build && node dist/bench/tenants.js [--seconds 8] [--warm 8] [--rounds 1] [--loops 16]
+//   npm run build && node dist/bench/tenants.js [--seconds 8] [--settle 2] [--rounds 1] [--loops 16]
 //     [--iterations 2000000]
 
 import { performance } from 'node:perf_hooks';
@@ -14,7 +14,8 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2)
   args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const SECONDS = Number(args.get('seconds') ?? 8);
-const WARM = Number(args.get('warm') ?? 8);
+/** After the noisy workspace has all its instances, before measuring. */
+const SETTLE = Number(args.get('settle') ?? 2);
 const ROUNDS = Number(args.get('rounds') ?? 1);
 /** Concurrent busy requests from the noisy workspace: its instance cap, at the defaults. */
 const LOOPS = Number(args.get('loops') ?? 16);
@@ -22,22 +23,30 @@ const LOOPS = Number(args.get('loops') ?? 16);
 const VICTIM_CONNECTIONS = 4;
 const BUSY_ITERATIONS = Number(args.get('iterations') ?? 2_000_000);
 
-/** Fixed work, so that a request that gets less CPU takes longer (about 200 ms alone here). */
-const BUSY_SOURCE = `from spin_sdk import http
+/**
+ * Fixed work, so that a request that gets less CPU takes longer (about 125 ms alone here). It
+ * answers with a token drawn when its instance loaded, so the bench can count the instances.
+ */
+const BUSY_SOURCE = `import os
+from spin_sdk import http
 from spin_sdk.http import Request, Response
+
+INSTANCE = os.urandom(8).hex()
 
 class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         x = 0
         for i in range(${BUSY_ITERATIONS}):
             x += i
-        return Response(200, {"content-type": "text/plain"}, str(x).encode())
+        return Response(200, {"content-type": "text/plain"}, INSTANCE.encode())
 `;
 
 interface Round {
   alone: Load;
   beside: Load;
   busyPerSecond: number;
+  /** From the first noisy request until the noisy workspace had LOOPS instances. */
+  scaleSeconds: number;
   refused: number;
   /** One busy request at a time beside a 50-connection hello-world flood: its latency. */
   longUnderFlood: number[];
@@ -71,20 +80,25 @@ async function deploy(base: string, ws: string, name: string, source: string): P
  */
 interface Calls {
   times: number[];
+  /** The instances that answered (their tokens). */
+  instances: Set<string>;
   ends: number[];
   refused: number;
 }
 
-function callLoops(url: string, n: number): { stop: () => Promise<Calls> } {
+function callLoops(url: string, n: number): { instances: Set<string>; stop: () => Promise<Calls> } {
   let stopping = false;
   const times: number[] = [];
   const ends: number[] = [];
+  const instances = new Set<string>();
   let refused = 0;
-  const loops = Array.from({ length: n }, async () => {
+  // The first failure ends every loop and is thrown by stop(); none is left unhandled.
+  let failure: unknown = null;
+  const loop = async (): Promise<void> => {
     while (!stopping) {
       const t0 = performance.now();
       const r = await fetch(url);
-      await r.arrayBuffer();
+      const body = await r.text();
       if (r.status === 429) {
         refused++;
         await sleep(100);
@@ -94,13 +108,22 @@ function callLoops(url: string, n: number): { stop: () => Promise<Calls> } {
       const t1 = performance.now();
       times.push(t1 - t0);
       ends.push(t1);
+      instances.add(body);
     }
-  });
+  };
+  const loops = Array.from({ length: n }, () =>
+    loop().catch((e: unknown) => {
+      failure ??= e;
+      stopping = true;
+    }),
+  );
   return {
+    instances,
     stop: async () => {
       stopping = true;
       await Promise.all(loops);
-      return { times, ends, refused };
+      if (failure !== null) throw failure;
+      return { times, ends, instances, refused };
     },
   };
 }
@@ -121,7 +144,17 @@ async function round(nice: string): Promise<Round> {
     const alone = await victimLoad(victim);
 
     const noisy = busy.map((url, i) => callLoops(url, Math.ceil((LOOPS - i) / 2)));
-    await sleep(WARM * 1000); // the noisy workspace scales out
+    // Measure beside all of them: yielding also changes how fast the noisy workspace scales out.
+    const s0 = performance.now();
+    const seen = (): number => noisy.reduce((k, l) => k + l.instances.size, 0);
+    while (seen() < LOOPS) {
+      if (performance.now() - s0 > 120_000) {
+        throw new Error(`the noisy workspace did not scale out in 2 min: ${seen()} instances answered`);
+      }
+      await sleep(100);
+    }
+    const scaleSeconds = (performance.now() - s0) / 1000;
+    await sleep(SETTLE * 1000);
     const t0 = performance.now();
     const beside = await victimLoad(victim);
     const t1 = performance.now();
@@ -138,6 +171,7 @@ async function round(nice: string): Promise<Round> {
     return {
       alone,
       beside,
+      scaleSeconds,
       busyPerSecond: (busyDone * 1000) / (t1 - t0),
       refused,
       longUnderFlood,
@@ -203,6 +237,12 @@ async function main(): Promise<void> {
       cell(off, (r) => median(r.longUnderFlood)),
       cell(on, (r) => median(r.longUnderFlood)),
       ratio((r) => median(r.longUnderFlood)),
+    ],
+    [
+      `noisy workspace: seconds to its ${LOOPS} instances`,
+      cell(off, (r) => r.scaleSeconds, 1),
+      cell(on, (r) => r.scaleSeconds, 1),
+      ratio((r) => r.scaleSeconds),
     ],
     [
       'noisy requests refused (429) over the whole run',

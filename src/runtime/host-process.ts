@@ -52,6 +52,8 @@ export class HostProcess {
   /** Slots are used once, in order: a slot's channel may hold stale bytes of its last sandbox. */
   private nextSlot = 0;
   private stderrTail = '';
+  /** Takers waiting for this process's boots (hurry()). */
+  private hurried = 0;
 
   private constructor(
     child: ChildProcess,
@@ -175,6 +177,28 @@ export class HostProcess {
         this.killFallbacks.delete(slot);
       }
     }
+  }
+
+  /**
+   * Someone waits for this process's boots: the one under way gets normal priority, and so does
+   * the main thread, so the sandboxes it starts meanwhile boot at 0 instead of BOOT_NICE. Call the
+   * function returned when done waiting; the last waiter puts the main thread back.
+   */
+  hurry(): () => void {
+    if (this.hurried++ === 0 && this.niced) {
+      try {
+        setPriority(this.pid, 0);
+      } catch {
+        // Already gone: its exit is reported as usual.
+      }
+    }
+    this.promote();
+    let once = false;
+    return () => {
+      if (once) return;
+      once = true;
+      if (--this.hurried === 0) this.lower();
+    };
   }
 
   /** BOOT_NICE for the main thread, so that the sandboxes it starts from now on boot at it. */

@@ -2,9 +2,10 @@
 // holds the sandboxes of one workspace only; each extra sandbox in it is a worker thread that
 // shares the process's Node and compiled interpreter (≈ 42 MB against ≈ 110 MB for a process).
 // So a workspace's next instance takes, in order: a spare already booted in one of its processes;
-// a spare being booted, or a slot booted now, in one of its processes; a process from the pool
-// (booted, bound to no workspace yet), waiting for one being booted if need be; a process booted
-// now. After each specialisation the pool refills (a few boots at a time) and the workspace gets
+// a spare being booted, or a slot booted now, in one of its processes (instances started together
+// wait for these in turn, until the slots run out); a process being booted for another of its
+// instances; a process from the pool (booted, bound to no workspace yet), waiting for one being
+// booted if need be; a process booted now. After each specialisation the pool refills (a few boots at a time) and the workspace gets
 // its one spare back. Background boots run at nice 10 where the runtime may renice them back
 // (Isolation.bootsNiced); a sandbox gets normal priority when an instance takes it, or when
 // someone starts waiting for it. A sandbox is never reused once it has run guest code; a process
@@ -30,6 +31,8 @@ export class WarmPool {
   private booting = 0;
   private closed = false;
   private readonly bound = new Map<string, Set<HostProcess>>();
+  /** A process being booted for a workspace's taker, which the workspace's other takers wait for. */
+  private readonly starting = new Map<string, Promise<HostProcess>>();
   /** Takers waiting for the pool's next boot to end (one each). */
   private poolWaiters: (() => void)[] = [];
   /** Every process started and not yet exited, for close(). */
@@ -179,40 +182,61 @@ export class WarmPool {
    * compete with the cold start they hide.
    */
   async take(workspace: string | null): Promise<Sandbox> {
-    const mine = workspace === null ? [] : this.hostsOf(workspace);
-    for (const h of mine) {
-      const sb = this.grab(h);
-      if (sb) return sb;
-    }
-    // A thread in the workspace's process costs 42 MB where a process costs 110: wait for the
-    // spare that is booting there, or boot one, before taking a process from the pool.
-    for (const h of mine) {
-      while (!h.dead && !this.closed && (h.spareBoot !== null || h.freeSlots > 0)) {
-        // Someone waits for it now: a boot already under way runs at normal priority from here.
-        if (h.spareBoot !== null) h.promote();
-        try {
-          await this.bootSpare(h);
-        } catch {
-          break;
-        }
+    // Boots that failed in a process: not waited for again by this taker.
+    const failed = new Set<HostProcess>();
+    for (;;) {
+      const mine = workspace === null ? [] : this.hostsOf(workspace).filter((h) => !failed.has(h));
+      for (const h of mine) {
         const sb = this.grab(h);
         if (sb) return sb;
       }
-    }
-    // From the pool; while its refill is under way, wait for that rather than add a boot.
-    for (;;) {
-      let host: HostProcess | undefined;
-      while ((host = this.ready.shift()) !== undefined && (host.dead || !host.spare)) host.kill();
+      // A thread in the workspace's process costs 42 MB where a process costs 110, and far less
+      // CPU to boot: takers wait in turn for the threads its processes boot, one after another,
+      // until their slots run out.
+      const host = mine.find((h) => h.spareBoot !== null || h.freeSlots > 0);
       if (host !== undefined) {
-        this.bind(host, workspace);
-        return this.grab(host)!;
+        const done = host.hurry();
+        try {
+          await this.bootSpare(host);
+        } catch {
+          failed.add(host);
+        } finally {
+          done();
+        }
+        continue;
       }
-      if (this.booting === 0 || this.closed) break;
-      await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
+      // A process another taker of the workspace is starting: wait for it, then for its threads.
+      const starting = workspace === null ? undefined : this.starting.get(workspace);
+      if (starting !== undefined) {
+        await starting.catch(() => undefined);
+        continue;
+      }
+      // From the pool; while its refill is under way, wait for that rather than add a boot.
+      let pooled: HostProcess | undefined;
+      while ((pooled = this.ready.shift()) !== undefined && (pooled.dead || !pooled.spare)) pooled.kill();
+      if (pooled !== undefined) {
+        this.bind(pooled, workspace);
+        return this.grab(pooled)!;
+      }
+      if (this.booting > 0 && !this.closed) {
+        await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
+        continue;
+      }
+      const boot = this.bootProcess(false).then((h) => {
+        this.bind(h, workspace);
+        return h;
+      });
+      if (workspace !== null) {
+        this.starting.set(workspace, boot);
+        void boot.then(
+          () => this.starting.delete(workspace),
+          () => this.starting.delete(workspace),
+        );
+      }
+      // Its spare is this taker's: the continuation runs before those of takers waiting on `starting`.
+      const sb = this.grab(await boot);
+      if (sb) return sb;
     }
-    const host = await this.bootProcess(false);
-    this.bind(host, workspace);
-    return this.grab(host)!;
   }
 
   /**

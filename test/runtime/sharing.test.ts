@@ -223,6 +223,26 @@ while True:
     }
   });
 
+  test("once its process's slots run out, a workspace's instances started together share the one new process", async () => {
+    // Two slots a process, no pool: the first process holds two instances; the other two need a
+    // new one, and take its two slots rather than a process each.
+    const v = version(SPIN, { workspaceId: 'ws-burst-pair', maxInstances: 4 });
+    await pair.load(v);
+    try {
+      assert.equal((await pair.invoke(v.key, get('/300'))).status, 200);
+      await untilSpare(pair);
+      const rs = await Promise.all(Array.from({ length: 4 }, () => pair.invoke(v.key, get('/300'))));
+      assert.deepEqual(
+        rs.map((r) => r.status),
+        [200, 200, 200, 200],
+      );
+      assert.equal(pair.stats().versions[v.key]!.instances, 4);
+      assert.equal(new Set(pids(pair, v.key)).size, 2, `processes: ${pids(pair, v.key).join(',')}`);
+    } finally {
+      await pair.unload(v.key);
+    }
+  });
+
   test("when a workspace's process dies, its idle instances leave at once and the next requests are served", async () => {
     const vs = ['a', 'b', 'c'].map((b) =>
       version(handler(`return Response(200, {}, b"${b}")`), { workspaceId: 'ws-share-crash' }),
