@@ -185,3 +185,9 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
     throw e;
   }
 }
+
+/** `--name N` from the command line, or `fallback`. */
+export function numberArg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? fallback : Number(process.argv[i + 1]);
+}

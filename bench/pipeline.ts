@@ -10,14 +10,11 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { HELLO_SOURCE, json, printTable, startServer, waitFor } from './common.js';
+import { HELLO_SOURCE, json, numberArg, printTable, startServer, waitFor } from './common.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2)
-  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
-const SECONDS = Number(args.get('seconds') ?? 10);
-const FRESH = Number(args.get('fresh') ?? 10);
-const ROUNDS = Number(args.get('rounds') ?? 3);
+const SECONDS = numberArg('seconds', 10);
+const FRESH = numberArg('fresh', 10);
+const ROUNDS = numberArg('rounds', 3);
 const CONNECTIONS = 50;
 
 const RAW_SERVER = `

@@ -8,20 +8,17 @@
 
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { HELLO_SOURCE, json, printTable, sleep, startServer } from './common.js';
+import { HELLO_SOURCE, json, numberArg, printTable, sleep, startServer } from './common.js';
 
-const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2)
-  args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
-const SECONDS = Number(args.get('seconds') ?? 8);
+const SECONDS = numberArg('seconds', 8);
 /** After the noisy workspace has all its instances, before measuring. */
-const SETTLE = Number(args.get('settle') ?? 2);
-const ROUNDS = Number(args.get('rounds') ?? 1);
+const SETTLE = numberArg('settle', 2);
+const ROUNDS = numberArg('rounds', 1);
 /** Concurrent busy requests from the noisy workspace: its instance cap, at the defaults. */
-const LOOPS = Number(args.get('loops') ?? 16);
+const LOOPS = numberArg('loops', 16);
 /** The victim's closed loop: a few clients, so its latency is the machine's, not its own line. */
 const VICTIM_CONNECTIONS = 4;
-const BUSY_ITERATIONS = Number(args.get('iterations') ?? 2_000_000);
+const BUSY_ITERATIONS = numberArg('iterations', 2_000_000);
 
 /**
  * Fixed work, so that a request that gets less CPU takes longer (about 125 ms alone here). It
