@@ -45,7 +45,7 @@ export interface Config {
   maxInstancesPerWorkspace: number | undefined;
   /** Requests that may wait in a busy instance's channel behind a short one (0 = no pipelining). */
   pipelineDepth: number;
-  /** EUNHA_LONG_REQUEST_NICE: long requests' nice value (runtime option longRequestNice; 0 = off). */
+  /** EUNHA_LONG_REQUEST_NICE: the nice value requests past 5 ms of CPU yield to (runtime option longRequestNice; 0 = off). */
   longRequestNice: number;
   /** Instances of one workspace that may share a host process (worker threads; 1 = a process each). */
   instancesPerProcess: number;

@@ -185,7 +185,8 @@ export class HostProcess {
    * function returned when done waiting; the last waiter puts the main thread back.
    */
   hurry(): () => void {
-    if (this.hurried++ === 0 && this.niced) {
+    // A dead host's pid may already be someone else's.
+    if (this.hurried++ === 0 && this.niced && !this.dead) {
       try {
         setPriority(this.pid, 0);
       } catch {
@@ -203,7 +204,7 @@ export class HostProcess {
 
   /** BOOT_NICE for the main thread, so that the sandboxes it starts from now on boot at it. */
   lower(): void {
-    if (!this.niced) return;
+    if (!this.niced || this.dead) return;
     try {
       setPriority(this.pid, BOOT_NICE);
     } catch {
@@ -218,7 +219,7 @@ export class HostProcess {
    * priority have other values and keep them. Best effort: a thread may be gone.
    */
   promote(): void {
-    if (!this.niced) return;
+    if (!this.niced || this.dead) return;
     try {
       for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
         if (Number(tid) === this.pid) continue;

@@ -122,21 +122,12 @@ export class Scheduler {
   }
 
   /**
-   * The nice value a request of `vs` runs at (cpu-share.ts): 0 while the version's requests are
-   * short or not measured yet. A long request costs milliseconds, so counting the workspace's long
-   * instances here costs it nothing noticeable.
+   * The nice value a request of `vs` yields to once it has used the CPU of a short one
+   * (cpu-share.ts). Counted over all the workspace's instances, short ones included: they yield
+   * nothing, so a workspace with short instances too only weighs a little less.
    */
   niceFor(vs: VersionState): number {
-    if (this.opts.longRequestNice <= 0 || !this.long(vs)) return 0;
-    let n = 0;
-    for (const o of this.versions.values()) {
-      if (o.version.workspaceId === vs.version.workspaceId && this.long(o)) n += o.instances.size;
-    }
-    return longRequestNice(this.opts.longRequestNice, n);
-  }
-
-  private long(vs: VersionState): boolean {
-    return vs.serviceMs > this.opts.pipelineMaxServiceMs;
+    return longRequestNice(this.opts.longRequestNice, this.workspaceTotal(vs.version.workspaceId));
   }
 
   private pipelining(vs: VersionState): boolean {

@@ -90,9 +90,9 @@ export interface RuntimeOptions {
   /** Pipeline only while a version's average service time is at most this (default 5 ms). */
   pipelineMaxServiceMs?: number;
   /**
-   * Requests of versions past pipelineMaxServiceMs run at this nice value or more, so that busy
-   * loops yield the cores to short requests, and one workspace's long instances together weigh
-   * about one such thread (cpu-share.ts, design note 008). Default 5; 0 = off.
+   * A request that has used 5 ms of CPU yields: its thread runs at this nice value or more, so
+   * that busy loops yield the cores to short requests, and one workspace's instances together
+   * weigh about one such thread (cpu-share.ts, design note 008). Default 5; 0 = off.
    */
   longRequestNice?: number;
   /**

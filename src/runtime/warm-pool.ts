@@ -32,7 +32,7 @@ export class WarmPool {
   private closed = false;
   private readonly bound = new Map<string, Set<HostProcess>>();
   /** A process being booted for a workspace's taker, which the workspace's other takers wait for. */
-  private readonly starting = new Map<string, Promise<HostProcess>>();
+  private readonly starting = new Map<string, { boot: Promise<HostProcess>; waiters: number }>();
   /** Takers waiting for the pool's next boot to end (one each). */
   private poolWaiters: (() => void)[] = [];
   /** Every process started and not yet exited, for close(). */
@@ -205,38 +205,54 @@ export class WarmPool {
         }
         continue;
       }
-      // A process another taker of the workspace is starting: wait for it, then for its threads.
+      // A process another taker of the workspace is starting: wait for it, then for its threads,
+      // as long as its slots (one goes to that taker) are enough for everyone waiting.
       const starting = workspace === null ? undefined : this.starting.get(workspace);
-      if (starting !== undefined) {
-        await starting.catch(() => undefined);
+      if (starting !== undefined && starting.waiters < this.perProcess - 1) {
+        starting.waiters++;
+        await starting.boot.catch(() => undefined);
+        starting.waiters--;
         continue;
       }
       // From the pool; while its refill is under way, wait for that rather than add a boot.
-      let pooled: HostProcess | undefined;
-      while ((pooled = this.ready.shift()) !== undefined && (pooled.dead || !pooled.spare)) pooled.kill();
+      let pooled = this.takeReady();
       if (pooled !== undefined) {
         this.bind(pooled, workspace);
         return this.grab(pooled)!;
       }
       if (this.booting > 0 && !this.closed) {
         await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
+        // Each boot that ends wakes one taker: this one takes what it brought, or the wake-up
+        // would be lost for a taker of another workspace waiting behind it.
+        pooled = this.takeReady();
+        if (pooled !== undefined) {
+          this.bind(pooled, workspace);
+          return this.grab(pooled)!;
+        }
         continue;
       }
       const boot = this.bootProcess(false).then((h) => {
         this.bind(h, workspace);
         return h;
       });
-      if (workspace !== null) {
-        this.starting.set(workspace, boot);
-        void boot.then(
-          () => this.starting.delete(workspace),
-          () => this.starting.delete(workspace),
-        );
+      if (workspace !== null && !this.starting.has(workspace)) {
+        this.starting.set(workspace, { boot, waiters: 0 });
+        const done = (): void => {
+          if (this.starting.get(workspace)?.boot === boot) this.starting.delete(workspace);
+        };
+        void boot.then(done, done);
       }
       // Its spare is this taker's: the continuation runs before those of takers waiting on `starting`.
       const sb = this.grab(await boot);
       if (sb) return sb;
     }
+  }
+
+  /** A booted process from the pool, if one is ready (dead or spare-less ones are dropped). */
+  private takeReady(): HostProcess | undefined {
+    let host: HostProcess | undefined;
+    while ((host = this.ready.shift()) !== undefined && (host.dead || !host.spare)) host.kill();
+    return host;
   }
 
   /**

@@ -25,7 +25,7 @@ import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
-import { applyNice } from './thread-nice.js';
+import { startRequest, yieldIfLong } from './thread-nice.js';
 import { installZoneinfo, type Zoneinfo } from './zoneinfo.js';
 
 /** What the host's main thread hands a sandbox it starts (see host.ts). */
@@ -258,6 +258,9 @@ function serveLocally({ header, body }: Frame): Uint8Array | undefined {
   return undefined;
 }
 
+/** When the interrupt poll next looks at the request's CPU time (thread-nice.ts). */
+let yieldCheckAt = Infinity;
+
 const interrupt = {
   get 0(): number {
     const now = Date.now();
@@ -277,6 +280,9 @@ const interrupt = {
       reachDeadline();
       return SIGINT;
     }
+    // A request past the CPU of a short one yields the cores (design note 008): looked at once a
+    // millisecond, and only after as much wall time, since CPU time cannot run ahead of it.
+    if (now >= yieldCheckAt) yieldCheckAt = yieldIfLong(cpuNow() - cpuMark) ? Infinity : now + 1;
     return 0;
   },
   set 0(_cleared: number) {
@@ -365,7 +371,7 @@ function serve({ entry, device, FS, heap }: Booted): void {
       channel.write({ t: 'result', notRun: true });
       continue;
     }
-    applyNice(header.nice);
+    yieldCheckAt = startRequest(header.nice, Date.now());
     device.offer(raw);
     overReported = false;
     timedOut = false;

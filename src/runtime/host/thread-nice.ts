@@ -1,29 +1,47 @@
-// The nice value of the sandbox thread that imports this module: the parent names the value each
-// request should run at (design note 008), and the thread applies it to itself, since Linux keeps
-// nice values per thread and `setpriority(PRIO_PROCESS, 0)` means the calling thread. The jail has
-// no /proc, so the parent could not name the thread to renice it.
+// The nice value of the sandbox thread that imports this module (design note 008). The parent
+// names, with each request, the value the request yields to once it has used YIELD_AFTER_MS of
+// CPU; the thread applies it to itself, since Linux keeps nice values per thread and
+// `setpriority(PRIO_PROCESS, 0)` means the calling thread. The jail has no /proc, so the parent
+// could not name the thread to renice it. Deciding inside the request, on the CPU it has used,
+// leaves short requests at 0 and catches a long one from its first millisecond past the line,
+// whatever the version's history.
 
 import os from 'node:os';
 
 // Captured before the lockdown replaces os.setPriority for guest code.
 const { getPriority, setPriority } = os;
 
-let applied = 0;
+/** CPU a request may use before its thread yields: the scheduler's line for a short request. */
+export const YIELD_AFTER_MS = 5;
 
-/**
- * Run from now on at `desired` (0–19). Raising always works; lowering needs a privilege a sandbox
- * has only when it runs under the parent's own user id and that user may lower nice values, so a
- * long version's sandbox usually keeps the highest value it was given. A value above 0 is read
- * back each time: `HostProcess.promote()` may have reset it.
- */
-export function applyNice(desired: unknown): void {
-  const n =
-    typeof desired === 'number' && Number.isInteger(desired) && desired >= 0 && desired <= 19 ? desired : 0;
-  if (n === applied && n === 0) return;
+let applied = 0;
+let level = 0;
+
+function set(n: number): void {
   try {
     if (getPriority(0) !== n) setPriority(0, n);
+    applied = getPriority(0);
   } catch {
     // Not allowed to lower it: the thread stays where it is.
   }
-  applied = n;
+}
+
+/**
+ * At the start of a request: the value (0–19) it yields to. A thread that yielded in an earlier
+ * request follows the new value at once (raising always works; lowering needs a privilege a
+ * sandbox under a dropped uid never has, so such a thread keeps the highest value it was given).
+ * Returns when the poll should first look at the request's CPU (Infinity: never).
+ */
+export function startRequest(desired: unknown, now: number): number {
+  level =
+    typeof desired === 'number' && Number.isInteger(desired) && desired >= 0 && desired <= 19 ? desired : 0;
+  if (applied > 0 && level !== applied) set(level);
+  return level > applied ? now + YIELD_AFTER_MS : Infinity;
+}
+
+/** From the interrupt poll, with the CPU the request has used: true once it has yielded. */
+export function yieldIfLong(cpuMs: number): boolean {
+  if (cpuMs < YIELD_AFTER_MS) return false;
+  set(level);
+  return true;
 }
