@@ -189,5 +189,8 @@ export async function startServer(env: Record<string, string>): Promise<BenchSer
 /** `--name N` from the command line, or `fallback`. */
 export function numberArg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
-  return i < 0 ? fallback : Number(process.argv[i + 1]);
+  if (i < 0) return fallback;
+  const n = Number(process.argv[i + 1]);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} needs a number, got ${process.argv[i + 1]}`);
+  return n;
 }

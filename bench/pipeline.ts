@@ -33,7 +33,6 @@ const pct = (xs: number[], p: number) =>
   sorted(xs)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 async function main(): Promise<void> {
-  const raw = spawn(process.execPath, ['-e', RAW_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
   const server = await startServer({
     EUNHA_WARM_POOL_SIZE: '2',
     // Pass scaling settings through so their effect can be measured: EUNHA_PIPELINE_DEPTH=0 node …
@@ -42,10 +41,12 @@ async function main(): Promise<void> {
         ([k]) =>
           k.startsWith('EUNHA_MAX_INSTANCES') ||
           k === 'EUNHA_PIPELINE_DEPTH' ||
+          k === 'EUNHA_LONG_REQUEST_NICE' ||
           k === 'EUNHA_INSTANCES_PER_PROCESS',
       ) as [string, string][],
     ),
   });
+  const raw = spawn(process.execPath, ['-e', RAW_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const rawUrl = await waitFor(raw, /RAW (http:\/\/\S+)/);
     const { base } = server;
