@@ -177,7 +177,7 @@ export class Instance {
     }, this.version.timeoutMs + this.graceMs);
   }
 
-  /** `nice`: the value the sandbox runs this request at (Scheduler.niceFor). */
+  /** `nice`: the value this request yields to once it has used 5 ms of CPU (Scheduler.niceFor). */
   async invoke(req: InvokeRequest, graceMs: number, nice = 0): Promise<InvokeOutcome> {
     const t0 = performance.now();
     const { timeoutMs } = this.version;
