@@ -182,7 +182,7 @@ export class HostProcess {
   /**
    * Someone waits for this process's boots: the one under way gets normal priority, and so does
    * the main thread, so the sandboxes it starts meanwhile boot at 0 instead of BOOT_NICE. Call the
-   * function returned when done waiting; the last waiter puts the main thread back.
+   * function returned once, when done waiting; the last waiter puts the main thread back.
    */
   hurry(): () => void {
     // A dead host's pid may already be someone else's.
@@ -194,10 +194,7 @@ export class HostProcess {
       }
     }
     this.promote();
-    let once = false;
     return () => {
-      if (once) return;
-      once = true;
       if (--this.hurried === 0) this.lower();
     };
   }
@@ -215,8 +212,8 @@ export class HostProcess {
   /**
    * Normal priority for the sandbox just handed to an instance: the one thread besides the main
    * thread still at BOOT_NICE (one sandbox boots at a time per process; the jail has no /proc, so
-   * the sandbox cannot name its own thread). Sandboxes of long versions that lowered their own
-   * priority have other values and keep them. Best effort: a thread may be gone.
+   * the sandbox cannot name its own thread). Sandboxes that yielded (design note 008) have other
+   * values and keep them. Best effort: a thread may be gone.
    */
   promote(): void {
     if (!this.niced || this.dead) return;

@@ -5,11 +5,11 @@
 // a spare being booted, or a slot booted now, in one of its processes (instances started together
 // wait for these in turn, until the slots run out); a process being booted for another of its
 // instances; a process from the pool (booted, bound to no workspace yet), waiting for one being
-// booted if need be; a process booted now. After each specialisation the pool refills (a few boots at a time) and the workspace gets
-// its one spare back. Background boots run at nice 10 where the runtime may renice them back
-// (Isolation.bootsNiced); a sandbox gets normal priority when an instance takes it, or when
-// someone starts waiting for it. A sandbox is never reused once it has run guest code; a process
-// retires with its last one.
+// booted if need be; a process booted now. After each specialisation the pool refills (a few
+// boots at a time) and the workspace gets its one spare back. Background boots run at nice 10
+// where the runtime may renice them back (Isolation.bootsNiced); a sandbox gets normal priority
+// when an instance takes it, or when someone starts waiting for it. A sandbox is never reused once
+// it has run guest code; a process retires with its last one.
 
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';
@@ -216,20 +216,16 @@ export class WarmPool {
       }
       // From the pool; while its refill is under way, wait for that rather than add a boot.
       let pooled = this.takeReady();
-      if (pooled !== undefined) {
-        this.bind(pooled, workspace);
-        return this.grab(pooled)!;
-      }
-      if (this.booting > 0 && !this.closed) {
+      if (pooled === undefined && this.booting > 0 && !this.closed) {
         await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
         // Each boot that ends wakes one taker: this one takes what it brought, or the wake-up
         // would be lost for a taker of another workspace waiting behind it.
         pooled = this.takeReady();
-        if (pooled !== undefined) {
-          this.bind(pooled, workspace);
-          return this.grab(pooled)!;
-        }
-        continue;
+        if (pooled === undefined) continue;
+      }
+      if (pooled !== undefined) {
+        this.bind(pooled, workspace);
+        return this.grab(pooled)!;
       }
       const boot = this.bootProcess(false).then((h) => {
         this.bind(h, workspace);
