@@ -188,69 +188,48 @@ async function main(): Promise<void> {
     off.push(await round('0'));
     on.push(await round('5'));
   }
-  const med = (rs: Round[], f: (r: Round) => number): number => median(rs.map(f));
-  const cell = (rs: Round[], f: (r: Round) => number, digits = 0): string => med(rs, f).toFixed(digits);
-  const ratio = (f: (r: Round) => number): string => `${(med(on, f) / med(off, f)).toFixed(2)}×`;
+  type Measure = (r: Round) => number;
+  const med = (rs: Round[], f: Measure): number => median(rs.map(f));
+  const cell = (rs: Round[], f: Measure, digits = 0): string => med(rs, f).toFixed(digits);
+  const ratio = (f: Measure): string => `${(med(on, f) / med(off, f)).toFixed(2)}×`;
+  /** A measure's median off and on, and their ratio. */
+  const row = (label: string, f: Measure, digits = 0): string[] => [
+    label,
+    cell(off, f, digits),
+    cell(on, f, digits),
+    ratio(f),
+  ];
+  /** p50 / p99 of a load, off and on; the ratio (if any) of `ratioOf`. */
+  const latency = (label: string, load: (r: Round) => Load, ratioOf?: Measure): string[] => [
+    label,
+    ...[off, on].map((rs) => `${cell(rs, (r) => load(r).p50)} / ${cell(rs, (r) => load(r).p99)}`),
+    ratioOf ? ratio(ratioOf) : '',
+  ];
+  const total = (rs: Round[], f: Measure): string => String(rs.reduce((n, r) => n + f(r), 0));
   const rows: string[][] = [
     ['measure (median of rounds)', 'yielding off (NICE=0)', 'default (NICE=5)', 'default / off'],
-    [
-      `victim alone: requests/s (${VICTIM_CONNECTIONS} conns)`,
-      cell(off, (r) => r.alone.rps),
-      cell(on, (r) => r.alone.rps),
-      ratio((r) => r.alone.rps),
-    ],
-    [
-      'victim alone: p50 / p99 ms',
-      `${cell(off, (r) => r.alone.p50)} / ${cell(off, (r) => r.alone.p99)}`,
-      `${cell(on, (r) => r.alone.p50)} / ${cell(on, (r) => r.alone.p99)}`,
-      '',
-    ],
-    [
-      `victim beside ${LOOPS} busy loops: requests/s`,
-      cell(off, (r) => r.beside.rps),
-      cell(on, (r) => r.beside.rps),
-      ratio((r) => r.beside.rps),
-    ],
-    [
+    row(`victim alone: requests/s (${VICTIM_CONNECTIONS} conns)`, (r) => r.alone.rps),
+    latency('victim alone: p50 / p99 ms', (r) => r.alone),
+    row(`victim beside ${LOOPS} busy loops: requests/s`, (r) => r.beside.rps),
+    latency(
       'victim beside busy loops: p50 / p99 ms',
-      `${cell(off, (r) => r.beside.p50)} / ${cell(off, (r) => r.beside.p99)}`,
-      `${cell(on, (r) => r.beside.p50)} / ${cell(on, (r) => r.beside.p99)}`,
-      ratio((r) => r.beside.p99),
-    ],
-    [
-      `noisy workspace: busy requests done/s meanwhile`,
-      cell(off, (r) => r.busyPerSecond, 1),
-      cell(on, (r) => r.busyPerSecond, 1),
-      ratio((r) => r.busyPerSecond),
-    ],
-    [
-      'one busy request at a time, alone: p50 ms',
-      cell(off, (r) => median(r.longAlone)),
-      cell(on, (r) => median(r.longAlone)),
-      ratio((r) => median(r.longAlone)),
-    ],
-    [
-      'one busy request at a time beside a 50-conn hello flood: p50 ms',
-      cell(off, (r) => median(r.longUnderFlood)),
-      cell(on, (r) => median(r.longUnderFlood)),
-      ratio((r) => median(r.longUnderFlood)),
-    ],
-    [
-      `noisy workspace: seconds to its ${LOOPS} instances`,
-      cell(off, (r) => r.scaleSeconds, 1),
-      cell(on, (r) => r.scaleSeconds, 1),
-      ratio((r) => r.scaleSeconds),
-    ],
+      (r) => r.beside,
+      (r) => r.beside.p99,
+    ),
+    row('noisy workspace: busy requests done/s meanwhile', (r) => r.busyPerSecond, 1),
+    row('one busy request at a time, alone: p50 ms', (r) => median(r.longAlone)),
+    row('one busy request at a time beside a 50-conn hello flood: p50 ms', (r) => median(r.longUnderFlood)),
+    row(`noisy workspace: seconds to its ${LOOPS} instances`, (r) => r.scaleSeconds, 1),
     [
       'noisy requests refused (429) over the whole run',
-      String(off.reduce((n, r) => n + r.refused, 0)),
-      String(on.reduce((n, r) => n + r.refused, 0)),
+      total(off, (r) => r.refused),
+      total(on, (r) => r.refused),
       '',
     ],
     [
       'victim errors / non-2xx',
-      String(off.reduce((n, r) => n + r.alone.errors + r.beside.errors, 0)),
-      String(on.reduce((n, r) => n + r.alone.errors + r.beside.errors, 0)),
+      total(off, (r) => r.alone.errors + r.beside.errors),
+      total(on, (r) => r.alone.errors + r.beside.errors),
       '',
     ],
   ];
