@@ -110,6 +110,7 @@ async function compose(
     pipelineDepth: config.pipelineDepth,
     longRequestNice: config.longRequestNice,
     instancesPerProcess: config.instancesPerProcess,
+    bootTimeoutMs: config.bootTimeoutMs,
     idleTtlMs: config.idleTtlMs,
     maxRequestBytes: config.bodyLimitBytes,
     logger: (entry) =>

@@ -49,6 +49,8 @@ export interface Config {
   longRequestNice: number;
   /** Instances of one workspace that may share a host process (worker threads; 1 = a process each). */
   instancesPerProcess: number;
+  /** A sandbox boot that takes longer is given up on (its process gets no more boots), ms. */
+  bootTimeoutMs: number;
   /** Idle instances stop after this long (scale to zero), ms. */
   idleTtlMs: number;
   /** Builds running at once; more wait in a queue. */
@@ -253,6 +255,7 @@ export function loadConfig(env: Env): Config {
     pipelineDepth: int(env, 'EUNHA_PIPELINE_DEPTH', 1, 0, 8),
     longRequestNice: int(env, 'EUNHA_LONG_REQUEST_NICE', 5, 0, 19),
     instancesPerProcess: int(env, 'EUNHA_INSTANCES_PER_PROCESS', 8, 1, 64),
+    bootTimeoutMs: int(env, 'EUNHA_BOOT_TIMEOUT_MS', 60_000, 1_000, 600_000),
     idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),

@@ -54,6 +54,8 @@ export class HostProcess {
   private stderrTail = '';
   /** Takers waiting for this process's boots (hurry()). */
   private hurried = 0;
+  /** No more sandboxes start here (seal()). */
+  private sealed = false;
 
   private constructor(
     child: ChildProcess,
@@ -121,7 +123,12 @@ export class HostProcess {
   }
 
   get freeSlots(): number {
-    return this.dead ? 0 : this.slots - this.nextSlot;
+    return this.dead || this.sealed ? 0 : this.slots - this.nextSlot;
+  }
+
+  /** A boot here hung: the process keeps the sandboxes it has and retires with them. */
+  seal(): void {
+    this.sealed = true;
   }
 
   /**

@@ -56,6 +56,7 @@ export class Runtime {
       pipelineMaxServiceMs: 5,
       longRequestNice: 5,
       instancesPerProcess: 8,
+      bootTimeoutMs: 60_000,
       maxRequestBytes: 6 * MiB,
       useSnapshot: true,
       logger: () => undefined,
@@ -80,6 +81,7 @@ export class Runtime {
       this.opts.poolSize,
       this.opts.bootConcurrency,
       this.opts.instancesPerProcess,
+      this.opts.bootTimeoutMs,
       this.opts.logger,
     );
     await this.snapshot;

@@ -100,6 +100,12 @@ export interface RuntimeOptions {
    * interpreter (default 8; 1 = a process per instance). Workspaces never share a process.
    */
   instancesPerProcess?: number;
+  /**
+   * A sandbox that has not booted by then (a stopped or wedged host process) is killed, and its
+   * process starts no more sandboxes; whoever waited for it goes on elsewhere (default 60000 ms:
+   * a boot takes ~0.5 s, and a background boot at nice 10 on a saturated machine many times that).
+   */
+  bootTimeoutMs?: number;
   /** After the timeout interrupt, how long before the process is killed (default 500 ms). */
   killGraceMs?: number;
   /**

@@ -13,7 +13,10 @@
 
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';
+import { EunhaError } from '../core/errors.js';
 import type { Logger } from './types.js';
+
+const shuttingDown = (): EunhaError => new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
 
 export interface PoolStats {
   /** Processes booted and bound to no workspace yet. */
@@ -47,6 +50,8 @@ export class WarmPool {
     private readonly concurrency: number,
     /** Sandboxes one process may hold over its life; 1 = a process per instance. */
     private readonly perProcess: number,
+    /** A sandbox not booted by then is killed, and its process gets no more boots. */
+    private readonly bootTimeoutMs: number,
     private readonly log: Logger,
   ) {}
 
@@ -91,6 +96,7 @@ export class WarmPool {
 
   /** Boot a host process with one sandbox, waiting until the sandbox says it is ready. */
   private async bootProcess(background: boolean): Promise<HostProcess> {
+    if (this.closed) throw shuttingDown();
     const path = this.snapshot === null ? undefined : await this.snapshot;
     const host = HostProcess.spawn(this.iso, this.perProcess, path, background);
     this.hosts.add(host);
@@ -116,7 +122,17 @@ export class WarmPool {
     const p = (async () => {
       const sb = host.start({ noSnapshot: this.snapshot === null });
       if (sb === null) throw new Error('the host process has no free slot');
-      const f = await sb.next();
+      // Everyone waiting for this boot (and, for the pool's, every taker behind them) would wait
+      // for as long as it hangs: a stopped or wedged process is given up on, not waited for.
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          host.seal();
+          sb.kill();
+          reject(new Error(`the sandbox did not boot within ${this.bootTimeoutMs} ms`));
+        }, this.bootTimeoutMs);
+      });
+      const f = await Promise.race([sb.next(), hung]).finally(() => clearTimeout(timer));
       if (f.header.t !== 'ready') {
         sb.kill();
         throw new Error(`sandbox did not boot: ${JSON.stringify(f.header).slice(0, 400)}`);
@@ -185,6 +201,7 @@ export class WarmPool {
     // Boots that failed in a process: not waited for again by this taker.
     const failed = new Set<HostProcess>();
     for (;;) {
+      if (this.closed) throw shuttingDown();
       const mine = workspace === null ? [] : this.hostsOf(workspace).filter((h) => !failed.has(h));
       for (const h of mine) {
         const sb = this.grab(h);
@@ -239,8 +256,12 @@ export class WarmPool {
         void boot.then(done, done);
       }
       // Its spare is this taker's: the continuation runs before those of takers waiting on `starting`.
-      const sb = this.grab(await boot);
+      const own = await boot;
+      const sb = this.grab(own);
       if (sb) return sb;
+      // Its spare died at once. A workspace's process stays bound and boots the next; a build
+      // check's is bound to nothing and would be left running.
+      if (workspace === null) own.kill();
     }
   }
 

@@ -16,6 +16,8 @@ describe('config', () => {
     assert.equal(c.environment, 'development');
     assert.equal(c.instancesPerProcess, 8);
     assert.equal(loadConfig({ EUNHA_INSTANCES_PER_PROCESS: '1' }).instancesPerProcess, 1);
+    assert.equal(c.bootTimeoutMs, 60_000);
+    assert.equal(loadConfig({ EUNHA_BOOT_TIMEOUT_MS: '5000' }).bootTimeoutMs, 5000);
     assert.equal(c.logRetentionDays, 7);
     assert.equal(loadConfig({ EUNHA_LOG_RETENTION_DAYS: '30' }).logRetentionDays, 30);
   });
@@ -67,6 +69,8 @@ describe('config', () => {
       [{ EUNHA_BODY_LIMIT_BYTES: '-1' }, 'EUNHA_BODY_LIMIT_BYTES'],
       [{ EUNHA_INSTANCES_PER_PROCESS: '0' }, 'EUNHA_INSTANCES_PER_PROCESS'],
       [{ EUNHA_INSTANCES_PER_PROCESS: 'many' }, 'EUNHA_INSTANCES_PER_PROCESS'],
+      // A deadline shorter than a boot on a busy machine would kill healthy boots.
+      [{ EUNHA_BOOT_TIMEOUT_MS: '10' }, 'EUNHA_BOOT_TIMEOUT_MS'],
       // Shorter than the 24-hour statistics window would empty it.
       [{ EUNHA_LOG_RETENTION_DAYS: '0' }, 'EUNHA_LOG_RETENTION_DAYS'],
     ];

@@ -1,0 +1,139 @@
+// The warm pool when a boot never ends: a host process that is stopped (SIGSTOP here; in life a
+// wedged or swapped-out process) must not hold the takers waiting for it. Its boot is given up
+// on at the deadline, the process gets no more boots, and the taker goes on with another
+// process. Also: no boots once the runtime is closing.
+
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { detectIsolation } from '../../src/runtime/isolation.js';
+import { ensureSnapshot } from '../../src/runtime/snapshot.js';
+import { WarmPool } from '../../src/runtime/warm-pool.js';
+import { CACHE_DIR } from './helpers.js';
+
+const BOOT_TIMEOUT_MS = 1500;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Live (not zombie) child processes of this test process. */
+function children(): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z') out.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
+}
+
+async function newChild(known: number[]): Promise<number> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const fresh = children().filter((p) => !known.includes(p));
+    if (fresh.length > 0) return fresh[0]!;
+    assert.ok(Date.now() < deadline, 'no host process was started');
+    await sleep(2);
+  }
+}
+
+describe('warm pool: boots that hang', () => {
+  const pools: WarmPool[] = [];
+  const stopped: number[] = [];
+  const pool = (target: number, perProcess: number, log: Record<string, unknown>[]): WarmPool => {
+    const p = new WarmPool(
+      detectIsolation(),
+      ensureSnapshot(CACHE_DIR),
+      target,
+      1,
+      perProcess,
+      BOOT_TIMEOUT_MS,
+      (e) => log.push(e),
+    );
+    pools.push(p);
+    return p;
+  };
+  const stop = (pid: number): void => {
+    stopped.push(pid);
+    process.kill(pid, 'SIGSTOP');
+  };
+  after(async () => {
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Already gone.
+      }
+    }
+    await Promise.all(pools.map((p) => p.close()));
+  });
+
+  test(
+    "the pool's refill hangs: a taker waiting for it boots a process of its own at the deadline",
+    { timeout: 30_000 },
+    async () => {
+      await ensureSnapshot(CACHE_DIR);
+      const log: Record<string, unknown>[] = [];
+      const p = pool(1, 2, log);
+      const known = children();
+      p.fill();
+      const hung = await newChild(known);
+      stop(hung);
+      assert.equal(p.stats.booting, 1);
+      const t0 = Date.now();
+      // Without a deadline this waits for the pool's boot for ever.
+      const sb = await p.take('ws-pool-hang');
+      const waited = Date.now() - t0;
+      assert.notEqual(sb.pid, hung);
+      assert.ok(waited >= BOOT_TIMEOUT_MS - 100 && waited < 15_000, `waited ${waited} ms`);
+      const failure = log.find((e) => e.msg === 'sandbox boot failed');
+      assert.match(String(failure?.error), new RegExp(`did not boot within ${BOOT_TIMEOUT_MS} ms`));
+      // The stopped process was killed, not left behind.
+      const deadline = Date.now() + 5000;
+      while (children().includes(hung) && Date.now() < deadline) await sleep(20);
+      assert.ok(!children().includes(hung), 'the hung process is still there');
+      // What the taker got works: it answers a frame like any booted sandbox.
+      assert.equal(sb.dead, false);
+    },
+  );
+
+  test(
+    "a workspace's spare boot hangs: the next taker goes on elsewhere, and the process boots no more",
+    { timeout: 30_000 },
+    async () => {
+      await ensureSnapshot(CACHE_DIR);
+      const log: Record<string, unknown>[] = [];
+      const p = pool(0, 4, log);
+      const first = await p.take('ws-spare-hang');
+      const host = first.host;
+      // The workspace's next sandbox starts booting in the same process; the process stops.
+      p.settle(first);
+      stop(host.pid);
+      assert.ok(host.spareBoot, 'the spare boot started');
+      const t0 = Date.now();
+      const second = await p.take('ws-spare-hang');
+      const waited = Date.now() - t0;
+      assert.notEqual(second.pid, host.pid, 'the taker waited for the hung process');
+      assert.ok(waited >= BOOT_TIMEOUT_MS - 100 && waited < 15_000, `waited ${waited} ms`);
+      assert.equal(host.freeSlots, 0, 'the process that hung still boots sandboxes');
+      // Stopped, it cannot report its thread gone either: the kill fallback takes the process.
+      const exit = await Promise.race([host.exited, sleep(8000).then(() => null)]);
+      assert.equal(exit?.signal, 'SIGKILL');
+    },
+  );
+
+  test('no boots once the runtime is closing', async () => {
+    const p = pool(0, 2, []);
+    const known = children();
+    p.closing();
+    await assert.rejects(p.take('ws-closing'), { code: 'SHUTTING_DOWN' });
+    await sleep(100);
+    assert.deepEqual(
+      children().filter((c) => !known.includes(c)),
+      [],
+    );
+  });
+});
