@@ -19,3 +19,14 @@ export function longRequestNice(base: number, instances: number): number {
   // BOOT_NICE marks a booting sandbox for promote(): one step more instead.
   return n === BOOT_NICE ? n + 1 : n;
 }
+
+/**
+ * Whether a sandbox that yielded to `nice` (it cannot come back down) is worth replacing now that
+ * its workspace's long requests get `share`: when it is more than 4 steps above it (a third of the
+ * weight it should have, or less). One instance fewer moves `share` by at most 4 steps (3, and
+ * the one past the boot marker), so a single recycled or reaped instance never gets its
+ * neighbours replaced; a workspace that shrank to a third or less does.
+ */
+export function stuckAbove(nice: number, share: number): boolean {
+  return nice > share + 4;
+}

@@ -80,6 +80,8 @@ export class Instance {
   lastUsed = Date.now();
   /** The sandbox's wasm memory after its last request: it grows and never shrinks. */
   heapBytes = 0;
+  /** The nice value the sandbox yielded to (design note 008): it can raise it, never lower it. */
+  nice = 0;
   invocations = 0;
   /** Requests handed to this instance by the scheduler and not yet released (running + pipelined). */
   leases = 0;
@@ -247,6 +249,7 @@ export class Instance {
     // The host decides recycling (it must stop running what is pipelined behind); the heap
     // check is repeated here in case it did not.
     if (typeof h.heapBytes === 'number') this.heapBytes = h.heapBytes;
+    if (typeof h.nice === 'number' && Number.isInteger(h.nice)) this.nice = h.nice;
     const overMemory = typeof h.heapBytes === 'number' && h.heapBytes > this.memoryLimitBytes;
     const recycle = h.recycle === true || overMemory;
     if (errorStatus !== undefined) {

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES, SANDBOX_OVERHEAD_BYTES } from './instance.js';
 import type { HostProcess } from './host-process.js';
 import { kvHandlerFor } from './kv-bridge.js';
-import { longRequestNice } from './cpu-share.js';
+import { longRequestNice, stuckAbove } from './cpu-share.js';
 import { VersionState, type Lease, type Waiter } from './version-state.js';
 import type { WarmPool } from './warm-pool.js';
 import type { KeyValuePort } from '../core/kv.js';
@@ -128,6 +128,16 @@ export class Scheduler {
    */
   niceFor(vs: VersionState): number {
     return longRequestNice(this.opts.longRequestNice, this.workspaceTotal(vs.version.workspaceId));
+  }
+
+  /**
+   * A sandbox cannot lower the nice value it yielded to (design note 008). Once its workspace has
+   * shrunk a lot (instances reaped after a burst, or other versions unloaded), one left far above
+   * what a long request of the workspace now gets would run every request, short ones too, at a
+   * fraction of the workspace's share for the rest of its life.
+   */
+  private stuck(vs: VersionState, inst: Instance): boolean {
+    return stuckAbove(inst.nice, this.niceFor(vs));
   }
 
   private pipelining(vs: VersionState): boolean {
@@ -278,6 +288,11 @@ export class Scheduler {
       this.destroy(vs, inst, false);
       return;
     }
+    // Unless requests wait for it, an instance left behind a smaller workspace's share is replaced.
+    if (inst.leases === 0 && vs.queue.length === 0 && this.stuck(vs, inst)) {
+      this.destroy(vs, inst);
+      return;
+    }
     // Hand waiting requests to this instance: one to run, and more behind it if pipelining is on.
     while (
       vs.queue.length > 0 &&
@@ -336,7 +351,12 @@ export class Scheduler {
     const { idleTtlMs, largeHeapBytes, largeIdleTtlMs } = this.opts;
     const expired = (i: Instance): boolean =>
       i.lastUsed < now - (i.heapBytes > largeHeapBytes ? Math.min(largeIdleTtlMs, idleTtlMs) : idleTtlMs);
-    for (const vs of this.versions.values()) for (const inst of vs.expired(expired)) this.destroy(vs, inst);
+    for (const vs of this.versions.values()) {
+      for (const inst of vs.expired(expired)) this.destroy(vs, inst);
+      // Reaping shrinks workspaces: idle instances left stuck by that are replaced now (minWarm
+      // ones with fresh ones) rather than after one more request at the smaller share.
+      for (const inst of vs.idle.filter((i) => this.stuck(vs, i))) this.destroy(vs, inst);
+    }
   }
 
   /**

@@ -39,7 +39,6 @@ export class VersionState {
     return !this.unloaded && this.total < this.cap;
   }
 
-  /** Idle instances beyond minWarm that have been idle since before `cutoff`. */
   /** Idle instances past their time, beyond the version's minWarm. */
   expired(isExpired: (i: Instance) => boolean): Instance[] {
     const keep = this.version.minWarm ?? 0;

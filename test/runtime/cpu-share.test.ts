@@ -3,7 +3,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { longRequestNice } from '../../src/runtime/cpu-share.js';
+import { longRequestNice, stuckAbove } from '../../src/runtime/cpu-share.js';
 import { BOOT_NICE } from '../../src/runtime/host-process.js';
 
 /** The kernel's weight of a nice value (sched_prio_to_weight, to within its rounding). */
@@ -29,6 +29,23 @@ describe('long request nice values', () => {
       const ratio = total / weight(5);
       assert.ok(ratio > 0.7 && ratio < 1.4, `${k} instances weigh ${ratio.toFixed(2)}× one thread at nice 5`);
     }
+  });
+
+  test('a sandbox is stuck once its workspace shrank a lot, never for one instance fewer', () => {
+    for (let base = 1; base <= 19; base++) {
+      for (let k = 2; k <= 200; k++) {
+        assert.ok(
+          !stuckAbove(longRequestNice(base, k), longRequestNice(base, k - 1)),
+          `base ${base}: ${k} → ${k - 1} instances`,
+        );
+      }
+    }
+    // Base 5: 3 instances (nice 11) → 1 (5), 16 (17) → 4 (11), 8 (14) → 1.
+    assert.ok(stuckAbove(longRequestNice(5, 3), longRequestNice(5, 1)));
+    assert.ok(stuckAbove(longRequestNice(5, 16), longRequestNice(5, 4)));
+    assert.ok(stuckAbove(longRequestNice(5, 8), longRequestNice(5, 1)));
+    assert.ok(!stuckAbove(longRequestNice(5, 16), longRequestNice(5, 8)));
+    assert.ok(!stuckAbove(0, 0), 'yielding off');
   });
 
   test('values stop at 19 and skip the boot marker', () => {

@@ -579,8 +579,9 @@ while True:
     assert.ok(r.durationMs < 3000);
     // The process was killed, yet what it printed before its deadline is in the result.
     assert.deepEqual(r.lines, ['entering the loop', 'second line']);
-    // And the CPU it burned up to the deadline (300 ms of spinning), measured by the host.
-    assert.ok(r.cpuMs > 50 && r.cpuMs < 3000, `cpuMs ${r.cpuMs}`);
+    // And the CPU it burned up to the deadline (300 ms of spinning), measured by the host. Past
+    // 5 ms it yields (nice 5), so beside another suite's load it may get well under a core.
+    assert.ok(r.cpuMs > 10 && r.cpuMs < 3000, `cpuMs ${r.cpuMs}`);
   });
 
   test('a crash mid-request is a 502; the pool replaces the instance', async () => {

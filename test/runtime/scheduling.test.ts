@@ -289,6 +289,54 @@ describe('CPU shares', () => {
   });
 });
 
+describe('CPU shares after a burst', () => {
+  test('an instance left at a higher nice value than its shrunk workspace now gets is replaced', async () => {
+    const rt2 = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 1500 });
+    await rt2.start();
+    const long = version(
+      handler('x = 0\nfor i in range(300000):\n    x += i\nreturn Response(200, {}, str(x).encode())'),
+      { workspaceId: 'ws-stuck', maxInstances: 3 },
+    );
+    try {
+      await rt2.load(long);
+      const stats = () => rt2.stats().versions[long.key]!;
+      const yielded = (): number[] =>
+        [...new Set(stats().pids)].flatMap(threadNices).filter((n) => n > 0 && n !== BOOT_NICE);
+      // Three instances: each yields to 11 (5 + log1.25(3), past the boot marker), and cannot
+      // come back down.
+      for (let i = 0; i < 3; i++) await Promise.all([1, 2, 3].map(() => rt2.invoke(long.key, get())));
+      assert.equal(stats().instances, 3);
+      assert.deepEqual(yielded(), [11, 11, 11]);
+      const [survivor] = stats().ids.slice(-1);
+      // One at a time: the instance used last is used again, the others are reaped after their
+      // TTL, and the workspace's share is now one instance's, nice 5: 11 is more than 4 steps above.
+      let replacedAfter = -1;
+      const t0 = Date.now();
+      while (Date.now() - t0 < 6000) {
+        const r = await rt2.invoke(long.key, get());
+        assert.equal(r.status, 200);
+        if (r.coldStart) {
+          replacedAfter = Date.now() - t0;
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      assert.ok(
+        replacedAfter >= 1000,
+        `no replacement after the other instance was reaped (${replacedAfter} ms)`,
+      );
+      assert.ok(!stats().ids.includes(survivor!), 'the instance at nice 11 still serves');
+      // The fresh sandbox yields to what one instance gets.
+      const deadline = Date.now() + 3000;
+      while (yielded().join() !== '5' && Date.now() < deadline)
+        await new Promise((res) => setTimeout(res, 50));
+      assert.deepEqual(yielded(), [5]);
+    } finally {
+      await rt2.close();
+    }
+  });
+});
+
 describe('scale to zero', () => {
   test('idle instances stop after the TTL, minWarm ones stay', async () => {
     const short = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 300 });

@@ -25,7 +25,7 @@ import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
-import { startRequest, yieldIfLong } from './thread-nice.js';
+import { niceNow, startRequest, yieldIfLong } from './thread-nice.js';
 import { installZoneinfo, type Zoneinfo } from './zoneinfo.js';
 
 /** What the host's main thread hands a sandbox it starts (see host.ts). */
@@ -399,6 +399,7 @@ function serve({ entry, device, FS, heap }: Booted): void {
       cpuMs,
       runMs: performance.now() - w0,
       heapBytes,
+      nice: niceNow(),
     };
     if (overReported) {
       // Interrupted for its memory (the parent is ending this sandbox too): whatever the guest

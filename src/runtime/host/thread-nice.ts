@@ -39,6 +39,11 @@ export function startRequest(desired: unknown, now: number): number {
   return level > applied ? now + YIELD_AFTER_MS : Infinity;
 }
 
+/** The nice value this thread gave itself, and keeps (reported with each answer). */
+export function niceNow(): number {
+  return applied;
+}
+
 /** From the interrupt poll, with the CPU the request has used: true once it has yielded. */
 export function yieldIfLong(cpuMs: number): boolean {
   if (cpuMs < YIELD_AFTER_MS) return false;
