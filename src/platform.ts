@@ -107,6 +107,8 @@ async function compose(
     maxInstances: config.maxInstances,
     maxInstancesPerFunction: config.maxInstancesPerFunction,
     ...(config.maxInstancesPerWorkspace ? { maxInstancesPerWorkspace: config.maxInstancesPerWorkspace } : {}),
+    ...(config.memoryBudgetMb ? { memoryBudgetMb: config.memoryBudgetMb } : {}),
+    ...(config.workspaceMemoryBudgetMb ? { workspaceMemoryBudgetMb: config.workspaceMemoryBudgetMb } : {}),
     pipelineDepth: config.pipelineDepth,
     longRequestNice: config.longRequestNice,
     instancesPerProcess: config.instancesPerProcess,
@@ -132,6 +134,7 @@ async function compose(
       const s = runtime.stats();
       return {
         instances: s.instances,
+        reservedMemoryBytes: s.memory.reservedMb * 1024 * 1024,
         warmPool: s.warmPool.ready,
         hostProcesses: s.warmPool.processes,
         spares: s.warmPool.spares,

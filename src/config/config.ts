@@ -43,6 +43,9 @@ export interface Config {
   maxInstances: number;
   maxInstancesPerFunction: number;
   maxInstancesPerWorkspace: number | undefined;
+  /** Memory the instances may reserve, in all and per workspace, MB (unset: the runtime's defaults). */
+  memoryBudgetMb: number | undefined;
+  workspaceMemoryBudgetMb: number | undefined;
   /** Requests that may wait in a busy instance's channel behind a short one (0 = no pipelining). */
   pipelineDepth: number;
   /** EUNHA_LONG_REQUEST_NICE: the nice value requests past 5 ms of CPU yield to (runtime option longRequestNice; 0 = off). */
@@ -100,6 +103,12 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const n = Number(raw.trim());
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+/** Unset (or empty): undefined, so the runtime's own default (derived from other settings) applies. */
+function optionalInt(env: Env, name: string, min: number, max: number): number | undefined {
+  const raw = env[name];
+  return raw === undefined || raw === '' ? undefined : int(env, name, 0, min, max);
 }
 
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -248,10 +257,10 @@ export function loadConfig(env: Env): Config {
     maxInstances: int(env, 'EUNHA_MAX_INSTANCES', 32, 1, 1024),
     maxInstancesPerFunction: int(env, 'EUNHA_MAX_INSTANCES_PER_FUNCTION', 8, 1, 1024),
     // Unset: the runtime's default (half of maxInstances), so that one tenant cannot hold them all.
-    maxInstancesPerWorkspace:
-      env.EUNHA_MAX_INSTANCES_PER_WORKSPACE === undefined
-        ? undefined
-        : int(env, 'EUNHA_MAX_INSTANCES_PER_WORKSPACE', 16, 1, 1024),
+    maxInstancesPerWorkspace: optionalInt(env, 'EUNHA_MAX_INSTANCES_PER_WORKSPACE', 1, 1024),
+    // Unset: three quarters of the machine's memory, and half of that per workspace.
+    memoryBudgetMb: optionalInt(env, 'EUNHA_MEMORY_BUDGET_MB', 256, 16 * 1024 * 1024),
+    workspaceMemoryBudgetMb: optionalInt(env, 'EUNHA_WORKSPACE_MEMORY_BUDGET_MB', 256, 16 * 1024 * 1024),
     pipelineDepth: int(env, 'EUNHA_PIPELINE_DEPTH', 1, 0, 8),
     longRequestNice: int(env, 'EUNHA_LONG_REQUEST_NICE', 5, 0, 19),
     instancesPerProcess: int(env, 'EUNHA_INSTANCES_PER_PROCESS', 8, 1, 64),

@@ -59,6 +59,8 @@ export class DeploymentService {
   /** Builds the function's current code and deploys it: the one-call path. */
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
     const { fn, source } = await this.deps.functions.current(workspaceId, functionId);
+    // Before the build and the record: a deployment that could never load leaves neither.
+    this.deps.target.checkFits(fn);
     const { env, secrets } = this.deps.environmentOf(fn);
     let built;
     try {
@@ -92,6 +94,7 @@ export class DeploymentService {
       // Artifacts belong to a workspace; another workspace's image is as good as missing.
       throw notFound('Image', imageRef);
     }
+    this.deps.target.checkFits(fn);
     return this.deploy(fn, image.digest, imageRef);
   }
 

@@ -38,7 +38,7 @@ export class LocalTarget {
   private readonly unrestored = new Set<string>();
 
   constructor(
-    private readonly runtime: Pick<Runtime, 'load' | 'unload'>,
+    private readonly runtime: Pick<Runtime, 'load' | 'unload' | 'checkFits'>,
     private readonly artifactFiles: ArtifactFiles,
     private readonly openSecrets: OpenSecrets = () => ({}),
   ) {}
@@ -104,6 +104,11 @@ export class LocalTarget {
     });
     this.unrestored.delete(fn.id);
     if (previous) await this.runtime.unload(previous.versionKey);
+  }
+
+  /** Refuses (VALIDATION_ERROR) a function whose instance could never fit the runtime's memory budgets. */
+  checkFits(fn: Pick<FunctionRecord, 'memory'>): void {
+    this.runtime.checkFits(fn.memory);
   }
 
   /** The function record changed (status, methods, name): routing sees it at once. */

@@ -8,6 +8,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface RuntimeGauges {
   instances: number;
+  /** Memory the instances reserve against the runtime's budget (function limits + sandbox allowance), bytes. */
+  reservedMemoryBytes: number;
   warmPool: number;
   /** Sandbox host processes bound to a workspace, and the spare sandboxes booted in them. */
   hostProcesses: number;
@@ -78,6 +80,11 @@ export class Metrics {
     const rt = () => sources.runtime();
     gauge('gateway_service_count', 'Functions with an active deployment', () => sources.services());
     gauge('eunha_instances', 'Specialised function instances alive', () => rt().instances);
+    gauge(
+      'eunha_instance_memory_reserved_bytes',
+      "Memory the instances reserve against the runtime's budget (each its function's limit plus its sandbox's allowance)",
+      () => rt().reservedMemoryBytes,
+    );
     gauge('eunha_warm_pool_size', 'Booted sandboxes waiting to be specialised', () => rt().warmPool);
     gauge(
       'eunha_sandbox_processes',

@@ -8,6 +8,7 @@ import { EunhaError } from '../core/errors.js';
 import { ensureSnapshot } from './snapshot.js';
 import { detectIsolation, type Isolation } from './isolation.js';
 import { WarmPool } from './warm-pool.js';
+import { defaultMemoryBudgetMb, reservedMb } from './memory-budget.js';
 import { Instance } from './instance.js';
 import { VersionState, type Lease } from './version-state.js';
 import { Scheduler } from './scheduler.js';
@@ -40,11 +41,13 @@ export class Runtime {
 
   constructor(opts: RuntimeOptions) {
     const maxInstances = opts.maxInstances ?? 32;
+    const memoryBudgetMb = opts.memoryBudgetMb ?? defaultMemoryBudgetMb();
     this.opts = {
       poolSize: 2,
       bootConcurrency: 2,
       maxInstancesPerFunction: 8,
       maxInstancesPerWorkspace: Math.max(1, Math.floor(maxInstances / 2)),
+      workspaceMemoryBudgetMb: Math.floor(memoryBudgetMb / 2),
       queueLimit: 64,
       queueTimeoutMs: 5000,
       idleTtlMs: 300_000,
@@ -62,6 +65,7 @@ export class Runtime {
       logger: () => undefined,
       ...opts,
       maxInstances,
+      memoryBudgetMb,
     };
     this.sched = new Scheduler(this.opts, () => this.warm);
   }
@@ -130,11 +134,25 @@ export class Runtime {
     }
   }
 
+  /** VALIDATION_ERROR if one instance of a function with this memory limit exceeds a memory budget. */
+  checkFits(memoryMb: number): void {
+    const need = reservedMb({ memoryMb });
+    const budget = Math.min(this.opts.memoryBudgetMb, this.opts.workspaceMemoryBudgetMb);
+    if (need > budget) {
+      throw new EunhaError(
+        'VALIDATION_ERROR',
+        `an instance of ${memoryMb} MB (${need} MB with its sandbox) does not fit this server's memory budget of ${budget} MB per workspace`,
+        { field: 'memory', memoryMb, budgetMb: budget },
+      );
+    }
+  }
+
   /** Register a version and specialise its first instance(s) now, so a bad version fails here. */
   async load(version: FunctionVersion): Promise<void> {
     if (this.closing) throw new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
     validateVersion(version);
     if (this.sched.versions.has(version.key)) return;
+    this.checkFits(version.memoryMb);
     const cap = Math.max(
       1,
       Math.min(version.maxInstances ?? this.opts.maxInstancesPerFunction, this.opts.maxInstancesPerFunction),
@@ -293,6 +311,11 @@ export class Runtime {
         spares: 0,
       },
       instances: this.sched.live,
+      memory: {
+        reservedMb: this.sched.reservedMb,
+        budgetMb: this.opts.memoryBudgetMb,
+        workspaceBudgetMb: this.opts.workspaceMemoryBudgetMb,
+      },
       queueDepth,
       coldStarts: this.sched.coldStarts,
       pipelined: this.sched.pipelined,

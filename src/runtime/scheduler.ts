@@ -1,11 +1,12 @@
 // Scheduling of instances for the loaded versions: one request running per instance, per-version,
-// per-workspace and global instance caps (evicting an idle instance, of the same workspace or of
-// any, when one is hit),
+// per-workspace and global instance caps and memory budgets (evicting idle instances, of the same
+// workspace or of any, when one is hit),
 // pipelining at the cap for short requests, a bounded queue with a deadline, recycling, minWarm
 // top-ups, idle TTL and the RSS watch.
 
 import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES, SANDBOX_OVERHEAD_BYTES } from './instance.js';
+import { reservedMb } from './memory-budget.js';
 import type { HostProcess } from './host-process.js';
 import { kvHandlerFor } from './kv-bridge.js';
 import { longRequestNice, stuckAbove } from './cpu-share.js';
@@ -20,6 +21,8 @@ export interface SchedulerConfig {
   kv: KeyValuePort;
   maxInstances: number;
   maxInstancesPerWorkspace: number;
+  memoryBudgetMb: number;
+  workspaceMemoryBudgetMb: number;
   queueLimit: number;
   queueTimeoutMs: number;
   idleTtlMs: number;
@@ -41,6 +44,17 @@ export class Scheduler {
    * over `versions`: an unloaded version leaves that map while its busy instances run on.
    */
   private readonly liveByWorkspace = new Map<string, number>();
+  /** Memory reserved by those instances (memory-budget.ts), MB: in all, and by workspace. */
+  reservedMb = 0;
+  private readonly reservedMbByWorkspace = new Map<string, number>();
+  /**
+   * Versions that have queued requests (or had: cleaned up in serveWaiting). A request waiting at
+   * its workspace's or the global cap is served when an instance of another version goes idle or
+   * away; until stop 14 it waited for its own version's instances only, and with none it got 429
+   * at the queue's deadline while the workspace's other instances sat idle.
+   */
+  private readonly waiting = new Set<VersionState>();
+  private serveScheduled = false;
   coldStarts = 0;
   /** Requests written into a busy instance's channel, across versions (monotonic). */
   pipelined = 0;
@@ -99,6 +113,7 @@ export class Scheduler {
       };
       signal?.addEventListener('abort', leave, { once: true });
       vs.queue.push(waiter);
+      this.waiting.add(vs);
     });
   }
 
@@ -198,30 +213,78 @@ export class Scheduler {
     return this.liveByWorkspace.get(workspaceId) ?? 0;
   }
 
-  /** One instance of `vs` more (+1) or less (−1), for both caps. */
+  /** One instance of `vs` more (+1) or less (−1), for both caps and both budgets. */
   countLive(vs: VersionState, delta: 1 | -1): void {
     const ws = vs.version.workspaceId;
     this.live += delta;
     const n = (this.liveByWorkspace.get(ws) ?? 0) + delta;
     if (n > 0) this.liveByWorkspace.set(ws, n);
     else this.liveByWorkspace.delete(ws);
+    const mb = delta * reservedMb(vs.version);
+    this.reservedMb += mb;
+    const wsMb = (this.reservedMbByWorkspace.get(ws) ?? 0) + mb;
+    if (n > 0) this.reservedMbByWorkspace.set(ws, wsMb);
+    else this.reservedMbByWorkspace.delete(ws);
   }
 
   /**
-   * True if one more instance of `vs` fits under its workspace's cap and the global cap, evicting
-   * an idle instance if needed: of the same workspace for the first, of any for the second. The
-   * workspace cap keeps one tenant from holding every instance (sleeping functions cost no CPU,
-   * so nothing else would stop it).
+   * True if one more instance of `vs` fits under its workspace's cap and memory budget and the
+   * global ones, evicting idle instances if needed (and only if that makes it fit): of the same
+   * workspace for the first, of any for the second. The workspace cap keeps one tenant from
+   * holding every instance (sleeping functions cost no CPU, so nothing else would stop it); the
+   * budgets keep tenants whose functions may each use a gigabyte from running the machine out of
+   * memory, where the kernel's OOM killer picks a victim that may be any tenant, or the server.
    */
   makeRoom(vs: VersionState): boolean {
     const ws = vs.version.workspaceId;
-    if (
-      this.workspaceTotal(ws) >= this.opts.maxInstancesPerWorkspace &&
-      !this.evictIdle((o) => o.version.workspaceId === ws)
-    ) {
-      return false;
+    const need = reservedMb(vs.version);
+    const sameWorkspace = (o: VersionState): boolean => o.version.workspaceId === ws;
+    return (
+      this.evictUntil(
+        (n, mb) =>
+          this.workspaceTotal(ws) - n < this.opts.maxInstancesPerWorkspace &&
+          (this.reservedMbByWorkspace.get(ws) ?? 0) - mb + need <= this.opts.workspaceMemoryBudgetMb,
+        sameWorkspace,
+      ) &&
+      this.evictUntil(
+        (n, mb) =>
+          this.live - n < this.opts.maxInstances && this.reservedMb - mb + need <= this.opts.memoryBudgetMb,
+        () => true,
+      )
+    );
+  }
+
+  /** makeRoom without evicting: for background starts (minWarm), which never displace anything. */
+  private hasRoom(vs: VersionState): boolean {
+    const ws = vs.version.workspaceId;
+    const need = reservedMb(vs.version);
+    return (
+      this.live < this.opts.maxInstances &&
+      this.workspaceTotal(ws) < this.opts.maxInstancesPerWorkspace &&
+      this.reservedMb + need <= this.opts.memoryBudgetMb &&
+      (this.reservedMbByWorkspace.get(ws) ?? 0) + need <= this.opts.workspaceMemoryBudgetMb
+    );
+  }
+
+  /**
+   * Evicts idle instances of `eligible` versions, least recently used first, until `fits(0, 0)`;
+   * evicts none if all of them (`fits(count, mb)` with what they hold) would not be enough.
+   */
+  private evictUntil(
+    fits: (count: number, mb: number) => boolean,
+    eligible: (vs: VersionState) => boolean,
+  ): boolean {
+    if (fits(0, 0)) return true;
+    let count = 0;
+    let mb = 0;
+    for (const o of this.versions.values()) {
+      if (!eligible(o)) continue;
+      count += o.idle.length;
+      mb += o.idle.length * reservedMb(o.version);
     }
-    return this.live < this.opts.maxInstances || this.evictIdle(() => true);
+    if (!fits(count, mb)) return false;
+    while (!fits(0, 0)) if (!this.evictIdle(eligible)) return false;
+    return true;
   }
 
   /** Ends the least recently used idle instance among `eligible` versions, preferring those above their minWarm. */
@@ -304,12 +367,15 @@ export class Scheduler {
       if (inst.leases++ > 0) this.countPipelined(vs);
       head.resolve({ instance: inst, cold: false });
     }
+    if (vs.queue.length === 0) this.waiting.delete(vs);
     // A long version's first answers can show that the line needs more instances.
     this.growForQueue(vs);
     // Still running a request pipelined behind this one: not idle yet.
     if (inst.leases > 0) return;
     inst.state = 'idle';
     vs.idle.push(inst);
+    // Idle, it may be evicted to make room for a version whose requests wait at a shared cap.
+    this.serveWaiting();
   }
 
   /** Stop an instance; `refill` restores the version's minWarm (not when evicting for room). */
@@ -319,20 +385,30 @@ export class Scheduler {
     this.countLive(vs, -1);
     inst.kill();
     if (refill) this.topUp(vs);
+    this.serveWaiting();
+  }
+
+  /**
+   * Room may have come free (an instance went idle or away): waiting versions try to grow, evicting
+   * idle instances as makeRoom allows. Deferred to a microtask, since destroy() runs inside
+   * makeRoom's own evictions; free when nothing waits.
+   */
+  private serveWaiting(): void {
+    if (this.waiting.size === 0 || this.serveScheduled) return;
+    this.serveScheduled = true;
+    queueMicrotask(() => {
+      this.serveScheduled = false;
+      for (const vs of this.waiting) {
+        if (vs.queue.length === 0 || vs.unloaded) this.waiting.delete(vs);
+        else this.growForQueue(vs);
+      }
+    });
   }
 
   /** Keep minWarm instances of a version started (in the background). */
   topUp(vs: VersionState): void {
     const want = Math.min(vs.version.minWarm ?? 0, vs.cap);
-    for (
-      let n = vs.total;
-      n < want &&
-      !vs.unloaded &&
-      !this.closing &&
-      this.live < this.opts.maxInstances &&
-      this.workspaceTotal(vs.version.workspaceId) < this.opts.maxInstancesPerWorkspace;
-      n++
-    ) {
+    for (let n = vs.total; n < want && !vs.unloaded && !this.closing && this.hasRoom(vs); n++) {
       this.startInstance(vs).then(
         (inst) => this.release(vs, inst, false),
         (e: unknown) =>

@@ -68,6 +68,14 @@ export interface RuntimeOptions {
   maxInstancesPerFunction?: number;
   /** Instances of one workspace's functions together (default: half of maxInstances, at least 1). */
   maxInstancesPerWorkspace?: number;
+  /**
+   * Memory the instances may reserve together, MB: each reserves its function's memory limit plus
+   * 96 MB for its sandbox (memory-budget.ts). Past it, a new instance evicts idle ones or waits in
+   * the queue. Default: three quarters of the machine's memory.
+   */
+  memoryBudgetMb?: number;
+  /** The same for one workspace's instances (default: half of memoryBudgetMb). */
+  workspaceMemoryBudgetMb?: number;
   /** Requests waiting for an instance, per version (default 64). */
   queueLimit?: number;
   /** How long a request may wait for an instance before it gets 429 (default 5000 ms). */
@@ -144,6 +152,8 @@ export interface VersionStats {
 export interface RuntimeStats {
   warmPool: PoolStats;
   instances: number;
+  /** Memory those instances reserve, and the budgets (MB). */
+  memory: { reservedMb: number; budgetMb: number; workspaceBudgetMb: number };
   queueDepth: number;
   coldStarts: number;
   /** Requests written into a busy instance's channel behind another, since start (monotonic). */

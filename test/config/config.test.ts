@@ -17,6 +17,18 @@ describe('config', () => {
     assert.equal(c.instancesPerProcess, 8);
     assert.equal(loadConfig({ EUNHA_INSTANCES_PER_PROCESS: '1' }).instancesPerProcess, 1);
     assert.equal(c.bootTimeoutMs, 60_000);
+    // Unset caps and budgets: the runtime derives them (from maxInstances, from the machine's memory).
+    assert.equal(c.maxInstancesPerWorkspace, undefined);
+    assert.equal(c.memoryBudgetMb, undefined);
+    assert.equal(c.workspaceMemoryBudgetMb, undefined);
+    const set = loadConfig({
+      EUNHA_MAX_INSTANCES_PER_WORKSPACE: '4',
+      EUNHA_MEMORY_BUDGET_MB: '8192',
+      EUNHA_WORKSPACE_MEMORY_BUDGET_MB: '',
+    });
+    assert.equal(set.maxInstancesPerWorkspace, 4);
+    assert.equal(set.memoryBudgetMb, 8192);
+    assert.equal(set.workspaceMemoryBudgetMb, undefined, 'empty is unset');
     assert.equal(loadConfig({ EUNHA_BOOT_TIMEOUT_MS: '5000' }).bootTimeoutMs, 5000);
     assert.equal(c.logRetentionDays, 7);
     assert.equal(loadConfig({ EUNHA_LOG_RETENTION_DAYS: '30' }).logRetentionDays, 30);
@@ -71,6 +83,10 @@ describe('config', () => {
       [{ EUNHA_INSTANCES_PER_PROCESS: 'many' }, 'EUNHA_INSTANCES_PER_PROCESS'],
       // A deadline shorter than a boot on a busy machine would kill healthy boots.
       [{ EUNHA_BOOT_TIMEOUT_MS: '10' }, 'EUNHA_BOOT_TIMEOUT_MS'],
+      [{ EUNHA_MAX_INSTANCES_PER_WORKSPACE: '0' }, 'EUNHA_MAX_INSTANCES_PER_WORKSPACE'],
+      // Below one instance of the smallest function with its sandbox.
+      [{ EUNHA_MEMORY_BUDGET_MB: '100' }, 'EUNHA_MEMORY_BUDGET_MB'],
+      [{ EUNHA_WORKSPACE_MEMORY_BUDGET_MB: 'lots' }, 'EUNHA_WORKSPACE_MEMORY_BUDGET_MB'],
       // Shorter than the 24-hour statistics window would empty it.
       [{ EUNHA_LOG_RETENTION_DAYS: '0' }, 'EUNHA_LOG_RETENTION_DAYS'],
     ];

@@ -8,6 +8,7 @@ import { Metrics, type RuntimeGauges } from '../../src/observability/metrics.js'
 
 const QUIET: RuntimeGauges = {
   instances: 0,
+  reservedMemoryBytes: 0,
   warmPool: 0,
   hostProcesses: 0,
   spares: 0,
@@ -25,6 +26,7 @@ describe('Metrics', () => {
   test('gauges follow the runtime at each scrape; the pipelined counter adds what is new', async () => {
     let now: RuntimeGauges = {
       instances: 2,
+      reservedMemoryBytes: 448 * 1024 * 1024,
       warmPool: 1,
       hostProcesses: 1,
       spares: 1,
@@ -38,7 +40,16 @@ describe('Metrics', () => {
     assert.equal(await scrape('gateway_service_count'), 3);
     assert.equal(await scrape('eunha_pipelined_requests_total'), 0);
     assert.equal(await scrape('eunha_sandbox_processes'), 1);
-    now = { instances: 4, warmPool: 0, hostProcesses: 2, spares: 0, queueDepth: 7, pipelined: 5 };
+    assert.equal(await scrape('eunha_instance_memory_reserved_bytes'), 448 * 1024 * 1024);
+    now = {
+      instances: 4,
+      reservedMemoryBytes: 896 * 1024 * 1024,
+      warmPool: 0,
+      hostProcesses: 2,
+      spares: 0,
+      queueDepth: 7,
+      pipelined: 5,
+    };
     assert.equal(await scrape('eunha_instances'), 4);
     assert.equal(await scrape('eunha_sandbox_processes'), 2);
     assert.equal(await scrape('eunha_spare_sandboxes'), 0);

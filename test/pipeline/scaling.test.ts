@@ -136,3 +136,57 @@ describe('scaling settings', () => {
     },
   );
 });
+
+describe('memory budgets through the API', () => {
+  let p: TestPlatform;
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_WORKSPACE_MEMORY_BUDGET_MB: '600' });
+  });
+  after(async () => p.cleanup());
+
+  test(
+    'a function larger than the workspace budget is refused at deploy with 400, and nothing is deployed',
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const ws = (
+        await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'mem' } })
+      ).json().id as string;
+      const fn = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'big', code: b64(SAMPLE_HANDLER), memory: 1024 },
+      });
+      assert.equal(fn.statusCode, 201, fn.body);
+      const id = fn.json().id as string;
+      const d = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+      });
+      assert.equal(d.statusCode, 400, d.body);
+      assert.equal(d.json().error.code, 'VALIDATION_ERROR');
+      assert.match(
+        d.json().error.message,
+        /1024 MB .* does not fit this server's memory budget of 600 MB per workspace/,
+      );
+      const list = await p.app.inject({
+        method: 'GET',
+        url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+      });
+      assert.deepEqual(list.json(), []);
+      // Within the budget, the same function deploys.
+      const patched = await p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${id}`,
+        payload: { memory: 256 },
+      });
+      assert.equal(patched.statusCode, 200, patched.body);
+      const ok = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+      });
+      assert.equal(ok.statusCode, 201, ok.body);
+    },
+  );
+});

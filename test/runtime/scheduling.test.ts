@@ -237,6 +237,32 @@ describe('fair shares', () => {
       await shared.close();
     }
   });
+
+  test("a request waiting at its workspace's cap is served once another version's instance is idle", async () => {
+    const one = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, maxInstancesPerWorkspace: 1 });
+    await one.start();
+    try {
+      const nap = version(handler('import time\ntime.sleep(1)\nreturn Response(200, {}, b"rested")'), {
+        workspaceId: 'ws-one',
+      });
+      const quick = version(handler('return Response(200, {}, b"quick")'), { workspaceId: 'ws-one' });
+      await one.load(nap);
+      await one.load(quick);
+      const t0 = performance.now();
+      const napping = one.invoke(nap.key, get());
+      await new Promise((r) => setTimeout(r, 100));
+      // The workspace's one instance is busy: this waits, and is served when the nap ends and
+      // that instance goes idle (evicted for it), not at the queue's deadline (5 s) with a 429.
+      const r = await one.invoke(quick.key, get());
+      const waited = performance.now() - t0;
+      assert.equal(r.status, 200, r.error?.message);
+      assert.equal(text(r.body), 'quick');
+      assert.ok(waited >= 900 && waited < 3500, `served after ${Math.round(waited)} ms`);
+      assert.equal((await napping).status, 200);
+    } finally {
+      await one.close();
+    }
+  });
 });
 
 describe('CPU shares', () => {
