@@ -137,5 +137,8 @@ export const bodyTooLarge = (extra: ErrorDetails = {}): EunhaError =>
 export const notFound = (what: string, id: string): EunhaError =>
   new EunhaError('NOT_FOUND', `${what} '${id}' not found`, { resource: what.toLowerCase(), id });
 
+/** The runtime refuses new work once it is closing. */
+export const shuttingDown = (): EunhaError => new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
+
 export const invalid = (field: string, message: string, extra: ErrorDetails = {}): EunhaError =>
   new EunhaError('VALIDATION_ERROR', message, { field, ...extra });

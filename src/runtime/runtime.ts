@@ -4,7 +4,7 @@
 // close. The scheduling rules themselves live in scheduler.ts.
 
 import { mkdirSync } from 'node:fs';
-import { EunhaError } from '../core/errors.js';
+import { EunhaError, invalid, shuttingDown } from '../core/errors.js';
 import { ensureSnapshot } from './snapshot.js';
 import { detectIsolation, type Isolation } from './isolation.js';
 import { WarmPool } from './warm-pool.js';
@@ -47,7 +47,6 @@ export class Runtime {
       bootConcurrency: 2,
       maxInstancesPerFunction: 8,
       maxInstancesPerWorkspace: Math.max(1, Math.floor(maxInstances / 2)),
-      workspaceMemoryBudgetMb: Math.floor(memoryBudgetMb / 2),
       queueLimit: 64,
       queueTimeoutMs: 5000,
       idleTtlMs: 300_000,
@@ -66,6 +65,7 @@ export class Runtime {
       ...opts,
       maxInstances,
       memoryBudgetMb,
+      workspaceMemoryBudgetMb: opts.workspaceMemoryBudgetMb ?? Math.floor(memoryBudgetMb / 2),
     };
     this.sched = new Scheduler(this.opts, () => this.warm);
   }
@@ -139,17 +139,18 @@ export class Runtime {
     const need = reservedMb({ memoryMb });
     const budget = Math.min(this.opts.memoryBudgetMb, this.opts.workspaceMemoryBudgetMb);
     if (need > budget) {
-      throw new EunhaError(
-        'VALIDATION_ERROR',
-        `an instance of ${memoryMb} MB (${need} MB with its sandbox) does not fit this server's memory budget of ${budget} MB per workspace`,
-        { field: 'memory', memoryMb, budgetMb: budget },
+      const which = budget === this.opts.memoryBudgetMb ? 'in all' : 'per workspace';
+      throw invalid(
+        'memory',
+        `an instance of ${memoryMb} MB (${need} MB with its sandbox) does not fit this server's memory budget of ${budget} MB ${which}`,
+        { memoryMb, budgetMb: budget },
       );
     }
   }
 
   /** Register a version and specialise its first instance(s) now, so a bad version fails here. */
   async load(version: FunctionVersion): Promise<void> {
-    if (this.closing) throw new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
+    if (this.closing) throw shuttingDown();
     validateVersion(version);
     if (this.sched.versions.has(version.key)) return;
     this.checkFits(version.memoryMb);
@@ -183,7 +184,7 @@ export class Runtime {
   async invoke(versionKey: string, req: InvokeRequest): Promise<InvokeResult> {
     const vs = this.sched.versions.get(versionKey);
     if (!vs) throw unloaded(versionKey);
-    if (this.closing) throw new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
+    if (this.closing) throw shuttingDown();
     if (req.body.length > this.opts.maxRequestBytes) {
       throw new EunhaError('PAYLOAD_TOO_LARGE', `request body exceeds ${this.opts.maxRequestBytes} bytes`);
     }
@@ -196,6 +197,7 @@ export class Runtime {
         lease = await this.sched.acquire(vs, req.signal);
       } catch (e) {
         if (vs.unloaded) throw unloaded(versionKey);
+        if (e instanceof EunhaError && e.code === 'SHUTTING_DOWN') throw e;
         return this.failure(
           502,
           'FUNCTION_CRASHED',
@@ -286,13 +288,12 @@ export class Runtime {
       w.resolve(null);
     }
     const idle = vs.idle.splice(0);
-    await Promise.all(
-      idle.map((i) => {
-        vs.instances.delete(i);
-        this.sched.countLive(vs, -1);
-        return i.stop();
-      }),
-    );
+    for (const i of idle) {
+      vs.instances.delete(i);
+      this.sched.countLive(vs, -1);
+    }
+    this.sched.serveWaiting();
+    await Promise.all(idle.map((i) => i.stop()));
   }
 
   stats(): RuntimeStats {

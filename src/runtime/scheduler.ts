@@ -5,8 +5,8 @@
 // top-ups, idle TTL and the RSS watch.
 
 import { availableParallelism } from 'node:os';
-import { Instance, HOST_OVERHEAD_BYTES, SANDBOX_OVERHEAD_BYTES } from './instance.js';
-import { reservedMb } from './memory-budget.js';
+import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
+import { reservedBytes, reservedMb } from './memory-budget.js';
 import type { HostProcess } from './host-process.js';
 import { kvHandlerFor } from './kv-bridge.js';
 import { longRequestNice, stuckAbove } from './cpu-share.js';
@@ -34,6 +34,16 @@ export interface SchedulerConfig {
   minLoadTimeoutMs: number;
   logger: Logger;
 }
+
+/** Whether an instance more fits once `count` instances holding `mb` MB are evicted. */
+type Fits = (count: number, mb: number) => boolean;
+
+/**
+ * A request waiting at a shared cap may evict another version's idle instance only once that has
+ * been idle this long: two versions busy at a workspace's cap would otherwise trade instances
+ * back and forth, each trade a cold start and a sandbox boot (~0.5 s of CPU).
+ */
+const WAITER_EVICTS_IDLE_AFTER_MS = 500;
 
 export class Scheduler {
   readonly versions = new Map<string, VersionState>();
@@ -176,8 +186,13 @@ export class Scheduler {
    * Instances for the requests waiting in line, as far as the version may grow; each takes the
    * head of the line when it is up (a cold start for that request), or goes idle if none is left.
    */
-  private growForQueue(vs: VersionState): void {
-    while (vs.queue.length > vs.starting && this.mayGrow(vs) && !this.closing && this.makeRoom(vs)) {
+  private growForQueue(vs: VersionState, idleBefore = Infinity): void {
+    while (
+      vs.queue.length > vs.starting &&
+      this.mayGrow(vs) &&
+      !this.closing &&
+      this.makeRoom(vs, idleBefore)
+    ) {
       this.startInstance(vs).then(
         (fresh) => {
           const head = vs.queue.shift();
@@ -229,28 +244,33 @@ export class Scheduler {
 
   /**
    * True if one more instance of `vs` fits under its workspace's cap and memory budget and the
-   * global ones, evicting idle instances if needed (and only if that makes it fit): of the same
-   * workspace for the first, of any for the second. The workspace cap keeps one tenant from
-   * holding every instance (sleeping functions cost no CPU, so nothing else would stop it); the
-   * budgets keep tenants whose functions may each use a gigabyte from running the machine out of
-   * memory, where the kernel's OOM killer picks a victim that may be any tenant, or the server.
+   * global ones, evicting idle instances (last used before `idleBefore`) if needed, and only if
+   * that makes it fit: of the same workspace for the first, of any for the second. The workspace
+   * cap keeps one tenant from holding every instance (sleeping functions cost no CPU, so nothing
+   * else would stop it); the budgets keep tenants whose functions may each use a gigabyte from
+   * running the machine out of memory, where the kernel's OOM killer picks a victim that may be
+   * any tenant, or the server.
    */
-  makeRoom(vs: VersionState): boolean {
+  makeRoom(vs: VersionState, idleBefore = Infinity): boolean {
     const ws = vs.version.workspaceId;
     const need = reservedMb(vs.version);
     const sameWorkspace = (o: VersionState): boolean => o.version.workspaceId === ws;
+    const any = (): boolean => true;
+    const workspaceFits: Fits = (n, mb) =>
+      this.workspaceTotal(ws) - n < this.opts.maxInstancesPerWorkspace &&
+      (this.reservedMbByWorkspace.get(ws) ?? 0) - mb + need <= this.opts.workspaceMemoryBudgetMb;
+    const globalFits: Fits = (n, mb) =>
+      this.live - n < this.opts.maxInstances && this.reservedMb - mb + need <= this.opts.memoryBudgetMb;
+    // Both checked before anything is evicted: evicting for the workspace's budget and then
+    // failing the global one would only have turned someone's warm instance into a cold start.
+    if (
+      !this.couldFit(workspaceFits, sameWorkspace, idleBefore) ||
+      !this.couldFit(globalFits, any, idleBefore)
+    )
+      return false;
     return (
-      this.evictUntil(
-        (n, mb) =>
-          this.workspaceTotal(ws) - n < this.opts.maxInstancesPerWorkspace &&
-          (this.reservedMbByWorkspace.get(ws) ?? 0) - mb + need <= this.opts.workspaceMemoryBudgetMb,
-        sameWorkspace,
-      ) &&
-      this.evictUntil(
-        (n, mb) =>
-          this.live - n < this.opts.maxInstances && this.reservedMb - mb + need <= this.opts.memoryBudgetMb,
-        () => true,
-      )
+      this.evictUntil(workspaceFits, sameWorkspace, idleBefore) &&
+      this.evictUntil(globalFits, any, idleBefore)
     );
   }
 
@@ -266,34 +286,39 @@ export class Scheduler {
     );
   }
 
-  /**
-   * Evicts idle instances of `eligible` versions, least recently used first, until `fits(0, 0)`;
-   * evicts none if all of them (`fits(count, mb)` with what they hold) would not be enough.
-   */
-  private evictUntil(
-    fits: (count: number, mb: number) => boolean,
-    eligible: (vs: VersionState) => boolean,
-  ): boolean {
+  /** Whether `fits` would hold with every evictable idle instance of `eligible` versions gone. */
+  private couldFit(fits: Fits, eligible: (vs: VersionState) => boolean, idleBefore: number): boolean {
     if (fits(0, 0)) return true;
     let count = 0;
     let mb = 0;
     for (const o of this.versions.values()) {
       if (!eligible(o)) continue;
-      count += o.idle.length;
-      mb += o.idle.length * reservedMb(o.version);
+      for (const inst of o.idle) {
+        if (inst.lastUsed >= idleBefore) continue;
+        count++;
+        mb += reservedMb(o.version);
+      }
     }
-    if (!fits(count, mb)) return false;
-    while (!fits(0, 0)) if (!this.evictIdle(eligible)) return false;
+    return fits(count, mb);
+  }
+
+  /** Evicts idle instances of `eligible` versions, least recently used first, until `fits(0, 0)`. */
+  private evictUntil(fits: Fits, eligible: (vs: VersionState) => boolean, idleBefore: number): boolean {
+    while (!fits(0, 0)) if (!this.evictIdle(eligible, idleBefore)) return false;
     return true;
   }
 
-  /** Ends the least recently used idle instance among `eligible` versions, preferring those above their minWarm. */
-  private evictIdle(eligible: (vs: VersionState) => boolean): boolean {
+  /**
+   * Ends the least recently used idle instance (last used before `idleBefore`) among `eligible`
+   * versions, preferring those above their minWarm.
+   */
+  private evictIdle(eligible: (vs: VersionState) => boolean, idleBefore = Infinity): boolean {
     let victim: { vs: VersionState; inst: Instance; spare: boolean } | null = null;
     for (const other of this.versions.values()) {
       if (!eligible(other)) continue;
       const spare = other.instances.size > (other.version.minWarm ?? 0);
       for (const inst of other.idle) {
+        if (inst.lastUsed >= idleBefore) continue;
         const better =
           !victim ||
           (spare && !victim.spare) ||
@@ -327,6 +352,7 @@ export class Scheduler {
       return inst;
     } catch (e) {
       this.countLive(vs, -1);
+      this.serveWaiting();
       throw e;
     } finally {
       vs.starting--;
@@ -374,14 +400,12 @@ export class Scheduler {
     if (inst.leases > 0) return;
     inst.state = 'idle';
     vs.idle.push(inst);
-    // Idle, it may be evicted to make room for a version whose requests wait at a shared cap.
-    this.serveWaiting();
   }
 
   /** Stop an instance; `refill` restores the version's minWarm (not when evicting for room). */
   destroy(vs: VersionState, inst: Instance, refill = true): void {
-    if (!vs.instances.delete(inst)) return;
     vs.removeIdle(inst);
+    if (!vs.instances.delete(inst)) return;
     this.countLive(vs, -1);
     inst.kill();
     if (refill) this.topUp(vs);
@@ -389,18 +413,20 @@ export class Scheduler {
   }
 
   /**
-   * Room may have come free (an instance went idle or away): waiting versions try to grow, evicting
-   * idle instances as makeRoom allows. Deferred to a microtask, since destroy() runs inside
-   * makeRoom's own evictions; free when nothing waits.
+   * Room may have come free (an instance went away, or has been idle a while: called from the idle
+   * sweep too): waiting versions try to grow, evicting only instances idle for
+   * WAITER_EVICTS_IDLE_AFTER_MS. Deferred to a microtask, since destroy() runs inside makeRoom's
+   * own evictions; free when nothing waits.
    */
-  private serveWaiting(): void {
+  serveWaiting(): void {
     if (this.waiting.size === 0 || this.serveScheduled) return;
     this.serveScheduled = true;
     queueMicrotask(() => {
       this.serveScheduled = false;
+      const idleBefore = Date.now() - WAITER_EVICTS_IDLE_AFTER_MS;
       for (const vs of this.waiting) {
         if (vs.queue.length === 0 || vs.unloaded) this.waiting.delete(vs);
-        else this.growForQueue(vs);
+        else this.growForQueue(vs, idleBefore);
       }
     });
   }
@@ -427,12 +453,12 @@ export class Scheduler {
     const { idleTtlMs, largeHeapBytes, largeIdleTtlMs } = this.opts;
     const expired = (i: Instance): boolean =>
       i.lastUsed < now - (i.heapBytes > largeHeapBytes ? Math.min(largeIdleTtlMs, idleTtlMs) : idleTtlMs);
-    for (const vs of this.versions.values()) {
-      for (const inst of vs.expired(expired)) this.destroy(vs, inst);
-      // Reaping shrinks workspaces: idle instances left stuck by that are replaced now (minWarm
-      // ones with fresh ones) rather than after one more request at the smaller share.
+    for (const vs of this.versions.values()) for (const inst of vs.expired(expired)) this.destroy(vs, inst);
+    // Reaping shrinks workspaces: idle instances left stuck by that are replaced now (minWarm
+    // ones with fresh ones) rather than after one more request at the smaller share.
+    for (const vs of this.versions.values())
       for (const inst of vs.idle.filter((i) => this.stuck(vs, i))) this.destroy(vs, inst);
-    }
+    this.serveWaiting();
   }
 
   /**
@@ -452,7 +478,7 @@ export class Scheduler {
     for (const [host, insts] of byHost) {
       if (!insts.some((i) => i.state === 'busy')) continue;
       const allowed = insts.reduce(
-        (sum, i) => sum + i.memoryLimitBytes + SANDBOX_OVERHEAD_BYTES,
+        (sum, i) => sum + reservedBytes(i.version),
         HOST_OVERHEAD_BYTES,
       );
       if (host.rssBytes() <= allowed) continue;

@@ -13,10 +13,8 @@
 
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';
-import { EunhaError } from '../core/errors.js';
+import { shuttingDown } from '../core/errors.js';
 import type { Logger } from './types.js';
-
-const shuttingDown = (): EunhaError => new EunhaError('SHUTTING_DOWN', 'the runtime is shutting down');
 
 export interface PoolStats {
   /** Processes booted and bound to no workspace yet. */
@@ -78,11 +76,16 @@ export class WarmPool {
             if (this.closed) h.kill();
             else this.ready.push(h);
           })
-          .catch((e: unknown) => this.log({ level: 'error', msg: 'sandbox boot failed', error: String(e) }))
+          .catch((e: unknown) => {
+            if (!this.closed) this.log({ level: 'error', msg: 'sandbox boot failed', error: String(e) });
+          })
           .finally(() => {
             this.booting--;
-            this.poolWaiters.shift()?.();
-            // A failing boot must not turn into a hot loop; retry on the next take or timer.
+            // Each boot that ends wakes one taker; the last one wakes them all, since no later
+            // boot would (after a failure nothing refills: a failing boot must not become a hot
+            // loop). Takers that find nothing ready boot a process of their own.
+            if (this.booting === 0) for (const wake of this.poolWaiters.splice(0)) wake();
+            else this.poolWaiters.shift()?.();
             if (this.ready.length > 0) this.fill();
           }),
       );
@@ -96,8 +99,8 @@ export class WarmPool {
 
   /** Boot a host process with one sandbox, waiting until the sandbox says it is ready. */
   private async bootProcess(background: boolean): Promise<HostProcess> {
-    if (this.closed) throw shuttingDown();
     const path = this.snapshot === null ? undefined : await this.snapshot;
+    if (this.closed) throw shuttingDown();
     const host = HostProcess.spawn(this.iso, this.perProcess, path, background);
     this.hosts.add(host);
     void host.exited.then(() => {

@@ -42,7 +42,7 @@ describe('memory budgets', () => {
       // Its neighbour in another workspace does not wait for it.
       const o = await rt.invoke(other.key, get());
       assert.equal(text(o.body), 'other');
-      assert.ok(performance.now() - t0 < 600, 'the other workspace waited');
+      assert.ok(performance.now() - t0 < 1500, 'the other workspace waited');
       const rs = await burst;
       assert.deepEqual(
         rs.map((r) => r.status),
@@ -61,6 +61,8 @@ describe('memory budgets', () => {
   test('past the global budget, idle instances of other workspaces make room', async () => {
     const idle = version(NAP, { workspaceId: 'ws-mem-idle', memoryMb: 256 });
     await rt.load(idle);
+    // Known to be long first, so that two at once get two instances whatever the core count.
+    assert.equal((await rt.invoke(idle.key, get())).status, 200);
     await Promise.all([rt.invoke(idle.key, get()), rt.invoke(idle.key, get())]);
     assert.equal(rt.stats().versions[idle.key]!.instances, 2);
     // 704 + 2 × 608 = 1,920 MB; a third 512 MB function (608) makes 2,528: one 352 MB instance
