@@ -59,9 +59,10 @@ export class Scheduler {
   private readonly reservedMbByWorkspace = new Map<string, number>();
   /**
    * Versions that have queued requests (or had: cleaned up in serveWaiting). A request waiting at
-   * its workspace's or the global cap is served when an instance of another version goes idle or
-   * away; until stop 14 it waited for its own version's instances only, and with none it got 429
-   * at the queue's deadline while the workspace's other instances sat idle.
+   * its workspace's or the global cap is served when an instance of another version goes away or
+   * has been idle a while (serveWaiting); until stop 14 it waited for its own version's instances
+   * only, and with none it got 429 at the queue's deadline while the workspace's other instances
+   * sat idle.
    */
   private readonly waiting = new Set<VersionState>();
   private serveScheduled = false;
@@ -312,7 +313,7 @@ export class Scheduler {
    * Ends the least recently used idle instance (last used before `idleBefore`) among `eligible`
    * versions, preferring those above their minWarm.
    */
-  private evictIdle(eligible: (vs: VersionState) => boolean, idleBefore = Infinity): boolean {
+  private evictIdle(eligible: (vs: VersionState) => boolean, idleBefore: number): boolean {
     let victim: { vs: VersionState; inst: Instance; spare: boolean } | null = null;
     for (const other of this.versions.values()) {
       if (!eligible(other)) continue;
