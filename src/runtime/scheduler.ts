@@ -478,10 +478,7 @@ export class Scheduler {
     }
     for (const [host, insts] of byHost) {
       if (!insts.some((i) => i.state === 'busy')) continue;
-      const allowed = insts.reduce(
-        (sum, i) => sum + reservedBytes(i.version),
-        HOST_OVERHEAD_BYTES,
-      );
+      const allowed = insts.reduce((sum, i) => sum + reservedBytes(i.version), HOST_OVERHEAD_BYTES);
       if (host.rssBytes() <= allowed) continue;
       for (const inst of insts) if (inst.state === 'busy') inst.killForMemory();
     }
