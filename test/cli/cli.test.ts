@@ -1,0 +1,178 @@
+// The `eunha` command against a real server process with keys enforced: the whole flow a user
+// types (workspace, deploy, redeploy, invoke, logs, follow, deployments, rollback), and what it
+// says when the command line, the code, the key or the server is wrong.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { SHARED_CACHE_DIR } from '../helpers/platform.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const ADMIN_KEY = 'cli-test-admin-key-0123456789abcdef';
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+describe('the eunha command', () => {
+  let server: ServerProcess;
+  const dir = mkdtempSync(join(tmpdir(), 'eunha-cli-'));
+  const file = (name: string, text: string): string => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const eunha = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY, ...env },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      child.on('exit', (code) => resolve({ code, out, err }));
+    });
+
+  before(async () => {
+    server = await startServer({
+      EUNHA_DATA_DIR: join(dir, 'data'),
+      EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+      EUNHA_WARM_POOL_SIZE: '1',
+      EUNHA_ADMIN_KEY: ADMIN_KEY,
+    });
+  });
+  after(async () => {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const handler = (text: string): string => `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import os
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print("saw", request.method, request.uri)
+        return Response(200, {"content-type": "text/plain"}, (${JSON.stringify(text)} + os.environ.get("SUFFIX", "")).encode())
+`;
+
+  test('deploy, redeploy, invoke, logs, deployments and rollback', { timeout: 90_000 }, async () => {
+    const created = await eunha(['workspaces', 'create', 'cli']);
+    assert.equal(created.code, 0, created.err);
+    const ws = created.out.trim();
+    assert.match(ws, /^ws-/);
+    assert.match((await eunha(['workspaces'])).out, new RegExp(`^${ws}  cli$`, 'm'));
+
+    const app = file('greet.py', handler('v1'));
+    const first = await eunha(['deploy', app, '-w', ws]);
+    assert.equal(first.code, 0, first.err);
+    const m = /^created greet \((fn-[a-z0-9]+)\), deployed v1 [0-9a-f]{12} → (http\S+)$/m.exec(first.out);
+    assert.ok(m, first.out);
+    const [, fnId, url] = m;
+    assert.equal(await (await fetch(url!)).text(), 'v1');
+
+    // The same name updates the function: new code, an environment variable, a second version.
+    const second = await eunha(['deploy', file('greet.py', handler('v2')), '-w', ws, '--env', 'SUFFIX=!']);
+    assert.equal(second.code, 0, second.err);
+    assert.match(second.out, new RegExp(`^updated greet \\(${fnId}\\), deployed v2 `));
+    assert.equal(await (await fetch(url!)).text(), 'v2!');
+
+    const invoked = await eunha(['invoke', 'greet', '-w', ws, '--data', '{"n": 1}']);
+    assert.equal(invoked.code, 0, invoked.err);
+    assert.match(invoked.out, /200 success/);
+    assert.match(invoked.out, /\| saw /);
+    assert.match(invoked.out, /^v2!$/m);
+
+    const logs = await eunha(['logs', fnId!, '-w', ws, '--limit', '5']);
+    assert.equal(logs.code, 0, logs.err);
+    assert.ok((logs.out.match(/200 success/g) ?? []).length >= 3, logs.out);
+
+    const before = await eunha(['deployments', 'greet', '-w', ws]);
+    assert.match(before.out, /^v2  .* active$/m);
+    assert.match(before.out, /^v1  [0-9a-f]{12}  \S+$/m);
+    const back = await eunha(['rollback', 'greet', '1', '-w', ws]);
+    assert.equal(back.code, 0, back.err);
+    assert.match(back.out, /^greet now runs v1 /);
+    assert.equal(await (await fetch(url!)).text(), 'v1');
+    assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1  .* active$/m);
+
+    const json = await eunha(['--json', 'functions', '-w', ws]);
+    const list = JSON.parse(json.out) as { id: string; name: string }[];
+    assert.deepEqual(
+      list.map((f) => [f.id, f.name]),
+      [[fnId, 'greet']],
+    );
+  });
+
+  test('logs --follow streams each new invocation', { timeout: 60_000 }, async () => {
+    const ws = (await eunha(['workspaces', 'create', 'tail'])).out.trim();
+    const url = /→ (http\S+)/.exec(
+      (await eunha(['deploy', file('tail.py', handler('t')), '-w', ws])).out,
+    )![1]!;
+    const child = spawn(process.execPath, [CLI, 'logs', 'tail', '-w', ws, '--follow', '--limit', '1'], {
+      env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      await (await fetch(`${url}/followed?x=1`)).text();
+      const deadline = Date.now() + 10_000;
+      while (!out.includes('/followed?x=1') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.match(out, /\| saw GET \/fn\/\S+\/followed\?x=1/);
+    } finally {
+      child.kill();
+    }
+  });
+
+  test('what it says when something is wrong, and its exit codes', { timeout: 60_000 }, async () => {
+    const ws = (await eunha(['workspaces', 'create', 'wrong'])).out.trim();
+    // The command line: exit 2 and the usage.
+    const unknown = await eunha(['frobnicate']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /unknown command 'frobnicate'[\s\S]*usage: eunha/);
+    assert.equal((await eunha(['deploy', join(dir, 'absent.py'), '-w', ws])).code, 2);
+    assert.match(
+      (await eunha(['deploy', join(dir, 'absent.py'), '-w', ws])).err,
+      /cannot read .*absent\.py: ENOENT/,
+    );
+    assert.match((await eunha(['functions'])).err, /missing --workspace/);
+    assert.equal((await eunha(['functions', '-w', ws, '--bogus'])).code, 2);
+    const nobody = await eunha(['invoke', 'nobody', '-w', ws]);
+    assert.equal(nobody.code, 1);
+    assert.match(nobody.err, /NOT_FOUND \(404\): no function 'nobody' in workspace/);
+    assert.match(
+      (await eunha(['deploy', file('x.py', handler('x')), '-w', ws, '--memory', 'lots'])).err,
+      /--memory must be/,
+    );
+    // The server refuses: exit 1 with its code and message.
+    const broken = await eunha(['deploy', file('broken.py', 'def broken(:\n  pass\n'), '-w', ws]);
+    assert.equal(broken.code, 1, broken.err);
+    assert.match(broken.err, /^eunha: VALIDATION_ERROR \(400\): .*/);
+    assert.match(broken.err, /SyntaxError/, 'the traceback is shown');
+    const tooBig = await eunha(['deploy', file('big.py', handler('b')), '-w', ws, '--memory', '4096']);
+    assert.equal(tooBig.code, 1, tooBig.err);
+    assert.match(tooBig.err, /VALIDATION_ERROR \(400\)/);
+    // The broken function was created; only its deployment was refused.
+    const noVersion = await eunha(['rollback', 'broken', '7', '-w', ws]);
+    assert.equal(noVersion.code, 1, noVersion.err);
+    assert.match(noVersion.err, /NOT_FOUND \(404\)/);
+    const noKey = await eunha(['workspaces'], { EUNHA_API_KEY: '' });
+    assert.equal(noKey.code, 1, noKey.err);
+    assert.match(noKey.err, /UNAUTHORIZED \(401\)/);
+    // Nobody listening.
+    const away = await eunha(['workspaces'], { EUNHA_URL: 'http://127.0.0.1:9' });
+    assert.equal(away.code, 1, away.err);
+    assert.match(away.err, /UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+});
