@@ -97,13 +97,13 @@ class IncomingHandler(http.IncomingHandler):
     assert.ok((logs.out.match(/200 success/g) ?? []).length >= 3, logs.out);
 
     const before = await eunha(['deployments', 'greet', '-w', ws]);
-    assert.match(before.out, /^v2  .* active$/m);
-    assert.match(before.out, /^v1  [0-9a-f]{12}  \S+$/m);
+    assert.match(before.out, /^v2 {2}.* active$/m);
+    assert.match(before.out, /^v1 {2}[0-9a-f]{12} {2}\S+$/m);
     const back = await eunha(['rollback', 'greet', '1', '-w', ws]);
     assert.equal(back.code, 0, back.err);
     assert.match(back.out, /^greet now runs v1 /);
     assert.equal(await (await fetch(url!)).text(), 'v1');
-    assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1  .* active$/m);
+    assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1 {2}.* active$/m);
 
     const json = await eunha(['--json', 'functions', '-w', ws]);
     const list = JSON.parse(json.out) as { id: string; name: string }[];
