@@ -1,9 +1,11 @@
 // The CLI's only way to the platform: Eunha's own REST API over HTTP (undici's fetch, built into
 // Node), with the caller's key. API errors arrive in the seed's envelope and become an ApiError
-// that says code, status and message; a server that cannot be reached says so with its address.
+// that says code, status and message; a server that cannot be reached, or that answers something
+// that is not Eunha's JSON, says so too. Nothing here ever prints the key.
 
 export class ApiError extends Error {
   constructor(
+    /** 0 when no HTTP answer came. */
     readonly status: number,
     readonly code: string,
     message: string,
@@ -21,14 +23,18 @@ export interface TailEvent {
   data: string;
 }
 
-export class ApiClient {
-  constructor(
-    readonly baseUrl: string,
-    private readonly key: string | undefined,
-  ) {}
+/** Failures to connect at all, as opposed to a request that may have reached the server. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...(this.key ? { authorization: `Bearer ${this.key}` } : {}), ...extra };
+export class ApiClient {
+  private readonly base: string;
+
+  constructor(
+    baseUrl: string,
+    private readonly key: string | undefined,
+  ) {
+    // A server behind a path prefix (https://host/eunha) keeps it.
+    this.base = baseUrl.replace(/\/+$/, '');
   }
 
   private async send(
@@ -37,27 +43,30 @@ export class ApiClient {
     body?: unknown,
     accept = 'application/json',
   ): Promise<Response> {
-    const url = new URL(path, this.baseUrl);
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await fetch(this.base + path, {
         method,
-        headers: this.headers({
+        headers: {
           accept,
+          ...(this.key ? { authorization: `Bearer ${this.key}` } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        }),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+      // Only the cause's code: the error's own text may quote a header, and so the key.
+      const code = (e as { cause?: { code?: unknown } }).cause?.code;
+      if (typeof code === 'string' && UNREACHABLE.has(code))
+        throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.base}: ${code}`);
       throw new ApiError(
         0,
-        'UNREACHABLE',
-        `cannot reach ${this.baseUrl}: ${cause?.code ?? cause?.message ?? String(e)}`,
+        'REQUEST_FAILED',
+        `the request to ${this.base} failed (${typeof code === 'string' ? code : 'no answer'}); it may have been applied`,
       );
     }
     if (res.ok) return res;
-    const text = await res.text();
+    const text = await this.text(res);
     let code = `HTTP_${res.status}`;
     let message = text.slice(0, 500) || res.statusText;
     let traceback: string | undefined;
@@ -76,34 +85,69 @@ export class ApiClient {
     throw new ApiError(res.status, code, message, traceback);
   }
 
+  private async text(res: Response): Promise<string> {
+    try {
+      return await res.text();
+    } catch {
+      throw new ApiError(res.status, 'STREAM_LOST', `the answer from ${this.base} was cut off`);
+    }
+  }
+
   /** The answer's JSON (undefined for 204). */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.send(method, path, body);
     if (res.status === 204) return undefined as T;
-    return (await res.json()) as T;
+    const text = await this.text(res);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(
+        res.status,
+        'BAD_RESPONSE',
+        `${this.base} did not answer with JSON: is it an Eunha server?`,
+      );
+    }
+  }
+
+  /** A JSON array answer (a list), checked to be one. */
+  async list<T>(path: string): Promise<T[]> {
+    const v = await this.request<unknown>('GET', path);
+    if (!Array.isArray(v))
+      throw new ApiError(200, 'BAD_RESPONSE', `${this.base}${path} did not answer with a list`);
+    return v as T[];
   }
 
   /** The events of a text/event-stream answer, until the server ends it. */
   async *events(path: string): AsyncGenerator<TailEvent> {
     const res = await this.send('GET', path, undefined, 'text/event-stream');
-    if (!res.body) return;
+    if (!res.body || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream'))
+      throw new ApiError(res.status, 'BAD_RESPONSE', `${this.base} did not answer with an event stream`);
     const decoder = new TextDecoder();
     let buffer = '';
-    for await (const chunk of res.body) {
-      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = 'message';
-        const data: string[] = [];
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    try {
+      for await (const chunk of res.body) {
+        // Line ends may be CRLF or CR (a proxy's); a CR at the end may be half of a CRLF.
+        buffer = (buffer + decoder.decode(chunk as Uint8Array, { stream: true })).replace(
+          /\r\n|\r(?!$)/g,
+          '\n',
+        );
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let event = 'message';
+          const data: string[] = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) event = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          // Comments (": keep-alive") and `id:` lines carry no data.
+          if (data.length > 0) yield { event, data: data.join('\n') };
         }
-        // Comments (": keep-alive") carry no data.
-        if (data.length > 0) yield { event, data: data.join('\n') };
       }
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      throw new ApiError(0, 'STREAM_LOST', `the live tail from ${this.base} was cut off`);
     }
   }
 }

@@ -1,9 +1,10 @@
 // What each `eunha` command does, through the REST API only (ApiClient): list and create
 // workspaces, deploy a .py file as a named function (created or updated, then built and deployed
 // in one call), invoke, read or follow logs, list deployments and roll back. Output is lines for
-// people, or the API's JSON with --json for scripts.
+// people (columns separated by tabs), or JSON with --json for scripts. The command line is checked
+// before anything is sent.
 
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ApiClient, ApiError } from './client.js';
 
@@ -14,6 +15,7 @@ export class UsageError extends Error {
 
 export interface Io {
   out: (line: string) => void;
+  err: (line: string) => void;
 }
 
 export interface Options {
@@ -22,11 +24,15 @@ export interface Options {
   memory?: string | undefined;
   timeout?: string | undefined;
   env?: string[] | undefined;
+  secret?: string[] | undefined;
   data?: string | undefined;
   limit?: string | undefined;
   follow?: boolean | undefined;
   json?: boolean | undefined;
 }
+
+/** Exit code of `invoke` when the function itself failed (an error status in its log). */
+export const FUNCTION_FAILED = 3;
 
 interface Workspace {
   id: string;
@@ -37,8 +43,6 @@ interface FunctionConfig {
   name: string;
   status: string;
   invocationUrl?: string | null;
-  memory: number;
-  timeout: number;
 }
 interface Deployment {
   version: number;
@@ -57,107 +61,128 @@ interface ExecutionLog {
 }
 
 const enc = encodeURIComponent;
+/** Larger files are refused before reading: the server's own cap is far lower. */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
-function positiveInt(raw: string | undefined, what: string): number | undefined {
+/** The command's positional arguments, exactly `names.length` of them. */
+function positionals(args: string[], names: string[]): string[] {
+  if (args.length < names.length) throw new UsageError(`missing ${names[args.length]}`);
+  if (args.length > names.length) throw new UsageError(`unexpected argument '${args[names.length]}'`);
+  return args;
+}
+
+function intIn(raw: string | undefined, what: string, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw) || Number(raw) < 1)
-    throw new UsageError(`${what} must be a positive integer, got '${raw}'`);
-  return Number(raw);
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max)
+    throw new UsageError(`${what} must be ${min}–${max}, got '${raw}'`);
+  return n;
 }
 
-function need(value: string | undefined, what: string): string {
-  if (value === undefined || value === '') throw new UsageError(`missing ${what}`);
-  return value;
+function workspaceOf(o: Options): string {
+  if (!o.workspace) throw new UsageError('missing --workspace (-w)');
+  return o.workspace;
 }
 
-/** KEY=VALUE pairs from repeated --env options. */
-function envPairs(pairs: string[] = []): Record<string, string> | undefined {
-  if (pairs.length === 0) return undefined;
+/** NAME=value pairs from repeated --env or --secret options. */
+function pairs(list: string[] | undefined, option: string): Record<string, string> | undefined {
+  if (!list || list.length === 0) return undefined;
   const out: Record<string, string> = {};
-  for (const p of pairs) {
+  for (const p of list) {
     const i = p.indexOf('=');
-    if (i <= 0) throw new UsageError(`--env takes NAME=value, got '${p}'`);
+    if (i <= 0) throw new UsageError(`${option} takes NAME=value, got '${p.slice(0, 40)}'`);
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
 }
 
+function ambiguous(ref: string, ws: string, fns: FunctionConfig[]): ApiError {
+  return new ApiError(
+    409,
+    'AMBIGUOUS',
+    `${fns.length} functions are named '${ref}' in ${ws}: name one by id (${fns.map((f) => f.id).join(', ')})`,
+  );
+}
+
 /** A function of the workspace by id, or by name when exactly one has it. */
 async function findFunction(api: ApiClient, ws: string, ref: string): Promise<FunctionConfig> {
-  const all = await api.request<FunctionConfig[]>('GET', `/api/workspaces/${enc(ws)}/functions`);
+  const all = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
   const byId = all.find((f) => f.id === ref);
   if (byId) return byId;
-  const named = all.filter((f) => f.name === ref);
+  const named = all.filter((f) => f.name === ref.trim());
   if (named.length === 1) return named[0]!;
-  if (named.length > 1)
-    throw new UsageError(
-      `${named.length} functions are named '${ref}' in ${ws}: use an id (${named.map((f) => f.id).join(', ')})`,
-    );
+  if (named.length > 1) throw ambiguous(ref, ws, named);
   throw new ApiError(404, 'NOT_FOUND', `no function '${ref}' in workspace ${ws}`);
 }
 
 function printLog(io: Io, log: ExecutionLog): void {
-  io.out(`${log.timestamp}  ${log.statusCode} ${log.status}  ${Math.round(log.duration)} ms`);
+  io.out(`${log.timestamp}\t${log.statusCode}\t${log.status}\t${Math.round(log.duration)} ms`);
   for (const line of log.logs ?? []) io.out(`  | ${line}`);
 }
 
 export async function workspaces(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
   if (args[0] === 'create') {
-    const ws = await api.request<Workspace>('POST', '/api/workspaces', {
-      name: need(args[1], 'workspace name'),
-    });
+    const [, name] = positionals(args, ['create', 'workspace name']);
+    const ws = await api.request<Workspace>('POST', '/api/workspaces', { name });
     io.out(o.json ? JSON.stringify(ws) : ws.id);
     return;
   }
-  if (args.length > 0) throw new UsageError(`unknown workspaces command '${args[0]}'`);
-  const list = await api.request<Workspace[]>('GET', '/api/workspaces');
+  positionals(args, []);
+  const list = await api.list<Workspace>('/api/workspaces');
   if (o.json) io.out(JSON.stringify(list));
-  else for (const ws of list) io.out(`${ws.id}  ${ws.name}`);
+  else for (const ws of list) io.out(`${ws.id}\t${ws.name}`);
 }
 
-export async function functions(api: ApiClient, _args: string[], o: Options, io: Io): Promise<void> {
-  const ws = need(o.workspace, '--workspace');
-  const list = await api.request<FunctionConfig[]>('GET', `/api/workspaces/${enc(ws)}/functions`);
+export async function functions(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
+  positionals(args, []);
+  const ws = workspaceOf(o);
+  const list = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
   if (o.json) io.out(JSON.stringify(list));
   else
-    for (const f of list) io.out(`${f.id}  ${f.name}  ${f.status}  ${f.invocationUrl ?? '(not deployed)'}`);
+    for (const f of list) io.out(`${f.id}\t${f.name}\t${f.status}\t${f.invocationUrl ?? '(not deployed)'}`);
 }
 
 /**
  * The file becomes the code of the workspace's function named --name (default: the file's name
- * without .py), created if there is none, updated if there is one; then the one-call deployment
- * builds and deploys it. Code that does not load is refused by the server with its traceback.
+ * without .py; an id names that function), created if there is none, updated if there is one;
+ * then the one-call deployment builds and deploys it. Code that does not load is refused by the
+ * server with its traceback, and the version that ran before keeps running.
  */
 export async function deploy(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
-  const ws = need(o.workspace, '--workspace');
-  const file = need(args[0], 'the .py file to deploy');
+  const [file] = positionals(args, ['the .py file to deploy']);
+  const ws = workspaceOf(o);
+  const settings = {
+    ...(o.memory !== undefined ? { memory: intIn(o.memory, '--memory', 1, 1_000_000) } : {}),
+    ...(o.timeout !== undefined ? { timeout: intIn(o.timeout, '--timeout', 1, 1_000_000) } : {}),
+    ...(o.env ? { environmentVariables: pairs(o.env, '--env') } : {}),
+    ...(o.secret ? { secretEnvironmentVariables: pairs(o.secret, '--secret') } : {}),
+  };
   let source: Buffer;
   try {
-    source = await readFile(file);
+    if ((await stat(file!)).size > MAX_FILE_BYTES) throw new UsageError(`${file} is larger than 64 MiB`);
+    source = await readFile(file!);
   } catch (e) {
-    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-  const name = o.name ?? basename(file).replace(/\.py$/, '');
-  const settings = {
-    code: source.toString('base64'),
-    ...(o.memory !== undefined ? { memory: positiveInt(o.memory, '--memory') } : {}),
-    ...(o.timeout !== undefined ? { timeout: positiveInt(o.timeout, '--timeout') } : {}),
-    ...(o.env ? { environmentVariables: envPairs(o.env) } : {}),
-  };
-  const all = await api.request<FunctionConfig[]>('GET', `/api/workspaces/${enc(ws)}/functions`);
-  const named = all.filter((f) => f.name === name);
-  if (named.length > 1) throw new UsageError(`${named.length} functions are named '${name}' in ${ws}`);
-  const fn =
-    named.length === 1
-      ? await api.request<FunctionConfig>(
-          'PATCH',
-          `/api/workspaces/${enc(ws)}/functions/${enc(named[0]!.id)}`,
-          settings,
-        )
-      : await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
-          name,
-          ...settings,
-        });
+  // The server trims names; so does the lookup, or every deploy would create another.
+  const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
+  const all = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
+  const byId = all.filter((f) => f.id === name);
+  const targets = byId.length > 0 ? byId : all.filter((f) => f.name === name);
+  if (targets.length > 1) throw ambiguous(name, ws, targets);
+  const code = source.toString('base64');
+  const existing = targets[0];
+  const fn = existing
+    ? await api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(existing.id)}`, {
+        code,
+        ...settings,
+      })
+    : await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
+        name,
+        code,
+        ...settings,
+      });
   const d = await api.request<Deployment>(
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
@@ -165,13 +190,14 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
   if (o.json) io.out(JSON.stringify(d));
   else
     io.out(
-      `${named.length === 1 ? 'updated' : 'created'} ${name} (${fn.id}), deployed v${d.version} ${d.digest.slice(0, 12)} → ${d.invocationUrl}`,
+      `${existing ? 'updated' : 'created'} ${fn.name} (${fn.id}), deployed v${d.version} ${d.digest.slice(0, 12)} → ${d.invocationUrl}`,
     );
 }
 
-export async function invoke(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
-  const ws = need(o.workspace, '--workspace');
-  const fn = await findFunction(api, ws, need(args[0], 'function (id or name)'));
+/** Runs the function through the seed's /invoke; prints its log and the answer as logged. */
+export async function invoke(api: ApiClient, args: string[], o: Options, io: Io): Promise<number> {
+  const [ref] = positionals(args, ['function (id or name)']);
+  const ws = workspaceOf(o);
   let body: unknown = {};
   if (o.data !== undefined) {
     try {
@@ -180,62 +206,79 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
       throw new UsageError('--data must be JSON');
     }
   }
+  const fn = await findFunction(api, ws, ref!);
   const log = await api.request<ExecutionLog>(
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`,
     body,
   );
-  if (o.json) {
-    io.out(JSON.stringify(log));
-    return;
+  if (o.json) io.out(JSON.stringify(log));
+  else {
+    printLog(io, log);
+    const answer = log.responseBody;
+    if (answer !== null && answer !== undefined)
+      io.out(typeof answer === 'string' ? answer : JSON.stringify(answer));
   }
-  printLog(io, log);
-  const answer = log.responseBody;
-  io.out(typeof answer === 'string' ? answer : JSON.stringify(answer));
+  return log.status === 'error' ? FUNCTION_FAILED : 0;
 }
 
-export async function logs(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
-  const ws = need(o.workspace, '--workspace');
-  const fn = await findFunction(api, ws, need(args[0], 'function (id or name)'));
-  const limit = positiveInt(o.limit, '--limit') ?? 20;
+/** Latest logs oldest first; with --follow, then each new one until the server ends the tail. */
+export async function logs(api: ApiClient, args: string[], o: Options, io: Io): Promise<number> {
+  const [ref] = positionals(args, ['function (id or name)']);
+  const ws = workspaceOf(o);
+  const limit = intIn(o.limit, '--limit', 1, 1000) ?? 20;
+  const fn = await findFunction(api, ws, ref!);
   const path = `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/logs?limit=${limit}`;
   if (!o.follow) {
-    const page = await api.request<{ logs: ExecutionLog[] }>('GET', path);
-    // Newest first from the API; oldest first on a terminal, as a tail shows them.
-    const list = [...page.logs].reverse();
+    const page = await api.request<{ logs?: unknown }>('GET', path);
+    if (!Array.isArray(page?.logs)) throw new ApiError(200, 'BAD_RESPONSE', 'the logs answer has no list');
+    // Newest first from the API; oldest first here, as a tail shows them.
+    const list = [...(page.logs as ExecutionLog[])].reverse();
     if (o.json) io.out(JSON.stringify(list));
     else for (const log of list) printLog(io, log);
-    return;
+    return 0;
   }
   for await (const ev of api.events(`${path}&follow=true`)) {
-    if (ev.event === 'deleted') {
-      io.out(`(${(JSON.parse(ev.data) as { message: string }).message})`);
-      return;
+    if (ev.event === 'log') {
+      if (o.json) io.out(ev.data);
+      else printLog(io, JSON.parse(ev.data) as ExecutionLog);
+    } else if (ev.event === 'deleted') {
+      io.err(`eunha: ${messageOf(ev.data) ?? 'the function was deleted'}`);
+      return 0;
+    } else if (ev.event === 'unauthorized') {
+      throw new ApiError(401, 'UNAUTHORIZED', messageOf(ev.data) ?? 'the key is no longer valid');
     }
-    if (ev.event !== 'log') continue;
-    if (o.json) io.out(ev.data);
-    else printLog(io, JSON.parse(ev.data) as ExecutionLog);
+  }
+  throw new ApiError(0, 'STREAM_LOST', 'the server ended the live tail');
+}
+
+function messageOf(data: string): string | undefined {
+  try {
+    const m = (JSON.parse(data) as { message?: unknown }).message;
+    return typeof m === 'string' ? m : undefined;
+  } catch {
+    return undefined;
   }
 }
 
 export async function deployments(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
-  const ws = need(o.workspace, '--workspace');
-  const fn = await findFunction(api, ws, need(args[0], 'function (id or name)'));
-  const list = await api.request<Deployment[]>(
-    'GET',
-    `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
-  );
+  const [ref] = positionals(args, ['function (id or name)']);
+  const ws = workspaceOf(o);
+  const fn = await findFunction(api, ws, ref!);
+  const list = await api.list<Deployment>(`/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`);
   if (o.json) io.out(JSON.stringify(list));
   else
     for (const d of list)
-      io.out(`v${d.version}  ${d.digest.slice(0, 12)}  ${d.createdAt}${d.active ? '  active' : ''}`);
+      io.out(`v${d.version}\t${d.digest.slice(0, 12)}\t${d.createdAt}${d.active ? '\tactive' : ''}`);
 }
 
 /** Activates an earlier (or later) deployment at once, without a rebuild. */
 export async function rollback(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
-  const ws = need(o.workspace, '--workspace');
-  const fn = await findFunction(api, ws, need(args[0], 'function (id or name)'));
-  const version = positiveInt(need(args[1], 'version'), 'version')!;
+  const [ref, raw] = positionals(args, ['function (id or name)', 'version']);
+  const ws = workspaceOf(o);
+  // `deployments` prints versions as v1, v2: both spellings are taken.
+  const version = intIn(raw!.replace(/^v/, ''), 'version', 1, 999_999_999)!;
+  const fn = await findFunction(api, ws, ref!);
   const d = await api.request<Deployment>(
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments/${version}/activate`,

@@ -1,7 +1,9 @@
-// The `eunha` command: a client of a running Eunha server's REST API (architecture: "cli/ — api
-// client only"). Reads its two settings, the server's URL and a key, from options or from
-// EUNHA_URL / EUNHA_API_KEY. Exit codes: 0 done, 1 the server refused or could not be reached
-// (its error code and message are printed), 2 a mistake in the command line (usage printed).
+// The `eunha` command line: options, dispatch to a command (commands.ts), and what is printed when
+// something goes wrong. A client of a running server's REST API only (architecture: "cli/ — api
+// client only"); its two settings, the server's URL and a key, come from options or from
+// EUNHA_URL / EUNHA_API_KEY. Exit codes: 0 done; 1 the server refused, could not be reached or
+// answered something unexpected (its code and message are printed, never a stack); 2 a mistake in
+// the command line (the usage follows); 3 `invoke` ran a function that failed.
 
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.js';
@@ -13,20 +15,24 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
   workspaces                          list workspaces (id, name)
   workspaces create NAME              create one; prints its id
   functions -w WS                     list a workspace's functions
-  deploy FILE.py -w WS [--name N] [--memory MB] [--timeout S] [--env K=V …]
-                                      create or update function N (default: the file's name)
-                                      with this code, then build and deploy it
-  invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its log and answer
+  deploy FILE.py -w WS [--name N] [--memory MB] [--timeout S] [--env K=V …] [--secret K=V …]
+                                      create or update function N (default: the file's name;
+                                      an id names that function) with this code, then build and
+                                      deploy it; --env replaces all plain variables, --secret
+                                      adds or replaces secret ones
+  invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its execution
+                                      log and its answer as logged; exit 3 if the function failed
   logs FN -w WS [--limit N] [--follow]
-                                      its latest execution logs; --follow streams new ones
+                                      its latest execution logs, oldest first (N ≤ 1000, default
+                                      20); --follow then streams each new one
   deployments FN -w WS                its deployed versions
-  rollback FN VERSION -w WS           make VERSION the active one again, without a rebuild
+  rollback FN VERSION -w WS           make VERSION (3 or v3) the active one again, without a rebuild
 
   --url   the server (default $EUNHA_URL, else http://127.0.0.1:8000)
   --key   an API key or the admin key (default $EUNHA_API_KEY)
-  --json  the API's JSON instead of lines`;
+  --json  JSON instead of lines (logs: a list, oldest first; --follow: one log per line)`;
 
-type Command = (api: ApiClient, args: string[], o: Options, io: Io) => Promise<void>;
+type Command = (api: ApiClient, args: string[], o: Options, io: Io) => Promise<number | void>;
 
 const COMMANDS: Record<string, Command> = {
   workspaces: commands.workspaces,
@@ -38,12 +44,22 @@ const COMMANDS: Record<string, Command> = {
   rollback: commands.rollback,
 };
 
+/** The server's address: http(s), and no credentials in it (they would be printed in messages). */
+function serverUrl(raw: string, from: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`${from} is not a URL: '${raw}' (e.g. http://127.0.0.1:8000)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UsageError(`${from} must be an http:// or https:// URL, got '${raw}'`);
+  if (url.username || url.password) throw new UsageError(`${from} must not hold credentials: use --key`);
+  return raw;
+}
+
 /** Runs one command line; resolves to the exit code. */
-export async function run(
-  argv: string[],
-  env: Record<string, string | undefined>,
-  io: Io & { err: (line: string) => void },
-): Promise<number> {
+export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
       args: argv,
@@ -58,37 +74,42 @@ export async function run(
         memory: { type: 'string' },
         timeout: { type: 'string' },
         env: { type: 'string', multiple: true },
+        secret: { type: 'string', multiple: true },
         data: { type: 'string' },
         limit: { type: 'string' },
         follow: { type: 'boolean', short: 'f' },
       },
     });
     const [name, ...args] = positionals;
-    if (values.help || name === undefined || name === 'help') {
+    if (values.help || name === 'help') {
       io.out(USAGE);
-      return name === undefined && !values.help ? 2 : 0;
+      return 0;
     }
+    if (name === undefined) throw new UsageError('no command');
     const command = COMMANDS[name];
     if (!command) throw new UsageError(`unknown command '${name}'`);
-    const url = values.url ?? env.EUNHA_URL ?? 'http://127.0.0.1:8000';
-    try {
-      new URL(url);
-    } catch {
-      throw new UsageError(`--url is not a URL: '${url}'`);
-    }
-    await command(new ApiClient(url, values.key ?? env.EUNHA_API_KEY), args, values, io);
-    return 0;
+    const url = serverUrl(
+      values.url ?? env.EUNHA_URL ?? 'http://127.0.0.1:8000',
+      values.url !== undefined ? '--url' : env.EUNHA_URL !== undefined ? 'EUNHA_URL' : 'the URL',
+    );
+    const key = values.key ?? (env.EUNHA_API_KEY || undefined);
+    // Never echoed: a key that cannot go in a header is refused without quoting it.
+    if (key !== undefined && !/^[\x21-\x7e]+$/.test(key))
+      throw new UsageError('the key must be printable ASCII without spaces (as Eunha issues them)');
+    return (await command(new ApiClient(url, key), args, values, io)) ?? 0;
   } catch (e) {
     if (e instanceof ApiError) {
       io.err(`eunha: ${e.code}${e.status ? ` (${e.status})` : ''}: ${e.message}`);
       if (e.traceback) io.err(e.traceback.trimEnd());
       return 1;
     }
-    // parseArgs reports unknown or malformed options with a TypeError carrying this code.
-    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    // parseArgs reports unknown or malformed options with errors carrying these codes.
+    if (e instanceof UsageError || String((e as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')) {
       io.err(`eunha: ${(e as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    throw e;
+    // A bug, or an answer shaped unlike Eunha's: one line, no stack.
+    io.err(`eunha: unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
   }
 }

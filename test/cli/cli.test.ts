@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +40,8 @@ describe('the eunha command', () => {
       let err = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      child.on('exit', (code) => resolve({ code, out, err }));
+      // 'close', not 'exit': the output may still be in the pipes when the process exits.
+      child.on('close', (code) => resolve({ code, out, err }));
     });
 
   before(async () => {
@@ -70,7 +73,7 @@ class IncomingHandler(http.IncomingHandler):
     assert.equal(created.code, 0, created.err);
     const ws = created.out.trim();
     assert.match(ws, /^ws-/);
-    assert.match((await eunha(['workspaces'])).out, new RegExp(`^${ws}  cli$`, 'm'));
+    assert.match((await eunha(['workspaces'])).out, new RegExp(`^${ws}\tcli$`, 'm'));
 
     const app = file('greet.py', handler('v1'));
     const first = await eunha(['deploy', app, '-w', ws]);
@@ -88,22 +91,22 @@ class IncomingHandler(http.IncomingHandler):
 
     const invoked = await eunha(['invoke', 'greet', '-w', ws, '--data', '{"n": 1}']);
     assert.equal(invoked.code, 0, invoked.err);
-    assert.match(invoked.out, /200 success/);
+    assert.match(invoked.out, /200\tsuccess/);
     assert.match(invoked.out, /\| saw /);
     assert.match(invoked.out, /^v2!$/m);
 
     const logs = await eunha(['logs', fnId!, '-w', ws, '--limit', '5']);
     assert.equal(logs.code, 0, logs.err);
-    assert.ok((logs.out.match(/200 success/g) ?? []).length >= 3, logs.out);
+    assert.ok((logs.out.match(/200\tsuccess/g) ?? []).length >= 3, logs.out);
 
     const before = await eunha(['deployments', 'greet', '-w', ws]);
-    assert.match(before.out, /^v2 {2}.* active$/m);
-    assert.match(before.out, /^v1 {2}[0-9a-f]{12} {2}\S+$/m);
-    const back = await eunha(['rollback', 'greet', '1', '-w', ws]);
+    assert.match(before.out, /^v2\t.*\tactive$/m);
+    assert.match(before.out, /^v1\t[0-9a-f]{12}\t\S+$/m);
+    const back = await eunha(['rollback', 'greet', 'v1', '-w', ws]);
     assert.equal(back.code, 0, back.err);
     assert.match(back.out, /^greet now runs v1 /);
     assert.equal(await (await fetch(url!)).text(), 'v1');
-    assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1 {2}.* active$/m);
+    assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1\t.*\tactive$/m);
 
     const json = await eunha(['--json', 'functions', '-w', ws]);
     const list = JSON.parse(json.out) as { id: string; name: string }[];
@@ -118,18 +121,27 @@ class IncomingHandler(http.IncomingHandler):
     const url = /→ (http\S+)/.exec(
       (await eunha(['deploy', file('tail.py', handler('t')), '-w', ws])).out,
     )![1]!;
+    await (await fetch(`${url}/before`)).text();
     const child = spawn(process.execPath, [CLI, 'logs', 'tail', '-w', ws, '--follow', '--limit', '1'], {
       env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY },
     });
     let out = '';
+    let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const until = async (text: string): Promise<void> => {
+      const deadline = Date.now() + 15_000;
+      while (!out.includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(out.includes(text), `no '${text}' in the tail: ${out} ${err}`);
+    };
     try {
-      await new Promise((r) => setTimeout(r, 1000));
+      // The backlog first (the one newest log), then what happens after the tail opened.
+      await until('/before');
+      assert.ok(!out.includes('/followed'));
       await (await fetch(`${url}/followed?x=1`)).text();
-      const deadline = Date.now() + 10_000;
-      while (!out.includes('/followed?x=1') && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
+      await until('/followed?x=1');
       assert.match(out, /\| saw GET \/fn\/\S+\/followed\?x=1/);
+      assert.equal(err, '');
     } finally {
       child.kill();
     }
@@ -159,10 +171,25 @@ class IncomingHandler(http.IncomingHandler):
     const broken = await eunha(['deploy', file('broken.py', 'def broken(:\n  pass\n'), '-w', ws]);
     assert.equal(broken.code, 1, broken.err);
     assert.match(broken.err, /^eunha: VALIDATION_ERROR \(400\): .*/);
-    assert.match(broken.err, /SyntaxError/, 'the traceback is shown');
+    assert.match(broken.err, /SyntaxError/, 'the traceback is in what it prints');
     const tooBig = await eunha(['deploy', file('big.py', handler('b')), '-w', ws, '--memory', '4096']);
     assert.equal(tooBig.code, 1, tooBig.err);
     assert.match(tooBig.err, /VALIDATION_ERROR \(400\)/);
+    // A function that fails when it runs: its log, and exit 3.
+    const raising = file(
+      'raising.py',
+      `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        raise ValueError("no luck")
+`,
+    );
+    assert.equal((await eunha(['deploy', raising, '-w', ws])).code, 0);
+    const failed = await eunha(['invoke', 'raising', '-w', ws]);
+    assert.equal(failed.code, 3, failed.err);
+    assert.match(failed.out, /\t500\terror\t/);
     // The broken function was created; only its deployment was refused.
     const noVersion = await eunha(['rollback', 'broken', '7', '-w', ws]);
     assert.equal(noVersion.code, 1, noVersion.err);
@@ -170,9 +197,15 @@ class IncomingHandler(http.IncomingHandler):
     const noKey = await eunha(['workspaces'], { EUNHA_API_KEY: '' });
     assert.equal(noKey.code, 1, noKey.err);
     assert.match(noKey.err, /UNAUTHORIZED \(401\)/);
-    // Nobody listening.
-    const away = await eunha(['workspaces'], { EUNHA_URL: 'http://127.0.0.1:9' });
+    // Nobody listening: a port that was just free.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const away = await eunha(['workspaces'], { EUNHA_URL: `http://127.0.0.1:${port}` });
     assert.equal(away.code, 1, away.err);
-    assert.match(away.err, /UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:9/);
+    assert.equal(away.err.trim(), `eunha: UNREACHABLE: cannot reach http://127.0.0.1:${port}: ECONNREFUSED`);
   });
 });

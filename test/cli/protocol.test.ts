@@ -1,0 +1,190 @@
+// The `eunha` command against answers the real server does not give but a proxy or a wrong
+// address may: a local HTTP server plays them (CRLF event streams split mid-line, a stream that
+// ends or turns unauthorized, an HTML page, an error envelope with a traceback). What is checked:
+// the CLI parses what it should, and otherwise says what happened in one line, never a stack,
+// never the key.
+
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { ApiClient } from '../../src/cli/client.js';
+import { run } from '../../src/cli/run.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+describe('the eunha command and odd answers', () => {
+  let server: Server;
+  let base = '';
+  let handler: Handler = (_req, res) => res.end();
+  before(async () => {
+    server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  const cli = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
+    let out = '';
+    let err = '';
+    const code = await run(
+      argv,
+      { EUNHA_URL: base },
+      { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') },
+    );
+    return { code, out, err };
+  };
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const ONE_FUNCTION = JSON.stringify([{ id: 'fn-1', name: 'f', status: 'active' }]);
+  /** The function list, then `tail` for the live tail. */
+  const withTail =
+    (tail: (res: ServerResponse) => Promise<void>): Handler =>
+    (req, res) => {
+      if (req.url?.endsWith('/functions')) return res.end(ONE_FUNCTION);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      void tail(res);
+    };
+
+  test('an event stream with CRLF line ends, split mid-line, with comments and ids', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const parts = [
+        ': connected\r\n\r\nid: 1\r\nevent: lo',
+        'g\r\ndata: {"a":',
+        '1}\r',
+        '\n\r\n: keep-alive\r\n\r\n',
+        'data: x\r\ndata: y\r\n\r\n',
+      ];
+      void (async () => {
+        for (const p of parts) {
+          res.write(p);
+          await sleep(20);
+        }
+        res.end();
+      })();
+    };
+    const events = [];
+    for await (const ev of new ApiClient(base, undefined).events('/tail')) events.push(ev);
+    assert.deepEqual(events, [
+      { event: 'log', data: '{"a":1}' },
+      { event: 'message', data: 'x\ny' },
+    ]);
+  });
+
+  test('a live tail that ends without a word, or turns unauthorized, is an error (exit 1)', async () => {
+    handler = withTail(async (res) => {
+      res.write(
+        'event: log\ndata: {"timestamp":"t","status":"success","statusCode":200,"duration":1,"logs":["hi"]}\n\n',
+      );
+      await sleep(20);
+      res.end();
+    });
+    const ended = await cli(['logs', 'f', '-w', 'w', '--follow']);
+    assert.equal(ended.code, 1);
+    assert.match(ended.out, /^t\t200\tsuccess\t1 ms\n {2}\| hi\n$/);
+    assert.equal(ended.err, 'eunha: STREAM_LOST: the server ended the live tail\n');
+
+    handler = withTail(async (res) => {
+      res.end('event: unauthorized\ndata: {"message":"the key was revoked"}\n\n');
+    });
+    const revoked = await cli(['logs', 'f', '-w', 'w', '-f']);
+    assert.equal(revoked.code, 1);
+    assert.equal(revoked.err, 'eunha: UNAUTHORIZED (401): the key was revoked\n');
+
+    handler = withTail(async (res) => {
+      res.end('event: deleted\ndata: {"functionId":"fn-1","message":"the function was deleted"}\n\n');
+    });
+    const deleted = await cli(['--json', 'logs', 'f', '-w', 'w', '-f']);
+    assert.equal(deleted.code, 0);
+    assert.equal(deleted.out, '', 'the JSON lines are logs only');
+    assert.equal(deleted.err, 'eunha: the function was deleted\n');
+
+    // The connection drops mid-stream.
+    handler = withTail(async (res) => {
+      res.write(
+        'event: log\ndata: {"timestamp":"t","status":"success","statusCode":200,"duration":1,"logs":[]}\n\n',
+      );
+      await sleep(20);
+      res.destroy();
+    });
+    const dropped = await cli(['logs', 'f', '-w', 'w', '-f']);
+    assert.equal(dropped.code, 1);
+    assert.match(dropped.err, /^eunha: STREAM_LOST: /);
+  });
+
+  test('not an Eunha server: one line, no stack', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>welcome</html>');
+    };
+    const html = await cli(['workspaces']);
+    assert.equal(html.code, 1);
+    assert.equal(
+      html.err,
+      `eunha: BAD_RESPONSE (200): ${base} did not answer with JSON: is it an Eunha server?\n`,
+    );
+    handler = (_req, res) => res.end('{"not":"a list"}');
+    const shape = await cli(['workspaces']);
+    assert.equal(shape.code, 1);
+    assert.match(shape.err, /^eunha: BAD_RESPONSE \(200\): .* did not answer with a list\n$/);
+  });
+
+  test("an error's traceback is printed under it", async () => {
+    handler = (_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: {
+            code: 'FUNCTION_LOAD_ERROR',
+            message: 'the function could not be loaded',
+            details: {
+              traceback: 'Traceback (most recent call last):\n  ...\nZeroDivisionError: division by zero\n',
+            },
+          },
+        }),
+      );
+    };
+    const r = await cli(['workspaces']);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.err,
+      'eunha: FUNCTION_LOAD_ERROR (500): the function could not be loaded\nTraceback (most recent call last):\n  ...\nZeroDivisionError: division by zero\n',
+    );
+  });
+
+  test('the key and the URL are checked, and the key is never printed', async () => {
+    let seen = 0;
+    handler = (_req, res) => {
+      seen++;
+      res.end('[]');
+    };
+    const badKey = await run(
+      ['--key', 'sek\nret-value', 'workspaces'],
+      { EUNHA_URL: base },
+      { out: () => undefined, err: (l) => assert.ok(!l.includes('ret-value'), l) },
+    );
+    assert.equal(badKey, 2);
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['workspaces'], { EUNHA_URL: 'localhost:8000' }, /EUNHA_URL must be an http:\/\/ or https:\/\/ URL/],
+      [['--url', 'http://user:pw@127.0.0.1:1', 'workspaces'], {}, /--url must not hold credentials/],
+      [['--url', 'not a url', 'workspaces'], {}, /--url is not a URL/],
+      [['workspaces', 'create', 'my', 'demo'], { EUNHA_URL: base }, /unexpected argument 'demo'/],
+      [
+        ['rollback', 'f', 'latest', '-w', 'w'],
+        { EUNHA_URL: base },
+        /version must be 1–999999999, got 'latest'/,
+      ],
+      [['logs', 'f', '-w', 'w', '--limit', '5000'], { EUNHA_URL: base }, /--limit must be 1–1000/],
+      [['invoke', 'f', '-w', 'w', '--data', '{'], { EUNHA_URL: base }, /--data must be JSON/],
+      [[], { EUNHA_URL: base }, /no command/],
+    ];
+    for (const [argv, env, message] of cases) {
+      let err = '';
+      const code = await run(argv, env, { out: () => undefined, err: (l) => (err += l) });
+      assert.equal(code, 2, `${argv.join(' ')}: ${err}`);
+      assert.match(err, message);
+      assert.match(err, /usage: eunha/);
+    }
+    assert.equal(seen, 0, 'a bad command line sends nothing');
+  });
+});
