@@ -84,7 +84,16 @@ class IncomingHandler(http.IncomingHandler):
     assert.equal(await (await fetch(url!)).text(), 'v1');
 
     // The same name updates the function: new code, an environment variable, a second version.
-    const second = await eunha(['deploy', file('greet.py', handler('v2')), '-w', ws, '--env', 'SUFFIX=!']);
+    const second = await eunha([
+      'deploy',
+      file('greet.py', handler('v2')),
+      '-w',
+      ws,
+      '--env',
+      'SUFFIX=!',
+      '--secret',
+      'TOKEN=cli-s3cret',
+    ]);
     assert.equal(second.code, 0, second.err);
     assert.match(second.out, new RegExp(`^updated greet \\(${fnId}\\), deployed v2 `));
     assert.equal(await (await fetch(url!)).text(), 'v2!');
@@ -109,7 +118,9 @@ class IncomingHandler(http.IncomingHandler):
     assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1\t.*\tactive$/m);
 
     const json = await eunha(['--json', 'functions', '-w', ws]);
-    const list = JSON.parse(json.out) as { id: string; name: string }[];
+    assert.ok(!json.out.includes('cli-s3cret'), 'a secret is never shown');
+    const list = JSON.parse(json.out) as { id: string; name: string; secretEnvironmentVariables: unknown }[];
+    assert.deepEqual(list[0]!.secretEnvironmentVariables, { TOKEN: '********' });
     assert.deepEqual(
       list.map((f) => [f.id, f.name]),
       [[fnId, 'greet']],
