@@ -106,6 +106,15 @@ function ambiguous(ref: string, ws: string, fns: FunctionConfig[]): ApiError {
 
 /** A function of the workspace by id, or by name when exactly one has it. */
 async function findFunction(api: ApiClient, ws: string, ref: string): Promise<FunctionConfig> {
+  // Looks like an id: one small request instead of the whole list (which carries every function's code).
+  if (/^fn-[a-z0-9]+$/.test(ref)) {
+    try {
+      return await api.request<FunctionConfig>('GET', `/api/workspaces/${enc(ws)}/functions/${enc(ref)}`);
+    } catch (e) {
+      // Not an id after all: perhaps a name.
+      if (!(e instanceof ApiError && e.status === 404)) throw e;
+    }
+  }
   const all = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
   const byId = all.find((f) => f.id === ref);
   if (byId) return byId;
