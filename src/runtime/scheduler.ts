@@ -50,13 +50,13 @@ export class Scheduler {
   /** Instances alive or starting, across all versions (the global cap counts these). */
   live = 0;
   /**
-   * The same by workspace (the workspace cap counts these). Kept as a count rather than summed
-   * over `versions`: an unloaded version leaves that map while its busy instances run on.
+   * The same by workspace, with the memory they reserve (the workspace's cap and budget count
+   * these). Kept as counts rather than summed over `versions`: an unloaded version leaves that map
+   * while its busy instances run on.
    */
-  private readonly liveByWorkspace = new Map<string, number>();
-  /** Memory reserved by those instances (memory-budget.ts), MB: in all, and by workspace. */
+  private readonly byWorkspace = new Map<string, { instances: number; reservedMb: number }>();
+  /** Memory reserved by the instances alive or starting (memory-budget.ts), MB; by workspace above. */
   reservedMb = 0;
-  private readonly reservedMbByWorkspace = new Map<string, number>();
   /**
    * Versions that have queued requests (or had: cleaned up in serveWaiting). A request waiting at
    * its workspace's or the global cap is served when an instance of another version goes away or
@@ -226,21 +226,22 @@ export class Scheduler {
 
   /** Instances (alive or starting) of the workspace's versions, unloaded ones included. */
   private workspaceTotal(workspaceId: string): number {
-    return this.liveByWorkspace.get(workspaceId) ?? 0;
+    return this.byWorkspace.get(workspaceId)?.instances ?? 0;
+  }
+
+  private workspaceReservedMb(workspaceId: string): number {
+    return this.byWorkspace.get(workspaceId)?.reservedMb ?? 0;
   }
 
   /** One instance of `vs` more (+1) or less (−1), for both caps and both budgets. */
   countLive(vs: VersionState, delta: 1 | -1): void {
     const ws = vs.version.workspaceId;
-    this.live += delta;
-    const n = (this.liveByWorkspace.get(ws) ?? 0) + delta;
-    if (n > 0) this.liveByWorkspace.set(ws, n);
-    else this.liveByWorkspace.delete(ws);
     const mb = delta * reservedMb(vs.version);
+    this.live += delta;
     this.reservedMb += mb;
-    const wsMb = (this.reservedMbByWorkspace.get(ws) ?? 0) + mb;
-    if (n > 0) this.reservedMbByWorkspace.set(ws, wsMb);
-    else this.reservedMbByWorkspace.delete(ws);
+    const instances = this.workspaceTotal(ws) + delta;
+    if (instances > 0) this.byWorkspace.set(ws, { instances, reservedMb: this.workspaceReservedMb(ws) + mb });
+    else this.byWorkspace.delete(ws);
   }
 
   /**
@@ -254,14 +255,9 @@ export class Scheduler {
    */
   makeRoom(vs: VersionState, idleBefore = Infinity): boolean {
     const ws = vs.version.workspaceId;
-    const need = reservedMb(vs.version);
     const sameWorkspace = (o: VersionState): boolean => o.version.workspaceId === ws;
     const any = (): boolean => true;
-    const workspaceFits: Fits = (n, mb) =>
-      this.workspaceTotal(ws) - n < this.opts.maxInstancesPerWorkspace &&
-      (this.reservedMbByWorkspace.get(ws) ?? 0) - mb + need <= this.opts.workspaceMemoryBudgetMb;
-    const globalFits: Fits = (n, mb) =>
-      this.live - n < this.opts.maxInstances && this.reservedMb - mb + need <= this.opts.memoryBudgetMb;
+    const { workspaceFits, globalFits } = this.limits(vs);
     // Both checked before anything is evicted: evicting for the workspace's budget and then
     // failing the global one would only have turned someone's warm instance into a cold start.
     if (
@@ -277,14 +273,21 @@ export class Scheduler {
 
   /** makeRoom without evicting: for background starts (minWarm), which never displace anything. */
   private hasRoom(vs: VersionState): boolean {
+    const { workspaceFits, globalFits } = this.limits(vs);
+    return workspaceFits(0, 0) && globalFits(0, 0);
+  }
+
+  /** The workspace's cap and budget, and the global ones, as tests of one more instance of `vs`. */
+  private limits(vs: VersionState): { workspaceFits: Fits; globalFits: Fits } {
     const ws = vs.version.workspaceId;
     const need = reservedMb(vs.version);
-    return (
-      this.live < this.opts.maxInstances &&
-      this.workspaceTotal(ws) < this.opts.maxInstancesPerWorkspace &&
-      this.reservedMb + need <= this.opts.memoryBudgetMb &&
-      (this.reservedMbByWorkspace.get(ws) ?? 0) + need <= this.opts.workspaceMemoryBudgetMb
-    );
+    return {
+      workspaceFits: (n, mb) =>
+        this.workspaceTotal(ws) - n < this.opts.maxInstancesPerWorkspace &&
+        this.workspaceReservedMb(ws) - mb + need <= this.opts.workspaceMemoryBudgetMb,
+      globalFits: (n, mb) =>
+        this.live - n < this.opts.maxInstances && this.reservedMb - mb + need <= this.opts.memoryBudgetMb,
+    };
   }
 
   /** Whether `fits` would hold with every evictable idle instance of `eligible` versions gone. */

@@ -236,7 +236,7 @@ export class WarmPool {
       }
       // From the pool; while its refill is under way, wait for that rather than add a boot.
       let pooled = this.takeReady();
-      if (pooled === undefined && this.booting > 0 && !this.closed) {
+      if (pooled === undefined && this.booting > 0) {
         await new Promise<void>((resolve) => this.poolWaiters.push(resolve));
         // Each boot that ends wakes one taker: this one takes what it brought, or the wake-up
         // would be lost for a taker of another workspace waiting behind it.
