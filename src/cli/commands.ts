@@ -115,13 +115,19 @@ async function findFunction(api: ApiClient, ws: string, ref: string): Promise<Fu
       if (!(e instanceof ApiError && e.status === 404)) throw e;
     }
   }
-  const all = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
+  const fn = pick(await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`), ref, ws);
+  if (!fn) throw new ApiError(404, 'NOT_FOUND', `no function '${ref}' in workspace ${ws}`);
+  return fn;
+}
+
+/** Among a workspace's functions: the one with this id, else the one with this name, if any. */
+function pick(all: FunctionConfig[], ref: string, ws: string): FunctionConfig | undefined {
   const byId = all.find((f) => f.id === ref);
   if (byId) return byId;
+  // The server trims names; so does the lookup, or every deploy would create another.
   const named = all.filter((f) => f.name === ref.trim());
-  if (named.length === 1) return named[0]!;
   if (named.length > 1) throw ambiguous(ref, ws, named);
-  throw new ApiError(404, 'NOT_FOUND', `no function '${ref}' in workspace ${ws}`);
+  return named[0];
 }
 
 function printLog(io: Io, log: ExecutionLog): void {
@@ -174,14 +180,9 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
     if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-  // The server trims names; so does the lookup, or every deploy would create another.
   const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
-  const all = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
-  const byId = all.filter((f) => f.id === name);
-  const targets = byId.length > 0 ? byId : all.filter((f) => f.name === name);
-  if (targets.length > 1) throw ambiguous(name, ws, targets);
+  const existing = pick(await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`), name, ws);
   const code = source.toString('base64');
-  const existing = targets[0];
   const fn = existing
     ? await api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(existing.id)}`, {
         code,
