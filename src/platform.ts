@@ -78,6 +78,7 @@ async function compose(
     now: clock,
     onCheckpointError: (message) => logger?.warn(message),
     kvMaxBytesPerFunction: config.kvMaxBytesPerFunction,
+    logMaxBytesPerFunction: config.logMaxBytesPerFunction,
   });
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
 

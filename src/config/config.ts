@@ -3,6 +3,7 @@
 // message a person can act on. Tests pass their own map instead of process.env.
 
 import { DEFAULT_KV_MAX_BYTES } from '../core/kv.js';
+import { DEFAULT_LOG_MAX_BYTES } from '../core/log-quota.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -69,6 +70,8 @@ export interface Config {
   kvMaxBytesPerFunction: number;
   /** Execution logs older than this many days are deleted (hourly; at least the 1-day stats window). */
   logRetentionDays: number;
+  /** Bytes a function's stored execution logs may count (core/log-quota.ts); the oldest go first. */
+  logMaxBytesPerFunction: number;
   /**
    * The admin key (EUNHA_ADMIN_KEY). When set, every non-public route needs a key, even on
    * loopback; when absent, the server runs open, which requireProtectedBinding allows on loopback only.
@@ -273,6 +276,14 @@ export function loadConfig(env: Env): Config {
     unreadResponseBytes: int(env, 'EUNHA_UNREAD_RESPONSE_BYTES', 256 * 1024 * 1024, 1024 * 1024, 1024 ** 4),
     unreadResponseTimeoutMs: int(env, 'EUNHA_UNREAD_RESPONSE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
+    // At least 16 MiB: a single log can count ~2 MiB (64 KiB of lines and two 1-MiB bodies).
+    logMaxBytesPerFunction: int(
+      env,
+      'EUNHA_LOG_MAX_BYTES',
+      DEFAULT_LOG_MAX_BYTES,
+      16 * 1024 * 1024,
+      1024 ** 4,
+    ),
     adminKey: adminKey(env),
     secretsKey: secretsKey(env),
     rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),

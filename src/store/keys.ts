@@ -59,6 +59,8 @@ export const kvStorePrefix = (store: string): string => `${KV_SK_PREFIX}${encode
 export const kvSk = (store: string, key: string): string => `${kvStorePrefix(store)}${key}`;
 /** The one row holding how many bytes a function's key-value entries count against its quota. */
 export const KV_USAGE_SK = 'KVUSAGE';
+/** The one row holding how many logs a function has stored and how many bytes they count. */
+export const LOG_USAGE_SK = 'LOGUSAGE';
 
 export const workspaceGsiSk = (createdAt: string, ws: string): string => `${createdAt}#${ws}`;
 export const fnGsiPk = (fn: string): string => `FN#${fn}`;

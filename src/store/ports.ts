@@ -76,7 +76,9 @@ export interface MetadataStore {
   // (keys.ts canonicalTimestamp). An unparseable timestamp or `since` is a VALIDATION_ERROR.
   /**
    * All or nothing. Logs of a function that does not exist (any more) are dropped, so a log flushed
-   * after its function was deleted leaves nothing behind.
+   * after its function was deleted leaves nothing behind. When a function's stored logs would count
+   * more than the adapter's per-function quota (core/log-quota.ts, logEntryBytes), its oldest logs
+   * are deleted in the same step until they fit; statistics still count them.
    */
   appendLogs(logs: ExecutionLog[]): Promise<void>;
   /**
@@ -85,6 +87,7 @@ export interface MetadataStore {
    * them was 75 MB of JSON, seconds of the event loop for everyone.
    */
   listFunctionLogs(functionId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
+  /** How many logs the function has stored (what listFunctionLogs could page through). */
   countFunctionLogs(functionId: string): Promise<number>;
   /** Newest first, across every function of the workspace; `maxBytes` as for listFunctionLogs. */
   listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;

@@ -228,3 +228,81 @@ class IncomingHandler(http.IncomingHandler):
     assert.deepEqual(Object.keys(live).sort(), Object.keys(listed).sort());
   });
 });
+
+describe("a function's stored logs stay within EUNHA_LOG_MAX_BYTES", () => {
+  let p: TestPlatform;
+  after(async () => p?.cleanup());
+
+  test(
+    'a function that prints 64 KiB a call keeps its newest logs, and every call in its statistics',
+    { timeout: 120_000 },
+    async () => {
+      const quota = 16 * 1024 * 1024;
+      p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', EUNHA_LOG_MAX_BYTES: String(quota) });
+      const deploy = async (name: string, code: string): Promise<{ ws: string; fn: string }> => {
+        const ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name } })).json()
+          .id as string;
+        const fn = (
+          await p.app.inject({
+            method: 'POST',
+            url: `/api/workspaces/${ws}/functions`,
+            payload: { name, code: b64(code), httpMethods: ['POST'] },
+          })
+        ).json().id as string;
+        const d = await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
+        });
+        assert.equal(d.statusCode, 201, d.body);
+        return { ws, fn };
+      };
+      const flood = await deploy(
+        'flood',
+        `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        for i in range(1100):
+            print(f"{i:04} " + "x" * 59)
+        return Response(200, {}, b"ok")
+`,
+      );
+      const quiet = await deploy(
+        'quiet',
+        `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print("hello")
+        return Response(200, {}, b"ok")
+`,
+      );
+      const invoke = async (fn: string, i: number): Promise<void> => {
+        // Each call a millisecond later, so "oldest" is the order of the calls.
+        p.clock.advance(1);
+        const res = await p.app.inject({ method: 'POST', url: `/fn/${fn}`, payload: { i } });
+        assert.equal(res.statusCode, 200, res.body);
+      };
+      for (let i = 0; i < 3; i++) await invoke(quiet.fn, i);
+      // ~64 KiB of kept lines a call: 320 calls are ~21 MB of logs, over the 16 MiB quota.
+      const calls = 320;
+      for (let i = 0; i < calls; i++) await invoke(flood.fn, i);
+      await p.writer.flush();
+
+      const logsOf = async (w: { ws: string; fn: string }) =>
+        (
+          await p.app.inject({ method: 'GET', url: `/api/workspaces/${w.ws}/functions/${w.fn}/logs?limit=1` })
+        ).json() as { logs: Array<{ requestBody: { i: number } }>; total: number };
+      const page = await logsOf(flood);
+      assert.ok(page.total > 200 && page.total < calls, `${page.total} of ${calls} logs kept`);
+      assert.equal(page.logs[0]?.requestBody.i, calls - 1, 'the newest is kept');
+      const view = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${flood.ws}/functions/${flood.fn}` })
+      ).json();
+      assert.equal(view.invocations24h, calls, 'the statistics count every call');
+      assert.equal((await logsOf(quiet)).total, 3, 'another tenant keeps its logs');
+    },
+  );
+});

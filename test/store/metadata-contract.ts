@@ -6,6 +6,7 @@ import { apiKeyTests } from './metadata/api-keys.js';
 import { deploymentTests } from './metadata/deployments.js';
 import { type MakeMetadataStore, withStoreOf } from './metadata/harness.js';
 import { cascadeTests, kvTests } from './metadata/kv-cascade.js';
+import { logQuotaTests } from './metadata/log-quota.js';
 import { logTests, statsTests } from './metadata/logs.js';
 import { functionTests, taskTests, workspaceTests } from './metadata/records.js';
 
@@ -18,6 +19,7 @@ export function runMetadataStoreContract(name: string, make: MakeMetadataStore):
     describe('functions', () => functionTests(withStore));
     describe('build tasks', () => taskTests(withStore));
     describe('execution logs', () => logTests(withStore));
+    describe('execution log quota', () => logQuotaTests(withStore));
     describe('statistics', () => statsTests(withStore));
     describe('key-value data', () => kvTests(withStore));
     describe('deployments', () => deploymentTests(withStore));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { kvEntryBytes } from '../../src/core/kv.js';
+import { logEntryBytes } from '../../src/core/log-quota.js';
 import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
@@ -176,7 +177,7 @@ describe('SQLite metadata store', () => {
     await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
   });
 
-  test('a version-1 file migrates: CPU time columns and per-minute sums are built from its logs', async () => {
+  test('a version-1 file migrates: CPU time columns, per-minute sums and log usage are built from its logs', async () => {
     const path = freshPath();
     const ws = workspace();
     const f = fn(ws.id);
@@ -193,7 +194,7 @@ describe('SQLite metadata store', () => {
       const db = new Database(path);
       db.exec(`
         DROP INDEX items_minute_ws;
-        DELETE FROM items WHERE kind = 'minute';
+        DELETE FROM items WHERE kind IN ('minute', 'logusage');
         ALTER TABLE items DROP COLUMN calls;
         DROP INDEX items_log_fn_stats;
         ALTER TABLE items DROP COLUMN cpu_ms;
@@ -219,8 +220,20 @@ describe('SQLite metadata store', () => {
         avgDuration: 10,
       });
       assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l2, l]);
+      assert.equal(await store.countFunctionLogs(f.id), 2);
     } finally {
       await store.close();
+    }
+    // The usage summed by migration 5 is exact to the byte: with room for two logs, a third
+    // deletes the oldest and only it.
+    const l3 = log(f, { timestamp: '2026-03-02T11:31:00.000Z' });
+    const bytes = (x: typeof l): number => logEntryBytes(JSON.stringify(x));
+    const tight = await openSqliteMetadataStore(path, { logMaxBytesPerFunction: bytes(l2) + bytes(l3) });
+    try {
+      await tight.appendLogs([l3]);
+      assert.deepEqual(await tight.listFunctionLogs(f.id, 10), [l3, l2]);
+    } finally {
+      await tight.close();
     }
   });
 

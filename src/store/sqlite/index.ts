@@ -19,6 +19,8 @@ export interface SqliteMetadataOptions {
   onCheckpointError?: (message: string) => void;
   /** Bytes a function's key-value entries may count (core/kv.ts); default DEFAULT_KV_MAX_BYTES. */
   kvMaxBytesPerFunction?: number;
+  /** Bytes a function's stored logs may count (core/log-quota.ts); default DEFAULT_LOG_MAX_BYTES. */
+  logMaxBytesPerFunction?: number;
 }
 
 /** Opens the store at `path` (parent directories are created; ':memory:' for a throwaway store). */
@@ -40,5 +42,6 @@ export async function openSqliteMetadataStore(
     opts.now,
     background ? new Checkpointer(path, interval, opts.onCheckpointError) : null,
     opts.kvMaxBytesPerFunction,
+    opts.logMaxBytesPerFunction,
   );
 }

@@ -5,7 +5,16 @@ import { METADATA_SK, fnGsiPk } from '../keys.js';
 import type { Db } from './connection.js';
 
 export type ItemKind =
-  'workspace' | 'function' | 'task' | 'log' | 'minute' | 'kv' | 'kvusage' | 'deployment' | 'apikey';
+  | 'workspace'
+  | 'function'
+  | 'task'
+  | 'log'
+  | 'logusage'
+  | 'minute'
+  | 'kv'
+  | 'kvusage'
+  | 'deployment'
+  | 'apikey';
 
 export interface ItemRow {
   pk: string;

@@ -1,15 +1,24 @@
 // Execution logs, one row per invocation: FN#{fn}/LOG#{ts}#{id}, also indexed under the workspace
 // (gsi1 WS#{ws}#LOGS/{ts}#{id}). Their ts / ws_id / is_error / duration_ms / cpu_ms columns feed
 // stats.ts, and each append adds its logs to their minutes' sums (minutes.ts) in the same transaction.
+//
+// Each function's stored logs have a byte quota (core/log-quota.ts). How many it has and what they
+// count is one row, FN#{fn}/LOGUSAGE, kept in the same transactions; an append that takes the
+// function past its quota deletes its oldest logs before it commits. Those stay in their minutes'
+// sums: the quota bounds what is kept to read, not what the statistics saw.
 import { invalid } from '../../core/errors.js';
+import { LOG_ENTRY_OVERHEAD, logEntryBytes } from '../../core/log-quota.js';
 import type { ExecutionLog } from '../../core/types.js';
 import {
   LOG_SK_PREFIX,
+  LOG_USAGE_SK,
+  MINUTE_SK_PREFIX,
   canonicalTimestamp,
   fnPk,
   logGsiSk,
   logSk,
   minuteOf,
+  minuteSk,
   prefixEnd,
   wsLogsGsiPk,
 } from '../keys.js';
@@ -30,6 +39,19 @@ export function requireTimestamp(value: string, field: string): string {
 }
 
 const LOGS_END = prefixEnd(LOG_SK_PREFIX);
+// What a stored row counts, in SQL: the same as logEntryBytes of its JSON.
+const ROW_BYTES = `length(CAST(data AS BLOB)) + ${LOG_ENTRY_OVERHEAD}`;
+
+/** How many logs a function has stored and the bytes they count (logEntryBytes). */
+interface Usage {
+  count: number;
+  bytes: number;
+}
+
+/** The usage rows of every function's logs as they are: what migration 5 wrote (schema.ts). */
+export const LOG_USAGE_FROM_LOGS_SQL =
+  `INSERT INTO items (pk, sk, kind, data) SELECT pk, '${LOG_USAGE_SK}', 'logusage', ` +
+  `json_object('count', count(*), 'bytes', sum(${ROW_BYTES})) FROM items WHERE kind = 'log' GROUP BY pk`;
 
 export class Logs {
   private readonly listFnStmt;
@@ -37,10 +59,15 @@ export class Logs {
   private readonly listWsStmt;
   private readonly deleteBeforeStmt;
   private readonly oldSumsStmt;
+  private readonly oldestStmt;
+  private readonly deleteThroughStmt;
+  private readonly deleteMinutesBeforeStmt;
 
+  /** `maxBytesPerFunction`: the quota, in logEntryBytes, of each function's stored logs. */
   constructor(
     private readonly items: Items,
     private readonly minutes: Minutes,
+    private readonly maxBytesPerFunction: number,
   ) {
     const db = items.db;
     this.listFnStmt = db.prepare<[string, string, string, number], { data: string }>(
@@ -56,15 +83,62 @@ export class Logs {
     // each deleted row counted in its minute comes back, to be taken off.
     this.deleteBeforeStmt = db.prepare<
       [string, string, string, string, number],
-      { ts: string; ws_id: string; is_error: number; duration_ms: number; cpu_ms: number | null }
+      { ts: string; ws_id: string; is_error: number; duration_ms: number; cpu_ms: number | null; n: number }
     >(
       'DELETE FROM items WHERE pk = ? AND sk IN (SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk LIMIT ?) ' +
-        'RETURNING ts, ws_id, is_error, duration_ms, cpu_ms',
+        `RETURNING ts, ws_id, is_error, duration_ms, cpu_ms, ${ROW_BYTES} AS n`,
     );
     this.oldSumsStmt = db.prepare<
       [string, string],
-      { is_error: number | null; duration_ms: number | null; cpu_ms: number | null }
-    >('SELECT is_error, duration_ms, cpu_ms FROM items WHERE pk = ? AND sk = ?');
+      { is_error: number | null; duration_ms: number | null; cpu_ms: number | null; n: number }
+    >(`SELECT is_error, duration_ms, cpu_ms, ${ROW_BYTES} AS n FROM items WHERE pk = ? AND sk = ?`);
+    this.oldestStmt = db.prepare<[string, string, string], { sk: string; n: number }>(
+      `SELECT sk, ${ROW_BYTES} AS n FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk`,
+    );
+    this.deleteThroughStmt = db.prepare<[string, string, string]>(
+      'DELETE FROM items WHERE pk = ? AND sk >= ? AND sk <= ?',
+    );
+    this.deleteMinutesBeforeStmt = db.prepare<[string, string, string]>(
+      'DELETE FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
+    );
+  }
+
+  /** The function's row, or zeros when it has stored no log yet. Call inside a transaction. */
+  private usage(pk: string): Usage {
+    const raw = this.items.getData(pk, LOG_USAGE_SK);
+    return raw === undefined ? { count: 0, bytes: 0 } : (JSON.parse(raw) as Usage);
+  }
+
+  /** A function left with no log keeps no row, as it had none before its first. */
+  private setUsage(pk: string, u: Usage): void {
+    if (u.count <= 0) this.items.delete(pk, LOG_USAGE_SK);
+    else this.items.upsert({ pk, sk: LOG_USAGE_SK, kind: 'logusage', data: JSON.stringify(u) });
+  }
+
+  /**
+   * Adds `delta` to the function's usage and, past the quota, deletes its oldest logs until what is
+   * left fits. They stay in their minutes' sums. Call inside the appending transaction.
+   */
+  private account(pk: string, delta: Usage): void {
+    const u = this.usage(pk);
+    u.count += delta.count;
+    u.bytes += delta.bytes;
+    let over = u.bytes - this.maxBytesPerFunction;
+    if (over > 0) {
+      let last: string | undefined;
+      let gone = 0;
+      // The cursor is closed (by the break) before the delete: one statement at a time.
+      for (const row of this.oldestStmt.iterate(pk, LOG_SK_PREFIX, LOGS_END)) {
+        last = row.sk;
+        gone++;
+        over -= row.n;
+        u.bytes -= row.n;
+        if (over <= 0) break;
+      }
+      if (last !== undefined) this.deleteThroughStmt.run(pk, LOG_SK_PREFIX, last);
+      u.count -= gone;
+    }
+    this.setUsage(pk, u);
   }
 
   /**
@@ -75,6 +149,7 @@ export class Logs {
   append(logs: ExecutionLog[]): void {
     const exists = new Map<string, boolean>();
     const deltas: MinuteDelta[] = [];
+    const usage = new Map<string, Usage>();
     for (const log of logs) {
       const ts = requireTimestamp(log.timestamp, 'timestamp');
       let live = exists.get(log.functionId);
@@ -83,11 +158,12 @@ export class Logs {
         exists.set(log.functionId, live);
       }
       if (!live) continue;
+      const data = JSON.stringify(log);
       const row = {
         pk: fnPk(log.functionId),
         sk: logSk(ts, log.id),
         kind: 'log' as const,
-        data: JSON.stringify(log),
+        data,
         gsi1pk: wsLogsGsiPk(log.workspaceId),
         gsi1sk: logGsiSk(ts, log.id),
         ts,
@@ -105,21 +181,28 @@ export class Logs {
         durationMs: log.duration,
         cpuMs: log.cpuMs,
       };
+      const u = usage.get(row.pk) ?? { count: 0, bytes: 0 };
+      usage.set(row.pk, u);
+      u.count++;
+      u.bytes += logEntryBytes(data);
       try {
         this.items.insert(row);
       } catch (err) {
         if (!isPrimaryKeyConflict(err)) throw err;
-        // The same (ts, id) again replaces the row; its minute takes the difference.
+        // The same (ts, id) again replaces the row; its minute and usage take the difference.
         const old = this.oldSumsStmt.get(row.pk, row.sk);
         this.items.upsert(row);
         d.calls = 0;
         d.errors -= old?.is_error ?? 0;
         d.durationMs -= old?.duration_ms ?? 0;
         d.cpuMs -= old?.cpu_ms ?? 0;
+        u.count--;
+        u.bytes -= old?.n ?? 0;
       }
       deltas.push(d);
     }
     this.minutes.apply(deltas);
+    for (const [pk, delta] of usage) this.account(pk, delta);
   }
 
   listForFunction(functionId: string, limit: number, maxBytes = Infinity): ExecutionLog[] {
@@ -129,9 +212,9 @@ export class Logs {
     );
   }
 
-  /** From the minutes' sums: counting the rows read every log of the function (~0.5 µs each). */
+  /** From the usage row: counting the rows read every log of the function (~0.5 µs each). */
   countForFunction(functionId: string): number {
-    return this.minutes.countOfFunction(functionId);
+    return this.usage(fnPk(functionId)).count;
   }
 
   /** Strictly after: the range starts past every sort key `LOG#{after}#…`. */
@@ -142,17 +225,22 @@ export class Logs {
       .map((r) => JSON.parse(r.data) as ExecutionLog);
   }
 
-  /** Call inside a transaction: the deleted logs come off their minutes' sums. */
+  /**
+   * Call inside a transaction: the deleted logs come off their minutes' sums and the usage row.
+   * Once none older is left, so do the minutes wholly before the cutoff: the quota's deletions left
+   * their sums behind, and nothing reads a minute older than the retention period.
+   */
   deleteForFunctionBefore(functionId: string, before: string, limit: number): number {
     const cutoff = requireTimestamp(before, 'before');
     const pk = fnPk(functionId);
-    const gone = this.deleteBeforeStmt.all(
-      pk,
-      pk,
-      LOG_SK_PREFIX,
-      `${LOG_SK_PREFIX}${cutoff}`,
-      sqlLimit(limit),
-    );
+    const max = sqlLimit(limit);
+    const gone = this.deleteBeforeStmt.all(pk, pk, LOG_SK_PREFIX, `${LOG_SK_PREFIX}${cutoff}`, max);
+    if (gone.length > 0) {
+      const u = this.usage(pk);
+      u.count -= gone.length;
+      for (const row of gone) u.bytes -= row.n;
+      this.setUsage(pk, u);
+    }
     this.minutes.apply(
       gone.map((row) => ({
         functionId,
@@ -164,6 +252,9 @@ export class Logs {
         cpuMs: -(row.cpu_ms ?? 0),
       })),
     );
+    if (max === -1 || gone.length < max) {
+      this.deleteMinutesBeforeStmt.run(pk, MINUTE_SK_PREFIX, minuteSk(minuteOf(cutoff)));
+    }
     return gone.length;
   }
 

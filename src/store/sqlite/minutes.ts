@@ -107,9 +107,4 @@ export class Minutes {
   workspaceSince(workspaceId: string, from: string): Sums | undefined {
     return this.wsSumStmt.get(workspaceId, `${from}:00.000Z`);
   }
-
-  /** How many logs the function has: the sum of its minutes' calls, not a count of its logs. */
-  countOfFunction(functionId: string): number {
-    return this.fnSumStmt.get(fnPk(functionId), MINUTE_SK_PREFIX, MINUTES_END)?.invocations ?? 0;
-  }
 }

@@ -10,6 +10,7 @@
 // pk/sk and the existing items_gsi1 index, so a version-1 file already serves them. API keys
 // (kind 'apikey') likewise: WS#{ws}/KEY#{id} plus gsi1 APIKEY#{sha256}.
 import type { Db } from './connection.js';
+import { LOG_USAGE_FROM_LOGS_SQL } from './logs.js';
 
 type Migration = (db: Db) => void;
 
@@ -73,6 +74,12 @@ const migrations: Migration[] = [
   // the file instead of leaving a stale total behind. Totals are summed again from the entries.
   (db) => {
     db.exec(`DELETE FROM items WHERE sk = 'KVUSAGE' AND kind = 'kvusage';`);
+  },
+  // 5: each function's stored logs, counted and sized in one row, FN#{fn}/LOGUSAGE (logs.ts), for
+  // the per-function log quota; the listing's `total` reads it too, as the minutes' sums no longer
+  // match the logs once the quota has deleted some. Summed here once from the logs there are.
+  (db) => {
+    db.exec(LOG_USAGE_FROM_LOGS_SQL);
   },
 ];
 

@@ -3,6 +3,7 @@
 // so the record files stay free of transaction plumbing.
 import { EunhaError } from '../../core/errors.js';
 import { DEFAULT_KV_MAX_BYTES, type KeyValuePort } from '../../core/kv.js';
+import { DEFAULT_LOG_MAX_BYTES } from '../../core/log-quota.js';
 import type {
   ApiKey,
   BuildTask,
@@ -57,6 +58,7 @@ export class SqliteMetadataStore implements MetadataStore {
     readonly now: () => Date = () => new Date(),
     private readonly checkpointer: Checkpointer | null = null,
     kvMaxBytesPerFunction = DEFAULT_KV_MAX_BYTES,
+    logMaxBytesPerFunction = DEFAULT_LOG_MAX_BYTES,
   ) {
     this.items = new Items(db);
     this.workspaces = new Workspaces(this.items);
@@ -64,7 +66,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.tasks = new Tasks(this.items);
     this.deployments = new Deployments(this.items, this.functions);
     const minutes = new Minutes(this.items);
-    this.logs = new Logs(this.items, minutes);
+    this.logs = new Logs(this.items, minutes, logMaxBytesPerFunction);
     this.stats = new Stats(this.items, minutes);
     this.apiKeys = new ApiKeys(this.items, this.workspaces);
     this.kv = new SqliteKeyValue(

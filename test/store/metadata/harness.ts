@@ -5,6 +5,8 @@ import type { MetadataStore } from '../../../src/store/ports.js';
 export interface StoreOptions {
   /** The adapter's per-function key-value quota, in kvEntryBytes (core/kv.ts). */
   kvMaxBytesPerFunction?: number;
+  /** The adapter's per-function quota on stored logs, in logEntryBytes (core/log-quota.ts). */
+  logMaxBytesPerFunction?: number;
 }
 
 export type MakeMetadataStore = (opts: { now: () => Date } & StoreOptions) => Promise<MetadataStore>;
