@@ -8,18 +8,16 @@ import { EunhaError } from '../core/errors.js';
 import { HostDiedError, type Sandbox } from './sandbox.js';
 import type { FunctionVersion, InvokeRequest, InvokeResult, InvokeErrorCode } from './types.js';
 import { MAX_LINES, MAX_OUTPUT_BYTES } from './output.js';
+import { clipMessage, clipTraceback, headersProblem } from './answer-limits.js';
 import { loadOverrun } from './host/guest-answers.js';
 
 const MiB = 1024 * 1024;
 /** The 6 MiB response cap (Lambda's), also enforced inside the sandbox with a clear message. */
 export const MAX_RESPONSE_BYTES = 6 * MiB;
 
-function stringRecord(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (typeof v !== 'object' || v === null) return out;
-  for (const [k, val] of Object.entries(v)) if (typeof val === 'string') out[k] = val;
-  return out;
-}
+/** A string the sandbox sent, cut as answer-limits.ts cuts it (in case its host did not). */
+const clipped = (v: unknown, clip: (s: string) => string): string | undefined =>
+  typeof v === 'string' ? clip(v) : undefined;
 /** The deadline of module code when an instance loads (RuntimeOptions.minLoadTimeoutMs). */
 function loadTimeoutMs(version: FunctionVersion, minMs: number): number {
   return Math.min(60_000, Math.max(minMs, version.timeoutMs));
@@ -146,10 +144,10 @@ export class Instance {
     }
     if (f.header.ok !== true) {
       sandbox.kill();
-      const traceback = typeof f.header.traceback === 'string' ? f.header.traceback : undefined;
+      const traceback = clipped(f.header.traceback, clipTraceback);
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
-        String(f.header.error ?? 'the function could not be loaded'),
+        clipped(f.header.error, clipMessage) ?? 'the function could not be loaded',
         {
           traceback,
           lines: f.header.lines,
@@ -232,7 +230,8 @@ export class Instance {
       status < 100 ||
       status > 599 ||
       f.body.length > MAX_RESPONSE_BYTES ||
-      (h.error !== undefined && errorStatus === undefined)
+      (h.error !== undefined && errorStatus === undefined) ||
+      (h.error === undefined && headersProblem(h.headers) !== undefined)
     ) {
       return {
         result: {
@@ -255,14 +254,16 @@ export class Instance {
     if (errorStatus !== undefined) {
       const code = h.error as InvokeErrorCode;
       const message =
-        code === 'TIMEOUT' ? `the function did not answer within ${timeoutMs} ms` : String(h.message ?? code);
+        code === 'TIMEOUT'
+          ? `the function did not answer within ${timeoutMs} ms`
+          : (clipped(h.message, clipMessage) ?? code);
       return {
         result: {
           status: errorStatus,
           headers: {},
           body: new Uint8Array(0),
           ...base,
-          error: { code, message, traceback: typeof h.traceback === 'string' ? h.traceback : undefined },
+          error: { code, message, traceback: clipped(h.traceback, clipTraceback) },
         },
         // After a timeout the interpreter's state is suspect; after a crash it is gone.
         recycle: recycle || code !== 'FUNCTION_ERROR',
@@ -270,7 +271,7 @@ export class Instance {
       };
     }
     return {
-      result: { status, headers: stringRecord(h.headers), body: f.body, ...base },
+      result: { status, headers: h.headers as Record<string, string>, body: f.body, ...base },
       recycle,
       serviceMs,
     };

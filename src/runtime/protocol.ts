@@ -13,6 +13,12 @@ export const SNAPSHOT_FD = 4;
 export const FIRST_SLOT_FD = 5;
 /** Hard cap on one frame, so a hostile host cannot make the parent buffer without end. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/**
+ * Cap on a frame's JSON header, parsed whole on arrival (on the parent's main thread, for the
+ * hosts' frames): bodies carry the bulk, and the largest honest header (64 KiB of printed lines,
+ * escaped, beside capped headers and messages) is well under it.
+ */
+export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 
 export type Header = { t: string } & Record<string, unknown>;
 
@@ -39,7 +45,9 @@ export function encodeFrame(header: Header, body: Uint8Array = new Uint8Array(0)
 export function frameLength(buf: Uint8Array): number {
   if (buf.length < FRAME_PREFIX) return -1;
   const view = new DataView(buf.buffer, buf.byteOffset, FRAME_PREFIX);
-  const total = FRAME_PREFIX + view.getUint32(0, true) + view.getUint32(4, true);
+  const headerBytes = view.getUint32(0, true);
+  if (headerBytes > MAX_HEADER_BYTES) throw new Error(`frame header of ${headerBytes} bytes exceeds the cap`);
+  const total = FRAME_PREFIX + headerBytes + view.getUint32(4, true);
   if (total > MAX_FRAME_BYTES) throw new Error(`frame of ${total} bytes exceeds the cap`);
   return total;
 }

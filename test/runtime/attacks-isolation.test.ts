@@ -221,4 +221,107 @@ return Response(200, {}, b"done")`,
     assert.equal(r.body.length, 0);
     await rt.unload(v.key);
   });
+
+  // Each of these was handled whole on the server's main thread: 400,000 headers stalled it ~2 s
+  // a request; a 7.9 MB message became a 7.9 MB execution log (answer-limits.ts).
+  const FORGE = `import _eunha_io
+_write = _eunha_io.write_frame
+def _forge(header, body=b""):
+    if header.get("t") == "resp":
+        header = dict(header, **FORGED)
+    _write(header, body)
+_eunha_io.write_frame = _forge`;
+
+  test('response headers past 200 fields or 64 Ki characters are refused, forged or not', async () => {
+    const cases: Array<[string, string, RegExp]> = [
+      [
+        handler('return Response(200, {"h%d" % i: "" for i in range(2_000)}, b"x")'),
+        'the SDK path',
+        /the response has 2000 headers; at most 200 are allowed/,
+      ],
+      [
+        handler('return Response(200, {"big": "v" * 70_000}, b"x")'),
+        'the SDK path',
+        /the response headers have 70003 characters; at most 65536 are allowed/,
+      ],
+      [
+        handler(
+          'return Response(200, {}, b"x")',
+          `FORGED = {"headers": {"h%d" % i: "" for i in range(300)}}\n${FORGE}`,
+        ),
+        'a forged frame',
+        /invalid response: more than 200 response headers/,
+      ],
+    ];
+    for (const [source, how, message] of cases) {
+      const v = version(source);
+      await rt.load(v);
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 500, `${how}: ${r.error?.message}`);
+      assert.equal(r.error?.code, 'FUNCTION_ERROR', how);
+      assert.match(r.error!.message, message, how);
+      assert.deepEqual(r.headers, {});
+      await rt.unload(v.key);
+    }
+    // 200 fields of 64 Ki characters in all still pass.
+    const fits = version(handler('return Response(200, {"h%03d" % i: "v" * 323 for i in range(200)}, b"x")'));
+    await rt.load(fits);
+    const ok = await rt.invoke(fits.key, get());
+    assert.equal(ok.status, 200, ok.error?.message);
+    assert.equal(Object.keys(ok.headers).length, 200);
+    await rt.unload(fits.key);
+  });
+
+  test("an exception's message and traceback are cut, raised or forged, and a huge one no longer crashes", async () => {
+    const cases: Array<[string, string]> = [
+      [handler('raise ValueError("E" * 3_000_000)'), 'raised, 3 MB'],
+      // 5 MB used to overflow the bridge's frame: 502 FUNCTION_CRASHED and a dead sandbox.
+      [handler('raise ValueError("E" * 5_000_000)'), 'raised, 5 MB'],
+      [
+        handler(
+          'return Response(200, {}, b"x")',
+          `FORGED = {"status": 500, "headers": {}, "error": "X", "message": "M" * 3_000_000, "traceback": "T" * 1_000_000}\n${FORGE}`,
+        ),
+        'forged',
+      ],
+    ];
+    for (const [source, how] of cases) {
+      const v = version(source, { memoryMb: 256 });
+      await rt.load(v);
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 500, `${how}: ${r.error?.message.slice(0, 200)}`);
+      assert.equal(r.error?.code, 'FUNCTION_ERROR', how);
+      assert.ok(r.error!.message.length <= 8 * 1024 + 40, `${how}: a message of ${r.error!.message.length}`);
+      assert.match(r.error!.message, /… \[\d+ more characters\]$/, how);
+      const tb = r.error!.traceback ?? '';
+      assert.ok(tb.length <= 64 * 1024 + 48, `${how}: a traceback of ${tb.length}`);
+      await rt.unload(v.key);
+    }
+    // A forged answer past the bridge's caps (4 MiB outside the body) is refused as it is written,
+    // never parsed, let alone sent on: the guest that insists ends its own sandbox.
+    for (const forged of [
+      '"message": "M" * 7_900_000',
+      '"headers": {"h%d" % i: "" for i in range(400_000)}',
+    ]) {
+      const huge = version(
+        handler(
+          'return Response(200, {}, b"x")',
+          `FORGED = {"status": 500, "error": "X", ${forged}}\n${FORGE}`,
+        ),
+      );
+      await rt.load(huge);
+      const r = await rt.invoke(huge.key, get());
+      assert.equal(r.status, 502, r.error?.message);
+      assert.equal(r.error?.code, 'FUNCTION_CRASHED');
+      assert.ok(r.error!.message.length < 1000);
+      await rt.unload(huge.key);
+    }
+    // At load, too: the build check and the deploy show what the import raised, cut.
+    const bad = version('raise ValueError("L" * 3_000_000)\n');
+    await assert.rejects(rt.load(bad), (e: Error) => {
+      assert.match(e.message, /^ValueError: L+… \[\d+ more characters\]$/);
+      assert.ok(e.message.length <= 8 * 1024 + 40, `a load error of ${e.message.length}`);
+      return true;
+    });
+  });
 });

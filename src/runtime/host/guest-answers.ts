@@ -3,19 +3,32 @@
 // code and status of a failure are the host's to decide (sandbox-thread.ts knows whether the
 // deadline's interrupt was sent).
 
+import { clipMessage, clipTraceback, headersProblem } from '../answer-limits.js';
 import type { Header } from '../protocol.js';
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const message = (v: unknown): string | undefined => (typeof v === 'string' ? clipMessage(v) : undefined);
+const traceback = (v: unknown): string | undefined => (typeof v === 'string' ? clipTraceback(v) : undefined);
 
 /**
  * The guest's answer to a request, rebuilt from the fields it may set. Guest code can write any
  * frame it likes (it can replace `_eunha_io.write_frame`), so it picks neither the error code nor
  * the status of an error: the host does. An exception is FUNCTION_ERROR (500), unless it is the
  * interrupt this thread sent at the deadline: then it is TIMEOUT (504). A KeyboardInterrupt the
- * handler raised itself is an ordinary exception.
+ * handler raised itself is an ordinary exception. Headers past the caps (answer-limits.ts) make the
+ * answer a FUNCTION_ERROR; a message or traceback past them is cut.
  */
 export function guestResult(h: Header, timedOut: boolean): Header {
-  if (h.error === undefined) return { t: 'result', status: h.status, headers: h.headers };
+  if (h.error === undefined) {
+    const problem = headersProblem(h.headers);
+    if (problem === undefined) return { t: 'result', status: h.status, headers: h.headers };
+    return {
+      t: 'result',
+      status: 500,
+      headers: {},
+      error: 'FUNCTION_ERROR',
+      message: `the function returned an invalid response: ${problem}`,
+    };
+  }
   if (timedOut && h.interrupted === true) {
     return {
       t: 'result',
@@ -23,7 +36,7 @@ export function guestResult(h: Header, timedOut: boolean): Header {
       headers: {},
       error: 'TIMEOUT',
       message: 'the function did not answer within its timeout',
-      traceback: str(h.traceback),
+      traceback: traceback(h.traceback),
     };
   }
   return {
@@ -31,8 +44,8 @@ export function guestResult(h: Header, timedOut: boolean): Header {
     status: 500,
     headers: {},
     error: 'FUNCTION_ERROR',
-    message: str(h.message) ?? 'the function raised an exception',
-    traceback: str(h.traceback),
+    message: message(h.message) ?? 'the function raised an exception',
+    traceback: traceback(h.traceback),
   };
 }
 
@@ -48,13 +61,13 @@ export function loadReply(h: Header | null, timedOut: boolean, loadMs: number): 
   if (h?.ok === true) return { t: 'loaded', ok: true };
   if (timedOut) {
     const error = loadOverrun(loadMs);
-    return { t: 'loaded', ok: false, error, traceback: `${error}\n\n${str(h?.traceback) ?? ''}` };
+    return { t: 'loaded', ok: false, error, traceback: `${error}\n\n${traceback(h?.traceback) ?? ''}` };
   }
   if (h === null) return { t: 'loaded', ok: false, error: 'the loader gave no answer' };
   return {
     t: 'loaded',
     ok: false,
-    error: str(h.error) ?? 'the function could not be loaded',
-    traceback: str(h.traceback),
+    error: message(h.error) ?? 'the function could not be loaded',
+    traceback: traceback(h.traceback),
   };
 }

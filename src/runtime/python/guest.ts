@@ -4,6 +4,13 @@
 // that replaces Pyodide's browser-bound one (_eunha_asyncio) and what hashlib lacks without
 // OpenSSL (_eunha_hashlib).
 
+import {
+  MAX_ERROR_MESSAGE_CHARS,
+  MAX_RESPONSE_HEADER_CHARS,
+  MAX_RESPONSE_HEADERS,
+  MAX_TRACEBACK_CHARS,
+} from '../answer-limits.js';
+
 export const GUEST_FILES: Record<string, string> = {
   '_eunha_io.py': `"""Frames over /dev/eunha: u32 header length, u32 body length, JSON header, body bytes."""
 import json
@@ -80,7 +87,27 @@ from spin_sdk.http import IncomingHandler as _Base, Request, Response
 from spin_sdk.wit.imports import key_value as _kv
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+MAX_RESPONSE_HEADERS = ${MAX_RESPONSE_HEADERS}
+MAX_RESPONSE_HEADER_CHARS = ${MAX_RESPONSE_HEADER_CHARS}
+# Cut a little short of the host's caps, so that with the marker they still fit and are not cut twice.
+_MESSAGE_CHARS = ${MAX_ERROR_MESSAGE_CHARS} - 64
+_TRACEBACK_CHARS = ${MAX_TRACEBACK_CHARS} - 64
 _handler = None
+
+
+def _clip_head(text: str, n: int) -> str:
+    return text if len(text) <= n else f"{text[:n]}… [{len(text) - n} more characters]"
+
+
+def _clip_tail(text: str, n: int) -> str:
+    return text if len(text) <= n else f"[{len(text) - n} earlier characters dropped] …{text[-n:]}"
+
+
+def _failure(e: BaseException) -> dict:
+    """An exception's message and traceback, cut to what the host keeps: a 5 MB message used to
+    overflow the bridge's frame and crash the sandbox."""
+    return {"message": _clip_head(f"{type(e).__name__}: {e}", _MESSAGE_CHARS),
+            "traceback": _clip_tail("".join(traceback.format_exception(e)), _TRACEBACK_CHARS)}
 
 
 def _flush() -> None:
@@ -111,12 +138,8 @@ def load() -> None:
         _handler = cls()
         reply = {"t": "loaded", "ok": True}
     except BaseException as e:
-        reply = {
-            "t": "loaded",
-            "ok": False,
-            "error": f"{type(e).__name__}: {e}",
-            "traceback": "".join(traceback.format_exception(e)),
-        }
+        failure = _failure(e)
+        reply = {"t": "loaded", "ok": False, "error": failure["message"], "traceback": failure["traceback"]}
     _flush()
     _eunha_io.write_frame(reply)
 
@@ -128,10 +151,18 @@ def _shape(resp):
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise ValueError(f"invalid response status {status!r}")
     headers = {}
+    chars = 0
     for k, v in dict(resp.headers or {}).items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError("response headers must map str to str")
         headers[k] = v
+        chars += len(k) + len(v)
+    if len(headers) > MAX_RESPONSE_HEADERS:
+        raise ValueError(f"the response has {len(headers)} headers; at most {MAX_RESPONSE_HEADERS} are allowed")
+    if chars > MAX_RESPONSE_HEADER_CHARS:
+        raise ValueError(
+            f"the response headers have {chars} characters; at most {MAX_RESPONSE_HEADER_CHARS} are allowed"
+        )
     body = resp.body
     if body is None:
         body = b""
@@ -160,9 +191,7 @@ def dispatch() -> None:
         # The host tells the deadline's interrupt from a KeyboardInterrupt the handler raised.
         traceback.print_exception(e)
         reply = {"t": "resp", "status": 500, "headers": {}, "error": "FUNCTION_ERROR",
-                 "interrupted": isinstance(e, KeyboardInterrupt),
-                 "message": f"{type(e).__name__}: {e}",
-                 "traceback": "".join(traceback.format_exception(e))}
+                 "interrupted": isinstance(e, KeyboardInterrupt), **_failure(e)}
         out = b""
     _flush()
     _eunha_io.write_frame(reply, out)
