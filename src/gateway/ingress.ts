@@ -5,6 +5,7 @@
 // error envelope; whatever the function itself returns is passed through. A function with
 // authType KEY answers only callers with a key of its workspace (or the admin key), checked before
 // anything else about it is told, and its code never sees that key (the header is not passed on).
+// Nothing a function answers may act for the platform's whole origin (ORIGIN_WIDE below).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
@@ -27,6 +28,13 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'content-length',
 ]);
+
+// Function URLs share the platform's origin (its API and /docs), so a function must not act for
+// the whole origin: a service worker registered from a function URL (`Service-Worker-Allowed: /`,
+// or a script at /fn/{id}, whose default scope is /fn/) would see every request the browser makes
+// to the platform, the admin key of a Swagger UI session included, and `Clear-Site-Data` would
+// wipe what every page of the origin stored. Those headers are dropped and such scripts refused.
+const ORIGIN_WIDE = new Set(['service-worker-allowed', 'clear-site-data']);
 
 export interface IngressOptions {
   publicUrl: () => string;
@@ -205,7 +213,7 @@ function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyR
   void reply.code(result.status);
   for (const [k, v] of Object.entries(result.headers)) {
     const name = k.toLowerCase();
-    if (HOP_BY_HOP.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || ORIGIN_WIDE.has(name)) continue;
     // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines,
     // where setting them one after the other kept only the last.
     const before = reply.getHeader(name);
@@ -240,6 +248,14 @@ export async function ingressRoutes(
       reply: FastifyReply,
     ) => {
       const fnId = req.params.function_id;
+      // Browsers send `Service-Worker: script` when they fetch a script to register.
+      if (req.headers['service-worker'] !== undefined) {
+        throw new EunhaError(
+          'FORBIDDEN',
+          'a function URL cannot serve a service worker: functions share the platform’s origin, and a worker would see every request to it',
+          { functionId: fnId },
+        );
+      }
       if (!target.route(fnId) && !(await opts.functionExists(fnId))) throw notFound('Function', fnId);
       const route = requireRoute(target, fnId, 404);
       const sent = requestTarget(req.url);

@@ -129,6 +129,62 @@ class IncomingHandler(http.IncomingHandler):
     }
   });
 
+  test('a function cannot act for the whole origin: no service worker, no Service-Worker-Allowed, no Clear-Site-Data', async () => {
+    // Function URLs share the platform's origin: a worker registered from one would see every
+    // request the browser makes to it, a Swagger UI session's admin key included.
+    const created = await w.p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${w.a.ws}/functions`,
+      headers: bearer(w.a.key),
+      payload: {
+        name: 'worker',
+        code: b64(`from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print("ran")
+        return Response(200, {"content-type": "text/javascript", "service-worker-allowed": "/",
+                              "Clear-Site-Data": '"*"', "x-kept": "yes"}, b"self.onfetch = () => {}")
+`),
+      },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const worker = created.json().id as string;
+    const d = await w.p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${w.a.ws}/functions/${worker}/deployments`,
+      headers: bearer(w.a.key),
+    });
+    assert.equal(d.statusCode, 201, d.body);
+    for (const url of [`/fn/${worker}`, `/fn/${worker}/sw.js`]) {
+      const refused = await w.p.app.inject({ method: 'GET', url, headers: { 'service-worker': 'script' } });
+      assert.equal(refused.statusCode, 403, refused.body);
+      assert.equal(refused.json().error.code, 'FORBIDDEN');
+      assert.match(refused.json().error.message, /cannot serve a service worker/);
+    }
+    const served = await w.p.app.inject({ method: 'GET', url: `/fn/${worker}/sw.js` });
+    assert.equal(served.statusCode, 200, served.body);
+    assert.equal(served.headers['x-kept'], 'yes');
+    assert.equal(served.headers['service-worker-allowed'], undefined);
+    assert.equal(served.headers['clear-site-data'], undefined);
+    await w.p.writer.flush();
+    const logs = await w.p.app.inject({
+      method: 'GET',
+      url: `/api/workspaces/${w.a.ws}/functions/${worker}/logs`,
+      headers: bearer(w.a.key),
+    });
+    assert.equal(logs.json().total, 1, 'the refused requests never ran');
+
+    // The docs, where a key may be typed, cannot be framed by a function's page.
+    for (const url of ['/docs/', '/redoc']) {
+      const page = await w.p.app.inject({ method: 'GET', url });
+      assert.equal(page.statusCode, 200, url);
+      assert.equal(page.headers['x-frame-options'], 'DENY', url);
+      assert.equal(page.headers['content-security-policy'], "frame-ancestors 'none'", url);
+    }
+  });
+
   test('an unknown authType is refused', async () => {
     const res = await w.p.app.inject({
       method: 'PATCH',
