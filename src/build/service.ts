@@ -132,15 +132,21 @@ export class BuildService {
     const filename = storedUploadName(input.filename);
     const sourcePath = `${sourcePrefix(workspaceId, taskId)}/${filename}`;
     await this.opts.blobs.put(sourcePath, input.data);
-    return this.enqueue(input.kind, {
-      taskId,
-      workspaceId,
-      appName,
-      sourcePath,
-      filename,
-      registryUrl: input.registryUrl,
-      tag,
-    });
+    try {
+      return await this.enqueue(input.kind, {
+        taskId,
+        workspaceId,
+        appName,
+        sourcePath,
+        filename,
+        registryUrl: input.registryUrl,
+        tag,
+      });
+    } catch (err) {
+      // No task names the upload (its workspace was deleted meanwhile): it must not stay behind.
+      await this.opts.blobs.deletePrefix(sourcePrefix(workspaceId, taskId)).catch(() => undefined);
+      throw err;
+    }
   }
 
   /**
@@ -340,7 +346,13 @@ export class BuildService {
       updatedAt: now,
     };
     this.inflight.add(task.taskId);
-    await this.opts.meta.putTask(task);
+    try {
+      // Refused (NOT_FOUND) if the workspace was deleted since the caller checked it.
+      await this.opts.meta.putTask(task);
+    } catch (err) {
+      this.inflight.delete(task.taskId);
+      throw err;
+    }
     const done = this.queue
       .run(job.workspaceId, () => this.execute(job))
       .catch(async (err: unknown) => {

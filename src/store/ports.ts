@@ -64,6 +64,7 @@ export interface MetadataStore {
   deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;
 
   // Build tasks
+  /** Insert or replace; NOT_FOUND when the task's workspace does not exist (any more). */
   putTask(task: BuildTask): Promise<void>;
   /** By id alone, without a scan. */
   getTask(taskId: string): Promise<BuildTask | undefined>;

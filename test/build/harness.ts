@@ -37,6 +37,8 @@ export async function startBuildHarness(
   opts: Partial<Pick<BuildServiceOptions, 'concurrency' | 'maxSourceBytes' | 'zipLimits'>> & {
     dir?: string;
     start?: boolean;
+    /** The blob store the service sees, in place of the real one (which `blobs` still is). */
+    wrapBlobs?: (blobs: BlobStore) => BlobStore;
   } = {},
 ): Promise<BuildHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'eunha-build-'));
@@ -58,7 +60,7 @@ export async function startBuildHarness(
   });
   const builds = new BuildService({
     meta: watched,
-    blobs,
+    blobs: opts.wrapBlobs ? opts.wrapBlobs(blobs) : blobs,
     clock: () => new Date(),
     ids: randomIds,
     checker,

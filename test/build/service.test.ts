@@ -162,6 +162,55 @@ describe('build service', () => {
     }
   });
 
+  test('an upload whose workspace is deleted while it is stored is refused and leaves no task and no blob', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let storing!: () => void;
+    const inPut = new Promise<void>((r) => (storing = r));
+    const h = await startBuildHarness(pythonChecker, {
+      // The upload is stored, then waits: the workspace goes before its task is recorded.
+      wrapBlobs: (blobs) =>
+        new Proxy(blobs, {
+          get(target, prop) {
+            if (prop === 'put') {
+              return async (key: string, data: Uint8Array) => {
+                await target.put(key, data);
+                storing();
+                await gate;
+              };
+            }
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    });
+    try {
+      const ws = { id: 'ws-race0001', name: 'race', description: null, createdAt: new Date().toISOString() };
+      await h.meta.createWorkspace(ws);
+      const submitted = h.builds.submit({
+        kind: 'build',
+        workspaceId: ws.id,
+        filename: 'app.py',
+        data: bytes(SAMPLE_HANDLER),
+      });
+      await inPut;
+      // What WorkspaceService.delete does: the records, then every blob prefix of the workspace.
+      await h.meta.deleteWorkspace(ws.id);
+      for (const prefix of buildBlobPrefixes(ws.id)) await h.blobs.deletePrefix(prefix);
+      release();
+      await assert.rejects(submitted, (e: unknown) => e instanceof EunhaError && e.code === 'NOT_FOUND');
+      assert.deepEqual(
+        (await h.meta.dumpKeys()).filter((k) => k.pk.includes(ws.id)),
+        [],
+        'no task row outlives its workspace',
+      );
+      for (const prefix of buildBlobPrefixes(ws.id)) assert.deepEqual(await h.blobs.list(prefix), [], prefix);
+    } finally {
+      release();
+      await h.close();
+    }
+  });
+
   test('buildNow builds synchronously to the same artifact as a task; code that does not load is VALIDATION_ERROR on code', async () => {
     const h = await startBuildHarness(pythonChecker);
     try {

@@ -63,7 +63,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.items = new Items(db);
     this.workspaces = new Workspaces(this.items);
     this.functions = new Functions(this.items, this.workspaces);
-    this.tasks = new Tasks(this.items);
+    this.tasks = new Tasks(this.items, this.workspaces);
     this.deployments = new Deployments(this.items, this.functions);
     const minutes = new Minutes(this.items);
     this.logs = new Logs(this.items, minutes, logMaxBytesPerFunction);

@@ -1,9 +1,11 @@
 // Build tasks: WS#{ws}/BUILD#{task}, found by id alone through gsi1 BUILD#{task}/METADATA (the
 // seed scanned the whole table for this).
+import { notFound } from '../../core/errors.js';
 import type { BuildTask } from '../../core/types.js';
 import type { TaskPatch } from '../ports.js';
 import { METADATA_SK, TASK_SK_PREFIX, prefixEnd, taskGsiPk, taskSk, wsPk } from '../keys.js';
 import { type Items, definedOnly, parseRecord } from './items.js';
+import type { Workspaces } from './workspaces.js';
 
 const newestFirst = (a: BuildTask, b: BuildTask): number =>
   a.createdAt > b.createdAt
@@ -17,10 +19,17 @@ const newestFirst = (a: BuildTask, b: BuildTask): number =>
           : 0;
 
 export class Tasks {
-  constructor(private readonly items: Items) {}
+  constructor(
+    private readonly items: Items,
+    private readonly workspaces: Workspaces,
+  ) {}
 
-  /** Call inside a transaction. Insert or replace; a task id lives in one workspace only. */
+  /**
+   * Call inside a transaction. Insert or replace; a task id lives in one workspace only, which
+   * must exist: an upload that raced its workspace's delete left a task no delete would remove.
+   */
   put(task: BuildTask): void {
+    if (!this.workspaces.exists(task.workspaceId)) throw notFound('Workspace', task.workspaceId);
     const previous = this.items.getByGsi(taskGsiPk(task.taskId), METADATA_SK);
     const pk = wsPk(task.workspaceId);
     const sk = taskSk(task.taskId);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eunhaError, fn, task, uid, workspace } from '../fixtures.js';
-import type { WithStore } from './harness.js';
+import { mentions, type WithStore } from './harness.js';
 
 export function workspaceTests(withStore: WithStore): void {
   test('workspace: create, get, get missing', () =>
@@ -190,6 +190,19 @@ export function taskTests(withStore: WithStore): void {
       assert.deepEqual(await store.listTasks(w1.id), [recent, middle, old]);
       assert.deepEqual(await store.listTasks(w2.id), [other]);
       assert.deepEqual(await store.listTasks(uid('missing')), []);
+    }));
+
+  test('task: a task of a missing or deleted workspace is refused and leaves nothing', () =>
+    withStore(async (store) => {
+      const ws = workspace();
+      await store.createWorkspace(ws);
+      await store.deleteWorkspace(ws.id);
+      for (const owner of [ws.id, uid('ws')]) {
+        const t = task(owner);
+        await assert.rejects(store.putTask(t), eunhaError('NOT_FOUND'));
+        assert.equal(await store.getTask(t.taskId), undefined);
+        assert.deepEqual(mentions(await store.dumpKeys(), [owner, t.taskId]), []);
+      }
     }));
 
   test('task: update merges status, result and error; put replaces', () =>
