@@ -4,6 +4,7 @@
 // version swaps at once without a rebuild; at start-up every active deployment is restored.
 
 import { Redactor } from '../auth/redact.js';
+import { parseImageRef } from '../build/image-ref.js';
 import { masked } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import type { Clock } from '../core/ids.js';
@@ -89,11 +90,18 @@ export class DeploymentService {
   async deployImage(imageRef: string, functionId: string): Promise<DeploymentView> {
     const fn = await this.deps.meta.findFunction(functionId);
     if (!fn) throw notFound('Function', functionId);
-    const image = await this.deps.artifacts.resolveImage(imageRef);
-    if (image.workspaceId !== fn.workspaceId) {
-      // Artifacts belong to a workspace; another workspace's image is as good as missing.
-      throw notFound('Image', imageRef);
+    // Artifacts belong to the workspace they were built in, which the reference names. Said before
+    // anything is read, so it tells nothing about the other workspace: a build sent without
+    // workspace_id (the seed's default, ws-default) used to fail here as a missing image.
+    const named = parseImageRef(imageRef).workspaceId;
+    if (named !== fn.workspaceId) {
+      throw invalid(
+        'image_ref',
+        `image_ref names an image of workspace '${named}', but function '${fn.id}' is in workspace ` +
+          `'${fn.workspaceId}': build it there (workspace_id=${fn.workspaceId}) to deploy it`,
+      );
     }
+    const image = await this.deps.artifacts.resolveImage(imageRef);
     this.deps.target.checkFits(fn);
     return this.deploy(fn, image.digest, imageRef);
   }

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { multipart, waitForTask } from '../build/harness.js';
+import { SAMPLE_HANDLER, b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const handler = (body: string, extra = '') => `from spin_sdk import http
 from spin_sdk.http import Request, Response
@@ -51,6 +52,29 @@ describe('deployments and ingress', () => {
     ).json();
   const deploy = (fn: string) =>
     p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
+
+  test("the seed's deploy of an image built in another workspace says so", { timeout: 60_000 }, async () => {
+    // No workspace_id: the seed's default, ws-default, builds it.
+    const form = multipart({ registry_url: 'local' }, { filename: 'app.py', data: SAMPLE_HANDLER });
+    const submitted = await p.app.inject({ method: 'POST', url: '/api/v1/build-and-push', ...form });
+    assert.equal(submitted.statusCode, 202, submitted.body);
+    const task = await waitForTask(p.app, submitted.json().task_id, 60_000);
+    assert.equal(task.status, 'completed', task.error ?? '');
+    const fn = await createFn(handler('here'));
+    const res = await p.app.inject({
+      method: 'POST',
+      url: '/api/v1/deploy',
+      payload: { namespace: 'default', image_ref: task.result!.image_url, function_id: fn.id },
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    const error = res.json().error;
+    assert.equal(error.code, 'VALIDATION_ERROR');
+    assert.equal(error.details.field, 'image_ref');
+    assert.match(
+      error.message,
+      new RegExp(`workspace 'ws-default', but function '${fn.id}' is in workspace '${ws}'`),
+    );
+  });
 
   test('versions, config snapshots and instant rollback', { timeout: 60_000 }, async () => {
     const fn = await createFn(handler('one'), { environmentVariables: { GREETING: 'hi' } });
