@@ -17,9 +17,31 @@ export const SSE_HEADERS = {
   'cache-control': 'no-cache, no-transform',
 } as const;
 
+/**
+ * Where a log stands in a tail, as its SSE `id:` (`{timestamp}#{log id}`, the order the tail sends
+ * in): a reconnecting EventSource sends the last one back as `Last-Event-ID`.
+ */
+export const eventId = (log: Pick<ExecutionLog, 'timestamp' | 'id'>): string => `${log.timestamp}#${log.id}`;
+
+/** The cursor in a `Last-Event-ID`, or undefined when it is not one of ours (then it is ignored). */
+export function parseEventId(value: string | undefined): { timestamp: string; id: string } | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)#(.+)$/.exec(value?.trim() ?? '');
+  return m ? { timestamp: m[1]!, id: m[2]! } : undefined;
+}
+
+const order = (
+  a: Pick<ExecutionLog, 'timestamp' | 'id'>,
+  b: Pick<ExecutionLog, 'timestamp' | 'id'>,
+): number => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id);
+
 export interface TailOptions {
   /** Extra response headers (request id, CORS). */
   headers?: Record<string, string>;
+  /**
+   * The client's `Last-Event-ID`: it has every log up to this one, so the backlog starts after it
+   * (a reconnect used to replay the whole backlog, and a console showed it twice).
+   */
+  after?: { timestamp: string; id: string };
   /** False once the function (or its workspace) is gone; a rejection counts as "still there". */
   exists?: () => Promise<boolean>;
   /**
@@ -130,7 +152,7 @@ export class LiveTails {
     let backlogLeft = Infinity;
     const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog): void => {
       if (res.destroyed) return;
-      res.write(`id: ${shown.id}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
+      res.write(`id: ${eventId(shown)}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
       if (res.writableLength > backlogLeft + this.limits.maxUnreadBytes) res.destroy();
     };
     // From here on every new log goes straight out; what came before is merged once: a log can
@@ -138,12 +160,12 @@ export class LiveTails {
     const heard = listening.start(send);
     const byId = new Map<string, ExecutionLog>();
     for (const log of [...backlog, ...this.writer.unwritten(functionId)]) byId.set(log.id, log);
-    const recent = [...byId.values()]
-      .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id))
-      .slice(-limit);
+    const after = opts.after;
+    const unseen = (log: ExecutionLog): boolean => after === undefined || order(log, after) > 0;
+    const recent = [...byId.values()].filter(unseen).sort(order).slice(-limit);
     const sent = new Set(recent.map((l) => l.id));
     for (const log of recent) send(log);
-    for (const log of heard) if (!sent.has(log.id)) send(log);
+    for (const log of heard) if (!sent.has(log.id) && unseen(log)) send(log);
     backlogLeft = res.writableLength;
     const unsubscribe = listening.close;
     return new Promise((resolve) => {

@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import type { FunctionRecord } from '../../src/core/types.js';
 import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { log } from '../store/fixtures.js';
 
 interface Tail {
   res: IncomingMessage;
@@ -16,9 +18,9 @@ interface Tail {
   close(): void;
 }
 
-function openTail(url: URL): Promise<Tail> {
+function openTail(url: URL, headers: Record<string, string> = {}): Promise<Tail> {
   return new Promise((resolve, reject) => {
-    const req = request(url, (res) => {
+    const req = request(url, { headers }, (res) => {
       const blocks: string[] = [];
       let buf = '';
       res.setEncoding('utf8');
@@ -133,6 +135,64 @@ describe('live tail', () => {
         byFunction.close();
         byWorkspace.close();
         alive.close();
+      }
+    },
+  );
+
+  test(
+    'a client that reconnects with Last-Event-ID gets only what came after it, then new logs',
+    { timeout: 20_000 },
+    async () => {
+      const ws = await newWorkspace('tail-resume');
+      const fn = await newFunction(ws, 'resumed');
+      const f = { id: fn, workspaceId: ws } as FunctionRecord;
+      const start = Date.parse('2026-11-26T12:00:00.000Z');
+      for (let i = 0; i < 5; i++) {
+        p.writer.append(log(f, { id: `log-${i}`, timestamp: new Date(start + i * 1000).toISOString() }));
+      }
+      await p.writer.flush();
+      const logsOf = (blocks: string[]) =>
+        blocks
+          .filter((b) => b.includes('event: log'))
+          .map((b) => ({ id: /^id: (.*)$/m.exec(b)![1]!, log: JSON.parse(b.split('data: ')[1]!).id }));
+      const until = async (tail: Tail, n: number): Promise<void> => {
+        while (logsOf(tail.blocks).length < n) await new Promise((r) => tail.res.once('data', r));
+      };
+      const first = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=3`));
+      await until(first, 3);
+      const seen = logsOf(first.blocks);
+      first.close();
+      assert.deepEqual(
+        seen.map((e) => e.log),
+        ['log-2', 'log-3', 'log-4'],
+      );
+      // The client saw up to log-3 when the connection dropped.
+      const resumed = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=3`), {
+        'last-event-id': seen[1]!.id,
+      });
+      try {
+        await until(resumed, 1);
+        p.writer.append(log(f, { id: 'log-5', timestamp: new Date(start + 5000).toISOString() }));
+        await until(resumed, 2);
+        assert.deepEqual(
+          logsOf(resumed.blocks).map((e) => e.log),
+          ['log-4', 'log-5'],
+        );
+      } finally {
+        resumed.close();
+      }
+      // An id that is not one of ours is ignored: the usual backlog.
+      const stranger = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=2`), {
+        'last-event-id': 'log-3',
+      });
+      try {
+        await until(stranger, 2);
+        assert.deepEqual(
+          logsOf(stranger.blocks).map((e) => e.log),
+          ['log-4', 'log-5'],
+        );
+      } finally {
+        stranger.close();
       }
     },
   );
