@@ -4,8 +4,14 @@
 // written by json.dumps as well: escaped (quotes, backslashes, newlines) and, by Python's default,
 // with non-ASCII as \uXXXX; those spellings are masked too. Printed output is masked as one text,
 // so a secret with a newline in it (a PEM key) is found across the lines it spans.
+//
+// Values shorter than MIN_MASKED_CHARS are not masked: a review's secret "a" turned "banana" into
+// "b********n********n********" in every log, which garbled them and gave the secret away anyway.
 
 import { MASK } from './secrets.js';
+
+/** The shortest secret value that is masked. */
+export const MIN_MASKED_CHARS = 4;
 
 export class Redactor {
   /** Each secret as is and as JSON spells it, longest first. */
@@ -14,7 +20,7 @@ export class Redactor {
   private readonly mask = Buffer.from(MASK, 'utf8');
 
   constructor(secrets: Iterable<string>) {
-    const values = [...secrets].filter((s) => s.length > 0);
+    const values = [...secrets].filter((s) => s.length >= MIN_MASKED_CHARS);
     this.spellings = [...new Set(values.flatMap((v) => [v, ...jsonSpellings(v)]))].sort(
       (a, b) => b.length - a.length,
     );

@@ -49,4 +49,10 @@ describe('Redactor', () => {
     );
     assert.deepEqual(r.lines([printed]), [`{"password":"${MASK}"}`]);
   });
+
+  test('a value shorter than 4 characters is not masked: it would garble every log and show itself', () => {
+    const short = new Redactor(['a', 'xyz', 'abcd']);
+    assert.equal(short.text('banana xyz abcde'), `banana xyz ${MASK}e`);
+    assert.equal(new Redactor(['a', 'bc']).empty, true);
+  });
 });
