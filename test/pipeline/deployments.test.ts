@@ -76,6 +76,28 @@ describe('deployments and ingress', () => {
     );
   });
 
+  test(
+    "the seed's /invoke runs POST if accepted, else GET, never a riskier method first",
+    { timeout: 60_000 },
+    async () => {
+      for (const [methods, expected] of [
+        [['DELETE', 'GET'], 'GET'],
+        [['PUT', 'POST'], 'POST'],
+        [['DELETE', 'PATCH'], 'DELETE'],
+      ] as const) {
+        const fn = await createFn(ECHO, { httpMethods: methods });
+        assert.equal((await deploy(fn.id)).statusCode, 201);
+        const res = await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`,
+          payload: { a: 1 },
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        assert.equal(res.json().responseBody.method, expected, methods.join(','));
+      }
+    },
+  );
+
   test('versions, config snapshots and instant rollback', { timeout: 60_000 }, async () => {
     const fn = await createFn(handler('one'), { environmentVariables: { GREETING: 'hi' } });
     const d1 = await deploy(fn.id);

@@ -15,6 +15,14 @@ import { platformError, requireEnabled, requireRoute } from '../../gateway/ingre
 import type { Invoker } from '../../gateway/invoker.js';
 import type { FunctionService } from '../../services/functions.js';
 
+/**
+ * The method a test run uses: POST carries the body; GET is safe. Neither accepted, the function's
+ * first: "the first" alone sent DELETE to a function that took ["DELETE", "GET"].
+ */
+export function invokeMethod(accepted: readonly string[]): string {
+  return accepted.includes('POST') ? 'POST' : accepted.includes('GET') ? 'GET' : (accepted[0] ?? 'GET');
+}
+
 export async function invokeRoutes(
   base: FastifyInstance,
   deps: { functions: FunctionService; target: LocalTarget; invoker: Invoker; publicUrl: () => string },
@@ -29,7 +37,7 @@ export async function invokeRoutes(
         tags: ['Functions'],
         summary: 'Invoke the deployed function with a JSON body',
         description:
-          'Runs the active deployment (POST when the function accepts it, else its first method) with the JSON body and returns the execution log of that run.',
+          'Runs the active deployment (POST when the function accepts it, else GET, else its first method) with the JSON body and returns the execution log of that run.',
         params: FunctionParams,
         body: Type.Unknown({
           description: `Any JSON value nested at most ${MAX_JSON_DEPTH} levels deep, passed to the function as the request body`,
@@ -54,7 +62,7 @@ export async function invokeRoutes(
       const fn = await deps.functions.require(req.params.workspace_id, req.params.function_id);
       const route = requireRoute(deps.target, fn.id, 400);
       requireEnabled(route.fn);
-      const method = route.fn.httpMethods.includes('POST') ? 'POST' : (route.fn.httpMethods[0] ?? 'GET');
+      const method = invokeMethod(route.fn.httpMethods);
       const json = req.body === undefined ? '' : JSON.stringify(req.body);
       const ran = await deps.invoker.invoke(
         route,
