@@ -15,6 +15,11 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
   }
+
+  /** `CODE (status): message`, as the CLI reports it. */
+  get line(): string {
+    return `${this.code}${this.status ? ` (${this.status})` : ''}: ${this.message}`;
+  }
 }
 
 /** One server-sent event of a live tail: its name ('message' when unnamed) and its data. */
@@ -56,9 +61,13 @@ export class ApiClient {
       });
     } catch (e) {
       // Only the cause's code: the error's own text may quote a header, and so the key.
-      const code = (e as { cause?: { code?: unknown } }).cause?.code;
+      const cause = (e as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const code = cause?.code;
       if (typeof code === 'string' && UNREACHABLE.has(code))
         throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.base}: ${code}`);
+      // fetch refuses some ports outright (6000, 6665–6669, 10080…): nothing was sent.
+      if (cause?.message === 'bad port')
+        throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.base}: fetch refuses that port`);
       throw new ApiError(
         0,
         'REQUEST_FAILED',

@@ -33,6 +33,8 @@ export interface Options {
 
 /** Exit code of `invoke` when the function itself failed (an error status in its log). */
 export const FUNCTION_FAILED = 3;
+/** Answers of /invoke that are a run that failed rather than a request refused. */
+const FAILED_RUNS = new Set(['TIMEOUT', 'FUNCTION_CRASHED']);
 
 interface Workspace {
   id: string;
@@ -105,9 +107,12 @@ function ambiguous(ref: string, ws: string, fns: FunctionConfig[]): ApiError {
 }
 
 /** A function of the workspace by id, or by name when exactly one has it. */
+/** A function id: `fn-` and 8 lower-case letters or digits. */
+const ID = /^fn-[a-z0-9]{8}$/;
+
 async function findFunction(api: ApiClient, ws: string, ref: string): Promise<FunctionConfig> {
   // Looks like an id: one small request instead of the whole list (which carries every function's code).
-  if (/^fn-[a-z0-9]+$/.test(ref)) {
+  if (ID.test(ref)) {
     try {
       return await api.request<FunctionConfig>('GET', `/api/workspaces/${enc(ws)}/functions/${enc(ref)}`);
     } catch (e) {
@@ -181,18 +186,36 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
-  const existing = pick(await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`), name, ws);
+  const listed = () => api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
+  const existing = pick(await listed(), name, ws);
   const code = source.toString('base64');
-  const fn = existing
-    ? await api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(existing.id)}`, {
-        code,
-        ...settings,
-      })
-    : await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
-        name,
-        code,
-        ...settings,
-      });
+  const update = (id: string) =>
+    api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, {
+      code,
+      ...settings,
+    });
+  let fn: FunctionConfig;
+  let created = false;
+  if (existing) fn = await update(existing.id);
+  else {
+    // An id of another workspace, or mistyped: creating a function named like it would only confuse.
+    if (ID.test(name)) throw new ApiError(404, 'NOT_FOUND', `no function '${name}' in workspace ${ws}`);
+    fn = await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
+      name,
+      code,
+      ...settings,
+    });
+    created = true;
+    // Two deploys of a new name at once each create a function (names are not unique, as in the
+    // seed), and every later command found the name ambiguous. The list is in creation order, and
+    // the later of two creators lists after both exist: it gives way to the first.
+    const first = (await listed()).find((f) => f.name === name);
+    if (first && first.id !== fn.id) {
+      await api.request('DELETE', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}`);
+      fn = await update(first.id);
+      created = false;
+    }
+  }
   const d = await api.request<Deployment>(
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
@@ -200,7 +223,7 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
   if (o.json) io.out(JSON.stringify(d));
   else
     io.out(
-      `${existing ? 'updated' : 'created'} ${fn.name} (${fn.id}), deployed v${d.version} ${d.digest.slice(0, 12)} → ${d.invocationUrl}`,
+      `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${d.version} ${d.digest.slice(0, 12)} → ${d.invocationUrl}`,
     );
 }
 
@@ -217,11 +240,21 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
     }
   }
   const fn = await findFunction(api, ws, ref!);
-  const log = await api.request<ExecutionLog>(
-    'POST',
-    `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`,
-    body,
-  );
+  let log: ExecutionLog;
+  try {
+    log = await api.request<ExecutionLog>(
+      'POST',
+      `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`,
+      body,
+    );
+  } catch (e) {
+    // The run itself failed (its log is written all the same): the function's failure, not ours.
+    if (e instanceof ApiError && FAILED_RUNS.has(e.code)) {
+      io.err(`eunha: ${e.line}`);
+      return FUNCTION_FAILED;
+    }
+    throw e;
+  }
   if (o.json) io.out(JSON.stringify(log));
   else {
     printLog(io, log);

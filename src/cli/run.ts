@@ -62,7 +62,8 @@ function serverUrl(raw: string, from: string): string {
 export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
-      args: argv,
+      // `-w=ws-…` means what `--workspace=ws-…` does (parseArgs would read the value as '=ws-…').
+      args: argv.flatMap((a) => (/^-[a-zA-Z]=/.test(a) ? [a.slice(0, 2), a.slice(3)] : [a])),
       allowPositionals: true,
       options: {
         url: { type: 'string' },
@@ -92,14 +93,15 @@ export async function run(argv: string[], env: Record<string, string | undefined
       values.url ?? env.EUNHA_URL ?? 'http://127.0.0.1:8000',
       values.url !== undefined ? '--url' : env.EUNHA_URL !== undefined ? 'EUNHA_URL' : 'the URL',
     );
-    const key = values.key ?? (env.EUNHA_API_KEY || undefined);
+    // A key read from a file ($(cat key)) may end with a newline; no key has white space.
+    const key = (values.key ?? env.EUNHA_API_KEY)?.trim() || undefined;
     // Never echoed: a key that cannot go in a header is refused without quoting it.
     if (key !== undefined && !/^[\x21-\x7e]+$/.test(key))
       throw new UsageError('the key must be printable ASCII without spaces (as Eunha issues them)');
     return (await command(new ApiClient(url, key), args, values, io)) ?? 0;
   } catch (e) {
     if (e instanceof ApiError) {
-      io.err(`eunha: ${e.code}${e.status ? ` (${e.status})` : ''}: ${e.message}`);
+      io.err(`eunha: ${e.line}`);
       if (e.traceback) io.err(e.traceback.trimEnd());
       return 1;
     }

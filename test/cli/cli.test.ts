@@ -219,4 +219,30 @@ class IncomingHandler(http.IncomingHandler):
     assert.equal(away.code, 1, away.err);
     assert.equal(away.err.trim(), `eunha: UNREACHABLE: cannot reach http://127.0.0.1:${port}: ECONNREFUSED`);
   });
+
+  test(
+    'two deploys of one new name at once leave one function; an id-shaped name is never created',
+    { timeout: 60_000 },
+    async () => {
+      const ws = (await eunha(['workspaces', 'create', 'race'])).out.trim();
+      const app = file('twin.py', handler('twin'));
+      const both = await Promise.all([1, 2, 3].map(() => eunha(['deploy', app, '-w', ws, '--json'])));
+      for (const r of both) assert.equal(r.code, 0, r.err);
+      const listed = JSON.parse((await eunha(['functions', '-w', ws, '--json'])).out) as Array<{
+        name: string;
+      }>;
+      assert.deepEqual(
+        listed.map((f) => f.name),
+        ['twin'],
+      );
+      const ran = await eunha(['invoke', 'twin', '-w', ws]);
+      assert.equal(ran.code, 0, ran.err);
+      assert.match(ran.out, /^twin$/m);
+      // Another workspace's id, or a mistyped one: not a new function named like an id.
+      const stray = await eunha(['deploy', app, '-w', ws, '--name', 'fn-abcd1234']);
+      assert.equal(stray.code, 1, stray.err);
+      assert.match(stray.err, /NOT_FOUND \(404\): no function 'fn-abcd1234' in workspace/);
+      assert.equal((JSON.parse((await eunha(['functions', '-w', ws, '--json'])).out) as unknown[]).length, 1);
+    },
+  );
 });

@@ -152,6 +152,42 @@ describe('the eunha command and odd answers', () => {
     );
   });
 
+  test('-w=WS, a key file ending in a newline, a blocked port, and a run that timed out (exit 3)', async () => {
+    const seen: Array<{ url: string; auth: string }> = [];
+    handler = (req, res) => {
+      seen.push({ url: req.url ?? '', auth: String(req.headers.authorization) });
+      if (req.url?.endsWith('/functions')) return res.end(ONE_FUNCTION);
+      res.writeHead(504, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ error: { code: 'TIMEOUT', message: 'the function did not answer within 3000 ms' } }),
+      );
+    };
+    const keyed = await run(
+      ['functions', '-w=ws-abc'],
+      { EUNHA_URL: base, EUNHA_API_KEY: 'eunha_key123\n' },
+      { out: () => undefined, err: (l) => assert.fail(l) },
+    );
+    assert.equal(keyed, 0);
+    assert.deepEqual(seen.at(-1), { url: '/api/workspaces/ws-abc/functions', auth: 'Bearer eunha_key123' });
+    const timedOut = await cli(['invoke', 'f', '-w', 'ws-abc']);
+    assert.equal(timedOut.code, 3, timedOut.err);
+    assert.equal(timedOut.err, 'eunha: TIMEOUT (504): the function did not answer within 3000 ms\n');
+    // fetch will not connect to some ports at all (6000 is X11): nothing was sent, so UNREACHABLE.
+    const blocked = await run(
+      ['--url', 'http://127.0.0.1:6000', 'workspaces'],
+      {},
+      {
+        out: () => undefined,
+        err: (l) =>
+          assert.match(
+            l,
+            /^eunha: UNREACHABLE: cannot reach http:\/\/127\.0\.0\.1:6000: fetch refuses that port$/,
+          ),
+      },
+    );
+    assert.equal(blocked, 1);
+  });
+
   test('the key and the URL are checked, and the key is never printed', async () => {
     let seen = 0;
     handler = (_req, res) => {
