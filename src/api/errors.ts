@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
+import { ERROR_CATALOGUE, EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
 import { quote } from '../core/validate.js';
 
 /** A body of a type the API does not read (JSON only, multipart on the build routes). */
@@ -53,6 +53,7 @@ function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undef
 }
 
 const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE']);
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
@@ -60,7 +61,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (known) {
       // A state the server is in (stopping, a dependency down) is a warning without a stack: a
       // stack for every request refused while it lasts only buries the real faults.
+      // A function's own failure (its timeout, say) answers 5xx too, but it is not the server's
+      // fault: no stack, and below error, where an operator looks for what is wrong with Eunha.
       if (STATES.has(known.code)) req.log.warn({ code: known.code }, known.message);
+      else if (known.status >= 500 && ERROR_CATALOGUE[known.code].fault === 'user')
+        req.log.info({ code: known.code, details: known.details }, known.message);
       else if (known.status >= 500) req.log.error({ err, code: known.code }, known.message);
       else req.log.info({ code: known.code, details: known.details }, known.message);
       void reply.code(known.status).headers(known.headers).send(known.toBody());
@@ -73,10 +78,21 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(500).send(internal.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
-    const e = new EunhaError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`, {
-      route: req.url.split('?')[0],
-    });
-    void reply.code(404).send(e.toBody());
+    const route = req.url.split('?')[0] ?? '';
+    // A path that exists with other methods: 405 and what it takes, as HTTP asks (it was a 404
+    // "no route", which sent clients looking for a typo in the path). OPTIONS is left out: with
+    // CORS on, every path takes it (the preflight route).
+    const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: route }) !== null);
+    const e =
+      allowed.length > 0
+        ? new EunhaError(
+            'METHOD_NOT_ALLOWED',
+            `${route} does not take ${req.method}; it takes ${allowed.join(', ')}`,
+            { method: req.method, allowed },
+            { allow: allowed.join(', ') },
+          )
+        : new EunhaError('NOT_FOUND', `no route ${req.method} ${route}`, { route });
+    void reply.code(e.status).headers(e.headers).send(e.toBody());
   });
 }
 

@@ -30,6 +30,28 @@ const envelope = (raw: string): { status: number; body: { error: { code: string;
 };
 
 describe('HTTP edges', () => {
+  test('a path that exists with other methods is 405 with Allow; an unknown path is 404', async () => {
+    const p = await startTestPlatform();
+    try {
+      const ws = (
+        await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'm' } })
+      ).json().id;
+      const put = await p.app.inject({ method: 'PUT', url: `/api/workspaces/${ws}`, payload: {} });
+      assert.equal(put.statusCode, 405, put.body);
+      assert.equal(put.headers.allow, 'GET, HEAD, PATCH, DELETE');
+      assert.equal(put.json().error.code, 'METHOD_NOT_ALLOWED');
+      assert.deepEqual(put.json().error.details.allowed, ['GET', 'HEAD', 'PATCH', 'DELETE']);
+      const health = await p.app.inject({ method: 'POST', url: '/health?x=1' });
+      assert.equal(health.statusCode, 405);
+      assert.equal(health.headers.allow, 'GET, HEAD');
+      const nowhere = await p.app.inject({ method: 'PUT', url: '/api/nowhere' });
+      assert.equal(nowhere.statusCode, 404);
+      assert.equal(nowhere.json().error.code, 'NOT_FOUND');
+    } finally {
+      await p.cleanup();
+    }
+  });
+
   test('requests the parser refuses get the envelope, then the connection closes', async () => {
     const p = await startTestPlatform();
     try {
