@@ -37,7 +37,8 @@ export const ERROR_CATALOGUE = {
   METHOD_NOT_ALLOWED: {
     status: 405,
     fault: 'user',
-    description: 'The function, or the API path, does not take this HTTP method (Allow lists those it takes).',
+    description:
+      'The function, or the API path, does not take this HTTP method (Allow lists those it takes).',
   },
   CONFLICT: { status: 409, fault: 'user', description: 'The request conflicts with the current state.' },
   NOT_DEPLOYED: {
