@@ -17,6 +17,8 @@ function makeAjv(coerce: boolean): Ajv {
     removeAdditional: false,
     allErrors: false,
     strict: false,
+    // Errors carry their schema, for a pattern's own message (below).
+    verbose: true,
   });
   addFormats(ajv);
   return ajv;
@@ -60,6 +62,11 @@ function messageOf(e: ErrorObject, field: string, part: string): string {
       return `${where} must be ${String(params.type)}`;
     case 'enum':
       return `${where} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
+    case 'pattern': {
+      // Never the expression itself: a client showed users `must match pattern "^(?=[\s\p{Cf}]…"`.
+      const said = (e.parentSchema as Record<string, unknown> | undefined)?.['x-pattern-message'];
+      return `${where} ${typeof said === 'string' ? said : 'has characters that are not allowed'}`;
+    }
     default:
       return `${where} ${e.message ?? 'is invalid'}`;
   }

@@ -111,5 +111,9 @@ export const Deployment = Type.Object(
 export const DeploymentParams = Type.Object({
   workspace_id: Type.String(),
   function_id: Type.String(),
-  version: Type.String({ pattern: '^[1-9][0-9]{0,8}$', description: 'Deployment version (1, 2, …)' }),
+  version: Type.String({
+    pattern: '^[1-9][0-9]{0,8}$',
+    'x-pattern-message': 'must be a version number, 1–999999999',
+    description: 'Deployment version (1, 2, …)',
+  }),
 });

@@ -49,6 +49,8 @@ const nameRules = {
   minLength: 1,
   maxLength: LIMITS.nameMax,
   pattern: NAME_PATTERN,
+  // What a refused pattern means, said instead of the expression (api/validation.ts).
+  'x-pattern-message': 'must not be blank, and must not hold control characters or unpaired surrogates',
 } as const;
 const Name = Type.String({
   ...nameRules,
@@ -58,6 +60,8 @@ const Name = Type.String({
 const Description = Type.String({
   maxLength: LIMITS.descriptionMax,
   pattern: TEXT_PATTERN,
+  'x-pattern-message':
+    'must not hold control characters other than tabs and line breaks, or unpaired surrogates',
   description: 'Free text (tabs and line breaks allowed; no other control characters)',
   examples: ['Payment webhooks'],
 });

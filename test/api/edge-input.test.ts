@@ -28,6 +28,8 @@ describe('edge input', () => {
     const body = JSON.parse(res.body);
     assert.equal(body.error.code, 'VALIDATION_ERROR', what);
     assert.equal(body.error.details.field, field, what);
+    // Said in words: the regular expression itself used to be the message.
+    assert.doesNotMatch(body.error.message, /pattern|\^\(|\\x|\\p/, what);
   };
 
   describe('base64 code', () => {
@@ -197,6 +199,11 @@ describe('edge input', () => {
         assertInvalid(patch, 'description', `patch: ${what}`);
       }
       assert.equal((await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}` })).json().name, 'edge');
+      const blank = await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: '   ' } });
+      assert.equal(
+        blank.json().error.message,
+        'name must not be blank, and must not hold control characters or unpaired surrogates',
+      );
     });
 
     test('functions and API keys refuse them too', async () => {
