@@ -69,6 +69,13 @@ export function spinAppManifest(input: SpinAppInput): Record<string, unknown> {
   if (input.namespace !== undefined && !DNS_LABEL.test(input.namespace)) {
     throw invalid('namespace', `${quote(input.namespace)} is not a Kubernetes namespace name`);
   }
+  // Spin's component ids are kebab-case (spin.toml v2); the operator runs only components that exist.
+  if (input.component !== undefined && !/^[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/.test(input.component)) {
+    throw invalid(
+      'component',
+      `${quote(input.component)} is not a Spin component id (lower-case letters, digits and single hyphens, starting with a letter)`,
+    );
+  }
   if (input.functionId !== undefined && !LABEL_VALUE.test(input.functionId)) {
     throw invalid('function_id', `${quote(input.functionId)} cannot be a label value`);
   }

@@ -79,6 +79,8 @@ describe('SpinApp scaffold', () => {
       [{ image_ref: 'x', replicas: 0 }, 'replicas'],
       [{ image_ref: 'x', namespace: 'Not_A_Namespace' }, 'namespace'],
       [{ image_ref: 'x', function_id: 'has space' }, 'function_id'],
+      [{ image_ref: 'x', component: 'Bad Name!' }, 'component'],
+      [{ image_ref: 'x', component: 'a\nkind: Secret' }, 'component'],
     ] as const) {
       const res = await scaffold(payload);
       assert.equal(res.statusCode, 400, JSON.stringify(payload));
