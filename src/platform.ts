@@ -21,6 +21,7 @@ import { ExecutionLogService } from './observability/execution-logs.js';
 import { LiveTails } from './observability/live-tail.js';
 import { ExecutionLogWriter } from './observability/log-writer.js';
 import { LogRetention } from './observability/log-retention.js';
+import { TaskRetention } from './build/task-retention.js';
 import { DAY_MS } from './services/deps.js';
 import { Metrics } from './observability/metrics.js';
 import { Runtime } from './runtime/index.js';
@@ -218,6 +219,11 @@ async function compose(
     onError: (err) => logger?.error({ err }, 'execution-log retention sweep failed; the next one retries'),
   });
   retention.start();
+  const taskRetention = new TaskRetention(meta, blobs, clock, {
+    retentionMs: config.taskRetentionDays * DAY_MS,
+    onError: (err) => logger?.error({ err }, 'build-task retention failed; the next sweep retries'),
+  });
+  taskRetention.start();
 
   const restored = await deployments.restore();
   if (restored.restored + restored.failed > 0) logger?.info(restored, 'restored active deployments');
@@ -287,6 +293,7 @@ async function compose(
     }
     await builds.close();
     await retention.close();
+    await taskRetention.close();
     const { lost } = await writer.close();
     await runtime.close();
     await meta.close();

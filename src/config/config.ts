@@ -72,6 +72,8 @@ export interface Config {
   logRetentionDays: number;
   /** Bytes a function's stored execution logs may count (core/log-quota.ts); the oldest go first. */
   logMaxBytesPerFunction: number;
+  /** Finished build tasks (and their uploaded sources) older than this many days are deleted (hourly). */
+  taskRetentionDays: number;
   /**
    * The admin key (EUNHA_ADMIN_KEY). When set, every non-public route needs a key, even on
    * loopback; when absent, the server runs open, which requireProtectedBinding allows on loopback only.
@@ -277,6 +279,7 @@ export function loadConfig(env: Env): Config {
     unreadResponseTimeoutMs: int(env, 'EUNHA_UNREAD_RESPONSE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
     // At least 16 MiB: a single log can count ~2 MiB (64 KiB of lines and two 1-MiB bodies).
+    taskRetentionDays: int(env, 'EUNHA_TASK_RETENTION_DAYS', 30, 1, 3650),
     logMaxBytesPerFunction: int(
       env,
       'EUNHA_LOG_MAX_BYTES',

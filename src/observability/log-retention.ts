@@ -5,22 +5,17 @@
 // thread for long. Freed pages are reused by new logs; the database file does not shrink.
 
 import type { Clock } from '../core/ids.js';
+import { Periodic, type PeriodicOptions } from '../core/periodic.js';
 import type { MetadataStore } from '../store/ports.js';
 
-export interface LogRetentionOptions {
+export interface LogRetentionOptions extends PeriodicOptions {
   retentionMs: number;
-  /** Time between sweeps (default 1 hour); the first runs `firstDelayMs` after start (default 1 min). */
-  intervalMs?: number;
-  firstDelayMs?: number;
   /** Logs deleted per store call (default 500: a few ms of the event loop each). */
   batch?: number;
-  onError?: (err: unknown) => void;
 }
 
 export class LogRetention {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | null = null;
-  private stopped = false;
+  private readonly periodic: Periodic;
 
   constructor(
     private readonly meta: Pick<
@@ -29,35 +24,27 @@ export class LogRetention {
     >,
     private readonly clock: Clock,
     private readonly opts: LogRetentionOptions,
-  ) {}
+  ) {
+    this.periodic = new Periodic((stopped) => this.pass(stopped), opts);
+  }
 
   start(): void {
-    const schedule = (ms: number): void => {
-      if (this.stopped) return;
-      this.timer = setTimeout(() => {
-        this.sweep()
-          .catch((err: unknown) => this.opts.onError?.(err))
-          .finally(() => schedule(this.opts.intervalMs ?? 3_600_000));
-      }, ms);
-      this.timer.unref();
-    };
-    schedule(this.opts.firstDelayMs ?? 60_000);
+    this.periodic.start();
   }
 
   /** One pass over every function; resolves to how many logs it deleted. */
   sweep(): Promise<number> {
-    this.running ??= this.pass().finally(() => (this.running = null));
-    return this.running;
+    return this.periodic.run();
   }
 
-  private async pass(): Promise<number> {
+  private async pass(stopped: () => boolean): Promise<number> {
     const cutoff = new Date(this.clock().getTime() - this.opts.retentionMs).toISOString();
     const batch = this.opts.batch ?? 500;
     let deleted = 0;
     for (const ws of await this.meta.listWorkspaces()) {
       for (const fn of await this.meta.listFunctions(ws.id)) {
         for (;;) {
-          if (this.stopped) return deleted;
+          if (stopped()) return deleted;
           const n = await this.meta.deleteFunctionLogsBefore(fn.id, cutoff, batch);
           deleted += n;
           if (n < batch) break;
@@ -69,9 +56,7 @@ export class LogRetention {
   }
 
   /** Stops the timer; a sweep under way ends after its current batch. */
-  async close(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  close(): Promise<void> {
+    return this.periodic.close();
   }
 }

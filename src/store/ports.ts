@@ -71,6 +71,8 @@ export interface MetadataStore {
   /** Tasks of a workspace, newest first. */
   listTasks(workspaceId: string): Promise<BuildTask[]>;
   updateTask(taskId: string, patch: TaskPatch): Promise<BuildTask | undefined>;
+  /** Removes the task's record (not its blobs); resolves to it, or undefined when there was none. */
+  deleteTask(taskId: string): Promise<BuildTask | undefined>;
 
   // Execution logs (one per invocation; also the source of every statistic). Timestamps are
   // instants in any ISO 8601 form; keys and comparisons use the canonical toISOString() form

@@ -149,6 +149,9 @@ export class SqliteMetadataStore implements MetadataStore {
   listTasks(workspaceId: string): Promise<BuildTask[]> {
     return this.run(() => this.tasks.list(workspaceId));
   }
+  deleteTask(taskId: string): Promise<BuildTask | undefined> {
+    return this.tx(() => this.tasks.delete(taskId));
+  }
   updateTask(taskId: string, patch: TaskPatch): Promise<BuildTask | undefined> {
     return this.tx(() => this.tasks.update(taskId, patch));
   }

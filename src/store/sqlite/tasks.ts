@@ -55,6 +55,14 @@ export class Tasks {
       .sort(newestFirst);
   }
 
+  /** The task as it was, or undefined when there is none. */
+  delete(taskId: string): BuildTask | undefined {
+    const row = this.items.getByGsi(taskGsiPk(taskId), METADATA_SK);
+    if (!row) return undefined;
+    this.items.delete(row.pk, row.sk);
+    return parseRecord<BuildTask>(row.data);
+  }
+
   /** Call inside a transaction: read-merge-write. */
   update(taskId: string, patch: TaskPatch): BuildTask | undefined {
     const current = this.get(taskId);

@@ -205,6 +205,20 @@ export function taskTests(withStore: WithStore): void {
       }
     }));
 
+  test('task: delete removes the record and says what it was; a second delete finds nothing', () =>
+    withStore(async (store) => {
+      const ws = workspace();
+      await store.createWorkspace(ws);
+      const [gone, kept] = [task(ws.id), task(ws.id)];
+      await store.putTask(gone);
+      await store.putTask(kept);
+      assert.deepEqual(await store.deleteTask(gone.taskId), gone);
+      assert.equal(await store.getTask(gone.taskId), undefined);
+      assert.deepEqual(await store.listTasks(ws.id), [kept]);
+      assert.equal(await store.deleteTask(gone.taskId), undefined);
+      assert.deepEqual(mentions(await store.dumpKeys(), [gone.taskId]), []);
+    }));
+
   test('task: update merges status, result and error; put replaces', () =>
     withStore(async (store) => {
       const ws = workspace();
