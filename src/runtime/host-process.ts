@@ -7,7 +7,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { setPriority } from 'node:os';
-import { CONTROL_FD, FIRST_SLOT_FD, FrameReader, encodeFrame, type Header } from './protocol.js';
+import {
+  CONTROL_FD,
+  FIRST_SLOT_FD,
+  FrameReader,
+  MAX_HEADER_BYTES,
+  encodeFrame,
+  type Header,
+} from './protocol.js';
 import { HOST_NODE_FLAGS, hostCommand, type Isolation } from './isolation.js';
 import { Sandbox, type HostExit } from './sandbox.js';
 
@@ -43,7 +50,7 @@ export class HostProcess {
   assigned = 0;
   private readonly child: ChildProcess;
   private readonly control: Socket;
-  private readonly reader = new FrameReader();
+  private readonly reader = new FrameReader(MAX_HEADER_BYTES);
   private readonly sandboxes = new Map<number, Sandbox>();
   /** Exit codes of ended sandboxes by slot, as the host reported them. */
   private readonly exitCodes = new Map<number, number>();

@@ -14,9 +14,10 @@ export const FIRST_SLOT_FD = 5;
 /** Hard cap on one frame, so a hostile host cannot make the parent buffer without end. */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /**
- * Cap on a frame's JSON header, parsed whole on arrival (on the parent's main thread, for the
- * hosts' frames): bodies carry the bulk, and the largest honest header (64 KiB of printed lines,
- * escaped, beside capped headers and messages) is well under it.
+ * Cap on the JSON header of a frame from a host, which the parent parses whole on its main
+ * thread: the largest honest one (64 KiB of printed lines, escaped, beside capped headers and
+ * messages) is well under it. Frames the other way are the parent's own (a key-value listing can
+ * be larger), so only the parent's readers apply it.
  */
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 
@@ -42,11 +43,11 @@ export function encodeFrame(header: Header, body: Uint8Array = new Uint8Array(0)
 }
 
 /** Total length of the frame starting at `buf[0]`, or -1 if the prefix is not complete yet. */
-export function frameLength(buf: Uint8Array): number {
+export function frameLength(buf: Uint8Array, maxHeaderBytes = Number.POSITIVE_INFINITY): number {
   if (buf.length < FRAME_PREFIX) return -1;
   const view = new DataView(buf.buffer, buf.byteOffset, FRAME_PREFIX);
   const headerBytes = view.getUint32(0, true);
-  if (headerBytes > MAX_HEADER_BYTES) throw new Error(`frame header of ${headerBytes} bytes exceeds the cap`);
+  if (headerBytes > maxHeaderBytes) throw new Error(`frame header of ${headerBytes} bytes exceeds the cap`);
   const total = FRAME_PREFIX + headerBytes + view.getUint32(4, true);
   if (total > MAX_FRAME_BYTES) throw new Error(`frame of ${total} bytes exceeds the cap`);
   return total;
@@ -70,6 +71,9 @@ export function decodeFrame(buf: Uint8Array): Frame {
  * its last byte is in: joining on every chunk copied ~7 GB for one snapshot.
  */
 export class FrameReader {
+  /** @param maxHeaderBytes past it a frame is refused at its prefix (MAX_HEADER_BYTES for a host's). */
+  constructor(private readonly maxHeaderBytes = Number.POSITIVE_INFINITY) {}
+
   private chunks: Buffer[] = [];
   private size = 0;
   /** Length of the frame at the head of the buffer, once its prefix has arrived. */
@@ -78,12 +82,13 @@ export class FrameReader {
   push(chunk: Buffer): Frame[] {
     this.chunks.push(chunk);
     this.size += chunk.length;
-    if (this.need < 0 && this.size >= FRAME_PREFIX) this.need = frameLength(this.joined());
+    if (this.need < 0 && this.size >= FRAME_PREFIX)
+      this.need = frameLength(this.joined(), this.maxHeaderBytes);
     if (this.need < 0 || this.size < this.need) return [];
     const out: Frame[] = [];
     let buf = this.joined();
     for (;;) {
-      const len = frameLength(buf);
+      const len = frameLength(buf, this.maxHeaderBytes);
       if (len < 0 || buf.length < len) break;
       // Copy the body out so the frame does not pin the whole chunk.
       const f = decodeFrame(buf.subarray(0, len));
@@ -92,7 +97,7 @@ export class FrameReader {
     }
     this.chunks = buf.length > 0 ? [buf] : [];
     this.size = buf.length;
-    this.need = buf.length >= FRAME_PREFIX ? frameLength(buf) : -1;
+    this.need = buf.length >= FRAME_PREFIX ? frameLength(buf, this.maxHeaderBytes) : -1;
     return out;
   }
 

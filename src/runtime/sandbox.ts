@@ -4,7 +4,7 @@
 // calls, and noticing its end — its own, or its process's.
 
 import type { Socket } from 'node:net';
-import { FrameReader, encodeFrame, type Frame, type Header } from './protocol.js';
+import { FrameReader, MAX_HEADER_BYTES, encodeFrame, type Frame, type Header } from './protocol.js';
 import type { HostProcess } from './host-process.js';
 
 export type KvHandler = (header: Header, body: Uint8Array) => Promise<{ header: Header; body?: Uint8Array }>;
@@ -33,7 +33,7 @@ export class Sandbox {
   partial: Header | null = null;
   /** Called when the sandbox reports that it went over its memory (it is then to be killed). */
   onOverMemory: (() => void) | null = null;
-  private readonly reader = new FrameReader();
+  private readonly reader = new FrameReader(MAX_HEADER_BYTES);
   /** Requests written and not yet answered, oldest first; the sandbox answers them in order. */
   private readonly waiters: { resolve: (f: Frame) => void; reject: (e: Error) => void }[] = [];
   private ended!: (exit: HostExit) => void;

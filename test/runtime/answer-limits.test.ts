@@ -38,11 +38,17 @@ describe('answer limits', () => {
     assert.equal(t, `[5 earlier characters dropped] …${'y'.repeat(MAX_TRACEBACK_CHARS)}`);
   });
 
-  test('a frame announcing a header past 4 MiB throws at its prefix, before any of it is parsed', () => {
+  test('a host frame announcing a header past 4 MiB throws at its prefix, before any of it is parsed', () => {
     const prefix = Buffer.alloc(8);
     prefix.writeUInt32LE(MAX_HEADER_BYTES + 1, 0);
-    assert.throws(() => new FrameReader().push(prefix), /frame header of \d+ bytes exceeds the cap/);
+    assert.throws(
+      () => new FrameReader(MAX_HEADER_BYTES).push(prefix),
+      /frame header of \d+ bytes exceeds the cap/,
+    );
     prefix.writeUInt32LE(MAX_HEADER_BYTES, 0);
+    assert.deepEqual(new FrameReader(MAX_HEADER_BYTES).push(prefix), []);
+    // The host's own readers take the parent's frames, whatever their size (a long key listing).
+    prefix.writeUInt32LE(MAX_HEADER_BYTES + 1, 0);
     assert.deepEqual(new FrameReader().push(prefix), []);
   });
 });

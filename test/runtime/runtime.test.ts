@@ -335,6 +335,30 @@ return Response(200, {}, f"{n} {keys}".encode())`,
     assert.equal(text(stored!), '3');
   });
 
+  test('a key listing of more than 4 MiB reaches the guest: the frame cap is for what hosts send', async () => {
+    // The cap first sat on every frame reader, so get_keys() of ~4.3 MB of keys was an OSError
+    // and the unread answer crashed the sandbox's next request (a review's find).
+    const v = version(
+      handler(
+        `with key_value.open_default() as store:
+    if request.uri == "/fill":
+        for i in range(4300):
+            store.set("%04d" % i + "k" * 996, b"")
+    return Response(200, {}, str(len(store.get_keys())).encode())`,
+        'from spin_sdk import key_value',
+      ),
+      { timeoutMs: 30_000 },
+    );
+    await rt.load(v);
+    const filled = await rt.invoke(v.key, get('/fill'));
+    assert.equal(filled.status, 200, filled.error?.message);
+    assert.equal(text(filled.body), '4300');
+    const again = await rt.invoke(v.key, get());
+    assert.equal(again.status, 200, again.error?.message);
+    assert.equal(text(again.body), '4300');
+    await rt.unload(v.key);
+  });
+
   test('an invalid store label raises Err(Error_NoSuchStore)', async () => {
     const v = version(
       handler(
