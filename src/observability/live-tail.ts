@@ -17,22 +17,37 @@ export const SSE_HEADERS = {
   'cache-control': 'no-cache, no-transform',
 } as const;
 
-/**
- * Where a log stands in a tail, as its SSE `id:` (`{timestamp}#{log id}`, the order the tail sends
- * in): a reconnecting EventSource sends the last one back as `Last-Event-ID`.
- */
-export const eventId = (log: Pick<ExecutionLog, 'timestamp' | 'id'>): string => `${log.timestamp}#${log.id}`;
+type Positioned = Pick<ExecutionLog, 'timestamp' | 'duration' | 'id'>;
 
-/** The cursor in a `Last-Event-ID`, or undefined when it is not one of ours (then it is ignored). */
-export function parseEventId(value: string | undefined): { timestamp: string; id: string } | undefined {
-  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)#(.+)$/.exec(value?.trim() ?? '');
-  return m ? { timestamp: m[1]!, id: m[2]! } : undefined;
+/**
+ * When a log's invocation ended, in µs since the epoch: the order a tail hears new logs in (a log
+ * is written when its call ends, and its timestamp is when the call began). A cursor by start
+ * time lost a slow call that began before the last event sent but ended after it.
+ */
+const endOf = (log: Positioned): number => Math.round((Date.parse(log.timestamp) + log.duration) * 1000);
+
+/** A tail's position: the end of the last log sent, and its id for logs that ended in the same µs. */
+export interface TailCursor {
+  end: number;
+  id: string;
 }
 
-const order = (
-  a: Pick<ExecutionLog, 'timestamp' | 'id'>,
-  b: Pick<ExecutionLog, 'timestamp' | 'id'>,
-): number => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id);
+/**
+ * A log's SSE `id:` (`{end µs}#{log id}`): a reconnecting EventSource sends the last one back as
+ * `Last-Event-ID`, and the tail goes on after it.
+ */
+export const eventId = (log: Positioned): string => `${endOf(log)}#${log.id}`;
+
+/** The cursor in a `Last-Event-ID`, or undefined when it is not one of ours (then it is ignored). */
+export function parseEventId(value: string | undefined): TailCursor | undefined {
+  const m = /^(\d{1,17})#(.+)$/.exec(value?.trim() ?? '');
+  return m ? { end: Number(m[1]), id: m[2]! } : undefined;
+}
+
+const order = (a: Positioned, b: Positioned): number =>
+  endOf(a) - endOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const isAfter = (log: Positioned, c: TailCursor): boolean =>
+  endOf(log) > c.end || (endOf(log) === c.end && log.id > c.id);
 
 export interface TailOptions {
   /** Extra response headers (request id, CORS). */
@@ -41,7 +56,7 @@ export interface TailOptions {
    * The client's `Last-Event-ID`: it has every log up to this one, so the backlog starts after it
    * (a reconnect used to replay the whole backlog, and a console showed it twice).
    */
-  after?: { timestamp: string; id: string };
+  after?: TailCursor;
   /** False once the function (or its workspace) is gone; a rejection counts as "still there". */
   exists?: () => Promise<boolean>;
   /**
@@ -161,7 +176,7 @@ export class LiveTails {
     const byId = new Map<string, ExecutionLog>();
     for (const log of [...backlog, ...this.writer.unwritten(functionId)]) byId.set(log.id, log);
     const after = opts.after;
-    const unseen = (log: ExecutionLog): boolean => after === undefined || order(log, after) > 0;
+    const unseen = (log: ExecutionLog): boolean => after === undefined || isAfter(log, after);
     const recent = [...byId.values()].filter(unseen).sort(order).slice(-limit);
     const sent = new Set(recent.map((l) => l.id));
     for (const log of recent) send(log);

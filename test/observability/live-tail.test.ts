@@ -181,6 +181,30 @@ describe('live tail', () => {
       } finally {
         resumed.close();
       }
+      // A slow call that began before the last event sent but ended after it (written later) is
+      // not lost: the cursor is where calls ended, not where they began.
+      const slowStart = new Date(start + 6000).toISOString();
+      p.writer.append(log(f, { id: 'fast', timestamp: new Date(start + 6500).toISOString(), duration: 10 }));
+      await p.writer.flush();
+      const before = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=1`));
+      await until(before, 1);
+      const fastSeen = logsOf(before.blocks)[0]!;
+      before.close();
+      assert.equal(fastSeen.log, 'fast');
+      p.writer.append(log(f, { id: 'slow', timestamp: slowStart, duration: 2000 }));
+      await p.writer.flush();
+      const after = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=5`), {
+        'last-event-id': fastSeen.id,
+      });
+      try {
+        await until(after, 1);
+        assert.deepEqual(
+          logsOf(after.blocks).map((e) => e.log),
+          ['slow'],
+        );
+      } finally {
+        after.close();
+      }
       // An id that is not one of ours is ignored: the usual backlog.
       const stranger = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=2`), {
         'last-event-id': 'log-3',
@@ -189,7 +213,7 @@ describe('live tail', () => {
         await until(stranger, 2);
         assert.deepEqual(
           logsOf(stranger.blocks).map((e) => e.log),
-          ['log-4', 'log-5'],
+          ['fast', 'slow'],
         );
       } finally {
         stranger.close();

@@ -34,7 +34,7 @@ export async function logRoutes(
         tags,
         summary: 'Execution logs of a function, newest first',
         description:
-          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` until the client leaves. Each event’s `id:` is a cursor; a client that reconnects with `Last-Event-ID` (as EventSource does) gets only the entries after it. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
+          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries, then each new one as an `event: log` until the client leaves, in the order their calls ended. Each event’s `id:` is a cursor; a client that reconnects with `Last-Event-ID` (as EventSource does) gets only the entries after it. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
         params: FunctionParams,
         querystring: LogsQuery,
         response: {
