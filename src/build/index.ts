@@ -4,6 +4,7 @@
 export { BuildService } from './service.js';
 export {
   buildBlobPrefixes,
+  sourceDir,
   sourcePrefix,
   CANCELLED_ERROR,
   INTERRUPTED_ERROR,

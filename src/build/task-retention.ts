@@ -2,14 +2,15 @@
 // leaves a task record and its uploaded source (up to 10 MiB) for good, and the workspace's task
 // listing answers all of them. Shortly after start and then every hour, finished tasks (completed
 // or failed) last updated before the retention period go: the record first, then its source, as
-// everywhere (a record must never name a missing blob). Their artifacts are left alone: a
+// everywhere (a record must never name a missing blob), unless a task that stays names it (a push
+// builds an earlier upload, which stays under that upload's task). Their artifacts are left alone: a
 // deployment may run one, and one that nothing names any more is removed by the start-up sweep
 // (services/orphan-blobs.ts), when no deploy can race the removal.
 
 import type { Clock } from '../core/ids.js';
 import { Periodic, type PeriodicOptions } from '../core/periodic.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
-import { sourcePrefix } from './types.js';
+import { sourceDir, sourcePrefix } from './types.js';
 
 export interface TaskRetentionOptions extends PeriodicOptions {
   retentionMs: number;
@@ -40,14 +41,26 @@ export class TaskRetention {
     const cutoff = new Date(this.clock().getTime() - this.opts.retentionMs).toISOString();
     let deleted = 0;
     for (const ws of await this.meta.listWorkspaces()) {
-      for (const task of await this.meta.listTasks(ws.id)) {
+      const tasks = await this.meta.listTasks(ws.id);
+      const expired = tasks.filter(
+        (t) => (t.status === 'completed' || t.status === 'failed') && t.updatedAt < cutoff,
+      );
+      const gone = new Set(expired.map((t) => t.taskId));
+      const stillNamed = new Set(
+        tasks.filter((t) => !gone.has(t.taskId) && t.sourcePath).map((t) => sourceDir(t.sourcePath!)),
+      );
+      for (const task of expired) {
         if (stopped()) return deleted;
-        const finished = task.status === 'completed' || task.status === 'failed';
-        if (!finished || task.updatedAt >= cutoff) continue;
         if (!(await this.meta.deleteTask(task.taskId))) continue;
         deleted++;
-        // Left behind if this fails: the start-up sweep removes sources no task names.
-        await this.blobs.deletePrefix(sourcePrefix(ws.id, task.taskId)).catch(this.opts.onError);
+        // Its own uploads, and the earlier upload a push built, unless a task that stays names them.
+        const prefixes = new Set([sourcePrefix(ws.id, task.taskId)]);
+        if (task.sourcePath) prefixes.add(sourceDir(task.sourcePath));
+        for (const prefix of prefixes) {
+          if (stillNamed.has(prefix)) continue;
+          // Left behind if this fails: the start-up sweep removes sources no task names.
+          await this.blobs.deletePrefix(prefix).catch((err: unknown) => this.opts.onError?.(err));
+        }
       }
     }
     return deleted;

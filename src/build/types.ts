@@ -84,6 +84,8 @@ export const CANCELLED_ERROR = 'cancelled: the server stopped before this task s
 export const sourcesPrefix = (workspaceId: string): string => `build-sources/${workspaceId}`;
 export const sourcePrefix = (workspaceId: string, taskId: string): string =>
   `${sourcesPrefix(workspaceId)}/${taskId}`;
+/** The `build-sources/{ws}/{task}` an upload's key lies in. */
+export const sourceDir = (sourcePath: string): string => sourcePath.split('/').slice(0, 3).join('/');
 
 /** Blob prefixes a workspace owns through builds; removed with the workspace. */
 export const buildBlobPrefixes = (workspaceId: string): string[] => [

@@ -6,10 +6,10 @@
 //
 //   code/{ws}/{fn}/{file}           kept while it is that function's current code
 //   artifacts/{ws}/{digest}/…       kept while a deployment or a build task of {ws} names {digest}
-//   build-sources/{ws}/{task}/…     kept while task {task} of {ws} exists
+//   build-sources/{ws}/{task}/…     kept while task {task} of {ws} exists, or a task's sourcePath is in it
 // Other top-level prefixes are not this module's and are left alone.
 
-import { artifactPrefix, manifestKey, parseImageRef, sourcePrefix } from '../build/index.js';
+import { artifactPrefix, manifestKey, parseImageRef, sourceDir, sourcePrefix } from '../build/index.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 import { codeKeyPrefix } from './deps.js';
 
@@ -31,6 +31,8 @@ async function references(meta: MetadataStore): Promise<Set<string>> {
     }
     for (const task of await meta.listTasks(ws.id)) {
       named.add(sourcePrefix(ws.id, task.taskId));
+      // A push builds an earlier upload, which stays under that upload's task (maybe deleted since).
+      if (task.sourcePath) named.add(sourceDir(task.sourcePath));
       const { image_url: image, wasm_path: manifest } = task.result ?? {};
       if (manifest) named.add(manifest);
       if (image) {

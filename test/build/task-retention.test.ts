@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { TaskRetention } from '../../src/build/task-retention.js';
 import { sourcePrefix } from '../../src/build/index.js';
+import { sweepOrphanBlobs } from '../../src/services/orphan-blobs.js';
 import { openFsBlobStore } from '../../src/store/fs/index.js';
 import { openSqliteMetadataStore } from '../../src/store/sqlite/index.js';
 import { HOUR, at, task, workspace } from '../store/fixtures.js';
@@ -35,7 +36,16 @@ test('finished tasks past the retention go with their sources; the rest, and art
       oldRunning: task(a.id, { status: 'running', updatedAt: old }),
       recentDone: task(a.id, { status: 'completed', updatedAt: at(now, -29 * DAY) }),
       otherOld: task(b.id, { status: 'completed', updatedAt: old }),
+      // An old upload a recent push still builds: its source stays, under the old task's prefix.
+      uploaded: task(a.id, { status: 'completed', updatedAt: old }),
     };
+    const push = task(a.id, {
+      kind: 'push',
+      status: 'completed',
+      updatedAt: at(now, -1 * DAY),
+      sourcePath: `${sourcePrefix(a.id, tasks.uploaded.taskId)}/app.py`,
+    });
+    await meta.putTask(push);
     for (const t of Object.values(tasks)) {
       await meta.putTask(t);
       await blobs.put(`${sourcePrefix(t.workspaceId, t.taskId)}/app.py`, Buffer.from('x = 1\n'));
@@ -44,18 +54,25 @@ test('finished tasks past the retention go with their sources; the rest, and art
     await blobs.put(artifact, Buffer.from('{}'));
 
     const retention = new TaskRetention(meta, blobs, clock.now, { retentionMs: 30 * DAY });
-    assert.equal(await retention.sweep(), 3);
-    const gone = [tasks.oldDone, tasks.oldFailed, tasks.otherOld];
+    assert.equal(await retention.sweep(), 4);
+    const gone = [tasks.oldDone, tasks.oldFailed, tasks.otherOld, tasks.uploaded];
     for (const t of Object.values(tasks)) {
       const kept = !gone.includes(t);
       assert.equal((await meta.getTask(t.taskId)) !== undefined, kept, `${t.status} ${t.updatedAt}`);
       const sources = await blobs.list(sourcePrefix(t.workspaceId, t.taskId));
-      assert.equal(sources.length, kept ? 1 : 0, `source of ${t.status} ${t.updatedAt}`);
+      const sourceKept = kept || t === tasks.uploaded;
+      assert.equal(sources.length, sourceKept ? 1 : 0, `source of ${t.status} ${t.updatedAt}`);
     }
     assert.deepEqual(await blobs.list(`artifacts/${a.id}`), [artifact]);
+    // The start-up sweep keeps it too, while the push names it.
+    await sweepOrphanBlobs(meta, blobs);
+    assert.deepEqual(await blobs.list(sourcePrefix(a.id, tasks.uploaded.taskId)), [push.sourcePath]);
     assert.equal(await retention.sweep(), 0, 'a second sweep finds nothing more');
     clock.advance(2 * DAY);
     assert.equal(await retention.sweep(), 1, 'the recent one, once it is old too');
+    clock.advance(30 * DAY);
+    assert.equal(await retention.sweep(), 1, 'the push');
+    assert.deepEqual(await blobs.list(sourcePrefix(a.id, tasks.uploaded.taskId)), [], 'and then the upload');
     await retention.close();
   } finally {
     await meta.close();
