@@ -110,6 +110,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     deps.unread?.watch(reply.raw);
     void reply.header('x-request-id', req.id);
+    // Function URLs share this origin: no page of a function may frame the platform's own (the
+    // docs, where a key may be typed, could then be read). Decided by the route, not the path a
+    // client spelled (/%64ocs/ is /docs/). A function's own answers are its own business.
+    if (req.routeOptions.config.auth?.access !== 'function-url') {
+      void reply.header('x-frame-options', 'DENY');
+      void reply.header('content-security-policy', "frame-ancestors 'none'");
+    }
     if (closing) {
       void reply.header('connection', 'close');
       throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');

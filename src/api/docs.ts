@@ -61,14 +61,6 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
 
 /** Registered after the routes so that /openapi.json sees all of them. */
 export async function registerDocsUi(app: FastifyInstance): Promise<void> {
-  // Function URLs share this origin; a function's page must not frame the docs, where a key may
-  // be typed, and read them (same origin).
-  app.addHook('onSend', async (req, reply) => {
-    if (/^\/(docs|redoc)(\/|$|\?)/.test(req.url)) {
-      void reply.header('x-frame-options', 'DENY');
-      void reply.header('content-security-policy', "frame-ancestors 'none'");
-    }
-  });
   app.get('/openapi.json', { schema: { hide: true }, config: { auth: PUBLIC } }, async () => app.swagger());
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { validatorUrl: null } });
 

@@ -176,13 +176,16 @@ class IncomingHandler(http.IncomingHandler):
     });
     assert.equal(logs.json().total, 1, 'the refused requests never ran');
 
-    // The docs, where a key may be typed, cannot be framed by a function's page.
-    for (const url of ['/docs/', '/redoc']) {
-      const page = await w.p.app.inject({ method: 'GET', url });
+    // The docs, where a key may be typed, cannot be framed by a function's page, however the path
+    // is spelled (a review framed /%64ocs/); nor can anything else of the platform's. A function's
+    // answers are its own (it may be meant for a frame).
+    for (const url of ['/docs/', '/redoc', '/%64ocs/', '/api/workspaces']) {
+      const page = await w.p.app.inject({ method: 'GET', url, headers: w.admin });
       assert.equal(page.statusCode, 200, url);
       assert.equal(page.headers['x-frame-options'], 'DENY', url);
       assert.equal(page.headers['content-security-policy'], "frame-ancestors 'none'", url);
     }
+    assert.equal(served.headers['x-frame-options'], undefined);
   });
 
   test('an unknown authType is refused', async () => {
