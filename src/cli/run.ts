@@ -63,7 +63,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
   try {
     const { values, positionals } = parseArgs({
       // `-w=ws-…` means what `--workspace=ws-…` does (parseArgs would read the value as '=ws-…').
-      args: argv.flatMap((a) => (/^-[a-zA-Z]=/.test(a) ? [a.slice(0, 2), a.slice(3)] : [a])),
+      args: argv.flatMap((a) => (a.startsWith('-w=') ? ['-w', a.slice(3)] : [a])),
       allowPositionals: true,
       options: {
         url: { type: 'string' },
@@ -94,6 +94,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
       values.url !== undefined ? '--url' : env.EUNHA_URL !== undefined ? 'EUNHA_URL' : 'the URL',
     );
     // A key read from a file ($(cat key)) may end with a newline; no key has white space.
+    if (values.key !== undefined && values.key.trim() === '') throw new UsageError('--key is empty');
     const key = (values.key ?? env.EUNHA_API_KEY)?.trim() || undefined;
     // Never echoed: a key that cannot go in a header is refused without quoting it.
     if (key !== undefined && !/^[\x21-\x7e]+$/.test(key))

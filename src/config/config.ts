@@ -278,8 +278,8 @@ export function loadConfig(env: Env): Config {
     unreadResponseBytes: int(env, 'EUNHA_UNREAD_RESPONSE_BYTES', 256 * 1024 * 1024, 1024 * 1024, 1024 ** 4),
     unreadResponseTimeoutMs: int(env, 'EUNHA_UNREAD_RESPONSE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
-    // At least 16 MiB: a single log can count ~2 MiB (64 KiB of lines and two 1-MiB bodies).
     taskRetentionDays: int(env, 'EUNHA_TASK_RETENTION_DAYS', 30, 1, 3650),
+    // At least 16 MiB: a single log can count ~2 MiB (64 KiB of lines and two 1-MiB bodies).
     logMaxBytesPerFunction: int(
       env,
       'EUNHA_LOG_MAX_BYTES',

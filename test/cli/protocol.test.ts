@@ -213,6 +213,7 @@ describe('the eunha command and odd answers', () => {
       [['logs', 'f', '-w', 'w', '--limit', '5000'], { EUNHA_URL: base }, /--limit must be 1–1000/],
       [['invoke', 'f', '-w', 'w', '--data', '{'], { EUNHA_URL: base }, /--data must be JSON/],
       [[], { EUNHA_URL: base }, /no command/],
+      [['--key', ' ', 'workspaces'], { EUNHA_URL: base, EUNHA_API_KEY: 'eunha_other' }, /--key is empty/],
     ];
     for (const [argv, env, message] of cases) {
       let err = '';

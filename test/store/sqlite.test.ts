@@ -68,6 +68,39 @@ describe('SQLite metadata store', () => {
     }
   });
 
+  test('a function far over a lowered log quota is trimmed 2,000 logs an append, not all at once', async () => {
+    const path = freshPath();
+    const ws = workspace();
+    const f = fn(ws.id);
+    const first = await openSqliteMetadataStore(path);
+    await first.createWorkspace(ws);
+    await first.createFunction(f);
+    const base = Date.parse('2026-03-02T00:00:00.000Z');
+    const at = (i: number) => new Date(base + i * 1000).toISOString();
+    for (let b = 0; b < 10; b++) {
+      await first.appendLogs(Array.from({ length: 500 }, (_, i) => log(f, { timestamp: at(b * 500 + i) })));
+    }
+    await first.close();
+    const quota = 100_000;
+    const store = await openSqliteMetadataStore(path, { logMaxBytesPerFunction: quota });
+    try {
+      const counts: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        await store.appendLogs([log(f, { timestamp: at(10_000 + i) })]);
+        counts.push(await store.countFunctionLogs(f.id));
+      }
+      assert.deepEqual(counts.slice(0, 2), [3001, 1002]);
+      const fits = counts[2]!;
+      assert.ok(fits > 50 && fits < 200, `${fits} logs once within the quota`);
+      assert.equal(counts[3], fits, 'then one out for each one in');
+      const kept = await store.listFunctionLogs(f.id, 1000);
+      const bytes = kept.reduce((n, l) => n + logEntryBytes(JSON.stringify(l)), 0);
+      assert.ok(bytes <= quota, `${bytes} bytes kept`);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('everything survives close and reopen', async () => {
     const path = freshPath();
     const now = new Date('2026-03-02T12:00:00.000Z');

@@ -13,6 +13,7 @@ import { BridgeDevice } from './bridge-device.js';
 import { OutputCollector } from '../output.js';
 import { decodeFrame, encodeFrame, type Frame, type Header } from '../protocol.js';
 import { derive } from './kdf.js';
+import { clipMessage, clipTraceback } from '../answer-limits.js';
 import { guestResult, loadOverrun, loadReply } from './guest-answers.js';
 import {
   disarmFilesAndProcess,
@@ -358,7 +359,7 @@ function serve({ entry, device, FS, heap }: Booted): void {
           ok: false,
           error: timedOut
             ? loadOverrun(Number(header.timeoutMs))
-            : String(e instanceof Error ? e.message : e),
+            : clipMessage(String(e instanceof Error ? e.message : e)),
         };
       }
       const out = output.take();
@@ -433,10 +434,11 @@ function serve({ entry, device, FS, heap }: Booted): void {
       status: timeout ? 504 : 502,
       headers: {},
       error: timeout ? 'TIMEOUT' : 'FUNCTION_CRASHED',
+      // What escaped may hold anything the guest put in an exception: cut as answers are.
       message: timeout
         ? 'the function did not answer within its timeout'
-        : 'the sandbox failed: ' + text.split('\n').slice(-2).join(' '),
-      traceback: text,
+        : clipMessage('the sandbox failed: ' + text.split('\n').slice(-2).join(' ')),
+      traceback: clipTraceback(text),
       recycle: true,
       ...meta,
     });

@@ -42,16 +42,14 @@ const LOGS_END = prefixEnd(LOG_SK_PREFIX);
 // What a stored row counts, in SQL: the same as logEntryBytes of its JSON.
 const ROW_BYTES = `length(CAST(data AS BLOB)) + ${LOG_ENTRY_OVERHEAD}`;
 
+/** Logs one append deletes at most per function to bring it back within its quota. */
+export const MAX_TRIMMED_ROWS = 2000;
+
 /** How many logs a function has stored and the bytes they count (logEntryBytes). */
 interface Usage {
   count: number;
   bytes: number;
 }
-
-/** The usage rows of every function's logs as they are: what migration 5 wrote (schema.ts). */
-export const LOG_USAGE_FROM_LOGS_SQL =
-  `INSERT INTO items (pk, sk, kind, data) SELECT pk, '${LOG_USAGE_SK}', 'logusage', ` +
-  `json_object('count', count(*), 'bytes', sum(${ROW_BYTES})) FROM items WHERE kind = 'log' GROUP BY pk`;
 
 export class Logs {
   private readonly listFnStmt;
@@ -117,7 +115,10 @@ export class Logs {
 
   /**
    * Adds `delta` to the function's usage and, past the quota, deletes its oldest logs until what is
-   * left fits. They stay in their minutes' sums. Call inside the appending transaction.
+   * left fits, at most MAX_TRIMMED_ROWS of them: after an upgrade or a lowered quota a function can
+   * be gigabytes over, and deleting that in one transaction held the serving thread for seconds
+   * (~0.6 s a GiB). Its next appends go on with the rest; every batch of appends is far smaller.
+   * The deleted logs stay in their minutes' sums. Call inside the appending transaction.
    */
   private account(pk: string, delta: Usage): void {
     const u = this.usage(pk);
@@ -133,7 +134,7 @@ export class Logs {
         gone++;
         over -= row.n;
         u.bytes -= row.n;
-        if (over <= 0) break;
+        if (over <= 0 || gone >= MAX_TRIMMED_ROWS) break;
       }
       if (last !== undefined) this.deleteThroughStmt.run(pk, LOG_SK_PREFIX, last);
       u.count -= gone;
