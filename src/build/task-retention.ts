@@ -8,7 +8,7 @@
 // (services/orphan-blobs.ts), when no deploy can race the removal.
 
 import type { Clock } from '../core/ids.js';
-import { Periodic, type PeriodicOptions } from '../core/periodic.js';
+import { PeriodicSweep, type PeriodicOptions } from '../core/periodic.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 import { sourceDir, sourcePrefix } from './types.js';
 
@@ -16,28 +16,17 @@ export interface TaskRetentionOptions extends PeriodicOptions {
   retentionMs: number;
 }
 
-export class TaskRetention {
-  private readonly periodic: Periodic;
-
+export class TaskRetention extends PeriodicSweep {
   constructor(
     private readonly meta: Pick<MetadataStore, 'listWorkspaces' | 'listTasks' | 'deleteTask'>,
     private readonly blobs: Pick<BlobStore, 'deletePrefix'>,
     private readonly clock: Clock,
     private readonly opts: TaskRetentionOptions,
   ) {
-    this.periodic = new Periodic((stopped) => this.pass(stopped), opts);
+    super(opts);
   }
 
-  start(): void {
-    this.periodic.start();
-  }
-
-  /** One pass over every workspace; resolves to how many tasks it deleted. */
-  sweep(): Promise<number> {
-    return this.periodic.run();
-  }
-
-  private async pass(stopped: () => boolean): Promise<number> {
+  protected async pass(stopped: () => boolean): Promise<number> {
     const cutoff = new Date(this.clock().getTime() - this.opts.retentionMs).toISOString();
     let deleted = 0;
     for (const ws of await this.meta.listWorkspaces()) {
@@ -64,9 +53,5 @@ export class TaskRetention {
       }
     }
     return deleted;
-  }
-
-  close(): Promise<void> {
-    return this.periodic.close();
   }
 }

@@ -1,7 +1,7 @@
-// A background pass that runs shortly after start and then on an interval, one at a time (a
-// pass asked for while one runs shares it), and that close() stops: the timer goes, and a pass
-// under way ends at its next check of `stopped`. Retention sweeps (execution logs, build tasks)
-// run on it; each pass returns how many things it removed.
+// A background sweep that runs shortly after start and then on an interval, one pass at a time
+// (a pass asked for while one runs shares it), and that close() stops: the timer goes, and a pass
+// under way ends at its next check of `stopped`. The retention sweeps (execution logs, build
+// tasks) are such sweeps; each pass returns how many things it removed.
 
 export interface PeriodicOptions {
   /** Time between passes (default 1 hour); the first runs `firstDelayMs` after start (default 1 min). */
@@ -11,38 +11,38 @@ export interface PeriodicOptions {
   onError?: (err: unknown) => void;
 }
 
-export class Periodic {
+export abstract class PeriodicSweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | null = null;
-  private stopped = false;
+  private closed = false;
 
-  constructor(
-    private readonly pass: (stopped: () => boolean) => Promise<number>,
-    private readonly opts: PeriodicOptions = {},
-  ) {}
+  constructor(private readonly schedule: PeriodicOptions) {}
+
+  /** One pass; `stopped()` turns true once close() is called. */
+  protected abstract pass(stopped: () => boolean): Promise<number>;
 
   start(): void {
-    const schedule = (ms: number): void => {
-      if (this.stopped) return;
+    const after = (ms: number): void => {
+      if (this.closed) return;
       this.timer = setTimeout(() => {
-        this.run()
-          .catch((err: unknown) => this.opts.onError?.(err))
-          .finally(() => schedule(this.opts.intervalMs ?? 3_600_000));
+        this.sweep()
+          .catch((err: unknown) => this.schedule.onError?.(err))
+          .finally(() => after(this.schedule.intervalMs ?? 3_600_000));
       }, ms);
       this.timer.unref();
     };
-    schedule(this.opts.firstDelayMs ?? 60_000);
+    after(this.schedule.firstDelayMs ?? 60_000);
   }
 
-  /** One pass now (or the one under way). */
-  run(): Promise<number> {
-    this.running ??= this.pass(() => this.stopped).finally(() => (this.running = null));
+  /** One pass now (or the one under way); resolves to how many things it removed. */
+  sweep(): Promise<number> {
+    this.running ??= this.pass(() => this.closed).finally(() => (this.running = null));
     return this.running;
   }
 
   /** Stops the timer; a pass under way ends at its next check. */
   async close(): Promise<void> {
-    this.stopped = true;
+    this.closed = true;
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
   }

@@ -5,7 +5,7 @@
 // thread for long. Freed pages are reused by new logs; the database file does not shrink.
 
 import type { Clock } from '../core/ids.js';
-import { Periodic, type PeriodicOptions } from '../core/periodic.js';
+import { PeriodicSweep, type PeriodicOptions } from '../core/periodic.js';
 import type { MetadataStore } from '../store/ports.js';
 
 export interface LogRetentionOptions extends PeriodicOptions {
@@ -14,9 +14,7 @@ export interface LogRetentionOptions extends PeriodicOptions {
   batch?: number;
 }
 
-export class LogRetention {
-  private readonly periodic: Periodic;
-
+export class LogRetention extends PeriodicSweep {
   constructor(
     private readonly meta: Pick<
       MetadataStore,
@@ -25,19 +23,10 @@ export class LogRetention {
     private readonly clock: Clock,
     private readonly opts: LogRetentionOptions,
   ) {
-    this.periodic = new Periodic((stopped) => this.pass(stopped), opts);
+    super(opts);
   }
 
-  start(): void {
-    this.periodic.start();
-  }
-
-  /** One pass over every function; resolves to how many logs it deleted. */
-  sweep(): Promise<number> {
-    return this.periodic.run();
-  }
-
-  private async pass(stopped: () => boolean): Promise<number> {
+  protected async pass(stopped: () => boolean): Promise<number> {
     const cutoff = new Date(this.clock().getTime() - this.opts.retentionMs).toISOString();
     const batch = this.opts.batch ?? 500;
     let deleted = 0;
@@ -53,10 +42,5 @@ export class LogRetention {
       }
     }
     return deleted;
-  }
-
-  /** Stops the timer; a sweep under way ends after its current batch. */
-  close(): Promise<void> {
-    return this.periodic.close();
   }
 }
