@@ -106,10 +106,10 @@ function ambiguous(ref: string, ws: string, fns: FunctionConfig[]): ApiError {
   );
 }
 
-/** A function of the workspace by id, or by name when exactly one has it. */
 /** A function id: `fn-` and 8 lower-case letters or digits. */
 const ID = /^fn-[a-z0-9]{8}$/;
 
+/** A function of the workspace by id, or by name when exactly one has it. */
 async function findFunction(api: ApiClient, ws: string, ref: string): Promise<FunctionConfig> {
   // Looks like an id: one small request instead of the whole list (which carries every function's code).
   if (ID.test(ref)) {
