@@ -21,12 +21,20 @@ export abstract class PeriodicSweep {
   /** One pass; `stopped()` turns true once close() is called. */
   protected abstract pass(stopped: () => boolean): Promise<number>;
 
+  /** Once; a second call changes nothing. */
   start(): void {
+    if (this.timer !== undefined) return;
     const after = (ms: number): void => {
       if (this.closed) return;
       this.timer = setTimeout(() => {
         this.sweep()
-          .catch((err: unknown) => this.schedule.onError?.(err))
+          .catch((err: unknown) => {
+            try {
+              this.schedule.onError?.(err);
+            } catch {
+              // A listener that throws must not stop the schedule.
+            }
+          })
           .finally(() => after(this.schedule.intervalMs ?? 3_600_000));
       }, ms);
       this.timer.unref();

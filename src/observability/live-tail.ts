@@ -17,46 +17,9 @@ export const SSE_HEADERS = {
   'cache-control': 'no-cache, no-transform',
 } as const;
 
-type Positioned = Pick<ExecutionLog, 'timestamp' | 'duration' | 'id'>;
-
-/**
- * When a log's invocation ended, in µs since the epoch: the order a tail hears new logs in (a log
- * is written when its call ends, and its timestamp is when the call began). A cursor by start
- * time lost a slow call that began before the last event sent but ended after it.
- */
-const endOf = (log: Positioned): number => Math.round((Date.parse(log.timestamp) + log.duration) * 1000);
-
-/** A tail's position: the end of the last log sent, and its id for logs that ended in the same µs. */
-export interface TailCursor {
-  end: number;
-  id: string;
-}
-
-/**
- * A log's SSE `id:` (`{end µs}#{log id}`): a reconnecting EventSource sends the last one back as
- * `Last-Event-ID`, and the tail goes on after it.
- */
-export const eventId = (log: Positioned): string => `${endOf(log)}#${log.id}`;
-
-/** The cursor in a `Last-Event-ID`, or undefined when it is not one of ours (then it is ignored). */
-export function parseEventId(value: string | undefined): TailCursor | undefined {
-  const m = /^(\d{1,17})#(.+)$/.exec(value?.trim() ?? '');
-  return m ? { end: Number(m[1]), id: m[2]! } : undefined;
-}
-
-const order = (a: Positioned, b: Positioned): number =>
-  endOf(a) - endOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const isAfter = (log: Positioned, c: TailCursor): boolean =>
-  endOf(log) > c.end || (endOf(log) === c.end && log.id > c.id);
-
 export interface TailOptions {
   /** Extra response headers (request id, CORS). */
   headers?: Record<string, string>;
-  /**
-   * The client's `Last-Event-ID`: it has every log up to this one, so the backlog starts after it
-   * (a reconnect used to replay the whole backlog, and a console showed it twice).
-   */
-  after?: TailCursor;
   /** False once the function (or its workspace) is gone; a rejection counts as "still there". */
   exists?: () => Promise<boolean>;
   /**
@@ -167,7 +130,7 @@ export class LiveTails {
     let backlogLeft = Infinity;
     const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog): void => {
       if (res.destroyed) return;
-      res.write(`id: ${eventId(shown)}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
+      res.write(`id: ${shown.id}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
       if (res.writableLength > backlogLeft + this.limits.maxUnreadBytes) res.destroy();
     };
     // From here on every new log goes straight out; what came before is merged once: a log can
@@ -175,12 +138,12 @@ export class LiveTails {
     const heard = listening.start(send);
     const byId = new Map<string, ExecutionLog>();
     for (const log of [...backlog, ...this.writer.unwritten(functionId)]) byId.set(log.id, log);
-    const after = opts.after;
-    const unseen = (log: ExecutionLog): boolean => after === undefined || isAfter(log, after);
-    const recent = [...byId.values()].filter(unseen).sort(order).slice(-limit);
+    const recent = [...byId.values()]
+      .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id))
+      .slice(-limit);
     const sent = new Set(recent.map((l) => l.id));
     for (const log of recent) send(log);
-    for (const log of heard) if (!sent.has(log.id) && unseen(log)) send(log);
+    for (const log of heard) if (!sent.has(log.id)) send(log);
     backlogLeft = res.writableLength;
     const unsubscribe = listening.close;
     return new Promise((resolve) => {

@@ -62,7 +62,7 @@ describe('live tail and the writer', () => {
           res.setEncoding('utf8');
           res.on('data', (c: string) => {
             text += c;
-            const ids = [...text.matchAll(/^id: \S+#(\S+)$/gm)].map((m) => m[1]!);
+            const ids = [...text.matchAll(/^id: (\S+)$/gm)].map((m) => m[1]!);
             // Both waiting logs are in; one appended now arrives live.
             if (ids.length === 2 && !appended) {
               appended = true;

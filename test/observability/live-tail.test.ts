@@ -140,83 +140,43 @@ describe('live tail', () => {
   );
 
   test(
-    'a client that reconnects with Last-Event-ID gets only what came after it, then new logs',
+    "each entry's id is its log id, and a reconnect gets the backlog again: nothing is lost",
     { timeout: 20_000 },
     async () => {
+      // Resuming after Last-Event-ID was tried and undone: logs reach a tail in the order their
+      // calls end, which no stored order follows exactly, so a resume lost slow calls (a review).
       const ws = await newWorkspace('tail-resume');
       const fn = await newFunction(ws, 'resumed');
       const f = { id: fn, workspaceId: ws } as FunctionRecord;
       const start = Date.parse('2026-11-26T12:00:00.000Z');
-      for (let i = 0; i < 5; i++) {
+      for (let i = 0; i < 3; i++) {
         p.writer.append(log(f, { id: `log-${i}`, timestamp: new Date(start + i * 1000).toISOString() }));
       }
       await p.writer.flush();
-      const logsOf = (blocks: string[]) =>
+      const entries = (blocks: string[]) =>
         blocks
           .filter((b) => b.includes('event: log'))
-          .map((b) => ({ id: /^id: (.*)$/m.exec(b)![1]!, log: JSON.parse(b.split('data: ')[1]!).id }));
+          .map((b) => [/^id: (.*)$/m.exec(b)![1]!, JSON.parse(b.split('data: ')[1]!).id as string]);
       const until = async (tail: Tail, n: number): Promise<void> => {
-        while (logsOf(tail.blocks).length < n) await new Promise((r) => tail.res.once('data', r));
+        while (entries(tail.blocks).length < n) await new Promise((r) => tail.res.once('data', r));
       };
-      const first = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=3`));
+      const first = await openTail(tailUrl(ws, fn));
       await until(first, 3);
-      const seen = logsOf(first.blocks);
       first.close();
-      assert.deepEqual(
-        seen.map((e) => e.log),
-        ['log-2', 'log-3', 'log-4'],
-      );
-      // The client saw up to log-3 when the connection dropped.
-      const resumed = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=3`), {
-        'last-event-id': seen[1]!.id,
-      });
+      assert.deepEqual(entries(first.blocks), [
+        ['log-0', 'log-0'],
+        ['log-1', 'log-1'],
+        ['log-2', 'log-2'],
+      ]);
+      const again = await openTail(tailUrl(ws, fn), { 'last-event-id': 'log-1' });
       try {
-        await until(resumed, 1);
-        p.writer.append(log(f, { id: 'log-5', timestamp: new Date(start + 5000).toISOString() }));
-        await until(resumed, 2);
+        await until(again, 3);
         assert.deepEqual(
-          logsOf(resumed.blocks).map((e) => e.log),
-          ['log-4', 'log-5'],
+          entries(again.blocks).map(([id]) => id),
+          ['log-0', 'log-1', 'log-2'],
         );
       } finally {
-        resumed.close();
-      }
-      // A slow call that began before the last event sent but ended after it (written later) is
-      // not lost: the cursor is where calls ended, not where they began.
-      const slowStart = new Date(start + 6000).toISOString();
-      p.writer.append(log(f, { id: 'fast', timestamp: new Date(start + 6500).toISOString(), duration: 10 }));
-      await p.writer.flush();
-      const before = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=1`));
-      await until(before, 1);
-      const fastSeen = logsOf(before.blocks)[0]!;
-      before.close();
-      assert.equal(fastSeen.log, 'fast');
-      p.writer.append(log(f, { id: 'slow', timestamp: slowStart, duration: 2000 }));
-      await p.writer.flush();
-      const after = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=5`), {
-        'last-event-id': fastSeen.id,
-      });
-      try {
-        await until(after, 1);
-        assert.deepEqual(
-          logsOf(after.blocks).map((e) => e.log),
-          ['slow'],
-        );
-      } finally {
-        after.close();
-      }
-      // An id that is not one of ours is ignored: the usual backlog.
-      const stranger = await openTail(new URL(`${tailUrl(ws, fn).href}&limit=2`), {
-        'last-event-id': 'log-3',
-      });
-      try {
-        await until(stranger, 2);
-        assert.deepEqual(
-          logsOf(stranger.blocks).map((e) => e.log),
-          ['fast', 'slow'],
-        );
-      } finally {
-        stranger.close();
+        again.close();
       }
     },
   );

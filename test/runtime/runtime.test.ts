@@ -359,6 +359,28 @@ return Response(200, {}, f"{n} {keys}".encode())`,
     await rt.unload(v.key);
   });
 
+  test('a key-value call past 4 MiB is an OSError in the guest, and the sandbox goes on', async () => {
+    // The cap on what hosts send the parent once ended the sandbox for it (a review).
+    const v = version(
+      handler(
+        `try:
+    with key_value.open_default() as store:
+        store.get("k" * 5_000_000)
+except OSError as e:
+    return Response(200, {}, b"refused")
+return Response(500, {}, b"sent")`,
+        'from spin_sdk import key_value',
+      ),
+    );
+    await rt.load(v);
+    for (let i = 0; i < 2; i++) {
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 200, r.error?.message ?? text(r.body));
+      assert.equal(text(r.body), 'refused');
+    }
+    await rt.unload(v.key);
+  });
+
   test('an invalid store label raises Err(Error_NoSuchStore)', async () => {
     const v = version(
       handler(

@@ -13,7 +13,7 @@ import {
 import type { Scopes } from '../../auth/policy.js';
 import { EunhaError } from '../../core/errors.js';
 import type { ExecutionLogService } from '../../observability/execution-logs.js';
-import { SSE_HEADERS, parseEventId, type LiveTails } from '../../observability/live-tail.js';
+import { SSE_HEADERS, type LiveTails } from '../../observability/live-tail.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
@@ -34,7 +34,7 @@ export async function logRoutes(
         tags,
         summary: 'Execution logs of a function, newest first',
         description:
-          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries, then each new one as an `event: log` until the client leaves, in the order their calls ended. Each event’s `id:` is a cursor; a client that reconnects with `Last-Event-ID` (as EventSource does) gets only the entries after it. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
+          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` until the client leaves. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
         params: FunctionParams,
         querystring: LogsQuery,
         response: {
@@ -75,9 +75,7 @@ export async function logRoutes(
         throw err;
       }
       reply.hijack();
-      const after = parseEventId([req.headers['last-event-id']].flat()[0]);
       await tails.stream(reply.raw, listening, [...page.logs].reverse(), limit, {
-        ...(after ? { after } : {}),
         headers: {
           'x-request-id': String(req.id),
           ...(reply.getHeader('access-control-allow-origin')

@@ -5,7 +5,7 @@
 // call the sandbox's thread serves itself (`local`: a sleep, a key derivation), or the final
 // answer of the current step.
 
-import { type Frame, decodeFrame, frameLength } from '../protocol.js';
+import { type Frame, MAX_HEADER_BYTES, decodeFrame, frameLength } from '../protocol.js';
 
 /** Largest frame the guest may write: a 6 MiB response plus headers, with room to spare. */
 const MAX_GUEST_FRAME = 8 * 1024 * 1024;
@@ -90,6 +90,13 @@ export class BridgeDevice {
       if (len < 0 || all.length < len) break;
       const raw = all.subarray(0, len);
       const frame = decodeFrame(raw);
+      // A key-value call goes on to the parent as it is, whose readers refuse a header past the
+      // cap by ending the sandbox: refused here, it is an OSError the guest can catch.
+      if (
+        frame.header.t === 'kv' &&
+        new DataView(raw.buffer, raw.byteOffset, 4).getUint32(0, true) > MAX_HEADER_BYTES
+      )
+        throw new Error('key-value call too large');
       const reply = frame.header.t === 'kv' ? this.relay(raw.slice()) : this.local(frame);
       if (reply) {
         this.readable = reply;
