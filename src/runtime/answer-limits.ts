@@ -51,3 +51,10 @@ export function clipTraceback(text: string, max = MAX_TRACEBACK_CHARS): string {
   if (text.length <= max) return text;
   return `[${text.length - max} earlier characters dropped] …${text.slice(-max)}`;
 }
+
+/** A message field of a frame, cut; undefined when it is not a string. */
+export const messageOf = (v: unknown): string | undefined =>
+  typeof v === 'string' ? clipMessage(v) : undefined;
+/** A traceback field of a frame, cut; undefined when it is not a string. */
+export const tracebackOf = (v: unknown): string | undefined =>
+  typeof v === 'string' ? clipTraceback(v) : undefined;

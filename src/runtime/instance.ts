@@ -8,16 +8,13 @@ import { EunhaError } from '../core/errors.js';
 import { HostDiedError, type Sandbox } from './sandbox.js';
 import type { FunctionVersion, InvokeRequest, InvokeResult, InvokeErrorCode } from './types.js';
 import { MAX_LINES, MAX_OUTPUT_BYTES } from './output.js';
-import { clipMessage, clipTraceback, headersProblem } from './answer-limits.js';
+import { headersProblem, messageOf, tracebackOf } from './answer-limits.js';
 import { loadOverrun } from './host/guest-answers.js';
 
 const MiB = 1024 * 1024;
 /** The 6 MiB response cap (Lambda's), also enforced inside the sandbox with a clear message. */
 export const MAX_RESPONSE_BYTES = 6 * MiB;
 
-/** A string the sandbox sent, cut as answer-limits.ts cuts it (in case its host did not). */
-const clipped = (v: unknown, clip: (s: string) => string): string | undefined =>
-  typeof v === 'string' ? clip(v) : undefined;
 /** The deadline of module code when an instance loads (RuntimeOptions.minLoadTimeoutMs). */
 function loadTimeoutMs(version: FunctionVersion, minMs: number): number {
   return Math.min(60_000, Math.max(minMs, version.timeoutMs));
@@ -144,10 +141,10 @@ export class Instance {
     }
     if (f.header.ok !== true) {
       sandbox.kill();
-      const traceback = clipped(f.header.traceback, clipTraceback);
+      const traceback = tracebackOf(f.header.traceback);
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
-        clipped(f.header.error, clipMessage) ?? 'the function could not be loaded',
+        messageOf(f.header.error) ?? 'the function could not be loaded',
         {
           traceback,
           lines: f.header.lines,
@@ -256,14 +253,14 @@ export class Instance {
       const message =
         code === 'TIMEOUT'
           ? `the function did not answer within ${timeoutMs} ms`
-          : (clipped(h.message, clipMessage) ?? code);
+          : (messageOf(h.message) ?? code);
       return {
         result: {
           status: errorStatus,
           headers: {},
           body: new Uint8Array(0),
           ...base,
-          error: { code, message, traceback: clipped(h.traceback, clipTraceback) },
+          error: { code, message, traceback: tracebackOf(h.traceback) },
         },
         // After a timeout the interpreter's state is suspect; after a crash it is gone.
         recycle: recycle || code !== 'FUNCTION_ERROR',

@@ -3,11 +3,8 @@
 // code and status of a failure are the host's to decide (sandbox-thread.ts knows whether the
 // deadline's interrupt was sent).
 
-import { clipMessage, clipTraceback, headersProblem } from '../answer-limits.js';
+import { headersProblem, messageOf, tracebackOf } from '../answer-limits.js';
 import type { Header } from '../protocol.js';
-
-const message = (v: unknown): string | undefined => (typeof v === 'string' ? clipMessage(v) : undefined);
-const traceback = (v: unknown): string | undefined => (typeof v === 'string' ? clipTraceback(v) : undefined);
 
 /**
  * The guest's answer to a request, rebuilt from the fields it may set. Guest code can write any
@@ -36,7 +33,7 @@ export function guestResult(h: Header, timedOut: boolean): Header {
       headers: {},
       error: 'TIMEOUT',
       message: 'the function did not answer within its timeout',
-      traceback: traceback(h.traceback),
+      traceback: tracebackOf(h.traceback),
     };
   }
   return {
@@ -44,8 +41,8 @@ export function guestResult(h: Header, timedOut: boolean): Header {
     status: 500,
     headers: {},
     error: 'FUNCTION_ERROR',
-    message: message(h.message) ?? 'the function raised an exception',
-    traceback: traceback(h.traceback),
+    message: messageOf(h.message) ?? 'the function raised an exception',
+    traceback: tracebackOf(h.traceback),
   };
 }
 
@@ -61,13 +58,13 @@ export function loadReply(h: Header | null, timedOut: boolean, loadMs: number): 
   if (h?.ok === true) return { t: 'loaded', ok: true };
   if (timedOut) {
     const error = loadOverrun(loadMs);
-    return { t: 'loaded', ok: false, error, traceback: `${error}\n\n${traceback(h?.traceback) ?? ''}` };
+    return { t: 'loaded', ok: false, error, traceback: `${error}\n\n${tracebackOf(h?.traceback) ?? ''}` };
   }
   if (h === null) return { t: 'loaded', ok: false, error: 'the loader gave no answer' };
   return {
     t: 'loaded',
     ok: false,
-    error: message(h.error) ?? 'the function could not be loaded',
-    traceback: traceback(h.traceback),
+    error: messageOf(h.error) ?? 'the function could not be loaded',
+    traceback: tracebackOf(h.traceback),
   };
 }
