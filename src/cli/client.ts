@@ -22,10 +22,14 @@ export class ApiError extends Error {
   }
 }
 
-/** One server-sent event of a live tail: its name ('message' when unnamed) and its data. */
+/**
+ * One server-sent event of a live tail: its name ('message' when unnamed), its data, and the
+ * stream's last event id so far (an `id:` line sets it for the events after it too, as in SSE).
+ */
 export interface TailEvent {
   event: string;
   data: string;
+  id?: string;
 }
 
 /** Failures to connect at all, as opposed to a request that may have reached the server. */
@@ -47,6 +51,7 @@ export class ApiClient {
     path: string,
     body?: unknown,
     accept = 'application/json',
+    extraHeaders: Record<string, string> = {},
   ): Promise<Response> {
     let res: Response;
     try {
@@ -54,6 +59,7 @@ export class ApiClient {
         method,
         headers: {
           accept,
+          ...extraHeaders,
           ...(this.key ? { authorization: `Bearer ${this.key}` } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
@@ -126,11 +132,22 @@ export class ApiClient {
     return v as T[];
   }
 
-  /** The events of a text/event-stream answer, until the server ends it. */
-  async *events(path: string): AsyncGenerator<TailEvent> {
-    const res = await this.send('GET', path, undefined, 'text/event-stream');
+  /**
+   * The events of a text/event-stream answer, until the server ends it; `lastEventId` resumes a
+   * stream after the last event it had (SSE's Last-Event-ID); `onOpen` hears that the stream began.
+   */
+  async *events(path: string, lastEventId?: string, onOpen?: () => void): AsyncGenerator<TailEvent> {
+    const res = await this.send(
+      'GET',
+      path,
+      undefined,
+      'text/event-stream',
+      lastEventId === undefined ? {} : { 'last-event-id': lastEventId },
+    );
+    let id = lastEventId;
     if (!res.body || !(res.headers.get('content-type') ?? '').startsWith('text/event-stream'))
       throw new ApiError(res.status, 'BAD_RESPONSE', `${this.base} did not answer with an event stream`);
+    onOpen?.();
     const decoder = new TextDecoder();
     let buffer = '';
     try {
@@ -149,9 +166,10 @@ export class ApiClient {
           for (const line of block.split('\n')) {
             if (line.startsWith('event:')) event = line.slice(6).trim();
             else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+            else if (line.startsWith('id:')) id = line.slice(3).replace(/^ /, '');
           }
-          // Comments (": keep-alive") and `id:` lines carry no data.
-          if (data.length > 0) yield { event, data: data.join('\n') };
+          // Comments (": keep-alive") carry no data.
+          if (data.length > 0) yield { event, data: data.join('\n'), ...(id === undefined ? {} : { id }) };
         }
       }
     } catch (e) {

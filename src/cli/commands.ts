@@ -28,6 +28,7 @@ export interface Options {
   data?: string | undefined;
   limit?: string | undefined;
   follow?: boolean | undefined;
+  reconnect?: string | undefined;
   json?: boolean | undefined;
 }
 
@@ -265,11 +266,21 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
   return log.status === 'error' ? FUNCTION_FAILED : 0;
 }
 
-/** Latest logs oldest first; with --follow, then each new one until the server ends the tail. */
+/** Losses a follow reconnects after: no answer, a cut stream, or a proxy's "not now". */
+const RECONNECTABLE = new Set([502, 503, 504]);
+const reconnectable = (e: unknown): e is ApiError =>
+  e instanceof ApiError && (e.status === 0 || RECONNECTABLE.has(e.status));
+
+/**
+ * Latest logs oldest first; with --follow, then each new one until the function is deleted. A
+ * tail that is cut off (a server restart, a network blip) reconnects with the last event id and
+ * goes on exactly where it was, for up to --reconnect seconds of trying (default 30, 0 = never).
+ */
 export async function logs(api: ApiClient, args: string[], o: Options, io: Io): Promise<number> {
   const [ref] = positionals(args, ['function (id or name)']);
   const ws = workspaceOf(o);
   const limit = intIn(o.limit, '--limit', 1, 1000) ?? 20;
+  const reconnectMs = (intIn(o.reconnect, '--reconnect', 0, 86_400) ?? 30) * 1000;
   const fn = await findFunction(api, ws, ref!);
   const path = `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/logs?limit=${limit}`;
   if (!o.follow) {
@@ -281,18 +292,48 @@ export async function logs(api: ApiClient, args: string[], o: Options, io: Io): 
     else for (const log of list) printLog(io, log);
     return 0;
   }
-  for await (const ev of api.events(`${path}&follow=true`)) {
-    if (ev.event === 'log') {
-      if (o.json) io.out(ev.data);
-      else printLog(io, JSON.parse(ev.data) as ExecutionLog);
-    } else if (ev.event === 'deleted') {
-      io.err(`eunha: ${messageOf(ev.data) ?? 'the function was deleted'}`);
-      return 0;
-    } else if (ev.event === 'unauthorized') {
-      throw new ApiError(401, 'UNAUTHORIZED', messageOf(ev.data) ?? 'the key is no longer valid');
+  let lastId: string | undefined;
+  // When the current run of failed attempts began; a log, or a stream that stays up, ends it.
+  let failingSince: number | undefined;
+  let wait = 250;
+  for (;;) {
+    let opened: number | undefined;
+    try {
+      const open = () => {
+        opened = Date.now();
+        if (failingSince !== undefined) io.err('eunha: reconnected');
+      };
+      for await (const ev of api.events(`${path}&follow=true`, lastId, open)) {
+        if (ev.event === 'log') {
+          failingSince = undefined;
+          lastId = ev.id ?? lastId;
+          if (o.json) io.out(ev.data);
+          else printLog(io, JSON.parse(ev.data) as ExecutionLog);
+        } else if (ev.event === 'gap') {
+          io.err(`eunha: ${messageOf(ev.data) ?? 'some logs were skipped'}`);
+        } else if (ev.event === 'deleted') {
+          io.err(`eunha: ${messageOf(ev.data) ?? 'the function was deleted'}`);
+          return 0;
+        } else if (ev.event === 'unauthorized') {
+          throw new ApiError(401, 'UNAUTHORIZED', messageOf(ev.data) ?? 'the key is no longer valid');
+        }
+      }
+      throw new ApiError(0, 'STREAM_LOST', 'the server ended the live tail');
+    } catch (e) {
+      if (!reconnectable(e)) throw e;
+      const now = Date.now();
+      // A stream that stayed up a while was a success, even if it carried no log.
+      if (opened !== undefined && now - opened >= 1000) failingSince = undefined;
+      if (failingSince === undefined) {
+        failingSince = now;
+        wait = 250;
+        if (reconnectMs > 0) io.err(`eunha: ${e.line}; reconnecting for up to ${reconnectMs / 1000} s`);
+      }
+      if (now - failingSince + wait > reconnectMs) throw e;
+      await new Promise((r) => setTimeout(r, wait));
+      wait = Math.min(wait * 2, 4000);
     }
   }
-  throw new ApiError(0, 'STREAM_LOST', 'the server ended the live tail');
 }
 
 function messageOf(data: string): string | undefined {

@@ -22,9 +22,11 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       adds or replaces secret ones
   invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its execution
                                       log and its answer as logged; exit 3 if the function failed
-  logs FN -w WS [--limit N] [--follow]
+  logs FN -w WS [--limit N] [--follow [--reconnect S]]
                                       its latest execution logs, oldest first (N ≤ 1000, default
-                                      20); --follow then streams each new one
+                                      20); --follow then streams each new one, and when the
+                                      stream is cut off resumes exactly where it was, trying
+                                      for up to S seconds (default 30; 0: give up at once)
   deployments FN -w WS                its deployed versions
   rollback FN VERSION -w WS           make VERSION (3 or v3) the active one again, without a rebuild
 
@@ -79,6 +81,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
         data: { type: 'string' },
         limit: { type: 'string' },
         follow: { type: 'boolean', short: 'f' },
+        reconnect: { type: 'string' },
       },
     });
     const [name, ...args] = positionals;

@@ -321,6 +321,15 @@ export const LogsQuery = Type.Object(
   // Unknown query parameters (a cache-buster `_=…`) are ignored, as the seed's FastAPI did and
   // as every other route here does; unknown body fields are refused.
 );
+/** Documents the live tail's resume point; any value is accepted (one it cannot use starts afresh). */
+export const TailHeaders = Type.Object({
+  'last-event-id': Type.Optional(
+    Type.String({
+      description:
+        'With `follow=true`: the `id` of the last event a client had; the tail sends only entries stored after it',
+    }),
+  ),
+});
 export const WorkspaceLogsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
 });

@@ -88,6 +88,26 @@ export interface ExecutionLog {
   cpuMs: number;
 }
 
+/**
+ * A stored execution log and its write sequence number: numbers grow in the order logs are
+ * stored, across the whole store, and are never given twice (a log that replaces another gets a
+ * new one). A live tail sends them as SSE ids and resumes after one.
+ */
+export interface SequencedLog {
+  seq: number;
+  log: ExecutionLog;
+}
+
+/**
+ * A live tail's backlog: up to `limit` logs, oldest first; `more` when older ones were left out;
+ * `last`, the store's last sequence number when the page was read.
+ */
+export interface LogTailPage {
+  logs: SequencedLog[];
+  more: boolean;
+  last: number;
+}
+
 /** Aggregate over execution logs in a time window. */
 export interface InvocationStats {
   invocations: number;

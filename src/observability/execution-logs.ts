@@ -1,7 +1,7 @@
 // Reading execution logs (one per invocation) for the API: per function, per workspace, and the
 // API shape the seed's console reads.
 
-import type { ExecutionLog } from '../core/types.js';
+import type { ExecutionLog, LogTailPage } from '../core/types.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 import type { MetadataStore } from '../store/ports.js';
 
@@ -30,6 +30,26 @@ export class ExecutionLogService {
       this.meta.countFunctionLogs(functionId),
     ]);
     return { logs, total };
+  }
+
+  /**
+   * A live tail's backlog: the newest `limit` logs, or with `afterSeq` (a client's Last-Event-ID)
+   * the newest `limit` of those stored after it. An id past the store's last sequence number was
+   * not given by this store (a restored backup, another server behind the same address): the
+   * tail starts afresh instead of waiting for numbers it may already have passed.
+   */
+  async tail(
+    workspaceId: string,
+    functionId: string,
+    afterSeq: number | undefined,
+    limit: number,
+  ): Promise<{ page: LogTailPage; resumed: boolean }> {
+    await requireFunction(this.meta, workspaceId, functionId);
+    if (afterSeq !== undefined) {
+      const page = await this.meta.tailFunctionLogs(functionId, afterSeq, limit, PAGE_MAX_BYTES);
+      if (afterSeq <= page.last) return { page, resumed: true };
+    }
+    return { page: await this.meta.tailFunctionLogs(functionId, 0, limit, PAGE_MAX_BYTES), resumed: false };
   }
 
   async forWorkspace(workspaceId: string, limit: number): Promise<ExecutionLog[]> {

@@ -1,6 +1,7 @@
 // Live tail of a function's execution logs as Server-Sent Events: the recent backlog first, then
-// every new entry as the writer sees it, until the client leaves, the server stops or the function
-// is found deleted (an `event: deleted`, then the end). A comment line every few seconds keeps
+// every new entry once the writer has stored it, until the client leaves, the server stops or the
+// function is found deleted (an `event: deleted`, then the end). Each entry's SSE id is its store
+// sequence number, so a client that reconnects with Last-Event-ID gets exactly what it missed. A comment line every few seconds keeps
 // proxies from closing an idle stream; each of those beats also asks whether the function is
 // still there, since deletes are not announced to this module. Tails are capped per workspace, and
 // a client that stops reading is cut off instead of being buffered for (TailLimits).
@@ -8,7 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { EunhaError } from '../core/errors.js';
 import { KeyedCount } from '../core/keyed-count.js';
-import type { ExecutionLog } from '../core/types.js';
+import type { LogTailPage, SequencedLog } from '../core/types.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 
 /** The head of every live tail; a HEAD request gets the same without a stream. */
@@ -35,8 +36,8 @@ export interface TailOptions {
  * stream starts, what is heard is kept.
  */
 export class Listening {
-  private heard: ExecutionLog[] = [];
-  private deliver: ((log: ExecutionLog) => void) | null = null;
+  private heard: SequencedLog[] = [];
+  private deliver: ((entry: SequencedLog) => void) | null = null;
   readonly close: () => void;
 
   constructor(
@@ -44,8 +45,8 @@ export class Listening {
     readonly functionId: string,
     release: () => void = () => undefined,
   ) {
-    const unsubscribe = writer.subscribe(functionId, (log) =>
-      this.deliver ? this.deliver(log) : this.heard.push(log),
+    const unsubscribe = writer.subscribe(functionId, (entry) =>
+      this.deliver ? this.deliver(entry) : this.heard.push(entry),
     );
     this.close = () => {
       unsubscribe();
@@ -54,7 +55,7 @@ export class Listening {
   }
 
   /** What was heard so far; from now on each new log goes to `deliver`. */
-  start(deliver: (log: ExecutionLog) => void): ExecutionLog[] {
+  start(deliver: (entry: SequencedLog) => void): SequencedLog[] {
     this.deliver = deliver;
     const heard = this.heard;
     this.heard = [];
@@ -104,14 +105,15 @@ export class LiveTails {
   }
 
   /**
-   * Takes over the raw response; resolves when the stream ends. `backlog` is the store's newest
-   * `limit` logs, oldest first; logs the writer has not written yet join it.
+   * Takes over the raw response; resolves when the stream ends. `backlog` is the store's page read
+   * after listening began. `resumed`: the page holds what the client missed after its
+   * Last-Event-ID, and when it could not hold all of it (`more`) an `event: gap` says so first.
    */
   stream(
     res: ServerResponse,
     listening: Listening,
-    backlog: ExecutionLog[],
-    limit: number,
+    backlog: LogTailPage,
+    resumed: boolean,
     opts: TailOptions = {},
   ): Promise<void> {
     const functionId = listening.functionId;
@@ -124,26 +126,28 @@ export class LiveTails {
     // Node holds the head back until the first body bytes; with no backlog those would be the
     // first heartbeat, and the client would wait that long to learn the tail is open.
     res.write(': connected\n\n');
+    if (resumed && backlog.more) {
+      // No id: the client's last event id stays where it was.
+      const message =
+        'more logs were written since the last event id than one backlog holds; the oldest of them are not sent, read them from the listing';
+      res.write(`event: gap\ndata: ${JSON.stringify({ functionId, message })}\n\n`);
+    }
     // The same fields as the JSON listing, whose response schema leaves the workspace out.
     // The backlog goes out in one go (a page is capped by the store); the unread allowance counts
     // from what it left waiting, so a client is judged on keeping up with new logs.
     let backlogLeft = Infinity;
-    const send = ({ workspaceId: _workspace, ...shown }: ExecutionLog): void => {
-      if (res.destroyed) return;
-      res.write(`id: ${shown.id}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
+    let last = 0;
+    const send = ({ seq, log: { workspaceId: _workspace, ...shown } }: SequencedLog): void => {
+      // Heard while the page was read, and in it too: sequence numbers only grow.
+      if (res.destroyed || seq <= last) return;
+      last = seq;
+      res.write(`id: ${seq}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
       if (res.writableLength > backlogLeft + this.limits.maxUnreadBytes) res.destroy();
     };
-    // From here on every new log goes straight out; what came before is merged once: a log can
-    // be in the store's page, still in the writer, and heard while the page was read.
+    // Everything stored before the page was read is in it; everything after was heard.
     const heard = listening.start(send);
-    const byId = new Map<string, ExecutionLog>();
-    for (const log of [...backlog, ...this.writer.unwritten(functionId)]) byId.set(log.id, log);
-    const recent = [...byId.values()]
-      .sort((a, b) => a.timestamp.localeCompare(b.timestamp) || a.id.localeCompare(b.id))
-      .slice(-limit);
-    const sent = new Set(recent.map((l) => l.id));
-    for (const log of recent) send(log);
-    for (const log of heard) if (!sent.has(log.id)) send(log);
+    for (const entry of backlog.logs) send(entry);
+    for (const entry of heard) send(entry);
     backlogLeft = res.writableLength;
     const unsubscribe = listening.close;
     return new Promise((resolve) => {

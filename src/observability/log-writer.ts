@@ -1,6 +1,7 @@
 // Writes execution logs off the hot path: invocations append to an in-memory batch that is
 // flushed to the store every few milliseconds or when it fills; close() flushes what is left, so
-// none is lost on a graceful shutdown. Live tails subscribe here to see entries as they happen.
+// none is lost on a graceful shutdown. Live tails subscribe here to hear each entry once it is
+// stored, with the sequence number the store gave it: what a tail sends, it can resume after.
 //
 // When the store fails (a full disk), the logs wait in memory and writing backs off: appends stop
 // triggering writes until a retry timer fires (1 s, doubling up to 30 s, reset on success), and each
@@ -9,7 +10,7 @@
 // the oldest entries are dropped and counted. close() reports what it could not write.
 
 import { EventEmitter } from 'node:events';
-import type { ExecutionLog } from '../core/types.js';
+import type { ExecutionLog, SequencedLog } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
 
 /** Time and timers, injectable so tests move them by hand. */
@@ -81,8 +82,6 @@ export class ExecutionLogWriter {
   private retryMs = 0;
   private lastError: unknown;
   private dropped = 0;
-  /** The batch being written now: in neither the backlog nor (yet) the store. */
-  private writing: ExecutionLog[] = [];
   /** Dropped since the last line that reported drops. */
   private droppedUnreported = 0;
 
@@ -103,7 +102,6 @@ export class ExecutionLogWriter {
 
   append(log: ExecutionLog): void {
     this.backlog.push(log);
-    this.events.emit(log.functionId, log);
     this.trim();
     // Backing off: the retry timer writes them.
     if (this.failingSince !== undefined) return;
@@ -111,8 +109,11 @@ export class ExecutionLogWriter {
     else this.schedule();
   }
 
-  /** Calls listener with every new log of the function; returns the unsubscribe function. */
-  subscribe(functionId: string, listener: (log: ExecutionLog) => void): () => void {
+  /**
+   * Calls listener with every log of the function the store takes from now on, in the order of
+   * their sequence numbers; returns the unsubscribe function.
+   */
+  subscribe(functionId: string, listener: (entry: SequencedLog) => void): () => void {
     this.events.on(functionId, listener);
     return () => this.events.off(functionId, listener);
   }
@@ -123,15 +124,6 @@ export class ExecutionLogWriter {
    */
   flush(): Promise<void> {
     return this.write(true);
-  }
-
-  /** The function's logs not in the store yet (waiting, or being written), oldest first. */
-  unwritten(functionId: string): ExecutionLog[] {
-    const out = this.writing.filter((l) => l.functionId === functionId);
-    for (let i = this.start; i < this.backlog.length; i++) {
-      if (this.backlog[i]!.functionId === functionId) out.push(this.backlog[i]!);
-    }
-    return out;
   }
 
   stats(): LogWriterStats {
@@ -192,20 +184,19 @@ export class ExecutionLogWriter {
     if (this.failingSince !== undefined && !force) return;
     while (this.pending > 0) {
       const batch = this.take();
-      this.writing = batch;
+      let stored: SequencedLog[];
       try {
-        await this.meta.appendLogs(batch);
+        stored = await this.meta.appendLogs(batch);
       } catch (err) {
         // Put them back for the next attempt rather than dropping them.
         this.backlog = batch.concat(this.backlog.slice(this.start));
         this.start = 0;
         this.trim();
-        this.writing = [];
         this.failed(err);
         return;
       }
-      this.writing = [];
       this.recovered();
+      this.announce(stored);
       // A backlog left by an outage goes out a batch at a time with the event loop free between;
       // a normal remainder waits for the interval like any other entry.
       if (this.pending < (force ? 1 : this.maxBatch)) break;
@@ -246,6 +237,20 @@ export class ExecutionLogWriter {
     } else if (this.start >= Math.min(1024, this.maxPending)) {
       this.backlog = this.backlog.slice(this.start);
       this.start = 0;
+    }
+  }
+
+  /**
+   * Tells the subscribers. A listener that throws must not make a stored batch look failed: it
+   * would be written again under new numbers.
+   */
+  private announce(stored: SequencedLog[]): void {
+    for (const entry of stored) {
+      try {
+        this.events.emit(entry.log.functionId, entry);
+      } catch (err) {
+        this.opts.log?.('error', { error: describe(err) }, `a live-tail listener failed: ${describe(err)}`);
+      }
     }
   }
 

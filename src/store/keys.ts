@@ -61,6 +61,12 @@ export const kvSk = (store: string, key: string): string => `${kvStorePrefix(sto
 export const KV_USAGE_SK = 'KVUSAGE';
 /** The one row holding how many logs a function has stored and how many bytes they count. */
 export const LOG_USAGE_SK = 'LOGUSAGE';
+/**
+ * The last write sequence number given to an execution log, one row for the whole store. Each
+ * append numbers its logs after it, so a live tail can resume exactly after the last it sent.
+ */
+export const LOG_SEQ_PK = 'LOGSEQ';
+export const LOG_SEQ_SK = 'LOGSEQ';
 
 export const workspaceGsiSk = (createdAt: string, ws: string): string => `${createdAt}#${ws}`;
 export const fnGsiPk = (fn: string): string => `FN#${fn}`;

@@ -14,7 +14,9 @@ import type {
   ExecutionLog,
   FunctionRecord,
   InvocationStats,
+  LogTailPage,
   MinuteStats,
+  SequencedLog,
   Workspace,
 } from '../core/types.js';
 
@@ -81,9 +83,10 @@ export interface MetadataStore {
    * All or nothing. Logs of a function that does not exist (any more) are dropped, so a log flushed
    * after its function was deleted leaves nothing behind. When a function's stored logs would count
    * more than the adapter's per-function quota (core/log-quota.ts, logEntryBytes), its oldest logs
-   * are deleted in the same step until they fit; statistics still count them.
+   * are deleted in the same step until they fit; statistics still count them. Answers the logs it
+   * stored, in the order given, each numbered after every log stored before (SequencedLog).
    */
-  appendLogs(logs: ExecutionLog[]): Promise<void>;
+  appendLogs(logs: ExecutionLog[]): Promise<SequencedLog[]>;
   /**
    * Newest first. With `maxBytes`, the page ends once its entries' stored size passes it (the
    * first entry always comes back): one invocation's log can hold 75 KB, and a page of 1,000 of
@@ -94,8 +97,16 @@ export interface MetadataStore {
   countFunctionLogs(functionId: string): Promise<number>;
   /** Newest first, across every function of the workspace; `maxBytes` as for listFunctionLogs. */
   listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
-  /** Logs of a function with timestamp > `afterTimestamp`, oldest first (for live tails). */
-  listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]>;
+  /**
+   * For live tails: the newest `limit` logs of the function whose sequence number is above
+   * `afterSeq` (0: all), oldest first, ending early past `maxBytes` as listFunctionLogs does.
+   */
+  tailFunctionLogs(
+    functionId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<LogTailPage>;
   /**
    * Deletes up to `limit` of the function's logs with timestamp < `before`, oldest first, and
    * returns how many it deleted (retention: fewer than `limit` means none older is left).

@@ -44,13 +44,14 @@ describe('the eunha command', () => {
       child.on('close', (code) => resolve({ code, out, err }));
     });
 
+  const serverEnv = {
+    EUNHA_DATA_DIR: join(dir, 'data'),
+    EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+    EUNHA_WARM_POOL_SIZE: '1',
+    EUNHA_ADMIN_KEY: ADMIN_KEY,
+  };
   before(async () => {
-    server = await startServer({
-      EUNHA_DATA_DIR: join(dir, 'data'),
-      EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
-      EUNHA_WARM_POOL_SIZE: '1',
-      EUNHA_ADMIN_KEY: ADMIN_KEY,
-    });
+    server = await startServer(serverEnv);
   });
   after(async () => {
     server?.child.kill('SIGTERM');
@@ -127,36 +128,57 @@ class IncomingHandler(http.IncomingHandler):
     );
   });
 
-  test('logs --follow streams each new invocation', { timeout: 60_000 }, async () => {
-    const ws = (await eunha(['workspaces', 'create', 'tail'])).out.trim();
-    const url = /→ (http\S+)/.exec(
-      (await eunha(['deploy', file('tail.py', handler('t')), '-w', ws])).out,
-    )![1]!;
-    await (await fetch(`${url}/before`)).text();
-    const child = spawn(process.execPath, [CLI, 'logs', 'tail', '-w', ws, '--follow', '--limit', '1'], {
-      env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const until = async (text: string): Promise<void> => {
-      const deadline = Date.now() + 15_000;
-      while (!out.includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      assert.ok(out.includes(text), `no '${text}' in the tail: ${out} ${err}`);
-    };
-    try {
-      // The backlog first (the one newest log), then what happens after the tail opened.
-      await until('/before');
-      assert.ok(!out.includes('/followed'));
-      await (await fetch(`${url}/followed?x=1`)).text();
-      await until('/followed?x=1');
-      assert.match(out, /\| saw GET \/fn\/\S+\/followed\?x=1/);
-      assert.equal(err, '');
-    } finally {
-      child.kill();
-    }
-  });
+  test(
+    'logs --follow streams each new invocation, and goes on exactly where it was across a server restart',
+    { timeout: 90_000 },
+    async () => {
+      const ws = (await eunha(['workspaces', 'create', 'tail'])).out.trim();
+      const url = /→ (http\S+)/.exec(
+        (await eunha(['deploy', file('tail.py', handler('t')), '-w', ws])).out,
+      )![1]!;
+      await (await fetch(`${url}/before`)).text();
+      const child = spawn(process.execPath, [CLI, 'logs', 'tail', '-w', ws, '--follow', '--limit', '1'], {
+        env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+      const until = async (text: string): Promise<void> => {
+        const deadline = Date.now() + 15_000;
+        while (!out.includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(out.includes(text), `no '${text}' in the tail: ${out} ${err}`);
+      };
+      try {
+        // The backlog first (the one newest log), then what happens after the tail opened.
+        await until('/before');
+        assert.ok(!out.includes('/followed'));
+        await (await fetch(`${url}/followed?x=1`)).text();
+        await until('/followed?x=1');
+        assert.match(out, /\| saw GET \/fn\/\S+\/followed\?x=1/);
+        assert.equal(err, '');
+        // The server restarts on the same port; the tail reconnects with its last event id. A call
+        // made before it is back in (right after the restart) and one after both come, once each.
+        server.child.kill('SIGTERM');
+        await server.exited;
+        server = await startServer({ ...serverEnv, EUNHA_PORT: new URL(server.url).port });
+        await (await fetch(`${url}/after-restart`)).text();
+        await until('/after-restart');
+        await (await fetch(`${url}/later`)).text();
+        await until('/later');
+        for (const path of ['/before', '/followed?x=1', '/after-restart', '/later']) {
+          assert.equal(
+            out.split(`saw GET /fn/`).filter((l) => l.split('\n')[0]!.endsWith(path)).length,
+            1,
+            `${path} once:\n${out}`,
+          );
+        }
+        assert.match(err, /reconnecting for up to 30 s\n(.|\n)*eunha: reconnected\n/);
+      } finally {
+        child.kill();
+      }
+    },
+  );
 
   test('what it says when something is wrong, and its exit codes', { timeout: 60_000 }, async () => {
     const ws = (await eunha(['workspaces', 'create', 'wrong'])).out.trim();

@@ -65,13 +65,14 @@ describe('the eunha command and odd answers', () => {
     };
     const events = [];
     for await (const ev of new ApiClient(base, undefined).events('/tail')) events.push(ev);
+    // An id holds for the events after it, as in SSE.
     assert.deepEqual(events, [
-      { event: 'log', data: '{"a":1}' },
-      { event: 'message', data: 'x\ny' },
+      { event: 'log', data: '{"a":1}', id: '1' },
+      { event: 'message', data: 'x\ny', id: '1' },
     ]);
   });
 
-  test('a live tail that ends without a word, or turns unauthorized, is an error (exit 1)', async () => {
+  test('with --reconnect 0, a live tail that ends without a word, or turns unauthorized, is an error (exit 1)', async () => {
     handler = withTail(async (res) => {
       res.write(
         'event: log\ndata: {"timestamp":"t","status":"success","statusCode":200,"duration":1,"logs":["hi"]}\n\n',
@@ -79,7 +80,7 @@ describe('the eunha command and odd answers', () => {
       await sleep(20);
       res.end();
     });
-    const ended = await cli(['logs', 'f', '-w', 'w', '--follow']);
+    const ended = await cli(['logs', 'f', '-w', 'w', '--follow', '--reconnect', '0']);
     assert.equal(ended.code, 1);
     assert.match(ended.out, /^t\t200\tsuccess\t1 ms\n {2}\| hi\n$/);
     assert.equal(ended.err, 'eunha: STREAM_LOST: the server ended the live tail\n');
@@ -87,14 +88,14 @@ describe('the eunha command and odd answers', () => {
     handler = withTail(async (res) => {
       res.end('event: unauthorized\ndata: {"message":"the key was revoked"}\n\n');
     });
-    const revoked = await cli(['logs', 'f', '-w', 'w', '-f']);
+    const revoked = await cli(['logs', 'f', '-w', 'w', '-f', '--reconnect', '0']);
     assert.equal(revoked.code, 1);
     assert.equal(revoked.err, 'eunha: UNAUTHORIZED (401): the key was revoked\n');
 
     handler = withTail(async (res) => {
       res.end('event: deleted\ndata: {"functionId":"fn-1","message":"the function was deleted"}\n\n');
     });
-    const deleted = await cli(['--json', 'logs', 'f', '-w', 'w', '-f']);
+    const deleted = await cli(['--json', 'logs', 'f', '-w', 'w', '-f', '--reconnect', '0']);
     assert.equal(deleted.code, 0);
     assert.equal(deleted.out, '', 'the JSON lines are logs only');
     assert.equal(deleted.err, 'eunha: the function was deleted\n');
@@ -107,9 +108,60 @@ describe('the eunha command and odd answers', () => {
       await sleep(20);
       res.destroy();
     });
-    const dropped = await cli(['logs', 'f', '-w', 'w', '-f']);
+    const dropped = await cli(['logs', 'f', '-w', 'w', '-f', '--reconnect', '0']);
     assert.equal(dropped.code, 1);
     assert.match(dropped.err, /^eunha: STREAM_LOST: /);
+  });
+
+  test('a follow that is cut off reconnects with the last event id and goes on where it was', async () => {
+    const line = (n: number) =>
+      `data: {"timestamp":"t${n}","status":"success","statusCode":200,"duration":1,"logs":[]}\n\n`;
+    const asked: Array<string | undefined> = [];
+    handler = withTail(async (res) => {
+      const last = res.req.headers['last-event-id'] as string | undefined;
+      asked.push(last);
+      if (last === undefined) {
+        res.write(`id: 7\nevent: log\n${line(7)}`);
+        await sleep(20);
+        res.destroy(); // a network blip
+      } else if (asked.length === 2) {
+        res.end(); // a server shutting down: ends the stream without a word
+      } else {
+        res.write(`event: gap\ndata: {"message":"some were skipped"}\n\nid: 9\nevent: log\n${line(9)}`);
+        res.end('event: deleted\ndata: {"message":"the function was deleted"}\n\n');
+      }
+    });
+    const followed = await cli(['logs', 'f', '-w', 'w', '-f', '--reconnect', '20']);
+    assert.equal(followed.code, 0, followed.err);
+    assert.deepEqual(asked, [undefined, '7', '7']);
+    assert.match(followed.out, /^t7\t.*\nt9\t/);
+    assert.match(followed.err, /^eunha: STREAM_LOST: .*; reconnecting for up to 20 s\n/);
+    assert.match(
+      followed.err,
+      /eunha: reconnected\neunha: some were skipped\neunha: the function was deleted\n$/,
+    );
+
+    // A server that keeps ending the stream at once is given up on after the window.
+    let tries = 0;
+    handler = withTail(async (res) => {
+      tries++;
+      res.end();
+    });
+    const began = Date.now();
+    const gaveUp = await cli(['logs', 'f', '-w', 'w', '-f', '--reconnect', '1']);
+    assert.equal(gaveUp.code, 1);
+    assert.ok(tries >= 2 && Date.now() - began < 5000, `${tries} tries in ${Date.now() - began} ms`);
+    assert.match(gaveUp.err, /eunha: STREAM_LOST: the server ended the live tail\n$/);
+
+    // A refusal is not retried.
+    handler = (req, res) => {
+      if (req.url?.endsWith('/functions')) return res.end(ONE_FUNCTION);
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"NOT_FOUND","message":"gone","details":{}}}');
+    };
+    const refused = await cli(['logs', 'f', '-w', 'w', '-f']);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.err, 'eunha: NOT_FOUND (404): gone\n');
   });
 
   test('not an Eunha server: one line, no stack', async () => {

@@ -29,7 +29,12 @@ const chatty = (i: number): ExecutionLog => ({
 });
 
 describe('live tail limits', () => {
-  const writer = new ExecutionLogWriter({ appendLogs: async () => undefined }, { flushIntervalMs: 1 });
+  // A store that keeps nothing but numbers what it is given, as a store does.
+  let seq = 0;
+  const writer = new ExecutionLogWriter(
+    { appendLogs: async (logs) => logs.map((log) => ({ seq: ++seq, log })) },
+    { flushIntervalMs: 1 },
+  );
   const tails = new LiveTails(writer, 15_000, 1_000, { perWorkspace: 3, maxUnreadBytes: 256 * 1024 });
   const servers: Server[] = [];
   after(async () => {
@@ -56,7 +61,12 @@ describe('live tail limits', () => {
   test('a reading client gets a backlog larger than the allowance, whole', { timeout: 30_000 }, async () => {
     const backlog = Array.from({ length: 10 }, (_, i) => chatty(10_000 + i)); // ~1 MB, 4× the allowance
     const server = createServer((_req, res) => {
-      void tails.stream(res, tails.listen('ws-d', 'fn-chatty'), backlog, 100);
+      const page = {
+        logs: backlog.map((log, i) => ({ seq: i + 1, log })),
+        more: false,
+        last: backlog.length,
+      };
+      void tails.stream(res, tails.listen('ws-d', 'fn-chatty'), page, false);
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -82,7 +92,9 @@ describe('live tail limits', () => {
     let ended!: () => void;
     const streamEnded = new Promise<void>((r) => (ended = r));
     const server = createServer((_req, res) => {
-      void tails.stream(res, tails.listen('ws-a', 'fn-chatty'), [], 100).then(ended);
+      void tails
+        .stream(res, tails.listen('ws-a', 'fn-chatty'), { logs: [], more: false, last: 0 }, false)
+        .then(ended);
     });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

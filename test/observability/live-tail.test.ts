@@ -139,47 +139,161 @@ describe('live tail', () => {
     },
   );
 
-  test(
-    "each entry's id is its log id, and a reconnect gets the backlog again: nothing is lost",
-    { timeout: 20_000 },
-    async () => {
-      // Resuming after Last-Event-ID was tried and undone: logs reach a tail in the order their
-      // calls end, which no stored order follows exactly, so a resume lost slow calls (a review).
-      const ws = await newWorkspace('tail-resume');
-      const fn = await newFunction(ws, 'resumed');
-      const f = { id: fn, workspaceId: ws } as FunctionRecord;
-      const start = Date.parse('2026-11-26T12:00:00.000Z');
-      for (let i = 0; i < 3; i++) {
-        p.writer.append(log(f, { id: `log-${i}`, timestamp: new Date(start + i * 1000).toISOString() }));
-      }
+  describe('resume after Last-Event-ID', () => {
+    const entries = (blocks: string[]) =>
+      blocks
+        .filter((b) => b.includes('event: log'))
+        .map((b) => [/^id: (.*)$/m.exec(b)![1]!, JSON.parse(b.split('data: ')[1]!).id as string] as const);
+    const until = async (tail: Tail, n: number): Promise<void> => {
+      while (entries(tail.blocks).length < n) await new Promise((r) => tail.res.once('data', r));
+    };
+    const at = (s: number) => new Date(Date.parse('2026-11-26T12:00:00.000Z') + s * 1000).toISOString();
+    /** Appends logs in this order (not their timestamps' order) and waits until they are stored. */
+    const write = async (f: FunctionRecord, logs: Array<[string, number]>): Promise<void> => {
+      for (const [id, s] of logs) p.writer.append(log(f, { id, timestamp: at(s) }));
       await p.writer.flush();
-      const entries = (blocks: string[]) =>
-        blocks
-          .filter((b) => b.includes('event: log'))
-          .map((b) => [/^id: (.*)$/m.exec(b)![1]!, JSON.parse(b.split('data: ')[1]!).id as string]);
-      const until = async (tail: Tail, n: number): Promise<void> => {
-        while (entries(tail.blocks).length < n) await new Promise((r) => tail.res.once('data', r));
-      };
-      const first = await openTail(tailUrl(ws, fn));
-      await until(first, 3);
-      first.close();
-      assert.deepEqual(entries(first.blocks), [
-        ['log-0', 'log-0'],
-        ['log-1', 'log-1'],
-        ['log-2', 'log-2'],
-      ]);
-      const again = await openTail(tailUrl(ws, fn), { 'last-event-id': 'log-1' });
-      try {
-        await until(again, 3);
+    };
+
+    test(
+      'ids are sequence numbers in write order, and a reconnect gets exactly what it missed, a slow call too',
+      { timeout: 20_000 },
+      async () => {
+        const ws = await newWorkspace('tail-resume');
+        const fn = await newFunction(ws, 'resumed');
+        const f = { id: fn, workspaceId: ws } as FunctionRecord;
+        // Logs are written as calls end: a call that started later can be written first.
+        await write(f, [
+          ['b', 2],
+          ['a', 1],
+          ['c', 3],
+        ]);
+        const first = await openTail(tailUrl(ws, fn));
+        await until(first, 3);
+        // One more while the tail is open: it comes live, after the backlog.
+        await write(f, [['d', 4]]);
+        await until(first, 4);
+        first.close();
+        const seen = entries(first.blocks);
         assert.deepEqual(
-          entries(again.blocks).map(([id]) => id),
-          ['log-0', 'log-1', 'log-2'],
+          seen.map(([, id]) => id),
+          ['b', 'a', 'c', 'd'],
         );
-      } finally {
-        again.close();
-      }
-    },
-  );
+        const seqs = seen.map(([seq]) => Number(seq));
+        assert.ok(
+          seqs.every((n, i) => Number.isInteger(n) && n > 0 && (i === 0 || n > seqs[i - 1]!)),
+          String(seqs),
+        );
+        // While it was away: a slow call that started before everything above ends, and a quick one.
+        await write(f, [
+          ['slow', 0],
+          ['e', 5],
+        ]);
+        const again = await openTail(tailUrl(ws, fn), { 'last-event-id': String(seqs.at(-1)) });
+        try {
+          await until(again, 2);
+          await write(f, [['f', 6]]);
+          await until(again, 3);
+          const resumed = entries(again.blocks);
+          assert.deepEqual(
+            resumed.map(([, id]) => id),
+            ['slow', 'e', 'f'],
+          );
+          assert.ok(Number(resumed[0]![0]) > seqs.at(-1)!);
+          assert.ok(!again.blocks.some((b) => b.startsWith('event: gap')));
+          // A resume from the middle: only what came after that entry.
+          const middle = await openTail(tailUrl(ws, fn), { 'last-event-id': String(seqs[1]) });
+          try {
+            await until(middle, 5);
+            assert.deepEqual(
+              entries(middle.blocks).map(([, id]) => id),
+              ['c', 'd', 'slow', 'e', 'f'],
+            );
+          } finally {
+            middle.close();
+          }
+        } finally {
+          again.close();
+        }
+      },
+    );
+
+    test(
+      'more missed than `limit`: an event: gap, then the newest of them',
+      { timeout: 20_000 },
+      async () => {
+        const ws = await newWorkspace('tail-gap');
+        const fn = await newFunction(ws, 'gappy');
+        const f = { id: fn, workspaceId: ws } as FunctionRecord;
+        await write(f, [['x', 0]]);
+        const first = await openTail(tailUrl(ws, fn));
+        await until(first, 1);
+        first.close();
+        const lastSeen = entries(first.blocks)[0]![0];
+        await write(
+          f,
+          Array.from({ length: 5 }, (_, i) => [`m${i}`, i + 1] as [string, number]),
+        );
+        const again = await openTail(new URL(`${tailUrl(ws, fn)}&limit=2`), { 'last-event-id': lastSeen });
+        try {
+          await until(again, 2);
+          const gap = again.blocks.findIndex((b) => b.startsWith('event: gap'));
+          const firstLog = again.blocks.findIndex((b) => b.includes('event: log'));
+          assert.ok(gap !== -1 && gap < firstLog, again.blocks.join(' | '));
+          assert.doesNotMatch(again.blocks[gap]!, /^id:/m);
+          assert.deepEqual(
+            entries(again.blocks).map(([, id]) => id),
+            ['m3', 'm4'],
+          );
+        } finally {
+          again.close();
+        }
+        // Exactly `limit` missed is no gap.
+        await write(f, [['n', 9]]);
+        const exact = await openTail(new URL(`${tailUrl(ws, fn)}&limit=2`), {
+          'last-event-id': entries(again.blocks)[0]![0],
+        });
+        try {
+          await until(exact, 2);
+          assert.deepEqual(
+            entries(exact.blocks).map(([, id]) => id),
+            ['m4', 'n'],
+          );
+          assert.ok(!exact.blocks.some((b) => b.startsWith('event: gap')));
+        } finally {
+          exact.close();
+        }
+      },
+    );
+
+    test(
+      'a Last-Event-ID that is no sequence number of this store starts the tail afresh',
+      { timeout: 20_000 },
+      async () => {
+        const ws = await newWorkspace('tail-fresh');
+        const fn = await newFunction(ws, 'fresh');
+        const f = { id: fn, workspaceId: ws } as FunctionRecord;
+        await write(f, [
+          ['p', 1],
+          ['q', 2],
+        ]);
+        // A log id (what tails sent before ids were numbers), junk, and a number past the store's last.
+        for (const id of ['log-1', '12abc', '', String(Number.MAX_SAFE_INTEGER)]) {
+          const tail = await openTail(tailUrl(ws, fn), { 'last-event-id': id });
+          try {
+            await until(tail, 2);
+            assert.deepEqual(
+              entries(tail.blocks).map(([, logId]) => logId),
+              ['p', 'q'],
+              `Last-Event-ID ${JSON.stringify(id)}`,
+            );
+            assert.ok(!tail.blocks.some((b) => b.startsWith('event: gap')));
+          } finally {
+            tail.close();
+          }
+        }
+      },
+    );
+  });
 
   test('HEAD with follow=true answers the stream headers and ends', { timeout: 10_000 }, async () => {
     const ws = await newWorkspace('tail-head');

@@ -210,24 +210,27 @@ describe('SQLite metadata store', () => {
     await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
   });
 
-  test('a version-1 file migrates: CPU time columns, per-minute sums and log usage are built from its logs', async () => {
+  test('a version-1 file migrates: CPU time columns, per-minute sums, log usage and sequence numbers are built from its logs', async () => {
     const path = freshPath();
     const ws = workspace();
     const f = fn(ws.id);
     const l = log(f, { timestamp: '2026-03-02T11:30:15.000Z', cpuMs: 7.5, duration: 12 });
     const l2 = log(f, { timestamp: '2026-03-02T11:30:45.000Z', cpuMs: 0.5, duration: 8, status: 'error' });
     {
-      // A version-1 file: a function and a log written today, then version 2's step undone (the
-      // column and the wider index go, the old index comes back).
+      // A version-1 file: a function and a log written today, then the later steps undone (for
+      // version 2's, the column and the wider index go, the old index comes back). Written newest
+      // first, so that numbers given in timestamp order differ from the order written.
       const store = await openSqliteMetadataStore(path);
       await store.createWorkspace(ws);
       await store.createFunction(f);
-      await store.appendLogs([l, l2]);
+      await store.appendLogs([l2, l]);
       await store.close();
       const db = new Database(path);
       db.exec(`
+        DROP INDEX items_log_seq;
+        ALTER TABLE items DROP COLUMN seq;
         DROP INDEX items_minute_ws;
-        DELETE FROM items WHERE kind IN ('minute', 'logusage');
+        DELETE FROM items WHERE kind IN ('minute', 'logusage', 'logseq');
         ALTER TABLE items DROP COLUMN calls;
         DROP INDEX items_log_fn_stats;
         ALTER TABLE items DROP COLUMN cpu_ms;
@@ -254,6 +257,17 @@ describe('SQLite metadata store', () => {
       });
       assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l2, l]);
       assert.equal(await store.countFunctionLogs(f.id), 2);
+      // Numbered in timestamp order; the next log is numbered after them.
+      assert.deepEqual(await store.tailFunctionLogs(f.id, 0, 10), {
+        logs: [
+          { seq: 1, log: l },
+          { seq: 2, log: l2 },
+        ],
+        more: false,
+        last: 2,
+      });
+      const [next] = await store.appendLogs([log(f, { timestamp: '2026-03-02T11:29:00.000Z' })]);
+      assert.equal(next!.seq, 3);
     } finally {
       await store.close();
     }
@@ -264,6 +278,7 @@ describe('SQLite metadata store', () => {
     const tight = await openSqliteMetadataStore(path, { logMaxBytesPerFunction: bytes(l2) + bytes(l3) });
     try {
       await tight.appendLogs([l3]);
+      // The 11:29 log counts too: it is the oldest, and goes with l.
       assert.deepEqual(await tight.listFunctionLogs(f.id, 10), [l3, l2]);
     } finally {
       await tight.close();

@@ -7,6 +7,7 @@ import {
   FunctionParams,
   LogsQuery,
   LogsResponse,
+  TailHeaders,
   WorkspaceLogsQuery,
   WorkspaceParams,
 } from '../../core/schemas.js';
@@ -34,9 +35,10 @@ export async function logRoutes(
         tags,
         summary: 'Execution logs of a function, newest first',
         description:
-          'With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` until the client leaves. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.',
+          "With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` once it is stored, until the client leaves. Each event's `id` is the entry's write sequence number: a client that reconnects with `Last-Event-ID` (EventSource does so by itself) gets exactly the entries stored after it, at most `limit` of them; when more were missed an `event: gap` comes first. A `Last-Event-ID` that is not such a number starts the tail afresh. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.",
         params: FunctionParams,
         querystring: LogsQuery,
+        headers: TailHeaders,
         response: {
           200: {
             description: 'A page of logs; with `follow=true`, a live tail',
@@ -46,7 +48,7 @@ export async function logRoutes(
                 schema: {
                   type: 'string',
                   description:
-                    '`event: log` frames whose `data` is one ExecutionLog as JSON; `event: deleted` at the end',
+                    '`event: log` frames whose `id` is a sequence number and whose `data` is one ExecutionLog as JSON; `event: gap` before a resumed backlog that could not hold every missed entry; `event: deleted` at the end',
                 },
               },
             },
@@ -67,15 +69,15 @@ export async function logRoutes(
       }
       // Listening starts before the page is read, so no log falls between the two.
       const listening = tails.listen(ws, fn);
-      let page;
+      let backlog;
       try {
-        page = await logs.forFunction(ws, fn, limit);
+        backlog = await logs.tail(ws, fn, lastEventId(req.headers['last-event-id']), limit);
       } catch (err) {
         listening.close();
         throw err;
       }
       reply.hijack();
-      await tails.stream(reply.raw, listening, [...page.logs].reverse(), limit, {
+      await tails.stream(reply.raw, listening, backlog.page, backlog.resumed, {
         headers: {
           'x-request-id': String(req.id),
           ...(reply.getHeader('access-control-allow-origin')
@@ -115,4 +117,13 @@ export async function logRoutes(
       return { logs: page, total: page.length };
     },
   );
+}
+
+/**
+ * A tail's resume point. Anything but a sequence number (a log id a tail sent before they were
+ * numbered, a mangled header) starts the tail afresh: EventSource resends the last id on every
+ * reconnect by itself, and an error would end the console's stream for good.
+ */
+function lastEventId(header: string | string[] | undefined): number | undefined {
+  return typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
 }

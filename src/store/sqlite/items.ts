@@ -10,6 +10,7 @@ export type ItemKind =
   | 'task'
   | 'log'
   | 'logusage'
+  | 'logseq'
   | 'minute'
   | 'kv'
   | 'kvusage'
@@ -30,6 +31,7 @@ export interface ItemRow {
   duration_ms: number | null;
   cpu_ms: number | null;
   calls: number | null;
+  seq: number | null;
 }
 
 /** Only the columns a kind uses need to be given; the rest are NULL. */
@@ -49,6 +51,7 @@ const COLUMNS = [
   'duration_ms',
   'cpu_ms',
   'calls',
+  'seq',
 ];
 const VALUES = COLUMNS.map((c) => `@${c}`).join(', ');
 
@@ -64,6 +67,7 @@ function fill(input: ItemInput): ItemRow {
     duration_ms: null,
     cpu_ms: null,
     calls: null,
+    seq: null,
     ...input,
   };
 }

@@ -2,14 +2,19 @@
 // (gsi1 WS#{ws}#LOGS/{ts}#{id}). Their ts / ws_id / is_error / duration_ms / cpu_ms columns feed
 // stats.ts, and each append adds its logs to their minutes' sums (minutes.ts) in the same transaction.
 //
+// Each append numbers its logs after the store's last sequence number (LOGSEQ/LOGSEQ, in the same
+// transaction), kept in the `seq` column and indexed per function: a live tail's resume point.
+//
 // Each function's stored logs have a byte quota (core/log-quota.ts). How many it has and what they
 // count is one row, FN#{fn}/LOGUSAGE, kept in the same transactions; an append that takes the
 // function past its quota deletes its oldest logs before it commits. Those stay in their minutes'
 // sums: the quota bounds what is kept to read, not what the statistics saw.
 import { invalid } from '../../core/errors.js';
 import { LOG_ENTRY_OVERHEAD, logEntryBytes } from '../../core/log-quota.js';
-import type { ExecutionLog } from '../../core/types.js';
+import type { ExecutionLog, LogTailPage, SequencedLog } from '../../core/types.js';
 import {
+  LOG_SEQ_PK,
+  LOG_SEQ_SK,
   LOG_SK_PREFIX,
   LOG_USAGE_SK,
   MINUTE_SK_PREFIX,
@@ -53,7 +58,7 @@ interface Usage {
 
 export class Logs {
   private readonly listFnStmt;
-  private readonly afterStmt;
+  private readonly tailStmt;
   private readonly listWsStmt;
   private readonly deleteBeforeStmt;
   private readonly oldSumsStmt;
@@ -71,8 +76,8 @@ export class Logs {
     this.listFnStmt = db.prepare<[string, string, string, number], { data: string }>(
       'SELECT data FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk DESC LIMIT ?',
     );
-    this.afterStmt = db.prepare<[string, string, string, number], { data: string }>(
-      'SELECT data FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk ASC LIMIT ?',
+    this.tailStmt = db.prepare<[string, number, number], { seq: number; data: string }>(
+      "SELECT seq, data FROM items WHERE pk = ? AND kind = 'log' AND seq > ? ORDER BY seq DESC LIMIT ?",
     );
     this.listWsStmt = db.prepare<[string, number], { data: string }>(
       'SELECT data FROM items WHERE gsi1pk = ? ORDER BY gsi1sk DESC LIMIT ?',
@@ -99,6 +104,11 @@ export class Logs {
     this.deleteMinutesBeforeStmt = db.prepare<[string, string, string]>(
       'DELETE FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
     );
+  }
+
+  /** The last sequence number given to a log (0 before the first). */
+  private lastSeq(): number {
+    return Number(this.items.getData(LOG_SEQ_PK, LOG_SEQ_SK) ?? 0);
   }
 
   /** The function's row, or zeros when it has stored no log yet. Call inside a transaction. */
@@ -147,7 +157,9 @@ export class Logs {
    * Logs of a function that no longer exists are dropped: an invocation that finishes (or a batch
    * that is flushed) after its function was deleted must not leave rows behind.
    */
-  append(logs: ExecutionLog[]): void {
+  append(logs: ExecutionLog[]): SequencedLog[] {
+    const stored: SequencedLog[] = [];
+    let seq = this.lastSeq();
     const exists = new Map<string, boolean>();
     const deltas: MinuteDelta[] = [];
     const usage = new Map<string, Usage>();
@@ -172,6 +184,7 @@ export class Logs {
         is_error: log.status === 'error' ? 1 : 0,
         duration_ms: log.duration,
         cpu_ms: log.cpuMs,
+        seq: ++seq,
       };
       const d = {
         functionId: log.functionId,
@@ -201,9 +214,14 @@ export class Logs {
         u.bytes -= old?.n ?? 0;
       }
       deltas.push(d);
+      stored.push({ seq, log });
     }
     this.minutes.apply(deltas);
     for (const [pk, delta] of usage) this.account(pk, delta);
+    if (stored.length > 0) {
+      this.items.upsert({ pk: LOG_SEQ_PK, sk: LOG_SEQ_SK, kind: 'logseq', data: String(seq) });
+    }
+    return stored;
   }
 
   listForFunction(functionId: string, limit: number, maxBytes = Infinity): ExecutionLog[] {
@@ -218,12 +236,30 @@ export class Logs {
     return this.usage(fnPk(functionId)).count;
   }
 
-  /** Strictly after: the range starts past every sort key `LOG#{after}#…`. */
-  listForFunctionAfter(functionId: string, afterTimestamp: string, limit: number): ExecutionLog[] {
-    const from = prefixEnd(`${LOG_SK_PREFIX}${requireTimestamp(afterTimestamp, 'afterTimestamp')}#`);
-    return this.afterStmt
-      .all(fnPk(functionId), from, LOGS_END, sqlLimit(limit))
-      .map((r) => JSON.parse(r.data) as ExecutionLog);
+  /**
+   * The newest `limit` logs numbered after `afterSeq`, oldest first, fewer once their JSON passes
+   * `maxBytes` (the newest always comes back); `more` when some after `afterSeq` were left out.
+   */
+  tailForFunction(functionId: string, afterSeq: number, limit: number, maxBytes = Infinity): LogTailPage {
+    const last = this.lastSeq();
+    const max = sqlLimit(limit);
+    if (max === 0) return { logs: [], more: false, last };
+    const logs: SequencedLog[] = [];
+    let size = 0;
+    let more = false;
+    for (const { seq, data } of this.tailStmt.iterate(
+      fnPk(functionId),
+      afterSeq,
+      max === -1 ? -1 : max + 1,
+    )) {
+      size += data.length;
+      if (logs.length === max || (logs.length > 0 && size > maxBytes)) {
+        more = true;
+        break;
+      }
+      logs.push({ seq, log: JSON.parse(data) as ExecutionLog });
+    }
+    return { logs: logs.reverse(), more, last };
   }
 
   /**

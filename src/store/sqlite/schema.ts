@@ -87,6 +87,21 @@ const migrations: Migration[] = [
         FROM items WHERE kind = 'log' GROUP BY pk;
     `);
   },
+  // 6: a write sequence number on each log (logs.ts), so that a live tail resumes exactly after
+  // the last entry it sent (SSE Last-Event-ID): neither a log's timestamp (its start) nor its key
+  // follows the order logs are written in, which is the order a tail sends them. The logs there
+  // are get numbers in timestamp order; the last one given is kept in LOGSEQ/LOGSEQ.
+  (db) => {
+    db.exec(`
+      ALTER TABLE items ADD COLUMN seq INTEGER;
+      UPDATE items SET seq = r.n
+        FROM (SELECT pk, sk, row_number() OVER (ORDER BY ts, pk, sk) AS n FROM items WHERE kind = 'log') AS r
+        WHERE items.pk = r.pk AND items.sk = r.sk;
+      CREATE INDEX items_log_seq ON items (pk, seq) WHERE kind = 'log';
+      INSERT INTO items (pk, sk, kind, data)
+        SELECT 'LOGSEQ', 'LOGSEQ', 'logseq', CAST(max(seq) AS TEXT) FROM items WHERE kind = 'log' HAVING count(*) > 0;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -11,7 +11,9 @@ import type {
   ExecutionLog,
   FunctionRecord,
   InvocationStats,
+  LogTailPage,
   MinuteStats,
+  SequencedLog,
   Workspace,
 } from '../../core/types.js';
 import type { FunctionPatch, MetadataStore, TaskPatch, WorkspacePatch } from '../ports.js';
@@ -172,7 +174,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.run(() => this.deployments.listActive());
   }
 
-  appendLogs(logs: ExecutionLog[]): Promise<void> {
+  appendLogs(logs: ExecutionLog[]): Promise<SequencedLog[]> {
     return this.tx(() => this.logs.append(logs));
   }
   listFunctionLogs(functionId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]> {
@@ -187,8 +189,13 @@ export class SqliteMetadataStore implements MetadataStore {
   listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]> {
     return this.run(() => this.logs.listForWorkspace(workspaceId, limit, maxBytes));
   }
-  listFunctionLogsAfter(functionId: string, afterTimestamp: string, limit: number): Promise<ExecutionLog[]> {
-    return this.run(() => this.logs.listForFunctionAfter(functionId, afterTimestamp, limit));
+  tailFunctionLogs(
+    functionId: string,
+    afterSeq: number,
+    limit: number,
+    maxBytes?: number,
+  ): Promise<LogTailPage> {
+    return this.run(() => this.logs.tailForFunction(functionId, afterSeq, limit, maxBytes));
   }
   functionMinutes(functionId: string, since: string, until: string): Promise<MinuteStats[]> {
     return this.run(() => this.stats.minutesOfFunction(functionId, since, until));

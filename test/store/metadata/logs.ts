@@ -2,7 +2,7 @@
 // over a real rolling window on an injected clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FunctionRecord, Workspace } from '../../../src/core/types.js';
+import type { FunctionRecord, SequencedLog, Workspace } from '../../../src/core/types.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
 import { HOUR, MINUTE, at, eunhaError, fn, log, uid, workspace } from '../fixtures.js';
 import { mentions, type WithStore } from './harness.js';
@@ -296,15 +296,75 @@ export function logTests(withStore: WithStore): void {
       assert.deepEqual(ids(await store.listWorkspaceLogs(other.ws.id, 10)), ['other']);
     }));
 
-  test('logs: tail after a timestamp is strictly after, oldest first, limited', () =>
+  test('logs: each stored log gets a sequence number, in the order written, never twice', () =>
+    withStore(async (store, clock) => {
+      const { fns } = await seed(store, 2);
+      const [f, g] = [fns[0]!, fns[1]!];
+      const now = clock.now();
+      const seqs = (stored: SequencedLog[]) => stored.map((e) => [e.log.id, e.seq] as const);
+      // Written out of timestamp order, across two functions; a deleted function's log is dropped.
+      const first = await store.appendLogs([
+        log(f, { id: 'late', timestamp: at(now, 3000) }),
+        log({ ...f, id: 'fn-gone0000' }, { id: 'gone', timestamp: at(now, 0) }),
+        log(g, { id: 'g1', timestamp: at(now, 2000) }),
+        log(f, { id: 'early', timestamp: at(now, 1000) }),
+      ]);
+      assert.deepEqual(
+        first.map((e) => e.log.id),
+        ['late', 'g1', 'early'],
+      );
+      const n = first.map((e) => e.seq);
+      assert.ok(n[0]! >= 1 && n[1]! > n[0]! && n[2]! > n[1]!, String(n));
+      // A batch that fails takes no numbers.
+      await assert.rejects(store.appendLogs([log(f, { id: 'bad', timestamp: 'nope' })]));
+      const second = await store.appendLogs([log(f, { id: 'next', timestamp: at(now, 0) })]);
+      assert.ok(second[0]!.seq > n[2]!);
+      // The same (timestamp, id) again replaces the log under a new number.
+      const again = await store.appendLogs([
+        log(f, { id: 'late', timestamp: at(now, 3000), statusCode: 500 }),
+      ]);
+      assert.ok(again[0]!.seq > second[0]!.seq);
+
+      const all = await store.tailFunctionLogs(f.id, 0, 10);
+      assert.deepEqual(seqs(all.logs), [
+        ['early', n[2]!],
+        ['next', second[0]!.seq],
+        ['late', again[0]!.seq],
+      ]);
+      assert.equal(all.logs[2]!.log.statusCode, 500);
+      assert.equal(all.more, false);
+      assert.equal(all.last, again[0]!.seq);
+      // Strictly after; g's logs are g's.
+      assert.deepEqual(
+        (await store.tailFunctionLogs(f.id, second[0]!.seq, 10)).logs.map((e) => e.log.id),
+        ['late'],
+      );
+      assert.deepEqual(
+        (await store.tailFunctionLogs(g.id, 0, 10)).logs.map((e) => e.log.id),
+        ['g1'],
+      );
+      const none = await store.tailFunctionLogs(f.id, again[0]!.seq, 10);
+      assert.deepEqual(none, { logs: [], more: false, last: again[0]!.seq });
+    }));
+
+  test('logs: a tail page is the newest `limit` after the number, oldest first, and says when it left some out', () =>
     withStore(async (store, clock) => {
       const { fns } = await seed(store, 1);
       const f = fns[0]!;
       const now = clock.now();
-      await store.appendLogs([1, 2, 3, 4].map((s) => log(f, { id: `s${s}`, timestamp: at(now, s * 1000) })));
-      assert.deepEqual(ids(await store.listFunctionLogsAfter(f.id, at(now, 2000), 10)), ['s3', 's4']);
-      assert.deepEqual(ids(await store.listFunctionLogsAfter(f.id, at(now, 0), 2)), ['s1', 's2']);
-      assert.deepEqual(await store.listFunctionLogsAfter(f.id, at(now, 4000), 10), []);
+      const stored = await store.appendLogs(
+        [1, 2, 3, 4, 5].map((s) => log(f, { id: `s${s}`, timestamp: at(now, s * 1000) })),
+      );
+      const page = (after: number, limit: number, maxBytes?: number) =>
+        store
+          .tailFunctionLogs(f.id, after, limit, maxBytes)
+          .then((p) => [p.logs.map((e) => e.log.id), p.more]);
+      assert.deepEqual(await page(0, 2), [['s4', 's5'], true]);
+      assert.deepEqual(await page(stored[2]!.seq, 2), [['s4', 's5'], false]);
+      assert.deepEqual(await page(stored[1]!.seq, 2), [['s4', 's5'], true]);
+      assert.deepEqual(await page(0, 0), [[], false]);
+      // Past maxBytes the page ends; the newest always comes back.
+      assert.deepEqual(await page(0, 10, 1), [['s5'], true]);
     }));
 
   test('logs: an unparseable timestamp is a VALIDATION_ERROR and nothing of the batch lands', () =>
