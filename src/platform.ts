@@ -24,6 +24,7 @@ import { LogRetention } from './observability/log-retention.js';
 import { TaskRetention } from './build/task-retention.js';
 import { DAY_MS } from './services/deps.js';
 import { Metrics } from './observability/metrics.js';
+import { OutboundHttp } from './runtime/outbound-http.js';
 import { Runtime } from './runtime/index.js';
 import { FunctionService } from './services/functions.js';
 import { sweepOrphanBlobs } from './services/orphan-blobs.js';
@@ -102,6 +103,7 @@ async function compose(
   }
 
   let publicUrl = config.publicUrl;
+  const outbound = new OutboundHttp(config.outbound);
   const runtime = new Runtime({
     kv: meta.kv,
     cacheDir: resolve(config.cacheDir),
@@ -117,6 +119,7 @@ async function compose(
     bootTimeoutMs: config.bootTimeoutMs,
     idleTtlMs: config.idleTtlMs,
     maxRequestBytes: config.bodyLimitBytes,
+    outbound,
     logger: (entry) =>
       logger?.[entry.level === 'warn' ? 'warn' : entry.level === 'error' ? 'error' : 'debug'](
         { runtime: entry },
@@ -296,6 +299,7 @@ async function compose(
     await taskRetention.close();
     const { lost } = await writer.close();
     await runtime.close();
+    await outbound.close();
     await meta.close();
     await blobs.close();
     // Said by the writer already; the process must not report a clean stop (main.ts exits 1).

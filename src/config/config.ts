@@ -4,6 +4,8 @@
 
 import { DEFAULT_KV_MAX_BYTES } from '../core/kv.js';
 import { DEFAULT_LOG_MAX_BYTES } from '../core/log-quota.js';
+import { BlockList } from 'node:net';
+import { MAX_OUTBOUND_REQUEST_BYTES, addNetwork, type OutboundOptions } from '../core/outbound-hosts.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -74,6 +76,8 @@ export interface Config {
   logMaxBytesPerFunction: number;
   /** Finished build tasks (and their uploaded sources) older than this many days are deleted (hourly). */
   taskRetentionDays: number;
+  /** Functions' outbound HTTP (runtime/outbound-http.ts): on, exempt networks, time and size caps. */
+  outbound: OutboundOptions;
   /**
    * The admin key (EUNHA_ADMIN_KEY). When set, every non-public route needs a key, even on
    * loopback; when absent, the server runs open, which requireProtectedBinding allows on loopback only.
@@ -108,6 +112,37 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const n = Number(raw.trim());
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false, got '${env[name]}'`);
+}
+
+/** A JSON list of networks (address/prefix), each checked the way the runtime will use it. */
+function networks(env: Env, name: string): string[] {
+  const raw = (env[name] ?? '').trim();
+  if (raw === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a JSON list of networks, e.g. ["10.0.5.0/24"]');
+  }
+  if (!Array.isArray(parsed) || !parsed.every((n): n is string => typeof n === 'string'))
+    throw new ConfigError(name, 'must be a JSON list of strings, e.g. ["10.0.5.0/24"]');
+  const check = new BlockList();
+  for (const n of parsed) {
+    try {
+      addNetwork(check, n);
+    } catch (e) {
+      throw new ConfigError(name, (e as Error).message);
+    }
+  }
+  return parsed.map((n) => n.trim());
 }
 
 /** Unset (or empty): undefined, so the runtime's own default (derived from other settings) applies. */
@@ -290,6 +325,18 @@ export function loadConfig(env: Env): Config {
     adminKey: adminKey(env),
     secretsKey: secretsKey(env),
     rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
+    outbound: {
+      enabled: bool(env, 'EUNHA_OUTBOUND_HTTP', true),
+      allowedNetworks: networks(env, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'),
+      timeoutMs: int(env, 'EUNHA_OUTBOUND_TIMEOUT_MS', 30_000, 100, 900_000),
+      maxResponseBytes: int(
+        env,
+        'EUNHA_OUTBOUND_MAX_RESPONSE_BYTES',
+        4 * 1024 * 1024,
+        1024,
+        MAX_OUTBOUND_REQUEST_BYTES,
+      ),
+    },
     ...timeouts(env),
   };
 }

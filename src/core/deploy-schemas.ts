@@ -96,6 +96,7 @@ export const Deployment = Type.Object(
       timeout: Type.Integer(),
       minWarm: Type.Optional(Type.Integer()),
       maxInstances: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+      allowedOutboundHosts: Type.Optional(Type.Array(Type.String())),
       environmentVariables: Type.Record(Type.String(), Type.String()),
       secretEnvironmentVariables: Type.Record(Type.String(), Type.String(), {
         description: 'Names; every value is "********"',

@@ -3,6 +3,7 @@
 // description of each shape. Field names follow the seed: camelCase here, snake_case on builds.
 
 import { Type, type Static } from 'typebox';
+import { MAX_OUTBOUND_HOST_LENGTH, MAX_OUTBOUND_HOSTS } from './outbound-hosts.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
 
@@ -175,6 +176,12 @@ const MaxInstances = Type.Integer({
   maximum: LIMITS.maxInstancesMax,
   description: 'Most instances this function may run at once (capped by the platform limits)',
 });
+const OutboundHosts = Type.Array(Type.String({ minLength: 1, maxLength: MAX_OUTBOUND_HOST_LENGTH }), {
+  maxItems: MAX_OUTBOUND_HOSTS,
+  description:
+    "Where the function may send HTTP requests (spin_sdk.http.send), as Spin's allowed_outbound_hosts: scheme://host[:port], scheme http, https or *, host a name, *.domain, an address or *, port a number or * (default: the scheme's). Empty: nowhere. The platform never lets a function reach private or reserved addresses unless the operator allows their network.",
+  examples: [['https://api.example.com', 'https://*.example.org:8443']],
+});
 const Code = Type.String({
   description: 'The Python source, base64-encoded',
   examples: ['ZnJvbSBzcGluX3NkayBpbXBvcnQgaHR0cAo='],
@@ -193,6 +200,7 @@ export const FunctionCreate = Type.Object(
     authType: Type.Optional(AuthType),
     minWarm: Type.Optional(MinWarm),
     maxInstances: Type.Optional(Type.Union([MaxInstances, Type.Null()])),
+    allowedOutboundHosts: Type.Optional(OutboundHosts),
     code: Code,
   },
   {
@@ -227,6 +235,7 @@ export const FunctionUpdate = Type.Object(
     authType: Type.Optional(Type.Union([AuthType, Type.Null()])),
     minWarm: Type.Optional(Type.Union([MinWarm, Type.Null()])),
     maxInstances: Type.Optional(Type.Union([MaxInstances, Type.Null()])),
+    allowedOutboundHosts: Type.Optional(Type.Union([OutboundHosts, Type.Null()])),
     code: Type.Optional(Type.Union([Code, Type.Null()])),
     status: Type.Optional(
       Type.Union([
@@ -279,6 +288,9 @@ export const FunctionConfig = Type.Object(
     minWarm: Type.Integer({ description: 'Instances kept warm even when idle' }),
     maxInstances: Type.Union([Type.Integer(), Type.Null()], {
       description: 'Per-function instance cap (null: the platform default)',
+    }),
+    allowedOutboundHosts: Type.Array(Type.String(), {
+      description: 'Where the function may send HTTP requests (empty: nowhere)',
     }),
     code: Type.String({ description: 'The current source, base64-encoded' }),
     invocationUrl: Type.Union([Type.String(), Type.Null()]),

@@ -35,6 +35,8 @@ export interface FunctionRecord {
   minWarm?: number;
   /** Per-function instance cap (absent or null = the platform's default). */
   maxInstances?: number | null;
+  /** Where the function may send HTTP requests (core/outbound-hosts.ts); absent = nowhere. */
+  allowedOutboundHosts?: string[];
   /** Blob key of the current source (the seed kept code in S3 too). */
   codeKey: string;
   /** sha256 of the current source, hex. */
@@ -137,6 +139,7 @@ export interface DeploymentConfig {
   secretEnvironmentVariables?: Record<string, string>;
   minWarm?: number;
   maxInstances?: number | null;
+  allowedOutboundHosts?: string[];
 }
 
 /** One version of a function put into service: an artifact digest plus the config it ran with. */

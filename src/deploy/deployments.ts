@@ -185,6 +185,7 @@ export class DeploymentService {
         timeout: fn.timeout,
         minWarm: fn.minWarm ?? 0,
         maxInstances: fn.maxInstances ?? null,
+        allowedOutboundHosts: [...(fn.allowedOutboundHosts ?? [])],
         environmentVariables: { ...fn.environmentVariables },
         // Still sealed: the snapshot is opened only when a version is loaded into the runtime.
         secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },

@@ -8,6 +8,7 @@
 // opened here, and only here: the runtime gets them as environment, the route keeps them for
 // redaction.
 
+import { parseOutboundHosts } from '../core/outbound-hosts.js';
 import { Redactor } from '../auth/redact.js';
 import { KeyedLock } from '../core/keyed-lock.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
@@ -94,6 +95,7 @@ export class LocalTarget {
       timeoutMs: deployment.config.timeout * 1000,
       minWarm: deployment.config.minWarm ?? 0,
       ...(deployment.config.maxInstances ? { maxInstances: deployment.config.maxInstances } : {}),
+      outboundHosts: parseOutboundHosts(deployment.config.allowedOutboundHosts ?? []),
     };
     await this.runtime.load(version);
     this.routes.set(fn.id, {

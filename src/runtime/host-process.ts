@@ -18,7 +18,7 @@ import {
 import { HOST_NODE_FLAGS, hostCommand, type Isolation } from './isolation.js';
 import { Sandbox, type HostExit } from './sandbox.js';
 
-export { HostDiedError, Sandbox, type HostExit, type KvHandler } from './sandbox.js';
+export { HostDiedError, Sandbox, type HostExit, type CallHandler } from './sandbox.js';
 
 const PAGE = 4096;
 /**

@@ -23,6 +23,12 @@ export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 
 export type Header = { t: string } & Record<string, unknown>;
 
+/**
+ * Frames a guest writes that its host relays to the parent as they are (a key-value call, an
+ * outbound HTTP request); the parent answers each with a `reply` frame.
+ */
+export const RELAYED: ReadonlySet<string> = new Set(['kv', 'http']);
+
 export interface Frame {
   header: Header;
   body: Uint8Array;

@@ -27,7 +27,8 @@ const MiB = 1024 * 1024;
 const MAX_REDISPATCH = 3;
 
 export class Runtime {
-  private readonly opts: Required<Omit<RuntimeOptions, 'logger'>> & { logger: Logger };
+  private readonly opts: Required<Omit<RuntimeOptions, 'logger' | 'outbound'>> &
+    Pick<RuntimeOptions, 'outbound'> & { logger: Logger };
   private readonly sched: Scheduler;
   private iso: Isolation | null = null;
   private pool: WarmPool | null = null;

@@ -1,13 +1,17 @@
 // The parent's handle on one sandbox (a worker thread in a host process, see host-process.ts):
 // the async end of its frame channel, request/answer pairing in order (a sandbox does one thing
-// at a time, but the next request may already wait in its channel), relaying the guest's KV
-// calls, and noticing its end — its own, or its process's.
+// at a time, but the next request may already wait in its channel), relaying the guest's calls
+// to the parent (key-value, outbound HTTP), and noticing its end — its own, or its process's.
 
 import type { Socket } from 'node:net';
-import { FrameReader, MAX_HEADER_BYTES, encodeFrame, type Frame, type Header } from './protocol.js';
+import { FrameReader, MAX_HEADER_BYTES, RELAYED, encodeFrame, type Frame, type Header } from './protocol.js';
 import type { HostProcess } from './host-process.js';
 
-export type KvHandler = (header: Header, body: Uint8Array) => Promise<{ header: Header; body?: Uint8Array }>;
+/** Answers a guest's call to the parent (a frame of one of the RELAYED types) with a `reply` frame. */
+export type CallHandler = (
+  header: Header,
+  body: Uint8Array,
+) => Promise<{ header: Header; body?: Uint8Array }>;
 
 export interface HostExit {
   code: number | null;
@@ -24,8 +28,8 @@ export class Sandbox {
   readonly id: string;
   readonly exited: Promise<HostExit>;
   dead = false;
-  /** Set by whoever owns the sandbox; KV frames from the guest are answered through it. */
-  onKv: KvHandler | null = null;
+  /** Set by whoever owns the sandbox; the guest's key-value and HTTP calls are answered through it. */
+  onCall: CallHandler | null = null;
   /**
    * The output the running request had printed when it hit its deadline (the sandbox sends it
    * then, in case the guest swallows the interrupt and has to be killed). Unchecked.
@@ -95,8 +99,8 @@ export class Sandbox {
       return;
     }
     for (const f of frames) {
-      if (f.header.t === 'kv') {
-        void this.relayKv(f);
+      if (RELAYED.has(f.header.t as string)) {
+        void this.relay(f);
       } else if (f.header.t === 'partial') {
         this.partial = f.header;
         if (f.header.overMemory === true) this.onOverMemory?.();
@@ -106,15 +110,15 @@ export class Sandbox {
     }
   }
 
-  private async relayKv(f: Frame): Promise<void> {
+  private async relay(f: Frame): Promise<void> {
     let reply: { header: Header; body?: Uint8Array };
     try {
-      if (this.onKv === null) throw new Error('no key-value access in this state');
-      reply = await this.onKv(f.header, f.body);
+      if (this.onCall === null) throw new Error('no calls to the platform in this state');
+      reply = await this.onCall(f.header, f.body);
     } catch (e) {
       reply = {
         header: {
-          t: 'kv-reply',
+          t: 'reply',
           ok: false,
           error: 'other',
           message: e instanceof Error ? e.message : String(e),

@@ -9,6 +9,7 @@ import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
 import { reservedBytes, reservedMb } from './memory-budget.js';
 import type { HostProcess } from './host-process.js';
 import { kvHandlerFor } from './kv-bridge.js';
+import type { OutboundHttp } from './outbound-http.js';
 import { longRequestNice, stuckAbove } from './cpu-share.js';
 import { VersionState, type Lease, type Waiter } from './version-state.js';
 import type { WarmPool } from './warm-pool.js';
@@ -19,6 +20,7 @@ const CORES = availableParallelism();
 
 export interface SchedulerConfig {
   kv: KeyValuePort;
+  outbound?: OutboundHttp | undefined;
   maxInstances: number;
   maxInstancesPerWorkspace: number;
   memoryBudgetMb: number;
@@ -340,7 +342,22 @@ export class Scheduler {
     this.countLive(vs, 1);
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
-      sandbox.onKv = kvHandlerFor(this.opts.kv, vs.version.functionId);
+      const kv = kvHandlerFor(this.opts.kv, vs.version.functionId);
+      const { outbound } = this.opts;
+      const http = outbound?.handlerFor(vs.version.outboundHosts ?? [], vs.version.timeoutMs);
+      sandbox.onCall = (header, body) =>
+        header.t !== 'http'
+          ? kv(header, body)
+          : http
+            ? http(header, body)
+            : Promise.resolve({
+                header: {
+                  t: 'reply',
+                  ok: false,
+                  error: 'disabled',
+                  message: 'outbound HTTP is not available here',
+                },
+              });
       const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() =>
         this.warm().settle(sandbox),
       );

@@ -2,6 +2,8 @@
 // what it gets back (a result with output lines, timings and the cold-start flag; stats).
 
 import type { KeyValuePort } from '../core/kv.js';
+import type { OutboundRule } from '../core/outbound-hosts.js';
+import type { OutboundHttp } from './outbound-http.js';
 import type { PoolStats } from './warm-pool.js';
 
 export interface FunctionVersion {
@@ -18,6 +20,8 @@ export interface FunctionVersion {
   variables?: Record<string, string>;
   memoryMb: number;
   timeoutMs: number;
+  /** Where `spin_sdk.http.send` may go (parsed allowedOutboundHosts); absent or empty: nowhere. */
+  outboundHosts?: OutboundRule[];
   minWarm?: number;
   maxInstances?: number;
 }
@@ -56,6 +60,8 @@ export type Logger = (entry: Record<string, unknown>) => void;
 
 export interface RuntimeOptions {
   kv: KeyValuePort;
+  /** Makes functions' outbound HTTP calls; absent: every call fails (no outbound network). */
+  outbound?: OutboundHttp;
   /** Where the Pyodide memory snapshot is cached. */
   cacheDir: string;
   /** Booted, not yet specialised sandboxes kept ready (default 2). */

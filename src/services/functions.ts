@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { MASK, masked, secretContext, type SecretBox } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import { KeyedLock } from '../core/keyed-lock.js';
+import { parseOutboundHosts } from '../core/outbound-hosts.js';
 import { DEFAULT_RUNTIME, resolveRuntime } from '../core/runtimes.js';
 import { FUNCTION_PATCH_STATUSES, type FunctionCreate, type FunctionUpdate } from '../core/schemas.js';
 import type { FunctionAuthType, FunctionRecord, FunctionStatus } from '../core/types.js';
@@ -31,9 +32,11 @@ export interface FunctionView extends Omit<
   | 'authType'
   | 'minWarm'
   | 'maxInstances'
+  | 'allowedOutboundHosts'
 > {
   minWarm: number;
   maxInstances: number | null;
+  allowedOutboundHosts: string[];
   /** Names only: every value is the mask. */
   secretEnvironmentVariables: Record<string, string>;
   authType: FunctionAuthType;
@@ -98,6 +101,7 @@ export class FunctionService {
       timeout: input.timeout ?? 30,
       minWarm: input.minWarm ?? 0,
       maxInstances: input.maxInstances ?? null,
+      allowedOutboundHosts: checkOutboundHosts(input.allowedOutboundHosts ?? []),
       httpMethods: normalizeMethods(input.httpMethods ?? ['GET']),
       environmentVariables,
       secretEnvironmentVariables,
@@ -184,6 +188,8 @@ export class FunctionService {
     if (input.minWarm != null) patch.minWarm = input.minWarm;
     // null is "the platform default" here, a value of its own: only an absent field leaves it be.
     if (input.maxInstances !== undefined) patch.maxInstances = input.maxInstances;
+    if (input.allowedOutboundHosts != null)
+      patch.allowedOutboundHosts = checkOutboundHosts(input.allowedOutboundHosts);
     if (input.httpMethods != null) patch.httpMethods = normalizeMethods(input.httpMethods);
     if (input.environmentVariables != null)
       patch.environmentVariables = checkEnvVars(input.environmentVariables);
@@ -323,6 +329,7 @@ export class FunctionService {
       authType: fn.authType ?? 'NONE',
       minWarm: fn.minWarm ?? 0,
       maxInstances: fn.maxInstances ?? null,
+      allowedOutboundHosts: fn.allowedOutboundHosts ?? [],
       code: code.toString('base64'),
       invocationUrl: fn.invocationUrl,
       status: fn.status,
@@ -333,6 +340,16 @@ export class FunctionService {
       avgDuration: Math.round(stats.avgDuration * 1000) / 1000,
     };
   }
+}
+
+/** The entries trimmed, each checked (VALIDATION_ERROR on `allowedOutboundHosts` naming the bad one). */
+function checkOutboundHosts(entries: string[]): string[] {
+  try {
+    parseOutboundHosts(entries);
+  } catch (e) {
+    throw invalid('allowedOutboundHosts', (e as Error).message);
+  }
+  return entries.map((e) => e.trim());
 }
 
 function opensTo(secrets: SecretBox, sealed: string, context: string, value: string): boolean {
@@ -355,6 +372,7 @@ function changesAnything(current: FunctionRecord, patch: FunctionPatch): boolean
     authType: current.authType ?? 'NONE',
     minWarm: current.minWarm ?? 0,
     maxInstances: current.maxInstances ?? null,
+    allowedOutboundHosts: current.allowedOutboundHosts ?? [],
   };
   return Object.entries(patch).some(
     ([key, value]) => value !== undefined && !isDeepStrictEqual(value, shown[key as keyof FunctionRecord]),

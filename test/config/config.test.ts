@@ -32,6 +32,26 @@ describe('config', () => {
     assert.equal(loadConfig({ EUNHA_BOOT_TIMEOUT_MS: '5000' }).bootTimeoutMs, 5000);
     assert.equal(c.logRetentionDays, 7);
     assert.equal(loadConfig({ EUNHA_LOG_RETENTION_DAYS: '30' }).logRetentionDays, 30);
+    assert.deepEqual(c.outbound, {
+      enabled: true,
+      allowedNetworks: [],
+      timeoutMs: 30_000,
+      maxResponseBytes: 4 * 1024 * 1024,
+    });
+    assert.deepEqual(
+      loadConfig({
+        EUNHA_OUTBOUND_HTTP: 'false',
+        EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["10.0.5.0/24", " fd00:1::/64"]',
+        EUNHA_OUTBOUND_TIMEOUT_MS: '5000',
+        EUNHA_OUTBOUND_MAX_RESPONSE_BYTES: '65536',
+      }).outbound,
+      {
+        enabled: false,
+        allowedNetworks: ['10.0.5.0/24', 'fd00:1::/64'],
+        timeoutMs: 5000,
+        maxResponseBytes: 65536,
+      },
+    );
   });
 
   test('every documented variable is read', () => {
@@ -89,6 +109,12 @@ describe('config', () => {
       [{ EUNHA_WORKSPACE_MEMORY_BUDGET_MB: 'lots' }, 'EUNHA_WORKSPACE_MEMORY_BUDGET_MB'],
       // Shorter than the 24-hour statistics window would empty it.
       [{ EUNHA_LOG_RETENTION_DAYS: '0' }, 'EUNHA_LOG_RETENTION_DAYS'],
+      [{ EUNHA_OUTBOUND_HTTP: 'maybe' }, 'EUNHA_OUTBOUND_HTTP'],
+      [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '10.0.0.0/8' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
+      [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["10.0.0.0"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
+      [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["10.0.0.0/33"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
+      [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["example.com/8"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
+      [{ EUNHA_OUTBOUND_MAX_RESPONSE_BYTES: '99999999' }, 'EUNHA_OUTBOUND_MAX_RESPONSE_BYTES'],
     ];
     for (const [env, name] of bad) {
       assert.throws(

@@ -1,11 +1,11 @@
 // /dev/eunha: the only door between guest Python and the host. It is an Emscripten character
 // device, so guest code talks to it with os.read/os.write on bytes, and no JavaScript object is
 // ever handed to Python. The host queues a frame for the guest to read (a request, a load order,
-// a KV answer); frames the guest writes are a KV call (relayed synchronously to the parent), a
-// call the sandbox's thread serves itself (`local`: a sleep, a key derivation), or the final
-// answer of the current step.
+// a reply); frames the guest writes are a call for the parent (key-value, outbound HTTP: relayed
+// synchronously), a call the sandbox's thread serves itself (`local`: a sleep, a key
+// derivation), or the final answer of the current step.
 
-import { type Frame, MAX_HEADER_BYTES, decodeFrame, frameLength } from '../protocol.js';
+import { type Frame, MAX_HEADER_BYTES, RELAYED, decodeFrame, frameLength } from '../protocol.js';
 
 /** Largest frame the guest may write: a 6 MiB response plus headers, with room to spare. */
 const MAX_GUEST_FRAME = 8 * 1024 * 1024;
@@ -24,11 +24,11 @@ export class BridgeDevice {
   private readPos = 0;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  /** The last non-KV frame the guest wrote during the current step. */
+  /** The last frame that is not a call the guest wrote during the current step. */
   answer: Frame | null = null;
 
   /**
-   * @param relay sends a KV call to the parent and blocks for its answer.
+   * @param relay sends a call to the parent and blocks for its answer.
    * @param local answers a call the sandbox's thread serves itself (the reply frame), or
    *   undefined when the frame is not such a call.
    */
@@ -90,14 +90,12 @@ export class BridgeDevice {
       if (len < 0 || all.length < len) break;
       const raw = all.subarray(0, len);
       const frame = decodeFrame(raw);
-      // A key-value call goes on to the parent as it is, whose readers refuse a header past the
-      // cap by ending the sandbox: refused here, it is an OSError the guest can catch.
-      if (
-        frame.header.t === 'kv' &&
-        new DataView(raw.buffer, raw.byteOffset, 4).getUint32(0, true) > MAX_HEADER_BYTES
-      )
-        throw new Error('key-value call too large');
-      const reply = frame.header.t === 'kv' ? this.relay(raw.slice()) : this.local(frame);
+      // A call for the parent goes on as it is, whose readers refuse a header past the cap by
+      // ending the sandbox: refused here, it is an OSError the guest can catch.
+      const relayed = RELAYED.has(frame.header.t);
+      if (relayed && new DataView(raw.buffer, raw.byteOffset, 4).getUint32(0, true) > MAX_HEADER_BYTES)
+        throw new Error('call too large');
+      const reply = relayed ? this.relay(raw.slice()) : this.local(frame);
       if (reply) {
         this.readable = reply;
         this.readPos = 0;

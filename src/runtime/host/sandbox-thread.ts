@@ -123,7 +123,7 @@ async function bootSandbox(snapshot: Uint8Array | null): Promise<Booted> {
   }
   const device = new BridgeDevice((raw) => {
     channel.writeRaw(raw);
-    return awaitKvReply();
+    return awaitReply();
   }, serveLocally);
   device.install(py.FS as Parameters<BridgeDevice['install']>[0]);
   refuseListening(py);
@@ -292,16 +292,17 @@ const interrupt = {
 };
 
 /**
- * Frames that arrived while the guest was waiting for a KV answer. The parent pipelines: it may
- * write the next request while this one runs, so a KV reply can be preceded by invoke frames.
+ * Frames that arrived while the guest was waiting for the answer to a relayed call. The parent
+ * pipelines: it may write the next request while this one runs, so a reply can be preceded by
+ * invoke frames.
  */
 const early: Uint8Array[] = [];
 
-function awaitKvReply(): Uint8Array {
+function awaitReply(): Uint8Array {
   for (;;) {
     const raw = channel.readRaw();
     if (raw === null) exit(0);
-    if (decodeFrame(raw!).header.t === 'kv-reply') return raw!;
+    if (decodeFrame(raw!).header.t === 'reply') return raw!;
     early.push(raw!);
   }
 }

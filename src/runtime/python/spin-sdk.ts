@@ -1,7 +1,8 @@
 // The `spin_sdk` package that guest code imports, written for Eunha (not copied from Fermyon's):
 // the Spin 3 Python SDK's synchronous surface — http.Request/Response/IncomingHandler,
-// variables.get, key_value.open/open_default → Store — with the same names, bytes-vs-str types
-// and `Err(Error_*)` error shapes, backed by the /dev/eunha bridge instead of WIT imports.
+// variables.get, key_value.open/open_default → Store, http.send — with the same names,
+// bytes-vs-str types and `Err(...)` error shapes, backed by the /dev/eunha bridge instead of WIT
+// imports.
 
 export const SPIN_SDK_FILES: Record<string, string> = {
   'spin_sdk/__init__.py': `"""Eunha's implementation of the Spin Python SDK (Spin 3, synchronous API)."""
@@ -208,6 +209,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Optional
 
+import _eunha_io
 from spin_sdk.wit.types import Err
 
 
@@ -236,7 +238,32 @@ class IncomingHandler:
 
 
 def send(request: Request) -> Response:
-    """Outbound HTTP is not available to Eunha functions."""
-    raise Err("outbound HTTP is not allowed for Eunha functions")
+    """Send an HTTP request and return its response, or raise Err if it could not be sent.
+
+    Only URLs the function's allowedOutboundHosts lists can be reached, and only addresses the
+    platform allows (never its own private networks). Redirects are not followed.
+    """
+    if not isinstance(request, Request):
+        raise TypeError("send() takes a spin_sdk.http.Request")
+    if not isinstance(request.method, str) or not isinstance(request.uri, str):
+        raise TypeError("the request's method and uri must be str")
+    headers = {}
+    for name, value in (request.headers or {}).items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("request headers must map str to str")
+        headers[name] = value
+    body = request.body
+    if body is None:
+        body = b""
+    elif isinstance(body, (bytes, bytearray, memoryview)):
+        body = bytes(body)
+    else:
+        raise TypeError("the request body must be bytes or None")
+    reply, data = _eunha_io.call(
+        {"t": "http", "method": request.method, "uri": request.uri, "headers": headers}, body
+    )
+    if not reply.get("ok"):
+        raise Err(f"{reply.get('error', 'failed')}: {reply.get('message', 'the request failed')}")
+    return Response(int(reply["status"]), dict(reply.get("headers") or {}), bytes(data))
 `,
 };

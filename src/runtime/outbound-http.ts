@@ -1,0 +1,296 @@
+// Outbound HTTP for functions (`spin_sdk.http.send`), made by the parent on a guest's behalf:
+// sandbox hosts have no network (isolation.ts), so a guest's call is relayed here like a
+// key-value call and answered with the response. Two gates, both required:
+//   - the function's own list, `allowedOutboundHosts` (core/outbound-hosts.ts, Spin's syntax):
+//     scheme, host and port of the URL;
+//   - the platform's address policy: whatever a name resolves to must not be loopback, private,
+//     link-local (the cloud metadata service at 169.254.169.254), or otherwise reserved, unless
+//     the operator lists its network in EUNHA_OUTBOUND_ALLOWED_NETWORKS. It is checked on the
+//     addresses the connection really uses (a lookup hook on the connector), so a name that
+//     resolves to a public address when checked and a private one when used (DNS rebinding)
+//     gets nowhere; an address written in the URL is checked before connecting.
+// Redirects are not followed (the guest sees the 3xx and its Location), so a listed host cannot
+// send a call on to one that is not. Requests and responses are capped in size and time.
+
+import { BlockList, isIP } from 'node:net';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { Agent, request, type Dispatcher } from 'undici';
+import {
+  DEFAULT_OUTBOUND_OPTIONS,
+  MAX_OUTBOUND_REQUEST_BYTES,
+  addNetwork,
+  outboundAllowed,
+  type OutboundOptions,
+  type OutboundRule,
+} from '../core/outbound-hosts.js';
+import type { CallHandler } from './sandbox.js';
+
+const MAX_REQUEST_HEADERS = 100;
+const MAX_REQUEST_HEADER_CHARS = 64 * 1024;
+const MAX_URI_CHARS = 8 * 1024;
+/** Response headers past this many bytes end the call (undici's maxHeaderSize). */
+const MAX_RESPONSE_HEADER_BYTES = 64 * 1024;
+
+// Set by the connection from the URL, or per hop: a guest must not choose them.
+const DROPPED_HEADERS = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'expect',
+]);
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Addresses no function may reach unless the operator exempts their network. */
+function reservedRanges(): BlockList {
+  const b = new BlockList();
+  for (const [net, bits] of [
+    ['0.0.0.0', 8], // "this" network
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10], // carrier-grade NAT
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16], // link-local: cloud metadata services
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.0.2.0', 24],
+    ['192.88.99.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['198.51.100.0', 24],
+    ['203.0.113.0', 24],
+    ['224.0.0.0', 4], // multicast
+    ['240.0.0.0', 4], // reserved and broadcast
+  ] as const)
+    b.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of [
+    ['::', 128],
+    ['::1', 128],
+    ['64:ff9b::', 96], // NAT64: embeds an IPv4 address
+    ['64:ff9b:1::', 48],
+    ['100::', 64],
+    ['2001::', 32], // Teredo
+    ['2001:db8::', 32],
+    ['2002::', 16], // 6to4: embeds an IPv4 address
+    ['fc00::', 7], // unique local
+    ['fe80::', 10], // link-local
+    ['fec0::', 10],
+    ['ff00::', 8], // multicast
+  ] as const)
+    b.addSubnet(net, bits, 'ipv6');
+  return b;
+}
+
+/** Why a call failed, as the guest's Err says it (and tests match on). */
+export type OutboundFailure =
+  | 'disabled'
+  | 'bad-request'
+  | 'not-allowed'
+  | 'address-not-allowed'
+  | 'timeout'
+  | 'too-large'
+  | 'connect-failed'
+  | 'failed';
+
+class Refused extends Error {
+  constructor(
+    readonly reason: OutboundFailure,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class OutboundHttp {
+  private readonly reserved = reservedRanges();
+  private readonly exempt = new BlockList();
+  private readonly agent: Agent;
+
+  constructor(private readonly opts: OutboundOptions = DEFAULT_OUTBOUND_OPTIONS) {
+    for (const cidr of opts.allowedNetworks) addNetwork(this.exempt, cidr);
+    this.agent = new Agent({
+      connect: { lookup: this.lookup },
+      maxResponseSize: opts.maxResponseBytes,
+      maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
+      // Guests come and go; idle sockets to their hosts should not linger.
+      keepAliveTimeout: 4_000,
+      connections: 64,
+    });
+  }
+
+  /** Whether a function may reach this address (not reserved, or in an exempt network). */
+  addressAllowed(address: string): boolean {
+    let a = address.replace(/^\[|\]$/g, '');
+    // An IPv4-mapped IPv6 address is the IPv4 address.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(a);
+    if (mapped) a = mapped[1]!;
+    const family = isIP(a);
+    if (family === 0) return false;
+    const type = family === 4 ? 'ipv4' : 'ipv6';
+    return !this.reserved.check(a, type) || this.exempt.check(a, type);
+  }
+
+  /**
+   * The connector's name lookup: every address a name resolves to must be allowed, or the
+   * connection fails. Node asks for all addresses (happy eyeballs) or for one.
+   */
+  private readonly lookup = (
+    hostname: string,
+    options: { all?: boolean; family?: number | string },
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ): void => {
+    dnsLookup(hostname, { all: true, family: Number(options.family) || 0 }, (err, addresses) => {
+      if (err) return callback(err, '');
+      const refused = addresses.find((a) => !this.addressAllowed(a.address));
+      if (refused || addresses.length === 0) {
+        const e = new Refused(
+          'address-not-allowed',
+          `${hostname} resolves to ${refused?.address ?? 'no address'}, which functions may not reach`,
+        ) as Refused & NodeJS.ErrnoException;
+        e.code = 'EUNHA_ADDRESS_NOT_ALLOWED';
+        return callback(e, '');
+      }
+      if (options.all) return callback(null, addresses);
+      callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
+
+  /** The relay handler for one function version: its rules, its timeout. */
+  handlerFor(rules: readonly OutboundRule[], functionTimeoutMs: number): CallHandler {
+    return async (header, body) => {
+      try {
+        return await this.send(rules, Math.min(this.opts.timeoutMs, functionTimeoutMs), header, body);
+      } catch (e) {
+        const { reason, message } = this.failure(e);
+        return { header: { t: 'reply', ok: false, error: reason, message } };
+      }
+    };
+  }
+
+  private async send(
+    rules: readonly OutboundRule[],
+    timeoutMs: number,
+    header: Parameters<CallHandler>[0],
+    body: Uint8Array,
+  ): ReturnType<CallHandler> {
+    if (!this.opts.enabled) throw new Refused('disabled', 'outbound HTTP is turned off on this platform');
+    const { method, uri, headers } = header;
+    if (typeof method !== 'string' || !TOKEN.test(method) || method.length > 32)
+      throw new Refused('bad-request', 'the method must be an HTTP method name');
+    if (method.toUpperCase() === 'CONNECT') throw new Refused('bad-request', 'CONNECT is not allowed');
+    if (typeof uri !== 'string' || uri.length > MAX_URI_CHARS)
+      throw new Refused('bad-request', `the uri must be a URL of at most ${MAX_URI_CHARS} characters`);
+    let url: URL;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw new Refused('bad-request', `'${uri.slice(0, 200)}' is not an absolute URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new Refused('bad-request', `only http and https URLs can be sent, not ${url.protocol}`);
+    if (url.username || url.password)
+      throw new Refused(
+        'bad-request',
+        'credentials in the URL are not allowed; send an Authorization header',
+      );
+    if (!outboundAllowed(rules, url)) {
+      throw new Refused(
+        'not-allowed',
+        `${url.protocol}//${url.host} is not in this function's allowedOutboundHosts`,
+      );
+    }
+    // An address in the URL is connected to without a lookup: check it here.
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(literal) !== 0 && !this.addressAllowed(literal))
+      throw new Refused('address-not-allowed', `${url.hostname} is an address functions may not reach`);
+    if (body.length > MAX_OUTBOUND_REQUEST_BYTES)
+      throw new Refused('bad-request', `the request body is over ${MAX_OUTBOUND_REQUEST_BYTES} bytes`);
+    const sent = requestHeaders(headers);
+    const res = await request(url, {
+      dispatcher: this.agent,
+      method: method.toUpperCase() as Dispatcher.HttpMethod,
+      headers: sent,
+      body: body.length > 0 ? Buffer.from(body.buffer, body.byteOffset, body.length) : null,
+      signal: AbortSignal.timeout(timeoutMs),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const data = new Uint8Array(await res.body.arrayBuffer());
+    const out: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value === undefined) continue;
+      out[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    return { header: { t: 'reply', ok: true, status: res.statusCode, headers: out }, body: data };
+  }
+
+  private failure(e: unknown): { reason: OutboundFailure; message: string } {
+    if (e instanceof Refused) return { reason: e.reason, message: e.message };
+    const err = e as { name?: string; code?: string; message?: string; cause?: unknown };
+    // The lookup hook's refusal arrives as the connection's error (or its cause).
+    const inner = (err.cause ?? e) as { code?: string; message?: string };
+    if (err.code === 'EUNHA_ADDRESS_NOT_ALLOWED' || inner.code === 'EUNHA_ADDRESS_NOT_ALLOWED')
+      return { reason: 'address-not-allowed', message: String(inner.message ?? err.message) };
+    if (err.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE')
+      return {
+        reason: 'too-large',
+        message: `the response body is over ${this.opts.maxResponseBytes} bytes`,
+      };
+    if (err.code === 'UND_ERR_HEADERS_OVERFLOW')
+      return {
+        reason: 'too-large',
+        message: `the response headers are over ${MAX_RESPONSE_HEADER_BYTES} bytes`,
+      };
+    if (
+      err.name === 'TimeoutError' ||
+      err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      err.code === 'UND_ERR_BODY_TIMEOUT' ||
+      err.code === 'UND_ERR_CONNECT_TIMEOUT'
+    )
+      return { reason: 'timeout', message: 'the request took too long' };
+    const code = inner.code ?? err.code;
+    if (
+      code &&
+      /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_SOCKET)$/.test(code)
+    )
+      return { reason: 'connect-failed', message: `could not reach the host (${code})` };
+    return {
+      reason: 'failed',
+      message: `the request failed: ${String(inner.message ?? err.message ?? e)}`.slice(0, 500),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.agent.close();
+  }
+}
+
+/** The guest's headers, checked: names are tokens, values have no line breaks, hop-by-hop dropped. */
+function requestHeaders(headers: unknown): Record<string, string> {
+  if (headers === undefined || headers === null) return {};
+  if (typeof headers !== 'object' || Array.isArray(headers))
+    throw new Refused('bad-request', 'headers must be a map of names to values');
+  const out: Record<string, string> = {};
+  let count = 0;
+  let chars = 0;
+  for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+    if (typeof value !== 'string')
+      throw new Refused('bad-request', `header '${name.slice(0, 64)}' is not a string`);
+    if (!TOKEN.test(name)) throw new Refused('bad-request', `'${name.slice(0, 64)}' is not a header name`);
+    if (/[\r\n\0]/.test(value))
+      throw new Refused('bad-request', `header '${name}' has a line break in its value`);
+    if (++count > MAX_REQUEST_HEADERS)
+      throw new Refused('bad-request', `more than ${MAX_REQUEST_HEADERS} headers`);
+    chars += name.length + value.length;
+    if (chars > MAX_REQUEST_HEADER_CHARS)
+      throw new Refused('bad-request', `headers of more than ${MAX_REQUEST_HEADER_CHARS} characters`);
+    if (DROPPED_HEADERS.has(name.toLowerCase())) continue;
+    out[name] = value;
+  }
+  return out;
+}
