@@ -289,10 +289,23 @@ async function compose(
     // last request finishes after that moment would hold it forever, so idle ones are closed
     // as they appear.
     const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+    // main.ts exits when the grace period is over, and a request still running then was cut off
+    // with no answer and no execution log. Shortly before, such requests are ended (503
+    // SHUTTING_DOWN), so they are answered and logged, and the log writer has time to flush.
+    const grace = config.shutdownGraceMs;
+    const cutter = setTimeout(
+      () => {
+        const cut = runtime.cutRunning();
+        if (cut > 0)
+          logger?.warn({ cut }, `ended ${cut} running requests: the shutdown grace period is nearly over`);
+      },
+      grace - Math.min(2_000, grace / 2),
+    );
     try {
       await app.close();
     } finally {
       clearInterval(reaper);
+      clearTimeout(cutter);
     }
     await builds.close();
     await retention.close();

@@ -11,6 +11,8 @@ export class ApiError extends Error {
     message: string,
     /** A Python traceback the server sent with the error (code that does not load). */
     readonly traceback?: string,
+    /** The execution log of a run that failed (`details.logId` of a TIMEOUT, a crash). */
+    readonly logId?: string,
   ) {
     super(message);
     this.name = 'ApiError';
@@ -85,19 +87,21 @@ export class ApiClient {
     let code = `HTTP_${res.status}`;
     let message = text.slice(0, 500) || res.statusText;
     let traceback: string | undefined;
+    let logId: string | undefined;
     try {
       const err = (
         JSON.parse(text) as {
-          error?: { code?: unknown; message?: unknown; details?: { traceback?: unknown } };
+          error?: { code?: unknown; message?: unknown; details?: { traceback?: unknown; logId?: unknown } };
         }
       ).error;
       if (typeof err?.code === 'string') code = err.code;
       if (typeof err?.message === 'string') message = err.message;
       if (typeof err?.details?.traceback === 'string') traceback = err.details.traceback;
+      if (typeof err?.details?.logId === 'string') logId = err.details.logId;
     } catch {
       // Not the envelope (a proxy's page): the start of the body says what happened.
     }
-    throw new ApiError(res.status, code, message, traceback);
+    throw new ApiError(res.status, code, message, traceback, logId);
   }
 
   private async text(res: Response): Promise<string> {

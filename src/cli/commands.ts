@@ -55,6 +55,7 @@ interface Deployment {
   invocationUrl: string;
 }
 interface ExecutionLog {
+  id: string;
   timestamp: string;
   status: string;
   statusCode: number;
@@ -250,7 +251,11 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
     );
   } catch (e) {
     // The run itself failed (its log is written all the same): the function's failure, not ours.
+    // Its log says what it printed before it timed out or crashed: shown as for any other run.
     if (e instanceof ApiError && FAILED_RUNS.has(e.code)) {
+      const failed = e.logId === undefined ? undefined : await findLog(api, ws, fn.id, e.logId);
+      if (failed && o.json) io.out(JSON.stringify(failed));
+      else if (failed) printLog(io, failed);
       io.err(`eunha: ${e.line}`);
       return FUNCTION_FAILED;
     }
@@ -264,6 +269,32 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
       io.out(typeof answer === 'string' ? answer : JSON.stringify(answer));
   }
   return log.status === 'error' ? FUNCTION_FAILED : 0;
+}
+
+/**
+ * One execution log by id, from the function's newest: the server answers before its batch of
+ * logs is stored (within ~10 ms), so a few short waits. Undefined if it cannot be found.
+ */
+async function findLog(
+  api: ApiClient,
+  ws: string,
+  fnId: string,
+  id: string,
+): Promise<ExecutionLog | undefined> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const page = await api.request<{ logs?: ExecutionLog[] }>(
+        'GET',
+        `/api/workspaces/${enc(ws)}/functions/${enc(fnId)}/logs?limit=50`,
+      );
+      const log = page?.logs?.find((l) => l.id === id);
+      if (log) return log;
+    } catch {
+      return undefined;
+    }
+    await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+  }
+  return undefined;
 }
 
 /** Losses a follow reconnects after: no answer, a cut stream, or a proxy's "not now". */

@@ -55,7 +55,8 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_REQUESTS: {
     status: 429,
     fault: 'platform',
-    description: 'Every instance of the function is busy and the queue is full.',
+    description:
+      'Every instance of the function is busy, and the request could not wait longer: the line was full (64), or it had waited 5 s.',
   },
   CLIENT_CLOSED: {
     status: 499,

@@ -6,7 +6,7 @@
 // still there, since deletes are not announced to this module. Tails are capped per workspace, and
 // a client that stops reading is cut off instead of being buffered for (TailLimits).
 
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { EunhaError } from '../core/errors.js';
 import { KeyedCount } from '../core/keyed-count.js';
 import type { LogTailPage, SequencedLog } from '../core/types.js';
@@ -19,8 +19,8 @@ export const SSE_HEADERS = {
 } as const;
 
 export interface TailOptions {
-  /** Extra response headers (request id, CORS). */
-  headers?: Record<string, string>;
+  /** Extra response headers (request id, CORS, framing). */
+  headers?: OutgoingHttpHeaders | Record<string, string | number | string[] | undefined>;
   /** False once the function (or its workspace) is gone; a rejection counts as "still there". */
   exists?: () => Promise<boolean>;
   /**

@@ -80,7 +80,7 @@ export class Instance {
   invocations = 0;
   /** Requests handed to this instance by the scheduler and not yet released (running + pipelined). */
   leases = 0;
-  private killedFor: 'timeout' | 'memory' | null = null;
+  private killedFor: 'timeout' | 'memory' | 'shutdown' | null = null;
   /** Requests written to the sandbox and not yet answered. */
   private inflight = 0;
   /** When the request now at the head of the line started (sent, or the previous one answered). */
@@ -161,6 +161,12 @@ export class Instance {
   killForMemory(): void {
     this.killedFor = 'memory';
     this.sandbox.kill();
+  }
+
+  /** Ends the request running here because the server is stopping (Runtime.cutRunning). */
+  cut(): void {
+    this.killedFor = 'shutdown';
+    this.kill();
   }
 
   /** The kill clock runs for the request at the head of the line only: it may not have started before. */
@@ -293,6 +299,19 @@ export class Instance {
           ...empty,
           status: 504,
           error: { code: 'TIMEOUT', message: `the function did not answer within ${timeoutMs} ms` },
+        },
+        recycle: true,
+      };
+    }
+    if (this.killedFor === 'shutdown') {
+      return {
+        result: {
+          ...empty,
+          status: 503,
+          error: {
+            code: 'SHUTTING_DOWN',
+            message: 'the server stopped while the function ran: its shutdown grace period was over',
+          },
         },
         recycle: true,
       };

@@ -210,6 +210,8 @@ export class Runtime {
       // A redeploy or a delete unloaded the version while this request waited: it never ran, and
       // the caller may run it on the version that replaced it.
       if (lease === null && vs.unloaded) throw unloaded(versionKey);
+      // Stopping (cutRunning): a request that had not started does not start now.
+      if (lease === null && this.closing) throw shuttingDown();
       if (lease === null && req.signal?.aborted) {
         return this.failure(
           499,
@@ -224,7 +226,7 @@ export class Runtime {
         const r = this.failure(
           429,
           'TOO_MANY_REQUESTS',
-          'every instance of the function is busy and the queue is full',
+          'every instance of the function is busy, and the request could not wait longer (the line was full, or it had waited its longest)',
           t0,
           false,
         );
@@ -336,6 +338,29 @@ export class Runtime {
   }
 
   /** Stop taking work, let in-flight requests finish (up to their timeout), stop every process. */
+  /**
+   * The last step of a shutdown whose grace period is running out: requests still waiting do not
+   * start (SHUTTING_DOWN, never run), and those running are ended now, each answering 503
+   * SHUTTING_DOWN so that it is answered and logged instead of cut off by the process's exit.
+   * Returns how many were running.
+   */
+  cutRunning(): number {
+    this.sched.closing = true;
+    let cut = 0;
+    for (const vs of this.sched.versions.values()) {
+      for (const w of vs.queue.splice(0)) {
+        clearTimeout(w.timer);
+        w.resolve(null);
+      }
+      for (const inst of vs.instances) {
+        if (inst.state !== 'busy') continue;
+        inst.cut();
+        cut++;
+      }
+    }
+    return cut;
+  }
+
   async close(): Promise<void> {
     this.sched.closing = true;
     this.pool?.closing();

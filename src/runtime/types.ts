@@ -40,7 +40,7 @@ export interface InvokeRequest {
 }
 
 export type InvokeErrorCode =
-  'FUNCTION_ERROR' | 'TIMEOUT' | 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS' | 'CLIENT_CLOSED';
+  'FUNCTION_ERROR' | 'TIMEOUT' | 'FUNCTION_CRASHED' | 'TOO_MANY_REQUESTS' | 'CLIENT_CLOSED' | 'SHUTTING_DOWN';
 
 export interface InvokeResult {
   status: number;

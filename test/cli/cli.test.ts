@@ -223,6 +223,29 @@ class IncomingHandler(http.IncomingHandler):
     const failed = await eunha(['invoke', 'raising', '-w', ws]);
     assert.equal(failed.code, 3, failed.err);
     assert.match(failed.out, /\t500\terror\t/);
+    // One that times out: what it printed first, from its log, then the error (a review found
+    // only the error).
+    const sleepy = file(
+      'sleepy.py',
+      `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print("about to sleep")
+        time.sleep(5)
+        return Response(200, {}, b"late")
+`,
+    );
+    assert.equal((await eunha(['deploy', sleepy, '-w', ws, '--timeout', '1'])).code, 0);
+    const timedOut = await eunha(['invoke', 'sleepy', '-w', ws]);
+    assert.equal(timedOut.code, 3, timedOut.err);
+    assert.match(timedOut.out, /\t504\terror\t.*\n {2}\| about to sleep\n/);
+    assert.match(timedOut.err, /^eunha: TIMEOUT \(504\): /);
+    const asJson = await eunha(['--json', 'invoke', 'sleepy', '-w', ws]);
+    assert.equal(asJson.code, 3, asJson.err);
+    assert.equal(JSON.parse(asJson.out).logs[0], 'about to sleep');
     // The broken function was created; only its deployment was refused.
     const noVersion = await eunha(['rollback', 'broken', '7', '-w', ws]);
     assert.equal(noVersion.code, 1, noVersion.err);

@@ -82,6 +82,9 @@ describe('live tail', () => {
         assert.equal(tail.res.statusCode, 200);
         assert.match(String(tail.res.headers['content-type']), /^text\/event-stream/);
         assert.ok(tail.res.headers['x-request-id']);
+        // The platform's own answers may not be framed, the stream too (a review found it bare).
+        assert.equal(tail.res.headers['x-frame-options'], 'DENY');
+        assert.equal(tail.res.headers['content-security-policy'], "frame-ancestors 'none'");
         const first = tail.blocks[0] ?? (await firstData(tail.res));
         assert.match(first, /^: connected/);
       } finally {

@@ -230,6 +230,17 @@ class IncomingHandler(http.IncomingHandler):
       assert.equal(wrong.headers.allow, 'POST');
       assert.equal(wrong.json().error.code, 'METHOD_NOT_ALLOWED');
       assert.equal((await p.app.inject({ method: 'POST', url: `/fn/${fn.id}` })).statusCode, 200);
+      // A method no function can take is answered the same way, with this function's methods;
+      // for a function that does not exist, 404 (both were a 405 listing every method).
+      for (const url of [`/fn/${fn.id}`, `/fn/${fn.id}/deep/path?q=1`]) {
+        // (inject's type lists Fastify's own methods only; Node parses any.)
+        const exotic = await p.app.inject({ method: 'PROPFIND' as 'GET', url });
+        assert.equal(exotic.statusCode, 405, exotic.body);
+        assert.equal(exotic.headers.allow, 'POST');
+      }
+      const nobody = await p.app.inject({ method: 'TRACE' as 'GET', url: '/fn/fn-zzzzzzzz' });
+      assert.equal(nobody.statusCode, 404, nobody.body);
+      assert.equal(nobody.json().error.code, 'NOT_FOUND');
 
       await p.app.inject({
         method: 'PATCH',

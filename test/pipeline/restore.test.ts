@@ -49,6 +49,63 @@ describe('restart', () => {
   });
 
   test(
+    'a request still running near the end of the shutdown grace period is answered 503 and logged',
+    { timeout: 120_000 },
+    async () => {
+      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-cut-'));
+      try {
+        // A grace of 1.5 s: running requests are ended at 0.75 s.
+        const a = await startTestPlatform(
+          { EUNHA_WARM_POOL_SIZE: '1', EUNHA_SHUTDOWN_GRACE_MS: '1500' },
+          own,
+        );
+        const sleepy = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print("started")
+        time.sleep(30)
+        return Response(200, {}, b"too late")
+`;
+        const { ws, fn } = await deployedFunction(a, { code: b64(sleepy), timeout: 60 });
+        const address = await a.listen('127.0.0.1', 0);
+        const answer = fetch(`${address}/fn/${fn}`).then(async (r) => ({
+          status: r.status,
+          body: (await r.json()) as { error: { code: string } },
+        }));
+        // Running: its instance is busy.
+        while (Object.values(a.runtime.stats().versions).every((v) => v.busy === 0))
+          await new Promise((r) => setTimeout(r, 20));
+        const stopping = Date.now();
+        await a.cleanup();
+        const stopMs = Date.now() - stopping;
+        const got = await answer;
+        assert.equal(got.status, 503);
+        assert.equal(got.body.error.code, 'SHUTTING_DOWN');
+        assert.ok(stopMs < 1_500, `the stop took ${stopMs} ms, past its grace`);
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const logs = (
+            await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })
+          ).json();
+          assert.equal(logs.total, 1);
+          const [log] = logs.logs;
+          assert.equal(log.statusCode, 503);
+          assert.equal(log.status, 'error');
+          assert.equal(log.responseBody.error.code, 'SHUTTING_DOWN');
+        } finally {
+          await b.cleanup();
+        }
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
     'a deployment whose artifact is gone at restart says so (503), until the next deploy',
     { timeout: 120_000 },
     async () => {

@@ -49,6 +49,9 @@ export async function invokeRoutes(
           404: ErrorBody,
           429: ErrorBody,
           502: ErrorBody,
+          // DEPENDENCY_UNAVAILABLE (the deployment could not be restored at start-up) and
+          // SHUTTING_DOWN: the server's own state, not the function's.
+          503: ErrorBody,
           504: ErrorBody,
         },
       },

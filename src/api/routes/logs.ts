@@ -78,12 +78,9 @@ export async function logRoutes(
       }
       reply.hijack();
       await tails.stream(reply.raw, listening, backlog.page, backlog.resumed, {
-        headers: {
-          'x-request-id': String(req.id),
-          ...(reply.getHeader('access-control-allow-origin')
-            ? { 'access-control-allow-origin': String(reply.getHeader('access-control-allow-origin')) }
-            : {}),
-        },
+        // Every header the hooks set (request id, CORS, may-not-be-framed): a hijacked reply
+        // sends only what it is given.
+        headers: reply.getHeaders(),
         exists: async () => {
           try {
             await logs.requireFunction(ws, fn);
