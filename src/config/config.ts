@@ -5,6 +5,7 @@
 import { DEFAULT_KV_MAX_BYTES } from '../core/kv.js';
 import { DEFAULT_LOG_MAX_BYTES } from '../core/log-quota.js';
 import { BlockList } from 'node:net';
+import { Resolver } from 'node:dns';
 import { MAX_OUTBOUND_REQUEST_BYTES, addNetwork, type OutboundOptions } from '../core/outbound-hosts.js';
 
 export class ConfigError extends Error {
@@ -123,27 +124,44 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `must be true or false, got '${env[name]}'`);
 }
 
-/** A JSON list of networks (address/prefix), each checked the way the runtime will use it. */
-function networks(env: Env, name: string): string[] {
+/** A JSON list of strings (empty when unset), each trimmed; `example` goes in the message. */
+function stringList(env: Env, name: string, example: string): string[] {
   const raw = (env[name] ?? '').trim();
   if (raw === '') return [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    throw new ConfigError(name, 'must be a JSON list of networks, e.g. ["10.0.5.0/24"]');
+    throw new ConfigError(name, `must be a JSON list, e.g. ${example}`);
   }
   if (!Array.isArray(parsed) || !parsed.every((n): n is string => typeof n === 'string'))
-    throw new ConfigError(name, 'must be a JSON list of strings, e.g. ["10.0.5.0/24"]');
+    throw new ConfigError(name, `must be a JSON list of strings, e.g. ${example}`);
+  return parsed.map((n) => n.trim());
+}
+
+/** A JSON list of networks (address/prefix), each checked the way the runtime will use it. */
+function networks(env: Env, name: string): string[] {
+  const list = stringList(env, name, '["10.0.5.0/24"]');
   const check = new BlockList();
-  for (const n of parsed) {
+  for (const n of list) {
     try {
       addNetwork(check, n);
     } catch (e) {
       throw new ConfigError(name, (e as Error).message);
     }
   }
-  return parsed.map((n) => n.trim());
+  return list;
+}
+
+/** A JSON list of DNS servers (`ip` or `ip:port`, `[v6]:port`), checked by the resolver itself. */
+function dnsServers(env: Env, name: string): string[] {
+  const list = stringList(env, name, '["10.0.0.2", "[fd00::53]:5353"]');
+  try {
+    new Resolver().setServers(list);
+  } catch (e) {
+    throw new ConfigError(name, (e as Error).message);
+  }
+  return list;
 }
 
 /** Unset (or empty): undefined, so the runtime's own default (derived from other settings) applies. */
@@ -337,6 +355,7 @@ export function loadConfig(env: Env): Config {
         1024,
         MAX_OUTBOUND_REQUEST_BYTES,
       ),
+      dnsServers: dnsServers(env, 'EUNHA_OUTBOUND_DNS_SERVERS'),
     },
     ...timeouts(env),
   };

@@ -100,6 +100,8 @@ export interface OutboundOptions {
   timeoutMs: number;
   /** Largest response body a guest gets; past it the call fails with `too-large`. */
   maxResponseBytes: number;
+  /** DNS servers for functions' host names (`ip` or `ip:port`); empty: the system's (resolv.conf). */
+  dnsServers: readonly string[];
 }
 
 export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
@@ -107,6 +109,7 @@ export const DEFAULT_OUTBOUND_OPTIONS: OutboundOptions = {
   allowedNetworks: [],
   timeoutMs: 30_000,
   maxResponseBytes: 4 * 1024 * 1024,
+  dnsServers: [],
 };
 
 /** A request body a guest may send (the bridge carries at most 8 MiB a frame). */

@@ -163,6 +163,15 @@ export class Instance {
     this.sandbox.kill();
   }
 
+  /**
+   * The time the request running now has before its deadline; the version's whole timeout while
+   * none runs (code loading). Calls a guest makes to the parent are held to it.
+   */
+  remainingMs(): number {
+    if (this.inflight === 0) return this.version.timeoutMs;
+    return this.version.timeoutMs - (performance.now() - this.headSince);
+  }
+
   /** Ends the request running here because the server is stopping (Runtime.cutRunning). */
   cut(): void {
     this.killedFor = 'shutdown';

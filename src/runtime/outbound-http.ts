@@ -4,16 +4,23 @@
 //   - the function's own list, `allowedOutboundHosts` (core/outbound-hosts.ts, Spin's syntax):
 //     scheme, host and port of the URL;
 //   - the platform's address policy: whatever a name resolves to must not be loopback, private,
-//     link-local (the cloud metadata service at 169.254.169.254), or otherwise reserved, unless
-//     the operator lists its network in EUNHA_OUTBOUND_ALLOWED_NETWORKS. It is checked on the
-//     addresses the connection really uses (a lookup hook on the connector), so a name that
-//     resolves to a public address when checked and a private one when used (DNS rebinding)
-//     gets nowhere; an address written in the URL is checked before connecting.
+//     link-local (the cloud metadata service at 169.254.169.254), otherwise reserved, or one of
+//     this machine's own addresses, unless the operator lists its network in
+//     EUNHA_OUTBOUND_ALLOWED_NETWORKS. It is checked on the addresses the connection really uses
+//     (a lookup hook on the connector), so a name that resolves to a public address when checked
+//     and a private one when used (DNS rebinding) gets nowhere; an address written in the URL is
+//     checked before connecting.
+// Names are resolved with DNS queries (c-ares, with a timeout), not getaddrinfo: that runs on
+// libuv's four shared threads, and a tenant naming hosts whose DNS never answers held all four
+// for ~10 s a lookup, stalling every tenant's calls for minutes (a review). So /etc/hosts is not
+// read for functions' hosts.
 // Redirects are not followed (the guest sees the 3xx and its Location), so a listed host cannot
 // send a call on to one that is not. Requests and responses are capped in size and time.
 
 import { BlockList, isIP } from 'node:net';
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
+import { Resolver } from 'node:dns/promises';
+import { networkInterfaces } from 'node:os';
 import { Agent, request, type Dispatcher } from 'undici';
 import {
   DEFAULT_OUTBOUND_OPTIONS,
@@ -69,8 +76,9 @@ function reservedRanges(): BlockList {
   ] as const)
     b.addSubnet(net, bits, 'ipv4');
   for (const [net, bits] of [
-    ['::', 128],
-    ['::1', 128],
+    ['::', 96], // unspecified, loopback, and IPv4-compatible (::a.b.c.d)
+    ['::ffff:0:0', 96], // IPv4-mapped
+    ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
     ['64:ff9b::', 96], // NAT64: embeds an IPv4 address
     ['64:ff9b:1::', 48],
     ['100::', 64],
@@ -83,6 +91,12 @@ function reservedRanges(): BlockList {
     ['ff00::', 8], // multicast
   ] as const)
     b.addSubnet(net, bits, 'ipv6');
+  // This machine's own addresses, public ones too: a service bound to all of them, reachable
+  // from here but kept from the outside by a firewall, must stay out of reach.
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? [])
+      b.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv4' ? 'ipv4' : 'ipv6');
+  }
   return b;
 }
 
@@ -110,16 +124,20 @@ export class OutboundHttp {
   private readonly reserved = reservedRanges();
   private readonly exempt = new BlockList();
   private readonly agent: Agent;
+  // Two tries of 2 s: a name whose DNS does not answer fails in ~4 s, without holding a thread.
+  private readonly resolver = new Resolver({ timeout: 2_000, tries: 2 });
 
   constructor(private readonly opts: OutboundOptions = DEFAULT_OUTBOUND_OPTIONS) {
     for (const cidr of opts.allowedNetworks) addNetwork(this.exempt, cidr);
+    if (opts.dnsServers.length > 0) this.resolver.setServers([...opts.dnsServers]);
     this.agent = new Agent({
       connect: { lookup: this.lookup },
       maxResponseSize: opts.maxResponseBytes,
       maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
-      // Guests come and go; idle sockets to their hosts should not linger.
+      // Guests come and go; idle sockets to their hosts should not linger. No cap on connections
+      // per host: one tenant's hanging calls must not queue another's to the same host (calls at
+      // once are bounded by the instances anyway).
       keepAliveTimeout: 4_000,
-      connections: 64,
     });
   }
 
@@ -135,36 +153,64 @@ export class OutboundHttp {
     return !this.reserved.check(a, type) || this.exempt.check(a, type);
   }
 
+  /** A name's IPv4 and IPv6 addresses, by DNS query; ENOTFOUND (or the resolver's error) if none. */
+  private async resolve(hostname: string): Promise<LookupAddress[]> {
+    const [v4, v6] = await Promise.allSettled([
+      this.resolver.resolve4(hostname),
+      this.resolver.resolve6(hostname),
+    ]);
+    const out: LookupAddress[] = [
+      ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
+      ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),
+    ];
+    if (out.length === 0)
+      throw v4.status === 'rejected' ? v4.reason : new Error(`${hostname} has no address`);
+    return out;
+  }
+
   /**
    * The connector's name lookup: every address a name resolves to must be allowed, or the
-   * connection fails. Node asks for all addresses (happy eyeballs) or for one.
+   * connection fails. Node asks for all addresses (happy eyeballs) or for one. The refusal does
+   * not say the address: functions are not to map the server's networks by name.
    */
   private readonly lookup = (
     hostname: string,
     options: { all?: boolean; family?: number | string },
     callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
   ): void => {
-    dnsLookup(hostname, { all: true, family: Number(options.family) || 0 }, (err, addresses) => {
-      if (err) return callback(err, '');
-      const refused = addresses.find((a) => !this.addressAllowed(a.address));
-      if (refused || addresses.length === 0) {
-        const e = new Refused(
-          'address-not-allowed',
-          `${hostname} resolves to ${refused?.address ?? 'no address'}, which functions may not reach`,
-        ) as Refused & NodeJS.ErrnoException;
-        e.code = 'EUNHA_ADDRESS_NOT_ALLOWED';
-        return callback(e, '');
-      }
-      if (options.all) return callback(null, addresses);
-      callback(null, addresses[0]!.address, addresses[0]!.family);
-    });
+    const family = Number(options.family) || 0;
+    this.resolve(hostname).then(
+      (all) => {
+        const addresses = family === 0 ? all : all.filter((a) => a.family === family);
+        if (addresses.length === 0 || addresses.some((a) => !this.addressAllowed(a.address))) {
+          const e = new Refused(
+            'address-not-allowed',
+            `${hostname} resolves to an address functions may not reach`,
+          ) as Refused & NodeJS.ErrnoException;
+          e.code = 'EUNHA_ADDRESS_NOT_ALLOWED';
+          return callback(e, '');
+        }
+        if (options.all) return callback(null, addresses);
+        callback(null, addresses[0]!.address, addresses[0]!.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, ''),
+    );
   };
 
-  /** The relay handler for one function version: its rules, its timeout. */
-  handlerFor(rules: readonly OutboundRule[], functionTimeoutMs: number): CallHandler {
+  /**
+   * The relay handler for one instance: its version's rules; `remainingMs`, the time its running
+   * request has left (a call never outlives it: a guest that swallowed its deadline's interrupt
+   * could otherwise start one more); `stop`, aborted when the sandbox ends, which ends its call.
+   */
+  handlerFor(rules: readonly OutboundRule[], remainingMs: () => number, stop?: AbortSignal): CallHandler {
     return async (header, body) => {
       try {
-        return await this.send(rules, Math.min(this.opts.timeoutMs, functionTimeoutMs), header, body);
+        // Whole milliseconds: undici's timers refuse fractions.
+        const timeoutMs = Math.floor(Math.min(this.opts.timeoutMs, remainingMs()));
+        if (!(timeoutMs > 0)) throw new Refused('timeout', "the function's time is up");
+        const timeout = AbortSignal.timeout(timeoutMs);
+        const signal = stop ? AbortSignal.any([timeout, stop]) : timeout;
+        return await this.send(rules, timeoutMs, signal, header, body);
       } catch (e) {
         const { reason, message } = this.failure(e);
         return { header: { t: 'reply', ok: false, error: reason, message } };
@@ -175,6 +221,7 @@ export class OutboundHttp {
   private async send(
     rules: readonly OutboundRule[],
     timeoutMs: number,
+    signal: AbortSignal,
     header: Parameters<CallHandler>[0],
     body: Uint8Array,
   ): ReturnType<CallHandler> {
@@ -216,7 +263,7 @@ export class OutboundHttp {
       method: method.toUpperCase() as Dispatcher.HttpMethod,
       headers: sent,
       body: body.length > 0 ? Buffer.from(body.buffer, body.byteOffset, body.length) : null,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });

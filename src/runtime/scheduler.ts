@@ -343,8 +343,15 @@ export class Scheduler {
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
       const kv = kvHandlerFor(this.opts.kv, vs.version.functionId);
-      const { outbound } = this.opts;
-      const http = outbound?.handlerFor(vs.version.outboundHosts ?? [], vs.version.timeoutMs);
+      // The instance is known once its code has loaded; a call made at load has the whole timeout.
+      const loaded: { inst?: Instance } = {};
+      const ended = new AbortController();
+      void sandbox.exited.then(() => ended.abort());
+      const http = this.opts.outbound?.handlerFor(
+        vs.version.outboundHosts ?? [],
+        () => loaded.inst?.remainingMs() ?? vs.version.timeoutMs,
+        ended.signal,
+      );
       sandbox.onCall = (header, body) =>
         header.t !== 'http'
           ? kv(header, body)
@@ -361,6 +368,7 @@ export class Scheduler {
       const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() =>
         this.warm().settle(sandbox),
       );
+      loaded.inst = inst;
       vs.instances.add(inst);
       // A sandbox that ends while idle (its process crashed or was killed, taking the workspace's
       // other sandboxes with it) leaves at once, so that no request is sent to it.

@@ -37,6 +37,7 @@ describe('config', () => {
       allowedNetworks: [],
       timeoutMs: 30_000,
       maxResponseBytes: 4 * 1024 * 1024,
+      dnsServers: [],
     });
     assert.deepEqual(
       loadConfig({
@@ -44,12 +45,14 @@ describe('config', () => {
         EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["10.0.5.0/24", " fd00:1::/64"]',
         EUNHA_OUTBOUND_TIMEOUT_MS: '5000',
         EUNHA_OUTBOUND_MAX_RESPONSE_BYTES: '65536',
+        EUNHA_OUTBOUND_DNS_SERVERS: '["10.0.0.2", "[fd00::53]:5353"]',
       }).outbound,
       {
         enabled: false,
         allowedNetworks: ['10.0.5.0/24', 'fd00:1::/64'],
         timeoutMs: 5000,
         maxResponseBytes: 65536,
+        dnsServers: ['10.0.0.2', '[fd00::53]:5353'],
       },
     );
   });
@@ -115,6 +118,7 @@ describe('config', () => {
       [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["10.0.0.0/33"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
       [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["example.com/8"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
       [{ EUNHA_OUTBOUND_MAX_RESPONSE_BYTES: '99999999' }, 'EUNHA_OUTBOUND_MAX_RESPONSE_BYTES'],
+      [{ EUNHA_OUTBOUND_DNS_SERVERS: '["dns.example"]' }, 'EUNHA_OUTBOUND_DNS_SERVERS'],
     ];
     for (const [env, name] of bad) {
       assert.throws(

@@ -91,10 +91,13 @@ export class BridgeDevice {
       const raw = all.subarray(0, len);
       const frame = decodeFrame(raw);
       // A call for the parent goes on as it is, whose readers refuse a header past the cap by
-      // ending the sandbox: refused here, it is an OSError the guest can catch.
+      // ending the sandbox: refused here, it is an OSError the guest can catch. So is one nested
+      // deeper than any call is: the parent parses it on its main thread, and 1.9 million
+      // nested brackets held that thread ~0.5 s a call (a review).
       const relayed = RELAYED.has(frame.header.t);
       if (relayed && new DataView(raw.buffer, raw.byteOffset, 4).getUint32(0, true) > MAX_HEADER_BYTES)
         throw new Error('call too large');
+      if (relayed && nestedDeeperThan(frame.header, MAX_CALL_DEPTH)) throw new Error('call nested too deep');
       const reply = relayed ? this.relay(raw.slice()) : this.local(frame);
       if (reply) {
         this.readable = reply;
@@ -108,6 +111,20 @@ export class BridgeDevice {
     this.pendingBytes = all.length;
     return length;
   }
+}
+
+/** Calls are shallow: a key-value call is flat, an HTTP call holds one map of headers. */
+const MAX_CALL_DEPTH = 4;
+
+function nestedDeeperThan(value: object, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  for (let item = stack.pop(); item; item = stack.pop()) {
+    const [v, depth] = item;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function concat(parts: Uint8Array[], size: number): Uint8Array {
