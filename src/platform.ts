@@ -291,7 +291,9 @@ async function compose(
     const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
     // main.ts exits when the grace period is over, and a request still running then was cut off
     // with no answer and no execution log. Shortly before, such requests are ended (503
-    // SHUTTING_DOWN), so they are answered and logged, and the log writer has time to flush.
+    // SHUTTING_DOWN), so they are answered and logged. 3 s leaves room for the answers, the log
+    // writer's flush and the runtime's stop (a sandbox that ignores its kill takes its process
+    // with it after 2 s, host-process.ts).
     const grace = config.shutdownGraceMs;
     const cutter = setTimeout(
       () => {
@@ -299,7 +301,7 @@ async function compose(
         if (cut > 0)
           logger?.warn({ cut }, `ended ${cut} running requests: the shutdown grace period is nearly over`);
       },
-      grace - Math.min(2_000, grace / 2),
+      grace - Math.min(3_000, grace / 2),
     );
     try {
       await app.close();

@@ -123,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
   installJsonParser(app);
-  installErrorHandling(app, async (id) => (await deps.meta.findFunction(id))?.httpMethods);
+  installErrorHandling(app);
 
   // For the API only: the function ingress turns it off (config.cors), so a function answers its
   // own OPTIONS and sets its own CORS headers. No origins configured: no CORS headers at all.

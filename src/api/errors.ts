@@ -5,7 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_CATALOGUE, EunhaError, bodyTooLarge, notFound, type ErrorCode } from '../core/errors.js';
+import { ERROR_CATALOGUE, EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
 import { quote } from '../core/validate.js';
 
 /** A body of a type the API does not read (JSON only, multipart on the build routes). */
@@ -55,16 +55,7 @@ function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undef
 const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE']);
 const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-/**
- * `functionMethods`: the httpMethods of a function by id, or undefined when there is none. A
- * method the function URL routes do not take at all (PROPFIND, TRACE) is then answered as the
- * ingress answers a method the function does not take: 404 for no such function, else 405 with
- * the function's own methods (it was the routes' list, whatever the function took).
- */
-export function installErrorHandling(
-  app: FastifyInstance,
-  functionMethods?: (functionId: string) => Promise<string[] | undefined>,
-): void {
+export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const known = fromFastify(err, req);
     if (known) {
@@ -86,22 +77,8 @@ export function installErrorHandling(
     });
     void reply.code(500).send(internal.toBody());
   });
-  app.setNotFoundHandler(async (req, reply) => {
+  app.setNotFoundHandler((req, reply) => {
     const route = req.url.split('?')[0] ?? '';
-    const fnId = functionMethods && /^\/fn\/([^/]+)(?:\/|$)/.exec(route)?.[1];
-    if (fnId) {
-      const methods = await functionMethods!(decodeURIComponentSafe(fnId));
-      const e =
-        methods === undefined
-          ? notFound('Function', fnId)
-          : new EunhaError(
-              'METHOD_NOT_ALLOWED',
-              `function '${fnId}' does not accept ${req.method}; it accepts ${methods.join(', ')}`,
-              { method: req.method, allowed: methods },
-              { allow: methods.join(', ') },
-            );
-      return reply.code(e.status).headers(e.headers).send(e.toBody());
-    }
     // A path that exists with other methods: 405 and what it takes, as HTTP asks (it was a 404
     // "no route", which sent clients looking for a typo in the path). OPTIONS is left out: with
     // CORS on, every path takes it (the preflight route).
@@ -115,16 +92,8 @@ export function installErrorHandling(
             { allow: allowed.join(', ') },
           )
         : new EunhaError('NOT_FOUND', `no route ${req.method} ${route}`, { route });
-    return reply.code(e.status).headers(e.headers).send(e.toBody());
+    void reply.code(e.status).headers(e.headers).send(e.toBody());
   });
-}
-
-function decodeURIComponentSafe(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 /**

@@ -7,11 +7,11 @@
 // anything else about it is told, and its code never sees that key (the header is not passed on).
 // Nothing a function answers may act for the platform's whole origin (ORIGIN_WIDE below).
 
+import { METHODS } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError, bodyTooLarge, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
-import { HTTP_METHODS } from '../core/schemas.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
@@ -304,7 +304,13 @@ export async function ingressRoutes(
       return send(reply, invocation);
     };
 
-    const methods = [...HTTP_METHODS];
+    // Every method Node parses, not only those a function may list: the function decides (a
+    // method it does not take is a 405 with its own Allow, after its auth), and a missing one is
+    // a 404. PROPFIND or TRACE used to fall through to the API's 405, listing the routes' methods.
+    // CONNECT never reaches a route (Node hands it to the 'connect' event).
+    for (const m of METHODS)
+      if (m !== 'CONNECT' && !app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
+    const methods = METHODS.filter((m) => m !== 'CONNECT');
     for (const url of ['/fn/:function_id', '/fn/:function_id/*']) {
       scope.route({
         method: methods,

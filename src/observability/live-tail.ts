@@ -129,7 +129,7 @@ export class LiveTails {
     if (resumed && backlog.more) {
       // No id: the client's last event id stays where it was.
       const message =
-        'more logs were written since the last event id than one backlog holds; the oldest of them are not sent, read them from the listing';
+        'some logs stored since the last event id are not sent: more than one backlog holds, or deleted since by the quota or retention; the listing has what is kept';
       res.write(`event: gap\ndata: ${JSON.stringify({ functionId, message })}\n\n`);
     }
     // The same fields as the JSON listing, whose response schema leaves the workspace out.

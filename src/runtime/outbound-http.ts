@@ -76,8 +76,9 @@ function reservedRanges(): BlockList {
   ] as const)
     b.addSubnet(net, bits, 'ipv4');
   for (const [net, bits] of [
+    // IPv4-mapped addresses (::ffff:a.b.c.d) need no rule: BlockList checks them against the
+    // IPv4 rules (a rule for ::ffff:0:0/96 would match every IPv4 address, a review found).
     ['::', 96], // unspecified, loopback, and IPv4-compatible (::a.b.c.d)
-    ['::ffff:0:0', 96], // IPv4-mapped
     ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
     ['64:ff9b::', 96], // NAT64: embeds an IPv4 address
     ['64:ff9b:1::', 48],
@@ -91,13 +92,31 @@ function reservedRanges(): BlockList {
     ['ff00::', 8], // multicast
   ] as const)
     b.addSubnet(net, bits, 'ipv6');
-  // This machine's own addresses, public ones too: a service bound to all of them, reachable
-  // from here but kept from the outside by a firewall, must stay out of reach.
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? [])
-      b.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv4' ? 'ipv4' : 'ipv6');
-  }
   return b;
+}
+
+/**
+ * This machine's own addresses, public ones too: a service bound to all of them, reachable from
+ * here but kept from the outside by a firewall, must stay out of reach. Read again every few
+ * seconds, since addresses come and go (IPv6 temporary addresses, a container's late address).
+ */
+class OwnAddresses {
+  private list = new BlockList();
+  private readAt = -Infinity;
+
+  has(address: string, type: 'ipv4' | 'ipv6'): boolean {
+    const now = performance.now();
+    if (now - this.readAt > 5_000) {
+      this.readAt = now;
+      const b = new BlockList();
+      for (const entries of Object.values(networkInterfaces())) {
+        for (const a of entries ?? [])
+          b.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv4' ? 'ipv4' : 'ipv6');
+      }
+      this.list = b;
+    }
+    return this.list.check(address, type);
+  }
 }
 
 /** Why a call failed, as the guest's Err says it (and tests match on). */
@@ -122,6 +141,7 @@ class Refused extends Error {
 
 export class OutboundHttp {
   private readonly reserved = reservedRanges();
+  private readonly own = new OwnAddresses();
   private readonly exempt = new BlockList();
   private readonly agent: Agent;
   // Two tries of 2 s: a name whose DNS does not answer fails in ~4 s, without holding a thread.
@@ -150,7 +170,7 @@ export class OutboundHttp {
     const family = isIP(a);
     if (family === 0) return false;
     const type = family === 4 ? 'ipv4' : 'ipv6';
-    return !this.reserved.check(a, type) || this.exempt.check(a, type);
+    return (!this.reserved.check(a, type) && !this.own.has(a, type)) || this.exempt.check(a, type);
   }
 
   /** A name's IPv4 and IPv6 addresses, by DNS query; ENOTFOUND (or the resolver's error) if none. */
@@ -204,16 +224,28 @@ export class OutboundHttp {
    */
   handlerFor(rules: readonly OutboundRule[], remainingMs: () => number, stop?: AbortSignal): CallHandler {
     return async (header, body) => {
+      // One controller a call, its timer and its listener on `stop` gone when it ends: a signal
+      // from AbortSignal.any() stayed in the long-lived `stop`'s list for good (a review counted
+      // 250,000 after as many calls), and AbortSignal.timeout() keeps its timer for its whole span.
+      const call = new AbortController();
+      const end = (): void => call.abort(new DOMException('the sandbox ended', 'AbortError'));
+      let timer: NodeJS.Timeout | undefined;
       try {
         // Whole milliseconds: undici's timers refuse fractions.
         const timeoutMs = Math.floor(Math.min(this.opts.timeoutMs, remainingMs()));
         if (!(timeoutMs > 0)) throw new Refused('timeout', "the function's time is up");
-        const timeout = AbortSignal.timeout(timeoutMs);
-        const signal = stop ? AbortSignal.any([timeout, stop]) : timeout;
-        return await this.send(rules, timeoutMs, signal, header, body);
+        timer = setTimeout(
+          () => call.abort(new DOMException('the call took too long', 'TimeoutError')),
+          timeoutMs,
+        );
+        stop?.addEventListener('abort', end, { once: true });
+        return await this.send(rules, timeoutMs, call.signal, header, body);
       } catch (e) {
         const { reason, message } = this.failure(e);
         return { header: { t: 'reply', ok: false, error: reason, message } };
+      } finally {
+        clearTimeout(timer);
+        stop?.removeEventListener('abort', end);
       }
     };
   }
@@ -297,13 +329,17 @@ export class OutboundHttp {
       err.name === 'TimeoutError' ||
       err.code === 'UND_ERR_HEADERS_TIMEOUT' ||
       err.code === 'UND_ERR_BODY_TIMEOUT' ||
-      err.code === 'UND_ERR_CONNECT_TIMEOUT'
+      err.code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      inner.code === 'ETIMEOUT' // the resolver's
     )
       return { reason: 'timeout', message: 'the request took too long' };
     const code = inner.code ?? err.code;
     if (
       code &&
-      /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_SOCKET)$/.test(code)
+      // The connection's, and the resolver's (no such name, no address, no answer from its servers).
+      /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|UND_ERR_SOCKET|ENODATA|ESERVFAIL|EREFUSED)$/.test(
+        code,
+      )
     )
       return { reason: 'connect-failed', message: `could not reach the host (${code})` };
     return {
@@ -312,8 +348,10 @@ export class OutboundHttp {
     };
   }
 
+  /** Ends calls still under way (the sandboxes that made them are gone by then) and lookups. */
   close(): Promise<void> {
-    return this.agent.close();
+    this.resolver.cancel();
+    return this.agent.destroy();
   }
 }
 

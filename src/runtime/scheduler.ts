@@ -94,8 +94,9 @@ export class Scheduler {
     if (this.mayGrow(vs) && this.makeRoom(vs)) {
       const fresh = await this.startInstance(vs);
       fresh.leases++;
-      // Unloaded while it started (startInstance has ended it): the request goes elsewhere.
-      if (vs.unloaded) {
+      // Unloaded while it started (startInstance has ended it): the request goes elsewhere. Or
+      // the server began its last step (Runtime.cutRunning) meanwhile: the request does not start.
+      if (vs.unloaded || this.closing) {
         this.release(vs, fresh, true);
         return null;
       }

@@ -67,6 +67,11 @@ export const LOG_USAGE_SK = 'LOGUSAGE';
  */
 export const LOG_SEQ_PK = 'LOGSEQ';
 export const LOG_SEQ_SK = 'LOGSEQ';
+/**
+ * FN#{fn}/LOGDELETED: the highest sequence number among the function's logs deleted so far (by
+ * its quota or retention). A tail resumed after a lower number missed those: it says so.
+ */
+export const LOG_DELETED_SK = 'LOGDELETED';
 
 export const workspaceGsiSk = (createdAt: string, ws: string): string => `${createdAt}#${ws}`;
 export const fnGsiPk = (fn: string): string => `FN#${fn}`;

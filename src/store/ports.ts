@@ -99,7 +99,9 @@ export interface MetadataStore {
   listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
   /**
    * For live tails: the newest `limit` logs of the function whose sequence number is above
-   * `afterSeq` (0: all), oldest first, ending early past `maxBytes` as listFunctionLogs does.
+   * `afterSeq` (0: all), oldest first, ending early past `maxBytes` as listFunctionLogs does;
+   * `more` when some above `afterSeq` are not in the page: left out, or deleted by the quota or
+   * retention (the adapter keeps the highest number it deleted per function).
    */
   tailFunctionLogs(
     functionId: string,

@@ -55,6 +55,17 @@ describe('function URLs', () => {
       assert.equal(own.statusCode, 200);
       assert.equal(own.body, 'auth=none', 'the function must not see the caller’s key');
       assert.equal((await call(bearer(ADMIN_KEY))).statusCode, 200);
+      // A method no function can take goes through the same door: its key first, then 405 with
+      // the function's own methods; no such function is a 404 (they were 401 from the API's guard
+      // with the admin key set, and 405 with every method in open mode).
+      const exotic = (headers: Record<string, string> = {}) =>
+        w.p.app.inject({ method: 'PROPFIND' as 'GET', url: `/fn/${fn}/x`, headers });
+      assert.equal((await exotic()).statusCode, 401);
+      const refused = await exotic(bearer(w.a.key));
+      assert.equal(refused.statusCode, 405, refused.body);
+      assert.equal(refused.headers.allow, 'GET');
+      const nobody = await w.p.app.inject({ method: 'TRACE' as 'GET', url: '/fn/fn-zzzzzzzz' });
+      assert.equal(nobody.statusCode, 404, nobody.body);
     },
   );
 

@@ -11,6 +11,7 @@ export type ItemKind =
   | 'log'
   | 'logusage'
   | 'logseq'
+  | 'logdeleted'
   | 'minute'
   | 'kv'
   | 'kvusage'

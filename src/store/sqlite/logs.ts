@@ -13,6 +13,7 @@ import { invalid } from '../../core/errors.js';
 import { LOG_ENTRY_OVERHEAD, logEntryBytes } from '../../core/log-quota.js';
 import type { ExecutionLog, LogTailPage, SequencedLog } from '../../core/types.js';
 import {
+  LOG_DELETED_SK,
   LOG_SEQ_PK,
   LOG_SEQ_SK,
   LOG_SK_PREFIX,
@@ -86,17 +87,25 @@ export class Logs {
     // each deleted row counted in its minute comes back, to be taken off.
     this.deleteBeforeStmt = db.prepare<
       [string, string, string, string, number],
-      { ts: string; ws_id: string; is_error: number; duration_ms: number; cpu_ms: number | null; n: number }
+      {
+        ts: string;
+        ws_id: string;
+        is_error: number;
+        duration_ms: number;
+        cpu_ms: number | null;
+        seq: number | null;
+        n: number;
+      }
     >(
       'DELETE FROM items WHERE pk = ? AND sk IN (SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk LIMIT ?) ' +
-        `RETURNING ts, ws_id, is_error, duration_ms, cpu_ms, ${ROW_BYTES} AS n`,
+        `RETURNING ts, ws_id, is_error, duration_ms, cpu_ms, seq, ${ROW_BYTES} AS n`,
     );
     this.oldSumsStmt = db.prepare<
       [string, string],
       { is_error: number | null; duration_ms: number | null; cpu_ms: number | null; n: number }
     >(`SELECT is_error, duration_ms, cpu_ms, ${ROW_BYTES} AS n FROM items WHERE pk = ? AND sk = ?`);
-    this.oldestStmt = db.prepare<[string, string, string], { sk: string; n: number }>(
-      `SELECT sk, ${ROW_BYTES} AS n FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk`,
+    this.oldestStmt = db.prepare<[string, string, string], { sk: string; seq: number | null; n: number }>(
+      `SELECT sk, seq, ${ROW_BYTES} AS n FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk`,
     );
     this.deleteThroughStmt = db.prepare<[string, string, string]>(
       'DELETE FROM items WHERE pk = ? AND sk >= ? AND sk <= ?',
@@ -104,6 +113,16 @@ export class Logs {
     this.deleteMinutesBeforeStmt = db.prepare<[string, string, string]>(
       'DELETE FROM items WHERE pk = ? AND sk >= ? AND sk < ?',
     );
+  }
+
+  /** Keeps the highest sequence number the function's deleted logs had. In a transaction. */
+  private noteDeleted(pk: string, seq: number): void {
+    if (seq > this.deletedSeq(pk))
+      this.items.upsert({ pk, sk: LOG_DELETED_SK, kind: 'logdeleted', data: String(seq) });
+  }
+
+  private deletedSeq(pk: string): number {
+    return Number(this.items.getData(pk, LOG_DELETED_SK) ?? 0);
   }
 
   /** The last sequence number given to a log (0 before the first). */
@@ -138,16 +157,19 @@ export class Logs {
     if (over > 0) {
       let last: string | undefined;
       let gone = 0;
+      let deletedSeq = 0;
       // The cursor is closed (by the break) before the delete: one statement at a time.
       for (const row of this.oldestStmt.iterate(pk, LOG_SK_PREFIX, LOGS_END)) {
         last = row.sk;
         gone++;
+        deletedSeq = Math.max(deletedSeq, row.seq ?? 0);
         over -= row.n;
         u.bytes -= row.n;
         if (over <= 0 || gone >= MAX_TRIMMED_ROWS) break;
       }
       if (last !== undefined) this.deleteThroughStmt.run(pk, LOG_SK_PREFIX, last);
       u.count -= gone;
+      this.noteDeleted(pk, deletedSeq);
     }
     this.setUsage(pk, u);
   }
@@ -238,7 +260,8 @@ export class Logs {
 
   /**
    * The newest `limit` logs numbered after `afterSeq`, oldest first, fewer once their JSON passes
-   * `maxBytes` (the newest always comes back); `more` when some after `afterSeq` were left out.
+   * `maxBytes` (the newest always comes back); `more` when some after `afterSeq` were left out,
+   * or had been deleted (quota, retention).
    */
   tailForFunction(functionId: string, afterSeq: number, limit: number, maxBytes = Infinity): LogTailPage {
     const last = this.lastSeq();
@@ -259,6 +282,8 @@ export class Logs {
       }
       logs.push({ seq, log: JSON.parse(data) as ExecutionLog });
     }
+    // Logs after `afterSeq` that the quota or retention deleted are missed too.
+    more ||= this.deletedSeq(fnPk(functionId)) > afterSeq;
     return { logs: logs.reverse(), more, last };
   }
 
@@ -276,6 +301,10 @@ export class Logs {
       const u = this.usage(pk);
       u.count -= gone.length;
       for (const row of gone) u.bytes -= row.n;
+      this.noteDeleted(
+        pk,
+        gone.reduce((m, row) => Math.max(m, row.seq ?? 0), 0),
+      );
       this.setUsage(pk, u);
     }
     this.minutes.apply(

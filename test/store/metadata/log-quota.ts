@@ -46,6 +46,11 @@ export function logQuotaTests(withStore: WithStore): void {
           assert.equal(await store.countFunctionLogs(f.id), kept.length);
         }
         assert.ok(kept.length > 5 && kept.length < 40, `the quota bit: ${kept.length} of 60 kept`);
+        // A tail resumed before the deleted logs hears that it missed some; one after them does not.
+        const tail = await store.tailFunctionLogs(f.id, 0, 1000);
+        assert.deepEqual(ids(tail.logs.map((e) => e.log)), ids(kept));
+        assert.equal(tail.more, true);
+        assert.equal((await store.tailFunctionLogs(f.id, tail.logs[0]!.seq - 1, 1000)).more, false);
         const total = all.reduce((n, l) => n + size(l), 0);
         assert.ok(total > 2 * quota, 'the logs written were well over the quota');
 
@@ -63,7 +68,11 @@ export function logQuotaTests(withStore: WithStore): void {
         assert.equal(await store.deleteFunctionLogsBefore(f.id, after, 1000), kept.length);
         assert.equal(await store.countFunctionLogs(f.id), 0);
         assert.deepEqual(await store.functionMinutes(f.id, start, after), []);
-        assert.deepEqual(mentions(await store.dumpKeys(), [f.id]), [`WS#${ws.id} | FN#${f.id}`]);
+        // What is left is the function and the note of its highest deleted sequence number.
+        assert.deepEqual(mentions(await store.dumpKeys(), [f.id]), [
+          `FN#${f.id} | LOGDELETED`,
+          `WS#${ws.id} | FN#${f.id}`,
+        ]);
       },
       { logMaxBytesPerFunction: quota },
     );
