@@ -25,6 +25,7 @@ export interface Options {
   timeout?: string | undefined;
   env?: string[] | undefined;
   secret?: string[] | undefined;
+  outbound?: string[] | undefined;
   data?: string | undefined;
   limit?: string | undefined;
   follow?: boolean | undefined;
@@ -178,6 +179,10 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
     ...(o.timeout !== undefined ? { timeout: intIn(o.timeout, '--timeout', 1, 1_000_000) } : {}),
     ...(o.env ? { environmentVariables: pairs(o.env, '--env') } : {}),
     ...(o.secret ? { secretEnvironmentVariables: pairs(o.secret, '--secret') } : {}),
+    // `--outbound none` clears the list; the server checks each entry and names a bad one.
+    ...(o.outbound
+      ? { allowedOutboundHosts: o.outbound.length === 1 && o.outbound[0] === 'none' ? [] : o.outbound }
+      : {}),
   };
   let source: Buffer;
   try {

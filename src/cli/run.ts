@@ -16,10 +16,12 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
   workspaces create NAME              create one; prints its id
   functions -w WS                     list a workspace's functions
   deploy FILE.py -w WS [--name N] [--memory MB] [--timeout S] [--env K=V …] [--secret K=V …]
+                    [--outbound URL …]
                                       create or update function N (default: the file's name;
                                       an id names that function) with this code, then build and
                                       deploy it; --env replaces all plain variables, --secret
-                                      adds or replaces secret ones
+                                      adds or replaces secret ones, --outbound replaces the hosts
+                                      it may call (https://api.example.com; none: no host)
   invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its execution
                                       log and its answer as logged; exit 3 if the function failed
   logs FN -w WS [--limit N] [--follow [--reconnect S]]
@@ -78,6 +80,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
         timeout: { type: 'string' },
         env: { type: 'string', multiple: true },
         secret: { type: 'string', multiple: true },
+        outbound: { type: 'string', multiple: true },
         data: { type: 'string' },
         limit: { type: 'string' },
         follow: { type: 'boolean', short: 'f' },

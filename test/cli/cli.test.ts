@@ -180,6 +180,43 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test(
+    "deploy --outbound sets the hosts a function may call; a bad one is the server's 400",
+    { timeout: 60_000 },
+    async () => {
+      const ws = (await eunha(['workspaces', 'create', 'outbound'])).out.trim();
+      const app = file('caller.py', handler('c'));
+      const hosts = async (): Promise<string[]> => {
+        const list = (await (
+          await fetch(`${server.url}/api/workspaces/${ws}/functions`, {
+            headers: { authorization: `Bearer ${ADMIN_KEY}` },
+          })
+        ).json()) as Array<{ allowedOutboundHosts: string[] }>;
+        return list[0]!.allowedOutboundHosts;
+      };
+      const set = await eunha([
+        'deploy',
+        app,
+        '-w',
+        ws,
+        '--outbound',
+        'https://api.example.com',
+        '--outbound',
+        'https://*.example.org',
+      ]);
+      assert.equal(set.code, 0, set.err);
+      assert.deepEqual(await hosts(), ['https://api.example.com', 'https://*.example.org']);
+      // Redeployed without the option: the list stays.
+      assert.equal((await eunha(['deploy', app, '-w', ws])).code, 0);
+      assert.deepEqual(await hosts(), ['https://api.example.com', 'https://*.example.org']);
+      const bad = await eunha(['deploy', app, '-w', ws, '--outbound', 'ftp://files.example.com']);
+      assert.equal(bad.code, 1);
+      assert.match(bad.err, /^eunha: VALIDATION_ERROR \(400\): .*ftp:\/\/files\.example\.com/);
+      assert.equal((await eunha(['deploy', app, '-w', ws, '--outbound', 'none'])).code, 0);
+      assert.deepEqual(await hosts(), []);
+    },
+  );
+
   test('what it says when something is wrong, and its exit codes', { timeout: 60_000 }, async () => {
     const ws = (await eunha(['workspaces', 'create', 'wrong'])).out.trim();
     // The command line: exit 2 and the usage.
