@@ -184,17 +184,7 @@ function logLevel(env: Env): LogLevel {
 }
 
 function corsOrigins(env: Env): string[] {
-  const raw = env.CORS_ORIGINS;
-  if (raw === undefined || raw.trim() === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('CORS_ORIGINS', `must be a JSON list of origins, e.g. ["http://localhost:3000"]`);
-  }
-  if (!Array.isArray(parsed) || !parsed.every((o): o is string => typeof o === 'string')) {
-    throw new ConfigError('CORS_ORIGINS', 'must be a JSON list of strings');
-  }
+  const parsed = stringList(env, 'CORS_ORIGINS', '["http://localhost:3000"]');
   for (const origin of parsed) {
     if (origin === '*') continue;
     let u: URL;
