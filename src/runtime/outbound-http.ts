@@ -108,12 +108,17 @@ class OwnAddresses {
     const now = performance.now();
     if (now - this.readAt > 5_000) {
       this.readAt = now;
-      const b = new BlockList();
-      for (const entries of Object.values(networkInterfaces())) {
-        for (const a of entries ?? [])
-          b.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv4' ? 'ipv4' : 'ipv6');
+      // It can throw where the kernel hides interfaces: then the last list read stands.
+      try {
+        const b = new BlockList();
+        for (const entries of Object.values(networkInterfaces())) {
+          for (const a of entries ?? [])
+            b.addAddress(a.address.replace(/%.*$/, ''), a.family === 'IPv4' ? 'ipv4' : 'ipv6');
+        }
+        this.list = b;
+      } catch {
+        // kept
       }
-      this.list = b;
     }
     return this.list.check(address, type);
   }
@@ -239,6 +244,7 @@ export class OutboundHttp {
           timeoutMs,
         );
         stop?.addEventListener('abort', end, { once: true });
+        if (stop?.aborted) end();
         return await this.send(rules, timeoutMs, call.signal, header, body);
       } catch (e) {
         const { reason, message } = this.failure(e);
