@@ -150,6 +150,7 @@ async function compose(
     logs: () => writer.stats(),
     unread: () => unread.stats(),
   });
+  outbound.observe = (fn, outcome, seconds) => metrics.recordOutbound(fn, outcome, seconds);
   const builds = new BuildService({
     meta,
     blobs,

@@ -31,6 +31,8 @@ export class Metrics {
   private readonly invocations: Counter<'function_name' | 'code'>;
   private readonly duration: Histogram<'function_name'>;
   private readonly coldStarts: Counter<'function_name'>;
+  private readonly outbound: Counter<'function_name' | 'outcome'>;
+  private readonly outboundSeconds: Histogram<'function_name'>;
   /**
    * Functions deleted since start. An invocation that was running when its function was deleted
    * finishes afterwards, and must not bring the function's series back.
@@ -64,6 +66,19 @@ export class Metrics {
       name: 'eunha_cold_starts_total',
       help: 'Invocations that had to specialise a new instance',
       labelNames: ['function_name'],
+      registers,
+    });
+    this.outbound = new Counter({
+      name: 'eunha_outbound_requests_total',
+      help: "Functions' outbound HTTP calls by outcome: ok, or why not (not-allowed, address-not-allowed, timeout, too-large, connect-failed, bad-request, disabled, failed)",
+      labelNames: ['function_name', 'outcome'],
+      registers,
+    });
+    this.outboundSeconds = new Histogram({
+      name: 'eunha_outbound_request_seconds',
+      help: "Time a function's outbound HTTP call took (the function waited that long), seconds",
+      labelNames: ['function_name'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
     this.builds = new Histogram({
@@ -149,6 +164,12 @@ export class Metrics {
     if (coldStart) this.coldStarts.inc(fnLabel);
   }
 
+  recordOutbound(functionId: string, outcome: string, seconds: number): void {
+    if (this.forgotten.has(functionId)) return;
+    this.outbound.inc({ function_name: functionId, outcome });
+    this.outboundSeconds.observe({ function_name: functionId }, seconds);
+  }
+
   /**
    * Drops every series of a deleted function: prom-client keeps a label set until told, so
    * /metrics would otherwise list each function ever deleted until the next restart.
@@ -160,8 +181,13 @@ export class Metrics {
       if (labels.function_name === functionId)
         this.invocations.remove({ function_name: functionId, code: labels.code! });
     }
+    for (const { labels } of (await this.outbound.get()).values) {
+      if (labels.function_name === functionId)
+        this.outbound.remove({ function_name: functionId, outcome: labels.outcome! });
+    }
     this.duration.remove({ function_name: functionId });
     this.coldStarts.remove({ function_name: functionId });
+    this.outboundSeconds.remove({ function_name: functionId });
   }
 
   async text(): Promise<string> {

@@ -222,13 +222,24 @@ export class OutboundHttp {
     );
   };
 
+  /** Hears every call's outcome (`ok` or the failure) and duration: the platform's metrics. */
+  observe: ((functionId: string, outcome: 'ok' | OutboundFailure, seconds: number) => void) | undefined;
+
   /**
-   * The relay handler for one instance: its version's rules; `remainingMs`, the time its running
-   * request has left (a call never outlives it: a guest that swallowed its deadline's interrupt
-   * could otherwise start one more); `stop`, aborted when the sandbox ends, which ends its call.
+   * The relay handler for one instance of `functionId`: its version's rules; `remainingMs`, the
+   * time its running request has left (a call never outlives it: a guest that swallowed its
+   * deadline's interrupt could otherwise start one more); `stop`, aborted when the sandbox ends,
+   * which ends its call.
    */
-  handlerFor(rules: readonly OutboundRule[], remainingMs: () => number, stop?: AbortSignal): CallHandler {
+  handlerFor(
+    functionId: string,
+    rules: readonly OutboundRule[],
+    remainingMs: () => number,
+    stop?: AbortSignal,
+  ): CallHandler {
     return async (header, body) => {
+      const started = performance.now();
+      let outcome: 'ok' | OutboundFailure = 'ok';
       // One controller a call, its timer and its listener on `stop` gone when it ends: a signal
       // from AbortSignal.any() stayed in the long-lived `stop`'s list for good (a review counted
       // 250,000 after as many calls), and AbortSignal.timeout() keeps its timer for its whole span.
@@ -248,10 +259,12 @@ export class OutboundHttp {
         return await this.send(rules, timeoutMs, call.signal, header, body);
       } catch (e) {
         const { reason, message } = this.failure(e);
+        outcome = reason;
         return { header: { t: 'reply', ok: false, error: reason, message } };
       } finally {
         clearTimeout(timer);
         stop?.removeEventListener('abort', end);
+        this.observe?.(functionId, outcome, (performance.now() - started) / 1000);
       }
     };
   }

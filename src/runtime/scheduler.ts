@@ -349,6 +349,7 @@ export class Scheduler {
       const ended = new AbortController();
       void sandbox.exited.then(() => ended.abort());
       const http = this.opts.outbound?.handlerFor(
+        vs.version.functionId,
         vs.version.outboundHosts ?? [],
         () => loaded.inst?.remainingMs() ?? vs.version.timeoutMs,
         ended.signal,

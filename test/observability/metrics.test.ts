@@ -78,12 +78,16 @@ describe('Metrics', () => {
     m.recordInvocation('fn-a', 200, 0.002, true);
     m.recordInvocation('fn-a', 500, 0.003, false);
     m.recordInvocation('fn-b', 200, 0.001, false);
+    m.recordOutbound('fn-a', 'ok', 0.05);
+    m.recordOutbound('fn-a', 'timeout', 1.5);
     const lines = async (id: string): Promise<string[]> =>
       (await m.text()).split('\n').filter((l) => l.includes(`function_name="${id}"`));
     assert.ok((await lines('fn-a')).some((l) => l.includes('code="500"')));
+    assert.ok((await lines('fn-a')).some((l) => l.includes('outcome="timeout"')));
     await m.forget('fn-a');
     assert.deepEqual(await lines('fn-a'), []);
     m.recordInvocation('fn-a', 200, 0.002, false);
+    m.recordOutbound('fn-a', 'ok', 0.05);
     assert.deepEqual(await lines('fn-a'), []);
     assert.match(
       (await lines('fn-b')).join('\n'),

@@ -114,6 +114,27 @@ describe('allowedOutboundHosts through the API', () => {
       });
       assert.equal(back.statusCode, 200, back.body);
       assert.deepEqual(await call(), { status: 200, body: 'upstream says hi' });
+
+      // Every call is counted by outcome, and timed.
+      const metrics = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const count = (outcome: string): number => {
+        const line = metrics
+          .split('\n')
+          .find((l) =>
+            l.startsWith(`eunha_outbound_requests_total{function_name="${fn.id}",outcome="${outcome}"} `),
+          );
+        return line === undefined ? 0 : Number(line.split(' ').at(-1));
+      };
+      assert.equal(
+        count('ok'),
+        2,
+        metrics
+          .split('\n')
+          .filter((l) => l.includes('outbound_'))
+          .join('\n'),
+      );
+      assert.equal(count('not-allowed'), 1);
+      assert.ok(metrics.includes(`eunha_outbound_request_seconds_count{function_name="${fn.id}"} 3`));
     },
   );
 });

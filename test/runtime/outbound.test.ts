@@ -91,6 +91,7 @@ describe("the parent's outbound client", () => {
     stop?: AbortSignal,
   ): Promise<{ header: Header; body: string }> => {
     const r = await c.handlerFor(
+      'fn-test',
       parseOutboundHosts(allowed),
       remainingMs,
       stop,
