@@ -101,8 +101,9 @@ export class DeploymentService {
           `'${fn.workspaceId}': build it there (workspace_id=${fn.workspaceId}) to deploy it`,
       );
     }
-    const image = await this.deps.artifacts.resolveImage(imageRef);
+    // Before the artifact is read: a function that could never fit needs none of it.
     this.deps.target.checkFits(fn);
+    const image = await this.deps.artifacts.resolveImage(imageRef);
     return this.deploy(fn, image.digest, imageRef);
   }
 
