@@ -286,10 +286,7 @@ export class Runtime {
     if (!vs) return;
     vs.unloaded = true;
     this.sched.versions.delete(versionKey);
-    for (const w of vs.queue.splice(0)) {
-      clearTimeout(w.timer);
-      w.resolve(null);
-    }
+    vs.dismissQueue();
     const idle = vs.idle.splice(0);
     for (const i of idle) {
       vs.instances.delete(i);
@@ -337,7 +334,6 @@ export class Runtime {
     };
   }
 
-  /** Stop taking work, let in-flight requests finish (up to their timeout), stop every process. */
   /**
    * The last step of a shutdown whose grace period is running out: requests still waiting do not
    * start (SHUTTING_DOWN, never run), and those running are ended now, each answering 503
@@ -348,10 +344,7 @@ export class Runtime {
     this.sched.closing = true;
     let cut = 0;
     for (const vs of this.sched.versions.values()) {
-      for (const w of vs.queue.splice(0)) {
-        clearTimeout(w.timer);
-        w.resolve(null);
-      }
+      vs.dismissQueue();
       for (const inst of vs.instances) {
         if (inst.state !== 'busy') continue;
         inst.cut();
@@ -361,17 +354,13 @@ export class Runtime {
     return cut;
   }
 
+  /** Stop taking work, let in-flight requests finish (up to their timeout), stop every process. */
   async close(): Promise<void> {
     this.sched.closing = true;
     this.pool?.closing();
     for (const t of this.timers) clearInterval(t);
     const all = [...this.sched.versions.values()];
-    for (const vs of all) {
-      for (const w of vs.queue.splice(0)) {
-        clearTimeout(w.timer);
-        w.resolve(null);
-      }
-    }
+    for (const vs of all) vs.dismissQueue();
     await Promise.all(all.map((vs) => this.unload(vs.version.key)));
     const busy = all.flatMap((vs) => [...vs.instances]);
     await Promise.all(busy.map((i) => i.sandbox.exited));

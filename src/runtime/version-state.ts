@@ -50,6 +50,14 @@ export class VersionState {
     this.serviceMs = Number.isNaN(this.serviceMs) ? ms : this.serviceMs * 0.9 + ms * 0.1;
   }
 
+  /** Every waiting request leaves the queue with no instance (null); its deadline is dropped. */
+  dismissQueue(): void {
+    for (const w of this.queue.splice(0)) {
+      clearTimeout(w.timer);
+      w.resolve(null);
+    }
+  }
+
   removeIdle(inst: Instance): void {
     const i = this.idle.indexOf(inst);
     if (i >= 0) this.idle.splice(i, 1);
