@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
 import { reservedBytes, reservedMb } from './memory-budget.js';
 import type { HostProcess } from './host-process.js';
-import { kvHandlerFor } from './kv-bridge.js';
+import { guestCalls } from './guest-calls.js';
 import type { OutboundHttp } from './outbound-http.js';
 import { longRequestNice, stuckAbove } from './cpu-share.js';
 import { VersionState, type Lease, type Waiter } from './version-state.js';
@@ -343,30 +343,15 @@ export class Scheduler {
     this.countLive(vs, 1);
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
-      const kv = kvHandlerFor(this.opts.kv, vs.version.functionId);
       // The instance is known once its code has loaded; a call made at load has the whole timeout.
       const loaded: { inst?: Instance } = {};
-      const ended = new AbortController();
-      void sandbox.exited.then(() => ended.abort());
-      const http = this.opts.outbound?.handlerFor(
-        vs.version.functionId,
-        vs.version.outboundHosts ?? [],
+      sandbox.onCall = guestCalls(
+        sandbox,
+        vs.version,
+        this.opts.kv,
+        this.opts.outbound,
         () => loaded.inst?.remainingMs() ?? vs.version.timeoutMs,
-        ended.signal,
       );
-      sandbox.onCall = (header, body) =>
-        header.t !== 'http'
-          ? kv(header, body)
-          : http
-            ? http(header, body)
-            : Promise.resolve({
-                header: {
-                  t: 'reply',
-                  ok: false,
-                  error: 'disabled',
-                  message: 'outbound HTTP is not available here',
-                },
-              });
       const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() =>
         this.warm().settle(sandbox),
       );
