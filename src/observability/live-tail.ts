@@ -1,10 +1,11 @@
 // Live tail of a function's execution logs as Server-Sent Events: the recent backlog first, then
 // every new entry once the writer has stored it, until the client leaves, the server stops or the
 // function is found deleted (an `event: deleted`, then the end). Each entry's SSE id is its store
-// sequence number, so a client that reconnects with Last-Event-ID gets exactly what it missed. A comment line every few seconds keeps
-// proxies from closing an idle stream; each of those beats also asks whether the function is
-// still there, since deletes are not announced to this module. Tails are capped per workspace, and
-// a client that stops reading is cut off instead of being buffered for (TailLimits).
+// sequence number, so a client that reconnects with Last-Event-ID gets exactly what it missed. A
+// comment line every few seconds keeps proxies from closing an idle stream; each of those beats
+// also asks whether the function is still there, since deletes are not announced to this module.
+// Tails are capped per workspace, and a client that stops reading is cut off instead of being
+// buffered for (TailLimits).
 
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { EunhaError } from '../core/errors.js';

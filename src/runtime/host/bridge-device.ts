@@ -113,7 +113,10 @@ export class BridgeDevice {
   }
 }
 
-/** Calls are shallow: a key-value call is flat, an HTTP call holds one map of headers. */
+/**
+ * Calls are shallow: a key-value call is flat, an HTTP call holds one map of headers. (The API's
+ * core/json-depth.ts does the same walk, but the host runs jailed to dist/src/runtime.)
+ */
 const MAX_CALL_DEPTH = 4;
 
 function nestedDeeperThan(value: object, max: number): boolean {
