@@ -59,6 +59,9 @@ function messageOf(e: ErrorObject, field: string, part: string): string {
     case 'additionalProperties':
       return `unknown field '${field}'`;
     case 'type':
+      // `?limit=1&limit=2` arrives as an array: "must be integer" would send the caller looking
+      // at the values.
+      if (part === 'querystring' && Array.isArray(e.data)) return `${where} may be given only once`;
       return `${where} must be ${String(params.type)}`;
     case 'enum':
       return `${where} must be one of ${(params.allowedValues as unknown[]).join(', ')}`;

@@ -258,7 +258,8 @@ export const FunctionUpdate = Type.Object(
   },
   {
     additionalProperties: false,
-    description: 'Fields to change; omitted or null fields stay as they are (a null description clears it)',
+    description:
+      'Fields to change; omitted or null fields stay as they are (a null description clears it; a null maxInstances means the platform default)',
     examples: [
       {
         status: 'active',

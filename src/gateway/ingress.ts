@@ -17,11 +17,14 @@ import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
 import { headerBytes, headerText } from './header-bytes.js';
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the function.
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the function; the
+// Proxy-* credentials and challenges are for a proxy on the way (RFC 9110 §11.7), never for it.
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
   'transfer-encoding',
   'te',
   'trailer',
@@ -70,14 +73,21 @@ export function requestTarget(url: string): { uri: string; pathInfo: string } {
   return { uri, pathInfo: slash < 0 ? '/' : path.slice(slash) };
 }
 
+function connectionOptions(value: string | undefined): Set<string> {
+  if (value === undefined) return new Set();
+  return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
+}
+
 function requestHeaders(
   req: FastifyRequest<{ Params: { function_id: string } }>,
   { uri, pathInfo }: { uri: string; pathInfo: string },
   publicUrl: string,
 ): Record<string, string> {
   const out: Record<string, string> = {};
+  // A sender may make any header hop-by-hop by naming it in Connection (RFC 9110 §7.6.1).
+  const named = connectionOptions(req.headers.connection);
   for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k) || k.startsWith('spin-')) continue;
+    if (v === undefined || HOP_BY_HOP.has(k) || named.has(k) || k.startsWith('spin-')) continue;
     out[k] = headerText(Array.isArray(v) ? v.join(', ') : v);
   }
   const base = `/fn/${req.params.function_id}`;

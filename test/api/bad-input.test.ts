@@ -75,6 +75,9 @@ describe('bad input at the edge', () => {
       assert.equal(res.json().error.code, 'VALIDATION_ERROR');
       assert.equal(res.json().error.details.field, 'limit', q);
     }
+    const twice = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws.id}/logs?limit=1&limit=2` });
+    assert.equal(twice.statusCode, 400, twice.body);
+    assert.equal(twice.json().error.message, 'limit may be given only once');
     // An unknown parameter (a browser's cache-buster) is ignored, as the seed's FastAPI did.
     const extra = await p.app.inject({
       method: 'GET',

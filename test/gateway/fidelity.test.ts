@@ -36,6 +36,8 @@ class IncomingHandler(http.IncomingHandler):
             return Response(200, {"X-Dup": "a", "x-dup": "b"}, b"two")
         if request.uri.endswith("/reset"):
             return Response(205, {}, b"must not be sent")
+        if request.uri.endswith("/headers"):
+            return Response(200, {}, " ".join(sorted(request.headers.keys())).encode())
         if request.uri.endswith("/vars"):
             out = {}
             for name in ("greeting", "api_url", "missing"):
@@ -185,6 +187,24 @@ describe('the ingress passes requests through as Spin would', () => {
     const r = await echo('GET', `/fn/${fnId}/x`, { 'content-type': 'text/plain' }, 'a body on a GET');
     assert.equal(r.host, `127.0.0.1:${port}`);
     assert.equal(r.body, 'a body on a GET');
+  });
+
+  test('hop-by-hop headers, those Connection names and Proxy-Authorization do not reach the function', async () => {
+    const r = await call('GET', `/fn/${fnId}/headers`, {
+      connection: 'keep-alive, X-Hop,x-other ',
+      'keep-alive': 'timeout=5',
+      'x-hop': 'for this connection',
+      'x-other': 'also',
+      te: 'trailers',
+      'proxy-authorization': 'Basic cHJveHk6c2VjcmV0',
+      'x-end-to-end': 'kept',
+    });
+    assert.equal(r.status, 200, r.text);
+    const names = r.text.split(' ');
+    assert.ok(names.includes('x-end-to-end'), r.text);
+    for (const gone of ['connection', 'keep-alive', 'x-hop', 'x-other', 'te', 'proxy-authorization']) {
+      assert.ok(!names.includes(gone), `${gone} reached the function: ${r.text}`);
+    }
   });
 
   test('header values are UTF-8 both ways', async () => {
