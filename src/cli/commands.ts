@@ -30,6 +30,8 @@ export interface Options {
   limit?: string | undefined;
   follow?: boolean | undefined;
   reconnect?: string | undefined;
+  since?: string | undefined;
+  errors?: boolean | undefined;
   json?: boolean | undefined;
 }
 
@@ -302,6 +304,16 @@ async function findLog(
   return undefined;
 }
 
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `--since`: an RFC 3339 instant as it is, or an age (`90s`, `15m`, `2h`, `7d`) back from `now`. */
+export function sinceOf(raw: string, now: number): string {
+  const age = /^(\d{1,6})([smhd])$/.exec(raw);
+  if (age) return new Date(now - Number(age[1]) * UNIT_MS[age[2]!]!).toISOString();
+  if (/^\d{4}-\d{2}-\d{2}T/.test(raw) && !Number.isNaN(Date.parse(raw))) return raw;
+  throw new UsageError(`--since takes an age (15m, 2h, 7d) or an RFC 3339 time, got '${raw.slice(0, 40)}'`);
+}
+
 /** Losses a follow reconnects after: no answer, a cut stream, or a proxy's "not now". */
 const RECONNECTABLE = new Set([502, 503, 504]);
 const reconnectable = (e: unknown): e is ApiError =>
@@ -317,10 +329,14 @@ export async function logs(api: ApiClient, args: string[], o: Options, io: Io): 
   const ws = workspaceOf(o);
   const limit = intIn(o.limit, '--limit', 1, 1000) ?? 20;
   const reconnectMs = (intIn(o.reconnect, '--reconnect', 0, 86_400) ?? 30) * 1000;
+  if (o.follow && (o.since !== undefined || o.errors))
+    throw new UsageError('--since and --errors select past logs; --follow sends every new one');
+  const since = o.since === undefined ? undefined : sinceOf(o.since, Date.now());
   const fn = await findFunction(api, ws, ref!);
   const path = `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/logs?limit=${limit}`;
   if (!o.follow) {
-    const page = await api.request<{ logs?: unknown }>('GET', path);
+    const selection = (since === undefined ? '' : `&since=${enc(since)}`) + (o.errors ? '&status=error' : '');
+    const page = await api.request<{ logs?: unknown }>('GET', path + selection);
     if (!Array.isArray(page?.logs)) throw new ApiError(200, 'BAD_RESPONSE', 'the logs answer has no list');
     // Newest first from the API; oldest first here, as a tail shows them.
     const list = [...(page.logs as ExecutionLog[])].reverse();

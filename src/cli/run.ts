@@ -24,9 +24,11 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       it may call (https://api.example.com; none: no host)
   invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its execution
                                       log and its answer as logged; exit 3 if the function failed
-  logs FN -w WS [--limit N] [--follow [--reconnect S]]
+  logs FN -w WS [--limit N] [--since T] [--errors] [--follow [--reconnect S]]
                                       its latest execution logs, oldest first (N ≤ 1000, default
-                                      20); --follow then streams each new one, and when the
+                                      20); --since: only those of the last T (15m, 2h, 7d) or
+                                      since an RFC 3339 time; --errors: only failed ones;
+                                      --follow then streams each new one, and when the
                                       stream is cut off resumes exactly where it was, trying
                                       for up to S seconds (default 30; 0: give up at once)
   deployments FN -w WS                its deployed versions
@@ -85,6 +87,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
         limit: { type: 'string' },
         follow: { type: 'boolean', short: 'f' },
         reconnect: { type: 'string' },
+        since: { type: 'string' },
+        errors: { type: 'boolean' },
       },
     });
     const [name, ...args] = positionals;

@@ -324,12 +324,33 @@ export const ExecutionLog = Type.Object(
   { description: 'One invocation of a function' },
 );
 
+/** What a page of logs selects (additive to the seed's `limit`); with `follow` none applies. */
+const LogSelection = {
+  since: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Only invocations at or after this instant (RFC 3339)' }),
+  ),
+  until: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Only invocations before this instant (RFC 3339)' }),
+  ),
+  status: Type.Optional(
+    Type.String({ enum: ['success', 'error'], description: 'Only failed invocations, or only the others' }),
+  ),
+  before: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'The `next` of the previous page: this page goes on from where that one ended',
+    }),
+  ),
+};
+
 export const LogsQuery = Type.Object(
   {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     follow: Type.Optional(
       Type.Boolean({ default: false, description: 'Stream new entries (Server-Sent Events)' }),
     ),
+    ...LogSelection,
   },
   // Unknown query parameters (a cache-buster `_=…`) are ignored, as the seed's FastAPI did and
   // as every other route here does; unknown body fields are refused.
@@ -345,9 +366,16 @@ export const TailHeaders = Type.Object({
 });
 export const WorkspaceLogsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  ...LogSelection,
 });
 
-export const LogsResponse = Type.Object({ logs: Type.Array(ExecutionLog), total: Type.Integer() });
+export const LogsResponse = Type.Object({
+  logs: Type.Array(ExecutionLog),
+  total: Type.Integer(),
+  next: Type.Union([Type.String(), Type.Null()], {
+    description: 'Pass as `before` for the next (older) page; null on the last page',
+  }),
+});
 
 export const ErrorBody = Type.Object(
   {

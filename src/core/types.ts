@@ -100,6 +100,29 @@ export interface SequencedLog {
   log: ExecutionLog;
 }
 
+/** Where a listing of logs resumes: after the log with this timestamp and id (newest first). */
+export interface LogCursor {
+  timestamp: string;
+  id: string;
+}
+
+/**
+ * What a listing of logs selects besides its limit. Timestamps are instants in any ISO 8601 form
+ * (compared in their canonical form, as stored).
+ */
+export interface LogFilter {
+  /** Logs at or after this instant. */
+  since?: string | undefined;
+  /** Logs before this instant. */
+  until?: string | undefined;
+  /** Logs older than this one in the listing's order (timestamp, then id). */
+  before?: LogCursor | undefined;
+  /** Only failed invocations ('error') or only the others ('success'). */
+  status?: ExecutionLog['status'] | undefined;
+  /** The page ends once its entries' stored size passes this (the first always comes back). */
+  maxBytes?: number | undefined;
+}
+
 /**
  * A live tail's backlog: up to `limit` logs, oldest first; `more` when older ones were left out;
  * `last`, the store's last sequence number when the page was read.

@@ -1,9 +1,10 @@
 // Reading execution logs (one per invocation) for the API: per function, per workspace, and the
 // API shape the seed's console reads.
 
-import type { ExecutionLog, LogTailPage } from '../core/types.js';
+import type { ExecutionLog, LogFilter, LogTailPage } from '../core/types.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 import type { MetadataStore } from '../store/ports.js';
+import { encodeLogCursor } from './log-cursor.js';
 
 /**
  * Stored bytes one page of logs may hold: fewer than `limit` entries come back when they are large
@@ -19,17 +20,20 @@ export class ExecutionLogService {
     await requireFunction(this.meta, workspaceId, functionId);
   }
 
+  /** A page of the function's logs, newest first; `total` counts all it has stored. */
   async forFunction(
     workspaceId: string,
     functionId: string,
     limit: number,
-  ): Promise<{ logs: ExecutionLog[]; total: number }> {
+    filter: LogFilter = {},
+  ): Promise<LogPage & { total: number }> {
     await requireFunction(this.meta, workspaceId, functionId);
-    const [logs, total] = await Promise.all([
-      this.meta.listFunctionLogs(functionId, limit, PAGE_MAX_BYTES),
+    const list = (n: number, f: LogFilter) => this.meta.listFunctionLogs(functionId, n, f);
+    const [page, total] = await Promise.all([
+      paged(list, limit, filter),
       this.meta.countFunctionLogs(functionId),
     ]);
-    return { logs, total };
+    return { ...page, total };
   }
 
   /**
@@ -52,8 +56,33 @@ export class ExecutionLogService {
     return { page: await this.meta.tailFunctionLogs(functionId, 0, limit, PAGE_MAX_BYTES), resumed: false };
   }
 
-  async forWorkspace(workspaceId: string, limit: number): Promise<ExecutionLog[]> {
+  /** A page of logs across the workspace's functions, newest first. */
+  async forWorkspace(workspaceId: string, limit: number, filter: LogFilter = {}): Promise<LogPage> {
     await requireWorkspace(this.meta, workspaceId);
-    return this.meta.listWorkspaceLogs(workspaceId, limit, PAGE_MAX_BYTES);
+    return paged((n, f) => this.meta.listWorkspaceLogs(workspaceId, n, f), limit, filter);
   }
+}
+
+/** Up to `limit` logs, and where the next page starts when there is one (else null). */
+export interface LogPage {
+  logs: ExecutionLog[];
+  next: string | null;
+}
+
+/**
+ * Reads one more than asked to learn whether the page is the last. A page the byte cap ended
+ * early says nothing either way, so a short page asks for the one log after it.
+ */
+async function paged(
+  list: (limit: number, filter: LogFilter) => Promise<ExecutionLog[]>,
+  limit: number,
+  filter: LogFilter,
+): Promise<LogPage> {
+  const got = await list(limit + 1, { ...filter, maxBytes: PAGE_MAX_BYTES });
+  const logs = got.slice(0, limit);
+  const last = logs.at(-1);
+  if (last === undefined) return { logs, next: null };
+  const cursor = { timestamp: last.timestamp, id: last.id };
+  const more = got.length > limit || (await list(1, { ...filter, before: cursor })).length > 0;
+  return { logs, next: more ? encodeLogCursor(last) : null };
 }

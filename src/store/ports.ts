@@ -12,6 +12,7 @@ import type {
   BuildTask,
   Deployment,
   ExecutionLog,
+  LogFilter,
   FunctionRecord,
   InvocationStats,
   LogTailPage,
@@ -88,15 +89,17 @@ export interface MetadataStore {
    */
   appendLogs(logs: ExecutionLog[]): Promise<SequencedLog[]>;
   /**
-   * Newest first. With `maxBytes`, the page ends once its entries' stored size passes it (the
-   * first entry always comes back): one invocation's log can hold 75 KB, and a page of 1,000 of
-   * them was 75 MB of JSON, seconds of the event loop for everyone.
+   * Newest first (by timestamp, then id), those the filter selects. With `maxBytes`, the page ends
+   * once its entries' stored size passes it (the first entry always comes back): one invocation's
+   * log can hold 75 KB, and a page of 1,000 of them was 75 MB of JSON, seconds of the event loop
+   * for everyone. An unparseable `since`/`until`/cursor timestamp is a VALIDATION_ERROR. Selecting
+   * errors must not read the function's other logs (they are the few worth finding among many).
    */
-  listFunctionLogs(functionId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
+  listFunctionLogs(functionId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]>;
   /** How many logs the function has stored (what listFunctionLogs could page through). */
   countFunctionLogs(functionId: string): Promise<number>;
-  /** Newest first, across every function of the workspace; `maxBytes` as for listFunctionLogs. */
-  listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]>;
+  /** Newest first, across every function of the workspace; the filter as for listFunctionLogs. */
+  listWorkspaceLogs(workspaceId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]>;
   /**
    * For live tails: the newest `limit` logs of the function whose sequence number is above
    * `afterSeq` (0: all), oldest first, ending early past `maxBytes` as listFunctionLogs does;

@@ -108,6 +108,21 @@ class IncomingHandler(http.IncomingHandler):
     const logs = await eunha(['logs', fnId!, '-w', ws, '--limit', '5']);
     assert.equal(logs.code, 0, logs.err);
     assert.ok((logs.out.match(/200\tsuccess/g) ?? []).length >= 3, logs.out);
+    const recent = await eunha(['logs', fnId!, '-w', ws, '--since', '10m']);
+    assert.equal(recent.code, 0, recent.err);
+    assert.ok((recent.out.match(/200\tsuccess/g) ?? []).length >= 3, recent.out);
+    for (const none of [['--errors'], ['--since', '2999-01-01T00:00:00Z']]) {
+      const empty = await eunha(['logs', fnId!, '-w', ws, ...none]);
+      assert.equal(empty.code, 0, empty.err);
+      assert.equal(empty.out, '', `${none.join(' ')}: every call succeeded, and none is in the future`);
+    }
+    for (const bad of [
+      ['--since', 'yesterday'],
+      ['--follow', '--errors'],
+    ]) {
+      const refused = await eunha(['logs', fnId!, '-w', ws, ...bad]);
+      assert.equal(refused.code, 2, `${bad.join(' ')}: ${refused.err}`);
+    }
 
     const before = await eunha(['deployments', 'greet', '-w', ws]);
     assert.match(before.out, /^v2\t.*\tactive$/m);

@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
+import { sinceOf, UsageError } from '../../src/cli/commands.js';
 import { run } from '../../src/cli/run.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -275,5 +276,19 @@ describe('the eunha command and odd answers', () => {
       assert.match(err, /usage: eunha/);
     }
     assert.equal(seen, 0, 'a bad command line sends nothing');
+  });
+});
+
+describe('eunha logs --since', () => {
+  test('an age counts back from now; an RFC 3339 time is sent as it is; anything else is a usage error', () => {
+    const now = Date.parse('2026-11-27T12:00:00.000Z');
+    assert.equal(sinceOf('90s', now), '2026-11-27T11:58:30.000Z');
+    assert.equal(sinceOf('15m', now), '2026-11-27T11:45:00.000Z');
+    assert.equal(sinceOf('2h', now), '2026-11-27T10:00:00.000Z');
+    assert.equal(sinceOf('7d', now), '2026-11-20T12:00:00.000Z');
+    assert.equal(sinceOf('2026-11-27T09:00:00+09:00', now), '2026-11-27T09:00:00+09:00');
+    for (const bad of ['yesterday', '15', '1w', '-2h', '2026-11-27', '2026-13-45T00:00:00Z']) {
+      assert.throws(() => sinceOf(bad, now), UsageError, bad);
+    }
   });
 });

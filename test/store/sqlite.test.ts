@@ -11,6 +11,7 @@ import { logEntryBytes } from '../../src/core/log-quota.js';
 import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
+import { LOG_LIST_SQL } from '../../src/store/sqlite/logs.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
 import { MINUTE_WS_SUM_SQL } from '../../src/store/sqlite/minutes.js';
 import {
@@ -210,7 +211,7 @@ describe('SQLite metadata store', () => {
     await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
   });
 
-  test('a version-1 file migrates: CPU time columns, per-minute sums, log usage and sequence numbers are built from its logs', async () => {
+  test('a version-1 file migrates: CPU time columns, per-minute sums, log usage, sequence numbers and the indexes of errors are built from its logs', async () => {
     const path = freshPath();
     const ws = workspace();
     const f = fn(ws.id);
@@ -227,6 +228,8 @@ describe('SQLite metadata store', () => {
       await store.close();
       const db = new Database(path);
       db.exec(`
+        DROP INDEX items_log_fn_errors;
+        DROP INDEX items_log_ws_errors;
         DROP INDEX items_log_seq;
         ALTER TABLE items DROP COLUMN seq;
         DROP INDEX items_minute_ws;
@@ -256,6 +259,9 @@ describe('SQLite metadata store', () => {
         avgDuration: 10,
       });
       assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l2, l]);
+      // The indexes of errors hold the file's old ones.
+      assert.deepEqual(await store.listFunctionLogs(f.id, 10, { status: 'error' }), [l2]);
+      assert.deepEqual(await store.listWorkspaceLogs(ws.id, 10, { status: 'error' }), [l2]);
       assert.equal(await store.countFunctionLogs(f.id), 2);
       // Numbered in timestamp order; the next log is numbered after them.
       assert.deepEqual(await store.tailFunctionLogs(f.id, 0, 10), {
@@ -383,6 +389,40 @@ describe('SQLite metadata store', () => {
           .map((r) => r.detail)
           .join(' | ');
         // One step, no temp b-tree: the index order is the order the port promises.
+        assert.match(detail, expected, `${sql}\n  plan: ${detail}`);
+      }
+    } finally {
+      db.close();
+    }
+  });
+
+  test('log listings are one index range in the order they answer, errors from their own indexes', () => {
+    const db = openDatabase(freshPath());
+    try {
+      migrate(db);
+      const primary = /^SEARCH items USING PRIMARY KEY \(pk=\? AND sk>\? AND sk<\?\)$/;
+      const gsi = /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\? AND gsi1sk>\? AND gsi1sk<\?\)$/;
+      const cases = [
+        [LOG_LIST_SQL.function.any, primary],
+        [LOG_LIST_SQL.function.success, primary],
+        [
+          LOG_LIST_SQL.function.error,
+          /^SEARCH items USING INDEX items_log_fn_errors \(pk=\? AND sk>\? AND sk<\?\)$/,
+        ],
+        [LOG_LIST_SQL.workspace.any, gsi],
+        [LOG_LIST_SQL.workspace.success, gsi],
+        [
+          LOG_LIST_SQL.workspace.error,
+          /^SEARCH items USING INDEX items_log_ws_errors \(gsi1pk=\? AND gsi1sk>\? AND gsi1sk<\?\)$/,
+        ],
+      ] as const;
+      for (const [sql, expected] of cases) {
+        const detail = db
+          .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+          .all('x', 'a', 'b', 10)
+          .map((r) => r.detail)
+          .join(' | ');
+        // One step, no temp b-tree: newest first straight from the index.
         assert.match(detail, expected, `${sql}\n  plan: ${detail}`);
       }
     } finally {

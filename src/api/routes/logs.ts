@@ -12,9 +12,11 @@ import {
   WorkspaceParams,
 } from '../../core/schemas.js';
 import type { Scopes } from '../../auth/policy.js';
-import { EunhaError } from '../../core/errors.js';
+import { EunhaError, invalid } from '../../core/errors.js';
+import type { LogFilter } from '../../core/types.js';
 import type { ExecutionLogService } from '../../observability/execution-logs.js';
 import { SSE_HEADERS, type LiveTails } from '../../observability/live-tail.js';
+import { decodeLogCursor } from '../../observability/log-cursor.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
@@ -35,7 +37,7 @@ export async function logRoutes(
         tags,
         summary: 'Execution logs of a function, newest first',
         description:
-          "With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` once it is stored, until the client leaves. Each event's `id` is the entry's write sequence number: a client that reconnects with `Last-Event-ID` (EventSource does so by itself) gets exactly the entries stored after it, at most `limit` of them; when more were missed an `event: gap` comes first. A `Last-Event-ID` that is not such a number starts the tail afresh. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.",
+          "A page: `since`/`until` bound the invocations' time, `status=error` keeps only failures (`success` the others), and `before` (the previous page's `next`) goes on where that page ended; `next` is null on the last page; `total` counts all the function's stored logs, whatever the selection. With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` once it is stored, until the client leaves. Each event's `id` is the entry's write sequence number: a client that reconnects with `Last-Event-ID` (EventSource does so by itself) gets exactly the entries stored after it, at most `limit` of them; when more were missed an `event: gap` comes first. A `Last-Event-ID` that is not such a number starts the tail afresh. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.",
         params: FunctionParams,
         querystring: LogsQuery,
         headers: TailHeaders,
@@ -60,7 +62,13 @@ export async function logRoutes(
     async (req, reply) => {
       const { workspace_id: ws, function_id: fn } = req.params;
       const limit = req.query.limit ?? 100;
-      if (!req.query.follow) return logs.forFunction(ws, fn, limit);
+      if (!req.query.follow) return logs.forFunction(ws, fn, limit, selection(req.query));
+      const chosen = SELECTION.find((name) => req.query[name] !== undefined);
+      if (chosen !== undefined)
+        throw invalid(
+          chosen,
+          `${chosen} selects a page of logs; a live tail (follow=true) sends every new one`,
+        );
       // HEAD runs this handler too (Fastify's automatic HEAD route); a stream would never end. The
       // typed reply wants a JSON page, which a HEAD would not carry anyway.
       if (req.method === 'HEAD') {
@@ -103,17 +111,35 @@ export async function logRoutes(
         tags,
         summary: 'Recent execution logs across a workspace, newest first',
         description:
-          '`{logs, total}` as the seed answered (its console reads `.logs`); `total` is the number of entries returned.',
+          "`{logs, total, next}`: `{logs, total}` as the seed answered (its console reads `.logs`); `total` is the number of entries returned. `since`, `until`, `status` and `before` select as for one function's logs.",
         params: WorkspaceParams,
         querystring: WorkspaceLogsQuery,
         response: { 200: LogsResponse, ...errors },
       },
     },
     async (req) => {
-      const page = await logs.forWorkspace(req.params.workspace_id, req.query.limit ?? 50);
-      return { logs: page, total: page.length };
+      const page = await logs.forWorkspace(
+        req.params.workspace_id,
+        req.query.limit ?? 50,
+        selection(req.query),
+      );
+      return { ...page, total: page.logs.length };
     },
   );
+}
+
+const SELECTION = ['since', 'until', 'status', 'before'] as const;
+
+/** The query's selection as the store reads it; `since` after `until` selects nothing, so says so. */
+function selection(q: { since?: string; until?: string; status?: string; before?: string }): LogFilter {
+  if (q.since !== undefined && q.until !== undefined && Date.parse(q.since) >= Date.parse(q.until))
+    throw invalid('since', 'since must be before until');
+  return {
+    since: q.since,
+    until: q.until,
+    status: q.status as LogFilter['status'],
+    before: q.before === undefined ? undefined : decodeLogCursor(q.before),
+  };
 }
 
 /**

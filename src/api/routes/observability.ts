@@ -123,11 +123,13 @@ export async function observabilityRoutes(
       // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
       // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations
       // and LOKI_SCAN_BYTES of them, each a parsed row on the event loop).
-      const first = await deps.meta.listFunctionLogs(fn.id, limit, LOKI_SCAN_BYTES);
+      const first = await deps.meta.listFunctionLogs(fn.id, limit, { maxBytes: LOKI_SCAN_BYTES });
       let logs = lokiEntries(first, limit);
       if (logs.length < limit && first.length === limit && limit < LOKI_SCAN_MAX) {
         logs = lokiEntries(
-          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), LOKI_SCAN_BYTES),
+          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), {
+            maxBytes: LOKI_SCAN_BYTES,
+          }),
           limit,
         );
       }

@@ -11,7 +11,7 @@
 // sums: the quota bounds what is kept to read, not what the statistics saw.
 import { invalid } from '../../core/errors.js';
 import { LOG_ENTRY_OVERHEAD, logEntryBytes } from '../../core/log-quota.js';
-import type { ExecutionLog, LogTailPage, SequencedLog } from '../../core/types.js';
+import type { ExecutionLog, LogFilter, LogTailPage, SequencedLog } from '../../core/types.js';
 import {
   LOG_DELETED_SK,
   LOG_SEQ_PK,
@@ -48,6 +48,28 @@ const LOGS_END = prefixEnd(LOG_SK_PREFIX);
 // What a stored row counts, in SQL: the same as logEntryBytes of its JSON.
 const ROW_BYTES = `length(CAST(data AS BLOB)) + ${LOG_ENTRY_OVERHEAD}`;
 
+// Listings, newest first, in a range of keys (partition, lower, upper, limit). Errors come from
+// partial indexes that hold only them (schema 7): among a million successes, the last fifty
+// errors are fifty index entries away, not a million rows.
+const ERRORS = " AND kind = 'log' AND is_error = 1";
+const SUCCESSES = ' AND is_error = 0';
+const fnList = (where: string, index = '') =>
+  `SELECT data FROM items ${index}WHERE pk = ? AND sk >= ? AND sk < ?${where} ORDER BY sk DESC LIMIT ?`;
+const wsList = (where: string, index = '') =>
+  `SELECT data FROM items ${index}WHERE gsi1pk = ? AND gsi1sk >= ? AND gsi1sk < ?${where} ORDER BY gsi1sk DESC LIMIT ?`;
+export const LOG_LIST_SQL = {
+  function: {
+    any: fnList(''),
+    success: fnList(SUCCESSES),
+    error: fnList(ERRORS, 'INDEXED BY items_log_fn_errors '),
+  },
+  workspace: {
+    any: wsList(''),
+    success: wsList(SUCCESSES),
+    error: wsList(ERRORS, 'INDEXED BY items_log_ws_errors '),
+  },
+} as const;
+
 /** Logs one append deletes at most per function to bring it back within its quota. */
 export const MAX_TRIMMED_ROWS = 2000;
 
@@ -58,9 +80,9 @@ interface Usage {
 }
 
 export class Logs {
-  private readonly listFnStmt;
+  private readonly listFnStmts;
   private readonly tailStmt;
-  private readonly listWsStmt;
+  private readonly listWsStmts;
   private readonly deleteBeforeStmt;
   private readonly oldSumsStmt;
   private readonly oldestStmt;
@@ -74,14 +96,19 @@ export class Logs {
     private readonly maxBytesPerFunction: number,
   ) {
     const db = items.db;
-    this.listFnStmt = db.prepare<[string, string, string, number], { data: string }>(
-      'SELECT data FROM items WHERE pk = ? AND sk >= ? AND sk < ? ORDER BY sk DESC LIMIT ?',
-    );
+    const list = (sql: string) => db.prepare<[string, string, string, number], { data: string }>(sql);
+    this.listFnStmts = {
+      any: list(LOG_LIST_SQL.function.any),
+      success: list(LOG_LIST_SQL.function.success),
+      error: list(LOG_LIST_SQL.function.error),
+    };
+    this.listWsStmts = {
+      any: list(LOG_LIST_SQL.workspace.any),
+      success: list(LOG_LIST_SQL.workspace.success),
+      error: list(LOG_LIST_SQL.workspace.error),
+    };
     this.tailStmt = db.prepare<[string, number, number], { seq: number; data: string }>(
       "SELECT seq, data FROM items WHERE pk = ? AND kind = 'log' AND seq > ? ORDER BY seq DESC LIMIT ?",
-    );
-    this.listWsStmt = db.prepare<[string, number], { data: string }>(
-      'SELECT data FROM items WHERE gsi1pk = ? ORDER BY gsi1sk DESC LIMIT ?',
     );
     // The oldest first, by primary key: `LOG#{ts}#{id}` sorts by time within the partition. What
     // each deleted row counted in its minute comes back, to be taken off.
@@ -246,10 +273,17 @@ export class Logs {
     return stored;
   }
 
-  listForFunction(functionId: string, limit: number, maxBytes = Infinity): ExecutionLog[] {
+  listForFunction(functionId: string, limit: number, filter: LogFilter = {}): ExecutionLog[] {
+    const { since, upTo } = bounds(filter);
+    const upper = upTo === undefined ? LOGS_END : LOG_SK_PREFIX + upTo;
     return page(
-      this.listFnStmt.iterate(fnPk(functionId), LOG_SK_PREFIX, LOGS_END, sqlLimit(limit)),
-      maxBytes,
+      this.listFnStmts[filter.status ?? 'any'].iterate(
+        fnPk(functionId),
+        LOG_SK_PREFIX + since,
+        upper,
+        sqlLimit(limit),
+      ),
+      filter.maxBytes ?? Infinity,
     );
   }
 
@@ -324,9 +358,36 @@ export class Logs {
     return gone.length;
   }
 
-  listForWorkspace(workspaceId: string, limit: number, maxBytes = Infinity): ExecutionLog[] {
-    return page(this.listWsStmt.iterate(wsLogsGsiPk(workspaceId), sqlLimit(limit)), maxBytes);
+  listForWorkspace(workspaceId: string, limit: number, filter: LogFilter = {}): ExecutionLog[] {
+    const { since, upTo } = bounds(filter);
+    return page(
+      this.listWsStmts[filter.status ?? 'any'].iterate(
+        wsLogsGsiPk(workspaceId),
+        since,
+        upTo ?? GSI_LOGS_END,
+        sqlLimit(limit),
+      ),
+      filter.maxBytes ?? Infinity,
+    );
   }
+}
+
+// Above every `{ts}#{id}`: SQLite compares text as UTF-8 bytes, and U+FFFF's are above ASCII's.
+const GSI_LOGS_END = '\uffff';
+
+/**
+ * A filter's range of `{ts}#{id}` keys: from `since` (inclusive) up to the lower of `until` and
+ * the cursor (exclusive; a key `{until}#{id}` sorts after `{until}`, so `until` itself is out).
+ */
+function bounds(filter: LogFilter): { since: string; upTo: string | undefined } {
+  const since = filter.since === undefined ? '' : requireTimestamp(filter.since, 'since');
+  const until = filter.until === undefined ? undefined : requireTimestamp(filter.until, 'until');
+  const cursor =
+    filter.before === undefined
+      ? undefined
+      : logGsiSk(requireTimestamp(filter.before.timestamp, 'before'), filter.before.id);
+  const upTo = until === undefined ? cursor : cursor === undefined || until < cursor ? until : cursor;
+  return { since, upTo };
 }
 
 /**

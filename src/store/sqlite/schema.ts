@@ -102,6 +102,15 @@ const migrations: Migration[] = [
         SELECT 'LOGSEQ', 'LOGSEQ', 'logseq', CAST(max(seq) AS TEXT) FROM items WHERE kind = 'log' HAVING count(*) > 0;
     `);
   },
+  // 7: listing only a function's (or a workspace's) failed invocations. Partial indexes hold the
+  // errors alone, so finding the last few among many successes reads only them, and a successful
+  // call's insert, the hot path, pays for neither.
+  (db) => {
+    db.exec(`
+      CREATE INDEX items_log_fn_errors ON items (pk, sk) WHERE kind = 'log' AND is_error = 1;
+      CREATE INDEX items_log_ws_errors ON items (gsi1pk, gsi1sk) WHERE kind = 'log' AND is_error = 1;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

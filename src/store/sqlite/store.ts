@@ -11,6 +11,7 @@ import type {
   ExecutionLog,
   FunctionRecord,
   InvocationStats,
+  LogFilter,
   LogTailPage,
   MinuteStats,
   SequencedLog,
@@ -177,8 +178,8 @@ export class SqliteMetadataStore implements MetadataStore {
   appendLogs(logs: ExecutionLog[]): Promise<SequencedLog[]> {
     return this.tx(() => this.logs.append(logs));
   }
-  listFunctionLogs(functionId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]> {
-    return this.run(() => this.logs.listForFunction(functionId, limit, maxBytes));
+  listFunctionLogs(functionId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForFunction(functionId, limit, filter));
   }
   countFunctionLogs(functionId: string): Promise<number> {
     return this.run(() => this.logs.countForFunction(functionId));
@@ -186,8 +187,8 @@ export class SqliteMetadataStore implements MetadataStore {
   deleteFunctionLogsBefore(functionId: string, before: string, limit: number): Promise<number> {
     return this.tx(() => this.logs.deleteForFunctionBefore(functionId, before, limit));
   }
-  listWorkspaceLogs(workspaceId: string, limit: number, maxBytes?: number): Promise<ExecutionLog[]> {
-    return this.run(() => this.logs.listForWorkspace(workspaceId, limit, maxBytes));
+  listWorkspaceLogs(workspaceId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]> {
+    return this.run(() => this.logs.listForWorkspace(workspaceId, limit, filter));
   }
   tailFunctionLogs(
     functionId: string,

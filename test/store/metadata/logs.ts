@@ -2,7 +2,7 @@
 // over a real rolling window on an injected clock.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FunctionRecord, SequencedLog, Workspace } from '../../../src/core/types.js';
+import type { FunctionRecord, LogFilter, SequencedLog, Workspace } from '../../../src/core/types.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
 import { HOUR, MINUTE, at, eunhaError, fn, log, uid, workspace } from '../fixtures.js';
 import { mentions, type WithStore } from './harness.js';
@@ -261,8 +261,8 @@ export function logTests(withStore: WithStore): void {
       await store.appendLogs(big);
       const all = ids(big);
       for (const list of [
-        (limit: number, maxBytes?: number) => store.listFunctionLogs(f.id, limit, maxBytes),
-        (limit: number, maxBytes?: number) => store.listWorkspaceLogs(ws.id, limit, maxBytes),
+        (limit: number, maxBytes?: number) => store.listFunctionLogs(f.id, limit, { maxBytes }),
+        (limit: number, maxBytes?: number) => store.listWorkspaceLogs(ws.id, limit, { maxBytes }),
       ]) {
         assert.deepEqual(ids(await list(10)), all);
         assert.deepEqual(ids(await list(10, 10_000_000)), all);
@@ -298,6 +298,64 @@ export function logTests(withStore: WithStore): void {
       assert.deepEqual(ids(await store.listWorkspaceLogs(ws.id, 10)), ['g-new', 'f-new', 'f-old']);
       assert.deepEqual(ids(await store.listWorkspaceLogs(ws.id, 1)), ['g-new']);
       assert.deepEqual(ids(await store.listWorkspaceLogs(other.ws.id, 10)), ['other']);
+    }));
+
+  test('logs: listings select by time, after a cursor, and by outcome; both orders agree', () =>
+    withStore(async (store, clock) => {
+      const { ws, fns } = await seed(store, 2);
+      const [f, g] = [fns[0]!, fns[1]!];
+      const now = clock.now();
+      // Minutes ago: f0 f1 f2(error) f3 f4(error); g2 shares f2's instant (ties go by id).
+      const fLogs = [0, 1, 2, 3, 4].map((m) =>
+        log(f, {
+          id: `f${m}`,
+          timestamp: at(now, -m * MINUTE),
+          ...(m % 2 === 0 && m > 0 ? { status: 'error' as const, statusCode: 500 } : {}),
+        }),
+      );
+      await store.appendLogs([...fLogs, log(g, { id: 'g2', timestamp: at(now, -2 * MINUTE) })]);
+      const fnIds = async (limit: number, filter: LogFilter) =>
+        ids(await store.listFunctionLogs(f.id, limit, filter));
+      const wsIds = async (limit: number, filter: LogFilter) =>
+        ids(await store.listWorkspaceLogs(ws.id, limit, filter));
+
+      assert.deepEqual(await wsIds(10, {}), ['f0', 'f1', 'g2', 'f2', 'f3', 'f4']);
+      // since is inclusive, until exclusive, in any ISO 8601 form.
+      const twoAgo = new Date(now.getTime() - 2 * MINUTE);
+      assert.deepEqual(await fnIds(10, { since: twoAgo.toISOString() }), ['f0', 'f1', 'f2']);
+      assert.deepEqual(await fnIds(10, { until: twoAgo.toISOString() }), ['f3', 'f4']);
+      const offset = twoAgo.toISOString().replace('Z', '+00:00');
+      assert.deepEqual(await wsIds(10, { since: offset, until: at(now, -1 * MINUTE) }), ['g2', 'f2']);
+      // A cursor: strictly after that log in the listing's order, the tie with g2 broken by id.
+      const cursor = { timestamp: at(now, -2 * MINUTE), id: 'g2' };
+      assert.deepEqual(await wsIds(10, { before: cursor }), ['f2', 'f3', 'f4']);
+      assert.deepEqual(await wsIds(1, { before: cursor }), ['f2']);
+      assert.deepEqual(await fnIds(10, { before: { timestamp: at(now, -1 * MINUTE), id: 'f1' } }), [
+        'f2',
+        'f3',
+        'f4',
+      ]);
+      // until and a cursor together: the lower bound wins.
+      assert.deepEqual(await fnIds(10, { before: cursor, until: at(now, -3 * MINUTE) }), ['f4']);
+      // Outcomes, alone and with the rest.
+      assert.deepEqual(await fnIds(10, { status: 'error' }), ['f2', 'f4']);
+      assert.deepEqual(await wsIds(10, { status: 'error' }), ['f2', 'f4']);
+      assert.deepEqual(await fnIds(10, { status: 'success' }), ['f0', 'f1', 'f3']);
+      assert.deepEqual(await wsIds(10, { status: 'success' }), ['f0', 'f1', 'g2', 'f3']);
+      assert.deepEqual(
+        await fnIds(1, { status: 'error', before: { timestamp: at(now, -2 * MINUTE), id: 'f2' } }),
+        ['f4'],
+      );
+      assert.deepEqual(await wsIds(10, { status: 'error', since: at(now, -3 * MINUTE) }), ['f2']);
+      assert.deepEqual(await fnIds(10, { since: at(now, MINUTE) }), [], 'nothing after now');
+      for (const bad of [
+        { since: 'yesterday' },
+        { until: '2026-13-01T00:00:00Z' },
+        { before: { timestamp: 'x', id: 'f1' } },
+      ]) {
+        await assert.rejects(store.listFunctionLogs(f.id, 10, bad), eunhaError('VALIDATION_ERROR'));
+        await assert.rejects(store.listWorkspaceLogs(ws.id, 10, bad), eunhaError('VALIDATION_ERROR'));
+      }
     }));
 
   test('logs: each stored log gets a sequence number, in the order written, never twice', () =>
