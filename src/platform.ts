@@ -306,6 +306,9 @@ async function compose(
     );
     try {
       await app.close();
+      // A call whose caller hung up holds no connection for close() to wait for, yet it runs on
+      // and is logged when it ends: the writer closes after it (the cut above still bounds it).
+      await invoker.drained();
     } finally {
       clearInterval(reaper);
       clearTimeout(cutter);

@@ -28,6 +28,10 @@ function levelOf(status: number, failed: boolean): LogLevel {
 }
 
 export class Invoker {
+  /** Calls not yet logged; a caller that hung up leaves no connection to wait for (drained()). */
+  private running = 0;
+  private drainedWaiters: Array<() => void> = [];
+
   constructor(
     private readonly deps: {
       runtime: Pick<Runtime, 'invoke'>;
@@ -48,6 +52,29 @@ export class Invoker {
    * request was admitted by.
    */
   async invoke(
+    route: ActiveRoute,
+    req: InvokeRequest,
+    admit: (route: ActiveRoute) => void | Promise<void>,
+  ): Promise<Invocation> {
+    this.running++;
+    try {
+      return await this.run(route, req, admit);
+    } finally {
+      if (--this.running === 0) for (const wake of this.drainedWaiters.splice(0)) wake();
+    }
+  }
+
+  /**
+   * Resolves once no call is running: each one's log has been handed to the writer. A shutdown
+   * waits for this before it closes the writer, since a call whose caller has gone runs on and
+   * is logged after the server stopped waiting for its connection.
+   */
+  drained(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainedWaiters.push(resolve));
+  }
+
+  private async run(
     route: ActiveRoute,
     req: InvokeRequest,
     admit: (route: ActiveRoute) => void | Promise<void>,

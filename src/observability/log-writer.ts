@@ -101,6 +101,16 @@ export class ExecutionLogWriter {
   }
 
   append(log: ExecutionLog): void {
+    if (this.closed) {
+      // Nothing would write it: said and counted, not kept in a backlog nobody reads.
+      this.dropped++;
+      this.opts.log?.(
+        'error',
+        { functionId: log.functionId, logId: log.id },
+        'an execution log came after the log writer closed: it is lost',
+      );
+      return;
+    }
     this.backlog.push(log);
     this.trim();
     // Backing off: the retry timer writes them.

@@ -250,3 +250,15 @@ test('close() does not wait for the back-off: with room again it writes everythi
     assert.deepEqual(await w.close(), { lost: 0 });
     assert.deepEqual(await stored(disk), ids(0, 150));
   }));
+
+test('a log appended after close() is counted as dropped and said at error level, not kept', () =>
+  withWriter({}, async (w, disk, _timers, lines) => {
+    await appendAll(w, disk.f, 0, 3);
+    assert.deepEqual(await w.close(), { lost: 0 });
+    w.append(entry(disk.f, 3));
+    assert.equal(w.stats().dropped, 1);
+    assert.equal(w.stats().pending, 0);
+    assert.equal(lines.at(-1)!.level, 'error');
+    assert.match(lines.at(-1)!.msg, /after the log writer closed/);
+    assert.deepEqual(await stored(disk), ids(0, 3));
+  }));

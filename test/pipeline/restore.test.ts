@@ -108,6 +108,54 @@ class IncomingHandler(http.IncomingHandler):
   );
 
   test(
+    'a call whose caller hung up before a graceful stop is still logged',
+    { timeout: 120_000 },
+    async () => {
+      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-gone-caller-'));
+      try {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const slow = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(1.5)
+        return Response(200, {}, b"done")
+`;
+        const { ws, fn } = await deployedFunction(a, { code: b64(slow) });
+        const address = await a.listen('127.0.0.1', 0);
+        const calls = Array.from({ length: 3 }, () =>
+          fetch(`${address}/fn/${fn}`, { signal: AbortSignal.timeout(300) }).then(
+            () => 'answered',
+            () => 'hung up',
+          ),
+        );
+        assert.deepEqual(await Promise.all(calls), ['hung up', 'hung up', 'hung up']);
+        // No connection is left open: before, the stop closed the log writer at once, and the
+        // three logs written when the calls ended were dropped without a word.
+        await a.cleanup();
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const logs = (
+            await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })
+          ).json();
+          assert.equal(
+            logs.total,
+            3,
+            JSON.stringify(logs.logs.map((l: { statusCode: number }) => l.statusCode)),
+          );
+        } finally {
+          await b.cleanup();
+        }
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
     'a deployment whose artifact is gone at restart says so (503), until the next deploy',
     { timeout: 120_000 },
     async () => {
