@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, requireProtectedBinding } from './config/confi
 import { createLogger } from './observability/logger.js';
 import { createPlatform, type Platform } from './platform.js';
 import { DataDirInUseError } from './store/data-dir-lock.js';
+import { DataDirStateError } from './store/data-dir-state.js';
 
 async function main(): Promise<void> {
   let config;
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
 function startupFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
-  if (err instanceof DataDirInUseError) return err.message;
+  if (err instanceof DataDirInUseError || err instanceof DataDirStateError) return err.message;
   if (err instanceof ConfigError) return `invalid configuration: ${err.message}`;
   if (code === 'EADDRINUSE') return `${err.message}: another server has this port (EUNHA_HOST, EUNHA_PORT)`;
   if (typeof code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(code)) return `${err.message} (${code})`;
@@ -77,5 +78,7 @@ function startupFailure(err: unknown): string {
 
 main().catch((err: unknown) => {
   process.stderr.write(`eunha: failed to start: ${startupFailure(err)}\n`);
-  process.exit(err instanceof DataDirInUseError || err instanceof ConfigError ? 2 : 1);
+  const refused =
+    err instanceof DataDirInUseError || err instanceof DataDirStateError || err instanceof ConfigError;
+  process.exit(refused ? 2 : 1);
 });

@@ -10,7 +10,7 @@ import { ApiKeyService } from './auth/api-keys.js';
 import { Authenticator } from './auth/principal.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { SecretBox } from './auth/secrets.js';
-import { loadSecretsKey } from './auth/secrets-key.js';
+import { loadSecretsKey, requireKeyForSealed } from './auth/secrets-key.js';
 import { buildBlobPrefixes, BuildService, loadArtifact } from './build/index.js';
 import { requireProtectedBinding, type Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
@@ -34,6 +34,7 @@ import { openFsBlobStore } from './store/fs/index.js';
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
+import { readDataDirState, requireDatabaseForBlobs } from './store/data-dir-state.js';
 import { VERSION } from './version.js';
 
 export interface Platform {
@@ -76,6 +77,8 @@ async function compose(
   const clock = opts.clock ?? systemClock;
   const ids = opts.ids ?? randomIds;
   const logger = opts.logger || undefined;
+  const before = readDataDirState(dataDir);
+  requireDatabaseForBlobs(before, dataDir);
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), {
     now: clock,
     onCheckpointError: (message) => logger?.warn(message),
@@ -85,6 +88,13 @@ async function compose(
   const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
 
   const secretsKey = loadSecretsKey(config.secretsKey, dataDir);
+  try {
+    await requireKeyForSealed(secretsKey, before.databaseExisted, () => countSealed(meta));
+  } catch (err) {
+    await meta.close();
+    await blobs.close();
+    throw err;
+  }
   if (secretsKey.source !== 'config' && secretsKey.source.created) {
     logger?.warn(
       { path: secretsKey.source.path },
@@ -324,4 +334,17 @@ async function compose(
     // Said by the writer already; the process must not report a clean stop (main.ts exits 1).
     if (lost > 0) throw new Error(`${lost} execution logs could not be written before shutdown`);
   }
+}
+
+/** Functions and deployments holding sealed secret variables (read once, at start-up). */
+async function countSealed(meta: MetadataStore): Promise<number> {
+  const holds = (sealed: Record<string, string> | undefined) => Object.keys(sealed ?? {}).length > 0;
+  let n = 0;
+  for (const ws of await meta.listWorkspaces()) {
+    for (const fn of await meta.listFunctions(ws.id)) {
+      if (holds(fn.secretEnvironmentVariables)) n++;
+      for (const d of await meta.listDeployments(fn.id)) if (holds(d.config.secretEnvironmentVariables)) n++;
+    }
+  }
+  return n;
 }

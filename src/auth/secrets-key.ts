@@ -43,6 +43,30 @@ export function loadSecretsKey(configured: Buffer | undefined, dataDir: string):
 }
 
 /**
+ * A key generated now beside a database that already existed is not the key its sealed values
+ * need: the file was lost. Starting would leave every function with secrets unable to run (and
+ * to be redeployed) until its secrets were set again. Unless nothing is sealed, the new key file
+ * goes and the start is refused, saying how to go on. `sealedCount` reads the store.
+ */
+export async function requireKeyForSealed(
+  loaded: LoadedKey,
+  databaseExisted: boolean,
+  sealedCount: () => Promise<number>,
+): Promise<void> {
+  if (loaded.source === 'config' || !loaded.source.created || !databaseExisted) return;
+  const sealed = await sealedCount();
+  if (sealed === 0) return;
+  rmSync(loaded.source.path, { force: true });
+  throw new ConfigError(
+    'EUNHA_SECRETS_KEY',
+    `${loaded.source.path} is missing, but ${sealed} functions or deployments hold secret variables sealed ` +
+      'with it. Restore the file from a backup (or set EUNHA_SECRETS_KEY to the key it held). If it is ' +
+      'lost for good, start with EUNHA_SECRETS_KEY set to a new key (openssl rand -base64 32) and set ' +
+      "those functions' secrets again.",
+  );
+}
+
+/**
  * Creates `path` holding `text`, whole or not at all; false if it already exists (another process
  * won: two never write different keys over each other). The text goes to a temporary file that is
  * synced and then linked into place, and the directory is synced too: a crash leaves no key file

@@ -36,7 +36,12 @@ export class SecretBox {
       throw fail('a stored secret is not in a known format');
     }
     if (keyId !== this.keyId) {
-      throw fail(`a stored secret was sealed with key ${keyId}, but the configured key is ${this.keyId}`);
+      // The operator's to fix, not a bug: the function's owner can also set its secrets again.
+      throw new EunhaError(
+        'DEPENDENCY_UNAVAILABLE',
+        `a secret variable of this function was sealed with key ${keyId}, but the server's key is ${this.keyId}: ` +
+          'the operator must restore that key (EUNHA_SECRETS_KEY or secrets.key), or the secrets be set again',
+      );
     }
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(nonce, 'base64url'));

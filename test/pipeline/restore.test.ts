@@ -2,7 +2,7 @@
 // execution log is lost on a graceful shutdown.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -145,6 +145,65 @@ class IncomingHandler(http.IncomingHandler):
             logs.total,
             3,
             JSON.stringify(logs.logs.map((l: { statusCode: number }) => l.statusCode)),
+          );
+        } finally {
+          await b.cleanup();
+        }
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
+    'a data dir that lost its database, or its secrets key, refuses to start and keeps what it holds',
+    { timeout: 120_000 },
+    async () => {
+      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-lost-'));
+      const files = (dir: string): string[] =>
+        readdirSync(dir, { recursive: true, withFileTypes: true })
+          .filter((e) => e.isFile())
+          .map((e) => join(e.parentPath, e.name))
+          .sort();
+      try {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const { ws, fn } = await deployedFunction(a, {
+          code: b64(SAMPLE_HANDLER),
+          secretEnvironmentVariables: { TOKEN: 'kept-sealed' },
+        });
+        await a.cleanup();
+        const blobs = files(join(own, 'blobs'));
+        assert.ok(blobs.length >= 3, 'code, artifact and manifest');
+        const db = join(own, 'eunha.db');
+        renameSync(db, `${db}.saved`);
+        for (const lost of ['missing', 'empty']) {
+          if (lost === 'empty') writeFileSync(db, '');
+          // Before, this started as a fresh install and its sweep deleted every blob.
+          await assert.rejects(startTestPlatform({}, own), (e: Error) => {
+            assert.equal(e.name, 'DataDirStateError', `${lost}: ${e.message}`);
+            assert.match(e.message, /eunha\.db is missing or empty, but .* holds data/);
+            return true;
+          });
+          assert.deepEqual(files(join(own, 'blobs')), blobs, `${lost}: nothing deleted`);
+        }
+        renameSync(`${db}.saved`, db);
+
+        const key = join(own, 'secrets.key');
+        renameSync(key, `${key}.saved`);
+        // Before, a new key was made and the function could not run, nor be redeployed (500).
+        await assert.rejects(
+          startTestPlatform({}, own),
+          /secrets\.key is missing, but 2 functions or deployments/,
+        );
+        assert.equal(existsSync(key), false, 'no new key is left in its place');
+        renameSync(`${key}.saved`, key);
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+          assert.equal(
+            (await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` })).statusCode,
+            200,
           );
         } finally {
           await b.cleanup();

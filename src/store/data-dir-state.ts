@@ -1,0 +1,52 @@
+// What the data directory held before this start, read before anything in it is opened (opening
+// creates a missing database). A start that finds blobs but no database must not go on as a fresh
+// install: its orphan sweep would delete every blob, since no record names them, and with them
+// what restoring the database from a backup would need.
+
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export class DataDirStateError extends Error {
+  override name = 'DataDirStateError';
+}
+
+export interface DataDirState {
+  /** eunha.db (or its write-ahead log) existed and was not empty. */
+  databaseExisted: boolean;
+  /** Some file was under blobs/. */
+  blobsHeld: boolean;
+}
+
+const nonEmpty = (path: string): boolean => existsSync(path) && statSync(path).size > 0;
+
+/** Depth first, stopping at the first regular file. */
+function holdsAFile(dir: string): boolean {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  for (const e of entries) {
+    if (e.isFile()) return true;
+    if (e.isDirectory() && holdsAFile(join(dir, e.name))) return true;
+  }
+  return false;
+}
+
+export function readDataDirState(dataDir: string): DataDirState {
+  return {
+    databaseExisted: nonEmpty(join(dataDir, 'eunha.db')) || nonEmpty(join(dataDir, 'eunha.db-wal')),
+    blobsHeld: holdsAFile(join(dataDir, 'blobs')),
+  };
+}
+
+/** Refuses blobs without a database (see above); says what to do instead. */
+export function requireDatabaseForBlobs(state: DataDirState, dataDir: string): void {
+  if (state.databaseExisted || !state.blobsHeld) return;
+  throw new DataDirStateError(
+    `${join(dataDir, 'eunha.db')} is missing or empty, but ${join(dataDir, 'blobs')} holds data from an ` +
+      'earlier run (code, artifacts, uploads). Starting would delete it as unreferenced. Restore eunha.db ' +
+      '(with eunha.db-wal if there is one) from a backup, or move blobs/ away to start afresh.',
+  );
+}
