@@ -1,10 +1,24 @@
 // The Pyodide memory snapshot that every sandbox boots from: made once by a host in
 // `makeSnapshot` mode (interpreter booted, spin_sdk and common stdlib already imported) and cached
 // on disk under a name keyed by the Pyodide version and a digest of everything baked into it.
+// The file carries its own digest (snapshot-format.ts), checked once per process before any host
+// gets it: one that does not match is made again.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { SNAPSHOT_MARKER, SNAPSHOT_TRAILER_BYTES } from './snapshot-format.js';
 import { HostProcess } from './host-process.js';
 import { detectIsolation, pyodideDir } from './isolation.js';
 import { SPIN_SDK_FILES } from './python/spin-sdk.js';
@@ -17,7 +31,16 @@ export function pyodideVersion(): string {
 
 export function snapshotPath(cacheDir: string): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify([SPIN_SDK_FILES, GUEST_FILES, PREIMPORT, process.version, 'worker-thread']))
+    .update(
+      JSON.stringify([
+        SPIN_SDK_FILES,
+        GUEST_FILES,
+        PREIMPORT,
+        process.version,
+        'worker-thread',
+        SNAPSHOT_MARKER,
+      ]),
+    )
     .digest('hex')
     .slice(0, 16);
   return join(cacheDir, `pyodide-${pyodideVersion()}-${digest}.snapshot`);
@@ -25,16 +48,34 @@ export function snapshotPath(cacheDir: string): string {
 
 const inFlight = new Map<string, Promise<string>>();
 
-/** The path of a usable snapshot, making it first if the cache has none. */
+/** Paths checked whole by this process (a cached file is read and hashed once, ~30 MB). */
+const checked = new Set<string>();
+
+/** The path of a usable snapshot, making it first if the cache has none, or a damaged one. */
 export function ensureSnapshot(cacheDir: string): Promise<string> {
   const path = snapshotPath(cacheDir);
-  if (existsSync(path)) return Promise.resolve(path);
+  if (checked.has(path)) return Promise.resolve(path);
   let p = inFlight.get(path);
   if (!p) {
-    p = makeSnapshot(path).finally(() => inFlight.delete(path));
+    p = (async () => {
+      if (!(await isWhole(path))) await makeSnapshot(path);
+      checked.add(path);
+      return path;
+    })().finally(() => inFlight.delete(path));
     inFlight.set(path, p);
   }
   return p;
+}
+
+/** The file ends with the marker and the digest of what comes before it. */
+export async function isWhole(path: string): Promise<boolean> {
+  if (!existsSync(path)) return false;
+  const file = await readFile(path);
+  if (file.length <= SNAPSHOT_TRAILER_BYTES) return false;
+  const end = file.length - SNAPSHOT_TRAILER_BYTES;
+  const marker = file.subarray(end, end + 16).toString('latin1');
+  const digest = createHash('sha256').update(file.subarray(0, end)).digest();
+  return marker === SNAPSHOT_MARKER && digest.equals(file.subarray(end + 16));
 }
 
 async function makeSnapshot(path: string): Promise<string> {
@@ -43,10 +84,27 @@ async function makeSnapshot(path: string): Promise<string> {
     const f = await host.start({ makeSnapshot: true })!.next();
     if (f.header.t !== 'snapshot')
       throw new Error(`snapshot host answered ${JSON.stringify(f.header).slice(0, 500)}`);
-    mkdirSync(join(path, '..'), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true });
+    // Whole or absent: written and synced under a temporary name, then renamed into place.
     const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, f.body);
-    renameSync(tmp, path);
+    const fd = openSync(tmp, 'w');
+    try {
+      for (const part of [
+        f.body,
+        Buffer.from(SNAPSHOT_MARKER, 'latin1'),
+        createHash('sha256').update(f.body).digest(),
+      ]) {
+        for (let off = 0; off < part.length;) off += writeSync(fd, part, off);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      renameSync(tmp, path);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
     return path;
   } finally {
     host.kill();

@@ -14,6 +14,7 @@ import { OutputCollector } from '../output.js';
 import { decodeFrame, encodeFrame, type Frame, type Header } from '../protocol.js';
 import { derive } from './kdf.js';
 import { clipMessage, clipTraceback } from '../answer-limits.js';
+import { SNAPSHOT_TRAILER_BYTES } from '../snapshot-format.js';
 import { guestResult, loadOverrun, loadReply } from './guest-answers.js';
 import {
   disarmFilesAndProcess,
@@ -57,9 +58,13 @@ const MiB = 1024 * 1024;
 /** Above the function's memory: the sandbox's JS heap (Pyodide's glue, ~16 MB) and slack. */
 const FOOTPRINT_ALLOWANCE = 64 * MiB;
 
-/** The snapshot arrives as an inherited fd (pread: the file description may be shared). */
+/**
+ * The snapshot arrives as an inherited fd (pread: the file description may be shared). The parent
+ * checked its trailer (snapshot-format.ts) before handing it over; the bytes before it are the
+ * snapshot.
+ */
 function readSnapshot(fd: number): Uint8Array {
-  const size = fstatSync(fd).size;
+  const size = fstatSync(fd).size - SNAPSHOT_TRAILER_BYTES;
   const buf = new Uint8Array(size);
   let off = 0;
   while (off < size) {

@@ -1,0 +1,76 @@
+// The cached memory snapshot carries its own digest: a file cut short (a crash or a full disk
+// while it was written) or altered is made again, and sandboxes boot from the new one. Before,
+// only its existence was checked, and every sandbox failed to boot until someone emptied the cache.
+
+import assert from 'node:assert/strict';
+import {
+  mkdtempSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ensureSnapshot, isWhole, snapshotPath } from '../../src/runtime/snapshot.js';
+import { Runtime } from '../../src/runtime/index.js';
+import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
+
+describe('the snapshot cache', () => {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  const freshDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'eunha-snapshot-'));
+    dirs.push(d);
+    return d;
+  };
+
+  test('a whole snapshot passes; one cut short, altered or without its trailer does not', async () => {
+    const good = await ensureSnapshot(CACHE_DIR);
+    assert.ok(await isWhole(good));
+    const dir = freshDir();
+    const copy = join(dir, 'copy.snapshot');
+    const size = statSync(good).size;
+    writeFileSync(copy, await readFile(good));
+    assert.ok(await isWhole(copy));
+    // One byte flipped in the middle.
+    const bytes = await readFile(copy);
+    bytes[Math.floor(size / 2)]! ^= 0xff;
+    writeFileSync(copy, bytes);
+    assert.equal(await isWhole(copy), false, 'altered');
+    writeFileSync(copy, await readFile(good));
+    truncateSync(copy, 1_000_000);
+    assert.equal(await isWhole(copy), false, 'cut short');
+    writeFileSync(copy, '');
+    assert.equal(await isWhole(copy), false, 'empty');
+    assert.equal(await isWhole(join(dir, 'missing')), false, 'missing');
+  });
+
+  test(
+    'a damaged cached snapshot is made again, and functions run from it',
+    { timeout: 120_000 },
+    async () => {
+      const dir = freshDir();
+      const path = snapshotPath(dir);
+      writeFileSync(path, Buffer.alloc(1_000_000, 7)); // what a crash mid-write could leave
+      const runtime = new Runtime({ kv: new MemoryKv(), cacheDir: dir, poolSize: 1 });
+      try {
+        await runtime.start();
+        assert.ok(await isWhole(path), 'made again');
+        assert.ok(statSync(path).size > 10_000_000);
+        const v = version(handler('return Response(200, {}, b"booted")'));
+        await runtime.load(v);
+        const r = await runtime.invoke(v.key, get());
+        assert.equal(r.status, 200, r.error?.message);
+        assert.equal(text(r.body), 'booted');
+      } finally {
+        await runtime.close();
+      }
+    },
+  );
+});
