@@ -6,8 +6,9 @@
 import { performance } from 'node:perf_hooks';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import { KeyedCount } from '../core/keyed-count.js';
+import { PAGE_MAX_BYTES, paged, type PageKey } from '../core/page-cursor.js';
 import type { BuildTask, BuildTaskResult } from '../core/types.js';
-import { requireWorkspace } from '../store/lookups.js';
+import { eachTask, requireWorkspace } from '../store/lookups.js';
 import type { TaskPatch } from '../store/ports.js';
 import { loadArtifact, storeArtifact } from './artifact.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
@@ -96,7 +97,7 @@ export class BuildService {
   async start(): Promise<number> {
     let marked = 0;
     for (const ws of await this.opts.meta.listWorkspaces()) {
-      for (const task of await this.opts.meta.listTasks(ws.id)) {
+      for await (const task of eachTask(this.opts.meta, ws.id)) {
         if (task.status !== 'pending' && task.status !== 'running') continue;
         if (this.inflight.has(task.taskId)) continue;
         // A pending one never started: it was cancelled, not cut short.
@@ -189,14 +190,28 @@ export class BuildService {
     return task;
   }
 
-  /** Newest first. */
-  async listTasks(workspaceId: string): Promise<BuildTask[]> {
+  /** A page of the workspace's tasks, newest first, after `before` (a page's `next`). */
+  async listTasks(
+    workspaceId: string,
+    limit: number,
+    before?: PageKey,
+  ): Promise<{ tasks: BuildTask[]; next: string | null }> {
     checkWorkspaceId(workspaceId);
     if (!(await this.opts.meta.getWorkspace(workspaceId))) {
-      if (workspaceId === DEFAULT_WORKSPACE_ID) return [];
+      if (workspaceId === DEFAULT_WORKSPACE_ID) return { tasks: [], next: null };
       throw notFound('Workspace', workspaceId);
     }
-    return this.opts.meta.listTasks(workspaceId);
+    const read = (n: number, after: PageKey | undefined) =>
+      this.opts.meta.listTasks(workspaceId, {
+        limit: n,
+        before: after && { createdAt: after.timestamp, taskId: after.id },
+        maxBytes: PAGE_MAX_BYTES,
+      });
+    const { items, next } = await paged(read, limit, before, (t) => ({
+      timestamp: t.createdAt,
+      id: t.taskId,
+    }));
+    return { tasks: items, next };
   }
 
   /**

@@ -8,7 +8,9 @@
 // (services/orphan-blobs.ts), when no deploy can race the removal.
 
 import type { Clock } from '../core/ids.js';
+import type { BuildTask } from '../core/types.js';
 import { PeriodicSweep, type PeriodicOptions } from '../core/periodic.js';
+import { eachTask } from '../store/lookups.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 import { sourceDir, sourcePrefix } from './types.js';
 
@@ -30,14 +32,14 @@ export class TaskRetention extends PeriodicSweep {
     const cutoff = new Date(this.clock().getTime() - this.opts.retentionMs).toISOString();
     let deleted = 0;
     for (const ws of await this.meta.listWorkspaces()) {
-      const tasks = await this.meta.listTasks(ws.id);
-      const expired = tasks.filter(
-        (t) => (t.status === 'completed' || t.status === 'failed') && t.updatedAt < cutoff,
-      );
-      const gone = new Set(expired.map((t) => t.taskId));
-      const stillNamed = new Set(
-        tasks.filter((t) => !gone.has(t.taskId) && t.sourcePath).map((t) => sourceDir(t.sourcePath!)),
-      );
+      // Which tasks go, and which uploads the others name, before anything is deleted.
+      const expired: Array<Pick<BuildTask, 'taskId' | 'sourcePath'>> = [];
+      const stillNamed = new Set<string>();
+      for await (const t of eachTask(this.meta, ws.id)) {
+        if ((t.status === 'completed' || t.status === 'failed') && t.updatedAt < cutoff)
+          expired.push({ taskId: t.taskId, sourcePath: t.sourcePath });
+        else if (t.sourcePath) stillNamed.add(sourceDir(t.sourcePath));
+      }
       for (const task of expired) {
         if (stopped()) return deleted;
         if (!(await this.meta.deleteTask(task.taskId))) continue;

@@ -1,6 +1,8 @@
 // Domain records as the platform stores them. API shapes (camelCase for workspaces, functions and
 // logs; snake_case for build objects) are made from these in api/; nothing here does I/O.
 
+import type { PageKey } from './page-cursor.js';
+
 export type FunctionAuthType = 'NONE' | 'KEY';
 
 export type FunctionStatus = 'active' | 'disabled' | 'building' | 'deploying' | 'failed';
@@ -100,12 +102,6 @@ export interface SequencedLog {
   log: ExecutionLog;
 }
 
-/** Where a listing of logs resumes: after the log with this timestamp and id (newest first). */
-export interface LogCursor {
-  timestamp: string;
-  id: string;
-}
-
 /**
  * What a listing of logs selects besides its limit. Timestamps are instants in any ISO 8601 form
  * (compared in their canonical form, as stored).
@@ -116,7 +112,7 @@ export interface LogFilter {
   /** Logs before this instant. */
   until?: string | undefined;
   /** Logs older than this one in the listing's order (timestamp, then id). */
-  before?: LogCursor | undefined;
+  before?: PageKey | undefined;
   /** Only failed invocations ('error') or only the others ('success'). */
   status?: ExecutionLog['status'] | undefined;
   /** The page ends once its entries' stored size passes this (the first always comes back). */

@@ -118,3 +118,13 @@ export function normalizeTimestamp(raw: string, field: string): string {
     throw invalid(field, `${quote(raw)} is not a valid date-time (no such day or time)`);
   return new Date(t).toISOString();
 }
+
+/**
+ * Timestamps are compared as strings in keys, ranges and cursors, so they must all have one shape:
+ * the UTC form of Date#toISOString (`2026-01-02T03:04:05.678Z`). Returns undefined when unparseable.
+ */
+export function canonicalTimestamp(value: string): string | undefined {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return undefined;
+  return new Date(ms).toISOString();
+}

@@ -4,13 +4,7 @@
 import type { ExecutionLog, LogFilter, LogTailPage } from '../core/types.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 import type { MetadataStore } from '../store/ports.js';
-import { encodeLogCursor } from './log-cursor.js';
-
-/**
- * Stored bytes one page of logs may hold: fewer than `limit` entries come back when they are large
- * (a log keeps up to 64 KiB of printed lines and two bodies of EUNHA_LOG_BODY_BYTES).
- */
-export const PAGE_MAX_BYTES = 4 * 1024 * 1024;
+import { PAGE_MAX_BYTES, paged, type PageKey } from '../core/page-cursor.js';
 
 export class ExecutionLogService {
   constructor(private readonly meta: MetadataStore) {}
@@ -30,7 +24,7 @@ export class ExecutionLogService {
     await requireFunction(this.meta, workspaceId, functionId);
     const list = (n: number, f: LogFilter) => this.meta.listFunctionLogs(functionId, n, f);
     const [page, total] = await Promise.all([
-      paged(list, limit, filter),
+      pageOf(list, limit, filter),
       this.meta.countFunctionLogs(functionId),
     ]);
     return { ...page, total };
@@ -59,7 +53,7 @@ export class ExecutionLogService {
   /** A page of logs across the workspace's functions, newest first. */
   async forWorkspace(workspaceId: string, limit: number, filter: LogFilter = {}): Promise<LogPage> {
     await requireWorkspace(this.meta, workspaceId);
-    return paged((n, f) => this.meta.listWorkspaceLogs(workspaceId, n, f), limit, filter);
+    return pageOf((n, f) => this.meta.listWorkspaceLogs(workspaceId, n, f), limit, filter);
   }
 }
 
@@ -69,20 +63,17 @@ export interface LogPage {
   next: string | null;
 }
 
-/**
- * Reads one more than asked to learn whether the page is the last. A page the byte cap ended
- * early says nothing either way, so a short page asks for the one log after it.
- */
-async function paged(
+/** A page of `list` under the filter, each read capped at PAGE_MAX_BYTES. */
+async function pageOf(
   list: (limit: number, filter: LogFilter) => Promise<ExecutionLog[]>,
   limit: number,
   filter: LogFilter,
 ): Promise<LogPage> {
-  const got = await list(limit + 1, { ...filter, maxBytes: PAGE_MAX_BYTES });
-  const logs = got.slice(0, limit);
-  const last = logs.at(-1);
-  if (last === undefined) return { logs, next: null };
-  const cursor = { timestamp: last.timestamp, id: last.id };
-  const more = got.length > limit || (await list(1, { ...filter, before: cursor })).length > 0;
-  return { logs, next: more ? encodeLogCursor(last) : null };
+  const read = (n: number, before: PageKey | undefined) =>
+    list(n, { ...filter, before, maxBytes: PAGE_MAX_BYTES });
+  const { items, next } = await paged(read, limit, filter.before, (l) => ({
+    timestamp: l.timestamp,
+    id: l.id,
+  }));
+  return { logs: items, next };
 }

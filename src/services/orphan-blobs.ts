@@ -10,6 +10,7 @@
 // Other top-level prefixes are not this module's and are left alone.
 
 import { artifactPrefix, manifestKey, parseImageRef, sourceDir, sourcePrefix } from '../build/index.js';
+import { eachTask } from '../store/lookups.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 import { codeKeyPrefix } from './deps.js';
 
@@ -29,7 +30,7 @@ async function references(meta: MetadataStore): Promise<Set<string>> {
       named.add(fn.codeKey);
       for (const d of await meta.listDeployments(fn.id)) named.add(artifactPrefix(ws.id, d.digest));
     }
-    for (const task of await meta.listTasks(ws.id)) {
+    for await (const task of eachTask(meta, ws.id)) {
       named.add(sourcePrefix(ws.id, task.taskId));
       // A push builds an earlier upload, which stays under that upload's task (maybe deleted since).
       if (task.sourcePath) named.add(sourceDir(task.sourcePath));

@@ -93,12 +93,5 @@ export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(last + 1);
 }
 
-/**
- * Timestamps are compared as strings in keys and ranges, so they must all have one shape: the
- * UTC form of Date#toISOString (`2026-01-02T03:04:05.678Z`). Returns undefined when unparseable.
- */
-export function canonicalTimestamp(value: string): string | undefined {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) return undefined;
-  return new Date(ms).toISOString();
-}
+// Timestamps in keys and ranges have one shape (core/validate.ts).
+export { canonicalTimestamp } from '../core/validate.js';

@@ -25,6 +25,14 @@ export type WorkspacePatch = Partial<Pick<Workspace, 'name' | 'description'>>;
 export type FunctionPatch = Partial<Omit<FunctionRecord, 'id' | 'workspaceId' | 'createdAt'>>;
 export type TaskPatch = Partial<Pick<BuildTask, 'status' | 'result' | 'error' | 'updatedAt' | 'sourcePath'>>;
 
+/** Where a listing of tasks starts and ends (MetadataStore.listTasks). */
+export interface TaskPage {
+  limit?: number | undefined;
+  /** Start after this task: its createdAt and id (the last one of the page before). */
+  before?: { createdAt: string; taskId: string } | undefined;
+  maxBytes?: number | undefined;
+}
+
 export interface MetadataStore {
   // Workspaces
   /** Fails with CONFLICT when the id exists. */
@@ -71,8 +79,12 @@ export interface MetadataStore {
   putTask(task: BuildTask): Promise<void>;
   /** By id alone, without a scan. */
   getTask(taskId: string): Promise<BuildTask | undefined>;
-  /** Tasks of a workspace, newest first. */
-  listTasks(workspaceId: string): Promise<BuildTask[]>;
+  /**
+   * Tasks of a workspace, newest first (by createdAt, then task id); all of them without a page.
+   * A page ends at `limit`, or once its tasks' stored size passes `maxBytes` (the first always
+   * comes back), and starts after the task `before` names.
+   */
+  listTasks(workspaceId: string, page?: TaskPage): Promise<BuildTask[]>;
   updateTask(taskId: string, patch: TaskPatch): Promise<BuildTask | undefined>;
   /** Removes the task's record (not its blobs); resolves to it, or undefined when there was none. */
   deleteTask(taskId: string): Promise<BuildTask | undefined>;

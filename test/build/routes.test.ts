@@ -254,6 +254,55 @@ describe('build API', () => {
     assert.equal(list.count, 1);
   });
 
+  test('the task listing comes a page at a time: limit, 4 MiB, and next/before walk every task once', async () => {
+    await h.meta.createWorkspace({
+      id: 'ws-pages001',
+      name: 'p',
+      description: null,
+      createdAt: new Date().toISOString(),
+    });
+    // 80 failed builds with 60 KB tracebacks: ~4.8 MB, more than one page holds. Before, the whole
+    // list went out at once (9,000 such tasks: a 500 and a 7-s stall of the server).
+    const base = Date.parse('2026-03-01T00:00:00.000Z');
+    for (let i = 0; i < 80; i++) {
+      const at = new Date(base + i * 1000).toISOString();
+      await h.meta.putTask({
+        taskId: `task-${String(i).padStart(3, '0')}`,
+        workspaceId: 'ws-pages001',
+        kind: 'build',
+        status: 'failed',
+        appName: 'p',
+        createdAt: at,
+        updatedAt: at,
+        sourcePath: null,
+        result: null,
+        error: 'Traceback…\n' + 'x'.repeat(60_000),
+      });
+    }
+    const url = '/api/v1/workspaces/ws-pages001/tasks';
+    const first = (await h.app.inject({ method: 'GET', url })).json();
+    assert.ok(first.count < 80 && first.count > 10, `${first.count} tasks in the first page`);
+    assert.notEqual(first.next, null);
+    const seen: string[] = [];
+    let next: string | null = null;
+    do {
+      const query: string = next === null ? '' : `&before=${next}`;
+      const res = await h.app.inject({ method: 'GET', url: `${url}?limit=7${query}` });
+      assert.equal(res.statusCode, 200, res.body);
+      const page = res.json() as { tasks: Array<{ task_id: string }>; count: number; next: string | null };
+      assert.equal(page.count, page.tasks.length);
+      seen.push(...page.tasks.map((t) => t.task_id));
+      next = page.next;
+    } while (next !== null && seen.length < 200);
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 80 }, (_, i) => `task-${String(79 - i).padStart(3, '0')}`),
+    );
+    const bad = await h.app.inject({ method: 'GET', url: `${url}?before=nonsense!` });
+    assert.equal(bad.statusCode, 400);
+    assert.equal(bad.json().error.details.field, 'before');
+  });
+
   test('bad uploads are 4xx with the field named, never 500', async () => {
     const cases: Array<
       [

@@ -12,6 +12,7 @@ import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
 import { LOG_LIST_SQL } from '../../src/store/sqlite/logs.js';
+import { TASK_LIST_SQL } from '../../src/store/sqlite/tasks.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
 import { MINUTE_WS_SUM_SQL } from '../../src/store/sqlite/minutes.js';
 import {
@@ -211,7 +212,7 @@ describe('SQLite metadata store', () => {
     await assert.rejects(openSqliteMetadataStore(path), /newer than this Eunha supports/);
   });
 
-  test('a version-1 file migrates: CPU time columns, per-minute sums, log usage, sequence numbers and the indexes of errors are built from its logs', async () => {
+  test('a version-1 file migrates: CPU time columns, per-minute sums, log usage, sequence numbers, the indexes of errors and of task times are built from its records', async () => {
     const path = freshPath();
     const ws = workspace();
     const f = fn(ws.id);
@@ -225,9 +226,16 @@ describe('SQLite metadata store', () => {
       await store.createWorkspace(ws);
       await store.createFunction(f);
       await store.appendLogs([l2, l]);
+      for (const [id, createdAt] of [
+        ['task-old', '2026-03-01T00:00:00.000Z'],
+        ['task-new', '2026-03-02T00:00:00.000Z'],
+      ] as const)
+        await store.putTask(task(ws.id, { taskId: id, createdAt, updatedAt: createdAt }));
       await store.close();
       const db = new Database(path);
       db.exec(`
+        DROP INDEX items_task_time;
+        UPDATE items SET ts = NULL WHERE kind = 'task';
         DROP INDEX items_log_fn_errors;
         DROP INDEX items_log_ws_errors;
         DROP INDEX items_log_seq;
@@ -259,6 +267,19 @@ describe('SQLite metadata store', () => {
         avgDuration: 10,
       });
       assert.deepEqual(await store.listFunctionLogs(f.id, 10), [l2, l]);
+      // Tasks are listed newest first from their index, a page at a time.
+      assert.deepEqual(
+        (await store.listTasks(ws.id, { limit: 1 })).map((t) => t.taskId),
+        ['task-new'],
+      );
+      assert.deepEqual(
+        (
+          await store.listTasks(ws.id, {
+            before: { createdAt: '2026-03-02T00:00:00.000Z', taskId: 'task-new' },
+          })
+        ).map((t) => t.taskId),
+        ['task-old'],
+      );
       // The indexes of errors hold the file's old ones.
       assert.deepEqual(await store.listFunctionLogs(f.id, 10, { status: 'error' }), [l2]);
       assert.deepEqual(await store.listWorkspaceLogs(ws.id, 10, { status: 'error' }), [l2]);
@@ -396,7 +417,7 @@ describe('SQLite metadata store', () => {
     }
   });
 
-  test('log listings are one index range in the order they answer, errors from their own indexes', () => {
+  test('log and task listings are one index range in the order they answer, errors from their own indexes', () => {
     const db = openDatabase(freshPath());
     try {
       migrate(db);
@@ -415,11 +436,13 @@ describe('SQLite metadata store', () => {
           LOG_LIST_SQL.workspace.error,
           /^SEARCH items USING INDEX items_log_ws_errors \(gsi1pk=\? AND gsi1sk>\? AND gsi1sk<\?\)$/,
         ],
+        [TASK_LIST_SQL.first, /^SEARCH items USING INDEX items_task_time \(pk=\?\)$/],
+        [TASK_LIST_SQL.after, /^SEARCH items USING INDEX items_task_time \(pk=\? AND \(ts,sk\)<\(\?,\?\)\)$/],
       ] as const;
       for (const [sql, expected] of cases) {
         const detail = db
           .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all('x', 'a', 'b', 10)
+          .all(...Array.from(sql.matchAll(/\?/g), () => 'x'))
           .map((r) => r.detail)
           .join(' | ');
         // One step, no temp b-tree: newest first straight from the index.

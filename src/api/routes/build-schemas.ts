@@ -56,9 +56,27 @@ const TaskSummary = Type.Object({
 });
 
 export const WorkspaceTasksResponse = Type.Object(
-  { workspace_id: Type.String(), tasks: Type.Array(TaskSummary), count: Type.Integer() },
-  { description: 'Build tasks of a workspace, newest first' },
+  {
+    workspace_id: Type.String(),
+    tasks: Type.Array(TaskSummary),
+    count: Type.Integer({ description: 'Tasks in this page' }),
+    next: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as `before` for the next (older) page; null on the last page',
+    }),
+  },
+  { description: 'Build tasks of a workspace, newest first, a page at a time' },
 );
+
+export const TasksQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1000 })),
+  before: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      description: 'The `next` of the previous page: this page goes on from where that one ended',
+    }),
+  ),
+});
 
 export const MAX_FIELD = 4096;
 const WorkspaceField = Type.String({

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fas
 import type { TObject } from 'typebox';
 import type { BuildService } from '../../build/index.js';
 import { EunhaError, invalid } from '../../core/errors.js';
+import { decodeCursor } from '../../core/page-cursor.js';
 import type { BuildTask } from '../../core/types.js';
 import { ErrorBody } from '../../core/schemas.js';
 import { ADMIN, type Scopes } from '../../auth/policy.js';
@@ -17,6 +18,7 @@ import { validatorCompiler } from '../validation.js';
 import {
   BuildResponse,
   TaskStatusResponse,
+  TasksQuery,
   WorkspaceTasksResponse,
   MAX_FIELD,
   BuildForm,
@@ -309,12 +311,20 @@ export async function buildRoutes(
         schema: {
           tags,
           summary: 'List the build tasks of a workspace',
+          description:
+            'Newest first, at most `limit` (default and most 1000) and 4 MiB of tasks a page; `next` is the `before` of the page after, null on the last.',
           params: WorkspaceParams,
+          querystring: TasksQuery,
           response: { 200: WorkspaceTasksResponse, ...errors },
         },
       },
       async (req) => {
-        const tasks = await builds.listTasks(req.params.workspace_id);
+        const before = req.query.before === undefined ? undefined : decodeCursor(req.query.before);
+        const { tasks, next } = await builds.listTasks(
+          req.params.workspace_id,
+          req.query.limit ?? 1000,
+          before,
+        );
         return {
           workspace_id: req.params.workspace_id,
           tasks: tasks.map((t) => ({
@@ -327,6 +337,7 @@ export async function buildRoutes(
             error: t.error,
           })),
           count: tasks.length,
+          next,
         };
       },
     );

@@ -16,7 +16,7 @@ import { EunhaError, invalid } from '../../core/errors.js';
 import type { LogFilter } from '../../core/types.js';
 import type { ExecutionLogService } from '../../observability/execution-logs.js';
 import { SSE_HEADERS, type LiveTails } from '../../observability/live-tail.js';
-import { decodeLogCursor } from '../../observability/log-cursor.js';
+import { decodeCursor } from '../../core/page-cursor.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
@@ -138,7 +138,7 @@ function selection(q: { since?: string; until?: string; status?: string; before?
     since: q.since,
     until: q.until,
     status: q.status as LogFilter['status'],
-    before: q.before === undefined ? undefined : decodeLogCursor(q.before),
+    before: q.before === undefined ? undefined : decodeCursor(q.before),
   };
 }
 

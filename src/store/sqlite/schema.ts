@@ -111,6 +111,14 @@ const migrations: Migration[] = [
       CREATE INDEX items_log_ws_errors ON items (gsi1pk, gsi1sk) WHERE kind = 'log' AND is_error = 1;
     `);
   },
+  // 8: build tasks listed newest first from an index, a page at a time (tasks.ts), instead of
+  // every task of the workspace loaded and sorted. `ts` holds a task's createdAt.
+  (db) => {
+    db.exec(`
+      UPDATE items SET ts = json_extract(data, '$.createdAt') WHERE kind = 'task';
+      CREATE INDEX items_task_time ON items (pk, ts, sk) WHERE kind = 'task';
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = migrations.length;

@@ -17,7 +17,7 @@ import type {
   SequencedLog,
   Workspace,
 } from '../../core/types.js';
-import type { FunctionPatch, MetadataStore, TaskPatch, WorkspacePatch } from '../ports.js';
+import type { FunctionPatch, MetadataStore, TaskPage, TaskPatch, WorkspacePatch } from '../ports.js';
 import { ApiKeys } from './api-keys.js';
 import type { Checkpointer } from './checkpointer.js';
 import type { Db } from './connection.js';
@@ -149,8 +149,8 @@ export class SqliteMetadataStore implements MetadataStore {
   getTask(taskId: string): Promise<BuildTask | undefined> {
     return this.run(() => this.tasks.get(taskId));
   }
-  listTasks(workspaceId: string): Promise<BuildTask[]> {
-    return this.run(() => this.tasks.list(workspaceId));
+  listTasks(workspaceId: string, page?: TaskPage): Promise<BuildTask[]> {
+    return this.run(() => this.tasks.list(workspaceId, page));
   }
   deleteTask(taskId: string): Promise<BuildTask | undefined> {
     return this.tx(() => this.tasks.delete(taskId));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eunhaError, fn, task, uid, workspace } from '../fixtures.js';
 import { mentions, type WithStore } from './harness.js';
+import type { MetadataStore } from '../../../src/store/ports.js';
 
 export function workspaceTests(withStore: WithStore): void {
   test('workspace: create, get, get missing', () =>
@@ -190,6 +191,37 @@ export function taskTests(withStore: WithStore): void {
       assert.deepEqual(await store.listTasks(w1.id), [recent, middle, old]);
       assert.deepEqual(await store.listTasks(w2.id), [other]);
       assert.deepEqual(await store.listTasks(uid('missing')), []);
+    }));
+
+  test('task: pages of a listing, by limit, cursor and byte size; ties go by id', () =>
+    withStore(async (store) => {
+      const ws = workspace();
+      await store.createWorkspace(ws);
+      const same = '2026-03-01T05:00:00.000Z';
+      const tasks = [
+        task(ws.id, { taskId: 'task-a', createdAt: same }),
+        task(ws.id, { taskId: 'task-b', createdAt: same }),
+        task(ws.id, { taskId: 'task-c', createdAt: '2026-03-01T04:00:00.000Z', error: 'x'.repeat(50_000) }),
+        task(ws.id, { taskId: 'task-d', createdAt: '2026-03-01T06:00:00.000Z' }),
+      ];
+      for (const t of tasks) await store.putTask(t);
+      const idsOf = async (page: Parameters<MetadataStore['listTasks']>[1]) =>
+        (await store.listTasks(ws.id, page)).map((t) => t.taskId);
+      assert.deepEqual(await idsOf(undefined), ['task-d', 'task-b', 'task-a', 'task-c']);
+      assert.deepEqual(await idsOf({ limit: 2 }), ['task-d', 'task-b']);
+      assert.deepEqual(await idsOf({ limit: 2, before: { createdAt: same, taskId: 'task-b' } }), [
+        'task-a',
+        'task-c',
+      ]);
+      assert.deepEqual(await idsOf({ before: { createdAt: same, taskId: 'task-a' } }), ['task-c']);
+      // The byte cap ends the page before the large one; alone, it still comes back.
+      assert.deepEqual(await idsOf({ maxBytes: 10_000 }), ['task-d', 'task-b', 'task-a']);
+      assert.deepEqual(await idsOf({ maxBytes: 10_000, before: { createdAt: same, taskId: 'task-a' } }), [
+        'task-c',
+      ]);
+      // An update keeps a task's place.
+      await store.updateTask('task-c', { status: 'failed' });
+      assert.deepEqual(await idsOf(undefined), ['task-d', 'task-b', 'task-a', 'task-c']);
     }));
 
   test('task: a task of a missing or deleted workspace is refused and leaves nothing', () =>
