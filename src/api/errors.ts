@@ -8,14 +8,20 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { ERROR_CATALOGUE, EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
 import { quote } from '../core/validate.js';
 
+/** The build uploads read multipart only: the advice names it. */
+const MULTIPART_ROUTES = new Set(['/api/v1/build', '/api/v1/build-and-push']);
+
 /** A body of a type the API does not read (JSON only, multipart on the build routes). */
-export function unsupportedContentType(header: string | undefined): EunhaError {
-  const type = (header ?? '').split(';')[0]!.trim();
+export function unsupportedContentType(req: FastifyRequest): EunhaError {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const wanted = MULTIPART_ROUTES.has(req.routeOptions.url ?? '')
+    ? 'multipart/form-data with the upload in a field named "file"'
+    : 'application/json';
   return new EunhaError(
     'UNSUPPORTED_MEDIA_TYPE',
     type
-      ? `content type ${quote(type)} is not supported; send application/json`
-      : 'unsupported content type; send application/json',
+      ? `content type ${quote(type)} is not supported; send ${wanted}`
+      : `unsupported content type; send ${wanted}`,
     { field: 'content-type' },
   );
 }
@@ -29,7 +35,7 @@ function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undef
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return bodyTooLarge({ limit: req.routeOptions.bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return unsupportedContentType(req.headers['content-type']);
+      return unsupportedContentType(req);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new EunhaError('BAD_JSON', 'request body is not valid JSON', { field: 'body' });

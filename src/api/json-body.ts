@@ -32,7 +32,7 @@ export function installJsonParser(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    done(unsupportedContentType(req.headers['content-type']), undefined);
+    done(unsupportedContentType(req), undefined);
   });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');

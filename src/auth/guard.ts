@@ -127,6 +127,11 @@ function samePrincipal(a: Principal, b: Principal): boolean {
  * A workspace's keys share one bucket: per key, a tenant multiplied its rate by creating keys (a
  * review got 3,040 requests through in a second with five).
  */
+/** Who a caller is, for what is counted per caller (rate limits, uploads in flight). */
+export function callerOf(req: FastifyRequest): string {
+  return bucketOf(req.principal ?? { kind: 'anonymous' }, req.ip);
+}
+
 function bucketOf(p: Principal, ip: string): string {
   if (p.kind === 'workspace') return `ws:${p.workspaceId}`;
   if (p.kind === 'admin' && !p.open) return 'admin';

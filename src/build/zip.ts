@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { fromBuffer, getFileNameLowLevel, type Entry, type ZipFile } from 'yauzl';
 import { EunhaError, invalid } from '../core/errors.js';
+import { MAX_CODE_BYTES } from '../runtime/validate.js';
 import { checkFilePath } from './paths.js';
 
 export interface ZipLimits {
@@ -22,7 +23,9 @@ export interface ZipLimits {
 
 export const DEFAULT_ZIP_LIMITS: ZipLimits = {
   maxEntries: 1000,
-  maxTotalBytes: 50 * 1024 * 1024,
+  // What a function may load at all (runtime/validate.ts): a zip that inflates past it could only
+  // fail later, after it was stored (it used to pass up to 50 MiB).
+  maxTotalBytes: MAX_CODE_BYTES,
   maxRatio: 200,
   ratioFloorBytes: 1024 * 1024,
 };

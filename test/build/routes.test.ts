@@ -4,11 +4,13 @@
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadArtifact } from '../../src/build/artifact.js';
 import { parseImageRef } from '../../src/build/image-ref.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
+import { UPLOAD_WAIT_MS, UPLOADS_PER_CALLER } from '../../src/api/routes/builds.js';
 import { multipart, startBuildHarness, waitForTask, type BuildHarness } from './harness.js';
 import { pythonChecker } from './python-checker.js';
 import { makeZip, patchName } from './zip-fixtures.js';
@@ -301,6 +303,118 @@ describe('build API', () => {
     const bad = await h.app.inject({ method: 'GET', url: `${url}?before=nonsense!` });
     assert.equal(bad.statusCode, 400);
     assert.equal(bad.json().error.details.field, 'before');
+  });
+
+  let address: Promise<string> | undefined;
+  const portOf = async () =>
+    Number(new URL(await (address ??= h.app.listen({ host: '127.0.0.1', port: 0 }))).port);
+  /** An upload whose file part has begun and goes no further, over a socket of its own. */
+  const stalledUpload = async (): Promise<{ socket: Socket; answer: () => string }> => {
+    const socket = connect(await portOf(), '127.0.0.1');
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.on('error', () => {});
+    const part = '--B\r\nContent-Disposition: form-data; name="file"; filename="a.py"\r\n\r\nprint(1)\n';
+    socket.write(
+      'POST /api/v1/build HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n' +
+        `Transfer-Encoding: chunked\r\n\r\n${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`,
+    );
+    return { socket, answer: () => answer };
+  };
+
+  test('an upload that passes the cap is refused at once, and its connection closed', async () => {
+    const port = await portOf();
+    // A chunked file part that never ends. Before, the 413 came only when the client stopped
+    // sending (a review's stream was read for 121 s, 57 GB, until the request timeout).
+    const outcome = await new Promise<{ answer: string; sent: number; closed: boolean }>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      let sent = 0;
+      let done = false;
+      const finish = (closed: boolean) => {
+        if (done) return;
+        done = true;
+        clearInterval(pump);
+        socket.destroy();
+        resolve({ answer, sent, closed });
+      };
+      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+      socket.on('close', () => finish(true));
+      socket.on('error', () => finish(true));
+      socket.write(
+        'POST /api/v1/build HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n' +
+          'Transfer-Encoding: chunked\r\n\r\n',
+      );
+      const chunk = (data: string) => socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`);
+      chunk('--B\r\nContent-Disposition: form-data; name="file"; filename="a.py"\r\n\r\n');
+      const block = '#'.repeat(64 * 1024);
+      const pump = setInterval(() => {
+        if (sent > 64 * 1024 * 1024) return finish(false); // 1,000 times the cap: it was not refused
+        for (let i = 0; i < 8 && !socket.destroyed; i++) {
+          chunk(block);
+          sent += block.length;
+        }
+      }, 1);
+    });
+    assert.ok(outcome.closed, `still reading after ${outcome.sent} bytes`);
+    assert.match(outcome.answer, /^HTTP\/1\.1 413 /);
+    assert.match(outcome.answer, /PAYLOAD_TOO_LARGE/);
+    assert.ok(outcome.sent < 16 * 1024 * 1024, `${outcome.sent} bytes sent before the close`);
+  });
+
+  test('one caller has 4 uploads arriving at once: the fifth waits for a slot, and is refused (429) after 10 s', async () => {
+    const stalled = await Promise.all(Array.from({ length: UPLOADS_PER_CALLER }, () => stalledUpload()));
+    await new Promise((r) => setTimeout(r, 300)); // each is being read
+    assert.ok(
+      stalled.every((u) => u.answer() === ''),
+      'the stalled ones wait for their bodies',
+    );
+    // One more waits, unread, and goes on when a slot comes back.
+    let settled = false;
+    const waiting = post('/api/v1/build', {}, { filename: 'a.py', data: SAMPLE_HANDLER }).finally(
+      () => (settled = true),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(settled, false, 'it waits while four are arriving');
+    stalled[0]!.socket.destroy();
+    assert.equal((await waiting).statusCode, 202);
+    // With four arriving again, one more is refused once it has waited UPLOAD_WAIT_MS.
+    stalled[0] = await stalledUpload();
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const refused = await post('/api/v1/build', {}, { filename: 'a.py', data: SAMPLE_HANDLER });
+    const waited = Date.now() - started;
+    assert.equal(refused.statusCode, 429, refused.body);
+    assert.equal(refused.json().error.code, 'RATE_LIMITED');
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.ok(waited >= UPLOAD_WAIT_MS - 50 && waited < UPLOAD_WAIT_MS + 5000, `waited ${waited} ms`);
+    for (const u of stalled) u.socket.destroy();
+  });
+
+  test('a body that is not multipart gets a 415 that says to send multipart', async () => {
+    for (const type of ['text/plain', 'application/octet-stream', 'application/json']) {
+      const res = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/build',
+        payload: type === 'application/json' ? '{"file":"x"}' : 'print(1)',
+        headers: { 'content-type': type },
+      });
+      assert.equal(res.statusCode, 415, type);
+      assert.match(
+        res.json().error.message,
+        /send multipart\/form-data with the upload in a field named "file"$/,
+        type,
+      );
+    }
+    // The JSON routes still ask for JSON.
+    const push = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: 'x',
+      headers: { 'content-type': 'text/plain' },
+    });
+    assert.equal(push.statusCode, 415);
+    assert.match(push.json().error.message, /send application\/json$/);
   });
 
   test('bad uploads are 4xx with the field named, never 500', async () => {

@@ -146,7 +146,16 @@ describe('source intake: zip bombs', () => {
       { name: 'zeros.bin', data: { zeros: 100 * 1024 * 1024 } },
     ]);
     assert.ok(zip.length < 1024 * 1024, `the bomb is small (${zip.length} bytes)`);
-    const err = await rejects(readSource('bomb.zip', zip), /expands to more than 50 MiB/);
+    const err = await rejects(readSource('bomb.zip', zip), /expands to more than 16 MiB/);
+    assert.equal(err.details.reason, 'too_large_uncompressed');
+  });
+
+  test('a zip whose files add up to more than a function may load (16 MiB) is refused before it is stored', async () => {
+    const zip = await makeZip([
+      { name: 'app.py', data: APP },
+      ...Array.from({ length: 17 }, (_, i) => ({ name: `part${i}.bin`, data: { zeros: 1024 * 1024 } })),
+    ]);
+    const err = await rejects(readSource('seventeen.zip', zip), /expands to more than 16 MiB/);
     assert.equal(err.details.reason, 'too_large_uncompressed');
   });
 

@@ -3,16 +3,19 @@
 // build itself is the BuildService's. Passwords are accepted for compatibility, never stored or
 // logged (registry 'local' needs none; external registries are not supported yet).
 
-import multipart from '@fastify/multipart';
+import multipart, { type MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import { Socket } from 'node:net';
 import type { TObject } from 'typebox';
 import type { BuildService } from '../../build/index.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import { decodeCursor } from '../../core/page-cursor.js';
 import type { BuildTask } from '../../core/types.js';
 import { ErrorBody } from '../../core/schemas.js';
+import { callerOf } from '../../auth/guard.js';
 import { ADMIN, type Scopes } from '../../auth/policy.js';
+import { KeyedCount } from '../../core/keyed-count.js';
 import { DEFAULT_TAG, DEFAULT_WORKSPACE_ID } from '../../build/names.js';
 import { validatorCompiler } from '../validation.js';
 import {
@@ -37,12 +40,102 @@ import {
 const multipartValidator: FastifySchemaCompiler<unknown> = (route) =>
   route.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(route);
 
+/** How long a refused upload's connection stays open for reading after its answer. */
+const LINGER_MS = 1000;
+
+/**
+ * Uploads read at once, by one caller and in all. A form is held in memory until it is whole (up
+ * to the source cap, 10 MiB): a review's 60 uploads that stopped short of their end held 530 MB,
+ * and at the rate limit one key could have held ~12 GB for the request timeout. An upload past
+ * either count waits, unread (its bytes stay in the kernel's buffers), for up to UPLOAD_WAIT_MS.
+ */
+export const UPLOADS_PER_CALLER = 4;
+export const UPLOADS_IN_ALL = 16;
+export const UPLOAD_WAIT_MS = 10_000;
+
+class UploadSlots {
+  private readonly perCaller = new KeyedCount();
+  private total = 0;
+  private readonly waiting: Array<{ caller: string; grant: () => void }> = [];
+
+  /** A slot for this caller, once one is free; RATE_LIMITED after UPLOAD_WAIT_MS. */
+  async take(caller: string): Promise<() => void> {
+    if (!this.fits(caller)) {
+      await new Promise<void>((resolve, reject) => {
+        const entry = {
+          caller,
+          grant: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          this.waiting.splice(this.waiting.indexOf(entry), 1);
+          reject(this.busy(caller));
+        }, UPLOAD_WAIT_MS);
+        this.waiting.push(entry);
+      });
+    }
+    const release = this.perCaller.take(caller);
+    this.total++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      release();
+      this.total--;
+      // The first waiter that fits now (another caller's may, when this one is at its own cap).
+      const next = this.waiting.findIndex((w) => this.fits(w.caller));
+      if (next >= 0) this.waiting.splice(next, 1)[0]!.grant();
+    };
+  }
+
+  private fits(caller: string): boolean {
+    return this.perCaller.count(caller) < UPLOADS_PER_CALLER && this.total < UPLOADS_IN_ALL;
+  }
+
+  private busy(caller: string): EunhaError {
+    const mine = this.perCaller.count(caller) >= UPLOADS_PER_CALLER;
+    return new EunhaError(
+      'RATE_LIMITED',
+      mine
+        ? `${UPLOADS_PER_CALLER} uploads of this caller were still arriving after ${UPLOAD_WAIT_MS / 1000} s; send this one when one has finished`
+        : `${UPLOADS_IN_ALL} uploads were arriving at once for ${UPLOAD_WAIT_MS / 1000} s; retry in a moment`,
+      { limit: mine ? UPLOADS_PER_CALLER : UPLOADS_IN_ALL, retryAfterSeconds: 1 },
+      { 'retry-after': '1' },
+    );
+  }
+}
+
 /** Parses the form before validation and the guard; the handler reads it back from req.body. */
 const parseForm =
-  (schema: TObject, maxBytes: number) =>
-  async (req: FastifyRequest): Promise<void> => {
+  (schema: TObject, maxBytes: number, slots: UploadSlots) =>
+  async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const allowed = Object.keys(schema.properties).filter((name) => name !== 'file');
-    const form = await readForm(req, allowed, maxBytes);
+    let form;
+    let release = (): void => {};
+    try {
+      release = await slots.take(callerOf(req));
+      form = await readForm(req, allowed, maxBytes);
+    } catch (err) {
+      // Refused before the body ended (past the cap, a bad field): Node would go on reading the
+      // rest to keep the connection, however long it is. The answer goes, then the connection:
+      // closed for writing at once, and for good a second later. Not with `Connection: close`:
+      // Node then destroys the socket with the client's data unread, which sends a reset that
+      // can reach the client before it has read the answer.
+      if (!req.raw.complete) {
+        reply.raw.once('finish', () => {
+          const socket = req.raw.socket;
+          // Only a connection (Fastify's inject() has none to close).
+          if (!(socket instanceof Socket)) return;
+          socket.end();
+          setTimeout(() => socket.destroy(), LINGER_MS).unref();
+        });
+      }
+      throw err;
+    } finally {
+      release();
+    }
     checkLengths(form, schema);
     req.body = { ...Object.fromEntries(form.fields), [FORM]: form };
   };
@@ -112,6 +205,34 @@ function formError(err: unknown, maxBytes: number): EunhaError {
   return invalid('body', `malformed multipart body: ${message}`);
 }
 
+/**
+ * The file part's bytes, refused as soon as they pass the cap: @fastify/multipart's toBuffer()
+ * read the rest of an over-cap part to its end before it said so, and a review's chunked part
+ * that never ended was read for 121 s (57 GB) until the request timeout.
+ */
+async function fileOf(part: MultipartFile): Promise<Buffer> {
+  const tooLarge = () => Object.assign(new Error('file too large'), { code: 'FST_REQ_FILE_TOO_LARGE' });
+  // busboy stops passing data on at the cap and says so with 'limit'; the part itself goes on.
+  let onLimit = (): void => {};
+  const limited = new Promise<never>((_, reject) => {
+    onLimit = () => reject(tooLarge());
+  });
+  part.file.once('limit', onLimit);
+  const chunks: Buffer[] = [];
+  // Iterating ends with an error when the form breaks off (busboy destroys the part).
+  const collect = (async () => {
+    for await (const chunk of part.file) chunks.push(chunk as Buffer);
+  })();
+  collect.catch(() => {}); // when the cap wins the race, its end is of no interest
+  try {
+    await Promise.race([collect, limited]);
+  } finally {
+    part.file.off('limit', onLimit);
+  }
+  if (part.file.truncated) throw tooLarge();
+  return Buffer.concat(chunks);
+}
+
 async function readForm(
   req: FastifyRequest,
   allowed: readonly string[],
@@ -135,7 +256,7 @@ async function readForm(
             `unexpected file field '${part.fieldname}'; the upload goes in "file"`,
           );
         }
-        file = { filename: part.filename, data: await part.toBuffer() };
+        file = { filename: part.filename, data: await fileOf(part) };
         continue;
       }
       if (!allowed.includes(part.fieldname)) {
@@ -172,6 +293,7 @@ export async function buildRoutes(
   const inWorkspaceField = scopes?.workspaceField(DEFAULT_WORKSPACE_ID) ?? ADMIN;
   const ofTask = scopes?.taskParam ?? ADMIN;
   const inWorkspaceParam = scopes?.workspaceParam ?? ADMIN;
+  const slots = new UploadSlots();
   // Own scope: the multipart parser and its caps apply to these routes only.
   await base.register(async (scope) => {
     await scope.register(multipart, {
@@ -192,7 +314,7 @@ export async function buildRoutes(
       '/api/v1/build',
       {
         config: { auth: inWorkspaceField },
-        preValidation: parseForm(BuildForm, builds.maxSourceBytes),
+        preValidation: parseForm(BuildForm, builds.maxSourceBytes, slots),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
@@ -225,7 +347,7 @@ export async function buildRoutes(
       '/api/v1/build-and-push',
       {
         config: { auth: inWorkspaceField },
-        preValidation: parseForm(BuildAndPushForm, builds.maxSourceBytes),
+        preValidation: parseForm(BuildAndPushForm, builds.maxSourceBytes, slots),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
