@@ -544,6 +544,35 @@ return Response(200, {}, b"rested")`,
     assert.equal(text(next.body), 'rested');
   });
 
+  test('a timeout the handler catches is still a timeout (504), with what it printed', async () => {
+    const v = version(
+      handler(
+        `print("started")
+try:
+    if request.uri == "/sleep":
+        time.sleep(5)
+    else:
+        while True:
+            pass
+except:  # a bare except catches the deadline's KeyboardInterrupt too
+    print("caught it")
+    if request.uri == "/raise":
+        raise RuntimeError("something else")
+    return Response(200, {}, b"answered late")`,
+        'import time',
+      ),
+      { timeoutMs: 500 },
+    );
+    await rt.load(v);
+    // Before, these were a 200 logged as a success, and a 500 FUNCTION_ERROR.
+    for (const uri of ['/sleep', '/spin', '/raise']) {
+      const r = await rt.invoke(v.key, get(uri));
+      assert.equal(r.status, 504, `${uri}: ${r.status} ${r.error?.message ?? text(r.body)}`);
+      assert.equal(r.error?.code, 'TIMEOUT', uri);
+      assert.deepEqual(r.lines.slice(0, 2), ['started', 'caught it'], uri);
+    }
+  });
+
   test('a KeyboardInterrupt the handler raises is its own error (500), not a timeout', async () => {
     const v = version(
       handler(

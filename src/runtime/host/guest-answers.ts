@@ -9,12 +9,25 @@ import type { Header } from '../protocol.js';
 /**
  * The guest's answer to a request, rebuilt from the fields it may set. Guest code can write any
  * frame it likes (it can replace `_eunha_io.write_frame`), so it picks neither the error code nor
- * the status of an error: the host does. An exception is FUNCTION_ERROR (500), unless it is the
- * interrupt this thread sent at the deadline: then it is TIMEOUT (504). A KeyboardInterrupt the
- * handler raised itself is an ordinary exception. Headers past the caps (answer-limits.ts) make the
+ * the status of an error: the host does. Once this thread has sent the deadline's interrupt, the
+ * answer is TIMEOUT (504), whatever the guest did next; before it, an exception is FUNCTION_ERROR
+ * (500), and a KeyboardInterrupt the handler raised itself is an ordinary exception. Headers past the caps (answer-limits.ts) make the
  * answer a FUNCTION_ERROR; a message or traceback past them is cut.
  */
 export function guestResult(h: Header, timedOut: boolean): Header {
+  // Past the deadline the call timed out, whatever the guest made of the interrupt: a bare
+  // `except:` caught it and answered late (that was a 200 logged as a success), or raised
+  // something else (a 500). Its printed lines still go with the answer.
+  if (timedOut) {
+    return {
+      t: 'result',
+      status: 504,
+      headers: {},
+      error: 'TIMEOUT',
+      message: 'the function did not answer within its timeout',
+      ...(h.error === undefined ? {} : { traceback: tracebackOf(h.traceback) }),
+    };
+  }
   if (h.error === undefined) {
     const problem = headersProblem(h.headers);
     if (problem === undefined) return { t: 'result', status: h.status, headers: h.headers };
@@ -24,16 +37,6 @@ export function guestResult(h: Header, timedOut: boolean): Header {
       headers: {},
       error: 'FUNCTION_ERROR',
       message: `the function returned an invalid response: ${problem}`,
-    };
-  }
-  if (timedOut && h.interrupted === true) {
-    return {
-      t: 'result',
-      status: 504,
-      headers: {},
-      error: 'TIMEOUT',
-      message: 'the function did not answer within its timeout',
-      traceback: tracebackOf(h.traceback),
     };
   }
   return {
