@@ -93,14 +93,22 @@ export interface LokiEntry {
   line: string;
 }
 
-/** The lines functions printed, newest first, in the shape the seed read from Loki. */
+/**
+ * The lines functions printed, newest first, in the shape the seed read from Loki. Each line's
+ * timestamp is its invocation's (ms) plus its index in nanoseconds, lowered where needed so that
+ * every one is below the one before: two invocations that started in the same millisecond gave
+ * equal timestamps (a Loki client folds equal entries into one) out of order.
+ */
 export function lokiEntries(logs: ExecutionLog[], limit: number): LokiEntry[] {
   const out: LokiEntry[] = [];
+  let previous: bigint | undefined;
   for (const log of logs) {
     const ns = BigInt(Date.parse(log.timestamp)) * 1_000_000n;
-    // Lines of one invocation share its timestamp; a nanosecond offset keeps their order.
     for (let i = log.logs.length - 1; i >= 0 && out.length < limit; i--) {
-      out.push({ timestamp: (ns + BigInt(i)).toString(), line: log.logs[i]! });
+      let at = ns + BigInt(i);
+      if (previous !== undefined && at >= previous) at = previous - 1n;
+      previous = at;
+      out.push({ timestamp: at.toString(), line: log.logs[i]! });
     }
     if (out.length >= limit) break;
   }

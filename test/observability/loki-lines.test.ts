@@ -36,4 +36,61 @@ describe('loki-logs', () => {
       await p.cleanup();
     }
   });
+
+  test('timestamps are unique and newest first, even for calls that began in the same millisecond', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      const same = new Date(Date.UTC(2026, 10, 26, 11, 0, 0)).toISOString();
+      // Before, these gave 'a0'/'b0' and 'a1'/'b1' the same timestamps, out of order.
+      await p.meta.appendLogs([
+        log(f, { id: 'a', timestamp: same, logs: ['a0', 'a1', 'a2'] }),
+        log(f, { id: 'b', timestamp: same, logs: ['b0', 'b1'] }),
+      ]);
+      const res = (
+        await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?limit=10` })
+      ).json();
+      const stamps = (res.logs as Array<{ timestamp: string; line: string }>).map((l) => BigInt(l.timestamp));
+      assert.equal(stamps.length, 5);
+      for (let i = 1; i < stamps.length; i++)
+        assert.ok(stamps[i]! < stamps[i - 1]!, `entry ${i} is not older`);
+      assert.deepEqual(
+        res.logs.map((l: { line: string }) => l.line),
+        ['b1', 'b0', 'a2', 'a1', 'a0'],
+      );
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  test('start and end select the invocations of a window, in ns or RFC 3339, as Loki', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      const at = (s: number) => Date.UTC(2026, 10, 26, 11, 0, s);
+      await p.meta.appendLogs(
+        [1, 2, 3, 4].map((s) => log(f, { timestamp: new Date(at(s)).toISOString(), logs: [`at ${s}`] })),
+      );
+      const lines = async (q: string) => {
+        const res = await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${q}` });
+        assert.equal(res.statusCode, 200, res.body);
+        return res.json().logs.map((l: { line: string }) => l.line);
+      };
+      const ns = (ms: number) => (BigInt(ms) * 1_000_000n).toString();
+      assert.deepEqual(await lines(`start=${ns(at(2))}&end=${ns(at(4))}`), ['at 3', 'at 2']);
+      assert.deepEqual(await lines(`start=${new Date(at(3)).toISOString()}`), ['at 4', 'at 3']);
+      assert.deepEqual(await lines(`end=${ns(at(2))}`), ['at 1']);
+      // An end inside a millisecond keeps that millisecond's calls.
+      assert.deepEqual(await lines(`end=${(BigInt(ns(at(2))) + 1n).toString()}`), ['at 2', 'at 1']);
+      for (const bad of ['start=yesterday', 'end=-5', `start=${ns(at(3))}&end=${ns(at(2))}`]) {
+        const res = await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${bad}` });
+        assert.equal(res.statusCode, 400, bad);
+        assert.match(res.json().error.details.field, /^(start|end)$/, bad);
+      }
+    } finally {
+      await p.cleanup();
+    }
+  });
 });

@@ -5,7 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ADMIN, type Scopes } from '../../auth/policy.js';
-import { notFound } from '../../core/errors.js';
+import { invalid, notFound } from '../../core/errors.js';
 import type { Clock } from '../../core/ids.js';
 import { ErrorBody } from '../../core/schemas.js';
 import { functionMetrics, lokiEntries } from '../../observability/function-metrics.js';
@@ -100,6 +100,19 @@ export async function observabilityRoutes(
         params: FnParams,
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })),
+          start: Type.Optional(
+            Type.String({
+              maxLength: 64,
+              description:
+                'Lines of invocations at or after this time: ns since the epoch, or RFC 3339 (as Loki)',
+            }),
+          ),
+          end: Type.Optional(
+            Type.String({
+              maxLength: 64,
+              description: 'Lines of invocations before this time: ns since the epoch, or RFC 3339',
+            }),
+          ),
         }),
         response: {
           200: Type.Object({
@@ -123,13 +136,18 @@ export async function observabilityRoutes(
       // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
       // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations
       // and LOKI_SCAN_BYTES of them, each a parsed row on the event loop).
-      const first = await deps.meta.listFunctionLogs(fn.id, limit, { maxBytes: LOKI_SCAN_BYTES });
+      const window = {
+        since: lokiTime(req.query.start, 'start', 'floor'),
+        until: lokiTime(req.query.end, 'end', 'ceil'),
+        maxBytes: LOKI_SCAN_BYTES,
+      };
+      if (window.since !== undefined && window.until !== undefined && window.since >= window.until)
+        throw invalid('start', 'start must be before end');
+      const first = await deps.meta.listFunctionLogs(fn.id, limit, window);
       let logs = lokiEntries(first, limit);
       if (logs.length < limit && first.length === limit && limit < LOKI_SCAN_MAX) {
         logs = lokiEntries(
-          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), {
-            maxBytes: LOKI_SCAN_BYTES,
-          }),
+          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), window),
           limit,
         );
       }
@@ -137,3 +155,26 @@ export async function observabilityRoutes(
     },
   );
 }
+
+/**
+ * A Loki time parameter as an ISO instant: nanoseconds since the epoch (Loki's own form) or RFC
+ * 3339. Invocations are stamped to the millisecond: a start rounds down, an end up.
+ */
+function lokiTime(value: string | undefined, field: string, round: 'floor' | 'ceil'): string | undefined {
+  if (value === undefined) return undefined;
+  let ms: number;
+  if (/^\d{1,19}$/.test(value)) {
+    const ns = BigInt(value);
+    ms = Number(ns / 1_000_000n) + (round === 'ceil' && ns % 1_000_000n !== 0n ? 1 : 0);
+  } else if (/^\d{4}-\d{2}-\d{2}T/.test(value)) {
+    ms = Date.parse(value);
+  } else {
+    ms = NaN;
+  }
+  if (!Number.isFinite(ms) || ms > MAX_DATE_MS)
+    throw invalid(field, `${field} must be nanoseconds since the epoch or an RFC 3339 time`);
+  return new Date(ms).toISOString();
+}
+
+// The last instant a Date holds in the four-digit years that keys compare as text.
+const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
