@@ -207,7 +207,8 @@ export class Scheduler {
         },
         (e: unknown) => {
           this.opts.logger({
-            level: 'error',
+            // At a shutdown the start is refused on purpose: not an error.
+            level: this.closing ? 'info' : 'error',
             msg: 'instance for queued requests failed',
             key: vs.version.key,
             error: String(e),

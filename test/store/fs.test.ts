@@ -17,6 +17,7 @@ import { after, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { EunhaError } from '../../src/core/errors.js';
 import { openFsBlobStore } from '../../src/store/fs/index.js';
+import { unavailable } from '../../src/store/fs/store.js';
 import { HOSTILE_KEYS, runBlobStoreContract } from './blob-contract.js';
 import { eunhaError } from './fixtures.js';
 
@@ -68,6 +69,39 @@ describe('filesystem blob store', () => {
     assert.deepEqual(await store.list(''), ['a/b']);
     assert.deepEqual(await store.list('a'), ['a/b']);
     await assert.rejects(store.get('a/b~1234-deadbeef.tmp'), eunhaError('VALIDATION_ERROR', 'key'));
+  });
+
+  test('opening the store removes temp files another process left, deep or not, and keeps the blobs', async () => {
+    const { root } = sandbox();
+    const first = await openFsBlobStore(root);
+    await first.put('build-sources/ws/t1/big.py', Uint8Array.of(1));
+    const other = process.pid + 1;
+    // What a server killed mid-upload leaves (a review found 3 MB of one after restarts).
+    writeFileSync(join(root, 'build-sources', 'ws', 't1', `big.py~${other}-0123abcd.tmp`), 'half an upload');
+    mkdirSync(join(root, 'build-sources', 'ws', 't2'), { recursive: true });
+    writeFileSync(join(root, 'build-sources', 'ws', 't2', `app.py~${other}-feedbeef.tmp`), 'another');
+    // One of this process's own: a write of its own in flight is never touched.
+    writeFileSync(join(root, 'build-sources', 'ws', 't1', `x~${process.pid}-00000000.tmp`), 'mine');
+    const again = await openFsBlobStore(root);
+    assert.deepEqual(await again.list(''), ['build-sources/ws/t1/big.py']);
+    assert.deepEqual(tree(join(root, 'build-sources', 'ws')), [
+      't1',
+      't1/big.py',
+      `t1/x~${process.pid}-00000000.tmp`,
+      't2',
+    ]);
+  });
+
+  test('a full or read-only disk is DEPENDENCY_UNAVAILABLE (503), other failures stay as they are', () => {
+    const errno = (code: string) => Object.assign(new Error(`${code}: no`), { code });
+    for (const code of ['ENOSPC', 'EDQUOT', 'EROFS', 'EIO']) {
+      const e = unavailable(errno(code), 'code/ws/fn/a.py');
+      assert.ok(e instanceof EunhaError, code);
+      assert.equal(e.code, 'DEPENDENCY_UNAVAILABLE');
+      assert.match(e.message, new RegExp(`cannot write 'code/ws/fn/a.py' \\(${code}\\)`));
+    }
+    const other = errno('EPERM');
+    assert.equal(unavailable(other, 'k'), other);
   });
 
   test('deletes remove folders they empty, up to the root', async () => {

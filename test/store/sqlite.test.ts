@@ -12,6 +12,7 @@ import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/
 import { openDatabase } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
 import { LOG_LIST_SQL } from '../../src/store/sqlite/logs.js';
+import { checkpointReports } from '../../src/store/sqlite/checkpointer.js';
 import { TASK_LIST_SQL } from '../../src/store/sqlite/tasks.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
 import { MINUTE_WS_SUM_SQL } from '../../src/store/sqlite/minutes.js';
@@ -163,6 +164,26 @@ describe('SQLite metadata store', () => {
     } finally {
       db.close();
     }
+  });
+
+  test('a checkpoint that keeps failing is said once, then once a minute, and its end once', () => {
+    const said: string[] = [];
+    let now = 0;
+    const report = checkpointReports(
+      (m) => said.push(m),
+      () => now,
+    );
+    for (let i = 0; i < 240; i++) {
+      report({ error: 'database or disk is full' }); // two minutes at 500 ms
+      now += 500;
+    }
+    report({ ok: true });
+    report({ ok: true });
+    assert.deepEqual(said, [
+      'WAL checkpoint failed: database or disk is full',
+      'WAL checkpoint failed (121 in a row): database or disk is full',
+      'WAL checkpoints work again after 240 failed',
+    ]);
   });
 
   test('WAL checkpoints run on a background thread, not on the serving connection', async () => {

@@ -10,6 +10,7 @@ import { validateBlobKey, validateBlobPrefix } from '../blob-keys.js';
 import type { BlobStore } from '../ports.js';
 import { writeFileAtomic } from './atomic-write.js';
 import {
+  TEMP_MARK,
   errnoCode,
   isMissing,
   isTempName,
@@ -20,6 +21,16 @@ import {
 
 /** A put races a delete that prunes the directory it just created; it retries this many times. */
 const PUT_ATTEMPTS = 3;
+
+// The disk, not the request: a full or read-only disk answers 503, as the database's does
+// (a full disk here was a 500 INTERNAL_ERROR).
+const STORAGE_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EMFILE', 'ENFILE']);
+
+export function unavailable(err: unknown, key: string): unknown {
+  const code = errnoCode(err);
+  if (code === undefined || !STORAGE_FAULTS.has(code)) return err;
+  return new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store: cannot write '${key}' (${code})`, { code });
+}
 
 function conflict(key: string, why: string): EunhaError {
   return new EunhaError('CONFLICT', `blob key '${key}' ${why}`, { field: 'key', key });
@@ -47,7 +58,7 @@ export class FsBlobStore implements BlobStore {
         const code = errnoCode(err);
         // A parent segment is an existing blob: on a filesystem a name cannot be file and folder.
         if (code === 'ENOTDIR' || code === 'EEXIST') throw conflict(key, 'is below an existing blob');
-        throw err;
+        throw unavailable(err, key);
       }
       try {
         // Missing right after mkdir means a concurrent delete pruned it: go round again.
@@ -58,7 +69,7 @@ export class FsBlobStore implements BlobStore {
       } catch (err) {
         const code = errnoCode(err);
         if (code === 'EISDIR' || code === 'ENOTEMPTY') throw conflict(key, 'is a prefix of other blobs');
-        if (code !== 'ENOENT' || attempt >= PUT_ATTEMPTS) throw err;
+        if (code !== 'ENOENT' || attempt >= PUT_ATTEMPTS) throw unavailable(err, key);
       }
       if (attempt >= PUT_ATTEMPTS) {
         throw new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store: could not create the folder of '${key}'`);
@@ -131,6 +142,36 @@ export class FsBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  /**
+   * Removes the temp files of writes another process left unfinished (a crash mid-put: up to an
+   * upload's 10 MiB each, which listings skip and so no sweep saw). Run at open: the data-dir
+   * lock leaves no other process writing here, and this one has written nothing yet. Answers
+   * how many it removed.
+   */
+  async removeStrayTemps(): Promise<number> {
+    const mine = `${TEMP_MARK}${process.pid}-`;
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if (isMissing(err)) return;
+        throw err;
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) await visit(path);
+        else if (entry.isFile() && isTempName(entry.name) && !entry.name.includes(mine)) {
+          await unlink(path).catch(() => {});
+          removed++;
+        }
+      }
+    };
+    await visit(this.root);
+    return removed;
   }
 
   private async walk(dir: string, segments: string[], out: string[]): Promise<void> {

@@ -9,10 +9,15 @@ const { path, intervalMs } = workerData as { path: string; intervalMs: number };
 const db = new Database(path);
 db.pragma('busy_timeout = 1000');
 
+let failed = false;
 setInterval(() => {
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
+    // Said once after failures, so that the parent can say they are over.
+    if (failed) parentPort?.postMessage({ ok: true });
+    failed = false;
   } catch (err) {
+    failed = true;
     // Busy or I/O trouble: the next tick tries again; the serving connection's own (rare)
     // auto-checkpoint still bounds the WAL if this one keeps failing.
     parentPort?.postMessage({ error: err instanceof Error ? err.message : String(err) });
