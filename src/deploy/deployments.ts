@@ -162,6 +162,15 @@ export class DeploymentService {
       try {
         await this.deps.target.exclusive(fn.id, () => this.deps.target.activate(fn, d));
         restored++;
+        // Activation and the function's own record are two writes: a crash between them on a
+        // first deploy left an active version whose function had no invocation URL.
+        if (fn.invocationUrl === null || fn.lastDeployed === null) {
+          const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, (current) => ({
+            ...(current.invocationUrl === null ? { invocationUrl: this.invocationUrl(fn.id) } : {}),
+            ...(current.lastDeployed === null ? { lastDeployed: d.createdAt } : {}),
+          }));
+          if (updated) this.deps.target.functionChanged(updated);
+        }
       } catch (err) {
         failed++;
         this.deps.target.markUnrestored(fn.id);

@@ -215,6 +215,36 @@ class IncomingHandler(http.IncomingHandler):
   );
 
   test(
+    'a crash between activation and the function record is repaired at restart',
+    { timeout: 120_000 },
+    async () => {
+      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-repair-'));
+      try {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const { ws, fn } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
+        const [deployment] = await a.meta.listDeployments(fn);
+        // What a kill between the two writes of a first deploy leaves: active, yet never marked.
+        await a.meta.updateFunction(ws, fn, { invocationUrl: null, lastDeployed: null });
+        await a.cleanup();
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const f = (
+            await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` })
+          ).json();
+          assert.match(f.invocationUrl, new RegExp(`/fn/${fn}$`));
+          assert.equal(f.lastDeployed, deployment!.createdAt);
+          assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await b.cleanup();
+        }
+      } finally {
+        rmSync(own, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
     'a deployment whose artifact is gone at restart says so (503), until the next deploy',
     { timeout: 120_000 },
     async () => {
