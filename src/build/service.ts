@@ -36,6 +36,7 @@ import {
   CANCELLED_ERROR,
   INTERRUPTED_ERROR,
   buildBlobPrefixes,
+  sourceDir,
   sourcePrefix,
   sourcesPrefix,
   type BuildOutcome,
@@ -411,7 +412,25 @@ export class BuildService {
         'build completed',
       );
     } catch (err) {
-      await this.patch(job.taskId, { status: 'failed', error: this.describe(err, job) });
+      const error = this.describe(err, job);
+      // An upload that cannot build (not a valid .py or .zip, or code that does not load) is of no
+      // further use: its bytes (up to 10 MiB) went only when retention took the task, 30 days on,
+      // and a review stored 190 MB of junk uploads in 3 s. Not an earlier upload a push built.
+      const ownUpload =
+        job.sourcePath !== null && sourceDir(job.sourcePath) === sourcePrefix(job.workspaceId, job.taskId);
+      if (
+        ownUpload &&
+        err instanceof EunhaError &&
+        err.code === 'VALIDATION_ERROR' &&
+        err.details.field === 'file'
+      ) {
+        // The record first, then the blob: a record never names a missing blob.
+        await this.patch(job.taskId, { status: 'failed', error, sourcePath: null });
+        // If this fails, retention removes it with the task.
+        await this.opts.blobs.deletePrefix(sourcePrefix(job.workspaceId, job.taskId)).catch(() => undefined);
+        return;
+      }
+      await this.patch(job.taskId, { status: 'failed', error });
     }
   }
 

@@ -99,6 +99,36 @@ describe('build API', () => {
     assert.match(done.error!, /SyntaxError/);
   });
 
+  test("an upload that cannot build is removed with its task's failure; a push of it is a 404", async () => {
+    const sources = async () => (await h.blobs.list('build-sources/ws-default/')).length;
+    const before = await sources();
+    for (const file of [
+      { filename: 'bad.py', data: 'def broken(:\n' },
+      { filename: 'junk.zip', data: 'PK not a zip at all' },
+    ]) {
+      const res = await post('/api/v1/build', {}, file);
+      assert.equal(res.statusCode, 202);
+      const done = await waitForTask(h.app, res.json().task_id);
+      assert.equal(done.status, 'failed', file.filename);
+      assert.equal(
+        await h.blobs.get(res.json().source_s3_path),
+        undefined,
+        `${file.filename}: its upload is gone`,
+      );
+      const push = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/push',
+        payload: { registry_url: 'local', tag: 'x', s3_source_path: res.json().source_s3_path },
+      });
+      assert.equal(push.statusCode, 404, push.body);
+    }
+    assert.equal(await sources(), before, 'nothing left of either');
+    // One that builds keeps its upload (a push may build it again).
+    const ok = await post('/api/v1/build', {}, { filename: 'good.py', data: SAMPLE_HANDLER });
+    assert.equal((await waitForTask(h.app, ok.json().task_id)).status, 'completed');
+    assert.ok(await h.blobs.get(ok.json().source_s3_path));
+  });
+
   test('a zip with its app in a folder builds; a zip-slip zip fails the task with the reason', async () => {
     const good = await makeZip([
       { name: 'svc/app.py', data: 'from lib.x import Y\n' + SAMPLE_HANDLER },
