@@ -73,8 +73,11 @@ export function requestTarget(url: string): { uri: string; pathInfo: string } {
   return { uri, pathInfo: slash < 0 ? '/' : path.slice(slash) };
 }
 
-function connectionOptions(value: string | undefined): Set<string> {
-  if (value === undefined) return new Set();
+const NONE: ReadonlySet<string> = new Set();
+
+function connectionOptions(value: string | undefined): ReadonlySet<string> {
+  // The usual values name no header of their own (the hot path: no set to build).
+  if (value === undefined || /^\s*(keep-alive|close)\s*$/i.test(value)) return NONE;
   return new Set(value.split(',').map((t) => t.trim().toLowerCase()));
 }
 
