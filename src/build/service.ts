@@ -69,6 +69,8 @@ export class BuildService {
   /** Tasks this process owns (queued or running): start() must not call them interrupted. */
   private readonly inflight = new Set<string>();
   private readonly jobs = new Set<Promise<void>>();
+  /** Upload folders the pending and running tasks will build (a push builds an earlier one). */
+  private readonly sourcesInUse = new KeyedCount();
   private closed = false;
 
   constructor(private readonly opts: BuildServiceOptions) {
@@ -362,11 +364,14 @@ export class BuildService {
       updatedAt: now,
     };
     this.inflight.add(task.taskId);
+    const releaseSource =
+      job.sourcePath === null ? () => {} : this.sourcesInUse.take(sourceDir(job.sourcePath));
     try {
       // Refused (NOT_FOUND) if the workspace was deleted since the caller checked it.
       await this.opts.meta.putTask(task);
     } catch (err) {
       this.inflight.delete(task.taskId);
+      releaseSource();
       throw err;
     }
     const done = this.queue
@@ -380,6 +385,7 @@ export class BuildService {
       })
       .finally(() => {
         this.inflight.delete(job.taskId);
+        releaseSource();
         this.jobs.delete(done);
       });
     this.jobs.add(done);
@@ -388,6 +394,9 @@ export class BuildService {
 
   private async execute(job: Job): Promise<void> {
     await this.patch(job.taskId, { status: 'running' });
+    // The upload itself is no valid .py or .zip (not code that failed to load: a sandbox that died
+    // or ran out of time on a loaded machine fails a load too, and a push may retry that).
+    let unusable = false;
     try {
       const built = await this.timed(async () => {
         if (job.registryUrl !== undefined && !isLocalRegistry(job.registryUrl)) {
@@ -396,9 +405,16 @@ export class BuildService {
         if (job.sourcePath === null) throw invalid('s3_source_path', 'the task has no source to build');
         const data = await this.opts.blobs.get(job.sourcePath);
         if (!data) {
-          throw new EunhaError('INTERNAL_ERROR', `the uploaded source ${job.sourcePath} is missing`);
+          // Removed since it was named: its own build found it unusable, or retention took it.
+          throw notFound('Source', job.sourcePath);
         }
-        const files = await readSource(job.filename, data, this.limits);
+        let files;
+        try {
+          files = await readSource(job.filename, data, this.limits);
+        } catch (err) {
+          unusable = true;
+          throw err;
+        }
         return this.buildFiles(job.workspaceId, job.appName, files, job.tag, 'file');
       });
       const result: BuildTaskResult = {
@@ -413,21 +429,18 @@ export class BuildService {
       );
     } catch (err) {
       const error = this.describe(err, job);
-      // An upload that cannot build (not a valid .py or .zip, or code that does not load) is of no
-      // further use: its bytes (up to 10 MiB) went only when retention took the task, 30 days on,
-      // and a review stored 190 MB of junk uploads in 3 s. Not an earlier upload a push built.
-      const ownUpload =
-        job.sourcePath !== null && sourceDir(job.sourcePath) === sourcePrefix(job.workspaceId, job.taskId);
-      if (
-        ownUpload &&
-        err instanceof EunhaError &&
-        err.code === 'VALIDATION_ERROR' &&
-        err.details.field === 'file'
-      ) {
+      // An upload that can never build is of no further use: its bytes (up to 10 MiB) went only
+      // when retention took the task, 30 days on, and a review stored 190 MB of junk uploads in
+      // 3 s. Not an earlier upload a push built, nor one another task still waits to build.
+      const dir = job.sourcePath === null ? undefined : sourceDir(job.sourcePath);
+      const ownUpload = dir === sourcePrefix(job.workspaceId, job.taskId);
+      const wanted = dir !== undefined && this.sourcesInUse.count(dir) > 1; // this task is one
+      if (dir !== undefined && unusable && ownUpload && !wanted) {
         // The record first, then the blob: a record never names a missing blob.
-        await this.patch(job.taskId, { status: 'failed', error, sourcePath: null });
-        // If this fails, retention removes it with the task.
-        await this.opts.blobs.deletePrefix(sourcePrefix(job.workspaceId, job.taskId)).catch(() => undefined);
+        if (await this.patch(job.taskId, { status: 'failed', error, sourcePath: null })) {
+          // If this fails, retention removes it with the task.
+          await this.opts.blobs.deletePrefix(dir).catch(() => undefined);
+        }
         return;
       }
       await this.patch(job.taskId, { status: 'failed', error });
@@ -487,12 +500,18 @@ export class BuildService {
     return `internal error while building: ${message}`;
   }
 
-  private async patch(taskId: string, patch: TaskPatch): Promise<void> {
+  /** Whether the patch was written. */
+  private async patch(taskId: string, patch: TaskPatch): Promise<boolean> {
     try {
-      await this.opts.meta.updateTask(taskId, { ...patch, updatedAt: this.opts.clock().toISOString() });
+      const updated = await this.opts.meta.updateTask(taskId, {
+        ...patch,
+        updatedAt: this.opts.clock().toISOString(),
+      });
+      return updated !== undefined;
     } catch (err) {
       // The store is closing or failing; the task is then marked interrupted at the next start.
       this.opts.logger?.error({ err, taskId }, 'could not record a build task status');
+      return false;
     }
   }
 }

@@ -99,34 +99,64 @@ describe('build API', () => {
     assert.match(done.error!, /SyntaxError/);
   });
 
-  test("an upload that cannot build is removed with its task's failure; a push of it is a 404", async () => {
+  test("an upload that is no valid .py or .zip is removed with its task's failure; a push of it is a 404", async () => {
     const sources = async () => (await h.blobs.list('build-sources/ws-default/')).length;
     const before = await sources();
-    for (const file of [
-      { filename: 'bad.py', data: 'def broken(:\n' },
-      { filename: 'junk.zip', data: 'PK not a zip at all' },
-    ]) {
-      const res = await post('/api/v1/build', {}, file);
-      assert.equal(res.statusCode, 202);
-      const done = await waitForTask(h.app, res.json().task_id);
-      assert.equal(done.status, 'failed', file.filename);
-      assert.equal(
-        await h.blobs.get(res.json().source_s3_path),
-        undefined,
-        `${file.filename}: its upload is gone`,
-      );
-      const push = await h.app.inject({
+    const junk = await post('/api/v1/build', {}, { filename: 'junk.zip', data: 'PK not a zip at all' });
+    assert.equal(junk.statusCode, 202);
+    assert.equal((await waitForTask(h.app, junk.json().task_id)).status, 'failed');
+    assert.equal(await h.blobs.get(junk.json().source_s3_path), undefined, 'its upload is gone');
+    assert.equal(await sources(), before, 'nothing left of it');
+    const push = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: { registry_url: 'local', tag: 'x', s3_source_path: junk.json().source_s3_path },
+    });
+    assert.equal(push.statusCode, 404, push.body);
+    // Code that does not load keeps its upload: a sandbox that died or ran out of time fails a
+    // load too, and a push may build it again. So does one that builds.
+    for (const [data, status] of [
+      ['def broken(:\n', 'failed'],
+      [SAMPLE_HANDLER, 'completed'],
+    ] as const) {
+      const res = await post('/api/v1/build', {}, { filename: 'app.py', data });
+      assert.equal((await waitForTask(h.app, res.json().task_id)).status, status);
+      assert.ok(await h.blobs.get(res.json().source_s3_path), `${status}: kept`);
+    }
+  });
+
+  test('a push queued behind the failing build of its upload fails with the reason, and the upload stays for it', async () => {
+    // One build slot, held by a build whose check waits for the gate: the junk build and the push
+    // of its upload are both still waiting when the push is accepted.
+    let open = () => {};
+    const gate = new Promise<void>((r) => (open = r));
+    const gated = await startBuildHarness(
+      { check: async () => (await gate, { ok: true }) },
+      { concurrency: 1, maxSourceBytes: 64 * 1024 },
+    );
+    try {
+      const send = (url: string, fields: Record<string, string>, file: { filename: string; data: string }) =>
+        gated.app.inject({ method: 'POST', url, ...multipart(fields, file) });
+      const holder = await send('/api/v1/build', {}, { filename: 'app.py', data: SAMPLE_HANDLER });
+      const junk = await send('/api/v1/build', {}, { filename: 'junk.zip', data: 'PK still not a zip' });
+      const path = junk.json().source_s3_path as string;
+      const push = await gated.app.inject({
         method: 'POST',
         url: '/api/v1/push',
-        payload: { registry_url: 'local', tag: 'x', s3_source_path: res.json().source_s3_path },
+        payload: { registry_url: 'local', tag: 'x', s3_source_path: path },
       });
-      assert.equal(push.statusCode, 404, push.body);
+      assert.equal(push.statusCode, 202, push.body);
+      open();
+      assert.equal((await waitForTask(gated.app, holder.json().task_id)).status, 'completed');
+      assert.equal((await waitForTask(gated.app, junk.json().task_id)).status, 'failed');
+      const pushed = await waitForTask(gated.app, push.json().task_id);
+      assert.equal(pushed.status, 'failed');
+      // Before, the junk build's failure removed the upload under the push: "internal error …
+      // the uploaded source … is missing".
+      assert.match(pushed.error!, /^invalid zip: /);
+    } finally {
+      await gated.close();
     }
-    assert.equal(await sources(), before, 'nothing left of either');
-    // One that builds keeps its upload (a push may build it again).
-    const ok = await post('/api/v1/build', {}, { filename: 'good.py', data: SAMPLE_HANDLER });
-    assert.equal((await waitForTask(h.app, ok.json().task_id)).status, 'completed');
-    assert.ok(await h.blobs.get(ok.json().source_s3_path));
   });
 
   test('a zip with its app in a folder builds; a zip-slip zip fails the task with the reason', async () => {
