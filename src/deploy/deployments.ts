@@ -162,15 +162,6 @@ export class DeploymentService {
       try {
         await this.deps.target.exclusive(fn.id, () => this.deps.target.activate(fn, d));
         restored++;
-        // Activation and the function's own record are two writes: a crash between them on a
-        // first deploy left an active version whose function had no invocation URL.
-        if (fn.invocationUrl === null || fn.lastDeployed === null) {
-          const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, (current) => ({
-            ...(current.invocationUrl === null ? { invocationUrl: this.invocationUrl(fn.id) } : {}),
-            ...(current.lastDeployed === null ? { lastDeployed: d.createdAt } : {}),
-          }));
-          if (updated) this.deps.target.functionChanged(updated);
-        }
       } catch (err) {
         failed++;
         this.deps.target.markUnrestored(fn.id);
@@ -178,9 +169,27 @@ export class DeploymentService {
           { err, functionId: d.functionId, version: d.version },
           'could not restore deployment',
         );
+        continue;
       }
+      await this.repairRecord(fn, d).catch((err: unknown) =>
+        this.deps.log?.({ err, functionId: fn.id }, 'could not repair the record of a restored function'),
+      );
     }
     return { restored, failed };
+  }
+
+  /**
+   * Activation and the function's own record are two writes: a crash between them on a first
+   * deploy left an active version whose function had no invocation URL. The version runs: the
+   * record gets what markDeployed would have written.
+   */
+  private async repairRecord(fn: FunctionRecord, d: Deployment): Promise<void> {
+    if (fn.invocationUrl !== null && fn.lastDeployed !== null) return;
+    const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, (current) => ({
+      ...(current.invocationUrl === null ? { invocationUrl: this.invocationUrl(fn.id) } : {}),
+      ...(current.lastDeployed === null ? { lastDeployed: d.createdAt } : {}),
+    }));
+    if (updated) this.deps.target.functionChanged(updated);
   }
 
   private async deploy(fn: FunctionRecord, digest: string, imageRef: string): Promise<DeploymentView> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installErrorHandling } from '../../src/api/errors.js';
 import { installJsonParser } from '../../src/api/json-body.js';
-import { buildRoutes } from '../../src/api/routes/builds.js';
+import { buildRoutes, type UploadTimes } from '../../src/api/routes/builds.js';
 import { validatorCompiler } from '../../src/api/validation.js';
 import { BuildService, type BuildServiceOptions, type SourceChecker } from '../../src/build/index.js';
 import { randomIds } from '../../src/core/ids.js';
@@ -39,6 +39,7 @@ export async function startBuildHarness(
     start?: boolean;
     /** The blob store the service sees, in place of the real one (which `blobs` still is). */
     wrapBlobs?: (blobs: BlobStore) => BlobStore;
+    uploads?: UploadTimes;
   } = {},
 ): Promise<BuildHarness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'eunha-build-'));
@@ -74,7 +75,7 @@ export async function startBuildHarness(
   app.setValidatorCompiler(validatorCompiler);
   installJsonParser(app as unknown as FastifyInstance);
   installErrorHandling(app as unknown as FastifyInstance);
-  await buildRoutes(app as unknown as FastifyInstance, builds);
+  await buildRoutes(app as unknown as FastifyInstance, builds, undefined, opts.uploads);
   await app.ready();
   return {
     app: app as unknown as FastifyInstance,

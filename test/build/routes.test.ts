@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadArtifact } from '../../src/build/artifact.js';
 import { parseImageRef } from '../../src/build/image-ref.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
-import { UPLOAD_WAIT_MS, UPLOADS_PER_CALLER } from '../../src/api/routes/builds.js';
+import { UPLOADS_PER_CALLER } from '../../src/api/routes/builds.js';
 import { multipart, startBuildHarness, waitForTask, type BuildHarness } from './harness.js';
 import { pythonChecker } from './python-checker.js';
 import { makeZip, patchName } from './zip-fixtures.js';
@@ -369,8 +369,8 @@ describe('build API', () => {
   const portOf = async () =>
     Number(new URL(await (address ??= h.app.listen({ host: '127.0.0.1', port: 0 }))).port);
   /** An upload whose file part has begun and goes no further, over a socket of its own. */
-  const stalledUpload = async (): Promise<{ socket: Socket; answer: () => string }> => {
-    const socket = connect(await portOf(), '127.0.0.1');
+  const stalledUpload = async (port?: number): Promise<{ socket: Socket; answer: () => string }> => {
+    const socket = connect(port ?? (await portOf()), '127.0.0.1');
     let answer = '';
     socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
     socket.on('error', () => {});
@@ -422,33 +422,57 @@ describe('build API', () => {
     assert.ok(outcome.sent < 16 * 1024 * 1024, `${outcome.sent} bytes sent before the close`);
   });
 
-  test('one caller has 4 uploads arriving at once: the fifth waits for a slot, and is refused (429) after 10 s', async () => {
-    const stalled = await Promise.all(Array.from({ length: UPLOADS_PER_CALLER }, () => stalledUpload()));
-    await new Promise((r) => setTimeout(r, 300)); // each is being read
-    assert.ok(
-      stalled.every((u) => u.answer() === ''),
-      'the stalled ones wait for their bodies',
-    );
-    // One more waits, unread, and goes on when a slot comes back.
-    let settled = false;
-    const waiting = post('/api/v1/build', {}, { filename: 'a.py', data: SAMPLE_HANDLER }).finally(
-      () => (settled = true),
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(settled, false, 'it waits while four are arriving');
-    stalled[0]!.socket.destroy();
-    assert.equal((await waiting).statusCode, 202);
-    // With four arriving again, one more is refused once it has waited UPLOAD_WAIT_MS.
-    stalled[0] = await stalledUpload();
-    await new Promise((r) => setTimeout(r, 300));
-    const started = Date.now();
-    const refused = await post('/api/v1/build', {}, { filename: 'a.py', data: SAMPLE_HANDLER });
-    const waited = Date.now() - started;
-    assert.equal(refused.statusCode, 429, refused.body);
-    assert.equal(refused.json().error.code, 'RATE_LIMITED');
-    assert.equal(refused.headers['retry-after'], '1');
-    assert.ok(waited >= UPLOAD_WAIT_MS - 50 && waited < UPLOAD_WAIT_MS + 5000, `waited ${waited} ms`);
-    for (const u of stalled) u.socket.destroy();
+  test('one caller has 4 uploads arriving at once: the fifth waits for a slot (429 after the wait); a slow one ends at the read deadline (408)', async () => {
+    // The real waits are 10 s and 30 s; here 1 s and 4 s.
+    const short = await startBuildHarness(pythonChecker, { uploads: { waitMs: 1000, readMs: 4000 } });
+    try {
+      const port = Number(new URL(await short.app.listen({ host: '127.0.0.1', port: 0 })).port);
+      const send = () =>
+        short.app.inject({
+          method: 'POST',
+          url: '/api/v1/build',
+          ...multipart({}, { filename: 'a.py', data: SAMPLE_HANDLER }),
+        });
+      const stall = async () => {
+        const u = await stalledUpload(port);
+        return { ...u, closed: new Promise<number>((r) => u.socket.on('close', () => r(Date.now()))) };
+      };
+      const started = Date.now();
+      const stalled = await Promise.all(Array.from({ length: UPLOADS_PER_CALLER }, stall));
+      await new Promise((r) => setTimeout(r, 300)); // each is being read
+      assert.ok(
+        stalled.every((u) => u.answer() === ''),
+        'the stalled ones wait for their bodies',
+      );
+      // One more waits, unread, and goes on when a slot comes back.
+      let settled = false;
+      const waiting = send().finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(settled, false, 'it waits while four are arriving');
+      stalled[0]!.socket.destroy();
+      assert.equal((await waiting).statusCode, 202);
+      // With three arriving and one more stalled, the next one is refused once it has waited.
+      stalled[0] = await stall();
+      await new Promise((r) => setTimeout(r, 200));
+      const asked = Date.now();
+      const refused = await send();
+      const waited = Date.now() - asked;
+      assert.equal(refused.statusCode, 429, refused.body);
+      assert.equal(refused.json().error.code, 'RATE_LIMITED');
+      assert.equal(refused.headers['retry-after'], '1');
+      assert.ok(waited >= 950 && waited < 3000, `waited ${waited} ms`);
+      // The first three reach the read deadline: 408, connection closed, slots back.
+      const closedAt = await Promise.all(stalled.slice(1).map((u) => u.closed));
+      for (const [i, u] of stalled.slice(1).entries()) {
+        assert.match(u.answer(), /^HTTP\/1\.1 408 /, `upload ${i + 1}`);
+        assert.match(u.answer(), /did not arrive within 4 s/);
+        assert.ok(closedAt[i]! - started >= 3900, `closed after ${closedAt[i]! - started} ms`);
+      }
+      assert.equal((await send()).statusCode, 202);
+      for (const u of stalled) u.socket.destroy();
+    } finally {
+      await short.close();
+    }
   });
 
   test('a body that is not multipart gets a 415 that says to send multipart', async () => {

@@ -47,35 +47,49 @@ const LINGER_MS = 1000;
  * Uploads read at once, by one caller and in all. A form is held in memory until it is whole (up
  * to the source cap, 10 MiB): a review's 60 uploads that stopped short of their end held 530 MB,
  * and at the rate limit one key could have held ~12 GB for the request timeout. An upload past
- * either count waits, unread (its bytes stay in the kernel's buffers), for up to UPLOAD_WAIT_MS.
+ * either count waits, unread (its bytes stay in the kernel's buffers), for up to UPLOAD_WAIT_MS;
+ * one that is read must arrive whole within UPLOAD_READ_MS, so that slow senders cannot keep the
+ * slots from everyone else.
  */
 export const UPLOADS_PER_CALLER = 4;
 export const UPLOADS_IN_ALL = 16;
 export const UPLOAD_WAIT_MS = 10_000;
+export const UPLOAD_READ_MS = 30_000;
+
+/** How long an upload may wait for a slot, and take to arrive (tests shorten them). */
+export interface UploadTimes {
+  waitMs?: number;
+  readMs?: number;
+}
 
 class UploadSlots {
+  constructor(private readonly waitMs: number) {}
+
   private readonly perCaller = new KeyedCount();
   private total = 0;
-  private readonly waiting: Array<{ caller: string; grant: () => void }> = [];
+  private readonly waiting: Array<{ caller: string; grant: (release: () => void) => void }> = [];
 
   /** A slot for this caller, once one is free; RATE_LIMITED after UPLOAD_WAIT_MS. */
-  async take(caller: string): Promise<() => void> {
-    if (!this.fits(caller)) {
-      await new Promise<void>((resolve, reject) => {
-        const entry = {
-          caller,
-          grant: () => {
-            clearTimeout(timer);
-            resolve();
-          },
-        };
-        const timer = setTimeout(() => {
-          this.waiting.splice(this.waiting.indexOf(entry), 1);
-          reject(this.busy(caller));
-        }, UPLOAD_WAIT_MS);
-        this.waiting.push(entry);
-      });
-    }
+  take(caller: string): Promise<() => void> {
+    if (this.fits(caller)) return Promise.resolve(this.hold(caller));
+    return new Promise((resolve, reject) => {
+      const entry = {
+        caller,
+        grant: (release: () => void) => {
+          clearTimeout(timer);
+          resolve(release);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        reject(this.busy(caller));
+      }, this.waitMs);
+      this.waiting.push(entry);
+    });
+  }
+
+  /** Counts the slot at once, also for a waiter it is handed to (before that one resumes). */
+  private hold(caller: string): () => void {
     const release = this.perCaller.take(caller);
     this.total++;
     let released = false;
@@ -86,7 +100,10 @@ class UploadSlots {
       this.total--;
       // The first waiter that fits now (another caller's may, when this one is at its own cap).
       const next = this.waiting.findIndex((w) => this.fits(w.caller));
-      if (next >= 0) this.waiting.splice(next, 1)[0]!.grant();
+      if (next >= 0) {
+        const [w] = this.waiting.splice(next, 1);
+        w!.grant(this.hold(w!.caller));
+      }
     };
   }
 
@@ -99,24 +116,52 @@ class UploadSlots {
     return new EunhaError(
       'RATE_LIMITED',
       mine
-        ? `${UPLOADS_PER_CALLER} uploads of this caller were still arriving after ${UPLOAD_WAIT_MS / 1000} s; send this one when one has finished`
-        : `${UPLOADS_IN_ALL} uploads were arriving at once for ${UPLOAD_WAIT_MS / 1000} s; retry in a moment`,
+        ? `${UPLOADS_PER_CALLER} uploads of this caller were still arriving after ${this.waitMs / 1000} s; send this one when one has finished`
+        : `${UPLOADS_IN_ALL} uploads were arriving at once for ${this.waitMs / 1000} s; retry in a moment`,
       { limit: mine ? UPLOADS_PER_CALLER : UPLOADS_IN_ALL, retryAfterSeconds: 1 },
       { 'retry-after': '1' },
     );
   }
 }
 
+/** The form, or REQUEST_TIMEOUT once it has taken UPLOAD_READ_MS to arrive. */
+async function readFormInTime(
+  req: FastifyRequest,
+  allowed: readonly string[],
+  maxBytes: number,
+  readMs: number,
+): Promise<UploadForm> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new EunhaError('REQUEST_TIMEOUT', `the upload did not arrive within ${readMs / 1000} s`, {
+            limit: readMs,
+          }),
+        ),
+      readMs,
+    );
+  });
+  const reading = readForm(req, allowed, maxBytes);
+  reading.catch(() => {}); // when the deadline wins, how the read ends is of no interest
+  try {
+    return await Promise.race([reading, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Parses the form before validation and the guard; the handler reads it back from req.body. */
 const parseForm =
-  (schema: TObject, maxBytes: number, slots: UploadSlots) =>
+  (schema: TObject, maxBytes: number, slots: UploadSlots, readMs: number) =>
   async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const allowed = Object.keys(schema.properties).filter((name) => name !== 'file');
     let form;
     let release = (): void => {};
     try {
       release = await slots.take(callerOf(req));
-      form = await readForm(req, allowed, maxBytes);
+      form = await readFormInTime(req, allowed, maxBytes, readMs);
     } catch (err) {
       // Refused before the body ended (past the cap, a bad field): Node would go on reading the
       // rest to keep the connection, however long it is. The answer goes, then the connection:
@@ -289,11 +334,13 @@ export async function buildRoutes(
   base: FastifyInstance,
   builds: BuildService,
   scopes?: Scopes,
+  uploads: UploadTimes = {},
 ): Promise<void> {
   const inWorkspaceField = scopes?.workspaceField(DEFAULT_WORKSPACE_ID) ?? ADMIN;
   const ofTask = scopes?.taskParam ?? ADMIN;
   const inWorkspaceParam = scopes?.workspaceParam ?? ADMIN;
-  const slots = new UploadSlots();
+  const slots = new UploadSlots(uploads.waitMs ?? UPLOAD_WAIT_MS);
+  const readMs = uploads.readMs ?? UPLOAD_READ_MS;
   // Own scope: the multipart parser and its caps apply to these routes only.
   await base.register(async (scope) => {
     await scope.register(multipart, {
@@ -314,7 +361,7 @@ export async function buildRoutes(
       '/api/v1/build',
       {
         config: { auth: inWorkspaceField },
-        preValidation: parseForm(BuildForm, builds.maxSourceBytes, slots),
+        preValidation: parseForm(BuildForm, builds.maxSourceBytes, slots, readMs),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
@@ -347,7 +394,7 @@ export async function buildRoutes(
       '/api/v1/build-and-push',
       {
         config: { auth: inWorkspaceField },
-        preValidation: parseForm(BuildAndPushForm, builds.maxSourceBytes, slots),
+        preValidation: parseForm(BuildAndPushForm, builds.maxSourceBytes, slots, readMs),
         validatorCompiler: multipartValidator,
         schema: {
           tags,
