@@ -8,6 +8,16 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { b64, deployedFunction, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
 
+/** Runs `body` with a data directory of its own, removed afterwards. */
+async function inOwnDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('restart', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eunha-restore-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,8 +62,7 @@ describe('restart', () => {
     'a request still running near the end of the shutdown grace period is answered 503 and logged',
     { timeout: 120_000 },
     async () => {
-      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-cut-'));
-      try {
+      await inOwnDir('eunha-restore-cut-', async (own) => {
         // A grace of 6 s: running requests are ended at 3 s, which leaves the rest of the stop the
         // full 3 s margin. With 1.5 s (0.75 s left) it overran once beside the runtime suite: under
         // load the runtime's own stop takes ~3 s (a killed sandbox's process goes after 2 s).
@@ -101,9 +110,7 @@ class IncomingHandler(http.IncomingHandler):
         } finally {
           await b.cleanup();
         }
-      } finally {
-        rmSync(own, { recursive: true, force: true });
-      }
+      });
     },
   );
 
@@ -111,8 +118,7 @@ class IncomingHandler(http.IncomingHandler):
     'a call whose caller hung up before a graceful stop is still logged',
     { timeout: 120_000 },
     async () => {
-      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-gone-caller-'));
-      try {
+      await inOwnDir('eunha-restore-gone-caller-', async (own) => {
         const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
         const slow = `from spin_sdk import http
 from spin_sdk.http import Request, Response
@@ -149,9 +155,7 @@ class IncomingHandler(http.IncomingHandler):
         } finally {
           await b.cleanup();
         }
-      } finally {
-        rmSync(own, { recursive: true, force: true });
-      }
+      });
     },
   );
 
@@ -159,13 +163,12 @@ class IncomingHandler(http.IncomingHandler):
     'a data dir that lost its database, or its secrets key, refuses to start and keeps what it holds',
     { timeout: 120_000 },
     async () => {
-      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-lost-'));
       const files = (dir: string): string[] =>
         readdirSync(dir, { recursive: true, withFileTypes: true })
           .filter((e) => e.isFile())
           .map((e) => join(e.parentPath, e.name))
           .sort();
-      try {
+      await inOwnDir('eunha-restore-lost-', async (own) => {
         const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
         const { ws, fn } = await deployedFunction(a, {
           code: b64(SAMPLE_HANDLER),
@@ -208,9 +211,7 @@ class IncomingHandler(http.IncomingHandler):
         } finally {
           await b.cleanup();
         }
-      } finally {
-        rmSync(own, { recursive: true, force: true });
-      }
+      });
     },
   );
 
@@ -218,8 +219,7 @@ class IncomingHandler(http.IncomingHandler):
     'a crash between activation and the function record is repaired at restart',
     { timeout: 120_000 },
     async () => {
-      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-repair-'));
-      try {
+      await inOwnDir('eunha-restore-repair-', async (own) => {
         const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
         const { ws, fn } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
         const [deployment] = await a.meta.listDeployments(fn);
@@ -238,9 +238,7 @@ class IncomingHandler(http.IncomingHandler):
         } finally {
           await b.cleanup();
         }
-      } finally {
-        rmSync(own, { recursive: true, force: true });
-      }
+      });
     },
   );
 
@@ -248,8 +246,7 @@ class IncomingHandler(http.IncomingHandler):
     'a deployment whose artifact is gone at restart says so (503), until the next deploy',
     { timeout: 120_000 },
     async () => {
-      const own = mkdtempSync(join(tmpdir(), 'eunha-restore-gone-'));
-      try {
+      await inOwnDir('eunha-restore-gone-', async (own) => {
         const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
         const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
         await a.cleanup();
@@ -270,9 +267,7 @@ class IncomingHandler(http.IncomingHandler):
         } finally {
           await b.cleanup();
         }
-      } finally {
-        rmSync(own, { recursive: true, force: true });
-      }
+      });
     },
   );
 });

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { kvEntryBytes } from '../../src/core/kv.js';
 import { logEntryBytes } from '../../src/core/log-quota.js';
 import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
-import { openDatabase } from '../../src/store/sqlite/connection.js';
+import { openDatabase, type Db } from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
 import { LOG_LIST_SQL } from '../../src/store/sqlite/logs.js';
 import { checkpointReports } from '../../src/store/sqlite/checkpointer.js';
@@ -31,6 +31,15 @@ let counter = 0;
 const freshPath = (): string => join(root, `db-${++counter}`, 'eunha.db');
 
 runMetadataStoreContract('sqlite', (opts) => openSqliteMetadataStore(freshPath(), opts));
+
+/** How SQLite would run `sql` (each `?` bound to 'x' unless given), its steps joined with ' | '. */
+function planOf(db: Db, sql: string, params: unknown[] = Array.from(sql.matchAll(/\?/g), () => 'x')): string {
+  return db
+    .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
+    .all(...params)
+    .map((r) => r.detail)
+    .join(' | ');
+}
 
 describe('SQLite metadata store', () => {
   test('the key-value total survives a reopen, and is summed from the entries when its row is missing', async () => {
@@ -401,50 +410,25 @@ describe('SQLite metadata store', () => {
       for (const sql of Object.values(DEPLOYMENT_SQL))
         assert.ok(queries.includes(sql), `not checked: ${sql}`);
       for (const sql of queries) {
-        const params = Array.from(sql.matchAll(/\?/g), () => 'x');
-        const plan = db
-          .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all(...params)
-          .map((r) => r.detail);
-        assert.ok(!plan.some((d) => /\bSCAN items\b/.test(d)), `${sql}\n  plan: ${plan.join(' | ')}`);
+        const plan = planOf(db, sql);
+        assert.ok(!/\bSCAN items\b/.test(plan), `${sql}\n  plan: ${plan}`);
       }
     } finally {
       db.close();
     }
   });
 
-  test('active deployments are an items_gsi1 range, and version lookups use the primary key', () => {
-    const db = openDatabase(freshPath());
-    try {
-      migrate(db);
-      const cases = [
-        [DEPLOYMENT_SQL.allActive, /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\?\)$/],
-        [DEPLOYMENT_SQL.activeOf, /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\? AND gsi1sk=\?\)$/],
-        [DEPLOYMENT_SQL.latest, /^SEARCH items USING PRIMARY KEY \(pk=\? AND sk>\? AND sk<\?\)$/],
-        [DEPLOYMENT_SQL.list, /^SEARCH items USING PRIMARY KEY \(pk=\? AND sk>\? AND sk<\?\)$/],
-      ] as const;
-      for (const [sql, expected] of cases) {
-        const params = Array.from(sql.matchAll(/\?/g), () => 'x');
-        const detail = db
-          .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all(...params)
-          .map((r) => r.detail)
-          .join(' | ');
-        // One step, no temp b-tree: the index order is the order the port promises.
-        assert.match(detail, expected, `${sql}\n  plan: ${detail}`);
-      }
-    } finally {
-      db.close();
-    }
-  });
-
-  test('log and task listings are one index range in the order they answer, errors from their own indexes', () => {
+  test('listings are one index range in the order they answer: deployments, logs (errors from their own indexes), tasks', () => {
     const db = openDatabase(freshPath());
     try {
       migrate(db);
       const primary = /^SEARCH items USING PRIMARY KEY \(pk=\? AND sk>\? AND sk<\?\)$/;
       const gsi = /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\? AND gsi1sk>\? AND gsi1sk<\?\)$/;
       const cases = [
+        [DEPLOYMENT_SQL.allActive, /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\?\)$/],
+        [DEPLOYMENT_SQL.activeOf, /^SEARCH items USING INDEX items_gsi1 \(gsi1pk=\? AND gsi1sk=\?\)$/],
+        [DEPLOYMENT_SQL.latest, primary],
+        [DEPLOYMENT_SQL.list, primary],
         [LOG_LIST_SQL.function.any, primary],
         [LOG_LIST_SQL.function.success, primary],
         [
@@ -461,12 +445,8 @@ describe('SQLite metadata store', () => {
         [TASK_LIST_SQL.after, /^SEARCH items USING INDEX items_task_time \(pk=\? AND \(ts,sk\)<\(\?,\?\)\)$/],
       ] as const;
       for (const [sql, expected] of cases) {
-        const detail = db
-          .prepare<unknown[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all(...Array.from(sql.matchAll(/\?/g), () => 'x'))
-          .map((r) => r.detail)
-          .join(' | ');
-        // One step, no temp b-tree: newest first straight from the index.
+        const detail = planOf(db, sql);
+        // One step, no temp b-tree: the index order is the order the port promises.
         assert.match(detail, expected, `${sql}\n  plan: ${detail}`);
       }
     } finally {
@@ -489,11 +469,7 @@ describe('SQLite metadata store', () => {
           0,
           sql.split('?').length - 1,
         );
-        const detail = db
-          .prepare<string[], { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`)
-          .all(...params)
-          .map((r) => r.detail)
-          .join(' | ');
+        const detail = planOf(db, sql, params);
         assert.match(detail, new RegExp(`^SEARCH items USING COVERING INDEX ${index}`), detail);
       }
     } finally {
