@@ -437,10 +437,11 @@ export class BuildService {
       const wanted = dir !== undefined && this.sourcesInUse.count(dir) > 1; // this task is one
       if (dir !== undefined && unusable && ownUpload && !wanted) {
         // The record first, then the blob: a record never names a missing blob.
-        if (await this.patch(job.taskId, { status: 'failed', error, sourcePath: null })) {
-          // If this fails, retention removes it with the task.
+        const written = await this.patch(job.taskId, { status: 'failed', error, sourcePath: null });
+        // Asked again: a push may have named it while the record was written. If the delete
+        // fails, retention removes it with the task.
+        if (written && this.sourcesInUse.count(dir) <= 1)
           await this.opts.blobs.deletePrefix(dir).catch(() => undefined);
-        }
         return;
       }
       await this.patch(job.taskId, { status: 'failed', error });

@@ -475,6 +475,35 @@ describe('build API', () => {
     }
   });
 
+  test('an upload whose caller leaves while it waits for a slot gives up its place', async () => {
+    const short = await startBuildHarness(pythonChecker, { uploads: { waitMs: 3000, readMs: 8000 } });
+    try {
+      const port = Number(new URL(await short.app.listen({ host: '127.0.0.1', port: 0 })).port);
+      const stalled = await Promise.all(
+        Array.from({ length: UPLOADS_PER_CALLER }, () => stalledUpload(port)),
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const leaver = await stalledUpload(port); // waits for a slot, then goes
+      await new Promise((r) => setTimeout(r, 200));
+      leaver.socket.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      stalled[0]!.socket.destroy();
+      // The freed slot is this upload's at once. Before, it went to the caller that had left and
+      // stayed with it until the read deadline, and this one was refused after its wait.
+      const asked = Date.now();
+      const res = await short.app.inject({
+        method: 'POST',
+        url: '/api/v1/build',
+        ...multipart({}, { filename: 'a.py', data: SAMPLE_HANDLER }),
+      });
+      assert.equal(res.statusCode, 202, res.body);
+      assert.ok(Date.now() - asked < 2000, `waited ${Date.now() - asked} ms`);
+      for (const u of stalled) u.socket.destroy();
+    } finally {
+      await short.close();
+    }
+  });
+
   test('a body that is not multipart gets a 415 that says to send multipart', async () => {
     for (const type of ['text/plain', 'application/octet-stream', 'application/json']) {
       const res = await h.app.inject({

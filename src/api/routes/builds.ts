@@ -6,6 +6,7 @@
 import multipart, { type MultipartFile } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import type { TObject } from 'typebox';
 import type { BuildService } from '../../build/index.js';
@@ -69,21 +70,34 @@ class UploadSlots {
   private total = 0;
   private readonly waiting: Array<{ caller: string; grant: (release: () => void) => void }> = [];
 
-  /** A slot for this caller, once one is free; RATE_LIMITED after UPLOAD_WAIT_MS. */
-  take(caller: string): Promise<() => void> {
+  /**
+   * A slot for this caller, once one is free; RATE_LIMITED after the wait. A caller that goes
+   * away while it waits leaves the line (a slot handed to it would sit idle until the read
+   * deadline, keeping its own retry out).
+   */
+  take(caller: string, request: IncomingMessage): Promise<() => void> {
     if (this.fits(caller)) return Promise.resolve(this.hold(caller));
     return new Promise((resolve, reject) => {
+      const leave = (err: EunhaError) => {
+        clearTimeout(timer);
+        request.off('close', gone);
+        this.waiting.splice(this.waiting.indexOf(entry), 1);
+        reject(err);
+      };
+      const gone = () =>
+        leave(
+          new EunhaError('CLIENT_CLOSED', 'the caller closed the connection while its upload waited', {}),
+        );
       const entry = {
         caller,
         grant: (release: () => void) => {
           clearTimeout(timer);
+          request.off('close', gone);
           resolve(release);
         },
       };
-      const timer = setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(entry), 1);
-        reject(this.busy(caller));
-      }, this.waitMs);
+      const timer = setTimeout(() => leave(this.busy(caller)), this.waitMs);
+      request.once('close', gone);
       this.waiting.push(entry);
     });
   }
@@ -160,7 +174,7 @@ const parseForm =
     let form;
     let release = (): void => {};
     try {
-      release = await slots.take(callerOf(req));
+      release = await slots.take(callerOf(req), req.raw);
       form = await readFormInTime(req, allowed, maxBytes, readMs);
     } catch (err) {
       // Refused before the body ended (past the cap, a bad field): Node would go on reading the
@@ -328,6 +342,8 @@ const field = (form: UploadForm, name: string): string | undefined => {
 
 // 413 and 415 for the uploads come from api/documented-errors.ts, which adds them to body methods.
 const errors = { 400: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+// The uploads add what their form's arrival can end in: too many at once, or too slow.
+const uploadErrors = { ...errors, 408: ErrorBody, 429: ErrorBody };
 
 /** `scopes` is omitted only by harnesses that mount these routes without the guard; fail closed then. */
 export async function buildRoutes(
@@ -373,7 +389,7 @@ export async function buildRoutes(
             'task for `result.image_url`.',
           consumes: ['multipart/form-data'],
           body: BuildForm,
-          response: { 202: BuildResponse, ...errors },
+          response: { 202: BuildResponse, ...uploadErrors },
         },
       },
       async (req, reply) => {
@@ -406,7 +422,7 @@ export async function buildRoutes(
             'clear error. `username`/`password` are accepted for compatibility and never stored.',
           consumes: ['multipart/form-data'],
           body: BuildAndPushForm,
-          response: { 202: BuildResponse, ...errors },
+          response: { 202: BuildResponse, ...uploadErrors },
         },
       },
       async (req, reply) => {
