@@ -34,7 +34,9 @@ export interface BuildHarness {
 
 export async function startBuildHarness(
   checker: SourceChecker,
-  opts: Partial<Pick<BuildServiceOptions, 'concurrency' | 'maxSourceBytes' | 'zipLimits'>> & {
+  opts: Partial<
+    Pick<BuildServiceOptions, 'concurrency' | 'maxSourceBytes' | 'zipLimits' | 'maxStorageBytes'>
+  > & {
     dir?: string;
     start?: boolean;
     /** The blob store the service sees, in place of the real one (which `blobs` still is). */
@@ -68,6 +70,7 @@ export async function startBuildHarness(
     concurrency: opts.concurrency ?? 2,
     maxSourceBytes: opts.maxSourceBytes ?? 10 * 1024 * 1024,
     ...(opts.zipLimits ? { zipLimits: opts.zipLimits } : {}),
+    ...(opts.maxStorageBytes !== undefined ? { maxStorageBytes: opts.maxStorageBytes } : {}),
     onBuildFinished: (seconds, outcome) => finished.push({ seconds, outcome }),
   });
   if (opts.start !== false) await builds.start();
