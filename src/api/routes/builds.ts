@@ -63,6 +63,9 @@ export interface UploadTimes {
   readMs?: number;
 }
 
+const callerGone = (): EunhaError =>
+  new EunhaError('CLIENT_CLOSED', 'the caller closed the connection while its upload waited', {});
+
 class UploadSlots {
   constructor(private readonly waitMs: number) {}
 
@@ -77,6 +80,8 @@ class UploadSlots {
    */
   take(caller: string, request: IncomingMessage): Promise<() => void> {
     if (this.fits(caller)) return Promise.resolve(this.hold(caller));
+    // Gone already: its 'close' has been and will not come again.
+    if (request.destroyed) return Promise.reject(callerGone());
     return new Promise((resolve, reject) => {
       const leave = (err: EunhaError) => {
         clearTimeout(timer);
@@ -84,10 +89,7 @@ class UploadSlots {
         this.waiting.splice(this.waiting.indexOf(entry), 1);
         reject(err);
       };
-      const gone = () =>
-        leave(
-          new EunhaError('CLIENT_CLOSED', 'the caller closed the connection while its upload waited', {}),
-        );
+      const gone = () => leave(callerGone());
       const entry = {
         caller,
         grant: (release: () => void) => {
