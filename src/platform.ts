@@ -170,7 +170,6 @@ async function compose(
     checker: runtime,
     concurrency: config.buildConcurrency,
     maxSourceBytes: config.maxSourceBytes,
-    maxStorageBytes: config.buildStorageMaxBytes,
     onBuildFinished: (seconds, outcome) => metrics.builds.observe({ outcome }, seconds),
   });
   await builds.start();

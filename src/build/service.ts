@@ -132,7 +132,6 @@ export class BuildService {
     }
     const tag = checkTag(input.tag ?? DEFAULT_TAG);
     const appName = resolveAppName(input.appName, uploadStem(input.filename));
-    await this.checkStorage(workspaceId, input.data.byteLength);
     const taskId = this.opts.ids.opaque();
     const filename = storedUploadName(input.filename);
     const sourcePath = `${sourcePrefix(workspaceId, taskId)}/${filename}`;
@@ -241,35 +240,10 @@ export class BuildService {
     const app = resolveAppName(appName, 'app');
     checkTag(tag);
     checkSourceFiles(files, this.limits);
-    // The artifact holds these files (and a manifest).
-    await this.checkStorage(
-      workspaceId,
-      Object.values(files).reduce((n, f) => n + f.byteLength, 0),
-    );
     // Joins the queue in the same step (no await in between), so the check cannot go stale.
     this.reserve(workspaceId)();
     return this.queue.run(workspaceId, () =>
       this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code', env)),
-    );
-  }
-
-  /**
-   * QUOTA_EXCEEDED when the workspace's builds already keep `maxStorageBytes`, or would with
-   * `adding` more. Every upload (up to 10 MiB) and artifact (up to 16 MiB) stayed for the 30 days
-   * of retention with no cap: a tenant at the rate limit could fill the disk every other tenant's
-   * data is on. Uploads being stored at the same moment can each pass it by their own size.
-   */
-  private async checkStorage(workspaceId: string, adding: number): Promise<void> {
-    const cap = this.opts.maxStorageBytes;
-    if (cap === undefined) return;
-    let used = 0;
-    for (const prefix of buildBlobPrefixes(workspaceId)) used += (await this.opts.blobs.usage(prefix)).bytes;
-    if (used + adding <= cap) return;
-    throw new EunhaError(
-      'QUOTA_EXCEEDED',
-      `the workspace's builds keep ${used} bytes of uploads and artifacts, and ${cap} is its cap: ` +
-        'finished tasks and their uploads go after the retention period, artifacts no deployment runs at the next start',
-      { used, limit: cap, adding },
     );
   }
 

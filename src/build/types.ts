@@ -35,11 +35,6 @@ export interface BuildServiceOptions {
   concurrency: number;
   /** Cap on an upload (.py or compressed .zip), in bytes. */
   maxSourceBytes: number;
-  /**
-   * Cap on what a workspace's builds keep (uploads and artifacts together), in bytes; checked
-   * before each upload and each build for a deploy. Unset: no cap.
-   */
-  maxStorageBytes?: number;
   /** Overrides of the zip caps (entries, inflated bytes, ratio). */
   zipLimits?: Partial<ZipLimits>;
   logger?: BuildLogger;

@@ -64,8 +64,6 @@ export interface Config {
   buildConcurrency: number;
   /** Cap on an uploaded source (.py or .zip), bytes. */
   maxSourceBytes: number;
-  /** Per workspace: uploads and artifacts its builds keep, in bytes. */
-  buildStorageMaxBytes: number;
   /** Bytes of each request/response body kept in an execution log. */
   logBodyCap: number;
   /** Unsent response bytes held for clients that do not read (api/undrained.ts), and for how long. */
@@ -319,7 +317,6 @@ export function loadConfig(env: Env): Config {
     idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
-    buildStorageMaxBytes: int(env, 'EUNHA_BUILD_STORAGE_MAX_BYTES', 2 * 1024 ** 3, 1024 * 1024, 2 ** 50),
     logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),
     kvMaxBytesPerFunction: int(env, 'EUNHA_KV_MAX_BYTES', DEFAULT_KV_MAX_BYTES, 64 * 1024, 1024 ** 4),
     unreadResponseBytes: int(env, 'EUNHA_UNREAD_RESPONSE_BYTES', 256 * 1024 * 1024, 1024 * 1024, 1024 ** 4),

@@ -78,8 +78,7 @@ export const ERROR_CATALOGUE = {
   QUOTA_EXCEEDED: {
     status: 507,
     fault: 'user',
-    description:
-      'A quota would be passed: a function’s key-value data (the guest sees Error_Other), or what a workspace’s builds keep.',
+    description: 'A function’s key-value data would grow past its quota (the guest sees Error_Other).',
   },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,

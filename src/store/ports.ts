@@ -187,7 +187,5 @@ export interface BlobStore {
    * sorted. Keys are validated by blob-keys.ts in every adapter (VALIDATION_ERROR, field 'key').
    */
   list(prefix: string): Promise<string[]>;
-  /** How many blobs `list(prefix)` would answer, and their bytes together (quotas). */
-  usage(prefix: string): Promise<{ count: number; bytes: number }>;
   close(): Promise<void>;
 }

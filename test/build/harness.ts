@@ -34,9 +34,7 @@ export interface BuildHarness {
 
 export async function startBuildHarness(
   checker: SourceChecker,
-  opts: Partial<
-    Pick<BuildServiceOptions, 'concurrency' | 'maxSourceBytes' | 'zipLimits' | 'maxStorageBytes'>
-  > & {
+  opts: Partial<Pick<BuildServiceOptions, 'concurrency' | 'maxSourceBytes' | 'zipLimits'>> & {
     dir?: string;
     start?: boolean;
     /** The blob store the service sees, in place of the real one (which `blobs` still is). */
@@ -70,7 +68,6 @@ export async function startBuildHarness(
     concurrency: opts.concurrency ?? 2,
     maxSourceBytes: opts.maxSourceBytes ?? 10 * 1024 * 1024,
     ...(opts.zipLimits ? { zipLimits: opts.zipLimits } : {}),
-    ...(opts.maxStorageBytes !== undefined ? { maxStorageBytes: opts.maxStorageBytes } : {}),
     onBuildFinished: (seconds, outcome) => finished.push({ seconds, outcome }),
   });
   if (opts.start !== false) await builds.start();

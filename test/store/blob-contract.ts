@@ -70,23 +70,6 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore): void {
         assert.equal(await store.get('bin'), undefined, 'a prefix is not a blob');
       }));
 
-    test('usage counts the blobs a listing would answer, and their bytes; nothing else', () =>
-      withStore(async (store) => {
-        await store.put('artifacts/ws-1/d1/app.py', new Uint8Array(1000));
-        await store.put('artifacts/ws-1/d1/lib/x.py', new Uint8Array(24));
-        await store.put('artifacts/ws-1/d2/app.py', new Uint8Array(0));
-        await store.put('artifacts/ws-10/d1/app.py', new Uint8Array(500)); // a prefix of it, not under it
-        assert.deepEqual(await store.usage('artifacts/ws-1'), { count: 3, bytes: 1024 });
-        assert.deepEqual(await store.usage('artifacts/ws-1/'), { count: 3, bytes: 1024 });
-        assert.deepEqual(await store.usage('artifacts/ws-1/d1/app.py'), { count: 1, bytes: 1000 });
-        assert.deepEqual(await store.usage('artifacts'), { count: 4, bytes: 1524 });
-        assert.deepEqual(await store.usage('nothing/here'), { count: 0, bytes: 0 });
-        await store.put('artifacts/ws-1/d1/app.py', new Uint8Array(10)); // replaced, not added
-        assert.deepEqual(await store.usage('artifacts/ws-1'), { count: 3, bytes: 34 });
-        await store.deletePrefix('artifacts/ws-1/d1');
-        assert.deepEqual(await store.usage('artifacts/ws-1'), { count: 1, bytes: 0 });
-      }));
-
     test('every allowed character works in a key', () =>
       withStore(async (store) => {
         const key = 'A-Z_a.z/0-9@x=y+z/.hidden/...';

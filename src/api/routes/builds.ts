@@ -344,9 +344,8 @@ const field = (form: UploadForm, name: string): string | undefined => {
 
 // 413 and 415 for the uploads come from api/documented-errors.ts, which adds them to body methods.
 const errors = { 400: ErrorBody, 404: ErrorBody, 503: ErrorBody };
-// The uploads add what their form's arrival can end in (too many at once, too slow) and the
-// workspace's build storage being full.
-const uploadErrors = { ...errors, 408: ErrorBody, 429: ErrorBody, 507: ErrorBody };
+// The uploads add what their form's arrival can end in: too many at once, or too slow.
+const uploadErrors = { ...errors, 408: ErrorBody, 429: ErrorBody };
 
 /** `scopes` is omitted only by harnesses that mount these routes without the guard; fail closed then. */
 export async function buildRoutes(

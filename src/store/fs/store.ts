@@ -140,20 +140,6 @@ export class FsBlobStore implements BlobStore {
     return keys.sort();
   }
 
-  async usage(prefix: string): Promise<{ count: number; bytes: number }> {
-    let count = 0;
-    let bytes = 0;
-    for (const key of await this.list(prefix)) {
-      try {
-        bytes += (await lstat(pathOfSegments(this.root, key.split('/')))).size;
-        count++;
-      } catch (err) {
-        if (!isMissing(err)) throw err; // deleted meanwhile: not there to count
-      }
-    }
-    return { count, bytes };
-  }
-
   async close(): Promise<void> {
     this.closed = true;
   }
