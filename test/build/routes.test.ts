@@ -105,6 +105,9 @@ describe('build API', () => {
     const junk = await post('/api/v1/build', {}, { filename: 'junk.zip', data: 'PK not a zip at all' });
     assert.equal(junk.statusCode, 202);
     assert.equal((await waitForTask(h.app, junk.json().task_id)).status, 'failed');
+    // The task says failed first, then its upload goes (a record never names a missing blob).
+    for (let i = 0; i < 100 && (await h.blobs.get(junk.json().source_s3_path)) !== undefined; i++)
+      await new Promise((r) => setTimeout(r, 20));
     assert.equal(await h.blobs.get(junk.json().source_s3_path), undefined, 'its upload is gone');
     assert.equal(await sources(), before, 'nothing left of it');
     const push = await h.app.inject({

@@ -64,7 +64,7 @@ export interface UploadTimes {
 }
 
 const callerGone = (): EunhaError =>
-  new EunhaError('CLIENT_CLOSED', 'the caller closed the connection while its upload waited', {});
+  new EunhaError('CLIENT_CLOSED', 'the caller closed the connection before its upload arrived', {});
 
 class UploadSlots {
   constructor(private readonly waitMs: number) {}
@@ -140,15 +140,21 @@ class UploadSlots {
   }
 }
 
-/** The form, or REQUEST_TIMEOUT once it has taken UPLOAD_READ_MS to arrive. */
+/**
+ * The form, or REQUEST_TIMEOUT once it has taken UPLOAD_READ_MS to arrive, or CLIENT_CLOSED as
+ * soon as the caller is gone (a read of a closed request waited out the whole deadline, and
+ * its slot with it).
+ */
 async function readFormInTime(
   req: FastifyRequest,
   allowed: readonly string[],
   maxBytes: number,
   readMs: number,
 ): Promise<UploadForm> {
+  if (req.raw.destroyed) throw callerGone();
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
+  let gone = (): void => {};
+  const stopped = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () =>
         reject(
@@ -158,13 +164,19 @@ async function readFormInTime(
         ),
       readMs,
     );
+    // 'close' also follows a body read to its end: only one cut short means the caller left.
+    gone = () => {
+      if (!req.raw.complete) reject(callerGone());
+    };
+    req.raw.once('close', gone);
   });
   const reading = readForm(req, allowed, maxBytes);
   reading.catch(() => {}); // when the deadline wins, how the read ends is of no interest
   try {
-    return await Promise.race([reading, late]);
+    return await Promise.race([reading, stopped]);
   } finally {
     clearTimeout(timer);
+    req.raw.off('close', gone);
   }
 }
 
