@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadArtifact } from '../../src/build/artifact.js';
 import { parseImageRef } from '../../src/build/image-ref.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
-import { UPLOADS_PER_CALLER } from '../../src/api/routes/builds.js';
+import { UPLOADS_PER_CALLER } from '../../src/api/upload-slots.js';
 import { multipart, startBuildHarness, waitForTask, type BuildHarness } from './harness.js';
 import { pythonChecker } from './python-checker.js';
 import { makeZip, patchName } from './zip-fixtures.js';
