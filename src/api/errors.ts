@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_CATALOGUE, EunhaError, bodyTooLarge, type ErrorCode } from '../core/errors.js';
 import { quote } from '../core/validate.js';
+import { closeWhenAnswered } from './close-unread.js';
 
 /** The build uploads read multipart only: the advice names it. */
 const MULTIPART_ROUTES = new Set(['/api/v1/build', '/api/v1/build-and-push']);
@@ -63,6 +64,7 @@ const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    closeWhenAnswered(req, reply);
     const known = fromFastify(err, req);
     if (known) {
       // A state the server is in (stopping, a dependency down) is a warning without a stack: a
@@ -84,6 +86,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     void reply.code(500).send(internal.toBody());
   });
   app.setNotFoundHandler((req, reply) => {
+    closeWhenAnswered(req, reply);
     const route = req.url.split('?')[0] ?? '';
     // A path that exists with other methods: 405 and what it takes, as HTTP asks (it was a 404
     // "no route", which sent clients looking for a typo in the path). OPTIONS is left out: with

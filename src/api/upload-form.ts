@@ -1,11 +1,11 @@
 // Reading a build upload's multipart form, in preValidation (so the guard sees its workspace_id
 // before the handler runs): a place among the uploads read at once (upload-slots.ts), the file
-// refused as soon as it passes its cap, the whole form within a deadline, and a connection refused
-// mid-form closed after its answer. The handler reads the form back with formOf().
+// refused as soon as it passes its cap, the whole form within a deadline (a form refused before its
+// end has its connection closed by the error handler: close-unread.ts). The handler reads the form
+// back with formOf().
 
 import type { MultipartFile } from '@fastify/multipart';
-import type { FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
-import { Socket } from 'node:net';
+import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import type { TObject } from 'typebox';
 import { callerOf } from '../auth/guard.js';
 import { EunhaError, invalid } from '../core/errors.js';
@@ -19,9 +19,6 @@ import { validatorCompiler } from './validation.js';
  */
 export const multipartValidator: FastifySchemaCompiler<unknown> = (route) =>
   route.httpPart === 'body' ? (data: unknown) => ({ value: data }) : validatorCompiler(route);
-
-/** How long a refused upload's connection stays open for reading after its answer. */
-const LINGER_MS = 1000;
 
 /** How long a form may take to arrive once it has its place. */
 export const UPLOAD_READ_MS = 30_000;
@@ -75,29 +72,12 @@ async function readFormInTime(
 /** Parses the form before validation and the guard; the handler reads it back from req.body. */
 export const parseForm =
   (schema: TObject, maxBytes: number, slots: UploadSlots, readMs: number) =>
-  async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  async (req: FastifyRequest): Promise<void> => {
     const allowed = Object.keys(schema.properties).filter((name) => name !== 'file');
+    const release = await slots.take(callerOf(req), req.raw);
     let form;
-    let release = (): void => {};
     try {
-      release = await slots.take(callerOf(req), req.raw);
       form = await readFormInTime(req, allowed, maxBytes, readMs);
-    } catch (err) {
-      // Refused before the body ended (past the cap, a bad field): Node would go on reading the
-      // rest to keep the connection, however long it is. The answer goes, then the connection:
-      // closed for writing at once, and for good a second later. Not with `Connection: close`:
-      // Node then destroys the socket with the client's data unread, which sends a reset that
-      // can reach the client before it has read the answer.
-      if (!req.raw.complete) {
-        reply.raw.once('finish', () => {
-          const socket = req.raw.socket;
-          // Only a connection (Fastify's inject() has none to close).
-          if (!(socket instanceof Socket)) return;
-          socket.end();
-          setTimeout(() => socket.destroy(), LINGER_MS).unref();
-        });
-      }
-      throw err;
     } finally {
       release();
     }

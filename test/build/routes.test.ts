@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadArtifact } from '../../src/build/artifact.js';
 import { parseImageRef } from '../../src/build/image-ref.js';
+import { endlessBody } from '../helpers/endless-body.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
 import { UPLOADS_PER_CALLER } from '../../src/api/upload-slots.js';
 import { multipart, startBuildHarness, waitForTask, type BuildHarness } from './harness.js';
@@ -389,36 +390,12 @@ describe('build API', () => {
     const port = await portOf();
     // A chunked file part that never ends. Before, the 413 came only when the client stopped
     // sending (a review's stream was read for 121 s, 57 GB, until the request timeout).
-    const outcome = await new Promise<{ answer: string; sent: number; closed: boolean }>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      let answer = '';
-      let sent = 0;
-      let done = false;
-      const finish = (closed: boolean) => {
-        if (done) return;
-        done = true;
-        clearInterval(pump);
-        socket.destroy();
-        resolve({ answer, sent, closed });
-      };
-      socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-      socket.on('close', () => finish(true));
-      socket.on('error', () => finish(true));
-      socket.write(
-        'POST /api/v1/build HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n' +
-          'Transfer-Encoding: chunked\r\n\r\n',
-      );
-      const chunk = (data: string) => socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`);
-      chunk('--B\r\nContent-Disposition: form-data; name="file"; filename="a.py"\r\n\r\n');
-      const block = '#'.repeat(64 * 1024);
-      const pump = setInterval(() => {
-        if (sent > 64 * 1024 * 1024) return finish(false); // 1,000 times the cap: it was not refused
-        for (let i = 0; i < 8 && !socket.destroyed; i++) {
-          chunk(block);
-          sent += block.length;
-        }
-      }, 1);
-    });
+    const outcome = await endlessBody(
+      port,
+      'POST /api/v1/build HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=B\r\n',
+      64 * 1024 * 1024, // 1,000 times the cap: it was not refused
+      '--B\r\nContent-Disposition: form-data; name="file"; filename="a.py"\r\n\r\n',
+    );
     assert.ok(outcome.closed, `still reading after ${outcome.sent} bytes`);
     assert.match(outcome.answer, /^HTTP\/1\.1 413 /);
     assert.match(outcome.answer, /PAYLOAD_TOO_LARGE/);

@@ -1,0 +1,23 @@
+// A request refused before its body has arrived: Node would read the rest of it to keep the
+// connection, however long it is (a never-ending upload was read for 121 s, 57 GB; one refused 401
+// by the guard, 584 MB in 10 s). The answer goes, then the connection: closed for writing at once,
+// and for good a second later. Not with `Connection: close`: Node then destroys the socket with the
+// client's data unread, which sends a reset that can reach the client before it has read the
+// answer. The function ingress keeps its own policy (it reads a refused GET body to its cap).
+
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Socket } from 'node:net';
+
+/** How long a refused request's connection stays open for reading after its answer. */
+const LINGER_MS = 1000;
+
+export function closeWhenAnswered(req: FastifyRequest, reply: FastifyReply): void {
+  if (req.raw.complete || req.routeOptions.config?.auth?.access === 'function-url') return;
+  reply.raw.once('finish', () => {
+    const socket = req.raw.socket;
+    // Only a connection (Fastify's inject() has none to close).
+    if (!(socket instanceof Socket)) return;
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  });
+}
