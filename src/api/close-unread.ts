@@ -3,7 +3,7 @@
 // by the guard, 584 MB in 10 s). The answer goes, then the connection: closed for writing at once,
 // and for good a second later. Not with `Connection: close`: Node then destroys the socket with the
 // client's data unread, which sends a reset that can reach the client before it has read the
-// answer. The function ingress keeps its own policy (it reads a refused GET body to its cap).
+// answer. The function ingress keeps its own policy (it reads a GET body past its cap to its end).
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Socket } from 'node:net';
