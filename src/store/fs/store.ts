@@ -165,8 +165,14 @@ export class FsBlobStore implements BlobStore {
         const path = join(dir, entry.name);
         if (entry.isDirectory()) await visit(path);
         else if (entry.isFile() && isTempName(entry.name) && !entry.name.includes(mine)) {
-          await unlink(path).catch(() => {});
-          removed++;
+          // One another remove took first, or that cannot go, is not counted.
+          if (
+            await unlink(path).then(
+              () => true,
+              () => false,
+            )
+          )
+            removed++;
         }
       }
     };
