@@ -31,6 +31,8 @@ import { sweepOrphanBlobs } from './services/orphan-blobs.js';
 import { UndrainedResponses } from './api/undrained.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { openFsBlobStore } from './store/fs/index.js';
+import { MeteredBlobStore } from './store/metered-blobs.js';
+import { WorkspaceStorage, workspaceBlobOwners } from './services/storage-quota.js';
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
@@ -85,7 +87,12 @@ async function compose(
     kvMaxBytesPerFunction: config.kvMaxBytesPerFunction,
     logMaxBytesPerFunction: config.logMaxBytesPerFunction,
   });
-  const blobs = await openFsBlobStore(join(dataDir, 'blobs'));
+  // Every write goes through the meter, so each workspace's storage is known without a walk.
+  const blobs = new MeteredBlobStore(await openFsBlobStore(join(dataDir, 'blobs')), workspaceBlobOwners);
+  const storage = new WorkspaceStorage(blobs, {
+    maxBytes: config.workspaceStorageMaxBytes,
+    maxFiles: config.workspaceStorageMaxFiles,
+  });
 
   const secretsKey = loadSecretsKey(config.secretsKey, dataDir);
   try {
@@ -168,6 +175,7 @@ async function compose(
     ids,
     ...(logger ? { logger } : {}),
     checker: runtime,
+    quota: storage,
     concurrency: config.buildConcurrency,
     maxSourceBytes: config.maxSourceBytes,
     onBuildFinished: (seconds, outcome) => metrics.builds.observe({ outcome }, seconds),
@@ -199,6 +207,8 @@ async function compose(
       },
     },
     secrets,
+    quota: storage,
+    artifacts: builds,
   };
   const functions = new FunctionService(deps);
   const workspaces = new WorkspaceService(deps, buildBlobPrefixes);
@@ -235,6 +245,7 @@ async function compose(
   retention.start();
   const taskRetention = new TaskRetention(meta, blobs, clock, {
     retentionMs: config.taskRetentionDays * DAY_MS,
+    collectArtifacts: (ws, digests) => builds.collectArtifacts(ws, digests),
     onError: (err) => logger?.error({ err }, 'build-task retention failed; the next sweep retries'),
   });
   taskRetention.start();

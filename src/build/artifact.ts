@@ -95,8 +95,10 @@ export async function storeArtifact(
   workspaceId: string,
   app: string,
   files: SourceFiles,
+  /** describeArtifact(app, files), when the caller has it already. */
+  described: ReturnType<typeof describeArtifact> = describeArtifact(app, files),
 ): Promise<StoredArtifact> {
-  const { manifest, bytes, digest } = describeArtifact(app, files);
+  const { manifest, bytes, digest } = described;
   const existing = new Set(await blobs.list(artifactPrefix(workspaceId, digest)));
   for (const file of manifest.files) {
     const key = fileKey(workspaceId, digest, file.path);

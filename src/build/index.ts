@@ -2,6 +2,7 @@
 // artifact helpers the deploy module needs to turn an image reference into verified files.
 
 export { BuildService } from './service.js';
+export { digestOfTask } from './artifact-collector.js';
 export {
   buildBlobPrefixes,
   sourceDir,

@@ -9,8 +9,10 @@ import { KeyedCount } from '../core/keyed-count.js';
 import { PAGE_MAX_BYTES, paged, type PageKey } from '../core/page-cursor.js';
 import type { BuildTask, BuildTaskResult } from '../core/types.js';
 import { eachTask, requireWorkspace } from '../store/lookups.js';
+import type { StorageNeed } from '../core/storage-quota.js';
 import type { TaskPatch } from '../store/ports.js';
-import { loadArtifact, storeArtifact } from './artifact.js';
+import { ArtifactCollector, digestOfTask } from './artifact-collector.js';
+import { describeArtifact, loadArtifact, manifestKey, storeArtifact } from './artifact.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
 import {
   DEFAULT_TAG,
@@ -71,10 +73,12 @@ export class BuildService {
   private readonly jobs = new Set<Promise<void>>();
   /** Upload folders the pending and running tasks will build (a push builds an earlier one). */
   private readonly sourcesInUse = new KeyedCount();
+  private readonly collector: ArtifactCollector;
   private closed = false;
 
   constructor(private readonly opts: BuildServiceOptions) {
     this.queue = new BuildQueue(opts.concurrency);
+    this.collector = new ArtifactCollector(opts.meta, opts.blobs, () => opts.clock().getTime());
     this.limits = { ...DEFAULT_SOURCE_LIMITS, ...opts.zipLimits, maxSourceBytes: opts.maxSourceBytes };
   }
 
@@ -135,7 +139,12 @@ export class BuildService {
     const taskId = this.opts.ids.opaque();
     const filename = storedUploadName(input.filename);
     const sourcePath = `${sourcePrefix(workspaceId, taskId)}/${filename}`;
-    await this.opts.blobs.put(sourcePath, input.data);
+    const release = await this.reserveStorage(workspaceId, { bytes: input.data.byteLength, blobs: 1 });
+    try {
+      await this.opts.blobs.put(sourcePath, input.data);
+    } finally {
+      release();
+    }
     try {
       return await this.enqueue(input.kind, {
         taskId,
@@ -250,8 +259,12 @@ export class BuildService {
   /** A local image reference → its verified artifact (tampering is an error, never served). */
   async resolveImage(ref: string): Promise<ResolvedImage> {
     const parsed = parseImageRef(ref);
-    const artifact = await loadArtifact(this.opts.blobs, parsed.workspaceId, parsed.digest);
+    // Pinned: the deployment that will name it is written after this read.
+    const { value: artifact, release } = await this.collector.pin(parsed.workspaceId, parsed.digest, () =>
+      loadArtifact(this.opts.blobs, parsed.workspaceId, parsed.digest),
+    );
     if (artifact.manifest.app !== parsed.app) {
+      release();
       throw invalid(
         'image_ref',
         `image_ref names app '${parsed.app}' but artifact sha256:${parsed.digest} is app '${artifact.manifest.app}'`,
@@ -262,7 +275,43 @@ export class BuildService {
       digest: artifact.digest,
       files: artifact.files,
       manifest: artifact.manifest,
+      release,
     };
+  }
+
+  /**
+   * Deletes a finished task: its record, its upload unless another task builds it too, and the
+   * artifact it built unless a deployment or another task names it. CONFLICT while it is pending
+   * or running.
+   */
+  async deleteTask(taskId: string, workspaceId?: string): Promise<void> {
+    const task = await this.getTask(taskId, workspaceId);
+    if (task.status === 'pending' || task.status === 'running' || this.inflight.has(taskId)) {
+      throw new EunhaError('CONFLICT', `task '${taskId}' is ${task.status}; delete it once it has finished`, {
+        status: task.status,
+      });
+    }
+    if (!(await this.opts.meta.deleteTask(taskId))) throw notFound('Task', taskId);
+    // The record first, then the blobs: a record never names a missing blob.
+    const named = new Set<string>();
+    for await (const t of eachTask(this.opts.meta, task.workspaceId)) {
+      if (t.sourcePath) named.add(sourceDir(t.sourcePath));
+    }
+    const dirs = new Set([sourcePrefix(task.workspaceId, taskId)]);
+    if (task.sourcePath) dirs.add(sourceDir(task.sourcePath));
+    for (const dir of dirs) {
+      if (!named.has(dir) && this.sourcesInUse.count(dir) === 0) await this.opts.blobs.deletePrefix(dir);
+    }
+    const digest = digestOfTask(task);
+    if (digest !== undefined) await this.collectArtifacts(task.workspaceId, [digest]);
+  }
+
+  /**
+   * Removes those of the workspace's artifacts that nothing names any more (after the deployment,
+   * task or function that named them was deleted). Answers how many went.
+   */
+  collectArtifacts(workspaceId: string, digests: Iterable<string>): Promise<number> {
+    return this.collector.collect(workspaceId, digests);
   }
 
   /** Refuses new work, fails the builds still waiting, waits for the running ones. */
@@ -304,6 +353,12 @@ export class BuildService {
       );
     }
     return this.admitting.take(workspaceId);
+  }
+
+  /** Room for `need` in the workspace's storage quota; call the release once it is stored. */
+  private async reserveStorage(workspaceId: string, need: StorageNeed): Promise<() => void> {
+    if (!this.opts.quota || (need.bytes <= 0 && need.blobs <= 0)) return () => {};
+    return this.opts.quota.reserve(workspaceId, need);
   }
 
   /** The workspace of a request; the seed's `ws-default` is created on first use. */
@@ -422,7 +477,11 @@ export class BuildService {
         image_url: built.imageUrl,
         file_path: job.sourcePath,
       };
-      await this.patch(job.taskId, { status: 'completed', result, error: null });
+      try {
+        await this.patch(job.taskId, { status: 'completed', result, error: null });
+      } finally {
+        built.release(); // the task names it now
+      }
       this.opts.logger?.info(
         { taskId: job.taskId, workspaceId: job.workspaceId, app: job.appName, digest: built.digest },
         'build completed',
@@ -465,10 +524,29 @@ export class BuildService {
       throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);
     }
     if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
-    const stored = await storeArtifact(this.opts.blobs, workspaceId, app, files);
+    const described = describeArtifact(app, files);
+    // Pinned until the task or deployment that names it is written (artifact-collector.ts).
+    const { value: stored, release } = await this.collector.pin(workspaceId, described.digest, async () => {
+      // Code built before (a redeploy, a rollback's rebuild) is stored already and costs nothing.
+      const present = await this.opts.blobs.list(manifestKey(workspaceId, described.digest));
+      const cost =
+        present.length > 0
+          ? { bytes: 0, blobs: 0 }
+          : {
+              bytes: described.manifest.files.reduce((n, f) => n + f.size, described.bytes.byteLength),
+              blobs: described.manifest.files.length + 1,
+            };
+      const unreserve = await this.reserveStorage(workspaceId, cost);
+      try {
+        return await storeArtifact(this.opts.blobs, workspaceId, app, files, described);
+      } finally {
+        unreserve();
+      }
+    });
     // The workspace was deleted while this built: its delete removed the blobs there were then,
     // and would leave these behind, where no record points.
     if (!(await this.opts.meta.getWorkspace(workspaceId))) {
+      release();
       for (const prefix of buildBlobPrefixes(workspaceId)) await this.opts.blobs.deletePrefix(prefix);
       throw notFound('Workspace', workspaceId);
     }
@@ -477,6 +555,7 @@ export class BuildService {
       imageUrl: formatImageRef(workspaceId, app, tag, stored.digest),
       manifestPath: stored.manifestKey,
       manifest: stored.manifest,
+      release,
     };
   }
 
@@ -517,4 +596,4 @@ export class BuildService {
   }
 }
 
-const ERROR_FOR_USER = new Set<string>(['VALIDATION_ERROR', 'NOT_FOUND']);
+const ERROR_FOR_USER = new Set<string>(['VALIDATION_ERROR', 'NOT_FOUND', 'QUOTA_EXCEEDED']);

@@ -3,6 +3,7 @@
 
 import type { Clock, IdSource } from '../core/ids.js';
 import type { BuildTask } from '../core/types.js';
+import type { StorageQuota } from '../core/storage-quota.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 import { artifactsPrefix, type ArtifactManifest } from './artifact.js';
 import type { SourceFiles } from './source.js';
@@ -38,6 +39,8 @@ export interface BuildServiceOptions {
   /** Overrides of the zip caps (entries, inflated bytes, ratio). */
   zipLimits?: Partial<ZipLimits>;
   logger?: BuildLogger;
+  /** Bytes and files each workspace may store; none: no limit. */
+  quota?: StorageQuota;
   /** Called once per build that ran (tasks and buildNow), with its duration, for metrics. */
   onBuildFinished?: (seconds: number, outcome: BuildOutcome) => void;
 }
@@ -68,6 +71,8 @@ export interface BuiltArtifact {
   /** Blob key of the manifest. */
   manifestPath: string;
   manifest: ArtifactManifest;
+  /** Lets the artifact be removed again; call once a record names it (artifact-collector.ts). */
+  release: () => void;
 }
 
 export interface ResolvedImage {
@@ -75,6 +80,8 @@ export interface ResolvedImage {
   digest: string;
   files: SourceFiles;
   manifest: ArtifactManifest;
+  /** As BuiltArtifact's. */
+  release: () => void;
 }
 
 export const INTERRUPTED_ERROR = 'interrupted: the server stopped while this task was running';

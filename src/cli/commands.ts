@@ -398,6 +398,15 @@ function messageOf(data: string): string | undefined {
 }
 
 export async function deployments(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
+  if (args[0] === 'delete') {
+    const [, fnRef, raw] = positionals(args, ['delete', 'function (id or name)', 'version']);
+    const version = intIn(raw!.replace(/^v/, ''), 'version', 1, 999_999_999)!;
+    const ws = workspaceOf(o);
+    const fn = await findFunction(api, ws, fnRef!);
+    await api.request('DELETE', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments/${version}`);
+    io.out(o.json ? JSON.stringify({ deleted: version }) : `deleted v${version} of ${fn.name}`);
+    return;
+  }
   const [ref] = positionals(args, ['function (id or name)']);
   const ws = workspaceOf(o);
   const fn = await findFunction(api, ws, ref!);
@@ -420,4 +429,24 @@ export async function rollback(api: ApiClient, args: string[], o: Options, io: I
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments/${version}/activate`,
   );
   io.out(o.json ? JSON.stringify(d) : `${fn.name} now runs v${d.version} ${d.digest.slice(0, 12)}`);
+}
+
+interface StorageReport {
+  usedBytes: number;
+  maxBytes: number;
+  usedFiles: number;
+  maxFiles: number;
+}
+
+/** What the workspace keeps in the blob store, against its quota. */
+export async function storage(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
+  positionals(args, []);
+  const ws = workspaceOf(o);
+  const r = await api.request<StorageReport>('GET', `/api/workspaces/${enc(ws)}/storage`);
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  io.out(
+    o.json
+      ? JSON.stringify(r)
+      : `${mib(r.usedBytes)} of ${mib(r.maxBytes)}, ${r.usedFiles} of ${r.maxFiles} files`,
+  );
 }

@@ -32,6 +32,9 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       stream is cut off resumes exactly where it was, trying
                                       for up to S seconds (default 30; 0: give up at once)
   deployments FN -w WS                its deployed versions
+  deployments delete FN VERSION -w WS delete an inactive version (and its artifact, if nothing
+                                      else names it): what makes room at the storage quota
+  storage -w WS                       what the workspace stores, against its quota
   rollback FN VERSION -w WS           make VERSION (3 or v3) the active one again, without a rebuild
 
   --url   the server (default $EUNHA_URL, else http://127.0.0.1:8000)
@@ -48,6 +51,7 @@ const COMMANDS: Record<string, Command> = {
   logs: commands.logs,
   deployments: commands.deployments,
   rollback: commands.rollback,
+  storage: commands.storage,
 };
 
 /** The server's address: http(s), and no credentials in it (they would be printed in messages). */

@@ -4,6 +4,7 @@
 
 import { DEFAULT_KV_MAX_BYTES } from '../core/kv.js';
 import { DEFAULT_LOG_MAX_BYTES } from '../core/log-quota.js';
+import { DEFAULT_STORAGE_LIMITS } from '../core/storage-quota.js';
 import { BlockList } from 'node:net';
 import { Resolver } from 'node:dns';
 import { MAX_OUTBOUND_REQUEST_BYTES, addNetwork, type OutboundOptions } from '../core/outbound-hosts.js';
@@ -75,6 +76,9 @@ export interface Config {
   logRetentionDays: number;
   /** Bytes a function's stored execution logs may count (core/log-quota.ts); the oldest go first. */
   logMaxBytesPerFunction: number;
+  /** What a workspace's blobs (code, build uploads, artifacts) may count together (services/storage-quota.ts). */
+  workspaceStorageMaxBytes: number;
+  workspaceStorageMaxFiles: number;
   /** Finished build tasks (and their uploaded sources) older than this many days are deleted (hourly). */
   taskRetentionDays: number;
   /** Functions' outbound HTTP (runtime/outbound-http.ts): on, exempt networks, time and size caps. */
@@ -323,6 +327,20 @@ export function loadConfig(env: Env): Config {
     unreadResponseTimeoutMs: int(env, 'EUNHA_UNREAD_RESPONSE_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
     logRetentionDays: int(env, 'EUNHA_LOG_RETENTION_DAYS', 7, 1, 3650),
     taskRetentionDays: int(env, 'EUNHA_TASK_RETENTION_DAYS', 30, 1, 3650),
+    workspaceStorageMaxBytes: int(
+      env,
+      'EUNHA_WORKSPACE_STORAGE_MAX_BYTES',
+      DEFAULT_STORAGE_LIMITS.maxBytes,
+      64 * 1024,
+      1024 ** 4,
+    ),
+    workspaceStorageMaxFiles: int(
+      env,
+      'EUNHA_WORKSPACE_STORAGE_MAX_FILES',
+      DEFAULT_STORAGE_LIMITS.maxFiles,
+      10,
+      100_000_000,
+    ),
     // At least 16 MiB: a single log can count ~2 MiB (64 KiB of lines and two 1-MiB bodies).
     logMaxBytesPerFunction: int(
       env,

@@ -78,7 +78,8 @@ export const ERROR_CATALOGUE = {
   QUOTA_EXCEEDED: {
     status: 507,
     fault: 'user',
-    description: 'A function’s key-value data would grow past its quota (the guest sees Error_Other).',
+    description:
+      'Data would grow past its quota: a workspace’s stored code, uploads and artifacts, or a function’s key-value data (the guest sees Error_Other).',
   },
   DEPENDENCY_UNAVAILABLE: {
     status: 503,

@@ -406,6 +406,42 @@ export const AT_CAP = {
   ],
 };
 
+/** The answer of a store past the workspace's storage quota (core/storage-quota.ts). */
+export const OUT_OF_STORAGE = {
+  ...ErrorBody,
+  description:
+    '`QUOTA_EXCEEDED`: storing this would take the workspace past its storage quota (bytes or files); delete deployments, build tasks or functions it no longer needs',
+  examples: [
+    {
+      error: {
+        code: 'QUOTA_EXCEEDED',
+        message:
+          "workspace 'ws-a' is out of storage: 2.0 MiB more would take it past its 1024.0 MiB (it stores 1023.1 MiB). Delete deployments, build tasks or functions it no longer needs (GET /api/workspaces/{ws}/storage shows what it stores)",
+        details: {
+          workspace: 'ws-a',
+          resource: 'bytes',
+          limit: 1073741824,
+          used: 1072798105,
+          requested: 2097152,
+        },
+      },
+    },
+  ],
+};
+
+export const WorkspaceStorage = Type.Object(
+  {
+    usedBytes: Type.Integer({ description: 'Bytes of its functions’ code, build uploads and artifacts' }),
+    maxBytes: Type.Integer({ description: 'Its quota of bytes (EUNHA_WORKSPACE_STORAGE_MAX_BYTES)' }),
+    usedFiles: Type.Integer({ description: 'Files stored (each artifact is its files and a manifest)' }),
+    maxFiles: Type.Integer({ description: 'Its quota of files (EUNHA_WORKSPACE_STORAGE_MAX_FILES)' }),
+  },
+  {
+    description: 'What the workspace keeps in the blob store, against its quota',
+    examples: [{ usedBytes: 5242880, maxBytes: 1073741824, usedFiles: 12, maxFiles: 20000 }],
+  },
+);
+
 export const ApiKeyCreate = Type.Object(
   {
     name: Type.Optional(Type.Union([Type.String(nameRules), Type.Null()])),

@@ -13,6 +13,12 @@ import type { FunctionService } from '../services/functions.js';
 import type { MetadataStore } from '../store/ports.js';
 import type { LocalTarget } from './local-target.js';
 
+/** An artifact kept from removal until `release` (once a deployment names it). */
+export interface PinnedArtifact {
+  digest: string;
+  release: () => void;
+}
+
 /** What deploying needs from the build module. */
 export interface ArtifactSource {
   buildNow(
@@ -20,8 +26,10 @@ export interface ArtifactSource {
     appName: string,
     files: Record<string, Uint8Array>,
     env: Record<string, string>,
-  ): Promise<{ digest: string; imageUrl: string }>;
-  resolveImage(ref: string): Promise<{ workspaceId: string; digest: string }>;
+  ): Promise<PinnedArtifact & { imageUrl: string }>;
+  resolveImage(ref: string): Promise<PinnedArtifact & { workspaceId: string }>;
+  /** Removes those of the artifacts that nothing names any more. */
+  collectArtifacts(workspaceId: string, digests: Iterable<string>): Promise<number>;
 }
 
 export interface DeploymentView extends Omit<Deployment, 'config'> {
@@ -83,7 +91,7 @@ export class DeploymentService {
         err.headers,
       );
     }
-    return this.deploy(fn, built.digest, built.imageUrl);
+    return this.deploy(fn, built, built.imageUrl);
   }
 
   /** POST /api/v1/deploy: an image built earlier, bound to a function. */
@@ -104,7 +112,7 @@ export class DeploymentService {
     // Before the artifact is read: a function that could never fit needs none of it.
     this.deps.target.checkFits(fn);
     const image = await this.deps.artifacts.resolveImage(imageRef);
-    return this.deploy(fn, image.digest, imageRef);
+    return this.deploy(fn, image, imageRef);
   }
 
   async list(workspaceId: string, functionId: string): Promise<DeploymentView[]> {
@@ -117,6 +125,20 @@ export class DeploymentService {
     const d = await this.deps.meta.getDeployment(functionId, version);
     if (!d) throw notFound('Deployment', `${functionId} v${version}`);
     return this.view(await this.goLive(fn, d));
+  }
+
+  /**
+   * Deletes an inactive version (CONFLICT for the active one) and its artifact, unless another
+   * deployment or a build task still names it: what makes room in a workspace at its storage quota.
+   */
+  async remove(workspaceId: string, functionId: string, version: number): Promise<void> {
+    const fn = await this.deps.functions.require(workspaceId, functionId);
+    // In turn with activations: a version being activated is not deleted under it.
+    const removed = await this.deps.target.exclusive(fn.id, () =>
+      this.deps.meta.deleteDeployment(fn.id, version),
+    );
+    if (!removed) throw notFound('Deployment', `${functionId} v${version}`);
+    await this.deps.artifacts.collectArtifacts(workspaceId, [removed.digest]);
   }
 
   /**
@@ -192,25 +214,32 @@ export class DeploymentService {
     if (updated) this.deps.target.functionChanged(updated);
   }
 
-  private async deploy(fn: FunctionRecord, digest: string, imageRef: string): Promise<DeploymentView> {
-    const created = await this.deps.meta.createDeployment({
-      workspaceId: fn.workspaceId,
-      functionId: fn.id,
-      digest,
-      imageRef,
-      config: {
-        runtime: fn.runtime,
-        memory: fn.memory,
-        timeout: fn.timeout,
-        minWarm: fn.minWarm ?? 0,
-        maxInstances: fn.maxInstances ?? null,
-        allowedOutboundHosts: [...(fn.allowedOutboundHosts ?? [])],
-        environmentVariables: { ...fn.environmentVariables },
-        // Still sealed: the snapshot is opened only when a version is loaded into the runtime.
-        secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },
-      },
-      createdAt: this.deps.clock().toISOString(),
-    });
+  private async deploy(
+    fn: FunctionRecord,
+    artifact: PinnedArtifact,
+    imageRef: string,
+  ): Promise<DeploymentView> {
+    const created = await this.deps.meta
+      .createDeployment({
+        workspaceId: fn.workspaceId,
+        functionId: fn.id,
+        digest: artifact.digest,
+        imageRef,
+        config: {
+          runtime: fn.runtime,
+          memory: fn.memory,
+          timeout: fn.timeout,
+          minWarm: fn.minWarm ?? 0,
+          maxInstances: fn.maxInstances ?? null,
+          allowedOutboundHosts: [...(fn.allowedOutboundHosts ?? [])],
+          environmentVariables: { ...fn.environmentVariables },
+          // Still sealed: the snapshot is opened only when a version is loaded into the runtime.
+          secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },
+        },
+        createdAt: this.deps.clock().toISOString(),
+      })
+      // Named by the record now (or never will be): it may be removed again once nothing names it.
+      .finally(artifact.release);
     return this.view(await this.goLive(fn, created));
   }
 

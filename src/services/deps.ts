@@ -2,6 +2,7 @@
 
 import type { SecretBox } from '../auth/secrets.js';
 import type { Clock, IdSource } from '../core/ids.js';
+import type { StorageQuota } from '../core/storage-quota.js';
 import type { FunctionRecord } from '../core/types.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 
@@ -19,6 +20,10 @@ export interface ServiceDeps {
   events?: FunctionEvents;
   /** Seals secret environment variables; without it, creating one is refused. */
   secrets?: SecretBox;
+  /** Room in the workspace's storage for function code; without it, no limit. */
+  quota?: StorageQuota;
+  /** Removes the artifacts of deleted deployments that nothing else names (the build service). */
+  artifacts?: { collectArtifacts(workspaceId: string, digests: Iterable<string>): Promise<number> };
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

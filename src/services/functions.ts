@@ -243,10 +243,13 @@ export class FunctionService {
 
   private async deleteAlone(workspaceId: string, functionId: string): Promise<void> {
     await this.require(workspaceId, functionId);
+    // Read before they go with the function: their artifacts go too, unless something else names them.
+    const digests = (await this.deps.meta.listDeployments(functionId)).map((d) => d.digest);
     const removed = await this.deps.meta.deleteFunction(workspaceId, functionId);
     if (!removed) throw notFound('Function', functionId);
     await this.deps.events?.deleted(functionId);
     await this.deps.blobs.deletePrefix(codeKeyPrefix(workspaceId, functionId));
+    await this.deps.artifacts?.collectArtifacts(workspaceId, digests);
   }
 
   /**
@@ -306,7 +309,16 @@ export class FunctionService {
     source: Buffer,
   ): Promise<{ key: string; sha: string }> {
     const location = this.codeLocation(workspaceId, functionId, source);
-    await this.deps.blobs.put(location.key, source);
+    // The same code again is the same key (content-addressed): stored already, it costs nothing.
+    const present = (await this.deps.blobs.list(location.key)).length > 0;
+    const release = present
+      ? () => {}
+      : await this.deps.quota?.reserve(workspaceId, { bytes: source.byteLength, blobs: 1 });
+    try {
+      await this.deps.blobs.put(location.key, source);
+    } finally {
+      release?.();
+    }
     return location;
   }
 

@@ -9,7 +9,7 @@
 //   build-sources/{ws}/{task}/…     kept while task {task} of {ws} exists, or a task's sourcePath is in it
 // Other top-level prefixes are not this module's and are left alone.
 
-import { artifactPrefix, manifestKey, parseImageRef, sourceDir, sourcePrefix } from '../build/index.js';
+import { artifactPrefix, digestOfTask, sourceDir, sourcePrefix } from '../build/index.js';
 import { eachTask } from '../store/lookups.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
 import { codeKeyPrefix } from './deps.js';
@@ -34,16 +34,8 @@ async function references(meta: MetadataStore): Promise<Set<string>> {
       named.add(sourcePrefix(ws.id, task.taskId));
       // A push builds an earlier upload, which stays under that upload's task (maybe deleted since).
       if (task.sourcePath) named.add(sourceDir(task.sourcePath));
-      const { image_url: image, wasm_path: manifest } = task.result ?? {};
-      if (manifest) named.add(manifest);
-      if (image) {
-        try {
-          const ref = parseImageRef(image);
-          named.add(artifactPrefix(ref.workspaceId, ref.digest));
-        } catch {
-          // Not a local image: it names no artifact here (its manifest key, if any, still counts).
-        }
-      }
+      const digest = digestOfTask(task);
+      if (digest !== undefined) named.add(artifactPrefix(ws.id, digest));
     }
   }
   return named;
@@ -74,8 +66,7 @@ export async function sweepOrphanBlobs(meta: MetadataStore, blobs: BlobStore): P
     if (key.startsWith(`${codeKeyPrefix(ws)}/`)) {
       if (!named.has(key)) await remove('code', blobs.delete(key));
     } else if (key.startsWith(`${artifact}/`)) {
-      // Named by its prefix (a deployment, a task's image) or its manifest key (a task's wasm_path).
-      if (!named.has(artifact) && !named.has(manifestKey(ws, id))) await removePrefix('artifacts', artifact);
+      if (!named.has(artifact)) await removePrefix('artifacts', artifact);
     } else if (key.startsWith(`${source}/`)) {
       if (!named.has(source)) await removePrefix('sources', source);
     }

@@ -1,7 +1,8 @@
 // Workspace use cases: create, read with true rolling-24h statistics, update, and a delete that
 // leaves nothing behind (functions, their code blobs, tasks, logs, key-value data).
 
-import { notFound } from '../core/errors.js';
+import { EunhaError, notFound } from '../core/errors.js';
+import type { StorageReport } from '../core/storage-quota.js';
 import type { InvocationStats, Workspace } from '../core/types.js';
 import type { WorkspaceCreate, WorkspaceUpdate } from '../core/schemas.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
@@ -71,6 +72,13 @@ export class WorkspaceService {
     // record that points at a missing blob.
     await this.deps.blobs.deletePrefix(codeKeyPrefix(id));
     for (const prefix of this.extraPrefixes(id)) await this.deps.blobs.deletePrefix(prefix);
+  }
+
+  /** What the workspace keeps in the blob store, against its quota. */
+  async storage(id: string): Promise<StorageReport> {
+    await requireWorkspace(this.deps.meta, id);
+    if (!this.deps.quota) throw new EunhaError('INTERNAL_ERROR', 'no storage quota is configured');
+    return this.deps.quota.report(id);
   }
 
   private async view(ws: Workspace): Promise<WorkspaceView> {

@@ -9,6 +9,7 @@
 //   key-value entry  FN#{fn}          KV#{store}#{key}      (store name escaped, see kvSk)
 //   key-value usage  FN#{fn}          KVUSAGE               bytes the function's entries count
 //   deployment       FN#{fn}          DEPLOY#{version}      (zero-padded, see deploySk)
+//   version floor    FN#{fn}          DEPLOYFLOOR           highest deleted version
 //   API key          WS#{ws}          KEY#{id}
 // Secondary key (gsi1pk / gsi1sk), what the seed lacked:
 //   workspace        WORKSPACES       {createdAt}#{ws}      list all workspaces, oldest first
@@ -57,6 +58,11 @@ export const versionOfDeploySk = (sk: string): number => Number(sk.slice(DEPLOY_
  */
 export const kvStorePrefix = (store: string): string => `${KV_SK_PREFIX}${encodeURIComponent(store)}#`;
 export const kvSk = (store: string, key: string): string => `${kvStorePrefix(store)}${key}`;
+/**
+ * FN#{fn}/DEPLOYFLOOR: the highest version deleted so far (deleteDeployment). New versions count on
+ * from it, so a number once given never names another deployment.
+ */
+export const DEPLOY_FLOOR_SK = 'DEPLOYFLOOR';
 /** The one row holding how many bytes a function's key-value entries count against its quota. */
 export const KV_USAGE_SK = 'KVUSAGE';
 /** The one row holding how many logs a function has stored and how many bytes they count. */

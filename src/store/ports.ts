@@ -151,6 +151,11 @@ export interface MetadataStore {
    * undefined if no such version.
    */
   activateDeployment(functionId: string, version: number): Promise<Deployment | undefined>;
+  /**
+   * Removes an inactive version and resolves to it (undefined if there is none); CONFLICT when it
+   * is the active one. Its number is never given to another deployment of the function.
+   */
+  deleteDeployment(functionId: string, version: number): Promise<Deployment | undefined>;
   /** Every active deployment across all functions (for restoring them at start-up), without a table scan. */
   listActiveDeployments(): Promise<Deployment[]>;
 
@@ -187,5 +192,12 @@ export interface BlobStore {
    * sorted. Keys are validated by blob-keys.ts in every adapter (VALIDATION_ERROR, field 'key').
    */
   list(prefix: string): Promise<string[]>;
+  /** How many blobs `list(prefix)` would give, and their bytes together (0 and 0 for none). */
+  usage(prefix: string): Promise<BlobUsage>;
   close(): Promise<void>;
+}
+
+export interface BlobUsage {
+  bytes: number;
+  blobs: number;
 }

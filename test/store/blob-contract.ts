@@ -114,6 +114,23 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore): void {
         assert.deepEqual(await store.list('missing'), []);
       }));
 
+    test('usage counts the blobs list names and their bytes: whole segments, a key alone, none', () =>
+      withStore(async (store) => {
+        await store.put('a/b', filled(10, 1));
+        await store.put('a/x/y', filled(300, 2));
+        await store.put('a/b.c', filled(7, 3));
+        await store.put('ab/c', filled(1000, 4));
+        await store.put('a/empty', new Uint8Array(0));
+        assert.deepEqual(await store.usage('a'), { bytes: 317, blobs: 4 });
+        assert.deepEqual(await store.usage('a/'), { bytes: 317, blobs: 4 });
+        assert.deepEqual(await store.usage('a/b'), { bytes: 10, blobs: 1 }, 'a/b.c is not under a/b');
+        assert.deepEqual(await store.usage(''), { bytes: 1317, blobs: 5 });
+        assert.deepEqual(await store.usage('missing/x'), { bytes: 0, blobs: 0 });
+        await store.put('a/b', filled(50, 5));
+        await store.delete('a/x/y');
+        assert.deepEqual(await store.usage('a'), { bytes: 57, blobs: 3 }, 'after an overwrite and a delete');
+      }));
+
     test('deletePrefix removes the subtree and the key itself, nothing beside it', () =>
       withStore(async (store) => {
         const keys = [
@@ -176,7 +193,10 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore): void {
             await assert.rejects(store.delete(key), refused);
             await assert.rejects(store.deletePrefix(key), refused);
             // As a listing prefix, '' means everything and one trailing '/' is tolerated.
-            if (!LISTABLE_PREFIXES.has(key)) await assert.rejects(store.list(key), refused);
+            if (!LISTABLE_PREFIXES.has(key)) {
+              await assert.rejects(store.list(key), refused);
+              await assert.rejects(store.usage(key), refused);
+            }
             assert.deepEqual(await store.list(''), []);
           }));
       }

@@ -10,7 +10,8 @@ import type { BuildService } from '../../build/index.js';
 import { invalid } from '../../core/errors.js';
 import { decodeCursor } from '../../core/page-cursor.js';
 import type { BuildTask } from '../../core/types.js';
-import { ErrorBody } from '../../core/schemas.js';
+import { ErrorBody, OUT_OF_STORAGE } from '../../core/schemas.js';
+import { Type } from 'typebox';
 import { ADMIN, type Scopes } from '../../auth/policy.js';
 import { DEFAULT_TAG, DEFAULT_WORKSPACE_ID } from '../../build/names.js';
 import {
@@ -53,7 +54,7 @@ const accepted = (t: BuildTask, message: string) => ({
 // 413 and 415 for the uploads come from api/documented-errors.ts, which adds them to body methods.
 const errors = { 400: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 // The uploads add what their form's arrival can end in: too many at once, or too slow.
-const uploadErrors = { ...errors, 408: ErrorBody, 429: ErrorBody };
+const uploadErrors = { ...errors, 408: ErrorBody, 429: ErrorBody, 507: OUT_OF_STORAGE };
 
 /** `scopes` is omitted only by harnesses that mount these routes without the guard; fail closed then. */
 export async function buildRoutes(
@@ -197,6 +198,26 @@ export async function buildRoutes(
       // An empty ?workspace_id= means "not given", as HTML forms and some clients send it.
       async (req) =>
         taskStatus(await builds.getTask(req.params.task_id, req.query.workspace_id || undefined)),
+    );
+
+    app.delete(
+      '/api/v1/tasks/:task_id',
+      {
+        config: { auth: ofTask },
+        schema: {
+          tags,
+          summary: 'Delete a finished build task',
+          description:
+            'Removes the task, its upload (unless another task builds it) and the artifact it built (unless a deployment or another task names it). A pending or running task cannot be deleted (409). `workspace_id`, when given, must match.',
+          params: TaskParams,
+          querystring: TaskQuery,
+          response: { 204: Type.Null({ description: 'Deleted' }), 409: ErrorBody, ...errors },
+        },
+      },
+      async (req, reply) => {
+        await builds.deleteTask(req.params.task_id, req.query.workspace_id || undefined);
+        return reply.code(204).send(null);
+      },
     );
 
     app.get(

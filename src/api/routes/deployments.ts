@@ -14,7 +14,7 @@ import {
   ScaffoldRequest,
   ScaffoldResponse,
 } from '../../core/deploy-schemas.js';
-import { ErrorBody, FunctionParams } from '../../core/schemas.js';
+import { ErrorBody, FunctionParams, OUT_OF_STORAGE } from '../../core/schemas.js';
 import { parseVersion, type DeploymentService } from '../../deploy/deployments.js';
 import { appNameFromImage, spinAppYaml } from '../../deploy/spinapp.js';
 
@@ -37,7 +37,7 @@ export async function deploymentRoutes(
         description:
           'Creates the next deployment version (artifact digest + config snapshot), loads it in the runtime and makes it active.',
         params: FunctionParams,
-        response: { 201: Deployment, ...errors },
+        response: { 201: Deployment, 507: OUT_OF_STORAGE, ...errors },
       },
     },
     async (req, reply) =>
@@ -71,6 +71,28 @@ export async function deploymentRoutes(
       deployments.activate(req.params.workspace_id, req.params.function_id, parseVersion(req.params.version)),
   );
 
+  app.delete(
+    '/api/workspaces/:workspace_id/functions/:function_id/deployments/:version',
+    {
+      config: { auth: scope.workspaceParam },
+      schema: {
+        tags: ['Deployments'],
+        summary: 'Delete an inactive deployment version',
+        description:
+          'Removes the version and, unless another deployment or a build task names it, its artifact: what makes room in a workspace at its storage quota. The active version cannot be deleted (409); its number is never given again.',
+        params: DeploymentParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), 409: ErrorBody, ...errors },
+      },
+    },
+    async (req, reply) => {
+      await deployments.remove(
+        req.params.workspace_id,
+        req.params.function_id,
+        parseVersion(req.params.version),
+      );
+      return reply.code(204).send(null);
+    },
+  );
   app.post(
     '/api/v1/deploy',
     {

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import {
   AT_CAP,
+  OUT_OF_STORAGE,
   ErrorBody,
   FunctionConfig,
   FunctionCreate,
@@ -35,7 +36,7 @@ export async function functionRoutes(
         description: 'The code is the base64 of a Python file written for the Spin Python SDK.',
         params: WorkspaceParams,
         body: FunctionCreate,
-        response: { 201: FunctionConfig, 409: AT_CAP, ...errors },
+        response: { 201: FunctionConfig, 409: AT_CAP, 507: OUT_OF_STORAGE, ...errors },
       },
     },
     async (req, reply) => reply.code(201).send(await functions.create(req.params.workspace_id, req.body)),
@@ -75,7 +76,7 @@ export async function functionRoutes(
         summary: 'Update a function',
         params: FunctionParams,
         body: FunctionUpdate,
-        response: { 200: FunctionConfig, ...errors },
+        response: { 200: FunctionConfig, 507: OUT_OF_STORAGE, ...errors },
       },
     },
     async (req) => functions.update(req.params.workspace_id, req.params.function_id, req.body),
@@ -87,7 +88,8 @@ export async function functionRoutes(
       schema: {
         tags,
         summary: 'Delete a function',
-        description: 'Removes the function, its code, its logs and its key-value data.',
+        description:
+          'Removes the function, its code, its logs, its key-value data, its deployments and their artifacts (those no other deployment or build task names).',
         params: FunctionParams,
         response: { 204: Type.Null({ description: 'Deleted' }), ...errors },
       },

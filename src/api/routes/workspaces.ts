@@ -9,6 +9,7 @@ import {
   Workspace,
   WorkspaceCreate,
   WorkspaceParams,
+  WorkspaceStorage,
   WorkspaceUpdate,
 } from '../../core/schemas.js';
 import { canSeeWorkspace } from '../../auth/guard.js';
@@ -63,6 +64,21 @@ export async function workspaceRoutes(
       },
     },
     async (req) => workspaces.get(req.params.workspace_id),
+  );
+  app.get(
+    '/api/workspaces/:workspace_id/storage',
+    {
+      config: { auth: scope.workspaceParam },
+      schema: {
+        tags,
+        summary: 'What the workspace stores, against its quota',
+        description:
+          'Bytes and files of its functions’ code, build uploads and artifacts together. A build, deploy or code change that would pass either quota is refused with 507 `QUOTA_EXCEEDED`; deleting deployments, build tasks or functions makes room.',
+        params: WorkspaceParams,
+        response: { 200: WorkspaceStorage, ...errors },
+      },
+    },
+    async (req) => workspaces.storage(req.params.workspace_id),
   );
   app.patch(
     '/api/workspaces/:workspace_id',

@@ -7,7 +7,7 @@ import { lstat, mkdir, open, readdir, rm, rmdir, unlink } from 'node:fs/promises
 import { dirname, join } from 'node:path';
 import { EunhaError } from '../../core/errors.js';
 import { validateBlobKey, validateBlobPrefix } from '../blob-keys.js';
-import type { BlobStore } from '../ports.js';
+import type { BlobStore, BlobUsage } from '../ports.js';
 import { writeFileAtomic } from './atomic-write.js';
 import {
   TEMP_MARK,
@@ -30,6 +30,16 @@ export function unavailable(err: unknown, key: string): unknown {
   const code = errnoCode(err);
   if (code === undefined || !STORAGE_FAULTS.has(code)) return err;
   return new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store: cannot write '${key}' (${code})`, { code });
+}
+
+/** A file removed by a concurrent delete between readdir and lstat counts 0. */
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await lstat(path)).size;
+  } catch (err) {
+    if (isMissing(err)) return 0;
+    throw err;
+  }
 }
 
 function conflict(key: string, why: string): EunhaError {
@@ -122,22 +132,40 @@ export class FsBlobStore implements BlobStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    await this.visit(prefix, false, (key) => void keys.push(key));
+    // Code-unit order equals byte order here: the key alphabet is ASCII.
+    return keys.sort();
+  }
+
+  async usage(prefix: string): Promise<BlobUsage> {
+    const usage = { bytes: 0, blobs: 0 };
+    await this.visit(prefix, true, (_key, size) => {
+      usage.bytes += size;
+      usage.blobs++;
+    });
+    return usage;
+  }
+
+  /** Calls `found` with the key of every blob `list(prefix)` names, and its size if `sizes` (else 0). */
+  private async visit(
+    prefix: string,
+    sizes: boolean,
+    found: (key: string, size: number) => void,
+  ): Promise<void> {
     this.check();
     const segments = validateBlobPrefix(prefix);
     const base = segments.length === 0 ? this.root : pathOfSegments(this.root, segments);
     let info;
     try {
-      if (segments.length > 0 && !(await realDirInside(this.root, dirname(base)))) return [];
+      if (segments.length > 0 && !(await realDirInside(this.root, dirname(base)))) return;
       info = await lstat(base);
     } catch (err) {
-      if (isMissing(err)) return [];
+      if (isMissing(err)) return;
       throw err;
     }
-    const keys: string[] = [];
-    if (info.isFile()) keys.push(segments.join('/'));
-    else if (info.isDirectory()) await this.walk(base, segments, keys);
-    // Code-unit order equals byte order here: the key alphabet is ASCII.
-    return keys.sort();
+    if (info.isFile()) found(segments.join('/'), info.size);
+    else if (info.isDirectory()) await this.walk(base, segments, sizes, found);
   }
 
   async close(): Promise<void> {
@@ -180,7 +208,12 @@ export class FsBlobStore implements BlobStore {
     return removed;
   }
 
-  private async walk(dir: string, segments: string[], out: string[]): Promise<void> {
+  private async walk(
+    dir: string,
+    segments: string[],
+    sizes: boolean,
+    found: (key: string, size: number) => void,
+  ): Promise<void> {
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -191,9 +224,10 @@ export class FsBlobStore implements BlobStore {
     for (const entry of entries) {
       if (isTempName(entry.name)) continue;
       const next = [...segments, entry.name];
+      const path = join(dir, entry.name);
       // Symlinks and other special files are never created by this store: they are not blobs.
-      if (entry.isDirectory()) await this.walk(join(dir, entry.name), next, out);
-      else if (entry.isFile()) out.push(next.join('/'));
+      if (entry.isDirectory()) await this.walk(path, next, sizes, found);
+      else if (entry.isFile()) found(next.join('/'), sizes ? await sizeOf(path) : 0);
     }
   }
 

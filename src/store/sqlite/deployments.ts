@@ -2,10 +2,11 @@
 // function's partition so they go when the function (or its workspace) goes, with no extra delete.
 // Only the active one carries gsi1 ACTIVE_DEPLOYMENTS/{fn}: start-up finds every active deployment
 // with one index range, and switching versions rewrites two rows instead of searching for a flag.
-import { notFound } from '../../core/errors.js';
+import { EunhaError, notFound } from '../../core/errors.js';
 import type { Deployment } from '../../core/types.js';
 import {
   ACTIVE_DEPLOYMENTS_GSI_PK,
+  DEPLOY_FLOOR_SK,
   DEPLOY_SK_PREFIX,
   activeDeploymentGsiSk,
   deploySk,
@@ -59,14 +60,16 @@ export class Deployments {
   /**
    * Call inside an IMMEDIATE transaction: the function check, reading the highest version and the
    * insert then happen under the write lock, so concurrent creates (from any connection) never see
-   * the same highest version. Versions are never deleted one by one, so max + 1 never reuses one.
+   * the same highest version. Numbering goes on past the highest version deleted (the floor row),
+   * so a version number is never given twice.
    */
   create(input: NewDeployment): Deployment {
     if (!this.functions.get(input.workspaceId, input.functionId))
       throw notFound('Function', input.functionId);
     const latest = this.latestStmt.get(fnPk(input.functionId), DEPLOY_SK_PREFIX, DEPLOYS_END);
+    const highest = Math.max(latest ? versionOfDeploySk(latest.sk) : 0, this.floor(input.functionId));
     // Pinned after the spread: an untyped caller cannot choose its version or activate on create.
-    const d: Deployment = { ...input, version: latest ? versionOfDeploySk(latest.sk) + 1 : 1, active: false };
+    const d: Deployment = { ...input, version: highest + 1, active: false };
     // insert, not upsert: were the lock ever bypassed, a duplicate version fails instead of overwriting.
     this.write(d, 'insert');
     return d;
@@ -95,6 +98,33 @@ export class Deployments {
     const next: Deployment = { ...target, active: true };
     this.write(next, 'upsert');
     return next;
+  }
+
+  /**
+   * Call inside a transaction: removes an inactive version; CONFLICT for the active one (checked in
+   * the same step as the delete, so an activation cannot slip between them).
+   */
+  remove(functionId: string, version: number): Deployment | undefined {
+    const d = this.get(functionId, version);
+    if (!d) return undefined;
+    if (d.active) {
+      throw new EunhaError(
+        'CONFLICT',
+        `deployment v${version} is the active version; activate another one before deleting it`,
+        { version },
+      );
+    }
+    const pk = fnPk(functionId);
+    this.items.delete(pk, deploySk(version));
+    if (version > this.floor(functionId)) {
+      this.items.upsert({ pk, sk: DEPLOY_FLOOR_SK, kind: 'deployfloor', data: JSON.stringify({ version }) });
+    }
+    return d;
+  }
+
+  private floor(functionId: string): number {
+    const data = parseRecord<{ version: number }>(this.items.getData(fnPk(functionId), DEPLOY_FLOOR_SK));
+    return data?.version ?? 0;
   }
 
   listActive(): Deployment[] {

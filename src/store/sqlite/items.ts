@@ -16,6 +16,7 @@ export type ItemKind =
   | 'kv'
   | 'kvusage'
   | 'deployment'
+  | 'deployfloor'
   | 'apikey';
 
 export interface ItemRow {

@@ -171,6 +171,9 @@ export class SqliteMetadataStore implements MetadataStore {
   activateDeployment(functionId: string, version: number): Promise<Deployment | undefined> {
     return this.tx(() => this.deployments.activate(functionId, version));
   }
+  deleteDeployment(functionId: string, version: number): Promise<Deployment | undefined> {
+    return this.tx(() => this.deployments.remove(functionId, version));
+  }
   listActiveDeployments(): Promise<Deployment[]> {
     return this.run(() => this.deployments.listActive());
   }

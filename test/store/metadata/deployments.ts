@@ -134,6 +134,28 @@ export function deploymentTests(withStore: WithStore): void {
       assert.deepEqual(await store.listActiveDeployments(), [{ ...before[1], active: true }]);
     }));
 
+  test('deployment: an inactive version can be deleted, the active one not; numbers are never given twice', () =>
+    withStore(async (store) => {
+      const [f] = await functionsIn(store, 1);
+      const ds = await deploy(store, f!, 3);
+      await store.activateDeployment(f!.id, 2);
+      await assert.rejects(store.deleteDeployment(f!.id, 2), eunhaError('CONFLICT'));
+      assert.deepEqual(await activeVersions(store, f!), [2], 'the refused delete changed nothing');
+      assert.deepEqual(await store.deleteDeployment(f!.id, 3), ds[2]);
+      assert.equal(await store.deleteDeployment(f!.id, 3), undefined, 'already gone');
+      assert.equal(await store.deleteDeployment(uid('missing'), 1), undefined);
+      assert.deepEqual(versions(await store.listDeployments(f!.id)), [2, 1]);
+      assert.equal(await store.getDeployment(f!.id, 3), undefined);
+      // v3 was the highest: the next is v4, not a second v3.
+      assert.equal((await store.createDeployment(deployment(f!))).version, 4);
+      assert.deepEqual(await store.deleteDeployment(f!.id, 1), ds[0]);
+      assert.equal((await store.createDeployment(deployment(f!))).version, 5, 'a lower delete moves nothing');
+      assert.deepEqual(versions(await store.listDeployments(f!.id)), [5, 4, 2]);
+      // Deleting the function leaves nothing of its versions behind, the floor included.
+      await store.deleteFunction(f!.workspaceId, f!.id);
+      assert.deepEqual(mentions(await store.dumpKeys(), [f!.id]), []);
+    }));
+
   test('deployment: listActiveDeployments returns the one active version of each function', () =>
     withStore(async (store) => {
       assert.deepEqual(await store.listActiveDeployments(), []);
