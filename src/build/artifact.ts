@@ -8,6 +8,7 @@
 
 import { createHash } from 'node:crypto';
 import { EunhaError, notFound } from '../core/errors.js';
+import type { StorageNeed } from '../core/storage-quota.js';
 import type { BlobStore } from '../store/ports.js';
 import { checkFilePath } from './paths.js';
 import { ENTRY_FILE, type SourceFiles } from './source.js';
@@ -112,6 +113,21 @@ export async function storeArtifact(
   const storedManifest = existing.has(mKey) ? await blobs.get(mKey) : undefined;
   if (!storedManifest || sha256(storedManifest) !== digest) await blobs.put(mKey, bytes);
   return { digest, manifest, manifestKey: mKey };
+}
+
+/**
+ * The bytes and files storing an artifact would add: none when it is stored already (code built
+ * before: a redeploy, a rollback's rebuild), else its files and its manifest.
+ */
+export async function artifactCost(
+  blobs: BlobStore,
+  workspaceId: string,
+  described: ReturnType<typeof describeArtifact>,
+): Promise<StorageNeed> {
+  if ((await blobs.list(manifestKey(workspaceId, described.digest))).length > 0)
+    return { bytes: 0, blobs: 0 };
+  const { files } = described.manifest;
+  return { bytes: files.reduce((n, f) => n + f.size, described.bytes.byteLength), blobs: files.length + 1 };
 }
 
 const corrupt = (digest: string, why: string): EunhaError =>

@@ -12,7 +12,7 @@ import { eachTask, requireWorkspace } from '../store/lookups.js';
 import type { StorageNeed } from '../core/storage-quota.js';
 import type { TaskPatch } from '../store/ports.js';
 import { ArtifactCollector, digestOfTask } from './artifact-collector.js';
-import { describeArtifact, loadArtifact, manifestKey, storeArtifact } from './artifact.js';
+import { artifactCost, describeArtifact, loadArtifact, storeArtifact } from './artifact.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
 import {
   DEFAULT_TAG,
@@ -527,15 +527,7 @@ export class BuildService {
     const described = describeArtifact(app, files);
     // Pinned until the task or deployment that names it is written (artifact-collector.ts).
     const { value: stored, release } = await this.collector.pin(workspaceId, described.digest, async () => {
-      // Code built before (a redeploy, a rollback's rebuild) is stored already and costs nothing.
-      const present = await this.opts.blobs.list(manifestKey(workspaceId, described.digest));
-      const cost =
-        present.length > 0
-          ? { bytes: 0, blobs: 0 }
-          : {
-              bytes: described.manifest.files.reduce((n, f) => n + f.size, described.bytes.byteLength),
-              blobs: described.manifest.files.length + 1,
-            };
+      const cost = await artifactCost(this.opts.blobs, workspaceId, described);
       const unreserve = await this.reserveStorage(workspaceId, cost);
       try {
         return await storeArtifact(this.opts.blobs, workspaceId, app, files, described);
