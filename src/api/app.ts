@@ -86,6 +86,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: deps.config.requestTimeoutMs,
     keepAliveTimeout: deps.config.keepAliveTimeoutMs,
     http: {
+      // Node's own refusal of an HTTP/1.1 request without Host is a bare 400; the hook below
+      // answers it in the envelope.
+      requireHostHeader: false,
       headersTimeout: deps.config.headersTimeoutMs,
       // Node checks both deadlines on this timer, so a deadline is enforced up to one interval
       // late: a tenth of the header deadline keeps that slack small (100 ms – 1 s).
@@ -120,6 +123,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (closing) {
       void reply.header('connection', 'close');
       throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
+    }
+    const { httpVersionMajor: major, httpVersionMinor: minor } = req.raw;
+    if (req.headers.host === undefined && (major > 1 || (major === 1 && minor >= 1))) {
+      void reply.header('connection', 'close');
+      throw new EunhaError('VALIDATION_ERROR', 'an HTTP/1.1 request must have a Host header', {
+        field: 'host',
+      });
     }
   });
   installJsonParser(app);

@@ -67,6 +67,14 @@ describe('HTTP edges', () => {
       );
       assert.equal(huge.status, 431);
       assert.equal(huge.body.error.code, 'HEADERS_TOO_LARGE');
+      // HTTP/1.1 without Host (RFC 9112 §3.2): refused, in the envelope (Node's own 400 has no body).
+      const hostless = envelope(await exchange(port, ['GET /health HTTP/1.1\r\n\r\n']));
+      assert.equal(hostless.status, 400);
+      assert.equal(hostless.body.error.code, 'VALIDATION_ERROR');
+      assert.match(hostless.body.error.message, /must have a Host header/);
+      // HTTP/1.0 needs none.
+      const old = await exchange(port, ['GET /health HTTP/1.0\r\n\r\n']);
+      assert.match(old, /^HTTP\/1\.1 200 /);
     } finally {
       await p.cleanup();
     }
