@@ -13,6 +13,9 @@ const LINGER_MS = 1000;
 
 export function closeWhenAnswered(req: FastifyRequest, reply: FastifyReply): void {
   if (req.raw.complete || req.routeOptions.config?.auth?.access === 'function-url') return;
+  // Fastify sets it on a body its parser refused (a 415): the reset it causes reached the client
+  // before the answer did.
+  if (reply.getHeader('connection') === 'close') reply.removeHeader('connection');
   reply.raw.once('finish', () => {
     const socket = req.raw.socket;
     // Only a connection (Fastify's inject() has none to close).

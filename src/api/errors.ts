@@ -87,22 +87,33 @@ export function installErrorHandling(app: FastifyInstance): void {
   });
   app.setNotFoundHandler((req, reply) => {
     closeWhenAnswered(req, reply);
-    const route = req.url.split('?')[0] ?? '';
-    // A path that exists with other methods: 405 and what it takes, as HTTP asks (it was a 404
-    // "no route", which sent clients looking for a typo in the path). OPTIONS is left out: with
-    // CORS on, every path takes it (the preflight route).
-    const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: route }) !== null);
-    const e =
-      allowed.length > 0
-        ? new EunhaError(
-            'METHOD_NOT_ALLOWED',
-            `${route} does not take ${req.method}; it takes ${allowed.join(', ')}`,
-            { method: req.method, allowed },
-            { allow: allowed.join(', ') },
-          )
-        : new EunhaError('NOT_FOUND', `no route ${req.method} ${route}`, { route });
+    const e = noRoute(app, req);
     void reply.code(e.status).headers(e.headers).send(e.toBody());
   });
+  // An unknown route is refused before its body is read: Fastify would parse it first (a JSON
+  // body until its cap, a never-ending one until the cap's 413). After the guard, so a caller
+  // without a key still learns nothing about which routes exist.
+  app.addHook('preParsing', async (req) => {
+    if (req.is404) throw noRoute(app, req);
+  });
+}
+
+/**
+ * A path that exists with other methods: 405 and what it takes, as HTTP asks (it was a 404 "no
+ * route", which sent clients looking for a typo in the path). OPTIONS is left out: with CORS on,
+ * every path takes it (the preflight route).
+ */
+function noRoute(app: FastifyInstance, req: FastifyRequest): EunhaError {
+  const route = req.url.split('?')[0] ?? '';
+  const allowed = ROUTE_METHODS.filter((method) => app.findRoute({ method, url: route }) !== null);
+  return allowed.length > 0
+    ? new EunhaError(
+        'METHOD_NOT_ALLOWED',
+        `${route} does not take ${req.method}; it takes ${allowed.join(', ')}`,
+        { method: req.method, allowed },
+        { allow: allowed.join(', ') },
+      )
+    : new EunhaError('NOT_FOUND', `no route ${req.method} ${route}`, { route });
 }
 
 /**
