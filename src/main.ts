@@ -6,6 +6,7 @@ import { createLogger } from './observability/logger.js';
 import { createPlatform, type Platform } from './platform.js';
 import { DataDirInUseError } from './store/data-dir-lock.js';
 import { DataDirStateError } from './store/data-dir-state.js';
+import { S3OpenError } from './store/s3/open-error.js';
 
 async function main(): Promise<void> {
   let config;
@@ -69,7 +70,8 @@ async function main(): Promise<void> {
 function startupFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
-  if (err instanceof DataDirInUseError || err instanceof DataDirStateError) return err.message;
+  if (err instanceof DataDirInUseError || err instanceof DataDirStateError || err instanceof S3OpenError)
+    return err.message;
   if (err instanceof ConfigError) return `invalid configuration: ${err.message}`;
   if (code === 'EADDRINUSE') return `${err.message}: another server has this port (EUNHA_HOST, EUNHA_PORT)`;
   if (typeof code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(code)) return `${err.message} (${code})`;

@@ -36,7 +36,7 @@ import { WorkspaceStorage, workspaceBlobOwners } from './services/storage-quota.
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
-import { readDataDirState, requireDatabaseForBlobs } from './store/data-dir-state.js';
+import { readDataDirState, requireDatabaseForBlobs, type DataDirState } from './store/data-dir-state.js';
 import { VERSION } from './version.js';
 
 export interface Platform {
@@ -80,7 +80,7 @@ async function compose(
   const ids = opts.ids ?? randomIds;
   const logger = opts.logger || undefined;
   const before = readDataDirState(dataDir);
-  requireDatabaseForBlobs(before, dataDir);
+  const stored = await openBlobs(config, dataDir, before);
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), {
     now: clock,
     onCheckpointError: (message) => logger?.warn(message),
@@ -88,7 +88,7 @@ async function compose(
     logMaxBytesPerFunction: config.logMaxBytesPerFunction,
   });
   // Every write goes through the meter, so each workspace's storage is known without a walk.
-  const blobs = new MeteredBlobStore(await openFsBlobStore(join(dataDir, 'blobs')), workspaceBlobOwners);
+  const blobs = new MeteredBlobStore(stored, workspaceBlobOwners);
   const storage = new WorkspaceStorage(blobs, {
     maxBytes: config.workspaceStorageMaxBytes,
     maxFiles: config.workspaceStorageMaxFiles,
@@ -345,6 +345,38 @@ async function compose(
     // Said by the writer already; the process must not report a clean stop (main.ts exits 1).
     if (lost > 0) throw new Error(`${lost} execution logs could not be written before shutdown`);
   }
+}
+
+/**
+ * The configured blob store, opened before the database is (which creates a missing one): blobs
+ * of an earlier run without its database refuse the start (data-dir-state.ts).
+ */
+async function openBlobs(config: Config, dataDir: string, before: DataDirState): Promise<BlobStore> {
+  const where = config.blobStore;
+  if (where.kind === 'fs') {
+    requireDatabaseForBlobs(before, dataDir);
+    return openFsBlobStore(join(dataDir, 'blobs'));
+  }
+  // Loaded only here: the AWS SDK costs a fresh start time and memory it does not need otherwise.
+  const { openS3BlobStore } = await import('./store/s3/index.js');
+  const opened = await openS3BlobStore({
+    bucket: config.s3BucketName,
+    keyPrefix: where.keyPrefix,
+    region: config.awsRegion,
+    endpoint: where.endpoint,
+    forcePathStyle: where.forcePathStyle,
+  });
+  try {
+    requireDatabaseForBlobs(
+      { databaseExisted: before.databaseExisted, blobsHeld: opened.blobsHeld },
+      dataDir,
+      `s3://${config.s3BucketName}/${where.keyPrefix}`,
+    );
+  } catch (err) {
+    await opened.store.close();
+    throw err;
+  }
+  return opened.store;
 }
 
 /** Functions and deployments holding sealed secret variables (read once, at start-up). */

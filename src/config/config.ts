@@ -34,10 +34,12 @@ export interface Config {
   corsOrigins: string[];
   /** Cap on a request body, in bytes (JSON routes). */
   bodyLimitBytes: number;
-  /** Seed names kept for the production adapters (DynamoDB, S3) of a later issue. */
+  /** Seed names: the region and bucket of the S3 blob store; the DynamoDB table of a later adapter. */
   awsRegion: string;
   dynamodbTableName: string;
   s3BucketName: string;
+  /** Where blobs live: files under {dataDir}/blobs, or the S3 bucket (EUNHA_BLOB_STORE=s3). */
+  blobStore: BlobStoreConfig;
   /** Grace period for in-flight requests on SIGTERM/SIGINT, in ms. */
   shutdownGraceMs: number;
   /** Where the Pyodide memory snapshot is cached (default: {dataDir}/cache). */
@@ -101,6 +103,17 @@ export interface Config {
   /** A socket with no traffic either way for this long is closed (above the 900 s function timeout). */
   connectionTimeoutMs: number;
 }
+
+export type BlobStoreConfig =
+  | { kind: 'fs' }
+  | {
+      kind: 's3';
+      /** An S3-compatible server's URL (MinIO, Ceph); unset: AWS for the region. */
+      endpoint: string | undefined;
+      /** Prepended to every object key: '' or segments ending in '/'. */
+      keyPrefix: string;
+      forcePathStyle: boolean;
+    };
 
 type Env = Record<string, string | undefined>;
 
@@ -276,6 +289,45 @@ export function requireProtectedBinding(config: Pick<Config, 'adminKey'>, host: 
   }
 }
 
+function blobStore(env: Env): BlobStoreConfig {
+  const kind = str(env, 'EUNHA_BLOB_STORE', 'fs').toLowerCase();
+  if (kind === 'fs') return { kind };
+  if (kind !== 's3') throw new ConfigError('EUNHA_BLOB_STORE', `must be fs or s3, got '${kind}'`);
+  const raw = str(env, 'EUNHA_S3_ENDPOINT', '');
+  let endpoint: string | undefined;
+  if (raw !== '') {
+    let u: URL;
+    try {
+      u = new URL(raw);
+    } catch {
+      throw new ConfigError('EUNHA_S3_ENDPOINT', `'${raw}' is not a URL (e.g. http://minio:9000)`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new ConfigError('EUNHA_S3_ENDPOINT', `must be an http:// or https:// URL, got '${raw}'`);
+    if (u.username || u.password)
+      throw new ConfigError('EUNHA_S3_ENDPOINT', 'must not hold credentials: use AWS_ACCESS_KEY_ID');
+    endpoint = raw.replace(/\/+$/, '');
+  }
+  const prefix = str(env, 'EUNHA_S3_PREFIX', '').replace(/^\/+|\/+$/g, '');
+  if (
+    prefix !== '' &&
+    (!/^[A-Za-z0-9._=+-]+(\/[A-Za-z0-9._=+-]+)*$/.test(prefix) ||
+      prefix.split('/').some((seg) => seg === '.' || seg === '..'))
+  ) {
+    throw new ConfigError(
+      'EUNHA_S3_PREFIX',
+      `'${prefix}' must be '/'-separated segments of A-Z a-z 0-9 . _ = + -`,
+    );
+  }
+  return {
+    kind,
+    endpoint,
+    keyPrefix: prefix === '' ? '' : `${prefix}/`,
+    // Most S3-compatible servers want path-style URLs; AWS itself wants virtual-hosted ones.
+    forcePathStyle: bool(env, 'EUNHA_S3_FORCE_PATH_STYLE', endpoint !== undefined),
+  };
+}
+
 export function loadConfig(env: Env): Config {
   const h = host(env);
   const port = int(env, 'EUNHA_PORT', 8000, 0, 65535);
@@ -304,6 +356,7 @@ export function loadConfig(env: Env): Config {
     awsRegion: region,
     dynamodbTableName: table,
     s3BucketName: bucket,
+    blobStore: blobStore(env),
     shutdownGraceMs: int(env, 'EUNHA_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     cacheDir: str(env, 'EUNHA_CACHE_DIR', `${str(env, 'EUNHA_DATA_DIR', './.eunha')}/cache`),
     warmPoolSize: int(env, 'EUNHA_WARM_POOL_SIZE', 2, 0, 64),

@@ -41,12 +41,16 @@ export function readDataDirState(dataDir: string): DataDirState {
   };
 }
 
-/** Refuses blobs without a database (see above); says what to do instead. */
-export function requireDatabaseForBlobs(state: DataDirState, dataDir: string): void {
+/**
+ * Refuses blobs without a database (see above); says what to do instead. `blobs` names where the
+ * blobs are when they are not under the data directory (an S3 bucket and prefix).
+ */
+export function requireDatabaseForBlobs(state: DataDirState, dataDir: string, blobs?: string): void {
   if (state.databaseExisted || !state.blobsHeld) return;
+  const where = blobs ?? join(dataDir, 'blobs');
   throw new DataDirStateError(
-    `${join(dataDir, 'eunha.db')} is missing or empty, but ${join(dataDir, 'blobs')} holds data from an ` +
+    `${join(dataDir, 'eunha.db')} is missing or empty, but ${where} holds data from an ` +
       'earlier run (code, artifacts, uploads). Starting would delete it as unreferenced. Restore eunha.db ' +
-      '(with eunha.db-wal if there is one) from a backup, or move blobs/ away to start afresh.',
+      `(with eunha.db-wal if there is one) from a backup, or move ${blobs ? 'those objects' : 'blobs/'} away to start afresh.`,
   );
 }

@@ -82,6 +82,25 @@ describe('config', () => {
     assert.deepEqual(c.corsOrigins, ['https://eunha.icu', 'http://eunha.icu']);
   });
 
+  test('the blob store: files by default; S3 with an endpoint, a key prefix and path-style URLs', () => {
+    assert.deepEqual(loadConfig({}).blobStore, { kind: 'fs' });
+    assert.deepEqual(
+      loadConfig({
+        EUNHA_BLOB_STORE: 'S3',
+        EUNHA_S3_ENDPOINT: 'http://minio:9000/',
+        EUNHA_S3_PREFIX: '/eunha/prod/',
+      }).blobStore,
+      { kind: 's3', endpoint: 'http://minio:9000', keyPrefix: 'eunha/prod/', forcePathStyle: true },
+    );
+    // AWS itself: virtual-hosted URLs, unless asked otherwise.
+    assert.deepEqual(loadConfig({ EUNHA_BLOB_STORE: 's3' }).blobStore, {
+      kind: 's3',
+      endpoint: undefined,
+      keyPrefix: '',
+      forcePathStyle: false,
+    });
+  });
+
   test('public URL defaults from host and port', () => {
     assert.equal(loadConfig({ EUNHA_PORT: '8123' }).publicUrl, 'http://127.0.0.1:8123');
     assert.equal(loadConfig({ EUNHA_HOST: '::1' }).publicUrl, 'http://[::1]:8000');
@@ -119,6 +138,14 @@ describe('config', () => {
       [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["example.com/8"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
       [{ EUNHA_OUTBOUND_MAX_RESPONSE_BYTES: '99999999' }, 'EUNHA_OUTBOUND_MAX_RESPONSE_BYTES'],
       [{ EUNHA_OUTBOUND_DNS_SERVERS: '["dns.example"]' }, 'EUNHA_OUTBOUND_DNS_SERVERS'],
+      [{ EUNHA_BLOB_STORE: 'ftp' }, 'EUNHA_BLOB_STORE'],
+      [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_ENDPOINT: 'minio:9000' }, 'EUNHA_S3_ENDPOINT'],
+      [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_ENDPOINT: 'http://k:s@minio:9000' }, 'EUNHA_S3_ENDPOINT'],
+      [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_PREFIX: 'a/../b' }, 'EUNHA_S3_PREFIX'],
+      [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_PREFIX: 'a b' }, 'EUNHA_S3_PREFIX'],
+      [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_FORCE_PATH_STYLE: 'sometimes' }, 'EUNHA_S3_FORCE_PATH_STYLE'],
+      [{ EUNHA_WORKSPACE_STORAGE_MAX_BYTES: '1000' }, 'EUNHA_WORKSPACE_STORAGE_MAX_BYTES'],
+      [{ EUNHA_WORKSPACE_STORAGE_MAX_FILES: 'all' }, 'EUNHA_WORKSPACE_STORAGE_MAX_FILES'],
     ];
     for (const [env, name] of bad) {
       assert.throws(

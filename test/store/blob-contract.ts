@@ -39,7 +39,13 @@ export const HOSTILE_KEYS: ReadonlyArray<readonly [string, string]> = [
 
 const LISTABLE_PREFIXES = new Set(['', 'a/']);
 
-export function runBlobStoreContract(name: string, make: MakeBlobStore): void {
+/** What a backing server cannot promise though the real service does (its test is skipped, saying why). */
+export interface ContractGaps {
+  /** Why readers during an overwrite may see a torn value (s3rver rewrites the file in place). */
+  tornOverwrites?: string;
+}
+
+export function runBlobStoreContract(name: string, make: MakeBlobStore, gaps: ContractGaps = {}): void {
   const withStore = async (body: (store: BlobStore) => Promise<void>): Promise<void> => {
     const store = await make();
     try {
@@ -164,24 +170,28 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore): void {
         assert.deepEqual(await store.list(''), ['race/key']);
       }));
 
-    test('readers during an overwrite see the old or the new bytes, never a mix', () =>
-      withStore(async (store) => {
-        const oldBytes = filled(2 * 1024 * 1024, 0xaa);
-        const newBytes = filled(3 * 1024 * 1024, 0xbb);
-        await store.put('big', oldBytes);
-        const reads: Array<Promise<Uint8Array | undefined>> = [];
-        const write = store.put('big', newBytes);
-        for (let i = 0; i < 20; i++) reads.push(store.get('big'));
-        await write;
-        for (const got of await Promise.all(reads)) {
-          assert.ok(got, 'never missing mid-write');
-          const whole =
-            (got.length === oldBytes.length && got.every((b) => b === 0xaa)) ||
-            (got.length === newBytes.length && got.every((b) => b === 0xbb));
-          assert.ok(whole, `torn read of ${got.length} bytes`);
-        }
-        assert.deepEqual(await store.get('big'), newBytes);
-      }));
+    test(
+      'readers during an overwrite see the old or the new bytes, never a mix',
+      { skip: gaps.tornOverwrites },
+      () =>
+        withStore(async (store) => {
+          const oldBytes = filled(2 * 1024 * 1024, 0xaa);
+          const newBytes = filled(3 * 1024 * 1024, 0xbb);
+          await store.put('big', oldBytes);
+          const reads: Array<Promise<Uint8Array | undefined>> = [];
+          const write = store.put('big', newBytes);
+          for (let i = 0; i < 20; i++) reads.push(store.get('big'));
+          await write;
+          for (const got of await Promise.all(reads)) {
+            assert.ok(got, 'never missing mid-write');
+            const whole =
+              (got.length === oldBytes.length && got.every((b) => b === 0xaa)) ||
+              (got.length === newBytes.length && got.every((b) => b === 0xbb));
+            assert.ok(whole, `torn read of ${got.length} bytes`);
+          }
+          assert.deepEqual(await store.get('big'), newBytes);
+        }),
+    );
 
     describe('hostile keys are refused and write nothing', () => {
       for (const [label, key] of HOSTILE_KEYS) {

@@ -1,0 +1,123 @@
+// The S3 blob store against a local S3-compatible server (s3rver, test/helpers/s3-server.ts): the
+// BlobStore contract every adapter runs, and what is S3's own: installations sharing a bucket under
+// key prefixes, listings and prefix deletes past one page (1,000 keys), a bucket that is not there,
+// and a server that goes away (503 DEPENDENCY_UNAVAILABLE, never a 500).
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { openS3BlobStore } from '../../src/store/s3/index.js';
+import { S3OpenError } from '../../src/store/s3/open-error.js';
+import type { BlobStore } from '../../src/store/ports.js';
+import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
+import { runBlobStoreContract } from './blob-contract.js';
+import { eunhaError } from './fixtures.js';
+
+const BUCKET = 'eunha-test-blobs';
+
+describe('S3 blob store', () => {
+  let s3: LocalS3;
+  let n = 0;
+  before(async () => {
+    s3 = await startLocalS3([BUCKET]);
+  });
+  after(async () => s3.stop());
+
+  /** A store of its own: a fresh key prefix of the shared bucket is an empty store. */
+  const open = async (keyPrefix = `t${++n}/`) =>
+    openS3BlobStore({
+      bucket: BUCKET,
+      keyPrefix,
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: S3RVER_CREDENTIALS,
+    });
+
+  runBlobStoreContract('s3 (s3rver)', async () => (await open()).store, {
+    // S3 itself replaces an object atomically (a GET sees the old or the new one); s3rver truncates
+    // and rewrites the file, so a GET during a PUT can read half of it. Nothing in the adapter is
+    // between the two: a put is one PutObject.
+    tornOverwrites: 's3rver rewrites objects in place; S3 PUTs are atomic',
+  });
+
+  test('installations under different key prefixes of one bucket never see each other', async () => {
+    const a = await open('prod/a/');
+    const b = await open('prod/ab/');
+    assert.equal(a.blobsHeld, false);
+    await a.store.put('code/ws/f/x.py', Uint8Array.of(1));
+    await b.store.put('code/ws/f/y.py', Uint8Array.of(2, 3));
+    assert.deepEqual(await a.store.list(''), ['code/ws/f/x.py']);
+    assert.deepEqual(await b.store.list(''), ['code/ws/f/y.py']);
+    assert.deepEqual(await b.store.usage(''), { bytes: 2, blobs: 1 });
+    await a.store.deletePrefix('code');
+    assert.deepEqual(await b.store.list(''), ['code/ws/f/y.py'], "a's delete left b alone");
+    assert.equal((await open('prod/ab/')).blobsHeld, true, 'an earlier run left blobs here');
+    await a.store.close();
+    await b.store.close();
+  });
+
+  test('listing, usage and prefix deletes go past one page of 1,000 keys', { timeout: 120_000 }, async () => {
+    const { store } = await open();
+    const keys = Array.from(
+      { length: 1_030 },
+      (_, i) => `artifacts/ws/d/files/m${String(i).padStart(4, '0')}`,
+    );
+    for (let i = 0; i < keys.length; i += 50) {
+      await Promise.all(keys.slice(i, i + 50).map((k) => store.put(k, Uint8Array.of(7, 7))));
+    }
+    await store.put('artifacts/ws/d', Uint8Array.of(1)); // the prefix's own key
+    await store.put('artifacts/ws/dd/x', Uint8Array.of(1)); // beside it, not under it
+    const listed = await store.list('artifacts/ws/d');
+    assert.equal(listed.length, 1_031);
+    assert.deepEqual(listed, ['artifacts/ws/d', ...keys].sort());
+    assert.deepEqual(await store.usage('artifacts/ws/d'), { bytes: 2 * 1_030 + 1, blobs: 1_031 });
+    await store.deletePrefix('artifacts/ws/d');
+    assert.deepEqual(await store.list(''), ['artifacts/ws/dd/x']);
+    await store.close();
+  });
+
+  test('a bucket that is not there stops the open with what S3 said', async () => {
+    await assert.rejects(
+      openS3BlobStore({
+        bucket: 'no-such-bucket',
+        keyPrefix: '',
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+      }),
+      (err: unknown) =>
+        err instanceof S3OpenError && /cannot use s3:\/\/no-such-bucket\/ at http/.test(err.message),
+    );
+  });
+
+  test(
+    'when S3 goes away, every operation is a 503 DEPENDENCY_UNAVAILABLE',
+    { timeout: 60_000 },
+    async () => {
+      const other = await startLocalS3([BUCKET]);
+      const { store } = await openS3BlobStore({
+        bucket: BUCKET,
+        keyPrefix: '',
+        region: 'us-east-1',
+        endpoint: other.endpoint,
+        forcePathStyle: true,
+        credentials: S3RVER_CREDENTIALS,
+      });
+      await store.put('a/b', Uint8Array.of(1));
+      await other.stop();
+      const down = eunhaError('DEPENDENCY_UNAVAILABLE');
+      const ops: Array<[string, (s: BlobStore) => Promise<unknown>]> = [
+        ['put', (s) => s.put('a/c', Uint8Array.of(1))],
+        ['get', (s) => s.get('a/b')],
+        ['delete', (s) => s.delete('a/b')],
+        ['deletePrefix', (s) => s.deletePrefix('a')],
+        ['list', (s) => s.list('a')],
+        ['usage', (s) => s.usage('')],
+      ];
+      for (const [name, op] of ops) await assert.rejects(op(store), down, name);
+      await store.close();
+      await assert.rejects(store.get('a/b'), down, 'closed');
+    },
+  );
+});
