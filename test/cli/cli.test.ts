@@ -134,7 +134,7 @@ class IncomingHandler(http.IncomingHandler):
     assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1\t.*\tactive$/m);
 
     const stored = await eunha(['storage', '-w', ws]);
-    assert.match(stored.out, /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files$/, 'code, two artifacts');
+    assert.match(stored.out.trim(), /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files$/, 'code, two artifacts');
     const active = await eunha(['deployments', 'delete', 'greet', 'v1', '-w', ws]);
     assert.equal(active.code, 1);
     assert.match(active.err, /CONFLICT.*v1 is the active version/);
@@ -142,7 +142,11 @@ class IncomingHandler(http.IncomingHandler):
     assert.equal(deleted.code, 0, deleted.err);
     assert.equal(deleted.out.trim(), 'deleted v2 of greet');
     assert.doesNotMatch((await eunha(['deployments', 'greet', '-w', ws])).out, /^v2/m);
-    assert.match((await eunha(['storage', '-w', ws])).out, /, 3 of 20000 files$/, "v2's artifact went");
+    assert.match(
+      (await eunha(['storage', '-w', ws])).out.trim(),
+      /, 3 of 20000 files$/,
+      "v2's artifact went",
+    );
 
     const json = await eunha(['--json', 'functions', '-w', ws]);
     assert.ok(!json.out.includes('cli-s3cret'), 'a secret is never shown');
