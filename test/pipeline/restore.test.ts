@@ -6,7 +6,11 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { b64, deployedFunction, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read back from the API
+type Json = any;
 
 /** Runs `body` with a data directory of its own, removed afterwards. */
 async function inOwnDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
@@ -107,6 +111,82 @@ class IncomingHandler(http.IncomingHandler):
           assert.equal(log.statusCode, 503);
           assert.equal(log.status, 'error');
           assert.equal(log.responseBody.error.code, 'SHUTTING_DOWN');
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
+  test(
+    'requests still waiting for an instance at the end of the grace period are refused 503 and logged, through either door',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-queued-', async (own) => {
+        // Pipelining off: the waiting requests must wait in the version's line, not in the busy
+        // instance's channel.
+        const a = await startTestPlatform(
+          { EUNHA_WARM_POOL_SIZE: '1', EUNHA_SHUTDOWN_GRACE_MS: '6000', EUNHA_PIPELINE_DEPTH: '0' },
+          own,
+        );
+        const sleepy = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(30)
+        return Response(200, {}, b"too late")
+`;
+        const { ws, fn } = await deployedFunction(a, {
+          code: b64(sleepy),
+          timeout: 60,
+          maxInstances: 1,
+          httpMethods: ['GET', 'POST'],
+        });
+        const address = await a.listen('127.0.0.1', 0);
+        const answer = (r: Response) =>
+          r.json().then((body) => ({ status: r.status, body: body as { error: Json } }));
+        const running = fetch(`${address}/fn/${fn}`).then(answer);
+        while (Object.values(a.runtime.stats().versions).every((v) => v.busy === 0))
+          await new Promise((r) => setTimeout(r, 20));
+        const waitingFn = fetch(`${address}/fn/${fn}/queued`).then(answer);
+        const waitingInvoke = fetch(`${address}/api/workspaces/${ws}/functions/${fn}/invoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"waiting":true}',
+        }).then(answer);
+        while (a.runtime.stats().queueDepth < 2) await new Promise((r) => setTimeout(r, 20));
+        await a.cleanup();
+        const got = await Promise.all([running, waitingFn, waitingInvoke]);
+        for (const g of got) {
+          assert.equal(g.status, 503);
+          assert.equal(g.body.error.code, 'SHUTTING_DOWN');
+        }
+        // Each refusal names the log it wrote, as any failed call does.
+        const [, queuedFn, queuedInvoke] = got;
+        assert.equal(typeof queuedFn!.body.error.details.logId, 'string');
+        assert.equal(typeof queuedInvoke!.body.error.details.logId, 'string');
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const logs = (
+            await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })
+          ).json();
+          // Before, only the running request was logged: the two that waited left no trace.
+          assert.equal(logs.total, 3);
+          for (const log of logs.logs) {
+            assert.equal(log.statusCode, 503);
+            assert.equal(log.status, 'error');
+            assert.equal(log.responseBody.error.code, 'SHUTTING_DOWN');
+          }
+          const ids = new Set(logs.logs.map((l: Json) => l.id));
+          assert.ok(ids.has(queuedFn!.body.error.details.logId));
+          assert.ok(ids.has(queuedInvoke!.body.error.details.logId));
+          assert.ok(
+            logs.logs.some((l: Json) => isDeepStrictEqual(l.requestBody, { waiting: true })),
+            'the /invoke body is in its log',
+          );
         } finally {
           await b.cleanup();
         }
