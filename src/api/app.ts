@@ -144,7 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await systemRoutes(app, { environment: deps.config.environment, version: deps.version });
   await workspaceRoutes(app, deps.workspaces, scope);
   await keyRoutes(app, deps.apiKeys, scope);
-  await functionRoutes(app, deps.functions, scope);
+  await functionRoutes(app, deps.functions, deps.target, scope);
   await logRoutes(app, deps.logs, deps.tails, scope);
   await invokeRoutes(app, deps, scope);
   await buildRoutes(app, deps.builds, scope);

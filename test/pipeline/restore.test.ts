@@ -323,6 +323,84 @@ class IncomingHandler(http.IncomingHandler):
   );
 
   test(
+    'a function whose deployment could not be restored says so in its view, until it is activated or deployed again',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-view-', async (own) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        // `rolled` gets a second version (other code, so another artifact), whose artifact goes;
+        // `redeployed` has one version, whose artifact goes.
+        const rolled = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
+        const ws = rolled.ws;
+        const v2 = SAMPLE_HANDLER.replace('Hello from Blue FaaS!', 'Hello again');
+        const base = `/api/workspaces/${ws}/functions`;
+        assert.equal(
+          (await a.app.inject({ method: 'PATCH', url: `${base}/${rolled.fn}`, payload: { code: b64(v2) } }))
+            .statusCode,
+          200,
+        );
+        const second = await a.app.inject({ method: 'POST', url: `${base}/${rolled.fn}/deployments` });
+        assert.equal(second.statusCode, 201, second.body);
+        const created = await a.app.inject({
+          method: 'POST',
+          url: base,
+          payload: { name: 'redeployed', code: b64(SAMPLE_HANDLER) },
+        });
+        const redeployed = created.json().id as string;
+        assert.equal(created.json().unavailable, null);
+        const first = await a.app.inject({ method: 'POST', url: `${base}/${redeployed}/deployments` });
+        assert.equal(first.statusCode, 201, first.body);
+        await a.cleanup();
+        for (const digest of [second.json().digest, first.json().digest])
+          rmSync(join(own, 'blobs', 'artifacts', ws, digest), { recursive: true });
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const view = async (fn: string): Promise<Json> =>
+            (await b.app.inject({ method: 'GET', url: `${base}/${fn}` })).json();
+          for (const fn of [rolled.fn, redeployed]) {
+            const f = await view(fn);
+            // The record is untouched (the seed's status stays), and the view says what callers get.
+            assert.equal(f.status, 'active');
+            assert.equal(f.unavailable?.code, 'DEPENDENCY_UNAVAILABLE', JSON.stringify(f));
+            assert.match(f.unavailable.message, /could not be loaded at start-up/);
+            const call = (await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).json();
+            assert.deepEqual(f.unavailable, { code: call.error.code, message: call.error.message });
+            assert.equal((await b.meta.getFunction(ws, fn))?.status, 'active');
+          }
+          const listed = (await b.app.inject({ method: 'GET', url: base })).json() as Json[];
+          assert.deepEqual(
+            listed.map((f) => f.unavailable?.code),
+            ['DEPENDENCY_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE'],
+          );
+          // A PATCH answers the view too.
+          const patched = await b.app.inject({
+            method: 'PATCH',
+            url: `${base}/${redeployed}`,
+            payload: { description: 'still broken' },
+          });
+          assert.equal(patched.json().unavailable?.code, 'DEPENDENCY_UNAVAILABLE');
+
+          const back = await b.app.inject({
+            method: 'POST',
+            url: `${base}/${rolled.fn}/deployments/1/activate`,
+          });
+          assert.equal(back.statusCode, 200, back.body);
+          assert.equal((await view(rolled.fn)).unavailable, null);
+          assert.equal((await view(redeployed)).unavailable?.code, 'DEPENDENCY_UNAVAILABLE');
+          const again = await b.app.inject({ method: 'POST', url: `${base}/${redeployed}/deployments` });
+          assert.equal(again.statusCode, 201, again.body);
+          assert.equal((await view(redeployed)).unavailable, null);
+          for (const fn of [rolled.fn, redeployed])
+            assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
+  test(
     'a deployment whose artifact is gone at restart says so (503), until the next deploy',
     { timeout: 120_000 },
     async () => {

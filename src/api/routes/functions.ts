@@ -1,4 +1,6 @@
-// /api/workspaces/{ws}/functions — the seed's function endpoints.
+// /api/workspaces/{ws}/functions — the seed's function endpoints. Each answer adds to the
+// service's view what the record cannot say: whether calls fail whatever the code does
+// (`unavailable`), which the route table knows and the stored status does not.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -13,17 +15,26 @@ import {
   WorkspaceParams,
 } from '../../core/schemas.js';
 import type { Scopes } from '../../auth/policy.js';
-import type { FunctionService } from '../../services/functions.js';
+import type { LocalTarget } from '../../deploy/local-target.js';
+import { notRestored } from '../../gateway/ingress.js';
+import type { FunctionService, FunctionView } from '../../services/functions.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
 export async function functionRoutes(
   base: FastifyInstance,
   functions: FunctionService,
+  target: Pick<LocalTarget, 'isUnrestored'>,
   scope: Scopes,
 ): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['Functions'];
+  // The stored status stays 'active' when start-up could not load the active deployment (a
+  // deploy or an activation mends it); the view says what every call gets meanwhile.
+  const withServing = (view: FunctionView) => {
+    const e = target.isUnrestored(view.id) ? notRestored(view.id) : undefined;
+    return { ...view, unavailable: e ? { code: e.code, message: e.message } : null };
+  };
 
   app.post(
     '/api/workspaces/:workspace_id/functions',
@@ -38,7 +49,8 @@ export async function functionRoutes(
         response: { 201: FunctionConfig, 409: AT_CAP, ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await functions.create(req.params.workspace_id, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(withServing(await functions.create(req.params.workspace_id, req.body))),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions',
@@ -51,7 +63,7 @@ export async function functionRoutes(
         response: { 200: Type.Array(FunctionConfig), ...errors },
       },
     },
-    async (req) => functions.list(req.params.workspace_id),
+    async (req) => (await functions.list(req.params.workspace_id)).map(withServing),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -64,7 +76,7 @@ export async function functionRoutes(
         response: { 200: FunctionConfig, ...errors },
       },
     },
-    async (req) => functions.get(req.params.workspace_id, req.params.function_id),
+    async (req) => withServing(await functions.get(req.params.workspace_id, req.params.function_id)),
   );
   app.patch(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -78,7 +90,8 @@ export async function functionRoutes(
         response: { 200: FunctionConfig, ...errors },
       },
     },
-    async (req) => functions.update(req.params.workspace_id, req.params.function_id, req.body),
+    async (req) =>
+      withServing(await functions.update(req.params.workspace_id, req.params.function_id, req.body)),
   );
   app.delete(
     '/api/workspaces/:workspace_id/functions/:function_id',
