@@ -60,6 +60,11 @@ export class LocalTarget {
     return this.unrestored.has(functionId);
   }
 
+  /** How many functions are unrestored (the readiness probe: observability/probes.ts). */
+  unrestoredCount(): number {
+    return this.unrestored.size;
+  }
+
   /**
    * Functions that serve calls: routed to a loaded version and not disabled. A disabled function
    * keeps its route (enabling it must not need a reload), but every call to it is a 403.

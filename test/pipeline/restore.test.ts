@@ -323,7 +323,7 @@ class IncomingHandler(http.IncomingHandler):
   );
 
   test(
-    'a function whose deployment could not be restored says so in its view, until it is activated or deployed again',
+    'a function whose deployment could not be restored says so in its view, and the server is not ready, until it is activated or deployed again',
     { timeout: 120_000 },
     async () => {
       await inOwnDir('eunha-restore-view-', async (own) => {
@@ -368,6 +368,17 @@ class IncomingHandler(http.IncomingHandler):
             assert.deepEqual(f.unavailable, { code: call.error.code, message: call.error.message });
             assert.equal((await b.meta.getFunction(ws, fn))?.status, 'active');
           }
+          // Alive, but not serving all it should: readiness says so, with a count (it is public).
+          assert.equal((await b.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+          const notReady = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(notReady.statusCode, 503);
+          assert.equal(notReady.json().error.code, 'NOT_READY');
+          assert.match(notReady.json().error.message, /2 functions could not be restored at start-up/);
+          assert.deepEqual(notReady.json().error.details.checks, {
+            store: { ok: true },
+            deployments: { ok: false, unrestored: 2 },
+          });
+          assert.doesNotMatch(notReady.body, new RegExp(`${rolled.fn}|${redeployed}`), 'no function ids');
           const listed = (await b.app.inject({ method: 'GET', url: base })).json() as Json[];
           assert.deepEqual(
             listed.map((f) => f.unavailable?.code),
@@ -388,9 +399,14 @@ class IncomingHandler(http.IncomingHandler):
           assert.equal(back.statusCode, 200, back.body);
           assert.equal((await view(rolled.fn)).unavailable, null);
           assert.equal((await view(redeployed)).unavailable?.code, 'DEPENDENCY_UNAVAILABLE');
+          const oneLeft = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(oneLeft.json().error.details.checks.deployments.unrestored, 1);
           const again = await b.app.inject({ method: 'POST', url: `${base}/${redeployed}/deployments` });
           assert.equal(again.statusCode, 201, again.body);
           assert.equal((await view(redeployed)).unavailable, null);
+          const ready = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(ready.statusCode, 200, ready.body);
+          assert.equal(ready.json().status, 'ready');
           for (const fn of [rolled.fn, redeployed])
             assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
         } finally {
