@@ -151,7 +151,7 @@ async function compose(
   });
   // Gauges are read at scrape time, after everything below exists (`target` included).
   const metrics = new Metrics({
-    services: () => target.count(),
+    services: () => target.serving(),
     runtime: () => {
       const s = runtime.stats();
       return {

@@ -20,6 +20,7 @@ import type { Invoker } from '../gateway/invoker.js';
 import type { ExecutionLogService } from '../observability/execution-logs.js';
 import type { LiveTails } from '../observability/live-tail.js';
 import type { Metrics } from '../observability/metrics.js';
+import { Probes } from '../observability/probes.js';
 import type { FunctionService } from '../services/functions.js';
 import type { WorkspaceService } from '../services/workspaces.js';
 import type { MetadataStore } from '../store/ports.js';
@@ -151,10 +152,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const scope = scopes(deps.meta);
   await registerOpenApi(app, deps.version);
 
-  await systemRoutes(app, { environment: deps.config.environment, version: deps.version });
+  const probes = new Probes({
+    meta: deps.meta,
+    unrestored: () => deps.target.unrestoredCount(),
+    onUnexpected: (err) => app.log.error({ err }, 'the metadata store failed a probe'),
+  });
+  await systemRoutes(app, { environment: deps.config.environment, version: deps.version }, probes);
   await workspaceRoutes(app, deps.workspaces, scope);
   await keyRoutes(app, deps.apiKeys, scope);
-  await functionRoutes(app, deps.functions, scope);
+  await functionRoutes(app, deps.functions, deps.target, scope);
   await logRoutes(app, deps.logs, deps.tails, scope);
   await invokeRoutes(app, deps, scope);
   await buildRoutes(app, deps.builds, scope);

@@ -4,7 +4,7 @@
 // repeating them, and a route added later gets them too. A status a route declares itself wins.
 
 import type { FastifyInstance } from 'fastify';
-import type { RoutePolicy } from '../auth/policy.js';
+import { PROBE_URLS, type RoutePolicy } from '../auth/policy.js';
 import { ErrorBody } from '../core/schemas.js';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -24,7 +24,7 @@ function guardAnswers(policy: RoutePolicy | undefined, url: string): Record<numb
   // Policies are set by the guard's own onRoute hook, which runs first; none means admin-only.
   const access = policy?.access ?? 'admin';
   if (access === 'function-url') return {};
-  if (access === 'public') return url === '/health' ? {} : { 429: RATE_LIMITED };
+  if (access === 'public') return PROBE_URLS.has(url) ? {} : { 429: RATE_LIMITED };
   return { 401: UNAUTHORIZED, ...(access === 'admin' ? { 403: FORBIDDEN } : {}), 429: RATE_LIMITED };
 }
 

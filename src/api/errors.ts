@@ -59,7 +59,7 @@ function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undef
   return undefined;
 }
 
-const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE']);
+const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE', 'NOT_READY']);
 const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EunhaError } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
-import { ADMIN, PUBLIC, type RoutePolicy } from './policy.js';
+import { ADMIN, PROBE_URLS, PUBLIC, type RoutePolicy } from './policy.js';
 import { type Authenticator, type Principal, unauthorized } from './principal.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -69,10 +69,9 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
     // function's authType decides (authorizeInvocation); its own limits are the runtime's.
     if (policy.access === 'function-url') return;
     // No credentials needed, so none are checked: a health probe that carries a stale key must
-    // not fail. A load balancer's health probes share an address with other callers; they must
-    // not spend (or run out of) that address's requests. Other public routes spend the address's.
+    // not fail. Probes spend no address's requests (PROBE_URLS); other public routes do.
     if (policy.access === 'public') {
-      if (req.routeOptions.url !== '/health') limit(deps.limiter, `ip:${req.ip}`);
+      if (!PROBE_URLS.has(req.routeOptions.url ?? '')) limit(deps.limiter, `ip:${req.ip}`);
       return;
     }
     let principal: Principal;

@@ -38,6 +38,12 @@ declare module 'fastify' {
 }
 
 export const PUBLIC: RoutePolicy = { access: 'public' };
+
+/**
+ * Probes (liveness, readiness): public, and spend no address's requests. A load balancer's probes
+ * share an address with other callers; they must not spend (or run out of) its rate limit.
+ */
+export const PROBE_URLS: ReadonlySet<string> = new Set(['/health', '/ready']);
 export const ADMIN: RoutePolicy = { access: 'admin' };
 export const ANY_KEY: RoutePolicy = { access: 'any-key' };
 

@@ -49,6 +49,8 @@ interface FunctionConfig {
   name: string;
   status: string;
   invocationUrl?: string | null;
+  /** Set when every call fails whatever the code does (absent from servers before it). */
+  unavailable?: { code: string; message: string } | null;
 }
 interface Deployment {
   version: number;
@@ -164,7 +166,11 @@ export async function functions(api: ApiClient, args: string[], o: Options, io: 
   const list = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
   if (o.json) io.out(JSON.stringify(list));
   else
-    for (const f of list) io.out(`${f.id}\t${f.name}\t${f.status}\t${f.invocationUrl ?? '(not deployed)'}`);
+    for (const f of list) {
+      // The stored status stays 'active' when start-up could not load the deployment.
+      const status = f.unavailable ? `${f.status} (unavailable: ${f.unavailable.code})` : f.status;
+      io.out(`${f.id}\t${f.name}\t${status}\t${f.invocationUrl ?? '(not deployed)'}`);
+    }
 }
 
 /**

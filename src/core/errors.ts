@@ -87,6 +87,11 @@ export const ERROR_CATALOGUE = {
     description: 'A dependency (store, registry, cluster) is unreachable.',
   },
   SHUTTING_DOWN: { status: 503, fault: 'platform', description: 'The server is shutting down.' },
+  NOT_READY: {
+    status: 503,
+    fault: 'platform',
+    description: 'The server runs but cannot serve all it should (GET /ready; details.checks says what).',
+  },
   INTERNAL_ERROR: {
     status: 500,
     fault: 'platform',

@@ -301,6 +301,10 @@ export const FunctionConfig = Type.Object(
     invocations24h: Type.Integer({ description: 'Invocations in the last 24 hours (rolling)' }),
     errors24h: Type.Integer({ description: 'Failed invocations in the last 24 hours (rolling)' }),
     avgDuration: Type.Number({ description: 'Mean duration in ms over the last 24 hours' }),
+    unavailable: Type.Union([Type.Null(), Type.Object({ code: Type.String(), message: Type.String() })], {
+      description:
+        "null, or the error every call to the function gets whatever its code does, as the function URL answers it: DEPENDENCY_UNAVAILABLE when its active deployment could not be loaded at start-up (until it is deployed or activated again). `status` is the stored one, and may still say 'active'",
+    }),
   },
   { description: 'A function with its configuration, current code and 24-hour statistics' },
 );

@@ -60,8 +60,19 @@ export class LocalTarget {
     return this.unrestored.has(functionId);
   }
 
-  count(): number {
-    return this.routes.size;
+  /** How many functions are unrestored (the readiness probe: observability/probes.ts). */
+  unrestoredCount(): number {
+    return this.unrestored.size;
+  }
+
+  /**
+   * Functions that serve calls: routed to a loaded version and not disabled. A disabled function
+   * keeps its route (enabling it must not need a reload), but every call to it is a 403.
+   */
+  serving(): number {
+    let n = 0;
+    for (const r of this.routes.values()) if (r.fn.status !== 'disabled') n++;
+    return n;
   }
 
   /**

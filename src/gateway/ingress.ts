@@ -175,6 +175,18 @@ export function platformError(result: InvokeResult, functionErrors: boolean): Eu
 }
 
 /**
+ * What every call to a function gets while its active deployment, which start-up could not load,
+ * has not been deployed or activated again (the function's view shows it: api/routes/functions.ts).
+ */
+export function notRestored(functionId: string): EunhaError {
+  return new EunhaError(
+    'DEPENDENCY_UNAVAILABLE',
+    `function '${functionId}' could not be loaded at start-up; its owner must deploy it again`,
+    { functionId },
+  );
+}
+
+/**
  * The active route of a function, or NOT_DEPLOYED: 404 on the public ingress, 400 on the seed's
  * /invoke (its contract).
  */
@@ -186,13 +198,7 @@ export function requireRoute(
   const route = target.route(functionId);
   if (route) return route;
   // Before any authorisation: the caller learns that it failed, not why (that is in the log).
-  if (target.isUnrestored(functionId)) {
-    throw new EunhaError(
-      'DEPENDENCY_UNAVAILABLE',
-      `function '${functionId}' could not be loaded at start-up; its owner must deploy it again`,
-      { functionId },
-    );
-  }
+  if (target.isUnrestored(functionId)) throw notRestored(functionId);
   throw new EunhaError(
     'NOT_DEPLOYED',
     `function '${functionId}' has no active deployment; deploy it first`,

@@ -1,6 +1,7 @@
 // One invocation, whichever door it came through (the /fn ingress or the seed's /invoke): run the
 // active version in the runtime, count it in the metrics, and hand its execution log to the
-// batched writer. Callers decide how to answer. Secret values of the version are masked in the log
+// batched writer (a call the runtime refuses at shutdown, without running it, too). Callers decide
+// how to answer. Secret values of the version are masked in the log
 // (what the function printed, both bodies, error messages) before it leaves this file.
 
 import { performance } from 'node:perf_hooks';
@@ -87,6 +88,13 @@ export class Invoker {
         raw = await this.deps.runtime.invoke(route.versionKey, req);
         break;
       } catch (e) {
+        // Refused because the server stops (it waited for an instance when the grace period ran
+        // out, or came after): it did not run, but it was a call, and each call leaves a log and
+        // a metric, as one ended while it ran does.
+        if (e instanceof EunhaError && e.code === 'SHUTTING_DOWN') {
+          raw = refused(e, performance.now() - started);
+          break;
+        }
         // A redeploy unloaded the version while the request waited for an instance: it never
         // ran, so it runs on the version that replaced it (after a delete there is none).
         if (!unloadedVersion(e)) throw e;
@@ -132,6 +140,21 @@ export class Invoker {
     this.deps.writer.append(log);
     return { result, log, route };
   }
+}
+
+/** The result of a call the runtime refused without running it. */
+function refused(e: EunhaError, durationMs: number): InvokeResult {
+  return {
+    status: e.status,
+    headers: {},
+    body: new Uint8Array(0),
+    lines: [],
+    linesTruncated: false,
+    durationMs,
+    cpuMs: 0,
+    coldStart: false,
+    error: { code: 'SHUTTING_DOWN', message: e.message },
+  };
 }
 
 function unloadedVersion(e: unknown): boolean {

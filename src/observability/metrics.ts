@@ -41,6 +41,7 @@ export class Metrics {
   readonly builds: Histogram<'outcome'>;
 
   constructor(sources: {
+    /** Functions that serve calls (deploy/local-target.ts serving()). */
     services: () => number;
     runtime: () => RuntimeGauges;
     logs?: () => LogWriterGauges;
@@ -93,7 +94,13 @@ export class Metrics {
       const g: Gauge = new Gauge({ name, help, registers, collect: () => g.set(read()) });
     };
     const rt = () => sources.runtime();
-    gauge('gateway_service_count', 'Functions with an active deployment', () => sources.services());
+    // The seed's "service" is what its deploy puts in front of a function (service_status found):
+    // the thing callers reach. Here: functions whose active version is loaded and not disabled.
+    gauge(
+      'gateway_service_count',
+      'Functions that serve calls: an active deployment loaded (restored at start-up) and not disabled',
+      () => sources.services(),
+    );
     gauge('eunha_instances', 'Specialised function instances alive', () => rt().instances);
     gauge(
       'eunha_instance_memory_reserved_bytes',

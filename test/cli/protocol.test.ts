@@ -241,6 +241,32 @@ describe('the eunha command and odd answers', () => {
     assert.equal(blocked, 1);
   });
 
+  test('a function whose calls all fail says so in the listing, not only its stored status', async () => {
+    handler = (_req, res) =>
+      res.end(
+        JSON.stringify([
+          { id: 'fn-1', name: 'ok', status: 'active', invocationUrl: 'http://x/fn/fn-1', unavailable: null },
+          {
+            id: 'fn-2',
+            name: 'lost',
+            status: 'active',
+            invocationUrl: 'http://x/fn/fn-2',
+            unavailable: { code: 'DEPENDENCY_UNAVAILABLE', message: 'could not be loaded at start-up' },
+          },
+          // A server from before the field: nothing is made up.
+          { id: 'fn-3', name: 'old', status: 'disabled', invocationUrl: null },
+        ]),
+      );
+    const r = await cli(['functions', '-w', 'ws-abc']);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(
+      r.out,
+      'fn-1\tok\tactive\thttp://x/fn/fn-1\n' +
+        'fn-2\tlost\tactive (unavailable: DEPENDENCY_UNAVAILABLE)\thttp://x/fn/fn-2\n' +
+        'fn-3\told\tdisabled\t(not deployed)\n',
+    );
+  });
+
   test('the key and the URL are checked, and the key is never printed', async () => {
     let seen = 0;
     handler = (_req, res) => {

@@ -162,6 +162,41 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test('gateway_service_count counts the functions that serve calls: not a disabled one', async () => {
+    const services = async (): Promise<number> =>
+      Number(
+        /^gateway_service_count (\S+)$/m.exec(
+          (await p.app.inject({ method: 'GET', url: '/metrics' })).body,
+        )?.[1],
+      );
+    const patch = (status: string) =>
+      p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn}`,
+        payload: { status },
+      });
+    const serving = await services();
+    assert.ok(serving >= 1, 'this suite has deployed functions');
+    // A function never deployed serves nothing.
+    const idle = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions`,
+      payload: { name: 'never-deployed', code: b64(CODE) },
+    });
+    assert.equal(idle.statusCode, 201);
+    assert.equal(await services(), serving);
+    assert.equal((await patch('disabled')).statusCode, 200);
+    try {
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 403);
+      // Before, a disabled function still counted: its deployment is active, but every call is a 403.
+      assert.equal(await services(), serving - 1);
+    } finally {
+      assert.equal((await patch('active')).statusCode, 200);
+    }
+    assert.equal(await services(), serving);
+    await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${idle.json().id}` });
+  });
+
   test("a deleted function's series leave /metrics; the others stay", { timeout: 60_000 }, async () => {
     const other = (
       await p.app.inject({

@@ -6,7 +6,11 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { b64, deployedFunction, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read back from the API
+type Json = any;
 
 /** Runs `body` with a data directory of its own, removed afterwards. */
 async function inOwnDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
@@ -107,6 +111,82 @@ class IncomingHandler(http.IncomingHandler):
           assert.equal(log.statusCode, 503);
           assert.equal(log.status, 'error');
           assert.equal(log.responseBody.error.code, 'SHUTTING_DOWN');
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
+  test(
+    'requests still waiting for an instance at the end of the grace period are refused 503 and logged, through either door',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-queued-', async (own) => {
+        // Pipelining off: the waiting requests must wait in the version's line, not in the busy
+        // instance's channel.
+        const a = await startTestPlatform(
+          { EUNHA_WARM_POOL_SIZE: '1', EUNHA_SHUTDOWN_GRACE_MS: '6000', EUNHA_PIPELINE_DEPTH: '0' },
+          own,
+        );
+        const sleepy = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(30)
+        return Response(200, {}, b"too late")
+`;
+        const { ws, fn } = await deployedFunction(a, {
+          code: b64(sleepy),
+          timeout: 60,
+          maxInstances: 1,
+          httpMethods: ['GET', 'POST'],
+        });
+        const address = await a.listen('127.0.0.1', 0);
+        const answer = (r: Response) =>
+          r.json().then((body) => ({ status: r.status, body: body as { error: Json } }));
+        const running = fetch(`${address}/fn/${fn}`).then(answer);
+        while (Object.values(a.runtime.stats().versions).every((v) => v.busy === 0))
+          await new Promise((r) => setTimeout(r, 20));
+        const waitingFn = fetch(`${address}/fn/${fn}/queued`).then(answer);
+        const waitingInvoke = fetch(`${address}/api/workspaces/${ws}/functions/${fn}/invoke`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"waiting":true}',
+        }).then(answer);
+        while (a.runtime.stats().queueDepth < 2) await new Promise((r) => setTimeout(r, 20));
+        await a.cleanup();
+        const got = await Promise.all([running, waitingFn, waitingInvoke]);
+        for (const g of got) {
+          assert.equal(g.status, 503);
+          assert.equal(g.body.error.code, 'SHUTTING_DOWN');
+        }
+        // Each refusal names the log it wrote, as any failed call does.
+        const [, queuedFn, queuedInvoke] = got;
+        assert.equal(typeof queuedFn!.body.error.details.logId, 'string');
+        assert.equal(typeof queuedInvoke!.body.error.details.logId, 'string');
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const logs = (
+            await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })
+          ).json();
+          // Before, only the running request was logged: the two that waited left no trace.
+          assert.equal(logs.total, 3);
+          for (const log of logs.logs) {
+            assert.equal(log.statusCode, 503);
+            assert.equal(log.status, 'error');
+            assert.equal(log.responseBody.error.code, 'SHUTTING_DOWN');
+          }
+          const ids = new Set(logs.logs.map((l: Json) => l.id));
+          assert.ok(ids.has(queuedFn!.body.error.details.logId));
+          assert.ok(ids.has(queuedInvoke!.body.error.details.logId));
+          assert.ok(
+            logs.logs.some((l: Json) => isDeepStrictEqual(l.requestBody, { waiting: true })),
+            'the /invoke body is in its log',
+          );
         } finally {
           await b.cleanup();
         }
@@ -235,6 +315,100 @@ class IncomingHandler(http.IncomingHandler):
           assert.match(f.invocationUrl, new RegExp(`/fn/${fn}$`));
           assert.equal(f.lastDeployed, deployment!.createdAt);
           assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
+  test(
+    'a function whose deployment could not be restored says so in its view, and the server is not ready, until it is activated or deployed again',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-view-', async (own) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        // `rolled` gets a second version (other code, so another artifact), whose artifact goes;
+        // `redeployed` has one version, whose artifact goes.
+        const rolled = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
+        const ws = rolled.ws;
+        const v2 = SAMPLE_HANDLER.replace('Hello from Blue FaaS!', 'Hello again');
+        const base = `/api/workspaces/${ws}/functions`;
+        assert.equal(
+          (await a.app.inject({ method: 'PATCH', url: `${base}/${rolled.fn}`, payload: { code: b64(v2) } }))
+            .statusCode,
+          200,
+        );
+        const second = await a.app.inject({ method: 'POST', url: `${base}/${rolled.fn}/deployments` });
+        assert.equal(second.statusCode, 201, second.body);
+        const created = await a.app.inject({
+          method: 'POST',
+          url: base,
+          payload: { name: 'redeployed', code: b64(SAMPLE_HANDLER) },
+        });
+        const redeployed = created.json().id as string;
+        assert.equal(created.json().unavailable, null);
+        const first = await a.app.inject({ method: 'POST', url: `${base}/${redeployed}/deployments` });
+        assert.equal(first.statusCode, 201, first.body);
+        await a.cleanup();
+        for (const digest of [second.json().digest, first.json().digest])
+          rmSync(join(own, 'blobs', 'artifacts', ws, digest), { recursive: true });
+
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          const view = async (fn: string): Promise<Json> =>
+            (await b.app.inject({ method: 'GET', url: `${base}/${fn}` })).json();
+          for (const fn of [rolled.fn, redeployed]) {
+            const f = await view(fn);
+            // The record is untouched (the seed's status stays), and the view says what callers get.
+            assert.equal(f.status, 'active');
+            assert.equal(f.unavailable?.code, 'DEPENDENCY_UNAVAILABLE', JSON.stringify(f));
+            assert.match(f.unavailable.message, /could not be loaded at start-up/);
+            const call = (await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).json();
+            assert.deepEqual(f.unavailable, { code: call.error.code, message: call.error.message });
+            assert.equal((await b.meta.getFunction(ws, fn))?.status, 'active');
+          }
+          // Alive, but not serving all it should: readiness says so, with a count (it is public).
+          assert.equal((await b.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+          const notReady = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(notReady.statusCode, 503);
+          assert.equal(notReady.json().error.code, 'NOT_READY');
+          assert.match(notReady.json().error.message, /2 functions could not be restored at start-up/);
+          assert.deepEqual(notReady.json().error.details.checks, {
+            store: { ok: true },
+            deployments: { ok: false, unrestored: 2 },
+          });
+          assert.doesNotMatch(notReady.body, new RegExp(`${rolled.fn}|${redeployed}`), 'no function ids');
+          const listed = (await b.app.inject({ method: 'GET', url: base })).json() as Json[];
+          assert.deepEqual(
+            listed.map((f) => f.unavailable?.code),
+            ['DEPENDENCY_UNAVAILABLE', 'DEPENDENCY_UNAVAILABLE'],
+          );
+          // A PATCH answers the view too.
+          const patched = await b.app.inject({
+            method: 'PATCH',
+            url: `${base}/${redeployed}`,
+            payload: { description: 'still broken' },
+          });
+          assert.equal(patched.json().unavailable?.code, 'DEPENDENCY_UNAVAILABLE');
+
+          const back = await b.app.inject({
+            method: 'POST',
+            url: `${base}/${rolled.fn}/deployments/1/activate`,
+          });
+          assert.equal(back.statusCode, 200, back.body);
+          assert.equal((await view(rolled.fn)).unavailable, null);
+          assert.equal((await view(redeployed)).unavailable?.code, 'DEPENDENCY_UNAVAILABLE');
+          const oneLeft = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(oneLeft.json().error.details.checks.deployments.unrestored, 1);
+          const again = await b.app.inject({ method: 'POST', url: `${base}/${redeployed}/deployments` });
+          assert.equal(again.statusCode, 201, again.body);
+          assert.equal((await view(redeployed)).unavailable, null);
+          const ready = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(ready.statusCode, 200, ready.body);
+          assert.equal(ready.json().status, 'ready');
+          for (const fn of [rolled.fn, redeployed])
+            assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
         } finally {
           await b.cleanup();
         }

@@ -95,6 +95,7 @@ describe('rate limits', () => {
       );
       // Except health probes, which a load balancer sends from an address others may share.
       assert.equal((await p.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+      assert.equal((await p.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
     });
   });
 });

@@ -25,7 +25,14 @@ import {
   type World,
 } from './world.js';
 
-const PUBLIC_ROUTES = new Set(['/health', '/', '/openapi.json', '/redoc', '/redoc/redoc.standalone.js']);
+const PUBLIC_ROUTES = new Set([
+  '/health',
+  '/ready',
+  '/',
+  '/openapi.json',
+  '/redoc',
+  '/redoc/redoc.standalone.js',
+]);
 
 const MALFORMED = [
   'Bearer',
@@ -264,7 +271,7 @@ describe('access rules on every route', () => {
   });
 
   test('public routes answer without a key, and with a bad one; unknown paths do not (fail closed)', async () => {
-    for (const url of ['/health', '/', '/openapi.json', '/docs', '/redoc']) {
+    for (const url of ['/health', '/ready', '/', '/openapi.json', '/docs', '/redoc']) {
       const res = await w.p.app.inject({ method: 'GET', url });
       assert.ok(res.statusCode < 400, `${url}: ${res.statusCode}`);
       // A probe that carries a revoked or malformed key is not turned away: nothing is checked.

@@ -1,4 +1,6 @@
-// /api/workspaces/{ws}/functions — the seed's function endpoints.
+// /api/workspaces/{ws}/functions — the seed's function endpoints. Each answer adds to the
+// service's view what the record cannot say: whether calls fail whatever the code does
+// (`unavailable`), which the route table knows and the stored status does not.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
@@ -14,17 +16,26 @@ import {
   WorkspaceParams,
 } from '../../core/schemas.js';
 import type { Scopes } from '../../auth/policy.js';
-import type { FunctionService } from '../../services/functions.js';
+import type { LocalTarget } from '../../deploy/local-target.js';
+import { notRestored } from '../../gateway/ingress.js';
+import type { FunctionService, FunctionView } from '../../services/functions.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
 
 export async function functionRoutes(
   base: FastifyInstance,
   functions: FunctionService,
+  target: Pick<LocalTarget, 'isUnrestored'>,
   scope: Scopes,
 ): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['Functions'];
+  // The stored status stays 'active' when start-up could not load the active deployment (a
+  // deploy or an activation mends it); the view says what every call gets meanwhile.
+  const withServing = (view: FunctionView) => {
+    const e = target.isUnrestored(view.id) ? notRestored(view.id) : undefined;
+    return { ...view, unavailable: e ? { code: e.code, message: e.message } : null };
+  };
 
   app.post(
     '/api/workspaces/:workspace_id/functions',
@@ -39,7 +50,8 @@ export async function functionRoutes(
         response: { 201: FunctionConfig, 409: AT_CAP, 507: OUT_OF_STORAGE, ...errors },
       },
     },
-    async (req, reply) => reply.code(201).send(await functions.create(req.params.workspace_id, req.body)),
+    async (req, reply) =>
+      reply.code(201).send(withServing(await functions.create(req.params.workspace_id, req.body))),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions',
@@ -52,7 +64,7 @@ export async function functionRoutes(
         response: { 200: Type.Array(FunctionConfig), ...errors },
       },
     },
-    async (req) => functions.list(req.params.workspace_id),
+    async (req) => (await functions.list(req.params.workspace_id)).map(withServing),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -65,7 +77,7 @@ export async function functionRoutes(
         response: { 200: FunctionConfig, ...errors },
       },
     },
-    async (req) => functions.get(req.params.workspace_id, req.params.function_id),
+    async (req) => withServing(await functions.get(req.params.workspace_id, req.params.function_id)),
   );
   app.patch(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -79,7 +91,8 @@ export async function functionRoutes(
         response: { 200: FunctionConfig, 507: OUT_OF_STORAGE, ...errors },
       },
     },
-    async (req) => functions.update(req.params.workspace_id, req.params.function_id, req.body),
+    async (req) =>
+      withServing(await functions.update(req.params.workspace_id, req.params.function_id, req.body)),
   );
   app.delete(
     '/api/workspaces/:workspace_id/functions/:function_id',

@@ -1,26 +1,79 @@
-// GET /health and GET / — the seed's shapes.
+// GET /health (liveness, the seed's shape), GET /ready (readiness) and GET / (the seed's). What
+// they check is observability/probes.ts; a failing check answers 503 in the error envelope.
 
 import { Type } from 'typebox';
 import type { FastifyInstance } from 'fastify';
 import { PUBLIC } from '../../auth/policy.js';
+import { ErrorBody } from '../../core/schemas.js';
+import type { Probes } from '../../observability/probes.js';
 
 export interface SystemInfo {
   environment: string;
   version: string;
 }
 
-export async function systemRoutes(app: FastifyInstance, info: SystemInfo): Promise<void> {
+const Checks = Type.Object({
+  store: Type.Object(
+    { ok: Type.Boolean(), error: Type.Optional(Type.String()) },
+    { description: 'A point read of the metadata store' },
+  ),
+  deployments: Type.Object(
+    {
+      ok: Type.Boolean(),
+      unrestored: Type.Integer({
+        description:
+          "Functions whose active deployment could not be loaded at start-up and has not been deployed or activated since (each such function's view says so, in `unavailable`)",
+      }),
+    },
+    { description: 'Every active deployment is loaded' },
+  ),
+});
+
+export async function systemRoutes(app: FastifyInstance, info: SystemInfo, probes: Probes): Promise<void> {
   app.get(
     '/health',
     {
       config: { auth: PUBLIC },
       schema: {
         tags: ['System'],
-        summary: 'Health check',
-        response: { 200: Type.Object({ status: Type.String({ examples: ['healthy'] }) }) },
+        summary: 'Liveness: the process answers and can read its metadata store',
+        description:
+          'Cheap (one point read), for a liveness probe: restarting the process is the remedy for a 503. Whether everything is served is GET /ready.',
+        response: {
+          200: Type.Object({ status: Type.String({ examples: ['healthy'] }) }),
+          503: {
+            ...ErrorBody,
+            description:
+              '`DEPENDENCY_UNAVAILABLE`: the metadata store cannot answer (`details.checks.store`); `SHUTTING_DOWN`',
+          },
+        },
       },
     },
-    async () => ({ status: 'healthy' }),
+    async () => {
+      await probes.live();
+      return { status: 'healthy' };
+    },
+  );
+  app.get(
+    '/ready',
+    {
+      config: { auth: PUBLIC },
+      schema: {
+        tags: ['System'],
+        summary: 'Readiness: the metadata store answers and every active deployment is loaded',
+        description:
+          'Cheap (one point read, counts kept in memory), for a readiness probe or a load balancer. 503 while a check fails, with all of them.',
+        response: {
+          200: Type.Object({ status: Type.String({ examples: ['ready'] }), checks: Checks }),
+          503: {
+            ...ErrorBody,
+            description:
+              '`NOT_READY`: a check fails (`details.checks` holds them all, as the 200 does); `SHUTTING_DOWN`',
+          },
+        },
+      },
+    },
+    async () => ({ status: 'ready', checks: await probes.ready() }),
   );
   app.get(
     '/',

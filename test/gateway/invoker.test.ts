@@ -1,0 +1,76 @@
+// The invoker on its own, with a runtime that refuses: a call the runtime turns away because the
+// server stops is still a call, with its execution log and its metric (through a real socket and
+// a real shutdown: test/pipeline/restore.test.ts).
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Redactor } from '../../src/auth/redact.js';
+import { shuttingDown } from '../../src/core/errors.js';
+import type { ExecutionLog, FunctionRecord } from '../../src/core/types.js';
+import type { ActiveRoute } from '../../src/deploy/local-target.js';
+import { Invoker } from '../../src/gateway/invoker.js';
+import { ExecutionLogWriter } from '../../src/observability/log-writer.js';
+import { Metrics } from '../../src/observability/metrics.js';
+
+const route = {
+  fn: { id: 'fn-stopping', workspaceId: 'ws-stopping' } as FunctionRecord,
+  deployment: { version: 3 },
+  versionKey: 'fn-stopping@v3-abc',
+  redactor: new Redactor([]),
+} as unknown as ActiveRoute;
+
+describe('Invoker', () => {
+  test('a call refused at shutdown is logged and counted, then answered 503 SHUTTING_DOWN', async () => {
+    const stored: ExecutionLog[] = [];
+    const writer = new ExecutionLogWriter({
+      appendLogs: async (logs) => {
+        stored.push(...logs);
+        return logs.map((log, i) => ({ seq: i + 1, log }));
+      },
+    });
+    const metrics = new Metrics({
+      services: () => 0,
+      runtime: () => ({
+        instances: 0,
+        reservedMemoryBytes: 0,
+        warmPool: 0,
+        hostProcesses: 0,
+        spares: 0,
+        queueDepth: 0,
+        pipelined: 0,
+      }),
+    });
+    const invoker = new Invoker({
+      runtime: { invoke: () => Promise.reject(shuttingDown()) },
+      writer,
+      metrics,
+      clock: () => new Date('2026-11-27T12:00:00.000Z'),
+      ids: { workspace: () => 'ws-x', function: () => 'fn-x', opaque: () => 'log-1' },
+      logBodyCap: 1024,
+      currentRoute: () => route,
+    });
+    const { result, log } = await invoker.invoke(
+      route,
+      {
+        method: 'POST',
+        uri: '/fn/fn-stopping',
+        headers: { 'content-type': 'application/json' },
+        body: new TextEncoder().encode('{"a":1}'),
+      },
+      () => undefined,
+    );
+    assert.equal(result.status, 503);
+    assert.equal(result.error?.code, 'SHUTTING_DOWN');
+    await writer.close();
+    assert.deepEqual(
+      stored.map((l) => [l.id, l.functionId, l.statusCode, l.status, l.deploymentVersion]),
+      [['log-1', 'fn-stopping', 503, 'error', 3]],
+    );
+    assert.equal(log.id, 'log-1');
+    assert.deepEqual(stored[0]!.requestBody, { a: 1 });
+    assert.match(
+      await metrics.text(),
+      /gateway_function_invocation_total\{function_name="fn-stopping",code="503"\} 1/,
+    );
+  });
+});
