@@ -130,7 +130,13 @@ export class Invoker {
       requestBody: r.value(bodyForLog(r.buffer(req.body), req.headers['content-type'], this.deps.logBodyCap)),
       responseBody: result.error
         ? { error: { code: result.error.code, message: r.text(result.error.message) } }
-        : r.value(bodyForLog(r.buffer(result.body), result.headers['content-type'], this.deps.logBodyCap)),
+        : r.value(
+            bodyForLog(
+              r.buffer(sentBody(req.method, result)),
+              result.headers['content-type'],
+              this.deps.logBodyCap,
+            ),
+          ),
       logs: r.lines(result.lines),
       level: levelOf(result.status, failed),
       coldStart: result.coldStart,
@@ -140,6 +146,17 @@ export class Invoker {
     this.deps.writer.append(log);
     return { result, log, route };
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The body the caller gets: none for HEAD, nor for a status that carries no content (1xx, 204,
+ * 205, 304; HTTP drops what the function wrote), so the log shows what was sent.
+ */
+function sentBody(method: string, result: InvokeResult): Uint8Array {
+  const s = result.status;
+  return method === 'HEAD' || s < 200 || s === 204 || s === 205 || s === 304 ? EMPTY : result.body;
 }
 
 /** The result of a call the runtime refused without running it. */

@@ -11,6 +11,7 @@ import type { ActiveRoute } from '../../src/deploy/local-target.js';
 import { Invoker } from '../../src/gateway/invoker.js';
 import { ExecutionLogWriter } from '../../src/observability/log-writer.js';
 import { Metrics } from '../../src/observability/metrics.js';
+import type { InvokeResult } from '../../src/runtime/types.js';
 
 const route = {
   fn: { id: 'fn-stopping', workspaceId: 'ws-stopping' } as FunctionRecord,
@@ -19,7 +20,73 @@ const route = {
   redactor: new Redactor([]),
 } as unknown as ActiveRoute;
 
+/** An invoker over a runtime that answers `answer`, and the logs it stored. */
+function invokerAnswering(answer: Partial<InvokeResult>) {
+  const stored: ExecutionLog[] = [];
+  const writer = new ExecutionLogWriter({
+    appendLogs: async (logs) => {
+      stored.push(...logs);
+      return logs.map((log, i) => ({ seq: i + 1, log }));
+    },
+  });
+  const metrics = new Metrics({
+    services: () => 0,
+    runtime: () => ({
+      instances: 0,
+      reservedMemoryBytes: 0,
+      warmPool: 0,
+      hostProcesses: 0,
+      spares: 0,
+      queueDepth: 0,
+      pipelined: 0,
+    }),
+  });
+  const result: InvokeResult = {
+    status: 200,
+    headers: { 'content-type': 'text/plain' },
+    body: new TextEncoder().encode('written by the function'),
+    lines: [],
+    linesTruncated: false,
+    durationMs: 1,
+    cpuMs: 1,
+    coldStart: false,
+    ...answer,
+  };
+  let n = 0;
+  const invoker = new Invoker({
+    runtime: { invoke: async () => result },
+    writer,
+    metrics,
+    clock: () => new Date('2026-11-27T12:00:00.000Z'),
+    ids: { workspace: () => 'ws-x', function: () => 'fn-x', opaque: () => `log-${++n}` },
+    logBodyCap: 1024,
+    currentRoute: () => route,
+  });
+  return { invoker, writer, stored };
+}
+
 describe('Invoker', () => {
+  test('the logged response body is what was sent: none for HEAD, 204, 205 or 304', async () => {
+    const cases: Array<[string, number, unknown]> = [
+      ['GET', 200, 'written by the function'],
+      ['HEAD', 200, null],
+      ['GET', 204, null],
+      ['POST', 205, null],
+      ['GET', 304, null],
+      ['GET', 404, 'written by the function'],
+    ];
+    for (const [method, status, logged] of cases) {
+      const { invoker, writer, stored } = invokerAnswering({ status });
+      await invoker.invoke(
+        route,
+        { method, uri: '/fn/x', headers: {}, body: new Uint8Array(0) },
+        () => undefined,
+      );
+      await writer.close();
+      assert.deepEqual(stored[0]!.responseBody, logged, `${method} ${status}`);
+    }
+  });
+
   test('a call refused at shutdown is logged and counted, then answered 503 SHUTTING_DOWN', async () => {
     const stored: ExecutionLog[] = [];
     const writer = new ExecutionLogWriter({
