@@ -61,6 +61,11 @@ export class ArtifactCollector {
   private readonly lock = new KeyedLock();
   /** Artifact prefix → the ends (ms) of its pins not yet released. */
   private readonly pins = new Map<string, Set<{ until: number }>>();
+  /**
+   * Per workspace, how many pins were taken or released: a record naming an artifact is written
+   * between the two, so while this stands still, records read earlier still name all they did.
+   */
+  private readonly pinMoves = new Map<string, number>();
 
   constructor(
     private readonly meta: Meta,
@@ -79,9 +84,14 @@ export class ArtifactCollector {
       const held = this.pins.get(key) ?? new Set();
       held.add(pin);
       this.pins.set(key, held);
+      this.moved(workspaceId);
+      let released = false;
       const release = () => {
+        if (released) return;
+        released = true;
         held.delete(pin);
         if (held.size === 0 && this.pins.get(key) === held) this.pins.delete(key);
+        this.moved(workspaceId);
       };
       try {
         return { value: await work(), release };
@@ -98,20 +108,30 @@ export class ArtifactCollector {
    */
   async collect(workspaceId: string, digests: Iterable<string>): Promise<number> {
     let named: Set<string> | undefined;
+    let readAt = -1;
     let removed = 0;
     for (const digest of new Set(digests)) {
       const key = artifactPrefix(workspaceId, digest);
       await this.lock.run(key, async () => {
         if (this.pinned(key)) return;
-        // Read once, under the first lock: a record naming a digest after this read is written only
-        // after a pin() of it, which the check above sees.
-        named ??= await artifactsNamed(this.meta, workspaceId);
+        // A record naming this digest is written while a pin of it is held. Held now: seen above.
+        // Taken and released since the records were read (while an earlier digest was removed):
+        // the count moved, and they are read again. Otherwise what was read still holds.
+        const moves = this.pinMoves.get(workspaceId) ?? 0;
+        if (named === undefined || moves !== readAt) {
+          readAt = moves;
+          named = await artifactsNamed(this.meta, workspaceId);
+        }
         if (named.has(digest)) return;
         await this.blobs.deletePrefix(key);
         removed++;
       });
     }
     return removed;
+  }
+
+  private moved(workspaceId: string): void {
+    this.pinMoves.set(workspaceId, (this.pinMoves.get(workspaceId) ?? 0) + 1);
   }
 
   private pinned(key: string): boolean {

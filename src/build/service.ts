@@ -477,11 +477,14 @@ export class BuildService {
         image_url: built.imageUrl,
         file_path: job.sourcePath,
       };
+      let written = false;
       try {
-        await this.patch(job.taskId, { status: 'completed', result, error: null });
+        written = await this.patch(job.taskId, { status: 'completed', result, error: null });
       } finally {
         built.release(); // the task names it now
       }
+      // Not recorded (the store failed, or the task is gone): nothing may name the artifact.
+      if (!written) await this.collectArtifacts(job.workspaceId, [built.digest]).catch(() => undefined);
       this.opts.logger?.info(
         { taskId: job.taskId, workspaceId: job.workspaceId, app: job.appName, digest: built.digest },
         'build completed',

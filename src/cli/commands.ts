@@ -32,6 +32,7 @@ export interface Options {
   reconnect?: string | undefined;
   since?: string | undefined;
   errors?: boolean | undefined;
+  delete?: string | undefined;
   json?: boolean | undefined;
 }
 
@@ -404,17 +405,16 @@ function messageOf(data: string): string | undefined {
 }
 
 export async function deployments(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
-  if (args[0] === 'delete') {
-    const [, fnRef, raw] = positionals(args, ['delete', 'function (id or name)', 'version']);
-    const version = intIn(raw!.replace(/^v/, ''), 'version', 1, 999_999_999)!;
-    const ws = workspaceOf(o);
-    const fn = await findFunction(api, ws, fnRef!);
+  const [ref] = positionals(args, ['function (id or name)']);
+  const ws = workspaceOf(o);
+  // An option, not a word before FN: a function may well be named "delete".
+  if (o.delete !== undefined) {
+    const version = intIn(o.delete.replace(/^v/, ''), '--delete', 1, 999_999_999)!;
+    const fn = await findFunction(api, ws, ref!);
     await api.request('DELETE', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments/${version}`);
     io.out(o.json ? JSON.stringify({ deleted: version }) : `deleted v${version} of ${fn.name}`);
     return;
   }
-  const [ref] = positionals(args, ['function (id or name)']);
-  const ws = workspaceOf(o);
   const fn = await findFunction(api, ws, ref!);
   const list = await api.list<Deployment>(`/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`);
   if (o.json) io.out(JSON.stringify(list));

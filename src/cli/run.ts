@@ -32,7 +32,8 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       stream is cut off resumes exactly where it was, trying
                                       for up to S seconds (default 30; 0: give up at once)
   deployments FN -w WS                its deployed versions
-  deployments delete FN VERSION -w WS delete an inactive version (and its artifact, if nothing
+  deployments FN -w WS --delete VERSION
+                                      delete an inactive version (and its artifact, if nothing
                                       else names it): what makes room at the storage quota
   storage -w WS                       what the workspace stores, against its quota
   rollback FN VERSION -w WS           make VERSION (3 or v3) the active one again, without a rebuild
@@ -93,6 +94,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
         reconnect: { type: 'string' },
         since: { type: 'string' },
         errors: { type: 'boolean' },
+        delete: { type: 'string' },
       },
     });
     const [name, ...args] = positionals;

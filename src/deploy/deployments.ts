@@ -151,9 +151,22 @@ export class DeploymentService {
       // Deleted while this waited its turn (its removal ran first): nothing to bring back.
       const current = await meta.getFunction(fn.workspaceId, fn.id);
       if (!current) throw notFound('Function', fn.id);
+      // Deleted while this waited (remove() runs in this same line): loading it would route the
+      // function to a version no record names, and the activation below would then unroute it.
+      if (!(await meta.getDeployment(fn.id, d.version))) {
+        throw notFound('Deployment', `${fn.id} v${d.version}`);
+      }
       try {
         await target.activate(current, d);
       } catch (err) {
+        if (isNotFound(err, 'artifact')) {
+          // A version's artifact is kept while its record is: gone means the store lost it.
+          throw new EunhaError(
+            'INTERNAL_ERROR',
+            `deployment v${d.version}'s artifact sha256:${d.digest} is missing from the blob store; deploy again`,
+            { version: d.version, digest: d.digest },
+          );
+        }
         if (err instanceof EunhaError) throw err;
         throw new EunhaError(
           'FUNCTION_LOAD_ERROR',
@@ -219,8 +232,9 @@ export class DeploymentService {
     artifact: PinnedArtifact,
     imageRef: string,
   ): Promise<DeploymentView> {
-    const created = await this.deps.meta
-      .createDeployment({
+    let created: Deployment;
+    try {
+      created = await this.deps.meta.createDeployment({
         workspaceId: fn.workspaceId,
         functionId: fn.id,
         digest: artifact.digest,
@@ -237,10 +251,31 @@ export class DeploymentService {
           secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },
         },
         createdAt: this.deps.clock().toISOString(),
-      })
-      // Named by the record now (or never will be): it may be removed again once nothing names it.
-      .finally(artifact.release);
-    return this.view(await this.goLive(fn, created));
+      });
+    } catch (err) {
+      artifact.release();
+      // The function was deleted while this built: nothing will name what was built for it.
+      await this.forget(fn.workspaceId, artifact.digest);
+      throw err;
+    }
+    artifact.release(); // named by the record now
+    try {
+      return this.view(await this.goLive(fn, created));
+    } catch (err) {
+      // Its function was deleted meanwhile, or the version: the artifact may be named by nothing
+      // now, and would count against the workspace's quota until a restart.
+      if (isNotFound(err)) await this.forget(fn.workspaceId, artifact.digest);
+      throw err;
+    }
+  }
+
+  /** Removes the artifact if nothing names it (a failed deploy's); a failure is only logged. */
+  private async forget(workspaceId: string, digest: string): Promise<void> {
+    await this.deps.artifacts
+      .collectArtifacts(workspaceId, [digest])
+      .catch((err: unknown) =>
+        this.deps.log?.({ err, digest }, 'could not remove the artifact of a failed deploy'),
+      );
   }
 
   private async markDeployed(fn: FunctionRecord): Promise<void> {
@@ -262,6 +297,14 @@ export class DeploymentService {
       invocationUrl: this.invocationUrl(d.functionId),
     };
   }
+}
+
+function isNotFound(err: unknown, resource?: string): boolean {
+  return (
+    err instanceof EunhaError &&
+    err.code === 'NOT_FOUND' &&
+    (resource === undefined || err.details.resource === resource)
+  );
 }
 
 export function parseVersion(raw: string): number {

@@ -222,7 +222,7 @@ export class FunctionService {
     if (input.code != null) {
       source = decodeCode(input.code);
       if (this.codeLocation(workspaceId, functionId, source).key !== current.codeKey) {
-        const stored = await this.storeCode(workspaceId, functionId, source);
+        const stored = await this.storeCode(workspaceId, functionId, source, current.codeKey);
         patch.codeKey = stored.key;
         patch.codeSha256 = stored.sha;
       }
@@ -303,17 +303,23 @@ export class FunctionService {
     return { key: `${codeKeyPrefix(workspaceId, functionId)}/${sha}.py`, sha };
   }
 
+  /** `replacing`: the code it takes the place of, deleted once the record names the new one. */
   private async storeCode(
     workspaceId: string,
     functionId: string,
     source: Buffer,
+    replacing?: string,
   ): Promise<{ key: string; sha: string }> {
     const location = this.codeLocation(workspaceId, functionId, source);
+    const old = replacing === undefined ? { bytes: 0, blobs: 0 } : await this.deps.blobs.usage(replacing);
     // The same code again is the same key (content-addressed): stored already, it costs nothing.
+    // Replacing code costs what it grows: a workspace at its quota can still make code smaller.
     const present = (await this.deps.blobs.list(location.key)).length > 0;
-    const release = present
-      ? () => {}
-      : await this.deps.quota?.reserve(workspaceId, { bytes: source.byteLength, blobs: 1 });
+    const need = { bytes: source.byteLength - old.bytes, blobs: 1 - old.blobs };
+    const release =
+      present || (need.bytes <= 0 && need.blobs <= 0)
+        ? () => {}
+        : await this.deps.quota?.reserve(workspaceId, need);
     try {
       await this.deps.blobs.put(location.key, source);
     } finally {

@@ -5,9 +5,11 @@
 // data directory (data-dir-lock.ts), so nothing else moves the files.
 //
 // A total read while a write of the same owner was under way may miss it or count it; such a read
-// is thrown away and made again. Two writes of one key at once can count it twice; a failed delete
-// forgets the owner's total; and every total is read afresh after REREAD_MS, so a drift never lasts.
+// is thrown away and made again. Deletes of one owner run one at a time. Two puts of one key at
+// once can count it twice; a failed write forgets the owner's total; and every total is read
+// afresh after REREAD_MS, so a drift never lasts.
 
+import { KeyedLock } from '../core/keyed-lock.js';
 import type { BlobStore, BlobUsage } from './ports.js';
 
 export interface BlobOwners {
@@ -32,6 +34,7 @@ export class MeteredBlobStore implements BlobStore {
    * number per owner ever written, as few as the workspaces). */
   private readonly writing = new Map<string, number>();
   private readonly begun = new Map<string, number>();
+  private readonly deletes = new KeyedLock();
 
   constructor(
     private readonly inner: BlobStore,
@@ -60,7 +63,7 @@ export class MeteredBlobStore implements BlobStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.moving(key, async () => {
+    await this.deleting(key, async () => {
       const before = await this.sizeIfMetered(key);
       await this.inner.delete(key);
       return before && { bytes: -before.bytes, blobs: -before.blobs };
@@ -74,11 +77,22 @@ export class MeteredBlobStore implements BlobStore {
       this.totals.clear();
       return;
     }
-    await this.moving(prefix, async () => {
+    await this.deleting(prefix, async () => {
       const before = await this.sizeIfMetered(prefix);
       await this.inner.deletePrefix(prefix);
       return before && { bytes: -before.bytes, blobs: -before.blobs };
     });
+  }
+
+  /**
+   * Deletes of one owner run one at a time: two at once of the same blobs each measured them
+   * before either removed them, and took them off the total twice (a review: 0 reported, 1,000
+   * bytes stored), which let a tenant past its quota.
+   */
+  private deleting(key: string, work: () => Promise<BlobUsage | undefined>): Promise<void> {
+    const owner = this.owners.ownerOf(key);
+    if (owner === undefined) return this.moving(key, work);
+    return this.deletes.run(owner, () => this.moving(key, work));
   }
 
   get(key: string): Promise<Uint8Array | undefined> {

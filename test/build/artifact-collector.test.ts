@@ -133,6 +133,33 @@ describe('ArtifactCollector', () => {
     pinned.release();
   });
 
+  test('a digest another function names while an earlier one of the same removal goes is kept', async () => {
+    const ws = await newWorkspace();
+    const [a, b] = [await store(ws, 'first'), await store(ws, 'second')];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    // Removing A is slow (many files): held until B has been deployed elsewhere.
+    const slow = {
+      deletePrefix: async (prefix: string) => {
+        if (prefix === artifactPrefix(ws, a)) await gate;
+        await blobs.deletePrefix(prefix);
+      },
+    };
+    const collector = new ArtifactCollector(meta, slow, () => now);
+    // A deleted function named A and B; nothing names them now.
+    const removal = collector.collect(ws, [a, b]);
+    await new Promise((r) => setTimeout(r, 30)); // inside A's turn, past its read of the records
+    // Another function deploys B as /api/v1/deploy does: pin, record, release.
+    const other = fn(ws);
+    await meta.createFunction(other);
+    const pinned = await collector.pin(ws, b, async () => undefined);
+    await meta.createDeployment(deployment(other, { digest: b }));
+    pinned.release();
+    open();
+    assert.equal(await removal, 1, 'A only');
+    assert.deepEqual([await present(ws, a), await present(ws, b)], [false, true]);
+  });
+
   test('task retention removes the artifacts of the tasks it deletes, unless something names them', async () => {
     const ws = await newWorkspace();
     const collector = new ArtifactCollector(meta, blobs, () => now);

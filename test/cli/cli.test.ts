@@ -135,10 +135,10 @@ class IncomingHandler(http.IncomingHandler):
 
     const stored = await eunha(['storage', '-w', ws]);
     assert.match(stored.out.trim(), /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files$/, 'code, two artifacts');
-    const active = await eunha(['deployments', 'delete', 'greet', 'v1', '-w', ws]);
+    const active = await eunha(['deployments', 'greet', '--delete', 'v1', '-w', ws]);
     assert.equal(active.code, 1);
     assert.match(active.err, /CONFLICT.*v1 is the active version/);
-    const deleted = await eunha(['deployments', 'delete', 'greet', '2', '-w', ws]);
+    const deleted = await eunha(['deployments', 'greet', '-w', ws, '--delete', '2']);
     assert.equal(deleted.code, 0, deleted.err);
     assert.equal(deleted.out.trim(), 'deleted v2 of greet');
     assert.doesNotMatch((await eunha(['deployments', 'greet', '-w', ws])).out, /^v2/m);

@@ -150,4 +150,56 @@ describe('concurrent deploys and deletes', () => {
       'nothing ran on the version that refuses GET',
     );
   });
+
+  test('deleting a version its deploy has recorded but not yet made live leaves the function as it was', async () => {
+    // v1 loads slowly (module code naps), so its activation holds the function's line while the
+    // deploy below records v3 and the delete of v3 queues ahead of v3's going live.
+    const slow = CODE.replace('import time', 'import time\ntime.sleep(0.6)');
+    const fn = await createFn();
+    const code = (c: string) =>
+      p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn}`,
+        payload: { code: b64(c) },
+      });
+    assert.equal((await code(slow)).statusCode, 200);
+    assert.equal((await deploy(fn)).statusCode, 201);
+    assert.equal((await code(CODE)).statusCode, 200);
+    const v2 = await deploy(fn);
+    assert.equal(v2.statusCode, 201);
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // In the line: the activation (≈ 1 s: v1's module naps), then the delete of v3 (sent before
+    // v3 exists; it finds it when its turn comes), then v3's going live.
+    const activate = p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn}/deployments/1/activate`,
+    });
+    await pause(200);
+    const del = p.app.inject({
+      method: 'DELETE',
+      url: `/api/workspaces/${ws}/functions/${fn}/deployments/3`,
+    });
+    await pause(50);
+    const image = p.app.inject({
+      method: 'POST',
+      url: '/api/v1/deploy',
+      payload: { namespace: 'default', image_ref: v2.json().imageRef, function_id: fn },
+    });
+    const [a, d, r] = await Promise.all([activate, image, del]);
+    assert.equal(a.statusCode, 200, a.body);
+    assert.equal(r.statusCode, 204, r.body);
+    assert.equal(d.statusCode, 404, d.body);
+    assert.equal(d.json().error.details.resource, 'deployment', 'the version is missing, not the function');
+    const list = (
+      await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/deployments` })
+    ).json() as Array<{ version: number; active: boolean }>;
+    assert.deepEqual(
+      list.map((x) => [x.version, x.active]),
+      [
+        [2, false],
+        [1, true],
+      ],
+    );
+    assert.equal(await servedVersion(fn), 1, 'still routed to the active version');
+  });
 });

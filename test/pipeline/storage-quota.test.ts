@@ -64,24 +64,25 @@ describe('workspace storage quota: bytes', () => {
       const created = await p.app.inject({
         method: 'POST',
         url: `/api/workspaces/${ws}/functions`,
-        payload: { name: 'big', code: b64(padded('A', 20_000)) },
+        payload: { name: 'big', code: b64(padded('A', 30_000)) },
       });
       assert.equal(created.statusCode, 201, created.body);
       const fn = created.json().id as string;
       assert.deepEqual(await storage(), { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000 });
-      assert.equal((await storage()).usedBytes, 20_000, 'the code alone');
+      assert.equal((await storage()).usedBytes, 30_000, 'the code alone');
 
       const v1 = await deploy(fn);
       assert.equal(v1.statusCode, 201, v1.body);
-      assert.equal((await setCode(fn, padded('B', 20_000))).statusCode, 200);
+      // Smaller code: it costs nothing, the old code goes.
+      assert.equal((await setCode(fn, padded('B', 10_000))).statusCode, 200);
       const v2 = await deploy(fn);
       assert.equal(v2.statusCode, 201, v2.body);
       const full = await storage();
       assert.deepEqual(full, { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000 });
-      assert.ok(full.usedBytes > 60_000 && full.usedBytes < LIMIT, `code + two artifacts: ${full.usedBytes}`);
+      assert.ok(full.usedBytes > 50_000 && full.usedBytes < LIMIT, `code + two artifacts: ${full.usedBytes}`);
 
-      // A third copy of 20 KB does not fit: the code change is refused and the old code stays.
-      const refused = await setCode(fn, padded('C', 20_000));
+      // 16 KB more code does not fit: the code change is refused and the old code stays.
+      const refused = await setCode(fn, padded('C', 26_000));
       assert.equal(refused.statusCode, 507, refused.body);
       const error = refused.json().error;
       assert.equal(error.code, 'QUOTA_EXCEEDED');
@@ -91,7 +92,7 @@ describe('workspace storage quota: bytes', () => {
         resource: 'bytes',
         limit: LIMIT,
         used: full.usedBytes,
-        requested: padded('C', 20_000).length,
+        requested: 26_000 - 10_000, // what the code grows by
       });
       const fnNow = (
         await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` })
@@ -102,7 +103,7 @@ describe('workspace storage quota: bytes', () => {
       // An upload that would not fit is refused before it is stored.
       const form = multipart(
         { registry_url: 'local', workspace_id: ws },
-        { filename: 'app.py', data: padded('U', 10_000) },
+        { filename: 'app.py', data: padded('U', 16_000) },
       );
       const upload = await p.app.inject({ method: 'POST', url: '/api/v1/build-and-push', ...form });
       assert.equal(upload.statusCode, 507, upload.body);
@@ -124,7 +125,7 @@ describe('workspace storage quota: bytes', () => {
       assert.equal(removed.statusCode, 204, removed.body);
       assert.deepEqual(await artifacts(), [`artifacts/${ws}/${v2.json().digest}/manifest.json`]);
       const freed = await storage();
-      assert.ok(freed.usedBytes < full.usedBytes - 20_000, `v1's artifact went: ${freed.usedBytes}`);
+      assert.ok(freed.usedBytes < full.usedBytes - 30_000, `v1's artifact went: ${freed.usedBytes}`);
       assert.deepEqual(freed, { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000 });
       const gone = await p.app.inject({
         method: 'DELETE',
@@ -133,7 +134,7 @@ describe('workspace storage quota: bytes', () => {
       assert.equal(gone.statusCode, 404, gone.body);
 
       // Now C fits, and deploys as v3: numbers are never given twice.
-      assert.equal((await setCode(fn, padded('C', 20_000))).statusCode, 200);
+      assert.equal((await setCode(fn, padded('C', 26_000))).statusCode, 200);
       const v3 = await deploy(fn);
       assert.equal(v3.statusCode, 201, v3.body);
       assert.equal(v3.json().version, 3);
@@ -165,6 +166,54 @@ describe('workspace storage quota: bytes', () => {
       assert.deepEqual(await storage(), { usedBytes: 0, maxBytes: LIMIT, usedFiles: 0, maxFiles: 20_000 });
     },
   );
+
+  test('a function deleted while its deploy builds leaves nothing behind', { timeout: 60_000 }, async () => {
+    // Module code that naps: the build's load check takes long enough for the delete to land.
+    const slow = padded('S', 15_000).replace(
+      'from spin_sdk import http',
+      'import time\ntime.sleep(0.5)\nfrom spin_sdk import http',
+    );
+    for (let round = 0; round < 3; round++) {
+      const created = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: `doomed${round}`, code: b64(`${slow}# ${round}\n`) },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      const fn = created.json().id as string;
+      const deploying = deploy(fn);
+      await new Promise((r) => setTimeout(r, 200));
+      const removed = await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${fn}` });
+      assert.equal(removed.statusCode, 204);
+      assert.equal((await deploying).statusCode, 404);
+      // Before, each round left its artifact (≈ 15 KB) that nothing named, until a restart.
+      assert.deepEqual(await storage(), { usedBytes: 0, maxBytes: LIMIT, usedFiles: 0, maxFiles: 20_000 });
+    }
+  });
+
+  test('at the quota, code can still be made smaller', { timeout: 60_000 }, async () => {
+    const make = (name: string, size: number) =>
+      p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name, code: b64(padded(name, size)) },
+      });
+    const big = await make('big', 40_000);
+    assert.equal(big.statusCode, 201, big.body);
+    assert.equal((await make('filler', 20_000)).statusCode, 201);
+    assert.equal((await make('more', 10_000)).statusCode, 507, 'full');
+    const smaller = await setCode(big.json().id, padded('small', 6_000));
+    assert.equal(smaller.statusCode, 200, smaller.body);
+    assert.equal((await storage()).usedBytes, 26_000);
+    assert.equal(
+      (await setCode(big.json().id, padded('grown', 50_000))).statusCode,
+      507,
+      'growing still counts',
+    );
+    for (const f of (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions` })).json()) {
+      await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${f.id}` });
+    }
+  });
 
   test('the storage report of an unknown workspace is a 404', async () => {
     const res = await p.app.inject({ method: 'GET', url: '/api/workspaces/ws-nope/storage' });

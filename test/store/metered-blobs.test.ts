@@ -146,6 +146,21 @@ describe('MeteredBlobStore', () => {
     await metered.close();
   });
 
+  test('two deletes of the same blobs at once take them off the total once', async () => {
+    const { inner, metered } = await open();
+    await metered.put('build-sources/ws-a/t1/app.py', bytes(5000));
+    await metered.put('build-sources/ws-a/t2/app.py', bytes(1000));
+    assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 6000, blobs: 2 });
+    await Promise.all([
+      metered.deletePrefix('build-sources/ws-a/t1'),
+      metered.deletePrefix('build-sources/ws-a/t1'),
+      metered.delete('build-sources/ws-a/t1/app.py'),
+    ]);
+    assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 1000, blobs: 1 });
+    assert.deepEqual(await metered.usageOf('ws-a'), await walked(inner, 'ws-a'));
+    await metered.close();
+  });
+
   test('a delete above every owner forgets every total', async () => {
     const { metered } = await open();
     await metered.put('code/ws-a/f/x', bytes(10));
