@@ -439,4 +439,32 @@ class IncomingHandler(http.IncomingHandler):
       }
     },
   );
+  test(
+    'activating a version whose artifact the store lost is a 500 that says so',
+    { timeout: 60_000 },
+    async () => {
+      const fn = await createFn(handler('one'));
+      const v1 = await deploy(fn.id);
+      assert.equal(v1.statusCode, 201, v1.body);
+      await p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn.id}`,
+        payload: { code: b64(handler('two')) },
+      });
+      assert.equal((await deploy(fn.id)).statusCode, 201);
+      await p.blobs.deletePrefix(`artifacts/${ws}/${v1.json().digest}`); // lost under the platform
+      const res = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate`,
+      });
+      assert.equal(res.statusCode, 500, res.body);
+      assert.equal(res.json().error.code, 'INTERNAL_ERROR');
+      assert.match(
+        res.json().error.message,
+        /deployment v1's artifact sha256:[0-9a-f]{64} is missing from the blob store/,
+      );
+      const still = await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` });
+      assert.equal(still.headers['x-version'], 'two', 'v2 still answers');
+    },
+  );
 });
