@@ -11,6 +11,7 @@ import type { ActiveRoute } from '../../src/deploy/local-target.js';
 import { Invoker } from '../../src/gateway/invoker.js';
 import { ExecutionLogWriter } from '../../src/observability/log-writer.js';
 import { Metrics } from '../../src/observability/metrics.js';
+import { QUIET_RUNTIME } from '../helpers/quiet-runtime.js';
 import type { InvokeResult } from '../../src/runtime/types.js';
 
 const route = {
@@ -20,8 +21,8 @@ const route = {
   redactor: new Redactor([]),
 } as unknown as ActiveRoute;
 
-/** An invoker over a runtime that answers `answer`, and the logs it stored. */
-function invokerAnswering(answer: Partial<InvokeResult>) {
+/** An invoker over a runtime whose invoke is `invoke`, and the logs it stored. */
+function invokerOver(invoke: () => Promise<InvokeResult>) {
   const stored: ExecutionLog[] = [];
   const writer = new ExecutionLogWriter({
     appendLogs: async (logs) => {
@@ -29,19 +30,23 @@ function invokerAnswering(answer: Partial<InvokeResult>) {
       return logs.map((log, i) => ({ seq: i + 1, log }));
     },
   });
-  const metrics = new Metrics({
-    services: () => 0,
-    runtime: () => ({
-      instances: 0,
-      reservedMemoryBytes: 0,
-      warmPool: 0,
-      hostProcesses: 0,
-      spares: 0,
-      queueDepth: 0,
-      pipelined: 0,
-    }),
+  const metrics = new Metrics({ services: () => 0, runtime: () => QUIET_RUNTIME });
+  let n = 0;
+  const invoker = new Invoker({
+    runtime: { invoke },
+    writer,
+    metrics,
+    clock: () => new Date('2026-11-27T12:00:00.000Z'),
+    ids: { workspace: () => 'ws-x', function: () => 'fn-x', opaque: () => `log-${++n}` },
+    logBodyCap: 1024,
+    currentRoute: () => route,
   });
-  const result: InvokeResult = {
+  return { invoker, writer, metrics, stored };
+}
+
+/** The same, over a runtime that answers `answer`. */
+const invokerAnswering = (answer: Partial<InvokeResult>) =>
+  invokerOver(async () => ({
     status: 200,
     headers: { 'content-type': 'text/plain' },
     body: new TextEncoder().encode('written by the function'),
@@ -51,19 +56,7 @@ function invokerAnswering(answer: Partial<InvokeResult>) {
     cpuMs: 1,
     coldStart: false,
     ...answer,
-  };
-  let n = 0;
-  const invoker = new Invoker({
-    runtime: { invoke: async () => result },
-    writer,
-    metrics,
-    clock: () => new Date('2026-11-27T12:00:00.000Z'),
-    ids: { workspace: () => 'ws-x', function: () => 'fn-x', opaque: () => `log-${++n}` },
-    logBodyCap: 1024,
-    currentRoute: () => route,
-  });
-  return { invoker, writer, stored };
-}
+  }));
 
 describe('Invoker', () => {
   test('the logged response body is what was sent: none for HEAD, 204, 205 or 304', async () => {
@@ -88,34 +81,7 @@ describe('Invoker', () => {
   });
 
   test('a call refused at shutdown is logged and counted, then answered 503 SHUTTING_DOWN', async () => {
-    const stored: ExecutionLog[] = [];
-    const writer = new ExecutionLogWriter({
-      appendLogs: async (logs) => {
-        stored.push(...logs);
-        return logs.map((log, i) => ({ seq: i + 1, log }));
-      },
-    });
-    const metrics = new Metrics({
-      services: () => 0,
-      runtime: () => ({
-        instances: 0,
-        reservedMemoryBytes: 0,
-        warmPool: 0,
-        hostProcesses: 0,
-        spares: 0,
-        queueDepth: 0,
-        pipelined: 0,
-      }),
-    });
-    const invoker = new Invoker({
-      runtime: { invoke: () => Promise.reject(shuttingDown()) },
-      writer,
-      metrics,
-      clock: () => new Date('2026-11-27T12:00:00.000Z'),
-      ids: { workspace: () => 'ws-x', function: () => 'fn-x', opaque: () => 'log-1' },
-      logBodyCap: 1024,
-      currentRoute: () => route,
-    });
+    const { invoker, writer, metrics, stored } = invokerOver(() => Promise.reject(shuttingDown()));
     const { result, log } = await invoker.invoke(
       route,
       {

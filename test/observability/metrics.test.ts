@@ -5,16 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Metrics, type RuntimeGauges } from '../../src/observability/metrics.js';
-
-const QUIET: RuntimeGauges = {
-  instances: 0,
-  reservedMemoryBytes: 0,
-  warmPool: 0,
-  hostProcesses: 0,
-  spares: 0,
-  queueDepth: 0,
-  pipelined: 0,
-};
+import { QUIET_RUNTIME } from '../helpers/quiet-runtime.js';
 
 /** The value of an unlabelled series in a scrape. */
 const scraper =
@@ -62,7 +53,7 @@ describe('Metrics', () => {
 
   test('the execution-log writer: pending is a gauge, dropped a counter that only goes up', async () => {
     let logs = { pending: 0, dropped: 0 };
-    const m = new Metrics({ services: () => 0, runtime: () => QUIET, logs: () => logs });
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET_RUNTIME, logs: () => logs });
     const scrape = scraper(m);
     assert.equal(await scrape('eunha_execution_logs_pending'), 0);
     logs = { pending: 100_000, dropped: 250 };
@@ -74,7 +65,7 @@ describe('Metrics', () => {
   });
 
   test("a forgotten function's series go, and an invocation finishing later does not bring them back", async () => {
-    const m = new Metrics({ services: () => 0, runtime: () => QUIET });
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET_RUNTIME });
     m.recordInvocation('fn-a', 200, 0.002, true);
     m.recordInvocation('fn-a', 500, 0.003, false);
     m.recordInvocation('fn-b', 200, 0.001, false);
