@@ -36,7 +36,13 @@ import { WorkspaceStorage, workspaceBlobOwners } from './services/storage-quota.
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
-import { readDataDirState, requireDatabaseForBlobs, type DataDirState } from './store/data-dir-state.js';
+import {
+  DataDirStateError,
+  installationId,
+  readDataDirState,
+  requireDatabaseForBlobs,
+  type DataDirState,
+} from './store/data-dir-state.js';
 import { VERSION } from './version.js';
 
 export interface Platform {
@@ -366,12 +372,23 @@ async function openBlobs(config: Config, dataDir: string, before: DataDirState):
     endpoint: where.endpoint,
     forcePathStyle: where.forcePathStyle,
   });
+  const prefix = `s3://${config.s3BucketName}/${where.keyPrefix}`;
   try {
+    const id = installationId(dataDir);
+    if (opened.owner !== undefined && opened.owner !== id) {
+      throw new DataDirStateError(
+        `${prefix} belongs to another Eunha installation (${opened.owner}); this one is ${id} ` +
+          `(${join(dataDir, 'installation-id')}). Its start-up sweep would delete what that one stores: ` +
+          'give each installation its own EUNHA_S3_PREFIX (or, if this is that installation with a ' +
+          'restored data directory, restore its installation-id too).',
+      );
+    }
     requireDatabaseForBlobs(
       { databaseExisted: before.databaseExisted, blobsHeld: opened.blobsHeld },
       dataDir,
-      `s3://${config.s3BucketName}/${where.keyPrefix}`,
+      prefix,
     );
+    if (opened.owner === undefined) await opened.claim(id);
   } catch (err) {
     await opened.store.close();
     throw err;

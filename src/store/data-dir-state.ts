@@ -3,7 +3,8 @@
 // install: its orphan sweep would delete every blob, since no record names them, and with them
 // what restoring the database from a backup would need.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export class DataDirStateError extends Error {
@@ -53,4 +54,19 @@ export function requireDatabaseForBlobs(state: DataDirState, dataDir: string, bl
       'earlier run (code, artifacts, uploads). Starting would delete it as unreferenced. Restore eunha.db ' +
       `(with eunha.db-wal if there is one) from a backup, or move ${blobs ? 'those objects' : 'blobs/'} away to start afresh.`,
   );
+}
+
+/**
+ * This installation's id, kept in the data directory (made at its first start): what marks an S3
+ * key prefix as its own (store/s3/index.ts), so that another installation's start refuses it.
+ */
+export function installationId(dataDir: string): string {
+  const path = join(dataDir, 'installation-id');
+  if (existsSync(path)) {
+    const id = readFileSync(path, 'utf8').trim();
+    if (id !== '') return id;
+  }
+  const id = `eunha-${randomUUID()}`;
+  writeFileSync(path, `${id}\n`, { mode: 0o600 });
+  return id;
 }

@@ -83,11 +83,13 @@ describe('blobs in S3', () => {
         await p.cleanup();
       }
 
-      // A fresh database before the same prefix: refused, and nothing in the bucket is touched.
+      // Another installation (its own data directory) before the same prefix: refused, and nothing
+      // in the bucket is touched (its sweep would have deleted every blob its database lacks).
       await assert.rejects(
         startTestPlatform(env(), newDir()),
         (err: unknown) =>
-          err instanceof DataDirStateError && err.message.includes(`s3://${BUCKET}/installs/one/ holds data`),
+          err instanceof DataDirStateError &&
+          err.message.includes(`s3://${BUCKET}/installs/one/ belongs to another Eunha installation`),
       );
       p = await startTestPlatform(env(), dir);
       try {

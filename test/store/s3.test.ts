@@ -3,7 +3,10 @@
 // key prefixes, listings and prefix deletes past one page (1,000 keys), a bucket that is not there,
 // and a server that goes away (503 DEPENDENCY_UNAVAILABLE, never a 500).
 
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { openS3BlobStore } from '../../src/store/s3/index.js';
 import { S3OpenError } from '../../src/store/s3/open-error.js';
@@ -75,6 +78,56 @@ describe('S3 blob store', () => {
     assert.deepEqual(await store.list(''), ['artifacts/ws/dd/x']);
     await store.close();
   });
+
+  test("a console's folder objects and other non-blob keys are not blobs", async () => {
+    const { store } = await open('folders/');
+    const raw = new S3Client({
+      region: 'us-east-1',
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      credentials: S3RVER_CREDENTIALS,
+    });
+    for (const key of ['folders/', 'folders/code/', 'folders/notes to self.txt']) {
+      await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: '' }));
+    }
+    raw.destroy();
+    assert.equal(await store.holdsBlobs(), false);
+    assert.deepEqual(await store.list(''), []);
+    await store.put('code/ws/f/x.py', Uint8Array.of(1));
+    assert.deepEqual(await store.list(''), ['code/ws/f/x.py']);
+    assert.deepEqual(await store.usage(''), { bytes: 1, blobs: 1 });
+    assert.equal(await store.holdsBlobs(), true);
+    await store.close();
+  });
+
+  test(
+    'an S3 that accepts connections and never answers fails the open in bounded time',
+    { timeout: 30_000 },
+    async () => {
+      const silent = createServer(() => {}); // reads requests, answers none
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as AddressInfo;
+      const started = Date.now();
+      try {
+        await assert.rejects(
+          openS3BlobStore({
+            bucket: BUCKET,
+            keyPrefix: '',
+            region: 'us-east-1',
+            endpoint: `http://127.0.0.1:${port}`,
+            forcePathStyle: true,
+            credentials: S3RVER_CREDENTIALS,
+            requestTimeoutMs: 300,
+          }),
+          (err: unknown) => err instanceof S3OpenError && /TimeoutError|timed? ?out/i.test(err.message),
+        );
+        assert.ok(Date.now() - started < 15_000, `gave up after ${Date.now() - started} ms`);
+      } finally {
+        silent.closeAllConnections();
+        silent.close();
+      }
+    },
+  );
 
   test('a bucket that is not there stops the open with what S3 said', async () => {
     await assert.rejects(

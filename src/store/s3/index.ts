@@ -2,9 +2,12 @@
 // Ceph, s3rver in the tests), checked at open so a wrong bucket, endpoint or credential stops the
 // start with what S3 said instead of failing the first upload. Credentials come from the SDK's
 // usual chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a pod's web identity role).
+//
+// A key prefix belongs to one installation (one database): another's start-up sweep would delete
+// every blob its own database does not name. So the prefix holds a marker naming the installation
+// that claimed it (the id in its data directory), and a start by another one is refused.
 
-import { HeadBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import type { BlobStore } from '../ports.js';
+import { GetObjectCommand, HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3OpenError } from './open-error.js';
 import { S3BlobStore, type S3Location } from './store.js';
 
@@ -16,12 +19,28 @@ export interface S3Options extends S3Location {
   forcePathStyle?: boolean;
   /** Given by tests; otherwise the SDK's chain (environment, profile, web identity). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** How long a request may wait for a connection, and for its answer (ms). */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
 }
 
+/** Not a blob key ('~' is outside their alphabet): no listing of blobs ever shows it. */
+export const INSTALLATION_MARKER = 'eunha~installation';
+
 export interface OpenedS3 {
-  store: BlobStore;
-  /** Some object was under the key prefix already (an earlier run's blobs). */
+  store: S3BlobStore;
+  /** Some blob was under the key prefix already (an earlier run's). */
   blobsHeld: boolean;
+  /** The installation that claimed the prefix, if one did. */
+  owner: string | undefined;
+  /** Marks the prefix as this installation's. */
+  claim(installationId: string): Promise<void>;
+}
+
+function why(err: unknown): string {
+  const name = (err as { name?: string }).name ?? 'Error';
+  const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return `${name}${status ? ` (HTTP ${status})` : ''}: ${err instanceof Error ? err.message : String(err)}`;
 }
 
 export async function openS3BlobStore(opts: S3Options): Promise<OpenedS3> {
@@ -30,23 +49,46 @@ export async function openS3BlobStore(opts: S3Options): Promise<OpenedS3> {
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     forcePathStyle: opts.forcePathStyle ?? false,
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
-    // Retries of a flaky network are the SDK's (3 attempts, backing off); a dead server is not
-    // waited on for minutes.
+    // Retries of a flaky network are the SDK's (3 attempts, backing off). Without deadlines, an
+    // S3 that accepted a connection and went silent held a request, and the locks it held (a
+    // function's writes), for good: a review's stalled endpoint hung every later deploy.
     maxAttempts: 3,
+    requestHandler: {
+      connectionTimeout: opts.connectionTimeoutMs ?? 5_000,
+      requestTimeout: opts.requestTimeoutMs ?? 60_000,
+      throwOnRequestTimeout: true,
+    },
   });
   const where = `s3://${opts.bucket}/${opts.keyPrefix}${opts.endpoint ? ` at ${opts.endpoint}` : ''}`;
+  const marker = `${opts.keyPrefix}${INSTALLATION_MARKER}`;
   try {
     await client.send(new HeadBucketCommand({ Bucket: opts.bucket }));
-    const first = await client.send(
-      new ListObjectsV2Command({ Bucket: opts.bucket, Prefix: opts.keyPrefix, MaxKeys: 1 }),
-    );
-    return { store: new S3BlobStore(client, opts), blobsHeld: (first.KeyCount ?? 0) > 0 };
+    let owner: string | undefined;
+    try {
+      const res = await client.send(new GetObjectCommand({ Bucket: opts.bucket, Key: marker }));
+      owner = (await res.Body?.transformToString('utf8'))?.trim() || undefined;
+    } catch (err) {
+      const name = (err as { name?: string }).name;
+      if (name !== 'NoSuchKey' && name !== 'NotFound') throw err;
+    }
+    const store = new S3BlobStore(client, opts);
+    return {
+      store,
+      blobsHeld: await store.holdsBlobs(),
+      owner,
+      async claim(installationId) {
+        try {
+          await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: marker, Body: installationId }));
+        } catch (err) {
+          throw new S3OpenError(`cannot mark ${where} as this installation's: ${why(err)}`);
+        }
+      },
+    };
   } catch (err) {
     client.destroy();
-    const name = (err as { name?: string }).name ?? 'Error';
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (err instanceof S3OpenError) throw err;
     throw new S3OpenError(
-      `cannot use ${where}: ${name}${status ? ` (HTTP ${status})` : ''}: ${err instanceof Error ? err.message : String(err)}. ` +
+      `cannot use ${where}: ${why(err)}. ` +
         'Check S3_BUCKET_NAME, AWS_REGION, EUNHA_S3_ENDPOINT and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).',
     );
   }

@@ -28,6 +28,15 @@ export interface S3Location {
 
 const MISSING = new Set(['NoSuchKey', 'NotFound']);
 
+function isBlobKey(key: string): boolean {
+  try {
+    validateBlobKey(key);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function statusOf(err: unknown): number | undefined {
   return (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
 }
@@ -142,6 +151,18 @@ export class S3BlobStore implements BlobStore {
     return usage;
   }
 
+  /** Whether any blob is under the prefix (stops at the first one). */
+  async holdsBlobs(): Promise<boolean> {
+    this.check();
+    let token: string | undefined;
+    do {
+      const page = await this.page('', token);
+      if (page.objects.length > 0) return true;
+      token = page.next;
+    } while (token !== undefined);
+    return false;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.client.destroy();
@@ -199,8 +220,12 @@ export class S3BlobStore implements BlobStore {
       throw unavailable(err, `list '${below}'`);
     }
     const strip = this.at.keyPrefix.length;
+    // Only blobs: not the "folder" objects an S3 console makes (`code/`), nor anything else under
+    // the prefix no blob key can name (the installation marker, another tool's objects).
     const objects = (res.Contents ?? []).flatMap((o) =>
-      o.Key === undefined ? [] : [{ key: o.Key.slice(strip), objectKey: o.Key, size: o.Size ?? 0 }],
+      o.Key === undefined || !isBlobKey(o.Key.slice(strip))
+        ? []
+        : [{ key: o.Key.slice(strip), objectKey: o.Key, size: o.Size ?? 0 }],
     );
     return { objects, next: res.IsTruncated ? res.NextContinuationToken : undefined };
   }
