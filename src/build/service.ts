@@ -529,7 +529,7 @@ export class BuildService {
     if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
     const described = describeArtifact(app, files);
     // Pinned until the task or deployment that names it is written (artifact-collector.ts).
-    const { value: stored, release } = await this.collector.pin(workspaceId, described.digest, async () => {
+    const storing = this.collector.pin(workspaceId, described.digest, async () => {
       const cost = await artifactCost(this.opts.blobs, workspaceId, described);
       const unreserve = await this.reserveStorage(workspaceId, cost);
       try {
@@ -537,6 +537,12 @@ export class BuildService {
       } finally {
         unreserve();
       }
+    });
+    // A store that failed halfway (the disk or S3 went away) leaves files nothing names, which
+    // count against the quota until a restart: they go now, unless something names the artifact.
+    const { value: stored, release } = await storing.catch(async (err: unknown) => {
+      await this.collectArtifacts(workspaceId, [described.digest]).catch(() => undefined);
+      throw err;
     });
     // The workspace was deleted while this built: its delete removed the blobs there were then,
     // and would leave these behind, where no record points.

@@ -332,7 +332,9 @@ export function loadConfig(env: Env): Config {
   const h = host(env);
   const port = int(env, 'EUNHA_PORT', 8000, 0, 65535);
   const region = str(env, 'AWS_REGION', 'ap-northeast-2');
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+  // S3-compatible services name regions their own way (auto, fr-par, nyc3, garage).
+  const compatible = str(env, 'EUNHA_S3_ENDPOINT', '') !== '';
+  if (compatible ? !/^[a-z0-9-]{1,64}$/.test(region) : !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
     throw new ConfigError('AWS_REGION', `'${region}' is not an AWS region name (e.g. ap-northeast-2)`);
   }
   const bucket = str(env, 'S3_BUCKET_NAME', 'eunha-functions');

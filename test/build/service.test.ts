@@ -211,6 +211,43 @@ describe('build service', () => {
     }
   });
 
+  test('an artifact whose store fails halfway leaves none of its files behind', async () => {
+    let artifactPuts = 0;
+    const h = await startBuildHarness(pythonChecker, {
+      // The third file of the artifact fails, as a disk or an S3 that goes away would.
+      wrapBlobs: (blobs) =>
+        new Proxy(blobs, {
+          get(target, prop) {
+            if (prop === 'put') {
+              return async (key: string, data: Uint8Array) => {
+                if (key.startsWith('artifacts/') && ++artifactPuts === 3)
+                  throw new Error('storage went away');
+                await target.put(key, data);
+              };
+            }
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }),
+    });
+    try {
+      const ws = { id: 'ws-half0001', name: 'half', description: null, createdAt: new Date().toISOString() };
+      await h.meta.createWorkspace(ws);
+      const files = {
+        'app.py': bytes(SAMPLE_HANDLER),
+        'lib/a.py': bytes('A = 1\n'),
+        'lib/b.py': bytes('B = 2\n'),
+        'lib/c.py': bytes('C = 3\n'),
+      };
+      await assert.rejects(h.builds.buildNow(ws.id, 'half', files), /storage went away/);
+      assert.ok(artifactPuts >= 3);
+      // Before, the files stored before the failure stayed (counted against the quota) until a restart.
+      assert.deepEqual(await h.blobs.list(`artifacts/${ws.id}`), []);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('buildNow builds synchronously to the same artifact as a task; code that does not load is VALIDATION_ERROR on code', async () => {
     const h = await startBuildHarness(pythonChecker);
     try {

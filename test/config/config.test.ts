@@ -92,6 +92,12 @@ describe('config', () => {
       }).blobStore,
       { kind: 's3', endpoint: 'http://minio:9000', keyPrefix: 'eunha/prod/', forcePathStyle: true },
     );
+    // S3-compatible services name their regions their own way; AWS's names are checked.
+    assert.equal(
+      loadConfig({ AWS_REGION: 'auto', EUNHA_S3_ENDPOINT: 'https://x.r2.example' }).awsRegion,
+      'auto',
+    );
+    assert.throws(() => loadConfig({ AWS_REGION: 'auto' }), ConfigError);
     // AWS itself: virtual-hosted URLs, unless asked otherwise.
     assert.deepEqual(loadConfig({ EUNHA_BLOB_STORE: 's3' }).blobStore, {
       kind: 's3',

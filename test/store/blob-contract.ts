@@ -41,7 +41,7 @@ const LISTABLE_PREFIXES = new Set(['', 'a/']);
 
 /** What a backing server cannot promise though the real service does (its test is skipped, saying why). */
 export interface ContractGaps {
-  /** Why readers during an overwrite may see a torn value (s3rver rewrites the file in place). */
+  /** Why an overwrite may be torn, for readers or racing writers (s3rver rewrites the file in place). */
   tornOverwrites?: string;
 }
 
@@ -157,7 +157,7 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore, gaps: Co
         assert.deepEqual(await store.get('ws-1/again'), text('new'), 'a deleted prefix can be written again');
       }));
 
-    test('concurrent puts to one key leave exactly one whole value', () =>
+    test('concurrent puts to one key leave exactly one whole value', { skip: gaps.tornOverwrites }, () =>
       withStore(async (store) => {
         const values = Array.from({ length: 20 }, (_, i) => filled(64 * 1024 + i, i));
         await Promise.all(values.map((v) => store.put('race/key', v)));
@@ -168,7 +168,8 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore, gaps: Co
           'the value is one of the writes, untorn',
         );
         assert.deepEqual(await store.list(''), ['race/key']);
-      }));
+      }),
+    );
 
     test(
       'readers during an overwrite see the old or the new bytes, never a mix',

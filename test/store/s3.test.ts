@@ -37,9 +37,9 @@ describe('S3 blob store', () => {
     });
 
   runBlobStoreContract('s3 (s3rver)', async () => (await open()).store, {
-    // S3 itself replaces an object atomically (a GET sees the old or the new one); s3rver truncates
-    // and rewrites the file, so a GET during a PUT can read half of it. Nothing in the adapter is
-    // between the two: a put is one PutObject.
+    // S3 itself replaces an object atomically (a GET sees the old or the new one, racing PUTs leave
+    // one whole); s3rver truncates and rewrites the file, so a GET during a PUT can read half of it
+    // and two PUTs can interleave. Nothing in the adapter is between: a put is one PutObject.
     tornOverwrites: 's3rver rewrites objects in place; S3 PUTs are atomic',
   });
 
@@ -88,7 +88,7 @@ describe('S3 blob store', () => {
       credentials: S3RVER_CREDENTIALS,
     });
     for (const key of ['folders/', 'folders/code/', 'folders/notes to self.txt']) {
-      await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: '' }));
+      await raw.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: new Uint8Array(0) }));
     }
     raw.destroy();
     assert.equal(await store.holdsBlobs(), false);

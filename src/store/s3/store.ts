@@ -45,12 +45,14 @@ function isMissing(err: unknown): boolean {
   return MISSING.has((err as { name?: string }).name ?? '') || statusOf(err) === 404;
 }
 
-/** S3 down, slow or refusing us: the dependency's fault, a 503 with what it said. */
+/**
+ * S3 down, slow or refusing us: the dependency's fault, a 503 naming the kind of failure. Not the
+ * SDK's own text: it can hold the endpoint's address, which is no tenant's business.
+ */
 function unavailable(err: unknown, what: string): EunhaError {
   if (err instanceof EunhaError) return err;
   const name = (err as { name?: string }).name ?? 'Error';
-  const message = err instanceof Error ? err.message : String(err);
-  return new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store (S3): could not ${what}: ${name}: ${message}`, {
+  return new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store (S3): could not ${what} (${name})`, {
     code: name,
     status: statusOf(err) ?? null,
   });
