@@ -14,6 +14,7 @@ import type { BuildTask } from '../../src/core/types.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
 import { workspace } from '../store/fixtures.js';
 import { multipart, startBuildHarness, waitForTask } from './harness.js';
+import { overriding } from '../helpers/blob-overrides.js';
 import { pythonChecker, recordingChecker } from './python-checker.js';
 
 const bytes = (s: string): Uint8Array => Buffer.from(s, 'utf8');
@@ -170,17 +171,11 @@ describe('build service', () => {
     const h = await startBuildHarness(pythonChecker, {
       // The upload is stored, then waits: the workspace goes before its task is recorded.
       wrapBlobs: (blobs) =>
-        new Proxy(blobs, {
-          get(target, prop) {
-            if (prop === 'put') {
-              return async (key: string, data: Uint8Array) => {
-                await target.put(key, data);
-                storing();
-                await gate;
-              };
-            }
-            const value: unknown = Reflect.get(target, prop, target);
-            return typeof value === 'function' ? value.bind(target) : value;
+        overriding(blobs, {
+          put: async (key, data) => {
+            await blobs.put(key, data);
+            storing();
+            await gate;
           },
         }),
     });
@@ -216,17 +211,10 @@ describe('build service', () => {
     const h = await startBuildHarness(pythonChecker, {
       // The third file of the artifact fails, as a disk or an S3 that goes away would.
       wrapBlobs: (blobs) =>
-        new Proxy(blobs, {
-          get(target, prop) {
-            if (prop === 'put') {
-              return async (key: string, data: Uint8Array) => {
-                if (key.startsWith('artifacts/') && ++artifactPuts === 3)
-                  throw new Error('storage went away');
-                await target.put(key, data);
-              };
-            }
-            const value: unknown = Reflect.get(target, prop, target);
-            return typeof value === 'function' ? value.bind(target) : value;
+        overriding(blobs, {
+          put: async (key, data) => {
+            if (key.startsWith('artifacts/') && ++artifactPuts === 3) throw new Error('storage went away');
+            await blobs.put(key, data);
           },
         }),
     });

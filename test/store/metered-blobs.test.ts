@@ -11,6 +11,7 @@ import { workspaceBlobOwners } from '../../src/services/storage-quota.js';
 import { openFsBlobStore } from '../../src/store/fs/index.js';
 import { MeteredBlobStore } from '../../src/store/metered-blobs.js';
 import type { BlobStore } from '../../src/store/ports.js';
+import { overriding } from '../helpers/blob-overrides.js';
 import { runBlobStoreContract } from './blob-contract.js';
 
 const bytes = (n: number): Uint8Array => new Uint8Array(n).fill(7);
@@ -64,19 +65,14 @@ describe('MeteredBlobStore', () => {
 
   test('after the first read, asking again does not walk the files', async () => {
     let walks = 0;
-    const { metered } = await open((b) => ({
-      ...b,
-      put: b.put.bind(b),
-      get: b.get.bind(b),
-      delete: b.delete.bind(b),
-      deletePrefix: b.deletePrefix.bind(b),
-      list: b.list.bind(b),
-      close: b.close.bind(b),
-      usage: (prefix: string) => {
-        if (prefix.split('/').length === 2) walks++; // a whole prefix of the owner
-        return b.usage(prefix);
-      },
-    }));
+    const { metered } = await open((b) =>
+      overriding(b, {
+        usage: (prefix) => {
+          if (prefix.split('/').length === 2) walks++; // a whole prefix of the owner
+          return b.usage(prefix);
+        },
+      }),
+    );
     for (let i = 0; i < 20; i++) await metered.put(`artifacts/ws-a/d${i}/manifest.json`, bytes(10));
     await metered.usageOf('ws-a');
     assert.equal(walks, 3, 'one read of its three prefixes');
@@ -90,22 +86,17 @@ describe('MeteredBlobStore', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let slowPuts = 0;
-    const { inner, metered } = await open((b) => ({
-      ...b,
-      get: b.get.bind(b),
-      delete: b.delete.bind(b),
-      deletePrefix: b.deletePrefix.bind(b),
-      list: b.list.bind(b),
-      usage: b.usage.bind(b),
-      close: b.close.bind(b),
-      put: async (key: string, data: Uint8Array) => {
-        if (key.endsWith('slow')) {
-          slowPuts++;
-          await gate; // the write lands while the read below runs
-        }
-        return b.put(key, data);
-      },
-    }));
+    const { inner, metered } = await open((b) =>
+      overriding(b, {
+        put: async (key, data) => {
+          if (key.endsWith('slow')) {
+            slowPuts++;
+            await gate; // the write lands while the read below runs
+          }
+          return b.put(key, data);
+        },
+      }),
+    );
     await metered.put('code/ws-a/f/base', bytes(10));
     const write = metered.put('code/ws-a/f/slow', bytes(50));
     const read = metered.usageOf('ws-a');
@@ -121,21 +112,16 @@ describe('MeteredBlobStore', () => {
 
   test('a failed write forgets the total; the next ask reads the truth', async () => {
     let fail = false;
-    const { inner, metered } = await open((b) => ({
-      ...b,
-      put: b.put.bind(b),
-      get: b.get.bind(b),
-      delete: b.delete.bind(b),
-      list: b.list.bind(b),
-      usage: b.usage.bind(b),
-      close: b.close.bind(b),
-      deletePrefix: async (prefix: string) => {
-        // Half done, then a failure: the worst case for a total.
-        await b.delete(`${prefix}/one`);
-        if (fail) throw new Error('disk went away');
-        return b.deletePrefix(prefix);
-      },
-    }));
+    const { inner, metered } = await open((b) =>
+      overriding(b, {
+        deletePrefix: async (prefix) => {
+          // Half done, then a failure: the worst case for a total.
+          await b.delete(`${prefix}/one`);
+          if (fail) throw new Error('disk went away');
+          return b.deletePrefix(prefix);
+        },
+      }),
+    );
     await metered.put('artifacts/ws-a/d/one', bytes(30));
     await metered.put('artifacts/ws-a/d/two', bytes(70));
     assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 100, blobs: 2 });
