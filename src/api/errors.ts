@@ -93,8 +93,11 @@ export function installErrorHandling(app: FastifyInstance): void {
   // An unknown route is refused before its body is read: Fastify would parse it first (a JSON
   // body until its cap, a never-ending one until the cap's 413). After the guard, so a caller
   // without a key still learns nothing about which routes exist.
-  app.addHook('preParsing', async (req) => {
-    if (req.is404) throw noRoute(app, req);
+  // A callback, not an async hook: it runs for every request, /fn calls included, and a promise
+  // each is a cost on the hot path for a check that almost never fires.
+  app.addHook('preParsing', (req, _reply, payload, done) => {
+    if (req.is404) done(noRoute(app, req));
+    else done(null, payload);
   });
 }
 
