@@ -16,6 +16,7 @@ import { requireProtectedBinding, type Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
 import { DeploymentService } from './deploy/deployments.js';
 import { LocalTarget } from './deploy/local-target.js';
+import { DeploymentRestorer } from './deploy/restore.js';
 import { Invoker } from './gateway/invoker.js';
 import { ExecutionLogService } from './observability/execution-logs.js';
 import { LiveTails } from './observability/live-tail.js';
@@ -62,6 +63,8 @@ export interface PlatformOptions {
   logger: Logger | false;
   clock?: Clock;
   ids?: IdSource;
+  /** Tests: the configured blob store with a fault of theirs in it (a read that fails for a while). */
+  wrapBlobs?: (stored: BlobStore) => BlobStore;
 }
 
 export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
@@ -86,7 +89,8 @@ async function compose(
   const ids = opts.ids ?? randomIds;
   const logger = opts.logger || undefined;
   const before = readDataDirState(dataDir);
-  const stored = await openBlobs(config, dataDir, before);
+  const opened = await openBlobs(config, dataDir, before);
+  const stored = opts.wrapBlobs ? opts.wrapBlobs(opened) : opened;
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), {
     now: clock,
     onCheckpointError: (message) => logger?.warn(message),
@@ -256,8 +260,16 @@ async function compose(
   });
   taskRetention.start();
 
-  const restored = await deployments.restore();
-  if (restored.restored + restored.failed > 0) logger?.info(restored, 'restored active deployments');
+  const restorer = new DeploymentRestorer({
+    meta,
+    target,
+    repairRecord: (fn, d) => deployments.repairRecord(fn, d),
+    ...(logger ? { log: logger } : {}),
+  });
+  const restored = await restorer.restore();
+  if (restored.restored + restored.failed + restored.retrying > 0) {
+    logger?.info(restored, 'restored active deployments');
+  }
 
   const app = await buildApp({
     config,
@@ -340,6 +352,7 @@ async function compose(
       clearInterval(reaper);
       clearTimeout(cutter);
     }
+    await restorer.close();
     await builds.close();
     await retention.close();
     await taskRetention.close();

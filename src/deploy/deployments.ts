@@ -1,7 +1,8 @@
 // Deployments: a numbered version of a function = an immutable artifact digest + a snapshot of
 // the config it runs with. Deploying builds the function's current code (or takes a built image),
 // loads it in the embedded runtime, records it and makes it active; activating an older or newer
-// version swaps at once without a rebuild; at start-up every active deployment is restored.
+// version swaps at once without a rebuild; at start-up every active deployment is restored
+// (restore.ts).
 
 import { Redactor } from '../auth/redact.js';
 import { parseImageRef } from '../build/image-ref.js';
@@ -187,38 +188,12 @@ export class DeploymentService {
     });
   }
 
-  /** Start-up: every active deployment answers again without a redeploy. */
-  async restore(): Promise<{ restored: number; failed: number }> {
-    let restored = 0;
-    let failed = 0;
-    for (const d of await this.deps.meta.listActiveDeployments()) {
-      const fn = await this.deps.meta.getFunction(d.workspaceId, d.functionId);
-      if (!fn) continue;
-      try {
-        await this.deps.target.exclusive(fn.id, () => this.deps.target.activate(fn, d));
-        restored++;
-      } catch (err) {
-        failed++;
-        this.deps.target.markUnrestored(fn.id);
-        this.deps.log?.(
-          { err, functionId: d.functionId, version: d.version },
-          'could not restore deployment',
-        );
-        continue;
-      }
-      await this.repairRecord(fn, d).catch((err: unknown) =>
-        this.deps.log?.({ err, functionId: fn.id }, 'could not repair the record of a restored function'),
-      );
-    }
-    return { restored, failed };
-  }
-
   /**
    * Activation and the function's own record are two writes: a crash between them on a first
    * deploy left an active version whose function had no invocation URL. The version runs: the
    * record gets what markDeployed would have written.
    */
-  private async repairRecord(fn: FunctionRecord, d: Deployment): Promise<void> {
+  async repairRecord(fn: FunctionRecord, d: Deployment): Promise<void> {
     if (fn.invocationUrl !== null && fn.lastDeployed !== null) return;
     const updated = await this.deps.meta.updateFunction(fn.workspaceId, fn.id, (current) => ({
       ...(current.invocationUrl === null ? { invocationUrl: this.invocationUrl(fn.id) } : {}),

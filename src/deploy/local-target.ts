@@ -35,8 +35,9 @@ export class LocalTarget {
   private readonly routes = new Map<string, ActiveRoute>();
   /** Per function: work that must run alone on it (deploys, activations, deletes). */
   private readonly lines = new KeyedLock();
-  /** Functions whose active deployment could not be restored at start-up (the log says why). */
-  private readonly unrestored = new Set<string>();
+  /** Functions whose active deployment could not be restored at start-up (the log says why),
+   * and whether the restore is being tried again (deploy/restore.ts). */
+  private readonly unrestored = new Map<string, { retrying: boolean }>();
 
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload' | 'checkFits'>,
@@ -52,12 +53,17 @@ export class LocalTarget {
    * Start-up could not load the function's active deployment (its artifact is gone or damaged):
    * callers are told that, not "never deployed", until a deploy or an activation succeeds.
    */
-  markUnrestored(functionId: string): void {
-    this.unrestored.add(functionId);
+  markUnrestored(functionId: string, retrying: boolean): void {
+    this.unrestored.set(functionId, { retrying });
   }
 
   isUnrestored(functionId: string): boolean {
     return this.unrestored.has(functionId);
+  }
+
+  /** Why a function is unrestored: undefined if it is not. */
+  unrestoredState(functionId: string): { retrying: boolean } | undefined {
+    return this.unrestored.get(functionId);
   }
 
   /** How many functions are unrestored (the readiness probe: observability/probes.ts). */

@@ -178,10 +178,13 @@ export function platformError(result: InvokeResult, functionErrors: boolean): Eu
  * What every call to a function gets while its active deployment, which start-up could not load,
  * has not been deployed or activated again (the function's view shows it: api/routes/functions.ts).
  */
-export function notRestored(functionId: string): EunhaError {
+export function notRestored(functionId: string, retrying: boolean): EunhaError {
+  const then = retrying
+    ? 'the server is trying again (a deploy or an activation also mends it)'
+    : 'its owner must deploy it again';
   return new EunhaError(
     'DEPENDENCY_UNAVAILABLE',
-    `function '${functionId}' could not be loaded at start-up; its owner must deploy it again`,
+    `function '${functionId}' could not be loaded at start-up; ${then}`,
     { functionId },
   );
 }
@@ -198,7 +201,8 @@ export function requireRoute(
   const route = target.route(functionId);
   if (route) return route;
   // Before any authorisation: the caller learns that it failed, not why (that is in the log).
-  if (target.isUnrestored(functionId)) throw notRestored(functionId);
+  const unrestored = target.unrestoredState(functionId);
+  if (unrestored) throw notRestored(functionId, unrestored.retrying);
   throw new EunhaError(
     'NOT_DEPLOYED',
     `function '${functionId}' has no active deployment; deploy it first`,

@@ -62,7 +62,7 @@ export class Probes {
     if (!store.ok) failing.push(`the metadata store cannot answer (${store.error})`);
     if (unrestored > 0) {
       failing.push(
-        `${unrestored} function${unrestored === 1 ? '' : 's'} could not be restored at start-up (the start-up log and each function's 'unavailable' say which; a deploy or an activation of each mends it)`,
+        `${unrestored} function${unrestored === 1 ? '' : 's'} could not be restored at start-up (the start-up log and each function's 'unavailable' say which; a retry, a deploy or an activation of each mends it)`,
       );
     }
     if (failing.length > 0) throw new EunhaError('NOT_READY', `not ready: ${failing.join('; ')}`, { checks });

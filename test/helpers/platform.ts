@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
-import { createPlatform, type Platform } from '../../src/platform.js';
+import { createPlatform, type Platform, type PlatformOptions } from '../../src/platform.js';
 
 export { SAMPLE_HANDLER } from './samples.js';
 
@@ -20,6 +20,7 @@ export interface TestPlatform extends Platform {
 export async function startTestPlatform(
   env: Record<string, string> = {},
   dataDir?: string,
+  opts: Omit<PlatformOptions, 'logger' | 'clock'> = {},
 ): Promise<TestPlatform> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'eunha-test-'));
   const clock = {
@@ -36,7 +37,7 @@ export async function startTestPlatform(
     EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
     ...env,
   });
-  const platform = await createPlatform(config, { logger: false, clock: () => clock.now });
+  const platform = await createPlatform(config, { ...opts, logger: false, clock: () => clock.now });
   return {
     ...platform,
     dataDir: dir,

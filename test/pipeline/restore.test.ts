@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
+import { EunhaError } from '../../src/core/errors.js';
+import { overriding } from '../helpers/blob-overrides.js';
 import { b64, deployedFunction, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read back from the API
@@ -431,13 +433,133 @@ class IncomingHandler(http.IncomingHandler):
           const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
           assert.equal(res.statusCode, 503);
           assert.equal(res.json().error.code, 'DEPENDENCY_UNAVAILABLE');
-          assert.match(res.json().error.message, /could not be loaded at start-up/);
+          // Gone is gone: waiting does not bring it back, so nothing is retried.
+          assert.match(
+            res.json().error.message,
+            /could not be loaded at start-up; its owner must deploy it again/,
+          );
           const again = await b.app.inject({
             method: 'POST',
             url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
           });
           assert.equal(again.statusCode, 201, again.body);
           assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
+  test(
+    'a deployment the blob store could not read at restart is tried again until it loads',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-retry-', async (own) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
+        await a.cleanup();
+
+        // The first two reads of the artifact fail as an unreachable S3 answers: the start-up
+        // restore and its first retry, a second later.
+        let failures = 2;
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, {
+          wrapBlobs: (stored) =>
+            overriding(stored, {
+              get: async (key) => {
+                if (key === `artifacts/${ws}/${digest}/manifest.json` && failures > 0) {
+                  failures--;
+                  throw new EunhaError(
+                    'DEPENDENCY_UNAVAILABLE',
+                    'blob store (S3): could not read (TimeoutError)',
+                  );
+                }
+                return stored.get(key);
+              },
+            }),
+        });
+        try {
+          const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
+          assert.equal(res.statusCode, 503);
+          assert.match(
+            res.json().error.message,
+            /could not be loaded at start-up; the server is trying again/,
+          );
+          assert.equal((await b.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503);
+          const view = await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` });
+          assert.match(view.json().unavailable.message, /trying again/);
+
+          const t0 = Date.now();
+          let status = 503;
+          while (status !== 200 && Date.now() - t0 < 15_000) {
+            await new Promise((r) => setTimeout(r, 100));
+            status = (await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode;
+          }
+          assert.equal(status, 200, 'the function answers once its artifact can be read');
+          assert.equal(failures, 0);
+          // Back-off: 1 s, then 2 s.
+          assert.ok(Date.now() - t0 >= 2_000, `loaded after ${Date.now() - t0} ms`);
+          assert.equal((await b.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+          const mended = await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` });
+          assert.equal(mended.json().unavailable, null);
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
+  test(
+    'a retried restore never replaces what a deploy made active meanwhile',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-retry-deploy-', async (own) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
+        await a.cleanup();
+
+        let reads = 0;
+        let failing = true;
+        const started = Date.now();
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, {
+          wrapBlobs: (stored) =>
+            overriding(stored, {
+              get: async (key) => {
+                if (key === `artifacts/${ws}/${digest}/manifest.json`) {
+                  reads++;
+                  if (failing)
+                    throw new EunhaError(
+                      'DEPENDENCY_UNAVAILABLE',
+                      'blob store (S3): could not read (TimeoutError)',
+                    );
+                }
+                return stored.get(key);
+              },
+            }),
+        });
+        try {
+          assert.equal(reads, 1);
+          const patch = await b.app.inject({
+            method: 'PATCH',
+            url: `/api/workspaces/${ws}/functions/${fn}`,
+            payload: { code: b64(SAMPLE_HANDLER.replace('Hello', 'Hello again')) },
+          });
+          assert.equal(patch.statusCode, 200, patch.body);
+          const again = await b.app.inject({
+            method: 'POST',
+            url: `/api/workspaces/${ws}/functions/${fn}/deployments`,
+          });
+          assert.equal(again.statusCode, 201, again.body);
+          // The old version could load now. Retries wait 1, 2, 4 … s, so one is due by twice the
+          // time the deploy took, plus the first second: it must find the new version served.
+          failing = false;
+          const readsBefore = reads;
+          const deployedAfter = Date.now() - started;
+          await new Promise((r) => setTimeout(r, deployedAfter + 1_500));
+          const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
+          assert.equal(res.statusCode, 200);
+          assert.match(res.body, /Hello again/);
+          assert.equal(reads, readsBefore, 'the old version was not loaded again');
         } finally {
           await b.cleanup();
         }

@@ -11,6 +11,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -102,6 +103,31 @@ describe('filesystem blob store', () => {
     }
     const other = errno('EPERM');
     assert.equal(unavailable(other, 'k'), other);
+  });
+
+  test('a read the process has no file descriptor for is DEPENDENCY_UNAVAILABLE too, not a 500', async () => {
+    const { root } = sandbox();
+    const store = await openFsBlobStore(root);
+    await store.put('artifacts/ws/d/manifest.json', Uint8Array.of(1));
+    // In a child with a low descriptor limit, every descriptor taken, then the read.
+    const script = `
+      import { openSync } from 'node:fs';
+      import { openFsBlobStore } from ${JSON.stringify(new URL('../../src/store/fs/index.js', import.meta.url).href)};
+      const store = await openFsBlobStore(${JSON.stringify(root)});
+      try { for (;;) openSync('/dev/null', 'r'); } catch {}
+      try { await store.get('artifacts/ws/d/manifest.json'); console.log('read'); }
+      catch (e) { console.log(e.code, e.message); }`;
+    const out = execFileSync(
+      'bash',
+      ['-c', 'ulimit -n 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    assert.match(
+      out,
+      /^DEPENDENCY_UNAVAILABLE blob store: cannot read 'artifacts\/ws\/d\/manifest\.json' \(E[MN]FILE\)/,
+    );
   });
 
   test('deletes remove folders they empty, up to the root', async () => {

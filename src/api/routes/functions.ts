@@ -25,7 +25,7 @@ const errors = { 400: ErrorBody, 404: ErrorBody };
 export async function functionRoutes(
   base: FastifyInstance,
   functions: FunctionService,
-  target: Pick<LocalTarget, 'isUnrestored'>,
+  target: Pick<LocalTarget, 'unrestoredState'>,
   scope: Scopes,
 ): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
@@ -33,7 +33,8 @@ export async function functionRoutes(
   // The stored status stays 'active' when start-up could not load the active deployment (a
   // deploy or an activation mends it); the view says what every call gets meanwhile.
   const withServing = (view: FunctionView) => {
-    const e = target.isUnrestored(view.id) ? notRestored(view.id) : undefined;
+    const state = target.unrestoredState(view.id);
+    const e = state ? notRestored(view.id, state.retrying) : undefined;
     return { ...view, unavailable: e ? { code: e.code, message: e.message } : null };
   };
 

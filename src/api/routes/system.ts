@@ -22,7 +22,7 @@ const Checks = Type.Object({
       ok: Type.Boolean(),
       unrestored: Type.Integer({
         description:
-          "Functions whose active deployment could not be loaded at start-up and has not been deployed or activated since (each such function's view says so, in `unavailable`)",
+          "Functions whose active deployment could not be loaded at start-up and has not been loaded by a retry, deployed or activated since (each such function's view says so, in `unavailable`)",
       }),
     },
     { description: 'Every active deployment is loaded' },

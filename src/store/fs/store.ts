@@ -26,10 +26,10 @@ const PUT_ATTEMPTS = 3;
 // (a full disk here was a 500 INTERNAL_ERROR).
 const STORAGE_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EIO', 'EMFILE', 'ENFILE']);
 
-export function unavailable(err: unknown, key: string): unknown {
+export function unavailable(err: unknown, key: string, what: 'read' | 'write' = 'write'): unknown {
   const code = errnoCode(err);
   if (code === undefined || !STORAGE_FAULTS.has(code)) return err;
-  return new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store: cannot write '${key}' (${code})`, { code });
+  return new EunhaError('DEPENDENCY_UNAVAILABLE', `blob store: cannot ${what} '${key}' (${code})`, { code });
 }
 
 /** A file removed by a concurrent delete between readdir and lstat counts 0. */
@@ -103,7 +103,7 @@ export class FsBlobStore implements BlobStore {
     } catch (err) {
       const code = errnoCode(err);
       if (isMissing(err) || code === 'EISDIR' || code === 'ELOOP') return undefined;
-      throw err;
+      throw unavailable(err, key, 'read');
     }
   }
 
