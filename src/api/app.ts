@@ -27,7 +27,7 @@ import type { MetadataStore } from '../store/ports.js';
 import { registerDocsUi, registerOpenApi } from './docs.js';
 import { installDocumentedErrors } from './documented-errors.js';
 import type { UndrainedResponses } from './undrained.js';
-import { clientError, frameworkError, installErrorHandling } from './errors.js';
+import { clientError, frameworkError, installErrorHandling, statusOfError } from './errors.js';
 import { EunhaError } from '../core/errors.js';
 import { installJsonParser } from './json-body.js';
 import { requestIdOptions } from './request-id.js';
@@ -172,6 +172,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     authorize: (req, fn) => authorizeInvocation(deps.auth, req, fn),
     isPlatformCredential: (header) => deps.auth.isPlatformCredential(header),
     functionExists: async (id) => (await deps.meta.findFunction(id)) !== undefined,
+    refused: (id, err, req) => deps.metrics.recordRefusal(id, statusOfError(err, req)),
   });
 
   await registerDocsUi(app);

@@ -59,6 +59,11 @@ function fromFastify(err: FastifyError, req: FastifyRequest): EunhaError | undef
   return undefined;
 }
 
+/** The status the error handler below answers an error with. */
+export function statusOfError(err: FastifyError, req: FastifyRequest): number {
+  return fromFastify(err, req)?.status ?? 500;
+}
+
 const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE', 'NOT_READY']);
 const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 

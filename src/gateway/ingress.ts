@@ -8,7 +8,7 @@
 // Nothing a function answers may act for the platform's whole origin (ORIGIN_WIDE below).
 
 import { METHODS } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError, bodyTooLarge, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
@@ -48,6 +48,8 @@ export interface IngressOptions {
   isPlatformCredential: (header: string) => boolean;
   /** Asked only when a function has no route: NOT_FOUND for no such function, else NOT_DEPLOYED. */
   functionExists: (functionId: string) => Promise<boolean>;
+  /** A call to an existing function answered with this error before it ran (observability/metrics.ts). */
+  refused: (functionId: string, err: FastifyError, req: FastifyRequest) => void;
 }
 
 const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
@@ -266,6 +268,24 @@ export async function ingressRoutes(
       (_req, body, done) => done(null, body),
     );
 
+    // A call refused at the door (disabled, a method it does not take, a missing key, too large a
+    // body, not deployed or not restored, a request a redeploy moved failing its re-check) never
+    // reaches the invoker, which counts the others: counted here, so that a dashboard of calls by
+    // status sees a function whose every caller gets 503 instead of no traffic at all. Only
+    // functions that exist: ids a caller makes up would make a series each.
+    const exists = new WeakMap<FastifyRequest, boolean>();
+    scope.addHook('onError', async (req, _reply, err) => {
+      const id = (req.params as { function_id?: string }).function_id;
+      if (id === undefined) return;
+      const known =
+        exists.get(req) ??
+        (target.route(id) !== undefined ||
+          target.isUnrestored(id) ||
+          (await opts.functionExists(id).catch(() => false)));
+      // The hook runs before the error handler has set the status: the caller says what it will be.
+      if (known) opts.refused(id, err, req);
+    });
+
     const handler = async (
       req: FastifyRequest<{ Params: { function_id: string; '*'?: string } }>,
       reply: FastifyReply,
@@ -279,7 +299,11 @@ export async function ingressRoutes(
           { functionId: fnId },
         );
       }
-      if (!target.route(fnId) && !(await opts.functionExists(fnId))) throw notFound('Function', fnId);
+      if (!target.route(fnId) && !(await opts.functionExists(fnId))) {
+        exists.set(req, false);
+        throw notFound('Function', fnId);
+      }
+      exists.set(req, true);
       const route = requireRoute(target, fnId, 404);
       const sent = requestTarget(req.url);
       const headers = requestHeaders(req, sent, opts.publicUrl());

@@ -52,7 +52,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'eunha_process_' });
     this.invocations = new Counter({
       name: 'gateway_function_invocation_total',
-      help: 'Function invocations by function and HTTP status code',
+      help: 'Calls to functions by function and the HTTP status code the caller got (calls refused before running included)',
       labelNames: ['function_name', 'code'],
       registers,
     });
@@ -169,6 +169,12 @@ export class Metrics {
     this.invocations.inc({ ...fnLabel, code: String(status) });
     this.duration.observe(fnLabel, seconds);
     if (coldStart) this.coldStarts.inc(fnLabel);
+  }
+
+  /** A call answered with an error before the function ran: a call, but no run to time. */
+  recordRefusal(functionId: string, status: number): void {
+    if (this.forgotten.has(functionId)) return;
+    this.invocations.inc({ function_name: functionId, code: String(status) });
   }
 
   recordOutbound(functionId: string, outcome: string, seconds: number): void {

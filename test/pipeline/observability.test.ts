@@ -197,6 +197,70 @@ class IncomingHandler(http.IncomingHandler):
     await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${idle.json().id}` });
   });
 
+  test('calls refused before the function ran count by the status they got; made-up ids do not', async () => {
+    const make = async (name: string, extra: Record<string, unknown>, deploy: boolean): Promise<string> => {
+      const id = (
+        await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions`,
+          payload: { name, code: b64(CODE), ...extra },
+        })
+      ).json().id as string;
+      if (deploy) {
+        const d = await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+        });
+        assert.equal(d.statusCode, 201, d.body);
+      }
+      return id;
+    };
+    const picky = await make('post-only', { httpMethods: ['POST'] }, true);
+    const idle = await make('not-deployed', {}, false);
+    const count = (body: string, id: string, code: string): number =>
+      Number(
+        new RegExp(
+          `^gateway_function_invocation_total\\{function_name="${id}",code="${code}"\\} (\\d+)$`,
+          'm',
+        ).exec(body)?.[1] ?? 0,
+      );
+    const timed = (body: string, id: string): number =>
+      Number(
+        new RegExp(`^gateway_functions_seconds_count\\{function_name="${id}"\\} (\\d+)$`, 'm').exec(
+          body,
+        )?.[1] ?? 0,
+      );
+
+    assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${picky}` })).statusCode, 405);
+    assert.equal((await p.app.inject({ method: 'DELETE', url: `/fn/${picky}/x` })).statusCode, 405);
+    // Refused by the body parser, before the route's handler runs.
+    const big = await p.app.inject({
+      method: 'POST',
+      url: `/fn/${picky}`,
+      headers: { 'content-type': 'application/octet-stream' },
+      payload: Buffer.alloc(6 * 1024 * 1024 + 1), // EUNHA_BODY_LIMIT_BYTES, default
+    });
+    assert.equal(big.statusCode, 413);
+    assert.equal(
+      (await p.app.inject({ method: 'POST', url: `/fn/${picky}`, payload: 'ok' })).statusCode,
+      200,
+    );
+    assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${idle}` })).statusCode, 404);
+    assert.equal((await p.app.inject({ method: 'GET', url: '/fn/made-up-id' })).statusCode, 404);
+
+    const m = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.equal(count(m, picky, '405'), 2);
+    assert.equal(count(m, picky, '413'), 1);
+    assert.equal(count(m, picky, '200'), 1);
+    assert.equal(count(m, idle, '404'), 1);
+    // Only the call that ran is timed.
+    assert.equal(timed(m, picky), 1);
+    assert.ok(!m.includes('made-up-id'), 'an id no function has makes no series');
+    for (const id of [picky, idle]) {
+      await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${id}` });
+    }
+  });
+
   test("a deleted function's series leave /metrics; the others stay", { timeout: 60_000 }, async () => {
     const other = (
       await p.app.inject({
