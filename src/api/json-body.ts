@@ -21,6 +21,18 @@ function encodingOf(req: FastifyRequest): string | undefined {
   return codings.length === 0 ? undefined : raw.trim();
 }
 
+/** Each JSON body's text as sent, for a route that passes the body on (api/routes/invoke.ts). */
+const sentText = new WeakMap<FastifyRequest, string>();
+
+/**
+ * The JSON body exactly as the caller wrote it, once parsed: what a Python function must get.
+ * Written out again from JavaScript values it lost what Python keeps: 12345678901234567890
+ * became 12345678901234567000 and 1.0 became the integer 1.
+ */
+export function sentJson(req: FastifyRequest): string | undefined {
+  return sentText.get(req);
+}
+
 export function installJsonParser(app: FastifyInstance): void {
   // The API reads JSON (and multipart on the build routes): a text/plain body is a 415 like any
   // other type, not a string that fails validation as "body must be object" (or, on /invoke, is
@@ -69,6 +81,7 @@ export function installJsonParser(app: FastifyInstance): void {
         );
         return;
       }
+      if (!err) sentText.set(req, text);
       done(err, value);
     });
   });

@@ -300,6 +300,37 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test(
+    "/invoke passes the JSON body as sent: Python's numbers are not JavaScript's",
+    { timeout: 60_000 },
+    async () => {
+      const code = `import json
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print(repr(json.loads(request.body)))
+        return Response(200, {"content-type": "text/plain"}, request.body)
+`;
+      const fn = await createFn(code);
+      await deploy(fn.id);
+      const sent = '{"big": 12345678901234567890, "f": 1.0, "e": 1e21, "s": "\\u00e9"}';
+      const inv = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`,
+        headers: { 'content-type': 'application/json' },
+        payload: sent,
+      });
+      assert.equal(inv.statusCode, 200, inv.body);
+      const log = inv.json();
+      // Re-encoded from JavaScript values, Python got 12345678901234567000, the integer 1 and 1e+21.
+      assert.deepEqual(log.logs, ["{'big': 12345678901234567890, 'f': 1.0, 'e': 1e+21, 's': 'é'}"]);
+      // Echoed as text/plain, the log keeps it as text: the very bytes the caller sent.
+      assert.equal(log.responseBody, sent);
+    },
+  );
+
   test('an exception gives 500 with the traceback in the logs', { timeout: 60_000 }, async () => {
     const code = `from spin_sdk import http
 

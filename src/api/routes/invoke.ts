@@ -1,5 +1,5 @@
 // The seed's POST /api/workspaces/{ws}/functions/{fn}/invoke: runs the active deployment with the
-// JSON body and answers the ExecutionLog of that run. Not deployed → 400 NOT_DEPLOYED; timeout →
+// JSON body, as sent, and answers the ExecutionLog of that run. Not deployed → 400 NOT_DEPLOYED; timeout →
 // 504 TIMEOUT (the execution log is still written and named in details). A body nested deeper than
 // MAX_JSON_DEPTH is refused with 400 before anything runs.
 
@@ -13,6 +13,7 @@ import { ErrorBody, ExecutionLog, FunctionParams } from '../../core/schemas.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
 import { platformError, requireEnabled, requireRoute } from '../../gateway/ingress.js';
 import type { Invoker } from '../../gateway/invoker.js';
+import { sentJson } from '../json-body.js';
 import type { FunctionService } from '../../services/functions.js';
 
 /**
@@ -66,7 +67,7 @@ export async function invokeRoutes(
       const route = requireRoute(deps.target, fn.id, 400);
       requireEnabled(route.fn);
       const method = invokeMethod(route.fn.httpMethods);
-      const json = req.body === undefined ? '' : JSON.stringify(req.body);
+      const json = req.body === undefined ? '' : (sentJson(req) ?? JSON.stringify(req.body));
       const ran = await deps.invoker.invoke(
         route,
         {
