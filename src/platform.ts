@@ -401,7 +401,9 @@ async function openBlobs(config: Config, dataDir: string, before: DataDirState):
       dataDir,
       prefix,
     );
-    if (opened.owner === undefined) await opened.claim(id);
+    // Again when it is ours: a credential that may read but not write stops the start here,
+    // not at the first upload.
+    await opened.claim(id);
   } catch (err) {
     await opened.store.close();
     throw err;

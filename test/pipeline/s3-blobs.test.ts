@@ -5,6 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -104,6 +106,65 @@ describe('blobs in S3', () => {
         assert.deepEqual(await other.blobs.list(''), []);
       } finally {
         await other.cleanup();
+      }
+    },
+  );
+
+  test(
+    'a credential that may read the bucket but not write it stops the start, saying so',
+    { timeout: 120_000 },
+    async () => {
+      // S3 in front of s3rver as a read-only key sees it: reads pass, writes are AccessDenied.
+      const readOnly = createServer((req, res) => {
+        if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE') {
+          req.resume();
+          res.writeHead(403, { 'content-type': 'application/xml' });
+          res.end(
+            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
+          );
+          return;
+        }
+        const upstream = new URL(s3.endpoint);
+        const fwd = httpRequest(
+          {
+            host: upstream.hostname,
+            port: upstream.port,
+            method: req.method,
+            path: req.url,
+            headers: req.headers,
+          },
+          (up) => {
+            res.writeHead(up.statusCode ?? 502, up.headers);
+            up.pipe(res);
+          },
+        );
+        req.pipe(fwd);
+      });
+      await new Promise<void>((r) => readOnly.listen(0, '127.0.0.1', r));
+      const { port } = readOnly.address() as AddressInfo;
+      try {
+        const dir = newDir();
+        // First a start with write access, so the prefix is already this installation's: the
+        // start that follows has nothing it must write, and used to pass.
+        await (await startTestPlatform({ ...env(), EUNHA_S3_PREFIX: 'installs/ro' }, dir)).cleanup();
+        let started: Awaited<ReturnType<typeof startTestPlatform>> | undefined;
+        let refusal = '';
+        try {
+          started = await startTestPlatform(
+            { ...env(), EUNHA_S3_PREFIX: 'installs/ro', EUNHA_S3_ENDPOINT: `http://127.0.0.1:${port}` },
+            dir,
+          );
+        } catch (err) {
+          refusal = err instanceof Error ? err.message : String(err);
+        }
+        await started?.cleanup();
+        assert.match(
+          refusal,
+          /cannot write the installation marker to s3:\/\/eunha-it-blobs\/installs\/ro\/ .*access denied \(HTTP 403\)/,
+        );
+      } finally {
+        readOnly.closeAllConnections();
+        await new Promise((r) => readOnly.close(r));
       }
     },
   );

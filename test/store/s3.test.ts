@@ -140,7 +140,26 @@ describe('S3 blob store', () => {
         credentials: S3RVER_CREDENTIALS,
       }),
       (err: unknown) =>
-        err instanceof S3OpenError && /cannot use s3:\/\/no-such-bucket\/ at http/.test(err.message),
+        err instanceof S3OpenError &&
+        /cannot use s3:\/\/no-such-bucket\/ at http.*: there is no bucket 'no-such-bucket' \(HTTP 404\)/.test(
+          err.message,
+        ),
+    );
+  });
+
+  test('a key S3 does not know stops the open as access denied, not an UnknownError', async () => {
+    await assert.rejects(
+      openS3BlobStore({
+        bucket: BUCKET,
+        keyPrefix: '',
+        region: 'us-east-1',
+        endpoint: s3.endpoint,
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'NOT-A-KEY', secretAccessKey: 'x' },
+      }),
+      (err: unknown) =>
+        err instanceof S3OpenError &&
+        /access denied \(HTTP 403\): the credentials are not valid/.test(err.message),
     );
   });
 

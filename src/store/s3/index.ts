@@ -33,14 +33,25 @@ export interface OpenedS3 {
   blobsHeld: boolean;
   /** The installation that claimed the prefix, if one did. */
   owner: string | undefined;
-  /** Marks the prefix as this installation's. */
+  /** Marks the prefix as this installation's; each start does, so a read-only credential fails there. */
   claim(installationId: string): Promise<void>;
 }
 
-function why(err: unknown): string {
+/**
+ * What S3 said, in words: an answer to a HEAD has no body, so the SDK can only call a missing
+ * bucket or a refused key "UnknownError"; its status says which.
+ */
+export function why(err: unknown, bucket: string): string {
   const name = (err as { name?: string }).name ?? 'Error';
   const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return `${name}${status ? ` (HTTP ${status})` : ''}: ${err instanceof Error ? err.message : String(err)}`;
+  const said = `${name}${status ? ` (HTTP ${status})` : ''}: ${err instanceof Error ? err.message : String(err)}`;
+  if (status === 404 && (name === 'NotFound' || name === 'NoSuchBucket'))
+    return `there is no bucket '${bucket}' (HTTP 404)`;
+  if (status === 403)
+    return `access denied (HTTP 403): the credentials are not valid, or may not use this bucket for this (${said})`;
+  if (status === 301)
+    return `the bucket is in another region than AWS_REGION (HTTP 301 from S3): set AWS_REGION to its region`;
+  return said;
 }
 
 export async function openS3BlobStore(opts: S3Options): Promise<OpenedS3> {
@@ -80,7 +91,9 @@ export async function openS3BlobStore(opts: S3Options): Promise<OpenedS3> {
         try {
           await client.send(new PutObjectCommand({ Bucket: opts.bucket, Key: marker, Body: installationId }));
         } catch (err) {
-          throw new S3OpenError(`cannot mark ${where} as this installation's: ${why(err)}`);
+          throw new S3OpenError(
+            `cannot write the installation marker to ${where} (a blob store must take writes): ${why(err, opts.bucket)}`,
+          );
         }
       },
     };
@@ -88,7 +101,7 @@ export async function openS3BlobStore(opts: S3Options): Promise<OpenedS3> {
     client.destroy();
     if (err instanceof S3OpenError) throw err;
     throw new S3OpenError(
-      `cannot use ${where}: ${why(err)}. ` +
+      `cannot use ${where}: ${why(err, opts.bucket)}. ` +
         'Check S3_BUCKET_NAME, AWS_REGION, EUNHA_S3_ENDPOINT and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY).',
     );
   }
