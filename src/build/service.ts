@@ -12,7 +12,7 @@ import { eachTask, requireWorkspace } from '../store/lookups.js';
 import type { StorageNeed } from '../core/storage-quota.js';
 import type { TaskPatch } from '../store/ports.js';
 import { ArtifactCollector, digestOfTask } from './artifact-collector.js';
-import { artifactCost, describeArtifact, loadArtifact, storeArtifact } from './artifact.js';
+import { describeArtifact, loadArtifact, storeArtifact } from './artifact.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
 import {
   DEFAULT_TAG,
@@ -141,7 +141,8 @@ export class BuildService {
     const sourcePath = `${sourcePrefix(workspaceId, taskId)}/${filename}`;
     const release = await this.reserveStorage(workspaceId, { bytes: input.data.byteLength, blobs: 1 });
     try {
-      await this.opts.blobs.put(sourcePath, input.data);
+      // Under a task id just made: nothing is there, and the meter need not ask.
+      await this.opts.blobs.put(sourcePath, input.data, { sizeBefore: undefined });
     } finally {
       release();
     }
@@ -529,15 +530,12 @@ export class BuildService {
     if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
     const described = describeArtifact(app, files);
     // Pinned until the task or deployment that names it is written (artifact-collector.ts).
-    const storing = this.collector.pin(workspaceId, described.digest, async () => {
-      const cost = await artifactCost(this.opts.blobs, workspaceId, described);
-      const unreserve = await this.reserveStorage(workspaceId, cost);
-      try {
-        return await storeArtifact(this.opts.blobs, workspaceId, app, files, described);
-      } finally {
-        unreserve();
-      }
-    });
+    const storing = this.collector.pin(workspaceId, described.digest, () =>
+      storeArtifact(this.opts.blobs, workspaceId, app, files, {
+        described,
+        reserve: (need) => this.reserveStorage(workspaceId, need),
+      }),
+    );
     // A store that failed halfway (the disk or S3 went away) leaves files nothing names, which
     // count against the quota until a restart: they go now, unless something names the artifact.
     const { value: stored, release } = await storing.catch(async (err: unknown) => {
