@@ -7,6 +7,7 @@
 // loader can prove that what it read is what was built (a tampered blob is an error).
 
 import { createHash } from 'node:crypto';
+import { eachBounded } from '../core/each-bounded.js';
 import { EunhaError, notFound } from '../core/errors.js';
 import type { StorageNeed } from '../core/storage-quota.js';
 import type { BlobStore } from '../store/ports.js';
@@ -86,46 +87,70 @@ export function describeArtifact(
   return { manifest, bytes, digest: sha256(bytes) };
 }
 
+/** Files of an artifact written at once: one at a time, S3's round trips added up. */
+export const STORE_CONCURRENCY = 8;
+
+export interface StoreArtifactOptions {
+  /** describeArtifact(app, files), when the caller has it already. */
+  described?: ReturnType<typeof describeArtifact>;
+  /**
+   * Holds room in the storage quota for what the store adds, before anything is written, and
+   * answers its release (called once the store has ended): none when the artifact is stored
+   * already (code built before: a redeploy, a rollback's rebuild), else its files and manifest.
+   */
+  reserve?: (need: StorageNeed) => Promise<() => void>;
+}
+
 /**
  * Stores an artifact. Files are written when absent, and rewritten when a stored copy does not
  * match its hash (a damaged blob is repaired with the bytes the digest promises, never replaced by
  * different content). The manifest goes last, so its presence means every file is in place.
+ *
+ * One listing of the artifact, taken first, answers both what it costs and which of its blobs are
+ * there, and each write tells the blob store what was at its key (KnownBlob), so the metering
+ * wrapper asks nothing per file. That holds while no other store or removal of the same artifact
+ * runs meanwhile: the build service stores under ArtifactCollector.pin, which sees to it.
  */
 export async function storeArtifact(
   blobs: BlobStore,
   workspaceId: string,
   app: string,
   files: SourceFiles,
-  /** describeArtifact(app, files), when the caller has it already. */
-  described: ReturnType<typeof describeArtifact> = describeArtifact(app, files),
+  opts: StoreArtifactOptions = {},
 ): Promise<StoredArtifact> {
+  const described = opts.described ?? describeArtifact(app, files);
   const { manifest, bytes, digest } = described;
   const existing = new Set(await blobs.list(artifactPrefix(workspaceId, digest)));
-  for (const file of manifest.files) {
-    const key = fileKey(workspaceId, digest, file.path);
-    if (existing.has(key)) {
-      const stored = await blobs.get(key);
-      if (stored && sha256(stored) === file.sha256) continue;
-    }
-    await blobs.put(key, files[file.path] as Uint8Array);
-  }
   const mKey = manifestKey(workspaceId, digest);
-  const storedManifest = existing.has(mKey) ? await blobs.get(mKey) : undefined;
-  if (!storedManifest || sha256(storedManifest) !== digest) await blobs.put(mKey, bytes);
+  const release = (await opts.reserve?.(costOf(described, existing.has(mKey)))) ?? (() => {});
+  try {
+    await eachBounded(manifest.files, STORE_CONCURRENCY, async (file) => {
+      const key = fileKey(workspaceId, digest, file.path);
+      await ensureBlob(blobs, key, files[file.path] as Uint8Array, file.sha256, existing.has(key));
+    });
+    await ensureBlob(blobs, mKey, bytes, digest, existing.has(mKey));
+  } finally {
+    release();
+  }
   return { digest, manifest, manifestKey: mKey };
 }
 
-/**
- * The bytes and files storing an artifact would add: none when it is stored already (code built
- * before: a redeploy, a rollback's rebuild), else its files and its manifest.
- */
-export async function artifactCost(
+/** Writes the blob unless the copy the listing named hashes to `sha`. */
+async function ensureBlob(
   blobs: BlobStore,
-  workspaceId: string,
-  described: ReturnType<typeof describeArtifact>,
-): Promise<StorageNeed> {
-  if ((await blobs.list(manifestKey(workspaceId, described.digest))).length > 0)
-    return { bytes: 0, blobs: 0 };
+  key: string,
+  data: Uint8Array,
+  sha: string,
+  listed: boolean,
+): Promise<void> {
+  const stored = listed ? await blobs.get(key) : undefined;
+  if (stored && sha256(stored) === sha) return;
+  await blobs.put(key, data, { sizeBefore: stored?.byteLength });
+}
+
+/** Nothing when the manifest is stored (so is every file), else every file and the manifest. */
+function costOf(described: ReturnType<typeof describeArtifact>, manifestStored: boolean): StorageNeed {
+  if (manifestStored) return { bytes: 0, blobs: 0 };
   const { files } = described.manifest;
   return { bytes: files.reduce((n, f) => n + f.size, described.bytes.byteLength), blobs: files.length + 1 };
 }

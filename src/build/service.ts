@@ -11,8 +11,8 @@ import type { BuildTask, BuildTaskResult } from '../core/types.js';
 import { eachTask, requireWorkspace } from '../store/lookups.js';
 import type { StorageNeed } from '../core/storage-quota.js';
 import type { TaskPatch } from '../store/ports.js';
-import { ArtifactCollector, digestOfTask } from './artifact-collector.js';
-import { artifactCost, describeArtifact, loadArtifact, storeArtifact } from './artifact.js';
+import { ArtifactCollector } from './artifact-collector.js';
+import { describeArtifact, loadArtifact, storeArtifact } from './artifact.js';
 import { formatImageRef, parseImageRef } from './image-ref.js';
 import {
   DEFAULT_TAG,
@@ -24,6 +24,7 @@ import {
   resolveAppName,
 } from './names.js';
 import { BuildQueue, QueueClosedError } from './queue.js';
+import { TaskRemoval } from './task-removal.js';
 import {
   DEFAULT_SOURCE_LIMITS,
   checkSourceFiles,
@@ -74,11 +75,19 @@ export class BuildService {
   /** Upload folders the pending and running tasks will build (a push builds an earlier one). */
   private readonly sourcesInUse = new KeyedCount();
   private readonly collector: ArtifactCollector;
+  private readonly removal: TaskRemoval;
   private closed = false;
 
   constructor(private readonly opts: BuildServiceOptions) {
     this.queue = new BuildQueue(opts.concurrency);
     this.collector = new ArtifactCollector(opts.meta, opts.blobs, () => opts.clock().getTime());
+    this.removal = new TaskRemoval(opts.meta, opts.blobs, {
+      collectArtifacts: (workspaceId, digests) => this.collectArtifacts(workspaceId, digests),
+      underWay: {
+        has: (taskId) => this.inflight.has(taskId),
+        reads: (folder) => this.sourcesInUse.count(folder) > 0,
+      },
+    });
     this.limits = { ...DEFAULT_SOURCE_LIMITS, ...opts.zipLimits, maxSourceBytes: opts.maxSourceBytes };
   }
 
@@ -141,7 +150,8 @@ export class BuildService {
     const sourcePath = `${sourcePrefix(workspaceId, taskId)}/${filename}`;
     const release = await this.reserveStorage(workspaceId, { bytes: input.data.byteLength, blobs: 1 });
     try {
-      await this.opts.blobs.put(sourcePath, input.data);
+      // Under a task id just made: nothing is there, and the meter need not ask.
+      await this.opts.blobs.put(sourcePath, input.data, { sizeBefore: undefined });
     } finally {
       release();
     }
@@ -282,28 +292,10 @@ export class BuildService {
   /**
    * Deletes a finished task: its record, its upload unless another task builds it too, and the
    * artifact it built unless a deployment or another task names it. CONFLICT while it is pending
-   * or running.
+   * or running (task-removal.ts).
    */
   async deleteTask(taskId: string, workspaceId?: string): Promise<void> {
-    const task = await this.getTask(taskId, workspaceId);
-    if (task.status === 'pending' || task.status === 'running' || this.inflight.has(taskId)) {
-      throw new EunhaError('CONFLICT', `task '${taskId}' is ${task.status}; delete it once it has finished`, {
-        status: task.status,
-      });
-    }
-    if (!(await this.opts.meta.deleteTask(taskId))) throw notFound('Task', taskId);
-    // The record first, then the blobs: a record never names a missing blob.
-    const named = new Set<string>();
-    for await (const t of eachTask(this.opts.meta, task.workspaceId)) {
-      if (t.sourcePath) named.add(sourceDir(t.sourcePath));
-    }
-    const dirs = new Set([sourcePrefix(task.workspaceId, taskId)]);
-    if (task.sourcePath) dirs.add(sourceDir(task.sourcePath));
-    for (const dir of dirs) {
-      if (!named.has(dir) && this.sourcesInUse.count(dir) === 0) await this.opts.blobs.deletePrefix(dir);
-    }
-    const digest = digestOfTask(task);
-    if (digest !== undefined) await this.collectArtifacts(task.workspaceId, [digest]);
+    await this.removal.removeFinished(await this.getTask(taskId, workspaceId));
   }
 
   /**
@@ -529,15 +521,12 @@ export class BuildService {
     if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
     const described = describeArtifact(app, files);
     // Pinned until the task or deployment that names it is written (artifact-collector.ts).
-    const storing = this.collector.pin(workspaceId, described.digest, async () => {
-      const cost = await artifactCost(this.opts.blobs, workspaceId, described);
-      const unreserve = await this.reserveStorage(workspaceId, cost);
-      try {
-        return await storeArtifact(this.opts.blobs, workspaceId, app, files, described);
-      } finally {
-        unreserve();
-      }
-    });
+    const storing = this.collector.pin(workspaceId, described.digest, () =>
+      storeArtifact(this.opts.blobs, workspaceId, app, files, {
+        described,
+        reserve: (need) => this.reserveStorage(workspaceId, need),
+      }),
+    );
     // A store that failed halfway (the disk or S3 went away) leaves files nothing names, which
     // count against the quota until a restart: they go now, unless something names the artifact.
     const { value: stored, release } = await storing.catch(async (err: unknown) => {

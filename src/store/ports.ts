@@ -181,9 +181,17 @@ export interface MetadataStore {
 }
 
 export interface BlobStore {
-  /** Atomic: a reader sees the old bytes or the new ones, never a torn write. */
-  put(key: string, data: Uint8Array): Promise<void>;
+  /**
+   * Atomic: a reader sees the old bytes or the new ones, never a torn write. `known`: what the
+   * caller knows is at the key (a store ignores it; the metering wrapper then need not ask).
+   */
+  put(key: string, data: Uint8Array, known?: KnownBlob): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes of the blob at exactly `key`; undefined when there is none (a prefix of other blobs
+   * is none). One request on S3 (a HEAD), where usage(key) is two: it lists below the key too.
+   */
+  size(key: string): Promise<number | undefined>;
   delete(key: string): Promise<void>;
   /** Deletes every blob whose key starts with prefix + '/' (or equals prefix). */
   deletePrefix(prefix: string): Promise<void>;
@@ -200,4 +208,14 @@ export interface BlobStore {
 export interface BlobUsage {
   bytes: number;
   blobs: number;
+}
+
+/**
+ * What size(key) would answer just before a put, given by a caller that knows it without asking:
+ * undefined for a key under an id it has just made, or one its own listing (under a lock no other
+ * writer of those keys passes) did not name; the length of a blob it has just read. Wrong, it
+ * makes a workspace's total drift until the total is read again.
+ */
+export interface KnownBlob {
+  sizeBefore: number | undefined;
 }

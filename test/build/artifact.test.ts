@@ -1,5 +1,6 @@
-// Artifacts: deterministic digests, idempotent storage, verification on load (a tampered file or
-// manifest is an error), and image references that round-trip.
+// Artifacts: deterministic digests, idempotent storage (one listing, a few files at a time, exact
+// through the meter), verification on load (a tampered file or manifest is an error), and image
+// references that round-trip.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -8,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
+  STORE_CONCURRENCY,
   canonicalJson,
   describeArtifact,
   fileKey,
@@ -17,8 +19,12 @@ import {
 } from '../../src/build/artifact.js';
 import { formatImageRef, parseImageRef } from '../../src/build/image-ref.js';
 import { EunhaError } from '../../src/core/errors.js';
+import type { StorageNeed } from '../../src/core/storage-quota.js';
+import { workspaceBlobOwners } from '../../src/services/storage-quota.js';
 import { openFsBlobStore } from '../../src/store/fs/index.js';
-import type { BlobStore } from '../../src/store/ports.js';
+import { MeteredBlobStore } from '../../src/store/metered-blobs.js';
+import type { BlobStore, KnownBlob } from '../../src/store/ports.js';
+import { overriding } from '../helpers/blob-overrides.js';
 
 const bytes = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 const FILES = { 'app.py': bytes('class IncomingHandler: pass\n'), 'lib/a.py': bytes('A = 1\n') };
@@ -89,6 +95,107 @@ describe('artifacts', () => {
     const manifest = Buffer.from((await blobs.get(mKey)) ?? new Uint8Array()).toString();
     await blobs.put(mKey, bytes(manifest.replace('"hello"', '"hellp"')));
     await assert.rejects(loadArtifact(blobs, 'ws-t', digest), /manifest\.json does not match the digest/);
+  });
+
+  test('a store lists the artifact once, writes 8 files at a time, and says what was at each key', async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 30 }, (_, i) => [i === 0 ? 'app.py' : `lib/m${i}.py`, bytes(`M = ${i}\n`)]),
+    );
+    const lists: string[] = [];
+    const puts: Array<{ key: string; known: KnownBlob | undefined }> = [];
+    let running = 0;
+    let most = 0;
+    const watched = overriding(blobs, {
+      list: (prefix) => {
+        lists.push(prefix);
+        return blobs.list(prefix);
+      },
+      put: async (key, data, known) => {
+        puts.push({ key, known });
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await blobs.put(key, data, known);
+        running--;
+      },
+    });
+    const needs: StorageNeed[] = [];
+    let released = 0;
+    const reserve = async (need: StorageNeed) => {
+      needs.push(need);
+      return () => void released++;
+    };
+    const first = await storeArtifact(watched, 'ws-c', 'many', many, { reserve });
+    assert.deepEqual(lists, [`artifacts/ws-c/${first.digest}`], 'one listing for the cost and the store');
+    assert.ok(STORE_CONCURRENCY > 1);
+    assert.equal(most, STORE_CONCURRENCY, 'the files went a few at a time, not one by one');
+    assert.equal(puts.length, 31);
+    assert.equal(puts.at(-1)?.key, first.manifestKey, 'the manifest last');
+    assert.ok(
+      puts.every((p) => p.known !== undefined && p.known.sizeBefore === undefined),
+      'all new keys',
+    );
+    const described = describeArtifact('many', many);
+    const fileBytes = described.manifest.files.reduce((n, f) => n + f.size, 0);
+    assert.deepEqual(needs, [{ bytes: fileBytes + described.bytes.byteLength, blobs: 31 }]);
+    assert.equal(released, 1);
+
+    // Stored again with one file damaged: only that one is written, and the store says its size.
+    await blobs.put(fileKey('ws-c', first.digest, 'lib/m7.py'), bytes('damaged!!'));
+    lists.length = 0;
+    puts.length = 0;
+    await storeArtifact(watched, 'ws-c', 'many', many, { reserve });
+    assert.equal(lists.length, 1);
+    assert.deepEqual(puts, [{ key: fileKey('ws-c', first.digest, 'lib/m7.py'), known: { sizeBefore: 9 } }]);
+    assert.deepEqual(needs.at(-1), { bytes: 0, blobs: 0 }, 'stored already: it costs nothing');
+    await loadArtifact(blobs, 'ws-c', first.digest);
+  });
+
+  test('a failed write starts no more: the store fails once the writes under way have landed', async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [i === 0 ? 'app.py' : `lib/f${i}.py`, bytes(`F = ${i}\n`)]),
+    );
+    let started = 0;
+    let landed = 0;
+    const failing = overriding(blobs, {
+      put: async (key, data) => {
+        const n = ++started;
+        await new Promise((resolve) => setTimeout(resolve, n === 3 ? 1 : 20));
+        if (n === 3) throw new Error('storage went away');
+        await blobs.put(key, data);
+        landed++;
+      },
+    });
+    await assert.rejects(storeArtifact(failing, 'ws-f', 'many', many), /storage went away/);
+    assert.equal(started, STORE_CONCURRENCY, 'none began after the failure');
+    assert.equal(landed, STORE_CONCURRENCY - 1, 'those under way had landed when it failed');
+    const digest = describeArtifact('many', many).digest;
+    assert.equal(await blobs.size(manifestKey('ws-f', digest)), undefined, 'no manifest');
+  });
+
+  test('through the meter, a store a few files at a time keeps the total exact, repairs too', async () => {
+    const metered = new MeteredBlobStore(blobs, workspaceBlobOwners);
+    const ws = 'ws-m';
+    const walked = async () => {
+      const sum = { bytes: 0, blobs: 0 };
+      for (const prefix of workspaceBlobOwners.prefixesOf(ws)) {
+        const u = await blobs.usage(prefix);
+        sum.bytes += u.bytes;
+        sum.blobs += u.blobs;
+      }
+      return sum;
+    };
+    await metered.put(`code/${ws}/f/x.py`, bytes('x = 1\n'));
+    await metered.usageOf(ws);
+    const many = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [i === 0 ? 'app.py' : `pkg/n${i}.py`, bytes(`N = ${i}\n`)]),
+    );
+    const { digest } = await storeArtifact(metered, ws, 'many', many);
+    assert.deepEqual(await metered.usageOf(ws), await walked());
+    await metered.put(fileKey(ws, digest, 'pkg/n3.py'), bytes('a longer damaged copy\n'));
+    await metered.delete(fileKey(ws, digest, 'pkg/n4.py'));
+    await storeArtifact(metered, ws, 'many', many);
+    assert.deepEqual(await metered.usageOf(ws), await walked());
+    assert.equal((await metered.usageOf(ws)).blobs, 52);
   });
 
   test('an unknown digest, or one of another workspace, is NOT_FOUND', async () => {

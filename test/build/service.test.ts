@@ -11,6 +11,8 @@ import { CANCELLED_ERROR, INTERRUPTED_ERROR, buildBlobPrefixes } from '../../src
 import { MAX_WAITING_PER_WORKSPACE } from '../../src/build/service.js';
 import { EunhaError } from '../../src/core/errors.js';
 import type { BuildTask } from '../../src/core/types.js';
+import { workspaceBlobOwners } from '../../src/services/storage-quota.js';
+import { MeteredBlobStore } from '../../src/store/metered-blobs.js';
 import { SAMPLE_HANDLER } from '../helpers/platform.js';
 import { workspace } from '../store/fixtures.js';
 import { multipart, startBuildHarness, waitForTask } from './harness.js';
@@ -231,6 +233,57 @@ describe('build service', () => {
       assert.ok(artifactPuts >= 3);
       // Before, the files stored before the failure stayed (counted against the quota) until a restart.
       assert.deepEqual(await h.blobs.list(`artifacts/${ws.id}`), []);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a build lists its artifact once; an upload and the artifact leave the meter nothing to ask', async () => {
+    const lists: string[] = [];
+    const sized: string[] = [];
+    let meter!: MeteredBlobStore;
+    const h = await startBuildHarness(pythonChecker, {
+      wrapBlobs: (blobs) => {
+        const watched = overriding(blobs, {
+          list: (prefix) => {
+            lists.push(prefix);
+            return blobs.list(prefix);
+          },
+          size: (key) => {
+            sized.push(key);
+            return blobs.size(key);
+          },
+          usage: (prefix) => {
+            if (prefix.split('/').length > 2) sized.push(prefix); // not a workspace's whole prefix
+            return blobs.usage(prefix);
+          },
+        });
+        meter = new MeteredBlobStore(watched, workspaceBlobOwners);
+        return meter;
+      },
+    });
+    try {
+      const ws = { id: 'ws-once0001', name: 'once', description: null, createdAt: new Date().toISOString() };
+      await h.meta.createWorkspace(ws);
+      await meter.usageOf(ws.id); // the meter moves a total from here on
+      const files = { 'app.py': bytes(SAMPLE_HANDLER), 'lib/a.py': bytes('A = 1\n') };
+      const built = await h.builds.buildNow(ws.id, 'once', files);
+      built.release();
+      // Before: once for its cost (the manifest), then again to store it.
+      assert.deepEqual(lists, [`artifacts/${ws.id}/${built.digest}`]);
+      const body = multipart({ workspace_id: ws.id }, { filename: 'up.py', data: SAMPLE_HANDLER });
+      const res = await h.app.inject({ method: 'POST', url: '/api/v1/build', ...body });
+      assert.equal(res.statusCode, 202, res.body);
+      assert.equal((await waitForTask(h.app, res.json().task_id)).status, 'completed');
+      assert.deepEqual(sized, [], 'each write said what was at its key');
+      const walked = { bytes: 0, blobs: 0 };
+      for (const prefix of workspaceBlobOwners.prefixesOf(ws.id)) {
+        const u = await h.blobs.usage(prefix);
+        walked.bytes += u.bytes;
+        walked.blobs += u.blobs;
+      }
+      assert.deepEqual(await meter.usageOf(ws.id), walked);
+      assert.equal(walked.blobs, 3 + 1 + 2, 'two artifacts (files and manifest) and the upload');
     } finally {
       await h.close();
     }

@@ -5,8 +5,9 @@ import type { BlobStore } from '../../src/store/ports.js';
 
 export function overriding(inner: BlobStore, parts: Partial<BlobStore>): BlobStore {
   return {
-    put: (key, data) => inner.put(key, data),
+    put: (key, data, known) => inner.put(key, data, known),
     get: (key) => inner.get(key),
+    size: (key) => inner.size(key),
     delete: (key) => inner.delete(key),
     deletePrefix: (prefix) => inner.deletePrefix(prefix),
     list: (prefix) => inner.list(prefix),

@@ -137,6 +137,25 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore, gaps: Co
         assert.deepEqual(await store.usage('a'), { bytes: 57, blobs: 3 }, 'after an overwrite and a delete');
       }));
 
+    test('size answers the bytes of the blob at exactly the key: none for a prefix or a missing key', () =>
+      withStore(async (store) => {
+        await store.put('a/b', filled(10, 1));
+        await store.put('a/b.c', filled(7, 2));
+        await store.put('a/x/y', filled(300, 3));
+        await store.put('a/empty', new Uint8Array(0));
+        assert.equal(await store.size('a/b'), 10);
+        assert.equal(await store.size('a/b.c'), 7);
+        assert.equal(await store.size('a/empty'), 0, 'an empty blob is a blob');
+        assert.equal(await store.size('a/x'), undefined, 'a prefix of other blobs is no blob');
+        assert.equal(await store.size('a'), undefined);
+        assert.equal(await store.size('a/b/c'), undefined, 'below a blob');
+        assert.equal(await store.size('missing/x'), undefined);
+        await store.put('a/b', filled(50, 4));
+        assert.equal(await store.size('a/b'), 50, 'after an overwrite');
+        await store.delete('a/b');
+        assert.equal(await store.size('a/b'), undefined, 'after a delete');
+      }));
+
     test('deletePrefix removes the subtree and the key itself, nothing beside it', () =>
       withStore(async (store) => {
         const keys = [
@@ -201,6 +220,7 @@ export function runBlobStoreContract(name: string, make: MakeBlobStore, gaps: Co
             const refused = eunhaError('VALIDATION_ERROR', 'key');
             await assert.rejects(store.put(key, text('pwned')), refused);
             await assert.rejects(store.get(key), refused);
+            await assert.rejects(store.size(key), refused);
             await assert.rejects(store.delete(key), refused);
             await assert.rejects(store.deletePrefix(key), refused);
             // As a listing prefix, '' means everything and one trailing '/' is tolerated.

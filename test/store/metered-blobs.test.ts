@@ -1,6 +1,7 @@
 // The metering blob store: per-owner totals that match what the store holds after any mix of
-// writes, without walking the owner's files for each question; a total read while a write of its
-// owner runs is read again; a failed write forgets the total instead of keeping a wrong one.
+// writes, without walking the owner's files for each question, nor more than one size() per
+// write (none when the caller says what was there); a total read while a write of its owner runs
+// is read again; a failed write forgets the total instead of keeping a wrong one.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -79,6 +80,47 @@ describe('MeteredBlobStore', () => {
     for (let i = 0; i < 20; i++) await metered.put(`artifacts/ws-a/e${i}/manifest.json`, bytes(10));
     assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 400, blobs: 40 });
     assert.equal(walks, 3, 'writes moved the total; nothing was walked again');
+    await metered.close();
+  });
+
+  test('a put learns what was at its key with one size(), never a walk; told, it asks nothing', async () => {
+    const asked = { size: 0, usage: 0 };
+    const { inner, metered } = await open((b) =>
+      overriding(b, {
+        size: (key) => {
+          asked.size++;
+          return b.size(key);
+        },
+        usage: (prefix) => {
+          asked.usage++;
+          return b.usage(prefix);
+        },
+      }),
+    );
+    await metered.put('artifacts/ws-a/d/files/old.py', bytes(10));
+    await metered.usageOf('ws-a'); // a total to move from here on
+    asked.size = asked.usage = 0;
+    await metered.put('artifacts/ws-a/d/files/old.py', bytes(25)); // an overwrite
+    await metered.put('artifacts/ws-a/d/files/new.py', bytes(5));
+    // usage(key) was two S3 requests (a HEAD and a LIST below the key); size(key) is one HEAD.
+    assert.deepEqual(asked, { size: 2, usage: 0 });
+    await metered.put('artifacts/ws-a/d/files/fresh.py', bytes(40), { sizeBefore: undefined });
+    await metered.put('artifacts/ws-a/d/files/new.py', bytes(8), { sizeBefore: 5 });
+    assert.deepEqual(asked, { size: 2, usage: 0 }, 'what the caller knew was not asked again');
+    assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 73, blobs: 3 });
+    assert.deepEqual(await metered.usageOf('ws-a'), await walked(inner, 'ws-a'));
+    await metered.close();
+  });
+
+  test('a delete of a key that is only a folder of blobs takes nothing off the total', async () => {
+    const { inner, metered } = await open();
+    await metered.put('code/ws-a/f1/x.py', bytes(100));
+    await metered.put('code/ws-a/f1/y.py', bytes(20));
+    assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 120, blobs: 2 });
+    // A delete removes the key's own blob; before, the meter took off all it found below the key.
+    await metered.delete('code/ws-a/f1');
+    assert.deepEqual(await inner.list('code/ws-a'), ['code/ws-a/f1/x.py', 'code/ws-a/f1/y.py']);
+    assert.deepEqual(await metered.usageOf('ws-a'), { bytes: 120, blobs: 2 });
     await metered.close();
   });
 

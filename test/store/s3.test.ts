@@ -1,13 +1,16 @@
 // The S3 blob store against a local S3-compatible server (s3rver, test/helpers/s3-server.ts): the
 // BlobStore contract every adapter runs, and what is S3's own: installations sharing a bucket under
 // key prefixes, listings and prefix deletes past one page (1,000 keys), a bucket that is not there,
-// and a server that goes away (503 DEPENDENCY_UNAVAILABLE, never a 500).
+// a server that goes away (503 DEPENDENCY_UNAVAILABLE, never a 500), and the metering wrapper over
+// keys that S3, unlike a filesystem, lets be a blob and a prefix at once.
 
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { workspaceBlobOwners } from '../../src/services/storage-quota.js';
+import { MeteredBlobStore } from '../../src/store/metered-blobs.js';
 import { openS3BlobStore } from '../../src/store/s3/index.js';
 import { S3OpenError } from '../../src/store/s3/open-error.js';
 import type { BlobStore } from '../../src/store/ports.js';
@@ -77,6 +80,30 @@ describe('S3 blob store', () => {
     await store.deletePrefix('artifacts/ws/d');
     assert.deepEqual(await store.list(''), ['artifacts/ws/dd/x']);
     await store.close();
+  });
+
+  test('metered: a key that is also a prefix of blobs (S3 allows both) counts as its own blob alone', async () => {
+    const { store } = await open();
+    const metered = new MeteredBlobStore(store, workspaceBlobOwners);
+    const total = async () => {
+      const sum = { bytes: 0, blobs: 0 };
+      for (const prefix of workspaceBlobOwners.prefixesOf('ws')) {
+        const u = await store.usage(prefix);
+        sum.bytes += u.bytes;
+        sum.blobs += u.blobs;
+      }
+      return sum;
+    };
+    await metered.put('code/ws/f/x.py', Uint8Array.of(1, 2, 3));
+    await metered.put('code/ws/f/x.py/y', Uint8Array.of(4, 5));
+    assert.deepEqual(await metered.usageOf('ws'), { bytes: 5, blobs: 2 });
+    // The meter asked usage(key), which counted the blob below the key as the key's old bytes.
+    await metered.put('code/ws/f/x.py', Uint8Array.of(9));
+    assert.deepEqual(await metered.usageOf('ws'), await total());
+    await metered.delete('code/ws/f/x.py');
+    assert.deepEqual(await metered.usageOf('ws'), { bytes: 2, blobs: 1 });
+    assert.deepEqual(await metered.usageOf('ws'), await total());
+    await metered.close();
   });
 
   test("a console's folder objects and other non-blob keys are not blobs", async () => {
@@ -182,6 +209,7 @@ describe('S3 blob store', () => {
       const ops: Array<[string, (s: BlobStore) => Promise<unknown>]> = [
         ['put', (s) => s.put('a/c', Uint8Array.of(1))],
         ['get', (s) => s.get('a/b')],
+        ['size', (s) => s.size('a/b')],
         ['delete', (s) => s.delete('a/b')],
         ['deletePrefix', (s) => s.deletePrefix('a')],
         ['list', (s) => s.list('a')],

@@ -107,6 +107,20 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  async size(key: string): Promise<number | undefined> {
+    this.check();
+    const path = pathOfSegments(this.root, validateBlobKey(key));
+    try {
+      if (!(await realDirInside(this.root, dirname(path)))) return undefined;
+      const info = await lstat(path);
+      // A folder (a prefix of other blobs) or a symlink is no blob, as in get.
+      return info.isFile() ? info.size : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
   async delete(key: string): Promise<void> {
     this.check();
     const path = pathOfSegments(this.root, validateBlobKey(key));

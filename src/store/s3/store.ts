@@ -4,7 +4,8 @@
 // (a reader sees the old or the new bytes), which is what the port asks.
 //
 // A listing or a prefix delete reads `{prefix}/…` a page (1,000 keys) at a time, and the key
-// itself with one HEAD: a plain prefix listing of `ws-1` would also read all of `ws-10/…`.
+// itself with one HEAD: a plain prefix listing of `ws-1` would also read all of `ws-10/…`. The
+// size of one key is that HEAD alone.
 
 import {
   DeleteObjectCommand,
@@ -91,6 +92,20 @@ export class S3BlobStore implements BlobStore {
         new GetObjectCommand({ Bucket: this.at.bucket, Key: this.objectKey(key) }),
       );
       return res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw unavailable(err, `read '${key}'`);
+    }
+  }
+
+  async size(key: string): Promise<number | undefined> {
+    this.check();
+    validateBlobKey(key);
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.at.bucket, Key: this.objectKey(key) }),
+      );
+      return head.ContentLength ?? 0;
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw unavailable(err, `read '${key}'`);
@@ -184,14 +199,8 @@ export class S3BlobStore implements BlobStore {
     const segments = validateBlobPrefix(prefix);
     if (segments.length === 0) return this.visitBelow('', found);
     const key = segments.join('/');
-    try {
-      const head = await this.client.send(
-        new HeadObjectCommand({ Bucket: this.at.bucket, Key: this.objectKey(key) }),
-      );
-      found(key, head.ContentLength ?? 0);
-    } catch (err) {
-      if (!isMissing(err)) throw unavailable(err, `read '${key}'`);
-    }
+    const size = await this.size(key);
+    if (size !== undefined) found(key, size);
     await this.visitBelow(`${key}/`, found);
   }
 
