@@ -231,12 +231,21 @@ export class FunctionService {
     // when the function last changed, not when it was last written to.
     if (!changesAnything(current, patch)) return this.view(current, source);
     patch.lastModified = this.deps.clock().toISOString();
-    const updated = await this.deps.meta.updateFunction(workspaceId, functionId, patch);
+    const newCode = patch.codeKey !== current.codeKey ? patch.codeKey : undefined;
+    let updated: FunctionRecord | undefined;
+    try {
+      updated = await this.deps.meta.updateFunction(workspaceId, functionId, patch);
+    } catch (err) {
+      // The record still names the old code: the new blob is named by nothing (it stayed, counted
+      // against the quota, until a restart's sweep).
+      if (newCode) await this.deps.blobs.delete(newCode).catch(() => {});
+      throw err;
+    }
     if (!updated) {
-      if (patch.codeKey && patch.codeKey !== current.codeKey) await this.deps.blobs.delete(patch.codeKey);
+      if (newCode) await this.deps.blobs.delete(newCode);
       throw notFound('Function', functionId);
     }
-    if (patch.codeKey && patch.codeKey !== current.codeKey) await this.deps.blobs.delete(current.codeKey);
+    if (newCode) await this.deps.blobs.delete(current.codeKey);
     this.deps.events?.changed(updated);
     return this.view(updated, source);
   }
@@ -311,17 +320,19 @@ export class FunctionService {
     replacing?: string,
   ): Promise<{ key: string; sha: string }> {
     const location = this.codeLocation(workspaceId, functionId, source);
-    const old = replacing === undefined ? { bytes: 0, blobs: 0 } : await this.deps.blobs.usage(replacing);
+    // One size() each (a HEAD on S3); a function's writes run one at a time, so what they say
+    // still holds at the put, which is told it and need not ask again.
+    const old = replacing === undefined ? undefined : await this.deps.blobs.size(replacing);
     // The same code again is the same key (content-addressed): stored already, it costs nothing.
     // Replacing code costs what it grows: a workspace at its quota can still make code smaller.
-    const present = (await this.deps.blobs.list(location.key)).length > 0;
-    const need = { bytes: source.byteLength - old.bytes, blobs: 1 - old.blobs };
+    const present = await this.deps.blobs.size(location.key);
+    const need = { bytes: source.byteLength - (old ?? 0), blobs: old === undefined ? 1 : 0 };
     const release =
-      present || (need.bytes <= 0 && need.blobs <= 0)
+      present !== undefined || (need.bytes <= 0 && need.blobs <= 0)
         ? () => {}
         : await this.deps.quota?.reserve(workspaceId, need);
     try {
-      await this.deps.blobs.put(location.key, source);
+      await this.deps.blobs.put(location.key, source, { sizeBefore: present });
     } finally {
       release?.();
     }

@@ -150,6 +150,38 @@ describe('artifacts', () => {
     await loadArtifact(blobs, 'ws-c', first.digest);
   });
 
+  test('a load reads 8 files at a time and gives them back as the manifest lists them', async () => {
+    const many = Object.fromEntries(
+      Array.from({ length: 30 }, (_, i) => [i === 0 ? 'app.py' : `lib/m${i}.py`, bytes(`M = ${i}\n`)]),
+    );
+    const stored = await storeArtifact(blobs, 'ws-r', 'reads', many);
+    let running = 0;
+    let most = 0;
+    const watched = overriding(blobs, {
+      get: async (key) => {
+        most = Math.max(most, ++running);
+        // The later files answer first: the order must come from the manifest, not the answers.
+        await new Promise((resolve) => setTimeout(resolve, key.endsWith('app.py') ? 20 : 2));
+        running--;
+        return blobs.get(key);
+      },
+    });
+    const loaded = await loadArtifact(watched, 'ws-r', stored.digest);
+    assert.equal(most, STORE_CONCURRENCY);
+    assert.deepEqual(
+      Object.keys(loaded.files),
+      stored.manifest.files.map((f) => f.path),
+    );
+    for (const [path, data] of Object.entries(many))
+      assert.deepEqual(Buffer.from(loaded.files[path] as Uint8Array), Buffer.from(data), path);
+    // A damaged file among them is still found.
+    await blobs.put(fileKey('ws-r', stored.digest, 'lib/m29.py'), bytes('M = 28\n'));
+    await assert.rejects(
+      loadArtifact(watched, 'ws-r', stored.digest),
+      /lib\/m29\.py does not match its sha256/,
+    );
+  });
+
   test('a failed write starts no more: the store fails once the writes under way have landed', async () => {
     const many = Object.fromEntries(
       Array.from({ length: 40 }, (_, i) => [i === 0 ? 'app.py' : `lib/f${i}.py`, bytes(`F = ${i}\n`)]),

@@ -215,6 +215,32 @@ describe('workspace storage quota: bytes', () => {
     }
   });
 
+  test('a code change whose record cannot be written leaves no new code behind', async () => {
+    const made = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions`,
+      payload: { name: 'unwritten', code: b64(padded('before', 2_000)) },
+    });
+    assert.equal(made.statusCode, 201, made.body);
+    const fn = made.json().id as string;
+    const real = p.meta.updateFunction.bind(p.meta);
+    // The database refusing the write (a full disk, say), once the new code is stored.
+    p.meta.updateFunction = async () => {
+      throw new Error('SQLITE_FULL: database or disk is full');
+    };
+    try {
+      const res = await setCode(fn, padded('after', 3_000));
+      assert.equal(res.statusCode, 500, res.body);
+    } finally {
+      p.meta.updateFunction = real;
+    }
+    const code = await p.blobs.list(`code/${ws}/${fn}`);
+    assert.equal(code.length, 1, code.join(' '));
+    const report = await storage();
+    assert.deepEqual({ usedBytes: report.usedBytes, usedFiles: report.usedFiles }, await walked(p, ws));
+    await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${fn}` });
+  });
+
   test('the storage report of an unknown workspace is a 404', async () => {
     const res = await p.app.inject({ method: 'GET', url: '/api/workspaces/ws-nope/storage' });
     assert.equal(res.statusCode, 404, res.body);
