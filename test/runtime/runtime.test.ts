@@ -154,6 +154,8 @@ out.append(time.process_time() - t)
 return Response(200, {}, json.dumps(out).encode())`,
         'import time',
       ),
+      // scrypt with p=16 is seconds of work on a loaded machine: the deadline is not what is tested.
+      { timeoutMs: 20_000 },
     );
     await rt.load(v);
     const r = await rt.invoke(v.key, get());
