@@ -145,6 +145,8 @@ async function compose(
     instancesPerProcess: config.instancesPerProcess,
     bootTimeoutMs: config.bootTimeoutMs,
     idleTtlMs: config.idleTtlMs,
+    queueLimit: config.queueLimit,
+    queueTimeoutMs: config.queueTimeoutMs,
     maxRequestBytes: config.bodyLimitBytes,
     outbound,
     logger: (entry) =>

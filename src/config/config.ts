@@ -63,6 +63,10 @@ export interface Config {
   bootTimeoutMs: number;
   /** Idle instances stop after this long (scale to zero), ms. */
   idleTtlMs: number;
+  /** Requests of one version that may wait for an instance; past it, 429 at once. */
+  queueLimit: number;
+  /** How long a request may wait for an instance before it gets 429, ms. */
+  queueTimeoutMs: number;
   /** Builds running at once; more wait in a queue. */
   buildConcurrency: number;
   /** Cap on an uploaded source (.py or .zip), bytes. */
@@ -374,6 +378,8 @@ export function loadConfig(env: Env): Config {
     instancesPerProcess: int(env, 'EUNHA_INSTANCES_PER_PROCESS', 8, 1, 64),
     bootTimeoutMs: int(env, 'EUNHA_BOOT_TIMEOUT_MS', 60_000, 1_000, 600_000),
     idleTtlMs: int(env, 'EUNHA_IDLE_TTL_MS', 300_000, 1_000, 86_400_000),
+    queueLimit: int(env, 'EUNHA_QUEUE_LIMIT', 64, 0, 100_000),
+    queueTimeoutMs: int(env, 'EUNHA_QUEUE_TIMEOUT_MS', 5_000, 100, 600_000),
     buildConcurrency: int(env, 'EUNHA_BUILD_CONCURRENCY', 2, 1, 64),
     maxSourceBytes: int(env, 'EUNHA_MAX_SOURCE_BYTES', 10 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     logBodyCap: int(env, 'EUNHA_LOG_BODY_BYTES', 8 * 1024, 0, 1024 * 1024),

@@ -190,3 +190,56 @@ describe('memory budgets through the API', () => {
     },
   );
 });
+
+describe('the line for an instance: EUNHA_QUEUE_LIMIT and EUNHA_QUEUE_TIMEOUT_MS', () => {
+  const NAP = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(1.5)
+        return Response(200, {}, b"slept")
+`;
+  const napper = async (p: TestPlatform): Promise<string> => {
+    const ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'q' } })).json()
+      .id;
+    const fn = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions`,
+      payload: { name: 'nap', code: b64(NAP), maxInstances: 1 },
+    });
+    assert.equal(fn.statusCode, 201, fn.body);
+    const id = fn.json().id as string;
+    const d = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+    });
+    assert.equal(d.statusCode, 201, d.body);
+    return id;
+  };
+
+  for (const [env, longest, what] of [
+    [{ EUNHA_QUEUE_TIMEOUT_MS: '300' }, 1_200, 'waits 0.3 s, not 5'],
+    [{ EUNHA_QUEUE_LIMIT: '0' }, 1_000, 'waits not at all'],
+  ] as const) {
+    test(`a second call behind a busy instance ${what}, then gets 429`, { timeout: 60_000 }, async () => {
+      const p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', ...env });
+      try {
+        const id = await napper(p);
+        const first = p.app.inject({ method: 'GET', url: `/fn/${id}` });
+        await new Promise((r) => setTimeout(r, 100));
+        const t0 = Date.now();
+        const second = await p.app.inject({ method: 'GET', url: `/fn/${id}` });
+        const waited = Date.now() - t0;
+        assert.equal(second.statusCode, 429, second.body);
+        assert.equal(second.json().error.code, 'TOO_MANY_REQUESTS');
+        assert.ok(second.headers['retry-after'], 'Retry-After');
+        assert.ok(waited < longest, `answered after ${waited} ms`);
+        assert.equal((await first).body, 'slept');
+      } finally {
+        await p.cleanup();
+      }
+    });
+  }
+});
