@@ -154,7 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const probes = new Probes({
     meta: deps.meta,
-    unrestored: () => deps.target.unrestoredCount(),
+    unrestored: () => deps.target.unrestoredCounts(),
     onUnexpected: (err) => app.log.error({ err }, 'the metadata store failed a probe'),
   });
   await systemRoutes(app, { environment: deps.config.environment, version: deps.version }, probes);

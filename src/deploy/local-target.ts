@@ -66,9 +66,12 @@ export class LocalTarget {
     return this.unrestored.get(functionId);
   }
 
-  /** How many functions are unrestored (the readiness probe: observability/probes.ts). */
-  unrestoredCount(): number {
-    return this.unrestored.size;
+  /** How many functions are unrestored, and how many of those are being retried (the readiness
+   * probe: observability/probes.ts). */
+  unrestoredCounts(): { unrestored: number; retrying: number } {
+    let retrying = 0;
+    for (const s of this.unrestored.values()) if (s.retrying) retrying++;
+    return { unrestored: this.unrestored.size, retrying };
   }
 
   /**

@@ -1,7 +1,10 @@
 // What the server says about itself to probes. Liveness (GET /health): the process answers and its
 // metadata store can still be read; a server that cannot read its store answers nothing else
-// right either. Readiness (GET /ready): that, and everything it should serve is served: no
-// function's active deployment failed to load at start-up. Both stay cheap, since load balancers
+// right either. Readiness (GET /ready): that, and no function's active deployment is still being
+// retried after it failed to load at start-up (deploy/restore.ts): this server lacks what
+// another may have, so traffic is better sent elsewhere meanwhile. One that failed for good (its
+// artifact gone, say) is counted but does not fail it: no other server can do better, and one
+// broken function took the whole server out of rotation, every tenant with it. Both stay cheap, since load balancers
 // call them every few seconds: one point read of the store and a count kept in memory, no scan.
 // The runtime needs no check of its own: the server listens only once its snapshot exists and the
 // restore has run (platform.ts), so until then a probe finds no socket.
@@ -21,10 +24,13 @@ export interface StoreCheck {
 export interface DeploymentsCheck {
   ok: boolean;
   /**
-   * Functions whose active deployment could not be loaded at start-up and has not been deployed
-   * or activated since. A count, not ids: the probe is public, and an id is what calls a function.
+   * Functions whose active deployment could not be loaded at start-up and has not been loaded,
+   * deployed or activated since. Counts, not ids: the probe is public, and an id is what calls a
+   * function.
    */
   unrestored: number;
+  /** Those of them the server is trying again (the others failed for good). */
+  retrying: number;
 }
 
 export interface Checks {
@@ -36,8 +42,8 @@ export class Probes {
   constructor(
     private readonly deps: {
       meta: Pick<MetadataStore, 'getWorkspace'>;
-      /** How many functions start-up could not restore (deploy/local-target.ts). */
-      unrestored: () => number;
+      /** How many functions start-up could not restore, and how many it retries (deploy/local-target.ts). */
+      unrestored: () => { unrestored: number; retrying: number };
       /** Hears a store failure that is not one the store names (a bug, not a disk): with its stack. */
       onUnexpected?: (err: unknown) => void;
     },
@@ -56,13 +62,13 @@ export class Probes {
   /** Readiness: the checks, or NOT_READY naming those that fail (and holding them all). */
   async ready(): Promise<Checks> {
     const store = await this.store();
-    const unrestored = this.deps.unrestored();
-    const checks: Checks = { store, deployments: { ok: unrestored === 0, unrestored } };
+    const { unrestored, retrying } = this.deps.unrestored();
+    const checks: Checks = { store, deployments: { ok: retrying === 0, unrestored, retrying } };
     const failing: string[] = [];
     if (!store.ok) failing.push(`the metadata store cannot answer (${store.error})`);
-    if (unrestored > 0) {
+    if (retrying > 0) {
       failing.push(
-        `${unrestored} function${unrestored === 1 ? '' : 's'} could not be restored at start-up (the start-up log and each function's 'unavailable' say which; a retry, a deploy or an activation of each mends it)`,
+        `${retrying} function${retrying === 1 ? '' : 's'} could not be loaded at start-up and ${retrying === 1 ? 'is' : 'are'} being tried again (the start-up log and each function's 'unavailable' say which)`,
       );
     }
     if (failing.length > 0) throw new EunhaError('NOT_READY', `not ready: ${failing.join('; ')}`, { checks });

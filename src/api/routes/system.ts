@@ -24,8 +24,15 @@ const Checks = Type.Object({
         description:
           "Functions whose active deployment could not be loaded at start-up and has not been loaded by a retry, deployed or activated since (each such function's view says so, in `unavailable`)",
       }),
+      retrying: Type.Integer({
+        description:
+          'Those of them the server is trying again; the others failed for good (their artifact is gone or damaged, or they no longer fit the memory budget) and need their owner',
+      }),
     },
-    { description: 'Every active deployment is loaded' },
+    {
+      description:
+        'No active deployment is still being retried (one that failed for good is counted, but does not fail readiness)',
+    },
   ),
 });
 
