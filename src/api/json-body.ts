@@ -81,7 +81,9 @@ export function installJsonParser(app: FastifyInstance): void {
         );
         return;
       }
-      if (!err) sentText.set(req, text);
+      // Less a byte order mark, which the parser skipped: passed on, a function that decodes the
+      // body and parses the text got Python's "Unexpected UTF-8 BOM" (RFC 8259 §8.1: never sent).
+      if (!err) sentText.set(req, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       done(err, value);
     });
   });

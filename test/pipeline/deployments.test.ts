@@ -331,6 +331,36 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test(
+    '/invoke leaves out a byte order mark the JSON parser skipped: decoded as text, the body parses in Python',
+    { timeout: 60_000 },
+    async () => {
+      const code = `import json
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print(repr(json.loads(request.body.decode("utf-8"))))
+        return Response(200, {"content-type": "text/plain"}, request.body)
+`;
+      const fn = await createFn(code);
+      await deploy(fn.id);
+      const inv = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/invoke`,
+        headers: { 'content-type': 'application/json' },
+        payload: Buffer.from('\ufeff {"a": 1.0}', 'utf8'),
+      });
+      assert.equal(inv.statusCode, 200, inv.body);
+      const log = inv.json();
+      // With the mark, Python said "Unexpected UTF-8 BOM (decode using utf-8-sig)".
+      assert.deepEqual(log.logs, ["{'a': 1.0}"]);
+      assert.equal(log.statusCode, 200);
+      assert.equal(log.responseBody, ' {"a": 1.0}');
+    },
+  );
+
   test('an exception gives 500 with the traceback in the logs', { timeout: 60_000 }, async () => {
     const code = `from spin_sdk import http
 
