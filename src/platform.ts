@@ -258,6 +258,7 @@ async function compose(
   const taskRetention = new TaskRetention(meta, blobs, clock, {
     retentionMs: config.taskRetentionDays * DAY_MS,
     collectArtifacts: (ws, digests) => builds.collectArtifacts(ws, digests),
+    underWay: builds.underWay,
     onError: (err) => logger?.error({ err }, 'build-task retention failed; the next sweep retries'),
   });
   taskRetention.start();

@@ -21,7 +21,14 @@ function encodingOf(req: FastifyRequest): string | undefined {
   return codings.length === 0 ? undefined : raw.trim();
 }
 
-/** Each JSON body's text as sent, for a route that passes the body on (api/routes/invoke.ts). */
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route passes its JSON body on as sent (sentJson): the parser keeps the text. */
+    keepsJsonText?: boolean;
+  }
+}
+
+/** The JSON body's text as sent, for the routes that ask (api/routes/invoke.ts); no other keeps it. */
 const sentText = new WeakMap<FastifyRequest, string>();
 
 /**
@@ -83,7 +90,8 @@ export function installJsonParser(app: FastifyInstance): void {
       }
       // Less a byte order mark, which the parser skipped: passed on, a function that decodes the
       // body and parses the text got Python's "Unexpected UTF-8 BOM" (RFC 8259 §8.1: never sent).
-      if (!err) sentText.set(req, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+      if (!err && req.routeOptions.config.keepsJsonText === true)
+        sentText.set(req, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       done(err, value);
     });
   });

@@ -24,7 +24,7 @@ import {
   resolveAppName,
 } from './names.js';
 import { BuildQueue, QueueClosedError } from './queue.js';
-import { TaskRemoval } from './task-removal.js';
+import { TaskRemoval, type BuildsUnderWay } from './task-removal.js';
 import {
   DEFAULT_SOURCE_LIMITS,
   checkSourceFiles,
@@ -76,6 +76,11 @@ export class BuildService {
   private readonly sourcesInUse = new KeyedCount();
   private readonly collector: ArtifactCollector;
   private readonly removal: TaskRemoval;
+  /** Builds queued or running here, which the records may not show yet (retention asks too). */
+  readonly underWay: BuildsUnderWay = {
+    has: (taskId) => this.inflight.has(taskId),
+    reads: (folder) => this.sourcesInUse.count(folder) > 0,
+  };
   private closed = false;
 
   constructor(private readonly opts: BuildServiceOptions) {
@@ -83,10 +88,7 @@ export class BuildService {
     this.collector = new ArtifactCollector(opts.meta, opts.blobs, () => opts.clock().getTime());
     this.removal = new TaskRemoval(opts.meta, opts.blobs, {
       collectArtifacts: (workspaceId, digests) => this.collectArtifacts(workspaceId, digests),
-      underWay: {
-        has: (taskId) => this.inflight.has(taskId),
-        reads: (folder) => this.sourcesInUse.count(folder) > 0,
-      },
+      underWay: this.underWay,
     });
     this.limits = { ...DEFAULT_SOURCE_LIMITS, ...opts.zipLimits, maxSourceBytes: opts.maxSourceBytes };
   }

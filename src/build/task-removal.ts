@@ -25,7 +25,7 @@ export interface BuildsUnderWay {
 export interface TaskRemovalOptions {
   /** Removes the artifacts the deleted tasks built, those nothing else names (the build service). */
   collectArtifacts?: (workspaceId: string, digests: Iterable<string>) => Promise<unknown>;
-  /** The build service's own builds; retention, which has none, removes by the records alone. */
+  /** The build service's builds queued or running (retention is given them too). */
   underWay?: BuildsUnderWay;
 }
 
@@ -104,7 +104,8 @@ export class TaskRemoval {
       deleted++;
       const digest = digestOfTask(task);
       if (digest !== undefined) built.push(digest);
-      await this.removeUploads(task, (folder) => named.has(folder), failed);
+      // A push queued since the survey names its upload before its record is written.
+      await this.removeUploads(task, (folder) => named.has(folder) || this.underWay.reads(folder), failed);
     }
     await this.opts.collectArtifacts?.(workspaceId, built).catch(failed);
     return deleted;

@@ -10,12 +10,14 @@
 import type { Clock } from '../core/ids.js';
 import { PeriodicSweep, type PeriodicOptions } from '../core/periodic.js';
 import type { BlobStore, MetadataStore } from '../store/ports.js';
-import { TaskRemoval } from './task-removal.js';
+import { TaskRemoval, type BuildsUnderWay } from './task-removal.js';
 
 export interface TaskRetentionOptions extends PeriodicOptions {
   retentionMs: number;
   /** Removes the artifacts the deleted tasks built, those nothing else names (the build service). */
   collectArtifacts?: (workspaceId: string, digests: Iterable<string>) => Promise<unknown>;
+  /** The build service's builds queued or running: an upload one of them will read stays. */
+  underWay?: BuildsUnderWay;
 }
 
 export class TaskRetention extends PeriodicSweep {
@@ -28,7 +30,10 @@ export class TaskRetention extends PeriodicSweep {
     private readonly opts: TaskRetentionOptions,
   ) {
     super(opts);
-    this.removal = new TaskRemoval(meta, blobs, { collectArtifacts: opts.collectArtifacts });
+    this.removal = new TaskRemoval(meta, blobs, {
+      ...(opts.collectArtifacts ? { collectArtifacts: opts.collectArtifacts } : {}),
+      ...(opts.underWay ? { underWay: opts.underWay } : {}),
+    });
   }
 
   protected async pass(stopped: () => boolean): Promise<number> {

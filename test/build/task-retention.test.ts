@@ -80,3 +80,37 @@ test('finished tasks past the retention go with their sources; the rest, and art
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an old upload a queued push will read stays, though no record names it yet', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'eunha-task-retention-push-'));
+  const clock = new ManualClock();
+  const meta = await openSqliteMetadataStore(join(dir, 'eunha.db'), { now: clock.now });
+  const blobs = await openFsBlobStore(join(dir, 'blobs'));
+  try {
+    const a = workspace();
+    await meta.createWorkspace(a);
+    const old = at(clock.now(), -31 * DAY);
+    const [read, unread] = [
+      task(a.id, { status: 'completed', updatedAt: old }),
+      task(a.id, { status: 'completed', updatedAt: old }),
+    ];
+    for (const t of [read, unread]) {
+      await meta.putTask(t);
+      await blobs.put(`${sourcePrefix(a.id, t.taskId)}/app.py`, Buffer.from('x = 1\n'));
+    }
+    // The build service's view: a push of `read`'s upload is queued, its record not written yet.
+    const folder = sourcePrefix(a.id, read.taskId);
+    const retention = new TaskRetention(meta, blobs, clock.now, {
+      retentionMs: 30 * DAY,
+      underWay: { has: () => false, reads: (f) => f === folder },
+    });
+    assert.equal(await retention.sweep(), 2, 'both records go');
+    assert.deepEqual(await blobs.list(folder), [`${folder}/app.py`], 'the upload the push reads stays');
+    assert.deepEqual(await blobs.list(sourcePrefix(a.id, unread.taskId)), []);
+    await retention.close();
+  } finally {
+    await meta.close();
+    await blobs.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -33,7 +33,7 @@ export async function invokeRoutes(
   app.post(
     '/api/workspaces/:workspace_id/functions/:function_id/invoke',
     {
-      config: { auth: scope.workspaceParam },
+      config: { auth: scope.workspaceParam, keepsJsonText: true },
       schema: {
         tags: ['Functions'],
         summary: 'Invoke the deployed function with a JSON body',

@@ -116,8 +116,8 @@ export class FsBlobStore implements BlobStore {
       // A folder (a prefix of other blobs) or a symlink is no blob, as in get.
       return info.isFile() ? info.size : undefined;
     } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
+      if (isMissing(err) || errnoCode(err) === 'ELOOP') return undefined;
+      throw unavailable(err, key, 'read');
     }
   }
 
