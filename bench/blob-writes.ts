@@ -7,8 +7,6 @@
 //   npm run build && node dist/bench/blob-writes.js [--files 500] [--rounds 3]
 
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,46 +16,13 @@ import { openFsBlobStore } from '../src/store/fs/index.js';
 import { MeteredBlobStore } from '../src/store/metered-blobs.js';
 import type { BlobStore } from '../src/store/ports.js';
 import { openS3BlobStore } from '../src/store/s3/index.js';
+import { startS3Proxy } from '../test/helpers/s3-proxy.js';
 import { S3RVER_CREDENTIALS, startLocalS3 } from '../test/helpers/s3-server.js';
 import { numberArg, printTable } from './common.js';
 
 const FILES = numberArg('files', 500);
 const ROUNDS = numberArg('rounds', 3);
 const WS = 'ws-bench0001';
-
-/** An HTTP proxy in front of the local S3 that counts what passes. */
-async function countingProxy(
-  target: string,
-): Promise<{ url: string; count: () => number; close: () => void }> {
-  const upstream = new URL(target);
-  let n = 0;
-  const server: Server = createServer((req, res) => {
-    n++;
-    const fwd = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-      },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    req.pipe(fwd);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    count: () => n,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
 
 function artifactFiles(round: number): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = { 'app.py': Buffer.from(`# round ${round}\n`) };
@@ -132,7 +97,7 @@ async function main(): Promise<void> {
 
   const dir = mkdtempSync(join(tmpdir(), 'eunha-bench-blobs-'));
   const s3 = await startLocalS3(['bench']);
-  const proxy = await countingProxy(s3.endpoint);
+  const proxy = await startS3Proxy(s3.endpoint);
   try {
     const fs = await openFsBlobStore(dir);
     const fsMetered = new MeteredBlobStore(fs, workspaceBlobOwners);
@@ -156,7 +121,7 @@ async function main(): Promise<void> {
     report('S3 (s3rver)', 'through the meter', onS3.metered, onS3.raw);
     await opened.store.close();
   } finally {
-    proxy.close();
+    await proxy.close();
     await s3.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,13 @@ import { after, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { EunhaError } from '../../src/core/errors.js';
 import { overriding } from '../helpers/blob-overrides.js';
-import { b64, deployedFunction, SAMPLE_HANDLER, startTestPlatform } from '../helpers/platform.js';
+import {
+  b64,
+  deployedFunction,
+  SAMPLE_HANDLER,
+  startTestPlatform,
+  type TestPlatform,
+} from '../helpers/platform.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON read back from the API
 type Json = any;
@@ -22,6 +28,43 @@ async function inOwnDir(prefix: string, body: (dir: string) => Promise<void>): P
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Deploys the sample in a data directory of its own, then starts that directory again with a
+ * blob store that fails a read of the artifact's manifest, as an unreachable S3 answers, while
+ * `fails(n)` says so (n: the read's number, from 1), and runs `body` on that second start.
+ */
+async function restartWithArtifactReads(
+  prefix: string,
+  fails: (read: number) => boolean,
+  body: (b: TestPlatform, ids: { ws: string; fn: string }, reads: () => number) => Promise<void>,
+): Promise<void> {
+  await inOwnDir(prefix, async (own) => {
+    const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+    const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
+    await a.cleanup();
+    let reads = 0;
+    const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, {
+      wrapBlobs: (stored) =>
+        overriding(stored, {
+          get: async (key) => {
+            if (key === `artifacts/${ws}/${digest}/manifest.json` && fails(++reads)) {
+              throw new EunhaError(
+                'DEPENDENCY_UNAVAILABLE',
+                'blob store (S3): could not read (TimeoutError)',
+              );
+            }
+            return stored.get(key);
+          },
+        }),
+    });
+    try {
+      await body(b, { ws, fn }, () => reads);
+    } finally {
+      await b.cleanup();
+    }
+  });
 }
 
 describe('restart', () => {
@@ -455,30 +498,11 @@ class IncomingHandler(http.IncomingHandler):
     'a deployment the blob store could not read at restart is tried again until it loads',
     { timeout: 120_000 },
     async () => {
-      await inOwnDir('eunha-restore-retry-', async (own) => {
-        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
-        const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
-        await a.cleanup();
-
-        // The first two reads of the artifact fail as an unreachable S3 answers: the start-up
-        // restore and its first retry, a second later.
-        let failures = 2;
-        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, {
-          wrapBlobs: (stored) =>
-            overriding(stored, {
-              get: async (key) => {
-                if (key === `artifacts/${ws}/${digest}/manifest.json` && failures > 0) {
-                  failures--;
-                  throw new EunhaError(
-                    'DEPENDENCY_UNAVAILABLE',
-                    'blob store (S3): could not read (TimeoutError)',
-                  );
-                }
-                return stored.get(key);
-              },
-            }),
-        });
-        try {
+      // The first two reads fail: the start-up restore's and its first retry's, a second later.
+      await restartWithArtifactReads(
+        'eunha-restore-retry-',
+        (n) => n <= 2,
+        async (b, { ws, fn }, reads) => {
           const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
           assert.equal(res.statusCode, 503);
           assert.match(
@@ -508,16 +532,14 @@ class IncomingHandler(http.IncomingHandler):
             status = (await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode;
           }
           assert.equal(status, 200, 'the function answers once its artifact can be read');
-          assert.equal(failures, 0);
+          assert.equal(reads(), 3, 'two failed, the third loaded it');
           // Back-off: 1 s, then 2 s.
           assert.ok(Date.now() - t0 >= 2_000, `loaded after ${Date.now() - t0} ms`);
           assert.equal((await b.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
           const mended = await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` });
           assert.equal(mended.json().unavailable, null);
-        } finally {
-          await b.cleanup();
-        }
-      });
+        },
+      );
     },
   );
 
@@ -525,32 +547,14 @@ class IncomingHandler(http.IncomingHandler):
     'a retried restore never replaces what a deploy made active meanwhile',
     { timeout: 120_000 },
     async () => {
-      await inOwnDir('eunha-restore-retry-deploy-', async (own) => {
-        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
-        const { ws, fn, digest } = await deployedFunction(a, { code: b64(SAMPLE_HANDLER) });
-        await a.cleanup();
-
-        let reads = 0;
-        let failing = true;
-        const started = Date.now();
-        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, {
-          wrapBlobs: (stored) =>
-            overriding(stored, {
-              get: async (key) => {
-                if (key === `artifacts/${ws}/${digest}/manifest.json`) {
-                  reads++;
-                  if (failing)
-                    throw new EunhaError(
-                      'DEPENDENCY_UNAVAILABLE',
-                      'blob store (S3): could not read (TimeoutError)',
-                    );
-                }
-                return stored.get(key);
-              },
-            }),
-        });
-        try {
-          assert.equal(reads, 1);
+      let failing = true;
+      // Before the restore, which the helper's second start runs: the wait below is from here.
+      const started = Date.now();
+      await restartWithArtifactReads(
+        'eunha-restore-retry-deploy-',
+        () => failing,
+        async (b, { ws, fn }, reads) => {
+          assert.equal(reads(), 1);
           const patch = await b.app.inject({
             method: 'PATCH',
             url: `/api/workspaces/${ws}/functions/${fn}`,
@@ -565,17 +569,15 @@ class IncomingHandler(http.IncomingHandler):
           // The old version could load now. Retries wait 1, 2, 4 … s, so one is due by twice the
           // time the deploy took, plus the first second: it must find the new version served.
           failing = false;
-          const readsBefore = reads;
+          const readsBefore = reads();
           const deployedAfter = Date.now() - started;
           await new Promise((r) => setTimeout(r, deployedAfter + 1_500));
           const res = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
           assert.equal(res.statusCode, 200);
           assert.match(res.body, /Hello again/);
-          assert.equal(reads, readsBefore, 'the old version was not loaded again');
-        } finally {
-          await b.cleanup();
-        }
-      });
+          assert.equal(reads(), readsBefore, 'the old version was not loaded again');
+        },
+      );
     },
   );
 });

@@ -5,13 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DataDirStateError } from '../../src/store/data-dir-state.js';
 import { SAMPLE_HANDLER, b64, startTestPlatform } from '../helpers/platform.js';
+import { startS3Proxy } from '../helpers/s3-proxy.js';
 import { S3RVER_CREDENTIALS, startLocalS3, type LocalS3 } from '../helpers/s3-server.js';
 
 const BUCKET = 'eunha-it-blobs';
@@ -115,33 +114,7 @@ describe('blobs in S3', () => {
     { timeout: 120_000 },
     async () => {
       // S3 in front of s3rver as a read-only key sees it: reads pass, writes are AccessDenied.
-      const readOnly = createServer((req, res) => {
-        if (req.method === 'PUT' || req.method === 'POST' || req.method === 'DELETE') {
-          req.resume();
-          res.writeHead(403, { 'content-type': 'application/xml' });
-          res.end(
-            '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
-          );
-          return;
-        }
-        const upstream = new URL(s3.endpoint);
-        const fwd = httpRequest(
-          {
-            host: upstream.hostname,
-            port: upstream.port,
-            method: req.method,
-            path: req.url,
-            headers: req.headers,
-          },
-          (up) => {
-            res.writeHead(up.statusCode ?? 502, up.headers);
-            up.pipe(res);
-          },
-        );
-        req.pipe(fwd);
-      });
-      await new Promise<void>((r) => readOnly.listen(0, '127.0.0.1', r));
-      const { port } = readOnly.address() as AddressInfo;
+      const readOnly = await startS3Proxy(s3.endpoint, { refuseWrites: true });
       try {
         const dir = newDir();
         // First a start with write access, so the prefix is already this installation's: the
@@ -151,7 +124,7 @@ describe('blobs in S3', () => {
         let refusal = '';
         try {
           started = await startTestPlatform(
-            { ...env(), EUNHA_S3_PREFIX: 'installs/ro', EUNHA_S3_ENDPOINT: `http://127.0.0.1:${port}` },
+            { ...env(), EUNHA_S3_PREFIX: 'installs/ro', EUNHA_S3_ENDPOINT: readOnly.url },
             dir,
           );
         } catch (err) {
@@ -163,8 +136,7 @@ describe('blobs in S3', () => {
           /cannot write the installation marker to s3:\/\/eunha-it-blobs\/installs\/ro\/ .*access denied \(HTTP 403\)/,
         );
       } finally {
-        readOnly.closeAllConnections();
-        await new Promise((r) => readOnly.close(r));
+        await readOnly.close();
       }
     },
   );

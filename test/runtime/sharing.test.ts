@@ -278,8 +278,9 @@ while True:
     const t0 = performance.now();
     await own.close();
     // A spare waits for its first frame in a blocking read, which no thread termination
-    // interrupts: only closing its channel ends it without the 1 s kill.
-    assert.ok(performance.now() - t0 < 700, `close took ${Math.round(performance.now() - t0)} ms`);
+    // interrupts: only closing its channel ends it without the 1 s kill. (Under 950 ms: a loaded
+    // machine's close took 715, and the kill's is over 1,000.)
+    assert.ok(performance.now() - t0 < 950, `close took ${Math.round(performance.now() - t0)} ms`);
     assert.throws(() => process.kill(pid!, 0));
   });
 
