@@ -273,15 +273,14 @@ export async function ingressRoutes(
     // reaches the invoker, which counts the others: counted here, so that a dashboard of calls by
     // status sees a function whose every caller gets 503 instead of no traffic at all. Only
     // functions that exist: ids a caller makes up would make a series each.
-    const exists = new WeakMap<FastifyRequest, boolean>();
+    const unknown = new WeakSet<FastifyRequest>();
     scope.addHook('onError', async (req, _reply, err) => {
       const id = (req.params as { function_id?: string }).function_id;
-      if (id === undefined) return;
+      if (id === undefined || unknown.has(req)) return;
       const known =
-        exists.get(req) ??
-        (target.route(id) !== undefined ||
-          target.isUnrestored(id) ||
-          (await opts.functionExists(id).catch(() => false)));
+        target.route(id) !== undefined ||
+        target.isUnrestored(id) ||
+        (await opts.functionExists(id).catch(() => false));
       // The hook runs before the error handler has set the status: the caller says what it will be.
       if (known) opts.refused(id, err, req);
     });
@@ -300,10 +299,11 @@ export async function ingressRoutes(
         );
       }
       if (!target.route(fnId) && !(await opts.functionExists(fnId))) {
-        exists.set(req, false);
+        // No second read in the hook. Nothing is marked on the way on: a WeakMap entry per call
+        // costs the collector on the hot path, and the hook's route check answers the rest.
+        unknown.add(req);
         throw notFound('Function', fnId);
       }
-      exists.set(req, true);
       const route = requireRoute(target, fnId, 404);
       const sent = requestTarget(req.url);
       const headers = requestHeaders(req, sent, opts.publicUrl());
