@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { b64, SAMPLE_HANDLER, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import {
+  b64,
+  deployedFunction,
+  SAMPLE_HANDLER,
+  startTestPlatform,
+  type TestPlatform,
+} from '../helpers/platform.js';
 
 const SLOW = `from spin_sdk import http
 from spin_sdk.http import Request, Response
@@ -201,23 +207,6 @@ class IncomingHandler(http.IncomingHandler):
         time.sleep(1.5)
         return Response(200, {}, b"slept")
 `;
-  const napper = async (p: TestPlatform): Promise<string> => {
-    const ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'q' } })).json()
-      .id;
-    const fn = await p.app.inject({
-      method: 'POST',
-      url: `/api/workspaces/${ws}/functions`,
-      payload: { name: 'nap', code: b64(NAP), maxInstances: 1 },
-    });
-    assert.equal(fn.statusCode, 201, fn.body);
-    const id = fn.json().id as string;
-    const d = await p.app.inject({
-      method: 'POST',
-      url: `/api/workspaces/${ws}/functions/${id}/deployments`,
-    });
-    assert.equal(d.statusCode, 201, d.body);
-    return id;
-  };
 
   for (const [env, longest, what] of [
     [{ EUNHA_QUEUE_TIMEOUT_MS: '300' }, 1_200, 'waits 0.3 s, not 5'],
@@ -226,7 +215,7 @@ class IncomingHandler(http.IncomingHandler):
     test(`a second call behind a busy instance ${what}, then gets 429`, { timeout: 60_000 }, async () => {
       const p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', ...env });
       try {
-        const id = await napper(p);
+        const { fn: id } = await deployedFunction(p, { code: b64(NAP), maxInstances: 1 });
         const first = p.app.inject({ method: 'GET', url: `/fn/${id}` });
         await new Promise((r) => setTimeout(r, 100));
         const t0 = Date.now();
