@@ -50,18 +50,14 @@ export class LocalTarget {
   }
 
   /**
-   * Start-up could not load the function's active deployment (its artifact is gone or damaged):
-   * callers are told that, not "never deployed", until a deploy or an activation succeeds.
+   * Start-up could not load the function's active deployment: callers are told that, not "never
+   * deployed", until a retry (when `retrying`), a deploy or an activation loads one.
    */
   markUnrestored(functionId: string, retrying: boolean): void {
     this.unrestored.set(functionId, { retrying });
   }
 
-  isUnrestored(functionId: string): boolean {
-    return this.unrestored.has(functionId);
-  }
-
-  /** Why a function is unrestored: undefined if it is not. */
+  /** Whether a function is unrestored, and if so whether it is retried: undefined if it is not. */
   unrestoredState(functionId: string): { retrying: boolean } | undefined {
     return this.unrestored.get(functionId);
   }

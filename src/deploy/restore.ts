@@ -12,13 +12,13 @@ import type { MetadataStore } from '../store/ports.js';
 import type { LocalTarget } from './local-target.js';
 
 /** First wait before a failed restore is tried again; it doubles up to RETRY_MAX_MS. */
-export const RETRY_FIRST_MS = 1_000;
-export const RETRY_MAX_MS = 5 * 60_000;
+const RETRY_FIRST_MS = 1_000;
+const RETRY_MAX_MS = 5 * 60_000;
 
 /** Failures that waiting does not mend: an owner's deploy or an operator must. */
 const FINAL = new Set(['NOT_FOUND', 'VALIDATION_ERROR', 'INTERNAL_ERROR']);
 
-export const retryable = (err: unknown): boolean => !(err instanceof EunhaError && FINAL.has(err.code));
+const retryable = (err: unknown): boolean => !(err instanceof EunhaError && FINAL.has(err.code));
 
 export interface RestoreLog {
   info(obj: object, msg: string): void;
@@ -38,8 +38,6 @@ export class DeploymentRestorer {
       /** Writes what a deploy would have, for a version that runs but whose record lacks it. */
       repairRecord: (fn: FunctionRecord, d: Deployment) => Promise<void>;
       log?: RestoreLog;
-      firstRetryMs?: number;
-      maxRetryMs?: number;
     },
   ) {}
 
@@ -81,14 +79,11 @@ export class DeploymentRestorer {
       target.markUnrestored(fn.id, again);
       // A shutdown refuses every load: nothing to tell.
       if (this.closed) return 'failed';
-      const where = { err, functionId: fn.id, version: d.version, attempt };
       if (!again) {
-        log?.error(where, 'could not restore deployment');
+        log?.error({ err, functionId: fn.id, version: d.version, attempt }, 'could not restore deployment');
         return 'failed';
       }
-      const delayMs = this.delay(attempt);
-      log?.warn({ ...where, retryInMs: delayMs }, 'could not restore deployment; retrying');
-      this.schedule(fn, attempt + 1, delayMs);
+      this.retryLater(fn, attempt, { err, version: d.version });
       return 'retrying';
     }
     if (attempt > 1) log?.info({ functionId: fn.id, version: d.version, attempt }, 'restored deployment');
@@ -100,28 +95,29 @@ export class DeploymentRestorer {
     return 'loaded';
   }
 
-  private delay(attempt: number): number {
-    const first = this.deps.firstRetryMs ?? RETRY_FIRST_MS;
-    return Math.min(first * 2 ** Math.min(attempt - 1, 30), this.deps.maxRetryMs ?? RETRY_MAX_MS);
-  }
-
-  private schedule(fn: FunctionRecord, attempt: number, delayMs: number): void {
+  /** Says why attempt `attempt` failed and runs the next one after the back-off. */
+  private retryLater(fn: FunctionRecord, attempt: number, why: object): void {
+    const retryInMs = Math.min(RETRY_FIRST_MS * 2 ** Math.min(attempt - 1, 30), RETRY_MAX_MS);
+    this.deps.log?.warn(
+      { ...why, functionId: fn.id, attempt, retryInMs },
+      'could not restore deployment; retrying',
+    );
     const timer = setTimeout(() => {
       this.timers.delete(fn.id);
-      const run = this.retry(fn, attempt).finally(() => this.attempts.delete(run));
+      const run = this.retry(fn, attempt + 1).finally(() => this.attempts.delete(run));
       this.attempts.add(run);
-    }, delayMs);
+    }, retryInMs);
     // A pending retry must not keep a stopping process alive.
     timer.unref();
     this.timers.set(fn.id, timer);
   }
 
   private async retry(was: FunctionRecord, attempt: number): Promise<void> {
-    const { target, meta, log } = this.deps;
+    const { target, meta } = this.deps;
     try {
       await target.exclusive(was.id, async () => {
         // Deployed, activated or deleted since: what serves now is not ours to replace.
-        if (this.closed || !target.isUnrestored(was.id)) return;
+        if (this.closed || !target.unrestoredState(was.id)) return;
         // The function and its active version as they are now: a failed deploy leaves the old one.
         const fn = await meta.getFunction(was.workspaceId, was.id);
         const d = fn && (await meta.listDeployments(fn.id)).find((x) => x.active);
@@ -130,13 +126,7 @@ export class DeploymentRestorer {
       });
     } catch (err) {
       // The metadata store failed to answer: that passes too.
-      if (this.closed) return;
-      const delayMs = this.delay(attempt);
-      log?.warn(
-        { err, functionId: was.id, attempt, retryInMs: delayMs },
-        'could not restore deployment; retrying',
-      );
-      this.schedule(was, attempt + 1, delayMs);
+      if (!this.closed) this.retryLater(was, attempt, { err });
     }
   }
 }

@@ -178,7 +178,8 @@ export function platformError(result: InvokeResult, functionErrors: boolean): Eu
 
 /**
  * What every call to a function gets while its active deployment, which start-up could not load,
- * has not been deployed or activated again (the function's view shows it: api/routes/functions.ts).
+ * has not been loaded by a retry, deployed or activated again (the function's view shows it:
+ * api/routes/functions.ts).
  */
 export function notRestored(functionId: string, retrying: boolean): EunhaError {
   const then = retrying
@@ -279,7 +280,7 @@ export async function ingressRoutes(
       if (id === undefined || unknown.has(req)) return;
       const known =
         target.route(id) !== undefined ||
-        target.isUnrestored(id) ||
+        target.unrestoredState(id) !== undefined ||
         (await opts.functionExists(id).catch(() => false));
       // The hook runs before the error handler has set the status: the caller says what it will be.
       if (known) opts.refused(id, err, req);

@@ -31,7 +31,7 @@ export async function functionRoutes(
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['Functions'];
   // The stored status stays 'active' when start-up could not load the active deployment (a
-  // deploy or an activation mends it); the view says what every call gets meanwhile.
+  // retry, a deploy or an activation mends it); the view says what every call gets meanwhile.
   const withServing = (view: FunctionView) => {
     const state = target.unrestoredState(view.id);
     const e = state ? notRestored(view.id, state.retrying) : undefined;
