@@ -6,11 +6,21 @@
 // the platform's disk for every tenant. The running total is one row, FN#{fn}/KVUSAGE, kept in the
 // same transaction as each write; a file written before it existed gets its total summed once.
 import { EunhaError, notFound } from '../../core/errors.js';
-import { KV_ENTRY_OVERHEAD, type KeyValuePort, type KeyValueScope, kvEntryBytes } from '../../core/kv.js';
+import {
+  KV_ENTRY_OVERHEAD,
+  KV_LIST_MAX_BYTES,
+  KV_LIST_MAX_KEYS,
+  type KeyValuePort,
+  type KeyValueScope,
+  kvEntryBytes,
+} from '../../core/kv.js';
 import { KV_SK_PREFIX, KV_USAGE_SK, fnPk, kvSk, kvStorePrefix, prefixEnd } from '../keys.js';
 import type { Items } from './items.js';
 
 type Run = <T>(fn: () => T) => Promise<T>;
+
+/** Printable ASCII other than `"` and `\\`: written in JSON as it is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 export class SqliteKeyValue implements KeyValuePort {
   private readonly getStmt;
@@ -28,9 +38,13 @@ export class SqliteKeyValue implements KeyValuePort {
     this.getStmt = items.db.prepare<[string, string], { bin: Buffer | null }>(
       "SELECT bin FROM items WHERE pk = ? AND sk = ? AND kind = 'kv'",
     );
-    this.keysStmt = items.db.prepare<[string, string, string], { sk: string }>(
-      "SELECT sk FROM items WHERE pk = ? AND sk >= ? AND sk < ? AND kind = 'kv' ORDER BY sk",
-    );
+    // One more than a listing may hold, so that a store past it is known without reading it all.
+    this.keysStmt = items.db
+      .prepare<[number, string, string, string], string>(
+        "SELECT substr(sk, ?) FROM items WHERE pk = ? AND sk >= ? AND sk < ? AND kind = 'kv' " +
+          `ORDER BY sk LIMIT ${KV_LIST_MAX_KEYS + 1}`,
+      )
+      .pluck();
     this.sizeStmt = items.db.prepare<[string, string], { n: number }>(
       "SELECT COALESCE(length(bin), 0) AS n FROM items WHERE pk = ? AND sk = ? AND kind = 'kv'",
     );
@@ -96,9 +110,36 @@ export class SqliteKeyValue implements KeyValuePort {
   keys(scope: KeyValueScope): Promise<string[]> {
     return this.run(() => {
       const prefix = kvStorePrefix(scope.store);
-      return this.keysStmt
-        .all(fnPk(scope.functionId), prefix, prefixEnd(prefix))
-        .map((r) => r.sk.slice(prefix.length));
+      // substr counts characters from 1; labels that pass the bridge's check are ASCII.
+      const rows = this.keysStmt.iterate(
+        prefix.length + 1,
+        fnPk(scope.functionId),
+        prefix,
+        prefixEnd(prefix),
+      );
+      const keys: string[] = [];
+      let bytes = 2;
+      // Row by row, so that a listing past the byte cap stops reading there.
+      for (const key of rows) {
+        // A printable ASCII key needs no escape: its JSON is its length and two quotes.
+        bytes += (PLAIN.test(key) ? key.length + 2 : Buffer.byteLength(JSON.stringify(key))) + 1;
+        if (bytes > KV_LIST_MAX_BYTES) break;
+        keys.push(key);
+      }
+      if (keys.length > KV_LIST_MAX_KEYS || bytes > KV_LIST_MAX_BYTES) {
+        throw new EunhaError(
+          'QUOTA_EXCEEDED',
+          `store '${scope.store}' holds more keys than one listing may return (${KV_LIST_MAX_KEYS} ` +
+            `keys, ${KV_LIST_MAX_BYTES} bytes of them as JSON); keep fewer or shorter keys in it`,
+          {
+            functionId: scope.functionId,
+            store: scope.store,
+            maxKeys: KV_LIST_MAX_KEYS,
+            maxBytes: KV_LIST_MAX_BYTES,
+          },
+        );
+      }
+      return keys;
     });
   }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EunhaError } from '../../../src/core/errors.js';
-import { kvEntryBytes } from '../../../src/core/kv.js';
+import { KV_LIST_MAX_BYTES, KV_LIST_MAX_KEYS, kvEntryBytes } from '../../../src/core/kv.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
 import { HOUR, at, fn, log, task, uid, workspace } from '../fixtures.js';
 import { type WithStore, mentions } from './harness.js';
@@ -37,6 +37,36 @@ export function kvTests(withStore: WithStore): void {
       await store.kv.delete(scope, 'never-set');
       assert.equal(await store.kv.get(scope, 'k'), undefined);
       assert.deepEqual(await store.kv.keys(scope), ['a', 'b']);
+    }));
+
+  test('kv: a listing holds at most KV_LIST_MAX_KEYS keys and KV_LIST_MAX_BYTES of their JSON', () =>
+    withStore(async (store) => {
+      const fnId = await liveFunction(store);
+      const many = { functionId: fnId, store: 'many' };
+      const key = (i: number): string => `k${String(i).padStart(6, '0')}`;
+      for (let i = 0; i < KV_LIST_MAX_KEYS; i++) await store.kv.set(many, key(i), new Uint8Array(0));
+      assert.equal((await store.kv.keys(many)).length, KV_LIST_MAX_KEYS);
+      await store.kv.set(many, key(KV_LIST_MAX_KEYS), new Uint8Array(0));
+      await assert.rejects(store.kv.keys(many), (e: unknown) => {
+        assert.ok(e instanceof EunhaError && e.code === 'QUOTA_EXCEEDED', String(e));
+        assert.match(e.message, /store 'many' holds more keys than one listing may return/);
+        return true;
+      });
+      // Control characters count as JSON writes them (six bytes each): 600 keys of 1,000 bytes
+      // are 3.6 MB of JSON, 720 pass the cap. Another store of the function is listed on its own.
+      const escaped = { functionId: fnId, store: 'escaped' };
+      const ctl = (i: number): string => `${String(i).padStart(4, '0')}${'\x01'.repeat(996)}`;
+      for (let i = 0; i < 600; i++) await store.kv.set(escaped, ctl(i), new Uint8Array(0));
+      const listed = await store.kv.keys(escaped);
+      assert.equal(listed.length, 600);
+      assert.equal(listed[599], ctl(599));
+      assert.ok(600 * JSON.stringify(ctl(0)).length < KV_LIST_MAX_BYTES);
+      for (let i = 600; i < 720; i++) await store.kv.set(escaped, ctl(i), new Uint8Array(0));
+      assert.ok(720 * JSON.stringify(ctl(0)).length > KV_LIST_MAX_BYTES);
+      await assert.rejects(store.kv.keys(escaped), /more keys than one listing may return/);
+      // Deleting keys brings a listing back.
+      for (let i = 600; i < 720; i++) await store.kv.delete(escaped, ctl(i));
+      assert.equal((await store.kv.keys(escaped)).length, 600);
     }));
 
   test('kv: bytes round-trip exactly, including non-UTF-8 and empty values', () =>
