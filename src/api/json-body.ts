@@ -53,9 +53,23 @@ export function installJsonParser(app: FastifyInstance): void {
     }
     done(unsupportedContentType(req), undefined);
   });
+  // A body without Content-Type is JSON on a route that reads JSON, and so is any
+  // `application/*+json`: FastAPI read both so, and clients rely on it (Python's
+  // `requests.post(url, data=json.dumps(x))` sends no type). Not on the function ingress, whose
+  // routes declare no body, nor on the multipart uploads, which say what they consume.
+  app.addHook('onRequest', async (req) => {
+    if (req.headers['content-type'] !== undefined) return;
+    const schema = req.routeOptions.schema;
+    if (schema?.body === undefined || schema.consumes !== undefined) return;
+    req.raw.headers['content-type'] = 'application/json';
+  });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+  const parseJson = (
+    req: FastifyRequest,
+    body: string | Buffer,
+    done: (err: Error | null, value?: unknown) => void,
+  ): void => {
     const encoding = encodingOf(req);
     if (encoding !== undefined) {
       done(
@@ -94,8 +108,13 @@ export function installJsonParser(app: FastifyInstance): void {
         sentText.set(req, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
       done(err, value);
     });
-  });
+  };
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser(JSON_SUFFIX, { parseAs: 'string' }, parseJson);
 }
+
+/** `application/problem+json`, `application/vnd.api+json` and the like (RFC 6839 §3.1). */
+const JSON_SUFFIX = /^application\/[a-z0-9!#$&^_.-]+\+json(?:\s*;|$)/i;
 
 /** Only called once the secure parser has refused the text, to tell a prototype key from bad JSON. */
 function isPlainJson(text: string): boolean {

@@ -59,6 +59,30 @@ describe('bad input at the edge', () => {
     }
   });
 
+  test('a JSON body without Content-Type, or as application/*+json, is read as JSON (as FastAPI did)', async () => {
+    const bare = await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: '{"name":"bare"}' });
+    assert.equal(bare.statusCode, 201, bare.body);
+    assert.equal(bare.json().name, 'bare');
+    for (const type of ['application/vnd.api+json', 'application/merge-patch+json; charset=utf-8']) {
+      const res = await post(JSON.stringify({ name: type }), type);
+      assert.equal(res.statusCode, 201, `${type}: ${res.body}`);
+      assert.equal(res.json().name, type);
+    }
+    // Still JSON, so still checked as JSON; and `+json` is a suffix, not any text that contains it.
+    assert.equal(
+      (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: 'name=x' })).json().error.code,
+      'BAD_JSON',
+    );
+    assert.equal((await post('{"name":"x"}', 'text/x+json')).statusCode, 415);
+    assert.equal((await post('{"name":"x"}', 'application/x+jsonp')).statusCode, 415);
+  });
+
+  test('a build upload without Content-Type is still a 415 asking for multipart', async () => {
+    const res = await p.app.inject({ method: 'POST', url: '/api/v1/build', payload: '{"file":"x"}' });
+    assert.equal(res.statusCode, 415, res.body);
+    assert.match(res.json().error.message, /multipart/);
+  });
+
   test('unknown route → 404 in the envelope', async () => {
     const res = await p.app.inject({ method: 'GET', url: '/api/nope' });
     assert.equal(res.statusCode, 404);

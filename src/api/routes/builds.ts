@@ -189,15 +189,14 @@ export async function buildRoutes(
         schema: {
           tags,
           summary: 'Get a build task',
-          description: 'Poll until status is completed or failed. `workspace_id`, when given, must match.',
+          description:
+            'Poll until status is completed or failed. `workspace_id` is accepted and ignored, as the seed did: its README polls `?workspace_id=ws-default` whatever workspace built the task. Access is still checked against the task’s own workspace.',
           params: TaskParams,
           querystring: TaskQuery,
           response: { 200: TaskStatusResponse, ...errors },
         },
       },
-      // An empty ?workspace_id= means "not given", as HTML forms and some clients send it.
-      async (req) =>
-        taskStatus(await builds.getTask(req.params.task_id, req.query.workspace_id || undefined)),
+      async (req) => taskStatus(await builds.getTask(req.params.task_id)),
     );
 
     app.delete(
@@ -215,6 +214,7 @@ export async function buildRoutes(
         },
       },
       async (req, reply) => {
+        // An empty ?workspace_id= means "not given", as HTML forms and some clients send it.
         await builds.deleteTask(req.params.task_id, req.query.workspace_id || undefined);
         return reply.code(204).send(null);
       },
