@@ -332,6 +332,40 @@ class IncomingHandler(http.IncomingHandler):
   );
 
   test(
+    '/invoke without a body runs the function with none (not the text null); a JSON null is sent as such',
+    { timeout: 60_000 },
+    async () => {
+      const code = `import json
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        data = json.loads(request.body or b"{}")
+        kind = request.headers.get("content-type", "none")
+        return Response(200, {"content-type": "text/plain"}, f"{type(data).__name__} {kind}".encode())
+`;
+      const fn = await createFn(code);
+      await deploy(fn.id);
+      const url = `/api/workspaces/${ws}/functions/${fn.id}/invoke`;
+      for (const headers of [{}, { 'content-type': 'application/json' }]) {
+        const bare = await p.app.inject({ method: 'POST', url, headers });
+        assert.equal(bare.statusCode, 200, bare.body);
+        assert.equal(bare.json().responseBody, 'dict none', JSON.stringify(headers));
+        assert.equal(bare.json().requestBody, null);
+      }
+      const nul = await p.app.inject({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/json' },
+        payload: 'null',
+      });
+      assert.equal(nul.statusCode, 200, nul.body);
+      assert.equal(nul.json().responseBody, 'NoneType application/json');
+    },
+  );
+
+  test(
     '/invoke leaves out a byte order mark the JSON parser skipped: decoded as text, the body parses in Python',
     { timeout: 60_000 },
     async () => {

@@ -67,14 +67,17 @@ export async function invokeRoutes(
       const route = requireRoute(deps.target, fn.id, 400);
       requireEnabled(route.fn);
       const method = invokeMethod(route.fn.httpMethods);
-      const json = req.body === undefined ? '' : (sentJson(req) ?? JSON.stringify(req.body));
+      // No body (Fastify says null, as for an empty one) is no body, as on the function URL: it
+      // used to reach the function as the text `null`, and `json.loads(request.body or b"{}")`
+      // then gave None. A body of JSON null is sent, and kept, as such.
+      const json = sentJson(req) ?? (req.body == null ? '' : JSON.stringify(req.body));
       const ran = await deps.invoker.invoke(
         route,
         {
           method,
           uri: `/fn/${fn.id}`,
           headers: {
-            'content-type': 'application/json',
+            ...(json === '' ? {} : { 'content-type': 'application/json' }),
             'x-request-id': String(req.id),
             'spin-path-info': '/',
             'spin-full-url': `${deps.publicUrl()}/fn/${fn.id}`,
