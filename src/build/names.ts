@@ -2,6 +2,7 @@
 // registry. They are normalised or refused here, once, so a reference Eunha prints can always be
 // parsed back (image-ref.ts).
 
+import { createHash } from 'node:crypto';
 import { invalid } from '../core/errors.js';
 
 export const MAX_APP_NAME_LENGTH = 63;
@@ -29,16 +30,27 @@ export function sanitizeAppName(raw: string): string {
 }
 
 /**
- * The app name of a build: the one given (sanitised; refused if nothing usable is left) or else
- * the upload's stem, or "app" when even that has no usable character.
+ * A name written only in other scripts ("함수", "функция") keeps nothing once sanitised: it becomes
+ * `app-` and 8 hex digits of its sha256, so that two such names stay two apps. A Korean team's
+ * console sends its function names as they are; they were refused.
+ */
+function appNameOf(raw: string): string {
+  const name = sanitizeAppName(raw);
+  if (name !== '' || !/[\p{L}\p{N}]/u.test(raw)) return name;
+  return `app-${createHash('sha256').update(raw.normalize('NFC')).digest('hex').slice(0, 8)}`;
+}
+
+/**
+ * The app name of a build: the one given (sanitised; refused if it has no letter or digit in any
+ * script) or else the upload's stem, or "app" when even that has none.
  */
 export function resolveAppName(given: string | undefined, fallbackStem: string): string {
   if (given !== undefined && given.trim() !== '') {
-    const name = sanitizeAppName(given);
-    if (name === '') throw invalid('app_name', 'app_name must contain at least one of a-z 0-9');
+    const name = appNameOf(given);
+    if (name === '') throw invalid('app_name', 'app_name must contain a letter or a digit');
     return name;
   }
-  return sanitizeAppName(fallbackStem) || 'app';
+  return appNameOf(fallbackStem) || 'app';
 }
 
 export function checkTag(tag: string): string {

@@ -216,6 +216,25 @@ describe('build API', () => {
     }
   });
 
+  test('an app name in another script builds, as app- and a hash of it; one with no letter or digit is a 400', async () => {
+    const image = async (fields: Record<string, string>, filename = 'x.py') => {
+      const res = await post('/api/v1/build', fields, { filename, data: SAMPLE_HANDLER });
+      assert.equal(res.statusCode, 202, res.body);
+      const done = await waitForTask(h.app, res.json().task_id);
+      assert.equal(done.status, 'completed', done.error ?? '');
+      return done.result!.image_url!;
+    };
+    const korean = await image({ app_name: '결제 함수' });
+    assert.match(korean, /^local\/ws-default\/app-[0-9a-f]{8}:[0-9a-f]{12}@sha256:/);
+    // The same name is the same app; another is another, and a file name falls back alike.
+    assert.equal(korean.split(':')[0], (await image({ app_name: '결제 함수' })).split(':')[0]);
+    assert.notEqual(korean.split(':')[0], (await image({ app_name: '주문 함수' })).split(':')[0]);
+    assert.equal(korean.split(':')[0], (await image({}, '결제 함수.py')).split(':')[0]);
+    const junk = await post('/api/v1/build', { app_name: '!!! ---' }, { filename: 'a.py', data: 'x' });
+    assert.equal(junk.statusCode, 400);
+    assert.equal(junk.json().error.details.field, 'app_name');
+  });
+
   test('an external registry fails the task with a clear message, never a fake success', async () => {
     const res = await post(
       '/api/v1/build-and-push',
