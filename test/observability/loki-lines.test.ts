@@ -64,7 +64,7 @@ describe('loki-logs', () => {
     }
   });
 
-  test('start and end select the invocations of a window, in ns or RFC 3339, as Loki', async () => {
+  test('start and end select the invocations of a window, in s, ns or RFC 3339, as Loki reads them', async () => {
     const p = await startTestPlatform();
     try {
       const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
@@ -84,7 +84,20 @@ describe('loki-logs', () => {
       assert.deepEqual(await lines(`end=${ns(at(2))}`), ['at 1']);
       // An end inside a millisecond keeps that millisecond's calls.
       assert.deepEqual(await lines(`end=${(BigInt(ns(at(2))) + 1n).toString()}`), ['at 2', 'at 1']);
-      for (const bad of ['start=yesterday', 'end=-5', `start=${ns(at(3))}&end=${ns(at(2))}`]) {
+      // As Loki reads them: up to 10 digits are seconds, a decimal is seconds, empty is not given.
+      const sec = (ms: number) => String(ms / 1000);
+      assert.deepEqual(await lines(`start=${sec(at(2))}&end=${sec(at(4))}`), ['at 3', 'at 2']);
+      assert.deepEqual(await lines(`start=${sec(at(3))}.0&end=`), ['at 4', 'at 3']);
+      assert.deepEqual(await lines(`end=${sec(at(2))}.0001`), ['at 2', 'at 1']);
+      assert.deepEqual(await lines(`start=${sec(at(2))}.001`), ['at 4', 'at 3']);
+      assert.deepEqual(await lines('start=&end='), ['at 4', 'at 3', 'at 2', 'at 1']);
+      for (const bad of [
+        'start=yesterday',
+        'end=-5',
+        'start=.',
+        'end=1.2.3',
+        `start=${ns(at(3))}&end=${ns(at(2))}`,
+      ]) {
         const res = await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${bad}` });
         assert.equal(res.statusCode, 400, bad);
         assert.match(res.json().error.details.field, /^(start|end)$/, bad);

@@ -104,13 +104,13 @@ export async function observabilityRoutes(
             Type.String({
               maxLength: 64,
               description:
-                'Lines of invocations at or after this time: ns since the epoch, or RFC 3339 (as Loki)',
+                'Lines of invocations at or after this time, read as Loki reads it: an integer of up to 10 digits is seconds since the epoch, a longer one nanoseconds, a decimal seconds, else RFC 3339; empty is not given',
             }),
           ),
           end: Type.Optional(
             Type.String({
               maxLength: 64,
-              description: 'Lines of invocations before this time: ns since the epoch, or RFC 3339',
+              description: 'Lines of invocations before this time, in the forms `start` takes',
             }),
           ),
         }),
@@ -157,22 +157,35 @@ export async function observabilityRoutes(
 }
 
 /**
- * A Loki time parameter as an ISO instant: nanoseconds since the epoch (Loki's own form) or RFC
- * 3339. Invocations are stamped to the millisecond: a start rounds down, an end up.
+ * A Loki time parameter as an ISO instant, read as Loki reads it (pkg/loghttp/params.go): empty is
+ * not given; an integer of at most 10 digits is seconds since the epoch and a longer one
+ * nanoseconds; a decimal is seconds; else RFC 3339. Invocations are stamped to the millisecond:
+ * a start rounds down, an end up.
  */
 function lokiTime(value: string | undefined, field: string, round: 'floor' | 'ceil'): string | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || value === '') return undefined;
+  const up = round === 'ceil';
   let ms: number;
-  if (/^\d{1,19}$/.test(value)) {
+  if (/^\d{1,10}$/.test(value)) {
+    ms = Number(value) * 1000;
+  } else if (/^\d{11,19}$/.test(value)) {
     const ns = BigInt(value);
-    ms = Number(ns / 1_000_000n) + (round === 'ceil' && ns % 1_000_000n !== 0n ? 1 : 0);
+    ms = Number(ns / 1_000_000n) + (up && ns % 1_000_000n !== 0n ? 1 : 0);
+  } else if (/^\d{0,10}\.\d*$/.test(value) && value !== '.') {
+    const [s = '', frac = ''] = value.split('.');
+    // Digit by digit, not as a float: 1700000000.0015 is not 1700000000.00149999….
+    const sub = frac.slice(0, 3).padEnd(3, '0');
+    ms = Number(s || '0') * 1000 + Number(sub) + (up && /[1-9]/.test(frac.slice(3)) ? 1 : 0);
   } else if (/^\d{4}-\d{2}-\d{2}T/.test(value)) {
     ms = Date.parse(value);
   } else {
     ms = NaN;
   }
   if (!Number.isFinite(ms) || ms > MAX_DATE_MS)
-    throw invalid(field, `${field} must be nanoseconds since the epoch or an RFC 3339 time`);
+    throw invalid(
+      field,
+      `${field} must be seconds (up to 10 digits, or a decimal) or nanoseconds since the epoch, or an RFC 3339 time`,
+    );
   return new Date(ms).toISOString();
 }
 
