@@ -5,7 +5,8 @@
 // error envelope; whatever the function itself returns is passed through. A function with
 // authType KEY answers only callers with a key of its workspace (or the admin key), checked before
 // anything else about it is told, and its code never sees that key (the header is not passed on).
-// Nothing a function answers may act for the platform's whole origin (ORIGIN_WIDE below).
+// Nothing a function answers may act for the platform's whole origin (ORIGIN_WIDE below), nor replace the
+// request id the platform answers with (PLATFORM_OWNED).
 
 import { METHODS } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -38,6 +39,11 @@ const HOP_BY_HOP = new Set([
 // to the platform, the admin key of a Swagger UI session included, and `Clear-Site-Data` would
 // wipe what every page of the origin stored. Those headers are dropped and such scripts refused.
 const ORIGIN_WIDE = new Set(['service-worker-allowed', 'clear-site-data']);
+/**
+ * Set by the platform on every answer: the request id (the caller's, when it sent a sane one)
+ * matches the answer to the server's logs and spans a trace, so a function cannot replace it.
+ */
+const PLATFORM_OWNED = new Set(['x-request-id']);
 
 export interface IngressOptions {
   publicUrl: () => string;
@@ -239,15 +245,12 @@ function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyR
   void reply.code(result.status);
   for (const [k, v] of Object.entries(result.headers)) {
     const name = k.toLowerCase();
-    if (HOP_BY_HOP.has(name) || ORIGIN_WIDE.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || ORIGIN_WIDE.has(name) || PLATFORM_OWNED.has(name)) continue;
     // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines,
     // where setting them one after the other kept only the last.
     const before = reply.getHeader(name);
     const value = headerBytes(v);
-    void reply.header(
-      name,
-      before === undefined || name === 'x-request-id' ? value : [before, value].flat().map(String),
-    );
+    void reply.header(name, before === undefined ? value : [before, value].flat().map(String));
   }
   // 205 Reset Content must not carry content (RFC 9110 §15.3.6); Node strips only 204 and 304.
   if (result.status === 205) return reply.send();

@@ -168,7 +168,7 @@ class IncomingHandler(http.IncomingHandler):
     }
   });
 
-  test('a function cannot act for the whole origin: no service worker, no Service-Worker-Allowed, no Clear-Site-Data', async () => {
+  test('a function cannot act for the whole origin: no service worker, no Service-Worker-Allowed, no Clear-Site-Data, no request id of its own', async () => {
     // Function URLs share the platform's origin: a worker registered from one would see every
     // request the browser makes to it, a Swagger UI session's admin key included.
     const created = await w.p.app.inject({
@@ -184,7 +184,8 @@ class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         print("ran")
         return Response(200, {"content-type": "text/javascript", "service-worker-allowed": "/",
-                              "Clear-Site-Data": '"*"', "x-kept": "yes"}, b"self.onfetch = () => {}")
+                              "Clear-Site-Data": '"*"', "x-kept": "yes", "x-request-id": "forged",
+                              "X-Request-Id": "forged-too"}, b"self.onfetch = () => {}")
 `),
       },
     });
@@ -202,9 +203,15 @@ class IncomingHandler(http.IncomingHandler):
       assert.equal(refused.json().error.code, 'FORBIDDEN');
       assert.match(refused.json().error.message, /cannot serve a service worker/);
     }
-    const served = await w.p.app.inject({ method: 'GET', url: `/fn/${worker}/sw.js` });
+    const served = await w.p.app.inject({
+      method: 'GET',
+      url: `/fn/${worker}/sw.js`,
+      headers: { 'x-request-id': 'trace-42' },
+    });
     assert.equal(served.statusCode, 200, served.body);
     assert.equal(served.headers['x-kept'], 'yes');
+    // The platform's request id, which its logs carry, is the one the caller gets back.
+    assert.equal(served.headers['x-request-id'], 'trace-42');
     assert.equal(served.headers['service-worker-allowed'], undefined);
     assert.equal(served.headers['clear-site-data'], undefined);
     await w.p.writer.flush();
