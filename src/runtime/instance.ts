@@ -105,8 +105,16 @@ export class Instance {
     return this.version.memoryMb * MiB;
   }
 
-  /** Load the version into a booted sandbox. On failure the sandbox is killed and FUNCTION_LOAD_ERROR thrown. */
-  static async specialise(sandbox: Sandbox, version: FunctionVersion, minLoadMs: number): Promise<Instance> {
+  /**
+   * Load the version into a booted sandbox. On failure the sandbox is killed and FUNCTION_LOAD_ERROR
+   * thrown. `nice`: what module code yields to past the load's line of CPU, as a request would.
+   */
+  static async specialise(
+    sandbox: Sandbox,
+    version: FunctionVersion,
+    minLoadMs: number,
+    nice: number,
+  ): Promise<Instance> {
     const names = Object.keys(version.files).sort();
     const sizes = names.map((n) => ({ name: n, size: version.files[n]!.length }));
     const body = Buffer.concat(names.map((n) => version.files[n]!));
@@ -127,6 +135,7 @@ export class Instance {
           memoryMb: version.memoryMb,
           timeoutMs,
           files: sizes,
+          nice,
         },
         body,
       );
@@ -151,7 +160,10 @@ export class Instance {
         },
       );
     }
-    return new Instance(sandbox, version);
+    const inst = new Instance(sandbox, version);
+    // A load that yielded keeps its value, so the replacement of stuck instances must know it.
+    if (typeof f.header.nice === 'number' && Number.isInteger(f.header.nice)) inst.nice = f.header.nice;
+    return inst;
   }
 
   /**

@@ -12,6 +12,7 @@ import { defaultMemoryBudgetMb, reservedMb } from './memory-budget.js';
 import { Instance } from './instance.js';
 import { VersionState, type Lease } from './version-state.js';
 import { Scheduler } from './scheduler.js';
+import { longRequestNice } from './cpu-share.js';
 import { validateVersion } from './validate.js';
 import type {
   FunctionVersion,
@@ -35,6 +36,8 @@ export class Runtime {
   private snapshot: Promise<string> | null = null;
   private started = false;
   private invocations = 0;
+  /** Build checks loading now: together they count as one workspace's instances (CPU shares). */
+  private checking = 0;
   private timers: NodeJS.Timeout[] = [];
   private get closing(): boolean {
     return this.sched.closing;
@@ -122,8 +125,11 @@ export class Runtime {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     const sandbox = await this.warm.take(null);
+    // Module code in a check is held to the requests' yield rule too: checks of every workspace
+    // weigh together as one workspace's instances, so building many at once buys no more CPU.
+    const nice = longRequestNice(this.opts.longRequestNice, ++this.checking);
     try {
-      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs).finally(() =>
+      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs, nice).finally(() =>
         this.warm.settle(sandbox),
       );
       return { ok: true };
@@ -131,6 +137,7 @@ export class Runtime {
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };
       throw e;
     } finally {
+      this.checking--;
       sandbox.host.kill();
     }
   }

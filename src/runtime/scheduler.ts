@@ -353,9 +353,12 @@ export class Scheduler {
         this.opts.outbound,
         () => loaded.inst?.remainingMs() ?? vs.version.timeoutMs,
       );
-      const inst = await Instance.specialise(sandbox, vs.version, this.opts.minLoadTimeoutMs).finally(() =>
-        this.warm().settle(sandbox),
-      );
+      const inst = await Instance.specialise(
+        sandbox,
+        vs.version,
+        this.opts.minLoadTimeoutMs,
+        this.niceFor(vs),
+      ).finally(() => this.warm().settle(sandbox));
       loaded.inst = inst;
       vs.instances.add(inst);
       // A sandbox that ends while idle (its process crashed or was killed, taking the workspace's

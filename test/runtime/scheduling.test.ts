@@ -322,6 +322,109 @@ describe('CPU shares', () => {
   });
 });
 
+/** Every process this one started, and theirs (hosts may run under a wrapper). */
+function descendants(): number[] {
+  const parentOf = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parentOf.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const out = new Set([process.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of parentOf)
+      if (out.has(ppid) && !out.has(pid)) {
+        out.add(pid);
+        grew = true;
+      }
+  }
+  out.delete(process.pid);
+  return [...out];
+}
+
+/** Threads (pid/tid) of this process's descendants at `nice`. */
+function threadsAt(nice: number): Set<string> {
+  const found = new Set<string>();
+  for (const pid of descendants()) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) === nice) found.add(`${pid}/${tid}`);
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
+
+describe('CPU shares at load', () => {
+  // ~200 ms of CPU at import: past the load's line (50 ms), wherever the test runs.
+  const busyModule = handler(
+    'return Response(200, {}, b"ok")',
+    'x = 0\nfor i in range(3000000):\n    x += i',
+  );
+
+  test("module code past the load line yields as a request does, and to the workspace's share", async () => {
+    const first = version(busyModule, { workspaceId: 'ws-busy-load' });
+    const second = version(busyModule, { workspaceId: 'ws-busy-load' });
+    const plain = version(SAMPLE_HANDLER, { workspaceId: 'ws-plain-load' });
+    try {
+      await rt.load(first);
+      const nicesOf = (key: string): number[] =>
+        [...new Set(rt.stats().versions[key]!.pids)].flatMap(threadNices);
+      // No request has run: the import alone put the thread at one instance's value.
+      assert.deepEqual(
+        nicesOf(first.key).filter((n) => n === 5),
+        [5],
+        `the load yielded to 5: ${nicesOf(first.key).join(',')}`,
+      );
+      // The workspace's second instance: both count, as for requests (5 + log1.25(2) ≈ 8).
+      await rt.load(second);
+      assert.deepEqual(
+        nicesOf(second.key).filter((n) => n === 8),
+        [8],
+        `the second load yielded to 8: ${nicesOf(second.key).join(',')}`,
+      );
+      // A trivial module's load costs the interpreter a few ms of its own: it does not yield.
+      await rt.load(plain);
+      assert.deepEqual(
+        nicesOf(plain.key).filter((n) => n !== 0 && n !== BOOT_NICE),
+        [],
+        'a plain load stays at nice 0',
+      );
+      assert.equal((await rt.invoke(first.key, get())).status, 200);
+    } finally {
+      await rt.unload(first.key);
+      await rt.unload(second.key);
+      await rt.unload(plain.key);
+    }
+  });
+
+  test("a build check's module code yields too", async () => {
+    // The check's throw-away process is found by a thread at 5 that was not there before it ran.
+    const before = threadsAt(5);
+    const spin = handler(
+      'return Response(200, {}, b"ok")',
+      'import time\n_t = time.time()\nwhile time.time() - _t < 1.5: pass',
+    );
+    let seen: string[] = [];
+    let done = false;
+    const checking = rt.check({ 'app.py': new TextEncoder().encode(spin) }).finally(() => (done = true));
+    while (!done && seen.length === 0) {
+      await new Promise((res) => setTimeout(res, 100));
+      seen = [...threadsAt(5)].filter((t) => !before.has(t));
+    }
+    assert.deepEqual(await checking, { ok: true });
+    assert.equal(seen.length, 1, 'no thread of the check ran at nice 5');
+  });
+});
+
 describe('CPU shares after a burst', () => {
   test('an instance left at a higher nice value than its shrunk workspace now gets is replaced', async () => {
     const rt2 = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 1500 });

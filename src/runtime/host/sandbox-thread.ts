@@ -27,7 +27,7 @@ import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
-import { niceNow, startRequest, yieldIfLong } from './thread-nice.js';
+import { niceNow, startLoad, startRequest, yieldIfLong } from './thread-nice.js';
 import { installZoneinfo, type Zoneinfo } from './zoneinfo.js';
 
 /** What the host's main thread hands a sandbox it starts (see host.ts). */
@@ -186,7 +186,7 @@ let deadlineAt = 0;
 let timedOut = false;
 /** The loaded function's memory (Infinity until a load): caps its wasm heap and, plus an allowance, its footprint. */
 let memoryLimit = Infinity;
-/** CPU time of this thread at the end of the previous answer (or of the load), ms. */
+/** CPU time of this thread at the end of the previous answer, or at the start of the load running now, ms. */
 let cpuMark = cpuNow();
 /**
  * What this sandbox holds, of its own: its JS heap plus V8's external memory, which counts its
@@ -335,6 +335,10 @@ function serve({ entry, device, FS, heap }: Booted): void {
     if (raw === null) return;
     const { header, body } = decodeFrame(raw);
     if (header.t === 'load') {
+      // Module code yields like a handler (thread-nice.ts), on the load's own CPU: the boot's is
+      // not the guest's. The mark after the answer starts the first request's count afresh.
+      cpuMark = cpuNow();
+      yieldCheckAt = startLoad(header.nice, Date.now());
       const files = header.files as { name: string; size: number }[];
       const tree: Record<string, Uint8Array> = {};
       let off = 0;
@@ -369,7 +373,7 @@ function serve({ entry, device, FS, heap }: Booted): void {
         };
       }
       const out = output.take();
-      channel.write({ ...reply, lines: out.lines, heapBytes: heap() });
+      channel.write({ ...reply, lines: out.lines, heapBytes: heap(), nice: niceNow() });
       cpuMark = cpuNow();
       continue;
     }

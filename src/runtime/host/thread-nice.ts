@@ -13,9 +13,16 @@ const { getPriority, setPriority } = os;
 
 /** CPU a request may use before its thread yields: the scheduler's line for a short request. */
 export const YIELD_AFTER_MS = 5;
+/**
+ * The same line for a load (module code at an instance's start). Loading the most trivial module
+ * costs the interpreter 6–10 ms of CPU of its own, and a yield is for life, so 5 ms would nice
+ * every sandbox; this is still a fraction of the boot (0.1–0.3 s at nice 0) every load follows.
+ */
+export const LOAD_YIELD_AFTER_MS = 50;
 
 let applied = 0;
 let level = 0;
+let line = YIELD_AFTER_MS;
 
 function set(n: number): void {
   try {
@@ -32,11 +39,20 @@ function set(n: number): void {
  * sandbox under a dropped uid never has, so such a thread keeps the highest value it was given).
  * Returns when the poll should first look at the request's CPU (Infinity: never).
  */
-export function startRequest(desired: unknown, now: number): number {
+export function startRequest(desired: unknown, now: number, after = YIELD_AFTER_MS): number {
   level =
     typeof desired === 'number' && Number.isInteger(desired) && desired >= 0 && desired <= 19 ? desired : 0;
+  line = after;
   if (applied > 0 && level !== applied) set(level);
-  return level > applied ? now + YIELD_AFTER_MS : Infinity;
+  return level > applied ? now + after : Infinity;
+}
+
+/**
+ * At the start of a load: the request's rule, at the load's line. Module code can otherwise hold
+ * a core at nice 0 until the load's deadline (up to 60 s), at every deploy and scale-out.
+ */
+export function startLoad(desired: unknown, now: number): number {
+  return startRequest(desired, now, LOAD_YIELD_AFTER_MS);
 }
 
 /** The nice value this thread gave itself, and keeps (reported with each answer). */
@@ -44,9 +60,9 @@ export function niceNow(): number {
   return applied;
 }
 
-/** From the interrupt poll, with the CPU the request has used: true once it has yielded. */
+/** From the interrupt poll, with the CPU the request (or load) has used: true once it has yielded. */
 export function yieldIfLong(cpuMs: number): boolean {
-  if (cpuMs < YIELD_AFTER_MS) return false;
+  if (cpuMs < line) return false;
   set(level);
   return true;
 }
