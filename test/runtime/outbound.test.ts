@@ -7,12 +7,18 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { getEventListeners } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { readdirSync } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { parseOutboundHosts, type OutboundOptions } from '../../src/core/outbound-hosts.js';
 import { Runtime } from '../../src/runtime/index.js';
-import { OutboundHttp } from '../../src/runtime/outbound-http.js';
+import {
+  IDLE_SOCKET_MS,
+  MAX_IDLE_SOCKETS,
+  MAX_IDLE_SOCKETS_PER_ORIGIN,
+  OutboundHttp,
+} from '../../src/runtime/outbound-http.js';
 import type { Header } from '../../src/runtime/protocol.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { CACHE_DIR, MemoryKv, handler, post, text, version } from './helpers.js';
@@ -30,6 +36,8 @@ const seen: Seen[] = [];
 // Names resolve through a DNS server of the test's own (startDnsServer).
 let dns: DnsServer;
 let OPTS: OutboundOptions;
+/** Names under many.test, all for 127.0.0.1. */
+const MANY = 300;
 
 before(async () => {
   server = createServer((req, res) => {
@@ -57,6 +65,8 @@ before(async () => {
       'mixed.test': ['127.0.0.1', '10.0.0.1'],
       'metadata.test': ['169.254.169.254'],
       'six.test': ['::1'],
+      // Many names for one address, as a wildcard domain gives them.
+      ...Object.fromEntries(Array.from({ length: MANY }, (_, i) => [`n${i}.many.test`, ['127.0.0.1']])),
     },
     new Set(['silent.test']),
   );
@@ -75,6 +85,11 @@ after(async () => {
 });
 
 const hits = () => seen.length;
+/** Polls `done` until it holds or `ms` pass. */
+async function until(done: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
 
 describe("the parent's outbound client", () => {
   let client: OutboundHttp;
@@ -238,6 +253,86 @@ describe("the parent's outbound client", () => {
     assert.notEqual(r.header.ok, true);
     assert.ok(Date.now() - started < 1_000, `${Date.now() - started} ms`);
   });
+
+  test(
+    'the sockets kept to remotes are few and short-lived, whatever the remote asks for',
+    { timeout: 60_000 },
+    async () => {
+      // A review's remote asked for 10 minutes of keep-alive on every connection, under thousands of
+      // names for one address: each name was an origin with an idle socket of its own, and the
+      // server ran out of file descriptors (EMFILE) for every tenant.
+      const open = new Set<Socket>();
+      const remote = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          const reply = () => {
+            res.writeHead(200, { 'keep-alive': 'timeout=600', 'content-type': 'text/plain' });
+            res.end('ok');
+          };
+          if (req.url === '/wait') setTimeout(reply, 150);
+          else reply();
+        });
+      });
+      remote.keepAliveTimeout = 600_000;
+      remote.on('connection', (s: Socket) => {
+        open.add(s);
+        s.on('close', () => open.delete(s));
+      });
+      await new Promise<void>((r) => remote.listen(0, '127.0.0.1', r));
+      const at = (remote.address() as AddressInfo).port;
+      const c = new OutboundHttp(OPTS);
+      // Both ends of a connection are in this process: two descriptors each.
+      const fds = () => readdirSync('/proc/self/fd').length;
+      try {
+        const fdsBefore = fds();
+        for (let i = 0; i < MANY; i++) {
+          const r = await call(['http://*:*'], { uri: `http://n${i}.many.test:${at}/` }, '', c);
+          assert.equal(r.header.ok, true, JSON.stringify(r.header));
+        }
+        // Closing takes a turn of the loop to reach the remote.
+        await until(() => open.size <= MAX_IDLE_SOCKETS, 1_000);
+        assert.ok(open.size <= MAX_IDLE_SOCKETS, `${open.size} sockets open after ${MANY} origins`);
+        const grown = fds() - fdsBefore;
+        assert.ok(grown <= 2 * MAX_IDLE_SOCKETS + 8, `${grown} more file descriptors after ${MANY} origins`);
+
+        // One origin called again and again keeps one connection.
+        const one = `http://127.0.0.1:${at}`;
+        const reused = new Set<Socket>();
+        remote.on('request', (req: IncomingMessage) => reused.add(req.socket));
+        for (let i = 0; i < 5; i++)
+          assert.equal((await call([one], { uri: `${one}/` }, '', c)).header.ok, true);
+        assert.equal(reused.size, 1, 'sequential calls to one origin did not share a connection');
+
+        // Calls at once to one origin each get a connection (no queue behind another tenant's),
+        // and only a few stay.
+        const at_once = await Promise.all(
+          Array.from({ length: 3 * MAX_IDLE_SOCKETS_PER_ORIGIN }, () =>
+            call([one], { uri: `${one}/wait` }, '', c),
+          ),
+        );
+        for (const r of at_once) assert.equal(r.header.ok, true, JSON.stringify(r.header));
+        assert.ok(
+          reused.size >= 3 * MAX_IDLE_SOCKETS_PER_ORIGIN,
+          `${reused.size} connections for calls at once`,
+        );
+        const fromOne = () => [...open].filter((s) => reused.has(s)).length;
+        await until(() => fromOne() <= MAX_IDLE_SOCKETS_PER_ORIGIN, 1_000);
+        assert.ok(fromOne() <= MAX_IDLE_SOCKETS_PER_ORIGIN, `${fromOne()} idle sockets kept to one origin`);
+
+        // And none outlives the idle bound, the remote's 600 s notwithstanding.
+        await until(() => open.size === 0, IDLE_SOCKET_MS + 2_000);
+        assert.equal(
+          open.size,
+          0,
+          `${open.size} sockets open ${IDLE_SOCKET_MS + 2_000} ms after the last call`,
+        );
+      } finally {
+        await c.close();
+        remote.closeAllConnections();
+        remote.close();
+      }
+    },
+  );
 
   test('redirects are not followed: the guest gets the 3xx and its Location', async () => {
     const r = await call([local()], { uri: `${local()}/redirect` });
