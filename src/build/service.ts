@@ -247,24 +247,24 @@ export class BuildService {
   /**
    * Builds now, for a deploy. `env` is the function's environment: module code that reads
    * os.environ at import failed the check without it, though it would run once deployed.
+   * `timeoutMs`, the function's timeout, sets module code's deadline as its instances' loads.
    */
   async buildNow(
     workspaceId: string,
     appName: string,
     files: SourceFiles,
     env: Record<string, string> = {},
-    tag: string = DEFAULT_TAG,
+    timeoutMs?: number,
   ): Promise<BuiltArtifact> {
     this.assertOpen();
     checkWorkspaceId(workspaceId);
     await requireWorkspace(this.opts.meta, workspaceId);
     const app = resolveAppName(appName, 'app');
-    checkTag(tag);
     checkSourceFiles(files, this.limits);
     // Joins the queue in the same step (no await in between), so the check cannot go stale.
     this.reserve(workspaceId)();
     return this.queue.run(workspaceId, () =>
-      this.timed(() => this.buildFiles(workspaceId, app, files, tag, 'code', env)),
+      this.timed(() => this.buildFiles(workspaceId, app, files, DEFAULT_TAG, 'code', { env, timeoutMs })),
     );
   }
 
@@ -511,11 +511,11 @@ export class BuildService {
     files: SourceFiles,
     tag: string,
     field: 'file' | 'code',
-    env: Record<string, string> = {},
+    fn: { env?: Record<string, string>; timeoutMs?: number | undefined } = {},
   ): Promise<BuiltArtifact> {
     let verdict: Awaited<ReturnType<SourceChecker['check']>>;
     try {
-      verdict = await this.opts.checker.check(files, env);
+      verdict = await this.opts.checker.check(files, fn.env ?? {}, fn.timeoutMs);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);

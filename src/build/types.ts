@@ -11,10 +11,15 @@ import type { ZipLimits } from './zip.js';
 
 /** Loads code the way the runtime will (syntax, imports, IncomingHandler); error = the traceback. */
 export interface SourceChecker {
-  /** `env` is what module code sees in os.environ while it loads (the function's, when known). */
+  /**
+   * `env` is what module code sees in os.environ while it loads (the function's, when known);
+   * `timeoutMs` its function's timeout, when known, which sets the module code's deadline as an
+   * instance's load does (10 s when unknown: a build task belongs to no function).
+   */
   check(
     files: SourceFiles,
     env?: Record<string, string>,
+    timeoutMs?: number,
   ): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 

@@ -27,6 +27,8 @@ export interface ArtifactSource {
     appName: string,
     files: Record<string, Uint8Array>,
     env: Record<string, string>,
+    /** The function's timeout (ms): module code's deadline in the check, as in its instances. */
+    timeoutMs: number,
   ): Promise<PinnedArtifact & { imageUrl: string }>;
   resolveImage(ref: string): Promise<PinnedArtifact & { workspaceId: string }>;
   /** Removes those of the artifacts that nothing names any more. */
@@ -79,6 +81,7 @@ export class DeploymentService {
         appNameOf(fn),
         { 'app.py': new Uint8Array(source) },
         env,
+        fn.timeout * 1000,
       );
     } catch (err) {
       // The check ran module code with the secrets in os.environ; its traceback may quote them

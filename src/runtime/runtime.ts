@@ -104,10 +104,16 @@ export class Runtime {
     return this.pool;
   }
 
-  /** For builds: does this code load (syntax, imports, IncomingHandler)? Uses a throw-away sandbox. */
+  /**
+   * For builds: does this code load (syntax, imports, IncomingHandler)? Uses a throw-away sandbox.
+   * Module code gets the deadline an instance of a function with `timeoutMs` would (at least
+   * minLoadTimeoutMs, at most 60 s): with 10 s always, code whose import takes 10–60 s loaded once
+   * deployed but could not be deployed.
+   */
   async check(
     files: Record<string, Uint8Array>,
     env: Record<string, string> = {},
+    timeoutMs = 10_000,
   ): Promise<{ ok: true } | { ok: false; error: string }> {
     const version: FunctionVersion = {
       key: `check@${Date.now()}`,
@@ -117,7 +123,7 @@ export class Runtime {
       files,
       env,
       memoryMb: 256,
-      timeoutMs: 10_000,
+      timeoutMs,
     };
     try {
       validateVersion(version);

@@ -764,4 +764,14 @@ return Response(200, {}, b"up")`,
     const none = await rt.check({ 'main.py': enc(SAMPLE_HANDLER) });
     assert.equal(none.ok, false);
   });
+
+  test("check() gives module code the deadline its function's timeout gives an instance's load", async () => {
+    // The one-call deploy passes the function's timeout; a 10-s deadline always refused code
+    // whose import takes 10–60 s, which its instances would have loaded.
+    const slow = { 'app.py': enc(`import time\ntime.sleep(1.5)\n${SAMPLE_HANDLER}`) };
+    const short = await rt.check(slow, {}, 1_000);
+    assert.equal(short.ok, false);
+    assert.match(!short.ok ? short.error : '', /did not finish within 1000 ms/);
+    assert.deepEqual(await rt.check(slow, {}, 4_000), { ok: true });
+  });
 });
