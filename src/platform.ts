@@ -342,7 +342,10 @@ async function compose(
       () => {
         const cut = runtime.cutRunning();
         if (cut > 0)
-          logger?.warn({ cut }, `ended ${cut} running requests: the shutdown grace period is nearly over`);
+          logger?.warn(
+            { cut },
+            `ended ${cut} running requests and build checks: the shutdown grace period is nearly over`,
+          );
       },
       grace - Math.min(3_000, grace / 2),
     );
@@ -351,12 +354,14 @@ async function compose(
       // A call whose caller hung up holds no connection for close() to wait for, yet it runs on
       // and is logged when it ends: the writer closes after it (the cut above still bounds it).
       await invoker.drained();
+      await restorer.close();
+      // Running builds may finish, until the cut: it ends their checks (their tasks fail as
+      // interrupted). Waited for after it was disarmed, a build check outlasted the grace period.
+      await builds.close();
     } finally {
       clearInterval(reaper);
       clearTimeout(cutter);
     }
-    await restorer.close();
-    await builds.close();
     await retention.close();
     await taskRetention.close();
     const { lost } = await writer.close();

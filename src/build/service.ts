@@ -517,6 +517,8 @@ export class BuildService {
     try {
       verdict = await this.opts.checker.check(files, fn.env ?? {}, fn.timeoutMs);
     } catch (err) {
+      // A shutdown ended the check: the task was interrupted, the code is not at fault.
+      if (err instanceof EunhaError && err.code === 'SHUTTING_DOWN') throw err;
       const message = err instanceof Error ? err.message : String(err);
       throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);
     }
@@ -567,6 +569,7 @@ export class BuildService {
   /** The task's error text: our catalogue errors say it for the user; anything else is logged. */
   private describe(err: unknown, job: Job): string {
     if (err instanceof EunhaError && ERROR_FOR_USER.has(err.code)) return err.message;
+    if (err instanceof EunhaError && err.code === 'SHUTTING_DOWN') return INTERRUPTED_ERROR;
     this.opts.logger?.error({ err, taskId: job.taskId }, 'build failed unexpectedly');
     const message = err instanceof Error ? err.message : String(err);
     return `internal error while building: ${message}`;

@@ -10,6 +10,7 @@ import { detectIsolation, type Isolation } from './isolation.js';
 import { WarmPool } from './warm-pool.js';
 import { defaultMemoryBudgetMb, reservedMb } from './memory-budget.js';
 import { Instance } from './instance.js';
+import type { Sandbox } from './sandbox.js';
 import { VersionState, type Lease } from './version-state.js';
 import { Scheduler } from './scheduler.js';
 import { longRequestNice } from './cpu-share.js';
@@ -38,6 +39,8 @@ export class Runtime {
   private invocations = 0;
   /** Build checks loading now: together they count as one workspace's instances (CPU shares). */
   private checking = 0;
+  /** Their sandboxes, which a shutdown's cut ends (cutRunning). */
+  private readonly checks = new Set<Sandbox>();
   private timers: NodeJS.Timeout[] = [];
   private get closing(): boolean {
     return this.sched.closing;
@@ -130,7 +133,15 @@ export class Runtime {
     } catch (e) {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
+    if (this.closing) throw shuttingDown();
     const sandbox = await this.warm.take(null);
+    // Cut while it waited for the sandbox's boot.
+    if (this.closing) {
+      this.warm.settle(sandbox);
+      sandbox.host.kill();
+      throw shuttingDown();
+    }
+    this.checks.add(sandbox);
     // Module code in a check is held to the requests' yield rule too: checks of every workspace
     // weigh together as one workspace's instances, so building many at once buys no more CPU.
     const nice = longRequestNice(this.opts.longRequestNice, ++this.checking);
@@ -140,10 +151,13 @@ export class Runtime {
       );
       return { ok: true };
     } catch (e) {
+      // Ended by a shutdown's cut: the code's fault is unknown, and the task was interrupted.
+      if (this.closing) throw shuttingDown();
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };
       throw e;
     } finally {
       this.checking--;
+      this.checks.delete(sandbox);
       sandbox.host.kill();
     }
   }
@@ -351,11 +365,13 @@ export class Runtime {
    * The last step of a shutdown whose grace period is running out: requests still waiting do not
    * start (SHUTTING_DOWN, never run), and those running are ended now, each answering 503
    * SHUTTING_DOWN so that it is answered and logged instead of cut off by the process's exit.
-   * Returns how many were running.
+   * Build checks under way end too (SHUTTING_DOWN): one may take its function's timeout, up to
+   * 60 s, which no grace period waits for. Returns how many requests and checks were running.
    */
   cutRunning(): number {
     this.sched.closing = true;
-    let cut = 0;
+    let cut = this.checks.size;
+    for (const sandbox of this.checks) sandbox.host.kill();
     for (const vs of this.sched.versions.values()) {
       vs.dismissQueue();
       for (const inst of vs.instances) {

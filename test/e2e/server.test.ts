@@ -88,6 +88,125 @@ describe('the server process', () => {
     }
   });
 
+  test(
+    'a running build ends with the grace period (its task interrupted), not after it',
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'eunha-grace-'));
+      try {
+        const env = {
+          EUNHA_DATA_DIR: dir,
+          EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+          EUNHA_WARM_POOL_SIZE: '1',
+          EUNHA_SHUTDOWN_GRACE_MS: '4000',
+        };
+        const s1 = await startServer(env, 90_000);
+        const form = new FormData();
+        form.append('file', new Blob([`import time\ntime.sleep(30)\n${SAMPLE_HANDLER}`]), 'slow.py');
+        const task = (await (
+          await fetch(`${s1.url}/api/v1/build`, { method: 'POST', body: form })
+        ).json()) as {
+          task_id: string;
+        };
+        const status = async (url: string) =>
+          (
+            (await (await fetch(`${url}/api/v1/tasks/${task.task_id}`)).json()) as {
+              status: string;
+              error: string;
+            }
+          ).status;
+        for (let i = 0; i < 200 && (await status(s1.url)) !== 'running'; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        // Module code in the check now, for up to its 10-s deadline: past the 4-s grace period.
+        await new Promise((r) => setTimeout(r, 300));
+        const t0 = Date.now();
+        s1.child.kill('SIGTERM');
+        // It used to wait for the check and was cut off by the grace period: exit 1, "grace period over".
+        assert.equal(await s1.exited, 0, s1.output());
+        assert.ok(Date.now() - t0 < 4_000, `stopped in ${Date.now() - t0} ms`);
+        const s2 = await startServer(env, 90_000);
+        try {
+          const t = (await (await fetch(`${s2.url}/api/v1/tasks/${task.task_id}`)).json()) as {
+            status: string;
+            error: string;
+          };
+          assert.equal(t.status, 'failed');
+          assert.match(t.error, /^interrupted: the server stopped while this task was running/);
+        } finally {
+          s2.child.kill('SIGTERM');
+          await s2.exited;
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test(
+    'with a grace period of 0, the logs of calls already answered are still written',
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'eunha-grace0-'));
+      try {
+        const env = {
+          EUNHA_DATA_DIR: dir,
+          EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+          EUNHA_WARM_POOL_SIZE: '1',
+          EUNHA_SHUTDOWN_GRACE_MS: '0',
+        };
+        const s1 = await startServer(env, 90_000);
+        const post = async (url: string, body?: unknown) =>
+          (await (
+            await fetch(url, {
+              method: 'POST',
+              headers: body === undefined ? {} : { 'content-type': 'application/json' },
+              body: body === undefined ? undefined : JSON.stringify(body),
+            })
+          ).json()) as { id: string };
+        const ws = await post(`${s1.url}/api/workspaces`, { name: 'grace0' });
+        const fn = await post(`${s1.url}/api/workspaces/${ws.id}/functions`, {
+          name: 'f',
+          code: b64(SAMPLE_HANDLER),
+        });
+        await post(`${s1.url}/api/workspaces/${ws.id}/functions/${fn.id}/deployments`);
+        // Calls on 8 connections, then SIGTERM mid-stream: some answered call's log is then still in
+        // the writer's batch (flushed every 10 ms), which the exit at once used to drop.
+        let answered = 0;
+        let stopping = false;
+        const caller = async () => {
+          while (!stopping) {
+            const ok = await fetch(`${s1.url}/fn/${fn.id}`).then(
+              async (r) => r.status === 200 && (await r.text()) !== '',
+              () => false,
+            );
+            if (ok) answered++;
+          }
+        };
+        const callers = Array.from({ length: 8 }, caller);
+        await new Promise((r) => setTimeout(r, 1_500));
+        s1.child.kill('SIGTERM');
+        assert.equal(await s1.exited, 1, s1.output());
+        stopping = true;
+        await Promise.all(callers);
+        assert.match(s1.output(), /grace period over/);
+        assert.ok(answered > 20, `only ${answered} calls answered`);
+        const s2 = await startServer(env, 90_000);
+        try {
+          const page = (await (
+            await fetch(`${s2.url}/api/workspaces/${ws.id}/functions/${fn.id}/logs?limit=1000`)
+          ).json()) as { logs: Array<{ statusCode: number }> };
+          const logged = page.logs.filter((l) => l.statusCode === 200).length;
+          assert.ok(logged >= answered, `${answered} calls answered 200, ${logged} logged`);
+        } finally {
+          s2.child.kill('SIGTERM');
+          await s2.exited;
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   test('one server per data directory; a killed server leaves no lock behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eunha-lock-'));
     try {
