@@ -101,6 +101,11 @@ export class Instance {
     return this.sandbox.pid;
   }
 
+  /** When the request at the head of the line started (performance.now()); undefined if none runs. */
+  get runningSince(): number | undefined {
+    return this.inflight > 0 ? this.headSince : undefined;
+  }
+
   get memoryLimitBytes(): number {
     return this.version.memoryMb * MiB;
   }

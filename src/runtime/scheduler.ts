@@ -47,6 +47,15 @@ type Fits = (count: number, mb: number) => boolean;
  */
 const WAITER_EVICTS_IDLE_AFTER_MS = 500;
 
+/**
+ * Before its first answer, a version counts as long once a request of it has run this long (or
+ * pipelineMaxServiceMs, if higher). Timed in the parent, which adds its event loop's and the
+ * sandbox's waits for a core: on 2 busy cores a fresh instance's first short request took 8–11 ms
+ * there for 0.2 ms in the host, so the 5-ms line would count short bursts as long and undo stop
+ * 10. A long version's line only waits this much more for its extra instances.
+ */
+const UNANSWERED_LONG_MS = 100;
+
 export class Scheduler {
   readonly versions = new Map<string, VersionState>();
   /** Instances alive or starting, across all versions (the global cap counts these). */
@@ -92,7 +101,7 @@ export class Scheduler {
       return { instance: idle, cold: false };
     }
     if (this.mayGrow(vs) && this.makeRoom(vs)) {
-      const fresh = await this.startInstance(vs);
+      const fresh = await this.startInstance(vs, true);
       fresh.leases++;
       // Unloaded while it started (startInstance has ended it): the request goes elsewhere. Or
       // the server began its last step (Runtime.cutRunning) meanwhile: the request does not start.
@@ -128,6 +137,7 @@ export class Scheduler {
       signal?.addEventListener('abort', leave, { once: true });
       vs.queue.push(waiter);
       this.waiting.add(vs);
+      this.watchLength(vs);
     });
   }
 
@@ -179,11 +189,55 @@ export class Scheduler {
    * So a pipelining version scales out to that many instances; others to their cap. Until its
    * first answer tells, a version counts as short: a burst at a new deployment used to start an
    * instance per request, up to the cap, each taking a sandbox boot from the requests' CPU, and
-   * then retire them all. A long version scales on from its first answer (`growForQueue`).
+   * then retire them all. A long version scales on from its first answer (`growForQueue`), or
+   * from the moment one of its requests has run too long to be short (`watchLength`).
    */
   private scaleLimit(vs: VersionState): number {
-    const short = this.pipelining(vs) || Number.isNaN(vs.serviceMs);
+    const short = this.pipelining(vs) || this.unmeasured(vs);
     return short ? Math.min(vs.cap, Math.max(CORES, vs.version.minWarm ?? 0)) : vs.cap;
+  }
+
+  /** No answer yet, and nothing running has shown the version to be long. */
+  private unmeasured(vs: VersionState): boolean {
+    return Number.isNaN(vs.serviceMs) && !vs.ranLong;
+  }
+
+  /**
+   * Only an answer used to show that a version is not short: a burst at a new deployment of a slow
+   * function waited for the first one at one instance per core, and was refused at the queue's
+   * deadline if that came first, with most of the version's cap unused. So while requests wait
+   * and no answer has come, one timer per version fires when the oldest running request passes
+   * UNANSWERED_LONG_MS; if it is still running then, the version is long and grows for its line.
+   * A short burst is answered before that and pays no timer per request.
+   */
+  private watchLength(vs: VersionState): void {
+    if (vs.lengthTimer !== undefined || !this.unmeasured(vs) || vs.queue.length === 0) return;
+    const line = Math.max(this.opts.pipelineMaxServiceMs, UNANSWERED_LONG_MS);
+    const since = this.oldestRunning(vs);
+    // None running yet (its instances still start): looked at again a line later.
+    const wait = since === undefined ? line : Math.max(0, since + line - performance.now());
+    vs.lengthTimer = setTimeout(() => {
+      // Timers run before the loop reads its channels: an answer that a busy loop left unread
+      // is taken in first, rather than its request counted as long.
+      setImmediate(() => {
+        vs.lengthTimer = undefined;
+        if (vs.unloaded || this.closing || !this.unmeasured(vs)) return;
+        const running = this.oldestRunning(vs);
+        if (running !== undefined && performance.now() - running >= line) {
+          vs.ranLong = true;
+          this.growForQueue(vs);
+        } else this.watchLength(vs);
+      });
+    }, wait);
+  }
+
+  private oldestRunning(vs: VersionState): number | undefined {
+    let oldest: number | undefined;
+    for (const inst of vs.instances) {
+      const since = inst.runningSince;
+      if (since !== undefined && (oldest === undefined || since < oldest)) oldest = since;
+    }
+    return oldest;
   }
 
   /**
@@ -192,7 +246,7 @@ export class Scheduler {
    */
   private growForQueue(vs: VersionState, idleBefore = Infinity): void {
     while (
-      vs.queue.length > vs.starting &&
+      vs.queue.length > vs.starting - vs.startingForCaller &&
       this.mayGrow(vs) &&
       !this.closing &&
       this.makeRoom(vs, idleBefore)
@@ -339,8 +393,10 @@ export class Scheduler {
     return true;
   }
 
-  async startInstance(vs: VersionState): Promise<Instance> {
+  /** `forCaller`: started by a request for itself, so it takes no one from the line when up. */
+  async startInstance(vs: VersionState, forCaller = false): Promise<Instance> {
     vs.starting++;
+    if (forCaller) vs.startingForCaller++;
     this.countLive(vs, 1);
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
@@ -376,6 +432,7 @@ export class Scheduler {
       throw e;
     } finally {
       vs.starting--;
+      if (forCaller) vs.startingForCaller--;
     }
   }
 

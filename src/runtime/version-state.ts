@@ -18,12 +18,21 @@ export class VersionState {
   readonly instances = new Set<Instance>();
   idle: Instance[] = [];
   starting = 0;
+  /** Of `starting`, those a request started for itself: they will not take anyone from the line. */
+  startingForCaller = 0;
   queue: Waiter[] = [];
   coldStarts = 0;
   invocations = 0;
   unloaded = false;
   /** Moving average of how long a request holds an instance; NaN until the first one is measured. */
   serviceMs = NaN;
+  /**
+   * A request ran past the line for short ones before any answer came (Scheduler.watchLength):
+   * the version scales as a long one although its average is not known yet.
+   */
+  ranLong = false;
+  /** Armed while requests wait and the version has had no answer yet (Scheduler.watchLength). */
+  lengthTimer: NodeJS.Timeout | undefined;
   pipelined = 0;
 
   constructor(
@@ -52,6 +61,8 @@ export class VersionState {
 
   /** Every waiting request leaves the queue with no instance (null); its deadline is dropped. */
   dismissQueue(): void {
+    clearTimeout(this.lengthTimer);
+    this.lengthTimer = undefined;
     for (const w of this.queue.splice(0)) {
       clearTimeout(w.timer);
       w.resolve(null);
