@@ -38,8 +38,8 @@ async function main(): Promise<void> {
       logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting');
       // The logs of calls already answered are written first (a batch is milliseconds): with a
       // grace of 0, the last batch's were lost. A store that hangs gets a second at most.
-      setTimeout(() => process.exit(1), 1_000).unref();
       const exit = (): never => process.exit(1);
+      setTimeout(exit, 1_000).unref();
       void (platform?.writer.flush() ?? Promise.resolve()).then(exit, exit);
     }, config.shutdownGraceMs);
     force.unref();

@@ -57,11 +57,12 @@ export function installJsonParser(app: FastifyInstance): void {
   // `application/*+json`: FastAPI read both so, and clients rely on it (Python's
   // `requests.post(url, data=json.dumps(x))` sends no type). Not on the function ingress, whose
   // routes declare no body, nor on the multipart uploads, which say what they consume.
-  app.addHook('onRequest', async (req) => {
-    if (req.headers['content-type'] !== undefined) return;
-    const schema = req.routeOptions.schema;
-    if (schema?.body === undefined || schema.consumes !== undefined) return;
-    req.raw.headers['content-type'] = 'application/json';
+  // A callback, not an async hook: it runs on every call to a function too, and costs no promise.
+  app.addHook('onRequest', (req, _reply, done) => {
+    const schema = req.headers['content-type'] === undefined ? req.routeOptions.schema : undefined;
+    if (schema?.body !== undefined && schema.consumes === undefined)
+      req.raw.headers['content-type'] = 'application/json';
+    done();
   });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');

@@ -19,7 +19,7 @@ import type { Items } from './items.js';
 
 type Run = <T>(fn: () => T) => Promise<T>;
 
-/** Printable ASCII other than `"` and `\\`: written in JSON as it is. */
+/** Printable ASCII but the quote and the backslash: written in JSON as it is. */
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 
 export class SqliteKeyValue implements KeyValuePort {
