@@ -23,10 +23,18 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   let platform: Platform | undefined = undefined;
-  // A signal during start-up (restoring deployments can take a while) stops it once it is up.
+  // A signal during start-up (making the Pyodide snapshot on a first start can take a while)
+  // stops it once the platform is composed. The deployments' restore no longer holds that up: it
+  // runs after the server listens, and the stop skips what it has not loaded.
   let stopAsked: string | undefined;
   let stopping = false;
+  let force: NodeJS.Timeout | undefined;
   const stop = (signal: string) => {
+    // The grace period runs from the signal, whatever the start-up is doing then.
+    force ??= setTimeout(() => {
+      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs).unref();
     if (!platform) {
       stopAsked = signal;
       return;
@@ -34,11 +42,6 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    const force = setTimeout(() => {
-      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting');
-      process.exit(1);
-    }, config.shutdownGraceMs);
-    force.unref();
     platform.close().then(
       () => {
         logger.info('stopped cleanly');
