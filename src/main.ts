@@ -23,10 +23,22 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   let platform: Platform | undefined = undefined;
-  // A signal during start-up (restoring deployments can take a while) stops it once it is up.
+  // A signal during start-up (making the Pyodide snapshot on a first start can take a while)
+  // stops it once the platform is composed. The deployments' restore no longer holds that up: it
+  // runs after the server listens, and the stop skips what it has not loaded.
   let stopAsked: string | undefined;
   let stopping = false;
+  let force: NodeJS.Timeout | undefined;
   const stop = (signal: string) => {
+    // The grace period runs from the signal, whatever the start-up is doing then.
+    force ??= setTimeout(() => {
+      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting');
+      // The logs of calls already answered are written first (a batch is milliseconds): with a
+      // grace of 0, the last batch's were lost. A store that hangs gets a second at most.
+      const exit = (): never => process.exit(1);
+      setTimeout(exit, 1_000).unref();
+      void (platform?.writer.flush() ?? Promise.resolve()).then(exit, exit);
+    }, config.shutdownGraceMs).unref();
     if (!platform) {
       stopAsked = signal;
       return;
@@ -34,15 +46,6 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    const force = setTimeout(() => {
-      logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting');
-      // The logs of calls already answered are written first (a batch is milliseconds): with a
-      // grace of 0, the last batch's were lost. A store that hangs gets a second at most.
-      const exit = (): never => process.exit(1);
-      setTimeout(exit, 1_000).unref();
-      void (platform?.writer.flush() ?? Promise.resolve()).then(exit, exit);
-    }, config.shutdownGraceMs);
-    force.unref();
     platform.close().then(
       () => {
         logger.info('stopped cleanly');

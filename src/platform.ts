@@ -2,6 +2,7 @@
 // adapter sits behind each port. main.ts adds the socket and the signals; tests call this directly.
 
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -16,7 +17,7 @@ import { requireProtectedBinding, type Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
 import { DeploymentService } from './deploy/deployments.js';
 import { LocalTarget } from './deploy/local-target.js';
-import { DeploymentRestorer } from './deploy/restore.js';
+import { DeploymentRestorer, type RestoreSummary } from './deploy/restore.js';
 import { Invoker } from './gateway/invoker.js';
 import { ExecutionLogService } from './observability/execution-logs.js';
 import { LiveTails } from './observability/live-tail.js';
@@ -52,6 +53,8 @@ export interface Platform {
   blobs: BlobStore;
   runtime: Runtime;
   writer: ExecutionLogWriter;
+  /** Start-up's restore of the active deployments, which runs in the background (deploy/restore.ts). */
+  restoring: Promise<RestoreSummary>;
   /** Listens; when no EUNHA_PUBLIC_URL was given, invocation URLs then use the real port. */
   listen(host: string, port: number): Promise<string>;
   publicUrl(): string;
@@ -267,13 +270,9 @@ async function compose(
     meta,
     target,
     repairRecord: (fn, d) => deployments.repairRecord(fn, d),
+    concurrency: restoreConcurrency(config),
     ...(logger ? { log: logger } : {}),
   });
-  const restored = await restorer.restore();
-  if (restored.restored + restored.failed + restored.retrying > 0) {
-    logger?.info(restored, 'restored active deployments');
-  }
-
   const app = await buildApp({
     config,
     version: VERSION,
@@ -297,6 +296,18 @@ async function compose(
     unread,
   });
 
+  // Only the listing is awaited; the loads run in the background. The server listens while they
+  // do (callers of a function not yet loaded wait for it, /ready fails until they are over), so a
+  // tenant's slow imports no longer keep the socket, the liveness probe and a SIGTERM's handling
+  // waiting for every function to load one by one.
+  const startedAt = Date.now();
+  const restoring = (await restorer.restore()).done.then((summary) => {
+    if (summary.restored + summary.failed + summary.retrying + summary.skipped > 0) {
+      logger?.info({ ...summary, ms: Date.now() - startedAt }, 'restored active deployments');
+    }
+    return summary;
+  });
+
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -304,6 +315,7 @@ async function compose(
     blobs,
     runtime,
     writer,
+    restoring,
     publicUrl: () => publicUrl,
     async listen(host, port) {
       requireProtectedBinding(config, host);
@@ -327,6 +339,9 @@ async function compose(
   };
 
   async function shutDown(): Promise<void> {
+    // First: restores not yet started are skipped, and callers waiting for one are answered now
+    // rather than holding app.close() below until their function loads.
+    restorer.close();
     tails.closeAll();
     // close() stops accepting and waits for open connections; a keep-alive connection whose
     // last request finishes after that moment would hold it forever, so idle ones are closed
@@ -354,7 +369,6 @@ async function compose(
       // A call whose caller hung up holds no connection for close() to wait for, yet it runs on
       // and is logged when it ends: the writer closes after it (the cut above still bounds it).
       await invoker.drained();
-      await restorer.close();
       // Running builds may finish, until the cut: it ends their checks (their tasks fail as
       // interrupted). Waited for after it was disarmed, a build check outlasted the grace period.
       await builds.close();
@@ -366,6 +380,9 @@ async function compose(
     await taskRetention.close();
     const { lost } = await writer.close();
     await runtime.close();
+    // The runtime's close ended the loads still under way; none may write to the store after it
+    // closes (a repair), nor be left running.
+    await restorer.settled();
     await outbound.close();
     await meta.close();
     await blobs.close();
@@ -417,6 +434,21 @@ async function openBlobs(config: Config, dataDir: string, before: DataDirState):
     throw err;
   }
   return opened.store;
+}
+
+/**
+ * How many deployments start-up loads at once. A load is a sandbox's specialisation: for most
+ * functions CPU (≈0.5 s of imports, niced like a request), for some a wait (an import that calls
+ * out or sleeps). Two per core keeps the cores busy while some loads only wait, without so many
+ * CPU-bound imports at once that each takes several times longer (and meets the load timeout)
+ * or every function's first instance reserves its memory in the same instant; never more than
+ * the runtime may run, and at most 8.
+ */
+export function restoreConcurrency(
+  config: Pick<Config, 'maxInstances'>,
+  cores = availableParallelism(),
+): number {
+  return Math.max(1, Math.min(8, 2 * cores, config.maxInstances));
 }
 
 /** Functions and deployments holding sealed secret variables (read once, at start-up). */

@@ -30,7 +30,9 @@ const RESPONSES = {
   431: error('`HEADERS_TOO_LARGE`: the header block is too large'),
   500: error('`FUNCTION_ERROR`: the handler raised, or returned an invalid response (see its logs)'),
   502: error('`FUNCTION_CRASHED`: the sandbox died during the request'),
-  503: error('`DEPENDENCY_UNAVAILABLE`: its deployment could not be restored; `SHUTTING_DOWN`'),
+  503: error(
+    '`DEPENDENCY_UNAVAILABLE`: its deployment could not be restored; `NOT_READY`: after a start, it was still being loaded when the call had waited its timeout (`Retry-After`); `SHUTTING_DOWN`',
+  ),
   504: error('`TIMEOUT`: no answer within the function’s timeout'),
 };
 

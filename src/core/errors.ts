@@ -90,7 +90,8 @@ export const ERROR_CATALOGUE = {
   NOT_READY: {
     status: 503,
     fault: 'platform',
-    description: 'The server runs but cannot serve all it should (GET /ready; details.checks says what).',
+    description:
+      'The server runs but cannot serve all it should (GET /ready; details.checks says what), or a call waited its function’s timeout for the function to be loaded after a start (Retry-After).',
   },
   INTERNAL_ERROR: {
     status: 500,

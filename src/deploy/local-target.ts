@@ -10,6 +10,7 @@
 
 import { parseOutboundHosts } from '../core/outbound-hosts.js';
 import { Redactor } from '../auth/redact.js';
+import { EunhaError } from '../core/errors.js';
 import { KeyedLock } from '../core/keyed-lock.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
 import type { FunctionVersion, Runtime } from '../runtime/index.js';
@@ -22,6 +23,16 @@ export interface ActiveRoute {
   /** Masks this version's secret values in its execution logs. */
   redactor: Redactor;
 }
+
+interface Restoring {
+  done: Promise<void>;
+  settle: () => void;
+  waitMs: number;
+  expedite: () => void;
+}
+
+/** What a caller told to come back during start-up's restore waits: a few loads' time. */
+const RESTORE_RETRY_AFTER_S = 5;
 
 /** Opens a deployment's sealed secret variables (auth/secrets.ts). */
 export type OpenSecrets = (d: Deployment) => Record<string, string>;
@@ -38,6 +49,11 @@ export class LocalTarget {
   /** Functions whose active deployment could not be restored at start-up (the log says why),
    * and whether the restore is being tried again (deploy/restore.ts). */
   private readonly unrestored = new Map<string, { retrying: boolean }>();
+  /** Functions whose active deployment start-up has yet to load (deploy/restore.ts): their
+   * callers wait for it, up to the deployment's own timeout, rather than hear "never deployed". */
+  private readonly restoring = new Map<string, Restoring>();
+  /** Set by a shutdown that abandoned the restores still pending. */
+  private restoresAbandoned = false;
 
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload' | 'checkFits'>,
@@ -62,12 +78,70 @@ export class LocalTarget {
     return this.unrestored.get(functionId);
   }
 
+  /**
+   * Start-up will load the function's active deployment; `expedite` moves it ahead of the others
+   * still waiting their turn, called when a caller wants it.
+   */
+  markRestoring(functionId: string, waitMs: number, expedite: () => void): void {
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    this.restoring.set(functionId, { done, settle, waitMs, expedite });
+  }
+
+  /** Whether start-up has yet to load the function's active deployment (it may be loading now). */
+  isRestoring(functionId: string): boolean {
+    return this.restoring.has(functionId);
+  }
+
+  /** Start-up's restore of the function is over, loaded or not, or a deploy, an activation or a
+   * delete made it moot: callers waiting for it go on. */
+  restoreSettled(functionId: string): void {
+    const r = this.restoring.get(functionId);
+    if (!r) return;
+    this.restoring.delete(functionId);
+    r.settle();
+  }
+
+  /** A shutdown skips the restores not yet done: their waiting callers are told so at once. */
+  abandonRestores(): void {
+    this.restoresAbandoned = true;
+    for (const id of [...this.restoring.keys()]) this.restoreSettled(id);
+  }
+
+  /**
+   * Waits, if start-up has yet to load the function, until it has (or has given up). Past the
+   * deployment's timeout, the time its callers must be ready to wait for an answer anyway, the
+   * caller is told to come back (503 NOT_READY with Retry-After); a shutdown meanwhile is a 503
+   * SHUTTING_DOWN. Either way no caller of an active deployment hears NOT_DEPLOYED.
+   */
+  async awaitRestore(functionId: string): Promise<void> {
+    const r = this.restoring.get(functionId);
+    if (!r) return;
+    r.expedite();
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([
+      r.done.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), r.waitMs))),
+    ]).finally(() => clearTimeout(timer));
+    if (this.restoresAbandoned && !this.routes.has(functionId)) {
+      throw new EunhaError('SHUTTING_DOWN', 'the server is shutting down', { functionId });
+    }
+    if (late) {
+      throw new EunhaError(
+        'NOT_READY',
+        `function '${functionId}' is still being loaded after the server started; try again shortly`,
+        { functionId },
+        { 'retry-after': String(RESTORE_RETRY_AFTER_S) },
+      );
+    }
+  }
+
   /** How many functions are unrestored, and how many of those are being retried (the readiness
    * probe: observability/probes.ts). */
-  unrestoredCounts(): { unrestored: number; retrying: number } {
+  unrestoredCounts(): { unrestored: number; retrying: number; restoring: number } {
     let retrying = 0;
     for (const s of this.unrestored.values()) if (s.retrying) retrying++;
-    return { unrestored: this.unrestored.size, retrying };
+    return { unrestored: this.unrestored.size, retrying, restoring: this.restoring.size };
   }
 
   /**
@@ -121,6 +195,7 @@ export class LocalTarget {
       redactor: new Redactor(Object.values(secrets)),
     });
     this.unrestored.delete(fn.id);
+    this.restoreSettled(fn.id);
     if (previous) await this.runtime.unload(previous.versionKey);
   }
 
@@ -143,6 +218,7 @@ export class LocalTarget {
   /** Stop routing to the function and unload its version. Call inside `exclusive`. */
   async unroute(functionId: string): Promise<void> {
     this.unrestored.delete(functionId);
+    this.restoreSettled(functionId);
     const r = this.routes.get(functionId);
     if (!r) return;
     this.routes.delete(functionId);

@@ -199,6 +199,18 @@ export function notRestored(functionId: string, retrying: boolean): EunhaError {
 }
 
 /**
+ * What a function's view says while start-up has yet to load its active deployment: a call then
+ * waits for it (LocalTarget.awaitRestore), so this is the state, not an error every call gets.
+ */
+export function stillRestoring(functionId: string): EunhaError {
+  return new EunhaError(
+    'NOT_READY',
+    `function '${functionId}' is being loaded after the server started; a call waits for it`,
+    { functionId },
+  );
+}
+
+/**
  * The active route of a function, or NOT_DEPLOYED: 404 on the public ingress, 400 on the seed's
  * /invoke (its contract).
  */
@@ -302,6 +314,8 @@ export async function ingressRoutes(
           { functionId: fnId },
         );
       }
+      // Start-up has yet to load it: the call waits for that instead of hearing NOT_DEPLOYED.
+      if (target.isRestoring(fnId)) await target.awaitRestore(fnId);
       if (!target.route(fnId) && !(await opts.functionExists(fnId))) {
         // No second read in the hook. Nothing is marked on the way on: a WeakMap entry per call
         // costs the collector on the hot path, and the hook's route check answers the rest.

@@ -6,8 +6,10 @@
 // artifact gone, say) is counted but does not fail it: no other server can do better, and one
 // broken function took the whole server out of rotation, every tenant with it. Both stay cheap, since load balancers
 // call them every few seconds: one point read of the store and a count kept in memory, no scan.
-// The runtime needs no check of its own: the server listens only once its snapshot exists and the
-// restore has run (platform.ts), so until then a probe finds no socket.
+// The runtime needs no check of its own: the server listens only once its snapshot exists
+// (platform.ts), so until then a probe finds no socket. It listens before the active deployments
+// are loaded again, though: readiness fails until they all have been (`restoring`), while
+// liveness answers from the start, so a slow restore is not taken for a hung process.
 
 import { EunhaError } from '../core/errors.js';
 import type { MetadataStore } from '../store/ports.js';
@@ -31,6 +33,8 @@ export interface DeploymentsCheck {
   unrestored: number;
   /** Those of them the server is trying again (the others failed for good). */
   retrying: number;
+  /** Functions whose active deployment start-up has yet to load (it loads them after it listens). */
+  restoring: number;
 }
 
 export interface Checks {
@@ -43,7 +47,7 @@ export class Probes {
     private readonly deps: {
       meta: Pick<MetadataStore, 'getWorkspace'>;
       /** How many functions start-up could not restore, and how many it retries (deploy/local-target.ts). */
-      unrestored: () => { unrestored: number; retrying: number };
+      unrestored: () => { unrestored: number; retrying: number; restoring: number };
       /** Hears a store failure that is not one the store names (a bug, not a disk): with its stack. */
       onUnexpected?: (err: unknown) => void;
     },
@@ -62,10 +66,18 @@ export class Probes {
   /** Readiness: the checks, or NOT_READY naming those that fail (and holding them all). */
   async ready(): Promise<Checks> {
     const store = await this.store();
-    const { unrestored, retrying } = this.deps.unrestored();
-    const checks: Checks = { store, deployments: { ok: retrying === 0, unrestored, retrying } };
+    const { unrestored, retrying, restoring } = this.deps.unrestored();
+    const checks: Checks = {
+      store,
+      deployments: { ok: retrying === 0 && restoring === 0, unrestored, retrying, restoring },
+    };
     const failing: string[] = [];
     if (!store.ok) failing.push(`the metadata store cannot answer (${store.error})`);
+    if (restoring > 0) {
+      failing.push(
+        `${restoring} function${restoring === 1 ? ' is' : 's are'} still being loaded after the server started`,
+      );
+    }
     if (retrying > 0) {
       failing.push(
         `${retrying} function${retrying === 1 ? '' : 's'} could not be loaded at start-up and ${retrying === 1 ? 'is' : 'are'} being tried again (the start-up log and each function's 'unavailable' say which)`,

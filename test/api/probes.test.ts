@@ -23,7 +23,7 @@ describe('probes', () => {
     assert.equal(ready.statusCode, 200);
     assert.deepEqual(ready.json(), {
       status: 'ready',
-      checks: { store: { ok: true }, deployments: { ok: true, unrestored: 0, retrying: 0 } },
+      checks: { store: { ok: true }, deployments: { ok: true, unrestored: 0, retrying: 0, restoring: 0 } },
     });
   });
 
@@ -56,7 +56,7 @@ describe('probes', () => {
       assert.match(r.message, /metadata store cannot answer/);
       assert.equal(r.details.checks.store.ok, false);
       assert.match(r.details.checks.store.error, /closed/);
-      assert.deepEqual(r.details.checks.deployments, { ok: true, unrestored: 0, retrying: 0 });
+      assert.deepEqual(r.details.checks.deployments, { ok: true, unrestored: 0, retrying: 0, restoring: 0 });
     } finally {
       await q.cleanup();
     }
@@ -68,7 +68,7 @@ describe('probes', () => {
       meta: {
         getWorkspace: () => Promise.reject(new TypeError('secret internals at /srv/x')),
       },
-      unrestored: () => ({ unrestored: 3, retrying: 2 }),
+      unrestored: () => ({ unrestored: 3, retrying: 2, restoring: 0 }),
       onUnexpected: (err) => heard.push(err),
     });
     await assert.rejects(probes.live(), (e: EunhaError) => {
@@ -80,7 +80,7 @@ describe('probes', () => {
       assert.equal(e.code, 'NOT_READY');
       assert.deepEqual(e.details.checks, {
         store: { ok: false, error: 'an unexpected error (see the server log)' },
-        deployments: { ok: false, unrestored: 3, retrying: 2 },
+        deployments: { ok: false, unrestored: 3, retrying: 2, restoring: 0 },
       });
       assert.match(e.message, /2 functions could not be loaded at start-up and are being tried again/);
       return true;

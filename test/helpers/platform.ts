@@ -20,7 +20,10 @@ export interface TestPlatform extends Platform {
 export async function startTestPlatform(
   env: Record<string, string> = {},
   dataDir?: string,
-  opts: Omit<PlatformOptions, 'logger' | 'clock'> = {},
+  opts: Omit<PlatformOptions, 'logger' | 'clock'> & {
+    /** Return as soon as the server could listen, before the active deployments are loaded. */
+    beforeRestore?: boolean;
+  } = {},
 ): Promise<TestPlatform> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'eunha-test-'));
   const clock = {
@@ -37,7 +40,11 @@ export async function startTestPlatform(
     EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
     ...env,
   });
-  const platform = await createPlatform(config, { ...opts, logger: false, clock: () => clock.now });
+  const { beforeRestore, ...platformOpts } = opts;
+  const platform = await createPlatform(config, { ...platformOpts, logger: false, clock: () => clock.now });
+  // Most tests look at what a restart restored: they go on once it is over, as they did when
+  // createPlatform itself waited for it.
+  if (!beforeRestore) await platform.restoring;
   return {
     ...platform,
     dataDir: dir,

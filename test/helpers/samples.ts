@@ -11,3 +11,15 @@ class IncomingHandler(http.IncomingHandler):
             bytes("Hello from Blue FaaS!", "utf-8")
         )
 `;
+
+/** A handler whose module import takes `seconds` (a tenant's slow start: a large import, a call out). */
+export const slowImportHandler = (seconds: number): string => `import time
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+time.sleep(${seconds})
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {"content-type": "text/plain"}, b"slow to start")
+`;

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { EunhaError } from '../../src/core/errors.js';
 import { overriding } from '../helpers/blob-overrides.js';
+import { slowImportHandler } from '../helpers/samples.js';
 import {
   b64,
   deployedFunction,
@@ -421,7 +422,7 @@ class IncomingHandler(http.IncomingHandler):
           assert.equal(counted.statusCode, 200, counted.body);
           assert.deepEqual(counted.json().checks, {
             store: { ok: true },
-            deployments: { ok: true, unrestored: 2, retrying: 0 },
+            deployments: { ok: true, unrestored: 2, retrying: 0, restoring: 0 },
           });
           assert.doesNotMatch(counted.body, new RegExp(`${rolled.fn}|${redeployed}`), 'no function ids');
           const listed = (await b.app.inject({ method: 'GET', url: base })).json() as Json[];
@@ -521,6 +522,7 @@ class IncomingHandler(http.IncomingHandler):
             ok: false,
             unrestored: 1,
             retrying: 1,
+            restoring: 0,
           });
           const view = await b.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}` });
           assert.match(view.json().unavailable.message, /trying again/);
@@ -580,4 +582,97 @@ class IncomingHandler(http.IncomingHandler):
       );
     },
   );
+
+  describe('deployments whose imports are slow', () => {
+    // Four functions, each in a workspace of its own, whose module import sleeps 5 s. One by one,
+    // their restore took the sum of the imports and of the sandboxes' boots (35 s here, the server
+    // listening only after it); a few at a time, about one import and the boots. The bound is the
+    // sum of the imports alone, which one by one can never beat, however slow the machine.
+    const IMPORT_S = 5;
+    const COUNT = 4;
+    const SUM_MS = IMPORT_S * COUNT * 1000;
+    const own = mkdtempSync(join(tmpdir(), 'eunha-restore-slow-'));
+    let fns: string[] = [];
+    after(() => rmSync(own, { recursive: true, force: true }));
+
+    test(
+      'are restored together after the server can answer, and a call waits for its function',
+      { timeout: 180_000 },
+      async (t) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          fns = (
+            await Promise.all(
+              Array.from({ length: COUNT }, () =>
+                deployedFunction(a, { code: b64(slowImportHandler(IMPORT_S)), timeout: 60 }),
+              ),
+            )
+          ).map((d) => d.fn);
+        } finally {
+          await a.cleanup();
+        }
+
+        const t0 = Date.now();
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, { beforeRestore: true });
+        try {
+          const upMs = Date.now() - t0;
+          // Alive at once; not ready while the functions load, and the count says why.
+          assert.equal((await b.app.inject({ method: 'GET', url: '/health' })).statusCode, 200);
+          const ready = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(ready.statusCode, 503, `answered ${upMs} ms into the start: ${ready.body}`);
+          assert.ok(ready.json().error.details.checks.deployments.restoring > 0, ready.body);
+          // A call to a function not yet loaded waits for it: never NOT_DEPLOYED.
+          const call = await b.app.inject({ method: 'GET', url: `/fn/${fns[COUNT - 1]}` });
+          assert.equal(call.statusCode, 200, call.body);
+          assert.equal(call.body, 'slow to start');
+          const summary = await b.restoring;
+          const ms = Date.now() - t0;
+          assert.deepEqual(summary, { restored: COUNT, failed: 0, retrying: 0, skipped: 0 });
+          t.diagnostic(`listening after ${upMs} ms, restored after ${ms} ms`);
+          assert.ok(ms < SUM_MS, `restored ${COUNT} in ${ms} ms: the sum of their imports is ${SUM_MS} ms`);
+          assert.equal((await b.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
+          for (const fn of fns)
+            assert.equal((await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await b.cleanup();
+        }
+      },
+    );
+
+    test(
+      'a stop during their restore is prompt: what has not loaded is skipped or abandoned',
+      { timeout: 180_000 },
+      async (t) => {
+        assert.equal(fns.length, COUNT, 'the test before deployed them');
+        const t0 = Date.now();
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, { beforeRestore: true });
+        await new Promise((r) => setTimeout(r, 300));
+        // A caller waiting for its function is answered by the stop, not left holding it up.
+        const waiting = b.app.inject({ method: 'GET', url: `/fn/${fns[0]}` });
+        await new Promise((r) => setTimeout(r, 50));
+        const stopping = Date.now();
+        await b.cleanup();
+        const stopMs = Date.now() - stopping;
+        const totalMs = Date.now() - t0;
+        const got = await waiting;
+        assert.equal(got.statusCode, 503, got.body);
+        assert.equal(got.json().error.code, 'SHUTTING_DOWN');
+        const summary = await b.restoring;
+        assert.equal(summary.restored, 0, JSON.stringify(summary));
+        // Well within the default grace (10 s), and far from the sum of the imports.
+        t.diagnostic(`stopped in ${stopMs} ms, ${totalMs} ms after the start`);
+        assert.ok(stopMs < 5_000, `the stop took ${stopMs} ms`);
+        assert.ok(totalMs < SUM_MS, `start and stop took ${totalMs} ms: the imports sum to ${SUM_MS} ms`);
+
+        // Nothing was lost: the next start restores them all.
+        const c = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        try {
+          for (const fn of fns)
+            assert.equal((await c.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode, 200);
+        } finally {
+          await c.cleanup();
+        }
+      },
+    );
+  });
 });

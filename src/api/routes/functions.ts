@@ -17,7 +17,7 @@ import {
 } from '../../core/schemas.js';
 import type { Scopes } from '../../auth/policy.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
-import { notRestored } from '../../gateway/ingress.js';
+import { notRestored, stillRestoring } from '../../gateway/ingress.js';
 import type { FunctionService, FunctionView } from '../../services/functions.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
@@ -25,7 +25,7 @@ const errors = { 400: ErrorBody, 404: ErrorBody };
 export async function functionRoutes(
   base: FastifyInstance,
   functions: FunctionService,
-  target: Pick<LocalTarget, 'unrestoredState'>,
+  target: Pick<LocalTarget, 'unrestoredState' | 'isRestoring'>,
   scope: Scopes,
 ): Promise<void> {
   const app = base.withTypeProvider<TypeBoxTypeProvider>();
@@ -34,7 +34,11 @@ export async function functionRoutes(
   // retry, a deploy or an activation mends it); the view says what every call gets meanwhile.
   const withServing = (view: FunctionView) => {
     const state = target.unrestoredState(view.id);
-    const e = state ? notRestored(view.id, state.retrying) : undefined;
+    const e = state
+      ? notRestored(view.id, state.retrying)
+      : target.isRestoring(view.id)
+        ? stillRestoring(view.id)
+        : undefined;
     return { ...view, unavailable: e ? { code: e.code, message: e.message } : null };
   };
 

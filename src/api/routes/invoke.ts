@@ -50,8 +50,9 @@ export async function invokeRoutes(
           404: ErrorBody,
           429: ErrorBody,
           502: ErrorBody,
-          // DEPENDENCY_UNAVAILABLE (the deployment could not be restored at start-up) and
-          // SHUTTING_DOWN: the server's own state, not the function's.
+          // DEPENDENCY_UNAVAILABLE (the deployment could not be restored at start-up), NOT_READY
+          // (still being loaded after a start, past the call's wait) and SHUTTING_DOWN: the
+          // server's own state, not the function's.
           503: ErrorBody,
           504: ErrorBody,
         },
@@ -64,6 +65,7 @@ export async function invokeRoutes(
           maxDepth: MAX_JSON_DEPTH,
         });
       const fn = await deps.functions.require(req.params.workspace_id, req.params.function_id);
+      await deps.target.awaitRestore(fn.id);
       const route = requireRoute(deps.target, fn.id, 400);
       requireEnabled(route.fn);
       const method = invokeMethod(route.fn.httpMethods);

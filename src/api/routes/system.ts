@@ -28,10 +28,14 @@ const Checks = Type.Object({
         description:
           'Those of them the server is trying again; the others failed for good (their artifact is gone or damaged, or they no longer fit the memory budget) and need their owner',
       }),
+      restoring: Type.Integer({
+        description:
+          'Functions whose active deployment start-up has yet to load: the server listens first and loads them a few at a time; a call to one waits for it',
+      }),
     },
     {
       description:
-        'No active deployment is still being retried (one that failed for good is counted, but does not fail readiness)',
+        'No active deployment is still being loaded after a start or retried (one that failed for good is counted, but does not fail readiness)',
     },
   ),
 });
