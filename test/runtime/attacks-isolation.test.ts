@@ -288,8 +288,10 @@ _eunha_io.write_frame = _forge`;
         'forged',
       ],
     ];
+    // A 10-s deadline, not the helper's 2 s: building and cutting megabytes is seconds of CPU on a
+    // loaded CI machine, and its sandbox runs niced once its import passed 50 ms (a 504 there).
     for (const [source, how] of cases) {
-      const v = version(source, { memoryMb: 256 });
+      const v = version(source, { memoryMb: 256, timeoutMs: 10_000 });
       await rt.load(v);
       const r = await rt.invoke(v.key, get());
       assert.equal(r.status, 500, `${how}: ${r.error?.message.slice(0, 200)}`);
@@ -309,6 +311,7 @@ _eunha_io.write_frame = _forge`;
     ] as const) {
       const huge = version(
         handler('return Response(200, {}, b"x")', `FORGED = {"status": 500, ${forged}}\n${FORGE}`),
+        { timeoutMs: 10_000 },
       );
       await rt.load(huge);
       const r = await rt.invoke(huge.key, get());
