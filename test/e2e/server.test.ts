@@ -121,11 +121,14 @@ describe('the server process', () => {
         // Module code in the check now, for up to its 10-s deadline: past the 8-s grace period
         // (the cut comes 3 s before its end, leaving the stop 3 s on a loaded machine).
         await new Promise((r) => setTimeout(r, 300));
-        const t0 = Date.now();
         s1.child.kill('SIGTERM');
-        // It used to wait for the check and was cut off by the grace period: exit 1, "grace period over".
-        assert.equal(await s1.exited, 0, s1.output());
-        assert.ok(Date.now() - t0 < 8_000, `stopped in ${Date.now() - t0} ms`);
+        // The stop may still overrun on a loaded machine (the 3 s after the cut hold the runtime's
+        // stop too); what matters is that the cut ended the check and recorded the task then. It
+        // used to wait for the check's 10-s deadline, past the grace period: the task was still
+        // running at the exit, and only the next start marked it interrupted.
+        const code = await s1.exited;
+        const exitedAt = Date.now();
+        if (code !== 0) assert.match(s1.output(), /ended 1 running requests and build checks/);
         const s2 = await startServer(env, 90_000);
         try {
           const t = (await (await fetch(`${s2.url}/api/v1/tasks/${task.task_id}`)).json()) as {
@@ -134,6 +137,14 @@ describe('the server process', () => {
           };
           assert.equal(t.status, 'failed');
           assert.match(t.error, /^interrupted: the server stopped while this task was running/);
+          const listed = (await (await fetch(`${s2.url}/api/v1/workspaces/ws-default/tasks`)).json()) as {
+            tasks: Array<{ task_id: string; updated_at: string }>;
+          };
+          const updatedAt = Date.parse(listed.tasks.find((x) => x.task_id === task.task_id)!.updated_at);
+          assert.ok(
+            updatedAt <= exitedAt,
+            'the task was recorded as interrupted by the stop, not by the next start',
+          );
         } finally {
           s2.child.kill('SIGTERM');
           await s2.exited;
