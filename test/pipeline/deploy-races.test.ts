@@ -24,7 +24,9 @@ describe('concurrent deploys and deletes', () => {
   let p: TestPlatform;
   let ws: string;
   before(async () => {
-    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
+    // Requests here wait in line for a redeploy (a build and a load): under a loaded CI run that
+    // took longer than the default 5-s queue wait, and a waiting request got 429 instead.
+    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', EUNHA_QUEUE_TIMEOUT_MS: '30000' });
     ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'races' } })).json()
       .id;
   });
