@@ -37,9 +37,10 @@ export class Runtime {
   private snapshot: Promise<string> | null = null;
   private started = false;
   private invocations = 0;
-  /** Build checks loading now: together they count as one workspace's instances (CPU shares). */
-  private checking = 0;
-  /** Their sandboxes, which a shutdown's cut ends (cutRunning). */
+  /**
+   * Sandboxes of the build checks loading now: together they count as one workspace's instances
+   * (CPU shares), and a shutdown's cut ends them (cutRunning).
+   */
   private readonly checks = new Set<Sandbox>();
   private timers: NodeJS.Timeout[] = [];
   private get closing(): boolean {
@@ -135,20 +136,14 @@ export class Runtime {
     }
     if (this.closing) throw shuttingDown();
     const sandbox = await this.warm.take(null);
-    // Cut while it waited for the sandbox's boot.
-    if (this.closing) {
-      this.warm.settle(sandbox);
-      sandbox.host.kill();
-      throw shuttingDown();
-    }
     this.checks.add(sandbox);
-    // Module code in a check is held to the requests' yield rule too: checks of every workspace
-    // weigh together as one workspace's instances, so building many at once buys no more CPU.
-    const nice = longRequestNice(this.opts.longRequestNice, ++this.checking);
     try {
-      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs, nice).finally(() =>
-        this.warm.settle(sandbox),
-      );
+      // Cut while it waited for the sandbox's boot.
+      if (this.closing) throw shuttingDown();
+      // Module code in a check is held to the requests' yield rule too: checks of every workspace
+      // weigh together as one workspace's instances, so building many at once buys no more CPU.
+      const nice = longRequestNice(this.opts.longRequestNice, this.checks.size);
+      await Instance.specialise(sandbox, version, this.opts.minLoadTimeoutMs, nice);
       return { ok: true };
     } catch (e) {
       // Ended by a shutdown's cut: the code's fault is unknown, and the task was interrupted.
@@ -156,7 +151,7 @@ export class Runtime {
       if (e instanceof EunhaError) return { ok: false, error: String(e.details.traceback ?? e.message) };
       throw e;
     } finally {
-      this.checking--;
+      this.warm.settle(sandbox);
       this.checks.delete(sandbox);
       sandbox.host.kill();
     }
