@@ -13,12 +13,12 @@ import { networkInterfaces } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { parseOutboundHosts, type OutboundOptions } from '../../src/core/outbound-hosts.js';
 import { Runtime } from '../../src/runtime/index.js';
+import { OutboundHttp } from '../../src/runtime/outbound-http.js';
 import {
   IDLE_SOCKET_MS,
   MAX_IDLE_SOCKETS,
   MAX_IDLE_SOCKETS_PER_ORIGIN,
-  OutboundHttp,
-} from '../../src/runtime/outbound-http.js';
+} from '../../src/runtime/outbound-pool.js';
 import type { Header } from '../../src/runtime/protocol.js';
 import { startDnsServer, type DnsServer } from '../helpers/dns-server.js';
 import { CACHE_DIR, MemoryKv, handler, post, text, version } from './helpers.js';
