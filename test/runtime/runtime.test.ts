@@ -18,7 +18,9 @@ const rt = new Runtime({
   kv,
   cacheDir: CACHE_DIR,
   poolSize: 2,
-  killGraceMs: 300,
+  // Long enough for an interrupted guest to print and unwind on a loaded CI machine (at 300 ms a
+  // caught timeout's "caught it" and a KeyboardInterrupt traceback were sometimes cut off).
+  killGraceMs: 1000,
   minLoadTimeoutMs: 800,
   queueTimeoutMs: 300,
   queueLimit: 2,

@@ -427,7 +427,9 @@ describe('CPU shares at load', () => {
 
 describe('CPU shares after a burst', () => {
   test('an instance left at a higher nice value than its shrunk workspace now gets is replaced', async () => {
-    const rt2 = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 1500 });
+    // The TTL leaves room for a loaded machine: an instance that finished its part of a burst first
+    // sat idle while the other two, at nice 11, took more than 1.5 s of CI time, and was reaped.
+    const rt2 = new Runtime({ kv, cacheDir: CACHE_DIR, poolSize: 1, idleTtlMs: 3000 });
     await rt2.start();
     const long = version(
       handler('x = 0\nfor i in range(300000):\n    x += i\nreturn Response(200, {}, str(x).encode())'),
@@ -440,7 +442,8 @@ describe('CPU shares after a burst', () => {
         [...new Set(stats().pids)].flatMap(threadNices).filter((n) => n > 0 && n !== BOOT_NICE);
       // Three instances: each yields to 11 (5 + log1.25(3), past the boot marker), and cannot
       // come back down.
-      for (let i = 0; i < 3; i++) await Promise.all([1, 2, 3].map(() => rt2.invoke(long.key, get())));
+      for (let i = 0; i < 3 || (i < 6 && stats().instances < 3); i++)
+        await Promise.all([1, 2, 3].map(() => rt2.invoke(long.key, get())));
       assert.equal(stats().instances, 3);
       assert.deepEqual(yielded(), [11, 11, 11]);
       const [survivor] = stats().ids.slice(-1);
@@ -448,7 +451,7 @@ describe('CPU shares after a burst', () => {
       // TTL, and the workspace's share is now one instance's, nice 5: 11 is more than 4 steps above.
       let replacedAfter = -1;
       const t0 = Date.now();
-      while (Date.now() - t0 < 6000) {
+      while (Date.now() - t0 < 12_000) {
         const r = await rt2.invoke(long.key, get());
         assert.equal(r.status, 200);
         if (r.coldStart) {
@@ -458,7 +461,7 @@ describe('CPU shares after a burst', () => {
         await new Promise((res) => setTimeout(res, 200));
       }
       assert.ok(
-        replacedAfter >= 1000,
+        replacedAfter >= 2000,
         `no replacement after the other instance was reaped (${replacedAfter} ms)`,
       );
       assert.ok(!stats().ids.includes(survivor!), 'the instance at nice 11 still serves');
