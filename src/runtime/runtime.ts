@@ -87,9 +87,10 @@ export class Runtime {
     for (const w of iso.warnings) this.opts.logger({ level: 'warn', msg: w });
     mkdirSync(this.opts.cacheDir, { recursive: true });
     this.snapshot = this.opts.useSnapshot ? ensureSnapshot(this.opts.cacheDir) : null;
+    const { cacheDir } = this.opts;
     this.pool = new WarmPool(
       iso,
-      this.snapshot,
+      this.opts.useSnapshot ? () => ensureSnapshot(cacheDir) : null,
       this.opts.poolSize,
       this.opts.bootConcurrency,
       this.opts.instancesPerProcess,

@@ -67,6 +67,11 @@ export function ensureSnapshot(cacheDir: string): Promise<string> {
   return p;
 }
 
+/** The file at `path` is gone or suspect: the next ensureSnapshot checks it again (and remakes it). */
+export function forgetSnapshot(path: string): void {
+  checked.delete(path);
+}
+
 /** The file ends with the marker and the digest of what comes before it. */
 export async function isWhole(path: string): Promise<boolean> {
   if (!existsSync(path)) return false;

@@ -13,8 +13,12 @@
 
 import { HostProcess, type Sandbox } from './host-process.js';
 import type { Isolation } from './isolation.js';
+import { forgetSnapshot } from './snapshot.js';
 import { shuttingDown } from '../core/errors.js';
 import type { Logger } from './types.js';
+
+const FIRST_RETRY_MS = 1000;
+const MAX_RETRY_MS = 60_000;
 
 export interface PoolStats {
   /** Processes booted and bound to no workspace yet. */
@@ -39,11 +43,17 @@ export class WarmPool {
   /** Every process started and not yet exited, for close(). */
   private readonly hosts = new Set<HostProcess>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** After a failed pool boot, the refill waits this long (doubling to a minute) before the next. */
+  private retryMs = FIRST_RETRY_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly iso: Isolation,
-    /** null: boot without a snapshot (a baseline for the bench, ~2.5 s a boot). */
-    private readonly snapshot: Promise<string> | null,
+    /**
+     * The path of a usable snapshot (checked once, so usually already settled); null: boot without
+     * one (a baseline for the bench, ~2.5 s a boot).
+     */
+    private readonly snapshot: (() => Promise<string>) | null,
     private readonly target: number,
     private readonly concurrency: number,
     /** Sandboxes one process may hold over its life; 1 = a process per instance. */
@@ -66,30 +76,58 @@ export class WarmPool {
   fill(): void {
     while (
       !this.closed &&
+      this.retryTimer === undefined &&
       this.ready.length + this.booting < this.target &&
       this.booting < this.concurrency
     ) {
       this.booting++;
       this.track(
         this.bootProcess(true)
-          .then((h) => {
-            if (this.closed) h.kill();
-            else this.ready.push(h);
-          })
-          .catch((e: unknown) => {
-            if (!this.closed) this.log({ level: 'error', msg: 'sandbox boot failed', error: String(e) });
-          })
-          .finally(() => {
+          .then(
+            (h) => {
+              this.retryMs = FIRST_RETRY_MS;
+              if (this.closed) h.kill();
+              else this.ready.push(h);
+              return true;
+            },
+            (e: unknown) => {
+              if (!this.closed) {
+                this.log({
+                  level: 'error',
+                  msg: 'sandbox boot failed',
+                  error: String(e),
+                  retryInMs: this.retryMs,
+                });
+                this.retryLater();
+              }
+              return false;
+            },
+          )
+          .then((booted) => {
             this.booting--;
             // Each boot that ends wakes one taker; the last one wakes them all, since no later
-            // boot would (after a failure nothing refills: a failing boot must not become a hot
-            // loop). Takers that find nothing ready boot a process of their own.
+            // boot would. Takers that find nothing ready boot a process of their own.
             if (this.booting === 0) for (const wake of this.poolWaiters.splice(0)) wake();
             else this.poolWaiters.shift()?.();
-            if (this.ready.length > 0) this.fill();
+            // Only a boot that worked refills at once. A failure can come back in a microtask
+            // (the snapshot file gone: its open throws at the spawn), and refilling after it looped
+            // without ever yielding to the event loop: 27 million log lines, no answer to /health
+            // or to SIGTERM.
+            if (booted) this.fill();
           }),
       );
     }
+  }
+
+  /** The next refill after a failed boot, a while later (each failure in a row doubles it). */
+  private retryLater(): void {
+    if (this.retryTimer !== undefined) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.fill();
+    }, this.retryMs);
+    this.retryTimer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
   }
 
   private track(p: Promise<unknown>): void {
@@ -99,9 +137,7 @@ export class WarmPool {
 
   /** Boot a host process with one sandbox, waiting until the sandbox says it is ready. */
   private async bootProcess(background: boolean): Promise<HostProcess> {
-    const path = this.snapshot === null ? undefined : await this.snapshot;
-    if (this.closed) throw shuttingDown();
-    const host = HostProcess.spawn(this.iso, this.perProcess, path, background);
+    const host = await this.spawnHost(background);
     this.hosts.add(host);
     void host.exited.then(() => {
       this.hosts.delete(host);
@@ -117,6 +153,29 @@ export class WarmPool {
     }
     if (!background) host.lower();
     return host;
+  }
+
+  /**
+   * A host process, handed the snapshot's file. A snapshot deleted since it was checked (a cache or
+   * data directory cleaned under a running server) is made again, once per boot, rather than failing
+   * every boot from then on; processes already running keep the file they opened.
+   */
+  private async spawnHost(background: boolean): Promise<HostProcess> {
+    for (let remade = false; ; remade = true) {
+      const path = this.snapshot === null ? undefined : await this.snapshot();
+      if (this.closed) throw shuttingDown();
+      try {
+        return HostProcess.spawn(this.iso, this.perProcess, path, background);
+      } catch (e) {
+        if (path === undefined || remade || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        this.log({
+          level: 'warn',
+          msg: 'the sandbox snapshot is gone from its cache: making it again',
+          path,
+        });
+        forgetSnapshot(path);
+      }
+    }
   }
 
   /** Boot a sandbox in the process's next slot; it becomes the process's spare. */
@@ -297,6 +356,7 @@ export class WarmPool {
   /** No more boots from now on: the runtime is stopping its instances (and so their processes). */
   closing(): void {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     for (const wake of this.poolWaiters.splice(0)) wake();
   }
 

@@ -1,13 +1,16 @@
 // The warm pool when a boot never ends: a host process that is stopped (SIGSTOP here; in life a
 // wedged or swapped-out process) must not hold the takers waiting for it. Its boot is given up
 // on at the deadline, the process gets no more boots, and the taker goes on with another
-// process. Also: no boots once the runtime is closing.
+// process. Also: no boots once the runtime is closing; boots that fail back off; a snapshot
+// deleted under a running pool is made again.
 
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { detectIsolation } from '../../src/runtime/isolation.js';
-import { ensureSnapshot } from '../../src/runtime/snapshot.js';
+import { ensureSnapshot, snapshotPath } from '../../src/runtime/snapshot.js';
 import { WarmPool } from '../../src/runtime/warm-pool.js';
 import { CACHE_DIR } from './helpers.js';
 
@@ -48,7 +51,7 @@ describe('warm pool: boots that hang', () => {
   const pool = (target: number, perProcess: number, log: Record<string, unknown>[]): WarmPool => {
     const p = new WarmPool(
       detectIsolation(),
-      ensureSnapshot(CACHE_DIR),
+      () => ensureSnapshot(CACHE_DIR),
       target,
       1,
       perProcess,
@@ -140,4 +143,76 @@ describe('warm pool: boots that hang', () => {
       [],
     );
   });
+});
+
+describe('warm pool: boots that fail', () => {
+  test('a failed refill waits before the next one, even with processes ready (no hot loop)', async () => {
+    const real = await ensureSnapshot(CACHE_DIR);
+    // The first boot gets the real file, later ones a path that is gone (as after the cache was
+    // cleaned). Past 200 calls it gives the real one again, so that the loop this test is about
+    // ends and the test fails rather than hangs: it never yielded to the event loop.
+    let calls = 0;
+    const log: Record<string, unknown>[] = [];
+    const p = new WarmPool(
+      detectIsolation(),
+      () => Promise.resolve(++calls === 1 || calls > 200 ? real : join(tmpdir(), 'eunha-no-such.snapshot')),
+      2,
+      1,
+      1,
+      BOOT_TIMEOUT_MS,
+      (e) => log.push(e),
+    );
+    try {
+      p.fill();
+      const deadline = Date.now() + 20_000;
+      while (p.stats.ready === 0 && Date.now() < deadline) await sleep(20);
+      assert.equal(p.stats.ready, 1, 'the first boot did not end');
+      await sleep(1500);
+      const failed = log.filter((e) => e.msg === 'sandbox boot failed');
+      // One at once, one a second later (the next waits two): two calls each, one a remake.
+      assert.ok(calls <= 5, `${calls} snapshot lookups in 1.5 s`);
+      assert.ok(failed.length >= 1 && failed.length <= 2, `${failed.length} failed boots in 1.5 s`);
+      assert.deepEqual(
+        failed.map((e) => e.retryInMs),
+        [1000, 2000].slice(0, failed.length),
+      );
+    } finally {
+      await p.close();
+    }
+  });
+
+  test(
+    'a snapshot deleted under a running pool is made again, and the boot goes on',
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'eunha-snap-gone-'));
+      const path = snapshotPath(dir);
+      copyFileSync(await ensureSnapshot(CACHE_DIR), path);
+      const log: Record<string, unknown>[] = [];
+      const p = new WarmPool(
+        detectIsolation(),
+        () => ensureSnapshot(dir),
+        0,
+        1,
+        1,
+        60_000,
+        (e) => log.push(e),
+      );
+      try {
+        const first = await p.take('ws-snap-1');
+        rmSync(dir, { recursive: true });
+        // Another workspace: a process of its own, spawned with the snapshot's file.
+        const second = await p.take('ws-snap-2');
+        assert.notEqual(second.pid, first.pid);
+        assert.ok(existsSync(path), 'the snapshot was not made again');
+        assert.deepEqual(
+          log.map((e) => e.msg),
+          ['the sandbox snapshot is gone from its cache: making it again'],
+        );
+      } finally {
+        await p.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });
