@@ -183,7 +183,7 @@ export class Runtime {
       Math.min(version.maxInstances ?? this.opts.maxInstancesPerFunction, this.opts.maxInstancesPerFunction),
     );
     const vs = new VersionState(version, cap);
-    if (!this.sched.makeRoom(vs)) {
+    if (!this.sched.capacity.makeRoom(vs)) {
       // Every instance everywhere is busy: prove the code loads in a throw-away sandbox and let
       // the first invoke start the instance, so the global cap still bounds serving instances.
       const verdict = await this.check(version.files, version.env);
@@ -313,7 +313,7 @@ export class Runtime {
     const idle = vs.idle.splice(0);
     for (const i of idle) {
       vs.instances.delete(i);
-      this.sched.countLive(vs, -1);
+      this.sched.capacity.count(vs, -1);
     }
     this.sched.serveWaiting();
     await Promise.all(idle.map((i) => i.stop()));
@@ -334,9 +334,9 @@ export class Runtime {
         processes: 0,
         spares: 0,
       },
-      instances: this.sched.live,
+      instances: this.sched.capacity.live,
       memory: {
-        reservedMb: this.sched.reservedMb,
+        reservedMb: this.sched.capacity.reservedMb,
         budgetMb: this.opts.memoryBudgetMb,
         workspaceBudgetMb: this.opts.workspaceMemoryBudgetMb,
       },

@@ -1,12 +1,12 @@
-// Scheduling of instances for the loaded versions: one request running per instance, per-version,
-// per-workspace and global instance caps and memory budgets (evicting idle instances, of the same
-// workspace or of any, when one is hit),
-// pipelining at the cap for short requests, a bounded queue with a deadline, recycling, minWarm
-// top-ups, idle TTL and the RSS watch.
+// Scheduling of instances for the loaded versions: one request running per instance, how far a
+// version scales (short and long versions, pipelining at the cap for short requests), a bounded
+// queue with a deadline, recycling, minWarm top-ups, idle TTL and the RSS watch. Whether one more
+// instance fits under the caps and budgets, and which idle one makes room, is capacity.ts.
 
 import { availableParallelism } from 'node:os';
 import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
-import { reservedBytes, reservedMb } from './memory-budget.js';
+import { reservedBytes } from './memory-budget.js';
+import { Capacity } from './capacity.js';
 import type { HostProcess } from './host-process.js';
 import { guestCalls } from './guest-calls.js';
 import type { OutboundHttp } from './outbound-http.js';
@@ -37,9 +37,6 @@ export interface SchedulerConfig {
   logger: Logger;
 }
 
-/** Whether an instance more fits once `count` instances holding `mb` MB are evicted. */
-type Fits = (count: number, mb: number) => boolean;
-
 /**
  * A request waiting at a shared cap may evict another version's idle instance only once that has
  * been idle this long: two versions busy at a workspace's cap would otherwise trade instances
@@ -58,16 +55,8 @@ const UNANSWERED_LONG_MS = 100;
 
 export class Scheduler {
   readonly versions = new Map<string, VersionState>();
-  /** Instances alive or starting, across all versions (the global cap counts these). */
-  live = 0;
-  /**
-   * The same by workspace, with the memory they reserve (the workspace's cap and budget count
-   * these). Kept as counts rather than summed over `versions`: an unloaded version leaves that map
-   * while its busy instances run on.
-   */
-  private readonly byWorkspace = new Map<string, { instances: number; reservedMb: number }>();
-  /** Memory reserved by the instances alive or starting (memory-budget.ts), MB; by workspace above. */
-  reservedMb = 0;
+  /** Instances alive or starting and the memory they reserve, against the caps and budgets. */
+  readonly capacity: Capacity;
   /**
    * Versions that have queued requests (or had: cleaned up in serveWaiting). A request waiting at
    * its workspace's or the global cap is served when an instance of another version goes away or
@@ -85,7 +74,9 @@ export class Scheduler {
   constructor(
     private readonly opts: SchedulerConfig,
     private readonly warm: () => WarmPool,
-  ) {}
+  ) {
+    this.capacity = new Capacity(opts, this.versions, (vs, inst) => this.destroy(vs, inst, false));
+  }
 
   /**
    * An idle instance, a new one (cold) if caps allow, a place behind a short request in a busy
@@ -100,7 +91,7 @@ export class Scheduler {
       idle.leases++;
       return { instance: idle, cold: false };
     }
-    if (this.mayGrow(vs) && this.makeRoom(vs)) {
+    if (this.mayGrow(vs) && this.capacity.makeRoom(vs)) {
       const fresh = await this.startInstance(vs, true);
       fresh.leases++;
       // Unloaded while it started (startInstance has ended it): the request goes elsewhere. Or
@@ -166,7 +157,7 @@ export class Scheduler {
    * nothing, so a workspace with short instances too only weighs a little less.
    */
   niceFor(vs: VersionState): number {
-    return longRequestNice(this.opts.longRequestNice, this.workspaceTotal(vs.version.workspaceId));
+    return longRequestNice(this.opts.longRequestNice, this.capacity.workspaceTotal(vs.version.workspaceId));
   }
 
   /**
@@ -249,7 +240,7 @@ export class Scheduler {
       vs.queue.length > vs.starting - vs.startingForCaller &&
       this.mayGrow(vs) &&
       !this.closing &&
-      this.makeRoom(vs, idleBefore)
+      this.capacity.makeRoom(vs, idleBefore)
     ) {
       this.startInstance(vs).then(
         (fresh) => {
@@ -282,122 +273,11 @@ export class Scheduler {
     return vs.canGrow && vs.total < this.scaleLimit(vs);
   }
 
-  /** Instances (alive or starting) of the workspace's versions, unloaded ones included. */
-  private workspaceTotal(workspaceId: string): number {
-    return this.byWorkspace.get(workspaceId)?.instances ?? 0;
-  }
-
-  private workspaceReservedMb(workspaceId: string): number {
-    return this.byWorkspace.get(workspaceId)?.reservedMb ?? 0;
-  }
-
-  /** One instance of `vs` more (+1) or less (−1), for both caps and both budgets. */
-  countLive(vs: VersionState, delta: 1 | -1): void {
-    const ws = vs.version.workspaceId;
-    const mb = delta * reservedMb(vs.version);
-    this.live += delta;
-    this.reservedMb += mb;
-    const instances = this.workspaceTotal(ws) + delta;
-    if (instances > 0) this.byWorkspace.set(ws, { instances, reservedMb: this.workspaceReservedMb(ws) + mb });
-    else this.byWorkspace.delete(ws);
-  }
-
-  /**
-   * True if one more instance of `vs` fits under its workspace's cap and memory budget and the
-   * global ones, evicting idle instances (last used before `idleBefore`) if needed, and only if
-   * that makes it fit: of the same workspace for the first, of any for the second. The workspace
-   * cap keeps one tenant from holding every instance (sleeping functions cost no CPU, so nothing
-   * else would stop it); the budgets keep tenants whose functions may each use a gigabyte from
-   * running the machine out of memory, where the kernel's OOM killer picks a victim that may be
-   * any tenant, or the server.
-   */
-  makeRoom(vs: VersionState, idleBefore = Infinity): boolean {
-    const ws = vs.version.workspaceId;
-    const sameWorkspace = (o: VersionState): boolean => o.version.workspaceId === ws;
-    const any = (): boolean => true;
-    const { workspaceFits, globalFits } = this.limits(vs);
-    // Both checked before anything is evicted: evicting for the workspace's budget and then
-    // failing the global one would only have turned someone's warm instance into a cold start.
-    if (
-      !this.couldFit(workspaceFits, sameWorkspace, idleBefore) ||
-      !this.couldFit(globalFits, any, idleBefore)
-    )
-      return false;
-    return (
-      this.evictUntil(workspaceFits, sameWorkspace, idleBefore) &&
-      this.evictUntil(globalFits, any, idleBefore)
-    );
-  }
-
-  /** makeRoom without evicting: for background starts (minWarm), which never displace anything. */
-  private hasRoom(vs: VersionState): boolean {
-    const { workspaceFits, globalFits } = this.limits(vs);
-    return workspaceFits(0, 0) && globalFits(0, 0);
-  }
-
-  /** The workspace's cap and budget, and the global ones, as tests of one more instance of `vs`. */
-  private limits(vs: VersionState): { workspaceFits: Fits; globalFits: Fits } {
-    const ws = vs.version.workspaceId;
-    const need = reservedMb(vs.version);
-    return {
-      workspaceFits: (n, mb) =>
-        this.workspaceTotal(ws) - n < this.opts.maxInstancesPerWorkspace &&
-        this.workspaceReservedMb(ws) - mb + need <= this.opts.workspaceMemoryBudgetMb,
-      globalFits: (n, mb) =>
-        this.live - n < this.opts.maxInstances && this.reservedMb - mb + need <= this.opts.memoryBudgetMb,
-    };
-  }
-
-  /** Whether `fits` would hold with every evictable idle instance of `eligible` versions gone. */
-  private couldFit(fits: Fits, eligible: (vs: VersionState) => boolean, idleBefore: number): boolean {
-    if (fits(0, 0)) return true;
-    let count = 0;
-    let mb = 0;
-    for (const o of this.versions.values()) {
-      if (!eligible(o)) continue;
-      for (const inst of o.idle) {
-        if (inst.lastUsed >= idleBefore) continue;
-        count++;
-        mb += reservedMb(o.version);
-      }
-    }
-    return fits(count, mb);
-  }
-
-  /** Evicts idle instances of `eligible` versions, least recently used first, until `fits(0, 0)`. */
-  private evictUntil(fits: Fits, eligible: (vs: VersionState) => boolean, idleBefore: number): boolean {
-    while (!fits(0, 0)) if (!this.evictIdle(eligible, idleBefore)) return false;
-    return true;
-  }
-
-  /**
-   * Ends the least recently used idle instance (last used before `idleBefore`) among `eligible`
-   * versions, preferring those above their minWarm.
-   */
-  private evictIdle(eligible: (vs: VersionState) => boolean, idleBefore: number): boolean {
-    let victim: { vs: VersionState; inst: Instance; spare: boolean } | null = null;
-    for (const other of this.versions.values()) {
-      if (!eligible(other)) continue;
-      const spare = other.instances.size > (other.version.minWarm ?? 0);
-      for (const inst of other.idle) {
-        if (inst.lastUsed >= idleBefore) continue;
-        const better =
-          !victim ||
-          (spare && !victim.spare) ||
-          (spare === victim.spare && inst.lastUsed < victim.inst.lastUsed);
-        if (better) victim = { vs: other, inst, spare };
-      }
-    }
-    if (!victim) return false;
-    this.destroy(victim.vs, victim.inst, false);
-    return true;
-  }
-
   /** `forCaller`: started by a request for itself, so it takes no one from the line when up. */
   async startInstance(vs: VersionState, forCaller = false): Promise<Instance> {
     vs.starting++;
     if (forCaller) vs.startingForCaller++;
-    this.countLive(vs, 1);
+    this.capacity.count(vs, 1);
     try {
       const sandbox = await this.warm().take(vs.version.workspaceId);
       // The instance is known once its code has loaded; a call made at load has the whole timeout.
@@ -427,7 +307,7 @@ export class Scheduler {
       if (vs.unloaded) inst.kill();
       return inst;
     } catch (e) {
-      this.countLive(vs, -1);
+      this.capacity.count(vs, -1);
       this.serveWaiting();
       throw e;
     } finally {
@@ -483,7 +363,7 @@ export class Scheduler {
   destroy(vs: VersionState, inst: Instance, refill = true): void {
     vs.removeIdle(inst);
     if (!vs.instances.delete(inst)) return;
-    this.countLive(vs, -1);
+    this.capacity.count(vs, -1);
     inst.kill();
     if (refill) this.topUp(vs);
     this.serveWaiting();
@@ -511,7 +391,7 @@ export class Scheduler {
   /** Keep minWarm instances of a version started (in the background). */
   topUp(vs: VersionState): void {
     const want = Math.min(vs.version.minWarm ?? 0, vs.cap);
-    for (let n = vs.total; n < want && !vs.unloaded && !this.closing && this.hasRoom(vs); n++) {
+    for (let n = vs.total; n < want && !vs.unloaded && !this.closing && this.capacity.hasRoom(vs); n++) {
       this.startInstance(vs).then(
         (inst) => this.release(vs, inst, false),
         (e: unknown) =>
