@@ -1,7 +1,7 @@
 // Composition root: config → adapters → services → HTTP app. The only place that knows which
 // adapter sits behind each port. main.ts adds the socket and the signals; tests call this directly.
 
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -70,9 +70,24 @@ export interface PlatformOptions {
   wrapBlobs?: (stored: BlobStore) => BlobStore;
 }
 
+/**
+ * Tenants' code, environment variables, logs and key-value data are for this server's user only:
+ * under the usual umask the database and blobs were readable by every local user (a review), an
+ * escaped sandbox's uid included. Sandbox hosts read nothing in it (the snapshot comes as an fd).
+ * A directory someone else owns is left as it is.
+ */
+function keepPrivate(dir: string): void {
+  try {
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch {
+    // Not ours to change.
+  }
+}
+
 export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  keepPrivate(dataDir);
   const unlock = lockDataDir(dataDir);
   try {
     return await compose(config, opts, dataDir, unlock);

@@ -181,6 +181,7 @@ export class LocalTarget {
       files,
       env,
       variables: spinVariables(env),
+      secrets: Object.values(secrets),
       memoryMb: deployment.config.memory,
       timeoutMs: deployment.config.timeout * 1000,
       minWarm: deployment.config.minWarm ?? 0,

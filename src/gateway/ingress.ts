@@ -239,15 +239,21 @@ export function requireEnabled(fn: FunctionRecord): void {
   }
 }
 
+/** Failures whose own message may quote the function (guest text, environment values). */
+const PUBLIC_MESSAGES: Partial<Record<string, string>> = {
+  FUNCTION_ERROR:
+    'the function failed: it raised an exception or returned an invalid response (see its execution log)',
+  FUNCTION_CRASHED:
+    'the function could not run: its sandbox failed or could not start (see its execution log)',
+};
+
 function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyReply {
   const platform = platformError(result, true);
   if (platform) {
-    // What went wrong inside a function (its traceback, its bad header) is for its author, in the
+    // What went wrong inside a function (its traceback, its bad header, the exception its module
+    // code raised when no instance could start, a sandbox's last words) is for its author, in the
     // execution log; the caller of a public URL learns only that it failed.
-    const message =
-      platform.code === 'FUNCTION_ERROR'
-        ? 'the function failed: it raised an exception or returned an invalid response (see its execution log)'
-        : platform.message;
+    const message = PUBLIC_MESSAGES[platform.code] ?? platform.message;
     const body = new EunhaError(platform.code, route.redactor.text(message), {
       functionId: log.functionId,
       logId: log.id,

@@ -28,6 +28,9 @@ function levelOf(status: number, failed: boolean): LogLevel {
   return 'info';
 }
 
+/** Runtime answers for a request that never reached a sandbox. */
+const NEVER_RAN = new Set(['TOO_MANY_REQUESTS', 'CLIENT_CLOSED']);
+
 export class Invoker {
   /** Calls not yet logged; a caller that hung up leaves no connection to wait for (drained()). */
   private running = 0;
@@ -81,7 +84,6 @@ export class Invoker {
     admit: (route: ActiveRoute) => void | Promise<void>,
   ): Promise<Invocation> {
     const started = performance.now();
-    const timestamp = this.deps.clock().toISOString();
     let raw: InvokeResult;
     for (;;) {
       try {
@@ -112,8 +114,14 @@ export class Invoker {
       }
     }
     const result = checkedResult(raw);
+    // When the call ended, which is the order logs are stored in: with the start time, a slow call
+    // was stored behind logs a reader had already paged past (or polled `since`), and was missed.
+    const timestamp = this.deps.clock().toISOString();
     const seconds = (performance.now() - started) / 1000;
-    this.deps.metrics.recordInvocation(route.fn.id, result.status, seconds, result.coldStart);
+    // A call refused in line (429) or whose caller left before it started (499) did not run: it
+    // counts as a call, but its wait is not a duration.
+    if (NEVER_RAN.has(result.error?.code ?? '')) this.deps.metrics.recordRefusal(route.fn.id, result.status);
+    else this.deps.metrics.recordInvocation(route.fn.id, result.status, seconds, result.coldStart);
 
     const failed = result.error !== undefined || result.status >= 500;
     const r = route.redactor;

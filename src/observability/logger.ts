@@ -58,7 +58,16 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
       base: { service: 'eunha' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization'],
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'headers.authorization',
+          'headers.cookie',
+          // @fastify/multipart logs the options it gives busboy, the request's headers with them,
+          // at trace level: an upload's API key was in the process log.
+          'busboyOptions.headers.authorization',
+          'busboyOptions.headers.cookie',
+        ],
         censor: CENSOR,
       },
       // Replaces Fastify's request serializer (same fields) so that the URL is masked.

@@ -9,6 +9,7 @@ import { HostDiedError, type Sandbox } from './sandbox.js';
 import type { FunctionVersion, InvokeRequest, InvokeResult, InvokeErrorCode } from './types.js';
 import { MAX_LINES, MAX_OUTPUT_BYTES } from './output.js';
 import { headersProblem, messageOf, tracebackOf } from './answer-limits.js';
+import { Redactor } from '../auth/redact.js';
 import { loadOverrun } from './host/guest-answers.js';
 
 const MiB = 1024 * 1024;
@@ -155,13 +156,16 @@ export class Instance {
     }
     if (f.header.ok !== true) {
       sandbox.kill();
+      // Module code that fails on a secret's value quotes it (a review saw one in the server's
+      // log and in a deploy's answer): masked here, before anyone logs or returns it.
+      const r = new Redactor(version.secrets ?? []);
       const traceback = tracebackOf(f.header.traceback);
       throw new EunhaError(
         'FUNCTION_LOAD_ERROR',
-        messageOf(f.header.error) ?? 'the function could not be loaded',
+        r.text(messageOf(f.header.error) ?? 'the function could not be loaded'),
         {
-          traceback,
-          lines: f.header.lines,
+          traceback: traceback === undefined ? undefined : r.text(traceback),
+          lines: Array.isArray(f.header.lines) ? r.lines(f.header.lines as string[]) : f.header.lines,
         },
       );
     }

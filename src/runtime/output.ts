@@ -22,12 +22,15 @@ export class OutputCollector {
   /** Shaped as Pyodide's `setStdout({ write })` handler: returns the bytes consumed. */
   readonly write = (buf: Uint8Array): number => {
     const room = this.maxBytes - this.kept;
-    if (room > 0) {
-      const take = Math.min(room, buf.length);
+    if (room > 0 && this.dropped === 0) {
+      let take = Math.min(room, buf.length);
+      // Cut where a character starts: half of one decoded as U+FFFD at the end of the last line.
+      if (take < buf.length) while (take > 0 && (buf[take]! & 0xc0) === 0x80) take--;
       this.chunks.push(buf.slice(0, take));
       this.kept += take;
       this.dropped += buf.length - take;
     } else {
+      // Once anything is dropped, nothing after it is kept, even if the cut left a few bytes free.
       this.dropped += buf.length;
     }
     return buf.length;

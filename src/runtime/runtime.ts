@@ -15,6 +15,7 @@ import { VersionState, type Lease } from './version-state.js';
 import { Scheduler } from './scheduler.js';
 import { longRequestNice } from './cpu-share.js';
 import { validateVersion } from './validate.js';
+import { Redactor } from '../auth/redact.js';
 import type {
   FunctionVersion,
   InvokeRequest,
@@ -189,7 +190,7 @@ export class Runtime {
       const verdict = await this.check(version.files, version.env);
       if (!verdict.ok)
         throw new EunhaError('FUNCTION_LOAD_ERROR', 'the function could not be loaded', {
-          traceback: verdict.error,
+          traceback: new Redactor(version.secrets ?? []).text(verdict.error),
         });
       this.sched.versions.set(version.key, vs);
       return;

@@ -18,6 +18,11 @@ export interface FunctionVersion {
   env: Record<string, string>;
   /** Read by spin_sdk.variables.get. */
   variables?: Record<string, string>;
+  /**
+   * The values of its secret variables (in `env` too). A load error names them as the mask: its
+   * message, traceback and printed lines are logged, and answered to whoever deployed.
+   */
+  secrets?: readonly string[];
   memoryMb: number;
   timeoutMs: number;
   /** Where `spin_sdk.http.send` may go (parsed allowedOutboundHosts); absent or empty: nowhere. */

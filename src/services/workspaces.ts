@@ -41,9 +41,10 @@ export class WorkspaceService {
     return this.view(ws);
   }
 
-  async list(): Promise<WorkspaceView[]> {
+  /** `visible`: which to show; the others' statistics are not worked out (a key sees one of many). */
+  async list(visible: (id: string) => boolean = () => true): Promise<WorkspaceView[]> {
     const all = await this.deps.meta.listWorkspaces();
-    return Promise.all(all.map((ws) => this.view(ws)));
+    return Promise.all(all.filter((ws) => visible(ws.id)).map((ws) => this.view(ws)));
   }
 
   async get(id: string): Promise<WorkspaceView> {

@@ -127,7 +127,9 @@ describe('concurrent deploys and deletes', () => {
   test('a request moved to the new version is admitted by its config: a method it no longer accepts is refused', async () => {
     const fn = await createFn({ maxInstances: 1 });
     assert.equal((await deploy(fn)).statusCode, 201);
-    const calls = Array.from({ length: 6 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/longnap` }));
+    // 12 s of naps in line at one instance: the redeploy (a build check and a load) took more than
+    // the 5 s of a line of 6 on a loaded CI machine, and no request was left to move.
+    const calls = Array.from({ length: 12 }, () => p.app.inject({ method: 'GET', url: `/fn/${fn}/longnap` }));
     await new Promise((r) => setTimeout(r, 100));
     const patch = await p.app.inject({
       method: 'PATCH',

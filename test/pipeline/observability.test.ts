@@ -405,3 +405,107 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 });
+
+describe('a call in the logs and metrics: stamped when it ended, timed only if it ran', () => {
+  const NAP = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        if request.uri.endswith("/slow"):
+            time.sleep(3)
+        print(request.uri)
+        return Response(200, {}, b"ok")
+`;
+  let p: TestPlatform;
+  let ws: string;
+  const deployed = async (name: string, maxInstances: number): Promise<string> => {
+    const id = (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name, code: b64(NAP), maxInstances },
+      })
+    ).json().id as string;
+    const d = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${id}/deployments`,
+    });
+    assert.equal(d.statusCode, 201, d.body);
+    return id;
+  };
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' });
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'ended' } })).json()
+      .id;
+  });
+  after(async () => p?.cleanup());
+
+  test(
+    'a slow call is stamped when it ended, so it is not stored behind a page already read',
+    { timeout: 90_000 },
+    async () => {
+      const fn = await deployed('stamps', 2);
+      const logsUrl = `/api/workspaces/${ws}/functions/${fn}/logs`;
+      const slow = p.app.inject({ method: 'GET', url: `/fn/${fn}/slow` });
+      await new Promise((r) => setTimeout(r, 200));
+      for (const name of ['f1', 'f2']) {
+        p.clock.advance(1000);
+        assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn}/${name}` })).statusCode, 200);
+      }
+      await p.writer.flush();
+      const page1 = (await p.app.inject({ method: 'GET', url: `${logsUrl}?limit=2` })).json();
+      const uris = (page: { logs: Array<{ logs: string[] }> }) =>
+        page.logs.map((l) => l.logs[0]!.split('/').pop());
+      // Nothing older: a reader walking back is done.
+      assert.deepEqual(uris(page1), ['f2', 'f1']);
+      assert.equal(page1.next, null);
+      p.clock.advance(1000);
+      assert.equal((await slow).statusCode, 200);
+      await p.writer.flush();
+      // Keyed by its start, the slow call went behind page 1, where a reader who had read it (or
+      // polled `since` its newest) never looked again. Now it is ahead of it, as the newest.
+      const all = (await p.app.inject({ method: 'GET', url: `${logsUrl}?limit=10` })).json();
+      assert.deepEqual(uris(all), ['slow', 'f2', 'f1']);
+      const since = (
+        await p.app.inject({
+          method: 'GET',
+          url: `${logsUrl}?since=${encodeURIComponent(page1.logs[0].timestamp)}`,
+        })
+      ).json();
+      assert.ok(uris(since).includes('slow'), JSON.stringify(uris(since)));
+    },
+  );
+
+  test(
+    'a call whose caller left before it started counts as a call, not in the duration histogram',
+    { timeout: 90_000 },
+    async () => {
+      const fn = await deployed('one-at-a-time', 1);
+      const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
+      const slow = fetch(`${address}/fn/${fn}/slow`);
+      await new Promise((r) => setTimeout(r, 300));
+      // Waits in line behind the slow call; its caller leaves before it gets the instance.
+      await new Promise<void>((resolve) => {
+        const req = request(`${address}/fn/${fn}/left`);
+        req.on('error', () => resolve());
+        req.end();
+        setTimeout(() => req.destroy(), 500);
+      });
+      assert.equal((await slow).status, 200);
+      await p.writer.flush();
+      const metrics = (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = (re: RegExp): string => metrics.split('\n').find((l) => re.test(l)) ?? 'none';
+      assert.match(
+        line(new RegExp(`^gateway_function_invocation_total\\{function_name="${fn}",code="499"\\}`)),
+        / 1$/,
+      );
+      assert.match(line(new RegExp(`^gateway_functions_seconds_count\\{function_name="${fn}"\\}`)), / 1$/);
+      const logs = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn}/logs` })
+      ).json();
+      assert.deepEqual(logs.logs.map((l: { statusCode: number }) => l.statusCode).sort(), [200, 499]);
+    },
+  );
+});

@@ -93,6 +93,16 @@ describe('function URLs', () => {
       assert.equal(sent.statusCode, 200);
       assert.equal(sent.body, 'auth=none', `${key.slice(0, 8)}… reached the function`);
     }
+    // Nor sent any other way: a review's bare key, `Token <key>` and a tab after Bearer got through.
+    for (const value of [w.b.key, `Token ${w.b.key}`, `Bearer\t${w.b.key}`, ADMIN_KEY, `key=${w.a.key}`]) {
+      const sent = await w.p.app.inject({
+        method: 'GET',
+        url: `/fn/${fn}`,
+        headers: { authorization: value },
+      });
+      assert.equal(sent.statusCode, 200);
+      assert.equal(sent.body, 'auth=none', `${value.slice(0, 12)}… reached the function`);
+    }
     // Switching back applies at once, without a redeploy.
     await w.p.app.inject({
       method: 'PATCH',
@@ -233,6 +243,68 @@ class IncomingHandler(http.IncomingHandler):
     }
     assert.equal(served.headers['x-frame-options'], undefined);
   });
+
+  test(
+    'a public caller learns that the function could not start, not what its module code raised',
+    { timeout: 90_000 },
+    async () => {
+      // Module code that fails once a flag is set, quoting a plain variable (a secret under 4
+      // characters is not masked either); the flag's setter runs in an instance already up.
+      const code = `from spin_sdk import http, key_value
+from spin_sdk.http import Request, Response
+import os, time
+try:
+    broken = key_value.open_default().exists("broken")
+except Exception:
+    broken = False
+if broken:
+    raise RuntimeError("cannot reach " + os.environ["DB_URL"])
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        if request.uri.endswith("/break"):
+            key_value.open_default().set("broken", b"1")
+        if request.uri.endswith("/nap"):
+            time.sleep(1.5)
+        return Response(200, {}, b"ok")
+`;
+      const api = (method: 'POST' | 'GET', url: string, payload?: object) =>
+        w.p.app.inject({
+          method,
+          url: `/api/workspaces/${w.a.ws}/functions${url}`,
+          headers: w.admin,
+          payload,
+        });
+      const id = (
+        await api('POST', '', {
+          name: 'starts-badly',
+          code: b64(code),
+          maxInstances: 2,
+          environmentVariables: { DB_URL: 'postgres://internal-db.corp:5432/payments' },
+        })
+      ).json().id;
+      assert.equal((await api('POST', `/${id}/deployments`)).statusCode, 201);
+      assert.equal((await w.p.app.inject({ method: 'GET', url: `/fn/${id}/break` })).statusCode, 200);
+      // Two at once: one gets the instance that is up, the other a new one, whose load fails.
+      const answers = await Promise.all(
+        ['nap', 'now'].map((p) => w.p.app.inject({ method: 'GET', url: `/fn/${id}/${p}` })),
+      );
+      const crashed = answers.find((a) => a.statusCode === 502);
+      assert.ok(crashed, answers.map((a) => `${a.statusCode} ${a.body}`).join(' | '));
+      const error = crashed.json().error;
+      assert.equal(error.code, 'FUNCTION_CRASHED');
+      assert.ok(!/internal-db|cannot reach|RuntimeError/.test(crashed.body), crashed.body);
+      assert.match(error.message, /see its execution log/);
+      // Its author finds what happened in the execution log the answer names.
+      await w.p.writer.flush();
+      const logs = (await api('GET', `/${id}/logs?limit=10`)).json().logs as Array<{
+        id: string;
+        responseBody: { error?: { message: string } };
+      }>;
+      const logged = logs.find((l) => l.id === error.details.logId);
+      assert.match(logged?.responseBody.error?.message ?? '', /cannot reach postgres:\/\/internal-db/);
+    },
+  );
 
   test('an unknown authType is refused', async () => {
     const res = await w.p.app.inject({

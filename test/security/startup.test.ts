@@ -3,12 +3,12 @@
 // and enforces keys whenever an admin key is configured, loopback included.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isLoopback, loadConfig, requireProtectedBinding } from '../../src/config/config.js';
-import { SHARED_CACHE_DIR } from '../helpers/platform.js';
+import { SHARED_CACHE_DIR, startTestPlatform } from '../helpers/platform.js';
 import { startServer } from '../helpers/server-process.js';
 import { ADMIN_KEY } from './world.js';
 
@@ -88,6 +88,28 @@ describe('start-up safety', () => {
       }
     },
   );
+
+  test("the data directory is for the server's user only, made so or set so at start", async () => {
+    for (const existing of [false, true]) {
+      const parent = mkdtempSync(join(tmpdir(), 'eunha-private-'));
+      const dir = join(parent, 'data');
+      if (existing) {
+        mkdirSync(dir);
+        chmodSync(dir, 0o755);
+      }
+      const p = await startTestPlatform({}, dir);
+      try {
+        assert.equal(
+          statSync(dir).mode & 0o777,
+          0o700,
+          existing ? 'an existing 0755 directory' : 'a new one',
+        );
+      } finally {
+        await p.cleanup();
+        rmSync(parent, { recursive: true, force: true });
+      }
+    }
+  });
 
   test('loopback detection and the binding rule', () => {
     for (const h of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.1.2.3']) assert.ok(isLoopback(h), h);

@@ -50,7 +50,7 @@ export async function workspaceRoutes(
         response: { 200: Type.Array(Workspace) },
       },
     },
-    async (req) => (await workspaces.list()).filter((ws) => canSeeWorkspace(req, ws.id)),
+    async (req) => workspaces.list((id) => canSeeWorkspace(req, id)),
   );
   app.get(
     '/api/workspaces/:workspace_id',
