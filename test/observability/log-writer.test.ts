@@ -1,13 +1,14 @@
 // The execution-log writer (src/observability/log-writer.ts) against a real SQLite store whose file
 // is pinned at its size, so writes fail with SQLITE_FULL as on a full disk, on hand-moved timers:
 // no write storm while it fails, back-off, recovery without loss, the backlog caps (count and
-// bytes), close().
+// bytes), close(); and a store locked by another connection, which must fail fast, not stall.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { ExecutionLog, FunctionRecord } from '../../src/core/types.js';
 import {
   DEFAULT_MAX_PENDING_BYTES,
@@ -17,7 +18,7 @@ import {
   type WriterLogLevel,
   type WriterTimers,
 } from '../../src/observability/log-writer.js';
-import { openDatabase, type Db } from '../../src/store/sqlite/connection.js';
+import { BUSY_TIMEOUT_MS, openDatabase, type Db } from '../../src/store/sqlite/connection.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
 import { SqliteMetadataStore } from '../../src/store/sqlite/store.js';
 import { at, fn, log, workspace } from '../store/fixtures.js';
@@ -62,6 +63,9 @@ interface Line {
 
 interface Disk {
   store: SqliteMetadataStore;
+  /** The store's connection and its file. */
+  db: Db;
+  path: string;
   f: FunctionRecord;
   /** Store calls the writer made. */
   calls: number;
@@ -83,7 +87,8 @@ async function withWriter(
   body: (w: ExecutionLogWriter, disk: Disk, timers: ManualTimers, lines: Line[]) => Promise<void>,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'eunha-log-writer-'));
-  const db: Db = openDatabase(join(dir, 'eunha.db'));
+  const path = join(dir, 'eunha.db');
+  const db: Db = openDatabase(path);
   migrate(db);
   const store = new SqliteMetadataStore(db);
   const ws = workspace();
@@ -92,6 +97,8 @@ async function withWriter(
   await store.createFunction(f);
   const disk: Disk = {
     store,
+    db,
+    path,
     f,
     calls: 0,
     fill() {
@@ -305,6 +312,45 @@ test('by default a failing store holds at most 256 MiB of logs that print 64 KiB
     // Not 270 MB of logs for the cleanup's close() to write: the store drops a deleted function's.
     disk.free();
     await disk.store.deleteFunction(disk.f.workspaceId, disk.f.id);
+  }));
+
+test('a write lock held by another connection fails the attempt in ms, not the 5-s busy timeout; the retry writes', () =>
+  withWriter({}, async (w, disk, timers, lines) => {
+    // An operator's `sqlite3` session in a transaction, or a backup tool: another process's lock.
+    const other = new Database(disk.path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await appendAll(w, disk.f, 0, 5);
+      const started = performance.now();
+      await w.flush();
+      const took = performance.now() - started;
+      // The store is synchronous: this is how long the event loop was held.
+      assert.ok(took < 500, `the attempt held the event loop ${Math.round(took)} ms`);
+      assert.equal(disk.calls, 1);
+      assert.deepEqual(counts(w), { pending: 5, dropped: 0, failing: true });
+      assert.equal(lines.length, 1);
+      assert.equal(
+        lines[0]!.msg,
+        'could not write execution logs: metadata store: database is locked; 5 waiting, next try in 1 s',
+      );
+      assert.equal(
+        disk.db.pragma('busy_timeout', { simple: true }),
+        BUSY_TIMEOUT_MS,
+        'other writes still wait',
+      );
+      timers.advance(1000);
+      await turn();
+      assert.equal(disk.calls, 2, 'the retry meets the lock too');
+      assert.deepEqual(await stored(disk), []);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    timers.advance(2000);
+    for (let i = 0; i < 100 && w.stats().pending > 0; i++) await turn();
+    assert.deepEqual(await stored(disk), ids(0, 5), 'written once the lock is gone');
+    assert.deepEqual(counts(w), { pending: 0, dropped: 0, failing: false });
+    assert.equal(lines.at(-1)!.level, 'info');
   }));
 
 test('close() while the store fails tries once more, logs the loss at error level and returns it', () =>
