@@ -6,10 +6,12 @@
 // When the store fails (a full disk), the logs wait in memory and writing backs off: appends stop
 // triggering writes until a retry timer fires (1 s, doubling up to 30 s, reset on success), and each
 // failed attempt is one log line. Without that, every append rewrote the whole growing backlog and
-// logged a stack: 60× slower requests and megabytes of errors. The backlog is capped; past the cap
-// the oldest entries are dropped and counted. close() reports what it could not write.
+// logged a stack: 60× slower requests and megabytes of errors. The backlog is capped by count and
+// by estimated bytes; past either cap the oldest entries are dropped and counted. close() reports
+// what it could not write.
 
 import { EventEmitter } from 'node:events';
+import { getHeapStatistics } from 'node:v8';
 import type { ExecutionLog, SequencedLog } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
 
@@ -32,10 +34,18 @@ export interface LogWriterOptions {
   flushIntervalMs?: number;
   maxBatch?: number;
   /**
-   * Most logs held while the store fails (default 100,000: ~50 MB of small logs, more with large
-   * bodies, up to the body cap each); past it the oldest are dropped and counted.
+   * Most logs held while the store fails (default 100,000: ~55 MB of small logs); past it the
+   * oldest are dropped and counted.
    */
   maxPending?: number;
+  /**
+   * Most estimated bytes (estimateLogBytes) held while the store fails; past it the oldest are
+   * dropped and counted, as past maxPending. Default: 256 MiB, or an eighth of the V8 heap limit
+   * when that is less. One log can hold 64 KiB of printed lines and two bodies: ~125 KB of heap, so
+   * 100,000 of them were 12 GB, far past the heap; 256 MiB holds ~2,000 such logs (or 100,000 small
+   * ones, where maxPending applies first). The newest log is kept whatever its size.
+   */
+  maxPendingBytes?: number;
   /** Wait after the first failed write (default 1 s); doubles per failure up to retryMaxMs (30 s). */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -49,6 +59,8 @@ export interface LogWriterOptions {
 export interface LogWriterStats {
   /** Logs waiting to be written (not counting a write under way). */
   pending: number;
+  /** Their estimated size in memory (estimateLogBytes), what maxPendingBytes bounds. */
+  pendingBytes: number;
   /** Logs dropped over the writer's life because the backlog was full. */
   dropped: number;
   /** Whether the last write failed (writing is backing off). */
@@ -58,11 +70,80 @@ export interface LogWriterStats {
 const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
 const describe = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+const MiB = 1024 * 1024;
+export const DEFAULT_MAX_PENDING_BYTES = Math.min(
+  256 * MiB,
+  Math.floor(getHeapStatistics().heap_size_limit / 8),
+);
+
+// What estimateLogBytes charges beyond the characters, from heap snapshots of logs as the invoker
+// makes them: a log with one short line and two small JSON bodies takes ~550 bytes (the object, its
+// id and timestamp, the lines array, this writer's entry and slot); each printed line ~40 more (a
+// string cut out of the output, and its slot). A string is 16 bytes and its characters.
+const LOG_OVERHEAD = 512;
+const LINE_OVERHEAD = 40;
+const STRING_OVERHEAD = 16;
+
+/**
+ * Roughly what a log takes in memory, in bytes, computed once when it is appended: its printed
+ * lines' characters and its bodies' (a JSON body walked: ~24 bytes an object, 8 a slot, 16 a
+ * non-small number, keys and strings by their length), plus fixed overheads. Within ~20% of the
+ * measured heap for Latin-1 text; text outside it takes two bytes a character, up to ~1.6× this.
+ */
+export function estimateLogBytes(log: ExecutionLog): number {
+  let n = LOG_OVERHEAD + valueBytes(log.requestBody) + valueBytes(log.responseBody);
+  for (const line of log.logs) n += LINE_OVERHEAD + line.length;
+  return n;
+}
+
+function valueBytes(value: unknown): number {
+  if (typeof value === 'string') return STRING_OVERHEAD + value.length;
+  if (typeof value !== 'object' || value === null) return 0;
+  // A parsed JSON body (its text within the body cap), walked without recursion: a few tens of ns
+  // a value, ~0.2 µs for a small body, ~70 µs for 8 KiB of numbers, less than the store's
+  // JSON.stringify of it.
+  let n = 0;
+  const stack: object[] = [value];
+  for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
+    if (Array.isArray(v)) {
+      n += 16 + 8 * v.length;
+      for (let i = 0; i < v.length; i++) n += itemBytes(v[i], stack);
+    } else {
+      n += 24;
+      const keys = Object.keys(v);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        n += 8 + STRING_OVERHEAD + key.length + itemBytes((v as Record<string, unknown>)[key], stack);
+      }
+    }
+  }
+  return n;
+}
+
+/** A string or number's bytes; an object or array goes on `stack` to be walked. */
+function itemBytes(item: unknown, stack: object[]): number {
+  if (typeof item === 'string') return STRING_OVERHEAD + item.length;
+  // Small integers live in their slot; other numbers are 16-byte heap objects.
+  if (typeof item === 'number') return (item | 0) === item ? 0 : 16;
+  if (typeof item === 'object' && item !== null) stack.push(item);
+  return 0;
+}
+
+/** A waiting log and its estimateLogBytes, counted in and out of the backlog's sum. */
+interface Pending {
+  log: ExecutionLog;
+  bytes: number;
+}
+
 export class ExecutionLogWriter {
   // Pending logs are backlog[start..]: dropping the oldest moves `start` instead of shift(), which
   // copies the whole array once it is large (~10 µs an append at 100,000).
-  private backlog: ExecutionLog[] = [];
+  private backlog: Pending[] = [];
   private start = 0;
+  /** estimateLogBytes summed over backlog[start..]. */
+  private pendingBytes = 0;
+  /** ...and over backlog[..start]: entries written or dropped that the array still holds. */
+  private releasedBytes = 0;
   private timer: unknown;
   private retryTimer: unknown;
   private flushing: Promise<void> = Promise.resolve();
@@ -73,6 +154,7 @@ export class ExecutionLogWriter {
   private readonly interval: number;
   private readonly maxBatch: number;
   private readonly maxPending: number;
+  private readonly maxPendingBytes: number;
   private readonly retryMin: number;
   private readonly retryMax: number;
   private readonly timers: WriterTimers;
@@ -94,6 +176,7 @@ export class ExecutionLogWriter {
     this.interval = opts.flushIntervalMs ?? 10;
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxPending = Math.max(1, opts.maxPending ?? 100_000);
+    this.maxPendingBytes = Math.max(1, opts.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES);
     this.retryMin = opts.retryMinMs ?? 1_000;
     this.retryMax = Math.max(this.retryMin, opts.retryMaxMs ?? 30_000);
     this.timers = opts.timers ?? systemTimers;
@@ -111,7 +194,9 @@ export class ExecutionLogWriter {
       );
       return;
     }
-    this.backlog.push(log);
+    const bytes = estimateLogBytes(log);
+    this.backlog.push({ log, bytes });
+    this.pendingBytes += bytes;
     this.trim();
     // Backing off: the retry timer writes them.
     if (this.failingSince !== undefined) return;
@@ -137,7 +222,12 @@ export class ExecutionLogWriter {
   }
 
   stats(): LogWriterStats {
-    return { pending: this.pending, dropped: this.dropped, failing: this.failingSince !== undefined };
+    return {
+      pending: this.pending,
+      pendingBytes: this.pendingBytes,
+      dropped: this.dropped,
+      failing: this.failingSince !== undefined,
+    };
   }
 
   /** Writes what is left (one attempt) and stops; `lost` is how many logs could not be written. */
@@ -196,11 +286,13 @@ export class ExecutionLogWriter {
       const batch = this.take();
       let stored: SequencedLog[];
       try {
-        stored = await this.meta.appendLogs(batch);
+        stored = await this.meta.appendLogs(batch.map((p) => p.log));
       } catch (err) {
         // Put them back for the next attempt rather than dropping them.
         this.backlog = batch.concat(this.backlog.slice(this.start));
         this.start = 0;
+        this.releasedBytes = 0;
+        for (const p of batch) this.pendingBytes += p.bytes;
         this.trim();
         this.failed(err);
         return;
@@ -216,37 +308,57 @@ export class ExecutionLogWriter {
   }
 
   /** Takes up to maxBatch pending logs off the front. */
-  private take(): ExecutionLog[] {
+  private take(): Pending[] {
     if (this.start === 0 && this.backlog.length <= this.maxBatch) {
       const all = this.backlog;
       this.backlog = [];
+      this.pendingBytes = 0;
       return all;
     }
     const end = Math.min(this.backlog.length, this.start + this.maxBatch);
     const batch = this.backlog.slice(this.start, end);
-    this.start = end;
+    this.release(end);
     this.compact();
     return batch;
   }
 
-  /** Drops the oldest logs past maxPending. */
+  /** Drops the oldest logs past maxPending or maxPendingBytes (the newest stays). */
   private trim(): void {
-    const excess = this.pending - this.maxPending;
-    if (excess <= 0) return;
-    this.start += excess;
+    const first = this.start;
+    if (this.pending > this.maxPending) this.release(this.backlog.length - this.maxPending);
+    while (this.pendingBytes > this.maxPendingBytes && this.pending > 1) this.release(this.start + 1);
+    const excess = this.start - first;
+    if (excess === 0) return;
     this.dropped += excess;
     this.droppedUnreported += excess;
     this.compact();
   }
 
-  // Cuts the consumed front off every ~1,000 entries: cheap per entry, and little held for nothing.
+  /** Moves the front of the pending logs up to `end`, out of the sum. */
+  private release(end: number): void {
+    for (let i = this.start; i < end; i++) {
+      const { bytes } = this.backlog[i]!;
+      this.pendingBytes -= bytes;
+      this.releasedBytes += bytes;
+    }
+    this.start = end;
+  }
+
+  // Cuts the consumed front off every ~1,000 entries, or sooner once it holds an eighth of
+  // maxPendingBytes (large logs): cheap per entry, and little held for nothing.
   private compact(): void {
     if (this.start === this.backlog.length) {
       this.backlog = [];
       this.start = 0;
-    } else if (this.start >= Math.min(1024, this.maxPending)) {
+      this.pendingBytes = 0;
+      this.releasedBytes = 0;
+    } else if (
+      this.start >= Math.min(1024, this.maxPending) ||
+      this.releasedBytes > this.maxPendingBytes / 8
+    ) {
       this.backlog = this.backlog.slice(this.start);
       this.start = 0;
+      this.releasedBytes = 0;
     }
   }
 

@@ -1,20 +1,24 @@
 // The execution-log writer (src/observability/log-writer.ts) against a real SQLite store whose file
 // is pinned at its size, so writes fail with SQLITE_FULL as on a full disk, on hand-moved timers:
-// no write storm while it fails, back-off, recovery without loss, the backlog cap, close().
+// no write storm while it fails, back-off, recovery without loss, the backlog caps (count and
+// bytes), close(); and a store locked by another connection, which must fail fast, not stall.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { ExecutionLog, FunctionRecord } from '../../src/core/types.js';
 import {
+  DEFAULT_MAX_PENDING_BYTES,
   ExecutionLogWriter,
+  estimateLogBytes,
   type LogWriterOptions,
   type WriterLogLevel,
   type WriterTimers,
 } from '../../src/observability/log-writer.js';
-import { openDatabase, type Db } from '../../src/store/sqlite/connection.js';
+import { BUSY_TIMEOUT_MS, openDatabase, type Db } from '../../src/store/sqlite/connection.js';
 import { migrate } from '../../src/store/sqlite/schema.js';
 import { SqliteMetadataStore } from '../../src/store/sqlite/store.js';
 import { at, fn, log, workspace } from '../store/fixtures.js';
@@ -59,6 +63,9 @@ interface Line {
 
 interface Disk {
   store: SqliteMetadataStore;
+  /** The store's connection and its file. */
+  db: Db;
+  path: string;
   f: FunctionRecord;
   /** Store calls the writer made. */
   calls: number;
@@ -80,7 +87,8 @@ async function withWriter(
   body: (w: ExecutionLogWriter, disk: Disk, timers: ManualTimers, lines: Line[]) => Promise<void>,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'eunha-log-writer-'));
-  const db: Db = openDatabase(join(dir, 'eunha.db'));
+  const path = join(dir, 'eunha.db');
+  const db: Db = openDatabase(path);
   migrate(db);
   const store = new SqliteMetadataStore(db);
   const ws = workspace();
@@ -89,6 +97,8 @@ async function withWriter(
   await store.createFunction(f);
   const disk: Disk = {
     store,
+    db,
+    path,
     f,
     calls: 0,
     fill() {
@@ -133,6 +143,11 @@ async function stored(disk: Disk): Promise<string[]> {
 }
 const ids = (from: number, to: number): string[] =>
   Array.from({ length: to - from }, (_, i) => `log-${String(from + i).padStart(5, '0')}`);
+/** stats() but the byte estimate. */
+const counts = (w: ExecutionLogWriter) => {
+  const { pending, dropped, failing } = w.stats();
+  return { pending, dropped, failing };
+};
 
 test('healthy: a batch goes after the flush interval or as soon as it is full', () =>
   withWriter({}, async (w, disk, timers) => {
@@ -156,7 +171,7 @@ test('while the store fails, appends write nothing: one attempt per retry, 1 s d
     assert.equal(lines.length, 1);
     assert.equal(lines[0]!.level, 'warn');
     assert.match(lines[0]!.msg, /^could not write execution logs: .*database or disk is full; 100 waiting/);
-    assert.deepEqual(w.stats(), { pending: 1000, dropped: 0, failing: true });
+    assert.deepEqual(counts(w), { pending: 1000, dropped: 0, failing: true });
 
     for (const [n, wait] of [1000, 2000, 4000, 8000, 16000, 30000, 30000].entries()) {
       assert.deepEqual(timers.delays(), [wait]);
@@ -188,7 +203,7 @@ test('with room again, the next retry writes the whole backlog once, in order, a
     disk.free();
     timers.advance(2000);
     for (let i = 0; i < 100 && w.stats().pending > 0; i++) await turn();
-    assert.deepEqual(w.stats(), { pending: 0, dropped: 0, failing: false });
+    assert.deepEqual(counts(w), { pending: 0, dropped: 0, failing: false });
     assert.equal(disk.calls, 2 + 10, 'one call per batch of 100');
     assert.deepEqual(await stored(disk), ids(0, 1000));
     assert.equal(lines.length, 3);
@@ -207,7 +222,7 @@ test('past maxPending the oldest logs are dropped, counted and reported in the n
     await appendAll(w, disk.f, 0, 100);
     assert.equal(lines.length, 1);
     await appendAll(w, disk.f, 100, 500);
-    assert.deepEqual(w.stats(), { pending: 300, dropped: 200, failing: true });
+    assert.deepEqual(counts(w), { pending: 300, dropped: 200, failing: true });
     assert.equal(lines.length, 1, 'dropping logs no line per append');
 
     timers.advance(1000);
@@ -221,8 +236,121 @@ test('past maxPending the oldest logs are dropped, counted and reported in the n
     timers.advance(2000);
     for (let i = 0; i < 100 && w.stats().pending > 0; i++) await turn();
     assert.deepEqual(await stored(disk), ids(200, 500), 'the newest 300 survive');
-    assert.deepEqual(w.stats(), { pending: 0, dropped: 200, failing: false });
+    assert.deepEqual(counts(w), { pending: 0, dropped: 200, failing: false });
     assert.equal(lines[2]!.level, 'info', 'the drops were reported already');
+  }));
+
+// What a function printing 64 KiB a call leaves: 1,024 lines of 64 characters, and both bodies at
+// the 8 KiB cap. The strings are shared: the test holds thousands of these without their heap.
+const PRINTED = Array.from({ length: 1024 }, (_, i) => `${String(i).padStart(4, '0')} ${'p'.repeat(59)}`);
+const REQUEST = 'q'.repeat(8192);
+const RESPONSE = 'r'.repeat(8192);
+const bigEntry = (f: FunctionRecord, i: number): ExecutionLog =>
+  log(f, {
+    id: `log-${String(i).padStart(5, '0')}`,
+    timestamp: at(BASE, i),
+    requestBody: REQUEST,
+    responseBody: RESPONSE,
+    logs: PRINTED,
+  });
+
+test('past maxPendingBytes the oldest logs are dropped, counted and reported like those past maxPending', () =>
+  withWriter({ maxPendingBytes: 1024 * 1024 }, async (w, disk, timers, lines) => {
+    const size = estimateLogBytes(bigEntry(disk.f, 0));
+    assert.ok(size > 120_000 && size < 130_000, `${size} bytes estimated for 64 KiB printed and two bodies`);
+    const fits = Math.floor((1024 * 1024) / size);
+    assert.equal(fits, 8);
+    disk.fill();
+    w.append(bigEntry(disk.f, 0));
+    timers.advance(10);
+    await turn();
+    assert.equal(lines.length, 1, 'the store is failing');
+    for (let i = 1; i < 30; i++) {
+      w.append(bigEntry(disk.f, i));
+      await turn();
+      assert.ok(w.stats().pendingBytes <= 1024 * 1024, `${w.stats().pendingBytes} bytes held`);
+    }
+    assert.deepEqual(w.stats(), {
+      pending: fits,
+      pendingBytes: fits * size,
+      dropped: 30 - fits,
+      failing: true,
+    });
+    assert.equal(lines.length, 1, 'no line per drop');
+
+    timers.advance(1000);
+    await turn();
+    assert.equal(lines[1]!.level, 'error');
+    assert.match(lines[1]!.msg, /^dropped 22 execution logs: the store has been failing for 1 s \(/);
+    assert.equal(lines[1]!.fields.dropped, 22);
+
+    disk.free();
+    timers.advance(2000);
+    for (let i = 0; i < 100 && w.stats().pending > 0; i++) await turn();
+    assert.deepEqual(await stored(disk), ids(22, 30), 'the newest 8 survive');
+    assert.deepEqual(w.stats(), { pending: 0, pendingBytes: 0, dropped: 22, failing: false });
+  }));
+
+test('by default a failing store holds at most 256 MiB of logs that print 64 KiB, not 100,000 of them', () =>
+  withWriter({}, async (w, disk) => {
+    // 100,000 such logs were ~12 GB of heap (~123 KB each): the process ran out of it first.
+    const size = estimateLogBytes(bigEntry(disk.f, 0));
+    assert.ok(DEFAULT_MAX_PENDING_BYTES <= 256 * 1024 * 1024);
+    const fits = Math.floor(DEFAULT_MAX_PENDING_BYTES / size);
+    disk.fill();
+    for (let i = 0; i < 4000; i++) {
+      w.append(bigEntry(disk.f, i));
+      if (i % 100 === 0) await turn();
+    }
+    await turn();
+    const s = w.stats();
+    assert.equal(s.failing, true);
+    assert.ok(s.pendingBytes <= DEFAULT_MAX_PENDING_BYTES, `${s.pendingBytes} bytes held`);
+    assert.equal(s.pending, fits, `~2,170 logs at 256 MiB`);
+    assert.equal(s.dropped, 4000 - fits);
+    assert.deepEqual(await w.close(), { lost: fits }, 'the disk is still full');
+    // Not 270 MB of logs for the cleanup's close() to write: the store drops a deleted function's.
+    disk.free();
+    await disk.store.deleteFunction(disk.f.workspaceId, disk.f.id);
+  }));
+
+test('a write lock held by another connection fails the attempt in ms, not the 5-s busy timeout; the retry writes', () =>
+  withWriter({}, async (w, disk, timers, lines) => {
+    // An operator's `sqlite3` session in a transaction, or a backup tool: another process's lock.
+    const other = new Database(disk.path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await appendAll(w, disk.f, 0, 5);
+      const started = performance.now();
+      await w.flush();
+      const took = performance.now() - started;
+      // The store is synchronous: this is how long the event loop was held.
+      assert.ok(took < 500, `the attempt held the event loop ${Math.round(took)} ms`);
+      assert.equal(disk.calls, 1);
+      assert.deepEqual(counts(w), { pending: 5, dropped: 0, failing: true });
+      assert.equal(lines.length, 1);
+      assert.equal(
+        lines[0]!.msg,
+        'could not write execution logs: metadata store: database is locked; 5 waiting, next try in 1 s',
+      );
+      assert.equal(
+        disk.db.pragma('busy_timeout', { simple: true }),
+        BUSY_TIMEOUT_MS,
+        'other writes still wait',
+      );
+      timers.advance(1000);
+      await turn();
+      assert.equal(disk.calls, 2, 'the retry meets the lock too');
+      assert.deepEqual(await stored(disk), []);
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    timers.advance(2000);
+    for (let i = 0; i < 100 && w.stats().pending > 0; i++) await turn();
+    assert.deepEqual(await stored(disk), ids(0, 5), 'written once the lock is gone');
+    assert.deepEqual(counts(w), { pending: 0, dropped: 0, failing: false });
+    assert.equal(lines.at(-1)!.level, 'info');
   }));
 
 test('close() while the store fails tries once more, logs the loss at error level and returns it', () =>

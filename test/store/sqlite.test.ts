@@ -6,10 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { EunhaError } from '../../src/core/errors.js';
 import { kvEntryBytes } from '../../src/core/kv.js';
 import { logEntryBytes } from '../../src/core/log-quota.js';
 import { openSqliteMetadataStore, SCHEMA_VERSION } from '../../src/store/sqlite/index.js';
-import { openDatabase, type Db } from '../../src/store/sqlite/connection.js';
+import {
+  BUSY_TIMEOUT_MS,
+  LOG_APPEND_BUSY_TIMEOUT_MS,
+  openDatabase,
+  type Db,
+} from '../../src/store/sqlite/connection.js';
 import { DEPLOYMENT_SQL } from '../../src/store/sqlite/deployments.js';
 import { LOG_LIST_SQL } from '../../src/store/sqlite/logs.js';
 import { checkpointReports } from '../../src/store/sqlite/checkpointer.js';
@@ -354,6 +360,41 @@ describe('SQLite metadata store', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test("an append of logs gives up on another connection's lock in ~50 ms, other writes keep waiting 5 s", async () => {
+    const path = freshPath();
+    const db = openDatabase(path);
+    migrate(db);
+    const store = new SqliteMetadataStore(db);
+    const ws = workspace();
+    const f = fn(ws.id);
+    await store.createWorkspace(ws);
+    await store.createFunction(f);
+    // An operator's `sqlite3` session in a transaction: the calls are synchronous, a wait for its
+    // lock holds the event loop (it was 5 s, every retry of the log writer).
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      const started = performance.now();
+      await assert.rejects(store.appendLogs([log(f)]), (err: unknown) => {
+        eunhaError('DEPENDENCY_UNAVAILABLE')(err);
+        assert.equal((err as EunhaError).details['code'], 'SQLITE_BUSY');
+        return true;
+      });
+      const took = performance.now() - started;
+      assert.ok(took >= LOG_APPEND_BUSY_TIMEOUT_MS - 5 && took < 500, `gave up after ${Math.round(took)} ms`);
+      assert.equal(db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS, 'restored for other writes');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    try {
+      assert.equal((await store.appendLogs([log(f)])).length, 1);
+      assert.equal(await store.countFunctionLogs(f.id), 1);
+    } finally {
+      await store.close();
     }
   });
 

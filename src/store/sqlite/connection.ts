@@ -7,7 +7,15 @@ import Database from 'better-sqlite3';
 export type Db = Database.Database;
 
 /** How long a writer waits for another connection's lock before failing with SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 5000;
+export const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * The same wait for an append of execution logs (store.ts). Calls are synchronous: a wait holds the
+ * event loop, and with an operator's `sqlite3` session or a backup holding the lock, each retry of
+ * the log writer froze the server for the whole 5 s. 50 ms outlasts any other process's short
+ * write; past it the append fails and the writer (which keeps the logs) backs off and retries.
+ */
+export const LOG_APPEND_BUSY_TIMEOUT_MS = 50;
 
 /**
  * WAL size, in pages, at which the serving connection checkpoints by itself. With a background

@@ -20,7 +20,7 @@ import type {
 import type { FunctionPatch, MetadataStore, TaskPage, TaskPatch, WorkspacePatch } from '../ports.js';
 import { ApiKeys } from './api-keys.js';
 import type { Checkpointer } from './checkpointer.js';
-import type { Db } from './connection.js';
+import { LOG_APPEND_BUSY_TIMEOUT_MS, type Db } from './connection.js';
 import { Deployments, type NewDeployment } from './deployments.js';
 import { Functions } from './functions.js';
 import { Items } from './items.js';
@@ -101,6 +101,22 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.run(() => this.db.transaction(fn).immediate());
   }
 
+  /**
+   * Like tx, waiting at most `busyMs` for another connection's lock instead of the connection's
+   * busy timeout (5 s), which is restored after: a wait holds the event loop.
+   */
+  private txWaitingAtMost<T>(busyMs: number, fn: () => T): Promise<T> {
+    return this.run(() => {
+      const busy = this.db.pragma('busy_timeout', { simple: true }) as number;
+      this.db.pragma(`busy_timeout = ${busyMs}`);
+      try {
+        return this.db.transaction(fn).immediate();
+      } finally {
+        this.db.pragma(`busy_timeout = ${busy}`);
+      }
+    });
+  }
+
   createWorkspace(ws: Workspace): Promise<void> {
     return this.run(() => this.workspaces.create(ws));
   }
@@ -178,8 +194,14 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.run(() => this.deployments.listActive());
   }
 
+  /**
+   * With another process holding the write lock (an operator's `sqlite3` session, a backup), fails
+   * with DEPENDENCY_UNAVAILABLE after LOG_APPEND_BUSY_TIMEOUT_MS (50 ms), not the 5 s other writes
+   * wait: its caller, the log writer, keeps the logs and retries later, and meanwhile the event
+   * loop serves requests.
+   */
   appendLogs(logs: ExecutionLog[]): Promise<SequencedLog[]> {
-    return this.tx(() => this.logs.append(logs));
+    return this.txWaitingAtMost(LOG_APPEND_BUSY_TIMEOUT_MS, () => this.logs.append(logs));
   }
   listFunctionLogs(functionId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]> {
     return this.run(() => this.logs.listForFunction(functionId, limit, filter));
