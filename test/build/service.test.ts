@@ -22,16 +22,26 @@ import { pythonChecker, recordingChecker } from './python-checker.js';
 const bytes = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
 describe('build service', () => {
+  // Two workspaces: with 2 slots one workspace now runs one build at a time (queue.ts), so the
+  // global cap is seen only across workspaces (this used 6 builds of one workspace).
   test('at most `concurrency` builds run at once; the rest start in submission order', async () => {
     const { checker, stats } = recordingChecker(pythonChecker, 40);
     const h = await startBuildHarness(checker, { concurrency: 2 });
     try {
+      const other = workspace();
+      await h.meta.createWorkspace(other);
       const ids: string[] = [];
+      const byWs = new Map<string, string[]>();
       for (let i = 0; i < 6; i++) {
-        const body = multipart({}, { filename: `f${i}.py`, data: `# ${i}\n${SAMPLE_HANDLER}` });
+        const ws = i % 2 === 0 ? 'ws-default' : other.id;
+        const body = multipart(
+          { workspace_id: ws },
+          { filename: `f${i}.py`, data: `# ${i}\n${SAMPLE_HANDLER}` },
+        );
         const res = await h.app.inject({ method: 'POST', url: '/api/v1/build', ...body });
         assert.equal(res.statusCode, 202);
         ids.push(res.json().task_id);
+        byWs.set(ws, [...(byWs.get(ws) ?? []), res.json().task_id]);
       }
       assert.ok(h.builds.queueDepth > 0, 'builds beyond the cap wait in the queue');
       const done = await Promise.all(ids.map((id) => waitForTask(h.app, id)));
@@ -40,9 +50,82 @@ describe('build service', () => {
         Array(6).fill('completed'),
       );
       assert.equal(stats.max, 2);
-      assert.deepEqual(h.started, ids);
+      for (const [ws, own] of byWs) {
+        assert.deepEqual(
+          h.started.filter((id) => own.includes(id)),
+          own,
+          `${ws}'s builds start in its order`,
+        );
+      }
       assert.equal(h.finished.length, 6);
     } finally {
+      await h.close();
+    }
+  });
+
+  test("a workspace whose builds nap in module code leaves a slot: another workspace's deploy builds at once", async () => {
+    // The review's case: tenant A's checks sleep (up to 60 s, and a running check cannot be
+    // pre-empted); with both default slots A's, tenant B's trivial deploy took 52 s.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const napping: string[] = [];
+    const h = await startBuildHarness(
+      {
+        async check(files) {
+          const code = Buffer.from(files['app.py'] ?? new Uint8Array()).toString('utf8');
+          if (code.startsWith('# nap')) {
+            napping.push(code.split('\n')[0]!);
+            await gate;
+          }
+          return pythonChecker.check(files);
+        },
+      },
+      { concurrency: 2 },
+    );
+    try {
+      const a = workspace();
+      const b = workspace();
+      await h.meta.createWorkspace(a);
+      await h.meta.createWorkspace(b);
+      const ids: string[] = [];
+      for (let i = 0; i < 2; i++) {
+        const body = multipart(
+          { workspace_id: a.id },
+          { filename: `n${i}.py`, data: `# nap ${i}\n${SAMPLE_HANDLER}` },
+        );
+        const res = await h.app.inject({ method: 'POST', url: '/api/v1/build', ...body });
+        assert.equal(res.statusCode, 202, res.body);
+        ids.push(res.json().task_id);
+      }
+      const aDeploys = [0, 1].map((i) =>
+        h.builds.buildNow(a.id, `nap${i}`, { 'app.py': bytes(`# nap deploy ${i}\n${SAMPLE_HANDLER}`) }),
+      );
+      // Cancelled by the close if an assertion below fails: that is not this test's report.
+      for (const d of aDeploys) d.catch(() => undefined);
+      // The deploys join the queue after their workspace is read.
+      for (let i = 0; i < 200 && (napping.length === 0 || h.builds.queueDepth + h.builds.running < 4); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      const quick = h.builds.buildNow(b.id, 'quick', { 'app.py': bytes(SAMPLE_HANDLER) });
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'held'>((r) => (timer = setTimeout(() => r('held'), 15_000)));
+      const built = await Promise.race([quick, timedOut]);
+      clearTimeout(timer);
+      assert.notEqual(built, 'held', "B's deploy waited behind A's napping builds");
+      // A's: one napping (the other slot was kept free, though B was not yet waiting), 3 waiting.
+      assert.deepEqual(napping, ['# nap 0']);
+      assert.equal(h.builds.queueDepth, 3);
+      assert.equal(h.builds.running, 1);
+      open();
+      const done = await Promise.all(ids.map((id) => waitForTask(h.app, id)));
+      assert.deepEqual(
+        done.map((d) => d.status),
+        Array(2).fill('completed'),
+      );
+      for (const d of await Promise.all(aDeploys)) d.release();
+      if (typeof built !== 'string') built.release();
+      assert.deepEqual(h.started, ids, "A's tasks ran in their order");
+    } finally {
+      open();
       await h.close();
     }
   });
