@@ -106,4 +106,44 @@ describe('loki-logs', () => {
       await p.cleanup();
     }
   });
+
+  test('an RFC 3339 time needs its UTC offset: without one it is a 400, not the server’s local time', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      const at = (s: number) => Date.UTC(2026, 10, 27, 20, 53, s);
+      await p.meta.appendLogs(
+        [12, 13, 14].map((s) => log(f, { timestamp: new Date(at(s)).toISOString(), logs: [`at ${s}`] })),
+      );
+      const get = (q: string) => p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${q}` });
+      for (const bad of [
+        'start=2026-11-27T20:53:13',
+        'end=2026-11-27T20:53:13.5',
+        'start=2026-11-27T20:53',
+        'end=2026-02-30T00:00:00Z',
+        'start=2026-11-27T24:00:00Z',
+        'start=2026-11-27T20:53:13%2B24:00',
+      ]) {
+        const res = await get(bad);
+        assert.equal(res.statusCode, 400, bad);
+        const { error } = res.json();
+        assert.equal(error.code, 'VALIDATION_ERROR', bad);
+        assert.equal(typeof error.message, 'string', bad);
+        assert.match(error.details.field, /^(start|end)$/, bad);
+      }
+      // With an offset (Z, or hours east or west of UTC) it is the instant it names.
+      const lines = async (q: string) => {
+        const res = await get(q);
+        assert.equal(res.statusCode, 200, `${q}: ${res.body}`);
+        return res.json().logs.map((l: { line: string }) => l.line);
+      };
+      assert.deepEqual(await lines('start=2026-11-27T20:53:13Z'), ['at 14', 'at 13']);
+      assert.deepEqual(await lines('start=2026-11-28T05:53:13%2B09:00'), ['at 14', 'at 13']);
+      assert.deepEqual(await lines('end=2026-11-27T15:53:13-05:00'), ['at 12']);
+      assert.deepEqual(await lines('end=2026-11-27t20:53:13.000000001z'), ['at 13', 'at 12']);
+    } finally {
+      await p.cleanup();
+    }
+  });
 });

@@ -104,7 +104,7 @@ export async function observabilityRoutes(
             Type.String({
               maxLength: 64,
               description:
-                'Lines of invocations at or after this time, read as Loki reads it: an integer of up to 10 digits is seconds since the epoch, a longer one nanoseconds, a decimal seconds, else RFC 3339; empty is not given',
+                'Lines of invocations at or after this time, read as Loki reads it: an integer of up to 10 digits is seconds since the epoch, a longer one nanoseconds, a decimal seconds, else RFC 3339 with its UTC offset (`Z`, `+09:00`; none is a 400, not the server’s local time); empty is not given',
             }),
           ),
           end: Type.Optional(
@@ -176,8 +176,9 @@ function lokiTime(value: string | undefined, field: string, round: 'floor' | 'ce
     // Digit by digit, not as a float: 1700000000.0015 is not 1700000000.00149999….
     const sub = frac.slice(0, 3).padEnd(3, '0');
     ms = Number(s || '0') * 1000 + Number(sub) + (up && /[1-9]/.test(frac.slice(3)) ? 1 : 0);
-  } else if (/^\d{4}-\d{2}-\d{2}T/.test(value)) {
-    ms = Date.parse(value);
+  } else if (/^\d{4}-\d{2}-\d{2}T/i.test(value)) {
+    const ns = rfc3339(value);
+    ms = ns === undefined ? NaN : Number(ns / 1_000_000n) + (up && ns % 1_000_000n !== 0n ? 1 : 0);
   } else {
     ms = NaN;
   }
@@ -187,6 +188,31 @@ function lokiTime(value: string | undefined, field: string, round: 'floor' | 'ce
       `${field} must be seconds (up to 10 digits, or a decimal) or nanoseconds since the epoch, or an RFC 3339 time`,
     );
   return new Date(ms).toISOString();
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An RFC 3339 date-time in ns since the epoch, undefined when it is not one. The offset is
+ * required (Loki refuses a time without one, as /logs?since= does): read without one, the time
+ * was the server's local time.
+ */
+function rfc3339(value: string): bigint | undefined {
+  const m = RFC3339.exec(value);
+  if (!m) return undefined;
+  const [, date = '', time = '', frac = '', zone = 'Z'] = m;
+  const base = Date.parse(`${date}T${time}Z`);
+  // Date.parse rolls impossible fields over (February 30th is March 2nd): the fields must survive.
+  if (Number.isNaN(base) || new Date(base).toISOString().slice(0, 19) !== `${date}T${time}`) return undefined;
+  let offsetMs = 0;
+  if (zone.length > 1) {
+    const [h, min] = [Number(zone.slice(1, 3)), Number(zone.slice(4, 6))];
+    if (h > 23 || min > 59) return undefined;
+    offsetMs = (zone.startsWith('-') ? -1 : 1) * (h * 60 + min) * 60_000;
+  }
+  // Digits past the nanosecond round up, as a decimal's do.
+  const ns = BigInt(frac.slice(0, 9).padEnd(9, '0')) + (/[1-9]/.test(frac.slice(9)) ? 1n : 0n);
+  return BigInt(base - offsetMs) * 1_000_000n + ns;
 }
 
 // The last instant a Date holds in the four-digit years that keys compare as text.
