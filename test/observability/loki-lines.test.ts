@@ -146,4 +146,85 @@ describe('loki-logs', () => {
       await p.cleanup();
     }
   });
+
+  test('start and end select lines, not calls: Loki’s [start, end) to the nanosecond', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      const ms = Date.UTC(2026, 10, 27, 20, 53, 13, 893);
+      const same = Date.UTC(2026, 10, 27, 20, 54, 0, 0);
+      await p.meta.appendLogs([
+        log(f, { timestamp: new Date(ms).toISOString(), logs: ['M 0', 'M 1', 'M 2'] }),
+        // Two calls of one millisecond: b's lines are at same+1 and same, a's lowered below it.
+        log(f, { id: 'a', timestamp: new Date(same).toISOString(), logs: ['a0', 'a1', 'a2'] }),
+        log(f, { id: 'b', timestamp: new Date(same).toISOString(), logs: ['b0', 'b1'] }),
+      ]);
+      const get = async (q: string) => {
+        const res = await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${q}` });
+        assert.equal(res.statusCode, 200, `${q}: ${res.body}`);
+        return res.json().logs as Array<{ timestamp: string; line: string }>;
+      };
+      const lines = async (q: string) => (await get(q)).map((l) => l.line);
+      const ns = (ms: number, plus = 0) => (BigInt(ms) * 1_000_000n + BigInt(plus)).toString();
+      assert.deepEqual(await lines(`start=${ns(ms, 1)}&end=${ns(ms, 2)}`), ['M 1']);
+      assert.deepEqual(await lines(`start=${ns(ms, 1)}&end=${ns(ms, 3)}`), ['M 2', 'M 1']);
+      assert.deepEqual(await lines(`end=${ns(ms, 1)}`), ['M 0']);
+      // A decimal of seconds or an RFC 3339 time, to the nanosecond too.
+      const sec = (ms / 1000).toFixed(3);
+      assert.deepEqual(await lines(`start=${sec}000001&end=${sec}000002`), ['M 1']);
+      assert.deepEqual(await lines(`start=2026-11-27T20:53:13.893000002Z&end=2026-11-27T20:53:13.894Z`), [
+        'M 2',
+      ]);
+      // Lines lowered below `start` are before it; below `end`, within it, though their calls
+      // began in end's millisecond.
+      const stamps = new Map((await get('limit=10')).map((l) => [l.line, l.timestamp]));
+      assert.equal(stamps.get('b0'), ns(same));
+      assert.equal(stamps.get('a2'), ns(same, -1));
+      assert.deepEqual(await lines(`start=${ns(same)}`), ['b1', 'b0']);
+      assert.deepEqual(await lines(`start=${ns(same, -2)}&end=${ns(same)}`), ['a2', 'a1']);
+      assert.deepEqual(await lines(`start=${ns(ms + 1)}&end=${ns(same)}`), ['a2', 'a1', 'a0']);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  test('paging back with end = the oldest timestamp answered goes on, and sees every line once', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      const t = (ms: number) => new Date(Date.UTC(2026, 10, 27, 20, 53, 13, ms)).toISOString();
+      await p.meta.appendLogs([
+        log(f, { timestamp: t(1), logs: ['1 a', '1 b', '1 c'] }),
+        log(f, { timestamp: t(2), logs: [] }),
+        log(f, { id: 'x', timestamp: t(3), logs: ['3x a', '3x b', '3x c'] }),
+        log(f, { id: 'y', timestamp: t(3), logs: ['3y a', '3y b'] }),
+        log(f, { timestamp: t(4), logs: ['4 a'] }),
+        log(f, { id: 'p', timestamp: t(5), logs: ['5p a', '5p b', '5p c', '5p d'] }),
+        log(f, { id: 'q', timestamp: t(5), logs: ['5q a', '5q b', '5q c'] }),
+        log(f, { timestamp: t(6), logs: ['6 a', '6 b'] }),
+      ]);
+      type Entry = { timestamp: string; line: string };
+      const get = async (q: string): Promise<Entry[]> => {
+        const res = await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${q}` });
+        assert.equal(res.statusCode, 200, `${q}: ${res.body}`);
+        return res.json().logs;
+      };
+      const all = await get('limit=100');
+      assert.equal(all.length, 18);
+      const seen: Entry[] = [];
+      let end: string | undefined;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages <= all.length, `no end to the pages: ${JSON.stringify(seen.slice(-4))}`);
+        const page = await get(`limit=2${end === undefined ? '' : `&end=${end}`}`);
+        if (page.length === 0) break;
+        seen.push(...page);
+        end = page.at(-1)!.timestamp;
+      }
+      assert.deepEqual(seen, all);
+    } finally {
+      await p.cleanup();
+    }
+  });
 });

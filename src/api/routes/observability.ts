@@ -8,7 +8,7 @@ import { ADMIN, type Scopes } from '../../auth/policy.js';
 import { invalid, notFound } from '../../core/errors.js';
 import type { Clock } from '../../core/ids.js';
 import { ErrorBody } from '../../core/schemas.js';
-import { functionMetrics, lokiEntries } from '../../observability/function-metrics.js';
+import { functionMetrics, lokiEntries, type LokiRange } from '../../observability/function-metrics.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { MetadataStore } from '../../store/ports.js';
 
@@ -104,13 +104,14 @@ export async function observabilityRoutes(
             Type.String({
               maxLength: 64,
               description:
-                'Lines of invocations at or after this time, read as Loki reads it: an integer of up to 10 digits is seconds since the epoch, a longer one nanoseconds, a decimal seconds, else RFC 3339 with its UTC offset (`Z`, `+09:00`; none is a 400, not the server’s local time); empty is not given',
+                'Lines whose timestamp is at or after this time, to the nanosecond, read as Loki reads it: an integer of up to 10 digits is seconds since the epoch, a longer one nanoseconds, a decimal seconds, else RFC 3339 with its UTC offset (`Z`, `+09:00`; none is a 400, not the server’s local time); empty is not given',
             }),
           ),
           end: Type.Optional(
             Type.String({
               maxLength: 64,
-              description: 'Lines of invocations before this time, in the forms `start` takes',
+              description:
+                'Lines whose timestamp is before this time (Loki’s half-open [start, end)), in the forms `start` takes: paging back with `end` set to the oldest timestamp answered goes on from it',
             }),
           ),
         }),
@@ -133,61 +134,81 @@ export async function observabilityRoutes(
     async (req) => {
       const fn = await requireFn(req.params.function_id);
       const limit = req.query.limit ?? 100;
+      const range = { start: lokiTime(req.query.start, 'start'), end: lokiTime(req.query.end, 'end') };
+      if (range.start !== undefined && range.end !== undefined && range.start >= range.end)
+        throw invalid('start', 'start must be before end');
       // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
       // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations
       // and LOKI_SCAN_BYTES of them, each a parsed row on the event loop).
-      const window = {
-        since: lokiTime(req.query.start, 'start', 'floor'),
-        until: lokiTime(req.query.end, 'end', 'ceil'),
-        maxBytes: LOKI_SCAN_BYTES,
-      };
-      if (window.since !== undefined && window.until !== undefined && window.since >= window.until)
-        throw invalid('start', 'start must be before end');
+      const window = { ...storeWindow(range), maxBytes: LOKI_SCAN_BYTES };
       const first = await deps.meta.listFunctionLogs(fn.id, limit, window);
-      let logs = lokiEntries(first, limit);
+      let logs = lokiEntries(first, limit, range).entries;
       if (logs.length < limit && first.length === limit && limit < LOKI_SCAN_MAX) {
-        logs = lokiEntries(
-          await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), window),
-          limit,
-        );
+        const more = await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), window);
+        logs = lokiEntries(more, limit, range).entries;
       }
       return { logs, total: logs.length, function_id: fn.id };
     },
   );
 }
 
+const NS_PER_MS = 1_000_000n;
+
+/** a / b rounded down (BigInt division rounds toward zero). */
+const floorDiv = (a: bigint, b: bigint): bigint => (a % b !== 0n && a < 0n !== b < 0n ? a / b - 1n : a / b);
+
+const isoOfMs = (ms: bigint): string => new Date(Number(ms)).toISOString();
+
 /**
- * A Loki time parameter as an ISO instant, read as Loki reads it (pkg/loghttp/params.go): empty is
- * not given; an integer of at most 10 digits is seconds since the epoch and a longer one
- * nanoseconds; a decimal is seconds; else RFC 3339. Invocations are stamped to the millisecond:
- * a start rounds down, an end up.
+ * The invocations (stamped to the millisecond) that can hold a line of `range`, as the store
+ * selects them. A line's timestamp is its call's millisecond plus its index (a call keeps at most
+ * 1,001 lines), lowered below the line before where they meet: a call from before start's
+ * millisecond has only lines before `start`, while calls of the millisecond after end's can have
+ * lines lowered below `end` (two calls that began in the same millisecond). Lowering reaches
+ * further back only past a million lines begun in one millisecond.
  */
-function lokiTime(value: string | undefined, field: string, round: 'floor' | 'ceil'): string | undefined {
-  if (value === undefined || value === '') return undefined;
-  const up = round === 'ceil';
-  let ms: number;
-  if (/^\d{1,10}$/.test(value)) {
-    ms = Number(value) * 1000;
-  } else if (/^\d{11,19}$/.test(value)) {
-    const ns = BigInt(value);
-    ms = Number(ns / 1_000_000n) + (up && ns % 1_000_000n !== 0n ? 1 : 0);
-  } else if (/^\d{0,10}\.\d*$/.test(value) && value !== '.') {
-    const [s = '', frac = ''] = value.split('.');
-    // Digit by digit, not as a float: 1700000000.0015 is not 1700000000.00149999….
-    const sub = frac.slice(0, 3).padEnd(3, '0');
-    ms = Number(s || '0') * 1000 + Number(sub) + (up && /[1-9]/.test(frac.slice(3)) ? 1 : 0);
-  } else if (/^\d{4}-\d{2}-\d{2}T/i.test(value)) {
-    const ns = rfc3339(value);
-    ms = ns === undefined ? NaN : Number(ns / 1_000_000n) + (up && ns % 1_000_000n !== 0n ? 1 : 0);
-  } else {
-    ms = NaN;
+function storeWindow(range: LokiRange): { since?: string; until?: string } {
+  const out: { since?: string; until?: string } = {};
+  if (range.start !== undefined) out.since = isoOfMs(floorDiv(range.start, NS_PER_MS));
+  if (range.end !== undefined) {
+    const until = floorDiv(range.end - 1n, NS_PER_MS) + 2n;
+    if (until <= BigInt(MAX_DATE_MS)) out.until = isoOfMs(until);
   }
-  if (!Number.isFinite(ms) || ms > MAX_DATE_MS)
+  return out;
+}
+
+/**
+ * A Loki time parameter in ns since the epoch, read as Loki reads it (pkg/loghttp/params.go):
+ * empty is not given; an integer of at most 10 digits is seconds since the epoch and a longer one
+ * nanoseconds; a decimal is seconds; else RFC 3339. Digits past the nanosecond round up: a
+ * timestamp is whole nanoseconds, and one at or after 1.5 ns is at or after 2 ns, as one before
+ * 1.5 ns is before 2 ns.
+ */
+function lokiTime(value: string | undefined, field: string): bigint | undefined {
+  if (value === undefined || value === '') return undefined;
+  let ns: bigint | undefined;
+  if (/^\d{1,10}$/.test(value)) {
+    ns = BigInt(value) * 1_000_000_000n;
+  } else if (/^\d{11,19}$/.test(value)) {
+    ns = BigInt(value);
+  } else if (/^\d{0,10}\.\d*$/.test(value) && value !== '.') {
+    // Digit by digit, not as a float: 1700000000.0015 is not 1700000000.00149999….
+    const [s = '', frac = ''] = value.split('.');
+    ns = BigInt(s || '0') * 1_000_000_000n + fraction(frac);
+  } else {
+    ns = rfc3339(value);
+  }
+  if (ns === undefined || floorDiv(ns, NS_PER_MS) > BigInt(MAX_DATE_MS) || ns < MIN_DATE_NS)
     throw invalid(
       field,
       `${field} must be seconds (up to 10 digits, or a decimal) or nanoseconds since the epoch, or an RFC 3339 time`,
     );
-  return new Date(ms).toISOString();
+  return ns;
+}
+
+/** The digits of a decimal fraction of a second, in ns: rounded up past the ninth. */
+function fraction(digits: string): bigint {
+  return BigInt(digits.slice(0, 9).padEnd(9, '0')) + (/[1-9]/.test(digits.slice(9)) ? 1n : 0n);
 }
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
@@ -210,10 +231,9 @@ function rfc3339(value: string): bigint | undefined {
     if (h > 23 || min > 59) return undefined;
     offsetMs = (zone.startsWith('-') ? -1 : 1) * (h * 60 + min) * 60_000;
   }
-  // Digits past the nanosecond round up, as a decimal's do.
-  const ns = BigInt(frac.slice(0, 9).padEnd(9, '0')) + (/[1-9]/.test(frac.slice(9)) ? 1n : 0n);
-  return BigInt(base - offsetMs) * 1_000_000n + ns;
+  return BigInt(base - offsetMs) * NS_PER_MS + fraction(frac);
 }
 
 // The last instant a Date holds in the four-digit years that keys compare as text.
 const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+const MIN_DATE_NS = BigInt(Date.parse('0000-01-01T00:00:00.000Z')) * NS_PER_MS;
