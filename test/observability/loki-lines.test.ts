@@ -227,4 +227,38 @@ describe('loki-logs', () => {
       await p.cleanup();
     }
   });
+
+  test('a request reads at most 4 MiB of stored logs, as a page of /logs: the newest lines in it', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      // 100 calls of one ~60 KB line: ~6 MB stored, ~69 calls within 4 MiB (all 100 within 16).
+      const big = 'x'.repeat(60_000);
+      await p.meta.appendLogs(
+        Array.from({ length: 100 }, (_, i) =>
+          log(f, {
+            timestamp: new Date(Date.UTC(2026, 10, 27, 21, 0, 0, i)).toISOString(),
+            logs: [`${String(i).padStart(3, '0')} ${big}`],
+          }),
+        ),
+      );
+      for (const limit of [100, 5000]) {
+        const res = await p.app.inject({
+          method: 'GET',
+          url: `/api/functions/${id}/loki-logs?limit=${limit}`,
+        });
+        assert.equal(res.statusCode, 200);
+        const got = (res.json().logs as Array<{ line: string }>).map((l) => l.line.slice(0, 3));
+        assert.ok(got.length >= 60 && got.length <= 70, `${got.length} lines`);
+        assert.deepEqual(
+          got,
+          Array.from({ length: got.length }, (_, i) => String(99 - i).padStart(3, '0')),
+        );
+        assert.ok(res.body.length < 4.5 * 1024 * 1024, `${res.body.length} bytes`);
+      }
+    } finally {
+      await p.cleanup();
+    }
+  });
 });
