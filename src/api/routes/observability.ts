@@ -144,14 +144,18 @@ export async function observabilityRoutes(
       if (range.start !== undefined && range.end !== undefined && range.start >= range.end)
         throw invalid('start', 'start must be before end');
       // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
-      // fewer than `limit` lines, read once more, further back (at most LOKI_SCAN_MAX invocations
-      // and LOKI_SCAN_BYTES of them, each a parsed row on the event loop).
+      // fewer than `limit` lines, read on from the last of them, further back (at most
+      // LOKI_SCAN_MAX invocations in all, and LOKI_SCAN_BYTES of them a read, each a parsed row
+      // on the event loop).
       const window = { ...storeWindow(range), maxBytes: LOKI_SCAN_BYTES };
-      const first = await deps.meta.listFunctionLogs(fn.id, limit, window);
-      let logs = lokiEntries(first, limit, range).entries;
-      if (logs.length < limit && first.length === limit && limit < LOKI_SCAN_MAX) {
-        const more = await deps.meta.listFunctionLogs(fn.id, Math.min(limit * 10, LOKI_SCAN_MAX), window);
-        logs = lokiEntries(more, limit, range).entries;
+      let read = await deps.meta.listFunctionLogs(fn.id, limit, window);
+      let logs = lokiEntries(read, limit, range).entries;
+      const last = read.at(-1);
+      if (logs.length < limit && read.length === limit && limit < LOKI_SCAN_MAX && last) {
+        const before = { timestamp: last.timestamp, id: last.id };
+        const more = Math.min(limit * 10, LOKI_SCAN_MAX) - limit;
+        read = read.concat(await deps.meta.listFunctionLogs(fn.id, more, { ...window, before }));
+        logs = lokiEntries(read, limit, range).entries;
       }
       return { logs, total: logs.length, function_id: fn.id };
     },
