@@ -101,7 +101,8 @@ export interface LokiRange {
 
 /**
  * The lines functions printed, in the shape the seed read from Loki, from `logs` as the store
- * lists them (newest first), that fall in `range`: the newest `limit` of them, newest first. Each
+ * lists them (newest first), that fall in `range`: the newest `limit` of them, newest first, or
+ * with `oldest` (Loki's direction=forward) the oldest `limit` of them, oldest first. Each
  * line's timestamp is its invocation's (ms) plus its index in nanoseconds, lowered where needed
  * so that every one is below the one before: two invocations that started in the same millisecond
  * gave equal timestamps (a Loki client folds equal entries into one) out of order.
@@ -115,21 +116,28 @@ export function lokiEntries(
   logs: ExecutionLog[],
   limit: number,
   range: LokiRange = {},
+  oldest = false,
 ): { entries: LokiEntry[]; reachedStart: boolean } {
-  const out: LokiEntry[] = [];
+  let out: LokiEntry[] = [];
   let previous: bigint | undefined;
-  for (const log of logs) {
+  let reachedStart = false;
+  walk: for (const log of logs) {
     const ns = BigInt(Date.parse(log.timestamp)) * 1_000_000n;
     for (let i = log.logs.length - 1; i >= 0; i--) {
       let at = ns + BigInt(i);
       if (previous !== undefined && at >= previous) at = previous - 1n;
       previous = at;
       // Timestamps only go down from here: every line after one below `start` is below it too.
-      if (range.start !== undefined && at < range.start) return { entries: out, reachedStart: true };
+      if (range.start !== undefined && at < range.start) {
+        reachedStart = true;
+        break walk;
+      }
       if (range.end !== undefined && at >= range.end) continue;
       out.push({ timestamp: at.toString(), line: log.logs[i]! });
-      if (out.length >= limit) return { entries: out, reachedStart: false };
+      if (!oldest && out.length >= limit) break walk;
+      // The oldest `limit` are the last ones: those before them go, a batch at a time.
+      if (oldest && out.length >= 2 * limit) out = out.slice(-limit);
     }
   }
-  return { entries: out, reachedStart: false };
+  return { entries: oldest ? out.slice(-limit).reverse() : out, reachedStart };
 }

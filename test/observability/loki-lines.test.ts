@@ -261,4 +261,103 @@ describe('loki-logs', () => {
       await p.cleanup();
     }
   });
+
+  test('direction=forward answers the oldest `limit` lines of the range, oldest first', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      const t = (ms: number) => new Date(Date.UTC(2026, 10, 27, 20, 53, 13, ms)).toISOString();
+      await p.meta.appendLogs([
+        log(f, { timestamp: t(1), logs: ['1 a', '1 b', '1 c'] }),
+        log(f, { timestamp: t(2), logs: [] }),
+        log(f, { id: 'x', timestamp: t(3), logs: ['3x a', '3x b', '3x c'] }),
+        log(f, { id: 'y', timestamp: t(3), logs: ['3y a', '3y b'] }),
+        log(f, { timestamp: t(4), logs: ['4 a'] }),
+        log(f, { timestamp: t(6), logs: ['6 a', '6 b'] }),
+      ]);
+      type Entry = { timestamp: string; line: string };
+      const get = async (q: string): Promise<Entry[]> => {
+        const res = await p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${q}` });
+        assert.equal(res.statusCode, 200, `${q}: ${res.body}`);
+        return res.json().logs;
+      };
+      const lines = async (q: string) => (await get(q)).map((l) => l.line);
+      const all = await get('limit=100');
+      assert.equal(all.length, 11);
+      // The same lines and timestamps as backward, the other way round.
+      assert.deepEqual(await get('limit=100&direction=forward'), [...all].reverse());
+      assert.deepEqual(await lines('limit=2&direction=forward'), ['1 a', '1 b']);
+      assert.deepEqual(await lines('limit=2&direction=FORWARD'), ['1 a', '1 b']);
+      assert.deepEqual(await lines('limit=2&direction=backward'), ['6 b', '6 a']);
+      assert.deepEqual(await lines('limit=2&direction=BACKWARD'), ['6 b', '6 a']);
+      assert.deepEqual(await lines('limit=2&direction='), ['6 b', '6 a']);
+      // Within start and end: the oldest of the range.
+      const ns = (i: number) => all[i]!.timestamp;
+      assert.deepEqual(await lines(`limit=3&direction=forward&start=${ns(6)}&end=${ns(1)}`), [
+        '3x b',
+        '3x c',
+        '3y a',
+      ]);
+      // Paging forward with start just after the newest timestamp answered: every line, once.
+      const seen: Entry[] = [];
+      let start: bigint | undefined;
+      for (let pages = 0; ; pages++) {
+        assert.ok(pages <= all.length, 'no end to the pages');
+        const page = await get(`limit=2&direction=forward${start === undefined ? '' : `&start=${start}`}`);
+        if (page.length === 0) break;
+        seen.push(...page);
+        start = BigInt(page.at(-1)!.timestamp) + 1n;
+      }
+      assert.deepEqual(seen, [...all].reverse());
+      const bad = await p.app.inject({
+        method: 'GET',
+        url: `/api/functions/${id}/loki-logs?direction=sideways`,
+      });
+      assert.equal(bad.statusCode, 400);
+      assert.equal(bad.json().error.code, 'VALIDATION_ERROR');
+      assert.equal(bad.json().error.details.field, 'direction');
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  test('direction=forward over more than one read is a 400, not lines that skip the oldest', async () => {
+    const p = await startTestPlatform();
+    try {
+      const { fn: id } = await newFunction(p, { code: b64('x = 1\n') });
+      const f = (await p.meta.findFunction(id))!;
+      // 100 calls of one ~60 KB line: a read takes ~69 of them.
+      const big = 'x'.repeat(60_000);
+      const ms = (i: number) => Date.UTC(2026, 10, 27, 21, 0, 0, i);
+      await p.meta.appendLogs(
+        Array.from({ length: 100 }, (_, i) =>
+          log(f, {
+            timestamp: new Date(ms(i)).toISOString(),
+            logs: [`${String(i).padStart(3, '0')} ${big}`],
+          }),
+        ),
+      );
+      const get = (q: string) => p.app.inject({ method: 'GET', url: `/api/functions/${id}/loki-logs?${q}` });
+      const res = await get('limit=5&direction=forward');
+      assert.equal(res.statusCode, 400, res.body.slice(0, 200));
+      assert.equal(res.json().error.code, 'VALIDATION_ERROR');
+      // A range that one read holds answers its oldest.
+      const ns = (i: number) => (BigInt(ms(i)) * 1_000_000n).toString();
+      const ok = await get(`limit=5&direction=forward&start=${ns(40)}`);
+      assert.equal(ok.statusCode, 200);
+      assert.deepEqual(
+        ok.json().logs.map((l: { line: string }) => l.line.slice(0, 3)),
+        ['040', '041', '042', '043', '044'],
+      );
+      const early = await get(`limit=5&direction=forward&end=${ns(50)}`);
+      assert.equal(early.statusCode, 200);
+      assert.deepEqual(
+        early.json().logs.map((l: { line: string }) => l.line.slice(0, 3)),
+        ['000', '001', '002', '003', '004'],
+      );
+    } finally {
+      await p.cleanup();
+    }
+  });
 });

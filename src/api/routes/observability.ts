@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { ADMIN, type Scopes } from '../../auth/policy.js';
 import { invalid, notFound } from '../../core/errors.js';
-import { PAGE_MAX_BYTES } from '../../core/page-cursor.js';
+import { PAGE_MAX_BYTES, type PageKey } from '../../core/page-cursor.js';
+import type { ExecutionLog, LogFilter } from '../../core/types.js';
 import type { Clock } from '../../core/ids.js';
 import { ErrorBody } from '../../core/schemas.js';
 import { functionMetrics, lokiEntries, type LokiRange } from '../../observability/function-metrics.js';
@@ -96,13 +97,46 @@ export async function observabilityRoutes(
     },
   );
 
+  // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
+  // fewer than `limit` lines, read on from the last of them, further back (at most LOKI_SCAN_MAX
+  // invocations in all, and LOKI_SCAN_BYTES of them a read, each a parsed row on the event loop).
+  const newestLines = async (fnId: string, limit: number, range: LokiRange, window: LogFilter) => {
+    let read = await deps.meta.listFunctionLogs(fnId, limit, window);
+    let logs = lokiEntries(read, limit, range).entries;
+    const last = read.at(-1);
+    if (logs.length < limit && read.length === limit && limit < LOKI_SCAN_MAX && last) {
+      const more = Math.min(limit * 10, LOKI_SCAN_MAX) - limit;
+      read = read.concat(await deps.meta.listFunctionLogs(fnId, more, { ...window, before: keyOf(last) }));
+      logs = lokiEntries(read, limit, range).entries;
+    }
+    return logs;
+  };
+
+  // The store lists newest first: the oldest lines of a range are those of its calls read from
+  // its end back to its start, within one read's caps. Past them some of the range is left
+  // unread, and its oldest lines are not known: a 400 rather than lines that skip some.
+  const oldestLines = async (fnId: string, limit: number, range: LokiRange, window: LogFilter) => {
+    const read = await deps.meta.listFunctionLogs(fnId, LOKI_SCAN_MAX, window);
+    const { entries, reachedStart } = lokiEntries(read, limit, range, true);
+    const last = read.at(-1);
+    if (!reachedStart && last) {
+      const older = await deps.meta.listFunctionLogs(fnId, 1, { ...window, before: keyOf(last) });
+      if (older.length > 0)
+        throw invalid(
+          'start',
+          `direction=forward reads the range from its end back to its start, at most ${LOKI_SCAN_MAX} calls and ${LOKI_SCAN_BYTES / 1024 / 1024} MiB of their stored logs; this one holds more: give a later start or an earlier end`,
+        );
+    }
+    return entries;
+  };
+
   app.get(
     '/api/functions/:function_id/loki-logs',
     {
       config: { auth: scope.functionParam },
       schema: {
         tags: ['Logs'],
-        summary: 'Lines the function printed, newest first, in Loki’s shape',
+        summary: 'Lines the function printed, newest first (or oldest first), in Loki’s shape',
         params: FnParams,
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 5000, default: 100 })),
@@ -118,6 +152,13 @@ export async function observabilityRoutes(
               maxLength: 64,
               description:
                 'Lines whose timestamp is before this time (Loki’s half-open [start, end)), in the forms `start` takes: paging back with `end` set to the oldest timestamp answered goes on from it',
+            }),
+          ),
+          direction: Type.Optional(
+            Type.String({
+              maxLength: 16,
+              description:
+                '`backward` (the default): the newest `limit` lines of the range, newest first; `forward`: the oldest `limit`, oldest first. Either case, as Loki takes it; empty is not given. Forward reads the range from its end back to its start: one that holds more than a read takes (5,000 calls, 4 MiB of stored logs) is a 400',
             }),
           ),
         }),
@@ -143,23 +184,24 @@ export async function observabilityRoutes(
       const range = { start: lokiTime(req.query.start, 'start'), end: lokiTime(req.query.end, 'end') };
       if (range.start !== undefined && range.end !== undefined && range.start >= range.end)
         throw invalid('start', 'start must be before end');
-      // Invocations that printed nothing hold no lines: when the newest `limit` invocations hold
-      // fewer than `limit` lines, read on from the last of them, further back (at most
-      // LOKI_SCAN_MAX invocations in all, and LOKI_SCAN_BYTES of them a read, each a parsed row
-      // on the event loop).
+      const forward = lokiDirection(req.query.direction);
       const window = { ...storeWindow(range), maxBytes: LOKI_SCAN_BYTES };
-      let read = await deps.meta.listFunctionLogs(fn.id, limit, window);
-      let logs = lokiEntries(read, limit, range).entries;
-      const last = read.at(-1);
-      if (logs.length < limit && read.length === limit && limit < LOKI_SCAN_MAX && last) {
-        const before = { timestamp: last.timestamp, id: last.id };
-        const more = Math.min(limit * 10, LOKI_SCAN_MAX) - limit;
-        read = read.concat(await deps.meta.listFunctionLogs(fn.id, more, { ...window, before }));
-        logs = lokiEntries(read, limit, range).entries;
-      }
+      const logs = forward
+        ? await oldestLines(fn.id, limit, range, window)
+        : await newestLines(fn.id, limit, range, window);
       return { logs, total: logs.length, function_id: fn.id };
     },
   );
+}
+
+const keyOf = (log: ExecutionLog): PageKey => ({ timestamp: log.timestamp, id: log.id });
+
+/** direction, as Loki reads it (either case; empty is not given): whether it is forward. */
+function lokiDirection(value: string | undefined): boolean {
+  const d = value?.toLowerCase();
+  if (d === undefined || d === '' || d === 'backward') return false;
+  if (d === 'forward') return true;
+  throw invalid('direction', 'direction must be forward or backward');
 }
 
 const NS_PER_MS = 1_000_000n;
