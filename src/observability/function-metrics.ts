@@ -93,24 +93,51 @@ export interface LokiEntry {
   line: string;
 }
 
+/** Which line timestamps a query selects, in ns since the epoch: Loki's half-open [start, end). */
+export interface LokiRange {
+  start?: bigint | undefined;
+  end?: bigint | undefined;
+}
+
 /**
- * The lines functions printed, newest first, in the shape the seed read from Loki. Each line's
- * timestamp is its invocation's (ms) plus its index in nanoseconds, lowered where needed so that
- * every one is below the one before: two invocations that started in the same millisecond gave
- * equal timestamps (a Loki client folds equal entries into one) out of order.
+ * The lines functions printed, in the shape the seed read from Loki, from `logs` as the store
+ * lists them (newest first), that fall in `range`: the newest `limit` of them, newest first, or
+ * with `oldest` (Loki's direction=forward) the oldest `limit` of them, oldest first. Each
+ * line's timestamp is its invocation's (ms) plus its index in nanoseconds, lowered where needed
+ * so that every one is below the one before: two invocations that started in the same millisecond
+ * gave equal timestamps (a Loki client folds equal entries into one) out of order.
+ *
+ * The range applies to each line's timestamp as answered, to the nanosecond: a client that pages
+ * back with `end` set to the oldest timestamp it got gets the lines below it, and a line lowered
+ * below `start` is not in the range. `reachedStart` says a line below `start` was met: no older
+ * line of `logs` can be in the range.
  */
-export function lokiEntries(logs: ExecutionLog[], limit: number): LokiEntry[] {
-  const out: LokiEntry[] = [];
+export function lokiEntries(
+  logs: ExecutionLog[],
+  limit: number,
+  range: LokiRange = {},
+  oldest = false,
+): { entries: LokiEntry[]; reachedStart: boolean } {
+  let out: LokiEntry[] = [];
   let previous: bigint | undefined;
-  for (const log of logs) {
+  let reachedStart = false;
+  walk: for (const log of logs) {
     const ns = BigInt(Date.parse(log.timestamp)) * 1_000_000n;
-    for (let i = log.logs.length - 1; i >= 0 && out.length < limit; i--) {
+    for (let i = log.logs.length - 1; i >= 0; i--) {
       let at = ns + BigInt(i);
       if (previous !== undefined && at >= previous) at = previous - 1n;
       previous = at;
+      // Timestamps only go down from here: every line after one below `start` is below it too.
+      if (range.start !== undefined && at < range.start) {
+        reachedStart = true;
+        break walk;
+      }
+      if (range.end !== undefined && at >= range.end) continue;
       out.push({ timestamp: at.toString(), line: log.logs[i]! });
+      if (!oldest && out.length >= limit) break walk;
+      // The oldest `limit` are the last ones: those before them go, a batch at a time.
+      if (oldest && out.length >= 2 * limit) out = out.slice(-limit);
     }
-    if (out.length >= limit) break;
   }
-  return out;
+  return { entries: oldest ? out.slice(-limit).reverse() : out, reachedStart };
 }
