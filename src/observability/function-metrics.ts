@@ -104,7 +104,7 @@ export interface LokiRange {
  * lists them (newest first), that fall in `range`: the newest `limit` of them, newest first, or
  * with `oldest` (Loki's direction=forward) the oldest `limit` of them, oldest first. Each
  * line's timestamp is its invocation's (ms) plus its index in nanoseconds, lowered where needed
- * so that every one is below the one before: two invocations that started in the same millisecond
+ * so that every one is below the one before: two invocations stamped in the same millisecond
  * gave equal timestamps (a Loki client folds equal entries into one) out of order.
  *
  * The range applies to each line's timestamp as answered, to the nanosecond: a client that pages
