@@ -35,6 +35,29 @@ export const HOST_OVERHEAD_BYTES = 320 * MiB;
 export const SANDBOX_OVERHEAD_BYTES = 96 * MiB;
 
 /** The sandbox thread is guest code's neighbour: lines it sends are checked, never trusted as typed. */
+/**
+ * What module code printed at import, for the instance's first call: it was dropped once a load
+ * succeeded, so a function that printed its settings or a warning at import showed nothing. Kept
+ * to IMPORT_LINES lines and IMPORT_BYTES characters (a marker says what was cut), so that a log
+ * stays near its 64-KiB cap of printed lines.
+ */
+function importOutput(v: unknown): string[] {
+  const lines = checkedLines(v);
+  const kept: string[] = [];
+  let chars = 0;
+  for (const line of lines) {
+    if (kept.length >= IMPORT_LINES || chars + line.length > IMPORT_BYTES) break;
+    kept.push(line);
+    chars += line.length;
+  }
+  if (kept.length < lines.length)
+    kept.push(`[eunha] import output truncated: ${lines.length - kept.length} more lines dropped`);
+  return kept;
+}
+
+const IMPORT_LINES = 100;
+const IMPORT_BYTES = 8 * 1024;
+
 function checkedLines(v: unknown): string[] {
   return Array.isArray(v) ? v.slice(0, MAX_LINES + 1).map((l) => String(l).slice(0, MAX_OUTPUT_BYTES)) : [];
 }
@@ -89,6 +112,8 @@ export class Instance {
   private killTimer: NodeJS.Timeout | undefined;
   /** The sandbox said it recycles: it answers "not run" to everything behind, and may be killed any time. */
   private draining = false;
+  /** What module code printed at import: given to the first call this instance answers. */
+  private loadLines: string[] = [];
   private graceMs = 0;
 
   private constructor(
@@ -170,6 +195,7 @@ export class Instance {
       );
     }
     const inst = new Instance(sandbox, version);
+    inst.loadLines = importOutput(f.header.lines);
     // A load that yielded keeps its value, so the replacement of stuck instances must know it.
     if (typeof f.header.nice === 'number' && Number.isInteger(f.header.nice)) inst.nice = f.header.nice;
     return inst;
@@ -251,7 +277,7 @@ export class Instance {
     if (Number.isFinite(ran) && ran >= 0) serviceMs = Math.min(ran, serviceMs);
     const durationMs = now - t0;
     const base = {
-      lines: checkedLines(h.lines),
+      lines: this.withLoadLines(checkedLines(h.lines)),
       linesTruncated: h.linesTruncated === true,
       durationMs,
       cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
@@ -310,6 +336,14 @@ export class Instance {
     };
   }
 
+  /** The first answered call's lines follow what the module printed at import (once). */
+  private withLoadLines(lines: string[]): string[] {
+    if (this.loadLines.length === 0) return lines;
+    const all = [...this.loadLines, ...lines];
+    this.loadLines = [];
+    return all;
+  }
+
   /** The answer for the request that was running when the process died. */
   private died(e: HostDiedError, timeoutMs: number, durationMs: number): Omit<InvokeOutcome, 'serviceMs'> {
     // What it had printed by its deadline, if it got that far (a swallowed interrupt).
@@ -317,7 +351,7 @@ export class Instance {
     const empty = {
       headers: {},
       body: new Uint8Array(0),
-      lines: checkedLines(partial?.lines),
+      lines: this.withLoadLines(checkedLines(partial?.lines)),
       linesTruncated: partial?.linesTruncated === true,
       durationMs,
       // Measured up to the deadline; the grace period before the kill is not in it.

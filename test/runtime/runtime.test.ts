@@ -42,6 +42,30 @@ describe('Spin SDK code runs unchanged', () => {
     assert.ok(r.cpuMs > 0 && r.cpuMs < 1000, `cpuMs ${r.cpuMs}`);
   });
 
+  test("what module code prints at import comes with the instance's first call, once", async () => {
+    const v = version(
+      `print("configured for", "eu-west")
+${handler('print("handling", request.uri)\nreturn Response(200, {}, b"ok")')}`,
+    );
+    await rt.load(v);
+    // It was dropped once the load succeeded: a function's settings or warnings at import showed nowhere.
+    assert.deepEqual((await rt.invoke(v.key, get('/one'))).lines, [
+      'configured for eu-west',
+      'handling /one',
+    ]);
+    assert.deepEqual((await rt.invoke(v.key, get('/two'))).lines, ['handling /two']);
+    // A flood at import is cut to its own cap, with a marker.
+    const loud = version(
+      `for i in range(5000): print("import line", i)\n${handler('return Response(200, {}, b"ok")')}`,
+    );
+    await rt.load(loud);
+    const lines = (await rt.invoke(loud.key, get())).lines;
+    assert.equal(lines.length, 101);
+    assert.match(lines.at(-1)!, /import output truncated/);
+    await rt.unload(v.key);
+    await rt.unload(loud.key);
+  });
+
   test('BaseHandler alias import style, request fields as Spin types them', async () => {
     const v = version(`from spin_sdk.http import IncomingHandler as BaseHandler, Request, Response
 import json
