@@ -15,7 +15,6 @@ import { VersionState, type Lease } from './version-state.js';
 import { Scheduler } from './scheduler.js';
 import { longRequestNice } from './cpu-share.js';
 import { validateVersion } from './validate.js';
-import { Redactor } from '../auth/redact.js';
 import type {
   FunctionVersion,
   InvokeRequest,
@@ -35,7 +34,6 @@ export class Runtime {
   private readonly sched: Scheduler;
   private iso: Isolation | null = null;
   private pool: WarmPool | null = null;
-  private snapshot: Promise<string> | null = null;
   private started = false;
   private invocations = 0;
   /**
@@ -87,18 +85,18 @@ export class Runtime {
     this.iso = iso;
     for (const w of iso.warnings) this.opts.logger({ level: 'warn', msg: w });
     mkdirSync(this.opts.cacheDir, { recursive: true });
-    this.snapshot = this.opts.useSnapshot ? ensureSnapshot(this.opts.cacheDir) : null;
     const { cacheDir } = this.opts;
+    const snapshot = this.opts.useSnapshot ? () => ensureSnapshot(cacheDir) : null;
     this.pool = new WarmPool(
       iso,
-      this.opts.useSnapshot ? () => ensureSnapshot(cacheDir) : null,
+      snapshot,
       this.opts.poolSize,
       this.opts.bootConcurrency,
       this.opts.instancesPerProcess,
       this.opts.bootTimeoutMs,
       this.opts.logger,
     );
-    await this.snapshot;
+    await snapshot?.();
     this.pool.fill();
     const sweep = Math.max(50, Math.min(1000, this.opts.idleTtlMs / 2, this.opts.largeIdleTtlMs / 2));
     this.timers.push(setInterval(() => this.sched.reapIdle(), sweep).unref());
@@ -120,6 +118,8 @@ export class Runtime {
     files: Record<string, Uint8Array>,
     env: Record<string, string> = {},
     timeoutMs = 10_000,
+    /** Values in `env` that its error must not quote (FunctionVersion.secrets). */
+    secrets: readonly string[] = [],
   ): Promise<{ ok: true } | { ok: false; error: string }> {
     const version: FunctionVersion = {
       key: `check@${Date.now()}`,
@@ -128,6 +128,7 @@ export class Runtime {
       engine: 'python',
       files,
       env,
+      secrets,
       memoryMb: 256,
       timeoutMs,
     };
@@ -187,10 +188,10 @@ export class Runtime {
     if (!this.sched.capacity.makeRoom(vs)) {
       // Every instance everywhere is busy: prove the code loads in a throw-away sandbox and let
       // the first invoke start the instance, so the global cap still bounds serving instances.
-      const verdict = await this.check(version.files, version.env);
+      const verdict = await this.check(version.files, version.env, undefined, version.secrets);
       if (!verdict.ok)
         throw new EunhaError('FUNCTION_LOAD_ERROR', 'the function could not be loaded', {
-          traceback: new Redactor(version.secrets ?? []).text(verdict.error),
+          traceback: verdict.error,
         });
       this.sched.versions.set(version.key, vs);
       return;
