@@ -47,6 +47,7 @@ export interface AppDeps {
     Config,
     | 'environment'
     | 'corsOrigins'
+    | 'trustedProxies'
     | 'bodyLimitBytes'
     | 'headersTimeoutMs'
     | 'requestTimeoutMs'
@@ -80,6 +81,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     ...requestIdOptions,
     bodyLimit: deps.config.bodyLimitBytes,
+    // Only the named proxies' X-Forwarded-For sets req.ip (rate-limit buckets, logs, the
+    // function's spin-client-addr): anyone else could claim any address with it.
+    trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
     // Slow clients must not hold sockets forever (slowloris): the header block and the whole request
     // each have a deadline, idle keep-alive sockets close, and a socket silent both ways for longer
     // than the longest function timeout is dropped. Node checks the deadlines every second.

@@ -5,7 +5,7 @@
 import { DEFAULT_KV_MAX_BYTES } from '../core/kv.js';
 import { DEFAULT_LOG_MAX_BYTES } from '../core/log-quota.js';
 import { DEFAULT_STORAGE_LIMITS } from '../core/storage-quota.js';
-import { BlockList } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { Resolver } from 'node:dns';
 import { MAX_OUTBOUND_REQUEST_BYTES, addNetwork, type OutboundOptions } from '../core/outbound-hosts.js';
 
@@ -32,6 +32,12 @@ export interface Config {
   environment: string;
   logLevel: LogLevel;
   corsOrigins: string[];
+  /**
+   * Proxies (addresses or networks) whose X-Forwarded-For is believed (EUNHA_TRUSTED_PROXIES).
+   * Empty: the socket's peer is the client, so behind a proxy every anonymous caller shares the
+   * proxy's rate-limit bucket.
+   */
+  trustedProxies: string[];
   /** Cap on a request body, in bytes (JSON routes). */
   bodyLimitBytes: number;
   /** Seed names: the region and bucket of the S3 blob store; the DynamoDB table of a later adapter. */
@@ -169,6 +175,21 @@ function networks(env: Env, name: string): string[] {
       addNetwork(check, n);
     } catch (e) {
       throw new ConfigError(name, (e as Error).message);
+    }
+  }
+  return list;
+}
+
+/** A JSON list of addresses or networks of reverse proxies, each checked as `networks` does. */
+function proxies(env: Env, name: string): string[] {
+  const list = stringList(env, name, '["10.0.0.7", "10.0.8.0/24"]');
+  const check = new BlockList();
+  for (const n of list) {
+    if (isIP(n) !== 0) continue;
+    try {
+      addNetwork(check, n);
+    } catch {
+      throw new ConfigError(name, `'${n}' is not an address or a network (address/prefix, e.g. 10.0.8.0/24)`);
     }
   }
   return list;
@@ -358,6 +379,7 @@ export function loadConfig(env: Env): Config {
     environment: str(env, 'ENVIRONMENT', 'development'),
     logLevel: logLevel(env),
     corsOrigins: corsOrigins(env),
+    trustedProxies: proxies(env, 'EUNHA_TRUSTED_PROXIES'),
     bodyLimitBytes: int(env, 'EUNHA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     awsRegion: region,
     dynamodbTableName: table,

@@ -12,6 +12,7 @@ describe('config', () => {
     assert.equal(c.dataDir, './.eunha');
     assert.equal(c.publicUrl, 'http://127.0.0.1:8000');
     assert.deepEqual(c.corsOrigins, []);
+    assert.deepEqual(c.trustedProxies, []);
     assert.equal(c.logLevel, 'info');
     assert.equal(c.environment, 'development');
     assert.equal(c.instancesPerProcess, 8);
@@ -39,6 +40,10 @@ describe('config', () => {
       maxResponseBytes: 4 * 1024 * 1024,
       dnsServers: [],
     });
+    assert.deepEqual(loadConfig({ EUNHA_TRUSTED_PROXIES: '["10.0.0.7", " fd00::/8"]' }).trustedProxies, [
+      '10.0.0.7',
+      'fd00::/8',
+    ]);
     assert.deepEqual(
       loadConfig({
         EUNHA_OUTBOUND_HTTP: 'false',
@@ -144,6 +149,9 @@ describe('config', () => {
       [{ EUNHA_OUTBOUND_ALLOWED_NETWORKS: '["example.com/8"]' }, 'EUNHA_OUTBOUND_ALLOWED_NETWORKS'],
       [{ EUNHA_OUTBOUND_MAX_RESPONSE_BYTES: '99999999' }, 'EUNHA_OUTBOUND_MAX_RESPONSE_BYTES'],
       [{ EUNHA_OUTBOUND_DNS_SERVERS: '["dns.example"]' }, 'EUNHA_OUTBOUND_DNS_SERVERS'],
+      [{ EUNHA_TRUSTED_PROXIES: '10.0.0.7' }, 'EUNHA_TRUSTED_PROXIES'],
+      [{ EUNHA_TRUSTED_PROXIES: '["proxy.internal"]' }, 'EUNHA_TRUSTED_PROXIES'],
+      [{ EUNHA_TRUSTED_PROXIES: '["10.0.0.0/40"]' }, 'EUNHA_TRUSTED_PROXIES'],
       [{ EUNHA_BLOB_STORE: 'ftp' }, 'EUNHA_BLOB_STORE'],
       [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_ENDPOINT: 'minio:9000' }, 'EUNHA_S3_ENDPOINT'],
       [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_ENDPOINT: 'http://k:s@minio:9000' }, 'EUNHA_S3_ENDPOINT'],

@@ -98,6 +98,35 @@ describe('rate limits', () => {
       assert.equal((await p.app.inject({ method: 'GET', url: '/ready' })).statusCode, 200);
     });
   });
+
+  test('anonymous buckets are per client behind a trusted proxy, and per socket peer otherwise', async () => {
+    const anonymous = async (p: TestPlatform, client: string): Promise<number> =>
+      (
+        await p.app.inject({
+          method: 'GET',
+          url: '/openapi.json',
+          remoteAddress: '10.0.0.7',
+          headers: { 'x-forwarded-for': client },
+        })
+      ).statusCode;
+    const env = { EUNHA_ADMIN_KEY: ADMIN_KEY, EUNHA_RATE_LIMIT_PER_MINUTE: '2' };
+    const behind = await startTestPlatform({ ...env, EUNHA_TRUSTED_PROXIES: '["10.0.0.0/24"]' });
+    const direct = await startTestPlatform(env);
+    try {
+      for (const p of [behind, direct]) {
+        assert.equal(await anonymous(p, '203.0.113.1'), 200);
+        assert.equal(await anonymous(p, '203.0.113.1'), 200);
+        assert.equal(await anonymous(p, '203.0.113.1'), 429);
+      }
+      // Through the trusted proxy another client has its own bucket; without it, the header is a
+      // claim anyone can make, so the proxy's address is the bucket.
+      assert.equal(await anonymous(behind, '203.0.113.2'), 200);
+      assert.equal(await anonymous(direct, '203.0.113.2'), 429);
+    } finally {
+      await behind.cleanup();
+      await direct.cleanup();
+    }
+  });
 });
 
 describe('API keys per workspace', () => {
