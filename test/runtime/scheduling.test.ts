@@ -426,6 +426,30 @@ describe('CPU shares at load', () => {
 });
 
 describe('CPU shares after a burst', () => {
+  test("an instance's first request warms the interpreter under a higher line (15 ms); the next ones yield past 5 ms", async () => {
+    // Spins on the wall clock for the milliseconds the query names: the CPU it uses is at most that.
+    const spin = version(
+      handler(
+        'ms = int(request.uri.split("ms=")[1])\nt = time.perf_counter()\nwhile time.perf_counter() - t < ms / 1000:\n    pass\nreturn Response(200, {}, b"spun")',
+        'import time',
+      ),
+      { workspaceId: 'ws-first' },
+    );
+    await rt.load(spin);
+    try {
+      const nices = (): number[] =>
+        [...new Set(rt.stats().versions[spin.key]!.pids)]
+          .flatMap(threadNices)
+          .filter((n) => n !== 0 && n !== BOOT_NICE);
+      assert.equal((await rt.invoke(spin.key, get('/?ms=10'))).status, 200);
+      assert.deepEqual(nices(), [], 'a first request of at most 10 ms of CPU leaves its sandbox at 0');
+      assert.equal((await rt.invoke(spin.key, get('/?ms=60'))).status, 200);
+      assert.deepEqual(nices(), [5], 'a later one past 5 ms yields');
+    } finally {
+      await rt.unload(spin.key);
+    }
+  });
+
   test('an instance left at a higher nice value than its shrunk workspace now gets is replaced', async () => {
     // The TTL leaves room for a loaded machine: an instance that finished its part of a burst first
     // sat idle while the other two, at nice 11, took more than 1.5 s of CI time, and was reaped.

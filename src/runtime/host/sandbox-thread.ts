@@ -27,7 +27,13 @@ import { GUEST_FILES, PREIMPORT } from '../python/guest.js';
 import { lockPyodideApi, refuseListening, writeTree, type FSLike } from './pyodide-setup.js';
 import { withSparseRestore } from './sparse-restore.js';
 import { threadCpuClock } from './thread-cpu.js';
-import { niceNow, startLoad, startRequest, yieldIfLong } from './thread-nice.js';
+import {
+  FIRST_REQUEST_YIELD_AFTER_MS,
+  niceNow,
+  startLoad,
+  startRequest,
+  yieldIfLong,
+} from './thread-nice.js';
 import { installZoneinfo, type Zoneinfo } from './zoneinfo.js';
 
 /** What the host's main thread hands a sandbox it starts (see host.ts). */
@@ -330,6 +336,8 @@ function serve({ entry, device, FS, heap }: Booted): void {
    * run" (the parent runs them elsewhere) rather than run in an interpreter that is suspect.
    */
   let draining = false;
+  /** Requests this sandbox has taken: the first one's yield line is higher (thread-nice.ts). */
+  let answered = 0;
   for (;;) {
     const raw = nextFrame();
     if (raw === null) return;
@@ -382,7 +390,12 @@ function serve({ entry, device, FS, heap }: Booted): void {
       channel.write({ t: 'result', notRun: true });
       continue;
     }
-    yieldCheckAt = startRequest(header.nice, Date.now());
+    yieldCheckAt = startRequest(
+      header.nice,
+      Date.now(),
+      answered === 0 ? FIRST_REQUEST_YIELD_AFTER_MS : undefined,
+    );
+    answered++;
     device.offer(raw);
     overReported = false;
     timedOut = false;

@@ -19,6 +19,13 @@ export const YIELD_AFTER_MS = 5;
  * every sandbox; this is still a fraction of the boot (0.1–0.3 s at nice 0) every load follows.
  */
 export const LOAD_YIELD_AFTER_MS = 50;
+/**
+ * The same line for an instance's first request: it warms the interpreter's paths for the
+ * handler (2–4× a later short request's CPU, ~2 ms here), so on a contended machine a short
+ * function's first request crossed 5 ms and its sandbox ran every later request niced, for life.
+ * Still far below a long request (tens of ms).
+ */
+export const FIRST_REQUEST_YIELD_AFTER_MS = 15;
 
 let applied = 0;
 let level = 0;
