@@ -245,6 +245,9 @@ return Response(200, {}, b"fine")`,
           'http.client': `import http.client\nc = http.client.HTTPConnection('127.0.0.1', ${serverPort}, timeout=1)\nc.request('GET', '/')\nreturn c.getresponse().read()`,
           'spin_sdk.http.send': `from spin_sdk.http import send, Request\nreturn send(Request('GET', 'http://127.0.0.1:${serverPort}/', {}, None))`,
         }),
+        // Each probe is refused at once; the deadline only leaves room for a loaded machine (four
+        // imports and refusals took past the default 2 s in CI).
+        { timeoutMs: 10_000 },
       ),
     );
     assertAllBlocked(out);
