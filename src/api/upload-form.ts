@@ -40,7 +40,8 @@ async function readFormInTime(
   maxBytes: number,
   readMs: number,
 ): Promise<UploadForm> {
-  if (req.raw.destroyed) throw callerGone();
+  // Destroyed also after a body read to its end (a JSON body Fastify parsed): that caller waits.
+  if (req.raw.destroyed && !req.raw.complete) throw callerGone();
   let timer: NodeJS.Timeout | undefined;
   let gone = (): void => {};
   const stopped = new Promise<never>((_, reject) => {

@@ -520,6 +520,17 @@ describe('build API', () => {
         type,
       );
     }
+    // Over a socket too: a JSON body was read to its end before the form's turn, and Node had
+    // marked the request destroyed, which read as a caller gone (499 CLIENT_CLOSED).
+    for (const url of ['/api/v1/build', '/api/v1/build-and-push']) {
+      const res = await fetch(`http://127.0.0.1:${await portOf()}${url}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.equal(res.status, 415, url);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /send multipart/);
+    }
     // The JSON routes still ask for JSON.
     const push = await h.app.inject({
       method: 'POST',
