@@ -341,8 +341,12 @@ export async function ingressRoutes(
           delete headers.authorization;
         }
         requireEnabled(fn);
-        const allowed = fn.httpMethods;
-        if (!allowed.includes(req.method) && !(req.method === 'HEAD' && allowed.includes('GET'))) {
+        // HEAD is GET without the body (HTTP's own rule): a function that takes GET takes it too.
+        const allowed =
+          fn.httpMethods.includes('GET') && !fn.httpMethods.includes('HEAD')
+            ? [...fn.httpMethods, 'HEAD']
+            : fn.httpMethods;
+        if (!allowed.includes(req.method)) {
           throw new EunhaError(
             'METHOD_NOT_ALLOWED',
             `function '${fnId}' does not accept ${req.method}; it accepts ${allowed.join(', ')}`,

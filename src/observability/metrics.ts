@@ -49,7 +49,7 @@ export class Metrics {
     unread?: () => { heldBytes: number; cut: number };
   }) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'eunha_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'eunha_' });
     this.invocations = new Counter({
       name: 'gateway_function_invocation_total',
       help: 'Calls to functions by function and the HTTP status code the caller got (calls refused before running included)',

@@ -32,6 +32,9 @@ describe('Metrics', () => {
     assert.equal(await scrape('eunha_pipelined_requests_total'), 0);
     assert.equal(await scrape('eunha_sandbox_processes'), 1);
     assert.equal(await scrape('eunha_instance_memory_reserved_bytes'), 448 * 1024 * 1024);
+    // The process's defaults, prefixed once (they were eunha_process_process_…).
+    assert.ok((await scrape('eunha_process_cpu_seconds_total')) >= 0);
+    assert.ok((await scrape('eunha_nodejs_heap_size_used_bytes')) > 0);
     now = {
       instances: 4,
       reservedMemoryBytes: 896 * 1024 * 1024,

@@ -64,7 +64,12 @@ describe('function URLs', () => {
       assert.equal((await exotic()).statusCode, 401);
       const refused = await exotic(bearer(w.a.key));
       assert.equal(refused.statusCode, 405, refused.body);
-      assert.equal(refused.headers.allow, 'GET');
+      assert.equal(refused.headers.allow, 'GET, HEAD', 'HEAD is taken wherever GET is');
+      assert.deepEqual(refused.json().error.details.allowed, ['GET', 'HEAD']);
+      assert.equal(
+        (await w.p.app.inject({ method: 'HEAD', url: `/fn/${fn}/x`, headers: bearer(w.a.key) })).statusCode,
+        200,
+      );
       const nobody = await w.p.app.inject({ method: 'TRACE' as 'GET', url: '/fn/fn-zzzzzzzz' });
       assert.equal(nobody.statusCode, 404, nobody.body);
     },
