@@ -21,6 +21,7 @@ import { DeploymentRestorer, type RestoreSummary } from './deploy/restore.js';
 import { Invoker } from './gateway/invoker.js';
 import { ExecutionLogService } from './observability/execution-logs.js';
 import { LiveTails } from './observability/live-tail.js';
+import { TailIdKey } from './observability/tail-ids.js';
 import { ExecutionLogWriter } from './observability/log-writer.js';
 import { LogRetention } from './observability/log-retention.js';
 import { TaskRetention } from './build/task-retention.js';
@@ -267,7 +268,7 @@ async function compose(
     logBodyCap: config.logBodyCap,
     currentRoute: (id) => target.route(id),
   });
-  const tails = new LiveTails(writer);
+  const tails = new LiveTails(writer, new TailIdKey(secretsKey.key));
   const retention = new LogRetention(meta, clock, {
     retentionMs: config.logRetentionDays * DAY_MS,
     onError: (err) => logger?.error({ err }, 'execution-log retention sweep failed; the next one retries'),

@@ -31,10 +31,11 @@ export class ExecutionLogService {
   }
 
   /**
-   * A live tail's backlog: the newest `limit` logs, or with `afterSeq` (a client's Last-Event-ID)
-   * the newest `limit` of those stored after it. An id past the store's last sequence number was
-   * not given by this store (a restored backup, another server behind the same address): the
-   * tail starts afresh instead of waiting for numbers it may already have passed.
+   * A live tail's backlog: the newest `limit` logs, or with `afterSeq` (the number behind a
+   * client's Last-Event-ID, tail-ids.ts) the newest `limit` of those stored after it. An id past
+   * the store's last sequence number was not given by this store (a restored backup, another
+   * server with the same secrets key behind the same address): the tail starts afresh instead of
+   * waiting for numbers it may already have passed.
    */
   async tail(
     workspaceId: string,

@@ -1,7 +1,9 @@
 // Live tail of a function's execution logs as Server-Sent Events: the recent backlog first, then
 // every new entry once the writer has stored it, until the client leaves, the server stops or the
 // function is found deleted (an `event: deleted`, then the end). Each entry's SSE id is its store
-// sequence number, so a client that reconnects with Last-Event-ID gets exactly what it missed. A
+// sequence number encrypted for its function (tail-ids.ts: the bare number, shared by every
+// workspace, told one tenant how much the others log), so a client that reconnects with
+// Last-Event-ID gets exactly what it missed, and learns nothing else. A
 // comment line every few seconds keeps proxies from closing an idle stream; each of those beats
 // also asks whether the function is still there, since deletes are not announced to this module.
 // Tails are capped per workspace, and a client that stops reading is cut off instead of being
@@ -12,6 +14,7 @@ import { EunhaError } from '../core/errors.js';
 import { KeyedCount } from '../core/keyed-count.js';
 import type { LogTailPage, SequencedLog } from '../core/types.js';
 import type { ExecutionLogWriter } from './log-writer.js';
+import type { TailIdKey, TailIds } from './tail-ids.js';
 
 /** The head of every live tail; a HEAD request gets the same without a stream. */
 export const SSE_HEADERS = {
@@ -44,6 +47,8 @@ export class Listening {
   constructor(
     writer: ExecutionLogWriter,
     readonly functionId: string,
+    /** This function's event ids: what the stream sends, and how the route reads Last-Event-ID. */
+    readonly ids: TailIds,
     release: () => void = () => undefined,
   ) {
     const unsubscribe = writer.subscribe(functionId, (entry) =>
@@ -83,6 +88,7 @@ export class LiveTails {
 
   constructor(
     private readonly writer: ExecutionLogWriter,
+    private readonly ids: TailIdKey,
     private readonly heartbeatMs = 15_000,
     private readonly authCheckMs = 1_000,
     private readonly limits: TailLimits = DEFAULT_TAIL_LIMITS,
@@ -102,7 +108,12 @@ export class LiveTails {
         { 'retry-after': '15' },
       );
     }
-    return new Listening(this.writer, functionId, this.perWorkspace.take(workspaceId));
+    return new Listening(
+      this.writer,
+      functionId,
+      this.ids.forFunction(workspaceId, functionId),
+      this.perWorkspace.take(workspaceId),
+    );
   }
 
   /**
@@ -117,7 +128,7 @@ export class LiveTails {
     resumed: boolean,
     opts: TailOptions = {},
   ): Promise<void> {
-    const functionId = listening.functionId;
+    const { functionId, ids } = listening;
     res.writeHead(200, {
       ...opts.headers,
       ...SSE_HEADERS,
@@ -142,7 +153,7 @@ export class LiveTails {
       // Heard while the page was read, and in it too: sequence numbers only grow.
       if (res.destroyed || seq <= last) return;
       last = seq;
-      res.write(`id: ${seq}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
+      res.write(`id: ${ids.id(seq)}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
       if (res.writableLength > backlogLeft + this.limits.maxUnreadBytes) res.destroy();
     };
     // Everything stored before the page was read is in it; everything after was heard.

@@ -4,12 +4,14 @@
 // opened was in neither its page nor what it heard (a reviewer saw it in 5 of 6 tries).
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import type { ExecutionLog, LogTailPage, SequencedLog } from '../../src/core/types.js';
 import { LiveTails } from '../../src/observability/live-tail.js';
 import { ExecutionLogWriter } from '../../src/observability/log-writer.js';
+import { TailIdKey } from '../../src/observability/tail-ids.js';
 
 const entry = (id: string, second: number): ExecutionLog => ({
   id,
@@ -47,9 +49,14 @@ class GatedStore {
   }
 }
 
-/** `seq:logId` of each log event in an SSE text. */
+const key = new TailIdKey(randomBytes(32));
+const ids = key.forFunction('ws-gap', 'fn-gap');
+
+/** `seq:logId` of each log event in an SSE text (the sequence number read back from its id). */
 const logEvents = (text: string): string[] =>
-  [...text.matchAll(/^id: (\S+)\nevent: log\ndata: (.*)$/gm)].map((m) => `${m[1]}:${JSON.parse(m[2]!).id}`);
+  [...text.matchAll(/^id: (\S+)\nevent: log\ndata: (.*)$/gm)].map(
+    (m) => `${ids.seqOf(m[1]!)}:${JSON.parse(m[2]!).id}`,
+  );
 
 /** Serves one tail per request, its page read by `page` after listening began; collects ids. */
 async function tailIds(
@@ -94,7 +101,7 @@ describe('live tail and the writer', () => {
     let release!: () => void;
     store.gate = new Promise<void>((r) => (release = r));
     const writer = new ExecutionLogWriter(store, { flushIntervalMs: 1 });
-    const tails = new LiveTails(writer);
+    const tails = new LiveTails(writer, key);
     try {
       writer.append(entry('log-a', 1));
       await new Promise((r) => setTimeout(r, 20)); // the batch with log-a is now being written
@@ -127,7 +134,7 @@ describe('live tail and the writer', () => {
   test('a log stored after listening began and before the page was read is in both, sent once', async () => {
     const store = new GatedStore();
     const writer = new ExecutionLogWriter(store, { flushIntervalMs: 1 });
-    const tails = new LiveTails(writer);
+    const tails = new LiveTails(writer, key);
     try {
       writer.append(entry('log-old', 1));
       await writer.flush();

@@ -3,6 +3,7 @@
 // dozen such tails on a chatty function ran the server out of heap within a minute).
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createServer, get, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
@@ -10,6 +11,7 @@ import { EunhaError } from '../../src/core/errors.js';
 import type { ExecutionLog } from '../../src/core/types.js';
 import { LiveTails } from '../../src/observability/live-tail.js';
 import { ExecutionLogWriter } from '../../src/observability/log-writer.js';
+import { TailIdKey } from '../../src/observability/tail-ids.js';
 
 const chatty = (i: number): ExecutionLog => ({
   id: `log-${i}`,
@@ -35,7 +37,10 @@ describe('live tail limits', () => {
     { appendLogs: async (logs) => logs.map((log) => ({ seq: ++seq, log })) },
     { flushIntervalMs: 1 },
   );
-  const tails = new LiveTails(writer, 15_000, 1_000, { perWorkspace: 3, maxUnreadBytes: 256 * 1024 });
+  const tails = new LiveTails(writer, new TailIdKey(randomBytes(32)), 15_000, 1_000, {
+    perWorkspace: 3,
+    maxUnreadBytes: 256 * 1024,
+  });
   const servers: Server[] = [];
   after(async () => {
     tails.closeAll();

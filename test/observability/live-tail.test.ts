@@ -1,11 +1,16 @@
 // The live tail against a real listening server: headers arrive at once even with no logs, the
-// stream ends with `event: deleted` when its function or workspace goes, and HEAD does not stream.
+// stream ends with `event: deleted` when its function or workspace goes, HEAD does not stream, and
+// event ids resume exactly while saying nothing of other tenants' logs (nor working elsewhere).
 // No assertion depends on how fast the machine is: each waits for an event, under a test timeout.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request, type IncomingMessage } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FunctionRecord } from '../../src/core/types.js';
+import { TailIdKey } from '../../src/observability/tail-ids.js';
 import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 import { log } from '../store/fixtures.js';
 
@@ -55,10 +60,10 @@ describe('live tail', () => {
   });
   after(async () => p.cleanup());
 
-  const newWorkspace = async (name: string): Promise<string> =>
-    (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name } })).json().id;
-  const newFunction = async (ws: string, name: string): Promise<string> => {
-    const res = await p.app.inject({
+  const newWorkspace = async (name: string, on: TestPlatform = p): Promise<string> =>
+    (await on.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name } })).json().id;
+  const newFunction = async (ws: string, name: string, on: TestPlatform = p): Promise<string> => {
+    const res = await on.app.inject({
       method: 'POST',
       url: `/api/workspaces/${ws}/functions`,
       payload: { name, code: b64('x = 1\n') },
@@ -66,8 +71,8 @@ describe('live tail', () => {
     assert.equal(res.statusCode, 201, res.body);
     return res.json().id as string;
   };
-  const tailUrl = (ws: string, fn: string) =>
-    new URL(`${address}/api/workspaces/${ws}/functions/${fn}/logs?follow=true`);
+  const tailUrl = (ws: string, fn: string, base = address) =>
+    new URL(`${base}/api/workspaces/${ws}/functions/${fn}/logs?follow=true`);
 
   // Before the fix nothing was written until the first keep-alive (15 s): the timeout stays below
   // that, and the first bytes must be the opening comment, not a keep-alive.
@@ -152,13 +157,31 @@ describe('live tail', () => {
     };
     const at = (s: number) => new Date(Date.parse('2026-11-26T12:00:00.000Z') + s * 1000).toISOString();
     /** Appends logs in this order (not their timestamps' order) and waits until they are stored. */
-    const write = async (f: FunctionRecord, logs: Array<[string, number]>): Promise<void> => {
-      for (const [id, s] of logs) p.writer.append(log(f, { id, timestamp: at(s) }));
-      await p.writer.flush();
+    const write = async (f: FunctionRecord, logs: Array<[string, number]>, on = p): Promise<void> => {
+      for (const [id, s] of logs) on.writer.append(log(f, { id, timestamp: at(s) }));
+      await on.writer.flush();
+    };
+    /** An id as the server spells it: 16 bytes, base64url, nothing else. */
+    const OPAQUE = /^[A-Za-z0-9_-]{22}$/;
+    /** The platform's key for event ids; without EUNHA_SECRETS_KEY it comes from the data dir. */
+    const keyOf = (on: TestPlatform) =>
+      new TailIdKey(Buffer.from(readFileSync(join(on.dataDir, 'secrets.key'), 'utf8').trim(), 'base64'));
+    /** The log ids of a tail opened with `lastEventId`, once it has sent `n`; and whether a gap came. */
+    const resumedWith = async (url: URL, lastEventId: string, n: number) => {
+      const tail = await openTail(url, { 'last-event-id': lastEventId });
+      try {
+        await until(tail, n);
+        return {
+          logs: entries(tail.blocks).map(([, id]) => id),
+          gap: tail.blocks.some((b) => b.startsWith('event: gap')),
+        };
+      } finally {
+        tail.close();
+      }
     };
 
     test(
-      'ids are sequence numbers in write order, and a reconnect gets exactly what it missed, a slow call too',
+      'ids are opaque, stand for the write order, and a reconnect gets exactly what it missed, a slow call too',
       { timeout: 20_000 },
       async () => {
         const ws = await newWorkspace('tail-resume');
@@ -181,7 +204,13 @@ describe('live tail', () => {
           seen.map(([, id]) => id),
           ['b', 'a', 'c', 'd'],
         );
-        const seqs = seen.map(([seq]) => Number(seq));
+        assert.ok(
+          seen.every(([id]) => OPAQUE.test(id)),
+          String(seen),
+        );
+        // Behind them, the store's numbers in write order (read back with the server's key).
+        const ids = keyOf(p).forFunction(ws, fn);
+        const seqs = seen.map(([id]) => ids.seqOf(id)!);
         assert.ok(
           seqs.every((n, i) => Number.isInteger(n) && n > 0 && (i === 0 || n > seqs[i - 1]!)),
           String(seqs),
@@ -191,7 +220,7 @@ describe('live tail', () => {
           ['slow', 0],
           ['e', 5],
         ]);
-        const again = await openTail(tailUrl(ws, fn), { 'last-event-id': String(seqs.at(-1)) });
+        const again = await openTail(tailUrl(ws, fn), { 'last-event-id': seen.at(-1)![0] });
         try {
           await until(again, 2);
           await write(f, [['f', 6]]);
@@ -201,10 +230,10 @@ describe('live tail', () => {
             resumed.map(([, id]) => id),
             ['slow', 'e', 'f'],
           );
-          assert.ok(Number(resumed[0]![0]) > seqs.at(-1)!);
+          assert.ok(ids.seqOf(resumed[0]![0])! > seqs.at(-1)!);
           assert.ok(!again.blocks.some((b) => b.startsWith('event: gap')));
           // A resume from the middle: only what came after that entry.
-          const middle = await openTail(tailUrl(ws, fn), { 'last-event-id': String(seqs[1]) });
+          const middle = await openTail(tailUrl(ws, fn), { 'last-event-id': seen[1]![0] });
           try {
             await until(middle, 5);
             assert.deepEqual(
@@ -269,7 +298,7 @@ describe('live tail', () => {
     );
 
     test(
-      'a Last-Event-ID that is no sequence number of this store starts the tail afresh',
+      'a Last-Event-ID that is no id this tail sent starts the tail afresh',
       { timeout: 20_000 },
       async () => {
         const ws = await newWorkspace('tail-fresh');
@@ -279,8 +308,22 @@ describe('live tail', () => {
           ['p', 1],
           ['q', 2],
         ]);
-        // A log id (what tails sent before ids were numbers), junk, and a number past the store's last.
-        for (const id of ['log-1', '12abc', '', '999999999999999']) {
+        const ids = keyOf(p).forFunction(ws, fn);
+        const stored = await p.meta.tailFunctionLogs(fn, 0, 10);
+        const seqOfP = stored.logs.find((e) => e.log.id === 'p')!.seq;
+        for (const id of [
+          // A log id (what tails sent before ids were numbers), junk, and bare sequence numbers
+          // (what they sent before ids were opaque): p's own resumed after p.
+          'log-1',
+          '12abc',
+          '',
+          String(seqOfP),
+          '999999999999999',
+          // Under this server's key but past the store's last number (a restored backup).
+          ids.id(999_999_999_999),
+          // One made under another key.
+          new TailIdKey(Buffer.alloc(32, 1)).forFunction(ws, fn).id(1),
+        ]) {
           const tail = await openTail(tailUrl(ws, fn), { 'last-event-id': id });
           try {
             await until(tail, 2);
@@ -294,6 +337,109 @@ describe('live tail', () => {
             tail.close();
           }
         }
+      },
+    );
+
+    test(
+      "ids say nothing of other workspaces' logs, and resume after a restart on the same data dir",
+      { timeout: 60_000 },
+      async () => {
+        // A platform of its own, to restart; its secrets key is generated into the data dir.
+        const dir = mkdtempSync(join(tmpdir(), 'eunha-tail-restart-'));
+        let q: TestPlatform | undefined = await startTestPlatform({}, dir);
+        try {
+          let base = await q.app.listen({ host: '127.0.0.1', port: 0 });
+          const ws = await newWorkspace('tail-mine', q);
+          const fn = await newFunction(ws, 'watched', q);
+          const other = await newWorkspace('tail-theirs', q);
+          const theirs = { id: await newFunction(other, 'busy', q), workspaceId: other } as FunctionRecord;
+          const f = { id: fn, workspaceId: ws } as FunctionRecord;
+          // Another tenant writes 40 logs between two of this function's: bare sequence numbers
+          // would differ by 41, and said so.
+          await write(f, [['a1', 1]], q);
+          await write(
+            theirs,
+            Array.from({ length: 40 }, (_, i) => [`t${i}`, i] as [string, number]),
+            q,
+          );
+          await write(f, [['a2', 2]], q);
+          const first = await openTail(tailUrl(ws, fn, base));
+          await until(first, 2);
+          first.close();
+          const seen = entries(first.blocks);
+          assert.deepEqual(
+            seen.map(([, id]) => id),
+            ['a1', 'a2'],
+          );
+          for (const [id] of seen) {
+            assert.match(id, OPAQUE);
+            assert.ok(Number.isNaN(Number(id)), id);
+          }
+          assert.notEqual(seen[0]![0], seen[1]![0]);
+
+          await write(f, [['a3', 3]], q);
+          await q.cleanup(); // keeps the data dir: it was given
+          q = undefined;
+          q = await startTestPlatform({}, dir);
+          base = await q.app.listen({ host: '127.0.0.1', port: 0 });
+          await write(f, [['a4', 4]], q);
+          // The id a2 had before the restart still resumes right after it.
+          assert.deepEqual(await resumedWith(tailUrl(ws, fn, base), seen[1]![0], 2), {
+            logs: ['a3', 'a4'],
+            gap: false,
+          });
+        } finally {
+          await q?.cleanup();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
+
+    test(
+      "an id from another function's tail, or an altered one, starts the tail afresh",
+      { timeout: 20_000 },
+      async () => {
+        const ws = await newWorkspace('tail-target');
+        const fn = await newFunction(ws, 'target');
+        const otherWs = await newWorkspace('tail-foreign');
+        const otherFn = await newFunction(otherWs, 'foreign');
+        const sameWsFn = await newFunction(ws, 'neighbour');
+        const f = { id: fn, workspaceId: ws } as FunctionRecord;
+        // The others' logs are stored between this function's two: an id of theirs that resumed
+        // here would skip y1.
+        await write(f, [['y1', 1]]);
+        await write({ id: otherFn, workspaceId: otherWs } as FunctionRecord, [['x1', 2]]);
+        await write({ id: sameWsFn, workspaceId: ws } as FunctionRecord, [['z1', 3]]);
+        await write(f, [['y2', 4]]);
+        const idOf = async (w: string, fnId: string, logId: string): Promise<string> => {
+          const tail = await openTail(tailUrl(w, fnId));
+          try {
+            await until(tail, 1);
+            return entries(tail.blocks).find(([, id]) => id === logId)![0];
+          } finally {
+            tail.close();
+          }
+        };
+        const afresh = { logs: ['y1', 'y2'], gap: false };
+        for (const foreign of [await idOf(otherWs, otherFn, 'x1'), await idOf(ws, sameWsFn, 'z1')])
+          assert.deepEqual(await resumedWith(tailUrl(ws, fn), foreign, 2), afresh, foreign);
+
+        const own = await idOf(ws, fn, 'y1');
+        // It does resume, unaltered.
+        assert.deepEqual(await resumedWith(tailUrl(ws, fn), own, 1), { logs: ['y2'], gap: false });
+        const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+        const swap = (c: string) => (c === 'A' ? 'B' : 'A');
+        const altered = [
+          swap(own[0]!) + own.slice(1),
+          own.slice(0, 10) + swap(own[10]!) + own.slice(11),
+          // The last character's spare bits: the same bytes, another spelling.
+          own.slice(0, -1) + B64URL[B64URL.indexOf(own[21]!) ^ 1],
+          own.slice(0, -1),
+          `${own}==`,
+          `${own}A`,
+        ];
+        for (const id of altered)
+          assert.deepEqual(await resumedWith(tailUrl(ws, fn), id, 2), afresh, `${own} altered to ${id}`);
       },
     );
   });

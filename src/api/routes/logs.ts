@@ -37,7 +37,7 @@ export async function logRoutes(
         tags,
         summary: 'Execution logs of a function, newest first',
         description:
-          "A page: `since`/`until` bound the invocations' time, `status=error` keeps only failures (`success` the others), and `before` (the previous page's `next`) goes on where that page ended; `next` is null on the last page; `total` counts all the function's stored logs, whatever the selection. With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` once it is stored, until the client leaves. Each event's `id` is the entry's write sequence number: a client that reconnects with `Last-Event-ID` (EventSource does so by itself) gets exactly the entries stored after it, at most `limit` of them; when more were missed an `event: gap` comes first. A `Last-Event-ID` that is not such a number starts the tail afresh. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.",
+          "A page: `since`/`until` bound the invocations' time, `status=error` keeps only failures (`success` the others), and `before` (the previous page's `next`) goes on where that page ended; `next` is null on the last page; `total` counts all the function's stored logs, whatever the selection. With `follow=true` the answer is a live tail (text/event-stream): the newest `limit` entries oldest first, then each new one as an `event: log` once it is stored, until the client leaves. Each event's `id` is an opaque token for the entry's place in the order logs are stored, valid for this function only (it reveals nothing about other functions' logs): a client that reconnects with `Last-Event-ID` (EventSource does so by itself) gets exactly the entries stored after it, at most `limit` of them, also after a server restart; when more were missed an `event: gap` comes first. A `Last-Event-ID` that is not such a token of this function's tail (another function's, altered, or a number as tails sent before) starts the tail afresh. When the function or its workspace is deleted the tail sends an `event: deleted` and ends (noticed at the next keep-alive, within 15 s). HEAD answers the headers only.",
         params: FunctionParams,
         querystring: LogsQuery,
         headers: TailHeaders,
@@ -50,7 +50,7 @@ export async function logRoutes(
                 schema: {
                   type: 'string',
                   description:
-                    '`event: log` frames whose `id` is a sequence number and whose `data` is one ExecutionLog as JSON; `event: gap` before a resumed backlog that could not hold every missed entry; `event: deleted` at the end',
+                    '`event: log` frames whose `id` is an opaque resume token and whose `data` is one ExecutionLog as JSON; `event: gap` before a resumed backlog that could not hold every missed entry; `event: deleted` at the end',
                 },
               },
             },
@@ -79,7 +79,8 @@ export async function logRoutes(
       const listening = tails.listen(ws, fn);
       let backlog;
       try {
-        backlog = await logs.tail(ws, fn, lastEventId(req.headers['last-event-id']), limit);
+        const after = listening.ids.seqOf(req.headers['last-event-id']);
+        backlog = await logs.tail(ws, fn, after, limit);
       } catch (err) {
         listening.close();
         throw err;
@@ -140,13 +141,4 @@ function selection(q: { since?: string; until?: string; status?: string; before?
     status: q.status as LogFilter['status'],
     before: q.before === undefined ? undefined : decodeCursor(q.before),
   };
-}
-
-/**
- * A tail's resume point. Anything but a sequence number (a log id a tail sent before they were
- * numbered, a mangled header) starts the tail afresh: EventSource resends the last id on every
- * reconnect by itself, and an error would end the console's stream for good.
- */
-function lastEventId(header: string | string[] | undefined): number | undefined {
-  return typeof header === 'string' && /^\d{1,15}$/.test(header) ? Number(header) : undefined;
 }
