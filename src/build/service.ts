@@ -113,12 +113,9 @@ export class BuildService {
    * Builds files now, without a task (the deployments endpoint's path): the same checks, the same
    * queue and the same artifact as a task. Code that does not load is the caller's mistake:
    * VALIDATION_ERROR on 'code' (the seed's field for a function's source) whose message is the
-   * Python traceback.
-   */
-  /**
-   * Builds now, for a deploy. `env` is the function's environment: module code that reads
-   * os.environ at import failed the check without it, though it would run once deployed.
-   * `timeoutMs`, the function's timeout, sets module code's deadline as its instances' loads.
+   * Python traceback. `env` is the function's environment: module code that reads os.environ at
+   * import failed the check without it, though it would run once deployed. `timeoutMs`, the
+   * function's timeout, sets module code's deadline as its instances' loads.
    */
   async buildNow(
     workspaceId: string,
