@@ -127,6 +127,10 @@ export class TaskIntake {
         `s3_source_path must be a ${prefix}{task_id}/{file} path of this workspace`,
       );
     }
+    // Said before the store is asked: no upload is kept under any other name.
+    if (!/\.(py|zip)$/i.test(path)) {
+      throw invalid('s3_source_path', 's3_source_path must name a .py or .zip upload');
+    }
     let stored: string[];
     try {
       stored = await this.opts.blobs.list(path);
@@ -137,7 +141,6 @@ export class TaskIntake {
       throw err;
     }
     if (!stored.includes(path)) throw notFound('Source', path);
-    sourceKindOf(path);
     return path;
   }
 }

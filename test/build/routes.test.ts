@@ -290,6 +290,14 @@ describe('build API', () => {
       payload: { registry_url: 'local', s3_source_path: 'build-sources/ws-default/nope/app.py' },
     });
     assert.equal(absent.statusCode, 404);
+    // No upload is kept under another name: a 400 on the field, whether or not it exists.
+    const notCode = await h.app.inject({
+      method: 'POST',
+      url: '/api/v1/push',
+      payload: { registry_url: 'local', s3_source_path: 'build-sources/ws-default/nope/app.txt' },
+    });
+    assert.equal(notCode.statusCode, 400);
+    assert.equal(notCode.json().error.details.field, 's3_source_path');
   });
 
   test('unknown task → 404; a poll that names another workspace still finds the task (the seed ignored it)', async () => {
