@@ -152,7 +152,9 @@ export class ArtifactBuilder {
     // and would leave these behind, where no record points.
     if (!(await this.opts.meta.getWorkspace(workspaceId))) {
       release();
-      for (const prefix of buildBlobPrefixes(workspaceId)) await this.opts.blobs.deletePrefix(prefix);
+      // What fails to go is left for the start-up sweep (orphan-blobs.ts); the answer is still 404.
+      for (const prefix of buildBlobPrefixes(workspaceId))
+        await this.opts.blobs.deletePrefix(prefix).catch(() => undefined);
       throw notFound('Workspace', workspaceId);
     }
     return {
