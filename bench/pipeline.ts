@@ -58,9 +58,9 @@ async function main(): Promise<void> {
     const deployToFirst: number[] = [];
     const firstRequest: number[] = [];
     let warmFn = '';
-    // A deploy takes a pooled process (its build check) and the workspace's spare sandbox (its
-    // instance). 300 ms apart, the pool has not booted them again on 2 busy cores, so those deploys
-    // mostly time the boots; 3 s apart they time the deploy itself.
+    // A deploy takes the workspace's spare sandbox (its first instance, which is also its code's
+    // check). 300 ms apart, the spare has not always been booted again on 2 busy cores, so those
+    // deploys partly time the boots; 3 s apart they time the deploy itself.
     const settledDeployToFirst: number[] = [];
     const deploys = [
       ...Array.from({ length: FRESH }, () => 300),

@@ -79,17 +79,12 @@ export class ArtifactBuilder {
     });
   }
 
-  /** Files a deploy builds now, without a task (BuildService.buildNow). */
-  buildCode(
-    workspaceId: string,
-    app: string,
-    files: SourceFiles,
-    env: Record<string, string>,
-    timeoutMs: number | undefined,
-  ): Promise<BuiltArtifact> {
-    return this.timed(() =>
-      this.buildFiles(workspaceId, app, files, DEFAULT_TAG, 'code', { env, timeoutMs }),
-    );
+  /**
+   * Files a deploy builds now, without a task (BuildService.buildNow): not loaded here, since the
+   * deploy loads them next as its version's first instance, which is the same check.
+   */
+  buildCode(workspaceId: string, app: string, files: SourceFiles): Promise<BuiltArtifact> {
+    return this.timed(() => this.buildFiles(workspaceId, app, files, DEFAULT_TAG, null));
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */
@@ -115,25 +110,29 @@ export class ArtifactBuilder {
     };
   }
 
-  /** Sandbox check, then the artifact. `field` names the input a load failure is blamed on. */
+  /**
+   * Sandbox check (unless `checkField` is null), then the artifact. `checkField` names the input a
+   * load failure is blamed on.
+   */
   private async buildFiles(
     workspaceId: string,
     app: string,
     files: SourceFiles,
     tag: string,
-    field: 'file' | 'code',
-    fn: { env?: Record<string, string>; timeoutMs?: number | undefined } = {},
+    checkField: 'file' | null,
   ): Promise<BuiltArtifact> {
-    let verdict: Awaited<ReturnType<SourceChecker['check']>>;
-    try {
-      verdict = await this.opts.checker.check(files, fn.env ?? {}, fn.timeoutMs);
-    } catch (err) {
-      // A shutdown ended the check: the task was interrupted, the code is not at fault.
-      if (err instanceof EunhaError && err.code === 'SHUTTING_DOWN') throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);
+    if (checkField !== null) {
+      let verdict: Awaited<ReturnType<SourceChecker['check']>>;
+      try {
+        verdict = await this.opts.checker.check(files);
+      } catch (err) {
+        // A shutdown ended the check: the task was interrupted, the code is not at fault.
+        if (err instanceof EunhaError && err.code === 'SHUTTING_DOWN') throw err;
+        const message = err instanceof Error ? err.message : String(err);
+        throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);
+      }
+      if (!verdict.ok) throw invalid(checkField, verdict.error, { reason: 'load_error' });
     }
-    if (!verdict.ok) throw invalid(field, verdict.error, { reason: 'load_error' });
     const described = describeArtifact(app, files);
     // Pinned until the task or deployment that names it is written (artifact-collector.ts).
     const storing = this.collector.pin(workspaceId, described.digest, () =>

@@ -110,20 +110,12 @@ export class BuildService {
   }
 
   /**
-   * Builds files now, without a task (the deployments endpoint's path): the same checks, the same
-   * queue and the same artifact as a task. Code that does not load is the caller's mistake:
-   * VALIDATION_ERROR on 'code' (the seed's field for a function's source) whose message is the
-   * Python traceback. `env` is the function's environment: module code that reads os.environ at
-   * import failed the check without it, though it would run once deployed. `timeoutMs`, the
-   * function's timeout, sets module code's deadline as its instances' loads.
+   * Builds files now, without a task (the deployments endpoint's path): the same queue and the
+   * same artifact as a task, but no sandbox check: the deploy loads the artifact next as its
+   * version's first instance, which checks the same (DeploymentService.deployCurrent), and a
+   * separate check cost a second sandbox boot per deploy.
    */
-  async buildNow(
-    workspaceId: string,
-    appName: string,
-    files: SourceFiles,
-    env: Record<string, string> = {},
-    timeoutMs?: number,
-  ): Promise<BuiltArtifact> {
+  async buildNow(workspaceId: string, appName: string, files: SourceFiles): Promise<BuiltArtifact> {
     this.assertOpen();
     checkWorkspaceId(workspaceId);
     await requireWorkspace(this.opts.meta, workspaceId);
@@ -131,7 +123,7 @@ export class BuildService {
     checkSourceFiles(files, this.limits);
     // Joins the queue in the same step (no await in between), so the check cannot go stale.
     this.reserve(workspaceId)();
-    return this.queue.run(workspaceId, () => this.builder.buildCode(workspaceId, app, files, env, timeoutMs));
+    return this.queue.run(workspaceId, () => this.builder.buildCode(workspaceId, app, files));
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */

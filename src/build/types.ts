@@ -12,15 +12,10 @@ import type { ZipLimits } from './zip.js';
 /** Loads code the way the runtime will (syntax, imports, IncomingHandler); error = the traceback. */
 export interface SourceChecker {
   /**
-   * `env` is what module code sees in os.environ while it loads (the function's, when known);
-   * `timeoutMs` its function's timeout, when known, which sets the module code's deadline as an
-   * instance's load does (10 s when unknown: a build task belongs to no function).
+   * A task's build belongs to no function: module code loads with an empty environment and a
+   * 10-s deadline. (A deploy's code is checked by its own first load instead.)
    */
-  check(
-    files: SourceFiles,
-    env?: Record<string, string>,
-    timeoutMs?: number,
-  ): Promise<{ ok: true } | { ok: false; error: string }>;
+  check(files: SourceFiles): Promise<{ ok: true } | { ok: false; error: string }>;
 }
 
 /** The subset of a pino logger the service uses. */

@@ -12,7 +12,7 @@ import type { Clock } from '../core/ids.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
 import type { FunctionService } from '../services/functions.js';
 import type { MetadataStore } from '../store/ports.js';
-import type { LocalTarget } from './local-target.js';
+import type { LocalTarget, PreparedVersion } from './local-target.js';
 
 /** An artifact kept from removal until `release` (once a deployment names it). */
 export interface PinnedArtifact {
@@ -22,13 +22,11 @@ export interface PinnedArtifact {
 
 /** What deploying needs from the build module. */
 export interface ArtifactSource {
+  /** Stores the files as an artifact, unchecked: the deploy's own load checks them. */
   buildNow(
     workspaceId: string,
     appName: string,
     files: Record<string, Uint8Array>,
-    env: Record<string, string>,
-    /** The function's timeout (ms): module code's deadline in the check, as in its instances. */
-    timeoutMs: number,
   ): Promise<PinnedArtifact & { imageUrl: string }>;
   resolveImage(ref: string): Promise<PinnedArtifact & { workspaceId: string }>;
   /** Removes those of the artifacts that nothing names any more. */
@@ -68,34 +66,61 @@ export class DeploymentService {
     return `${this.deps.publicUrl()}/fn/${functionId}`;
   }
 
-  /** Builds the function's current code and deploys it: the one-call path. */
+  /**
+   * Builds the function's current code and deploys it: the one-call path. Its version's first
+   * load is the code's check (a separate sandbox check before it cost a second boot per deploy):
+   * code that does not load is a VALIDATION_ERROR on 'code' with the Python traceback, as a
+   * build's check answers, and leaves neither a deployment nor an artifact.
+   */
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
     const { fn, source } = await this.deps.functions.current(workspaceId, functionId);
     // Before the build and the record: a deployment that could never load leaves neither.
     this.deps.target.checkFits(fn);
-    const { env, secrets } = this.deps.environmentOf(fn);
-    let built;
+    const built = await this.deps.artifacts.buildNow(workspaceId, appNameOf(fn), {
+      'app.py': new Uint8Array(source),
+    });
+    let prepared: PreparedVersion;
     try {
-      built = await this.deps.artifacts.buildNow(
+      prepared = await this.deps.target.prepare(fn, {
         workspaceId,
-        appNameOf(fn),
-        { 'app.py': new Uint8Array(source) },
-        env,
-        fn.timeout * 1000,
-      );
+        functionId: fn.id,
+        digest: built.digest,
+        config: configOf(fn),
+      });
     } catch (err) {
-      // The check ran module code with the secrets in os.environ; its traceback may quote them
-      // (int(os.environ["TOKEN"]) → "invalid literal … 's3cr3t'"), and it becomes the answer.
-      if (!(err instanceof EunhaError) || secrets.length === 0) throw err;
-      const r = new Redactor(secrets);
-      throw new EunhaError(
-        err.code,
-        r.text(err.message),
-        r.value(err.details) as typeof err.details,
-        err.headers,
-      );
+      built.release();
+      await this.forget(workspaceId, built.digest);
+      throw this.loadFailure(fn, err);
     }
-    return this.deploy(fn, built, built.imageUrl);
+    try {
+      return await this.deploy(fn, built, built.imageUrl, prepared);
+    } finally {
+      await this.deps.target.discard(prepared);
+    }
+  }
+
+  /**
+   * A prepared load's failure, as the caller's: the code's traceback on 'code', with the secret
+   * values module code saw in os.environ masked (int(os.environ["TOKEN"]) → "invalid literal …
+   * 's3cr3t'").
+   */
+  private loadFailure(fn: FunctionRecord, err: unknown): unknown {
+    if (!(err instanceof EunhaError)) return err;
+    const { secrets } = this.deps.environmentOf(fn);
+    const r = new Redactor(secrets);
+    if (err.code === 'FUNCTION_LOAD_ERROR') {
+      const traceback = err.details.traceback;
+      return invalid('code', r.text(typeof traceback === 'string' ? traceback : err.message), {
+        reason: 'load_error',
+      });
+    }
+    if (secrets.length === 0) return err;
+    return new EunhaError(
+      err.code,
+      r.text(err.message),
+      r.value(err.details) as typeof err.details,
+      err.headers,
+    );
   }
 
   /** POST /api/v1/deploy: an image built earlier, bound to a function. */
@@ -149,7 +174,7 @@ export class DeploymentService {
    * Route the function to `d` and record it as the active version, alone on this function: the
    * route and the record agree whatever else deploys or deletes it at the same time.
    */
-  private goLive(fn: FunctionRecord, d: Deployment): Promise<Deployment> {
+  private goLive(fn: FunctionRecord, d: Deployment, prepared?: PreparedVersion): Promise<Deployment> {
     const { target, meta } = this.deps;
     return target.exclusive(fn.id, async () => {
       // Deleted while this waited its turn (its removal ran first): nothing to bring back.
@@ -161,7 +186,7 @@ export class DeploymentService {
         throw notFound('Deployment', `${fn.id} v${d.version}`);
       }
       try {
-        await target.activate(current, d);
+        await target.activate(current, d, prepared);
       } catch (err) {
         if (isNotFound(err, 'artifact')) {
           // A version's artifact is kept while its record is: gone means the store lost it.
@@ -205,10 +230,12 @@ export class DeploymentService {
     if (updated) this.deps.target.functionChanged(updated);
   }
 
+  /** `prepared`: the version already loaded for it (deployCurrent). */
   private async deploy(
     fn: FunctionRecord,
     artifact: PinnedArtifact,
     imageRef: string,
+    prepared?: PreparedVersion,
   ): Promise<DeploymentView> {
     let created: Deployment;
     try {
@@ -217,17 +244,7 @@ export class DeploymentService {
         functionId: fn.id,
         digest: artifact.digest,
         imageRef,
-        config: {
-          runtime: fn.runtime,
-          memory: fn.memory,
-          timeout: fn.timeout,
-          minWarm: fn.minWarm ?? 0,
-          maxInstances: fn.maxInstances ?? null,
-          allowedOutboundHosts: [...(fn.allowedOutboundHosts ?? [])],
-          environmentVariables: { ...fn.environmentVariables },
-          // Still sealed: the snapshot is opened only when a version is loaded into the runtime.
-          secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },
-        },
+        config: configOf(fn),
         createdAt: this.deps.clock().toISOString(),
       });
     } catch (err) {
@@ -238,7 +255,7 @@ export class DeploymentService {
     }
     artifact.release(); // named by the record now
     try {
-      return this.view(await this.goLive(fn, created));
+      return this.view(await this.goLive(fn, created, prepared));
     } catch (err) {
       // Its function was deleted meanwhile, or the version: the artifact may be named by nothing
       // now, and would count against the workspace's quota until a restart.
@@ -289,4 +306,18 @@ export function parseVersion(raw: string): number {
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1)
     throw invalid('version', `'${raw}' is not a deployment version (1, 2, …)`);
   return Number(raw);
+}
+
+/** The config a deployment of `fn` runs with, as recorded: secrets still sealed (opened at load). */
+function configOf(fn: FunctionRecord): Deployment['config'] {
+  return {
+    runtime: fn.runtime,
+    memory: fn.memory,
+    timeout: fn.timeout,
+    minWarm: fn.minWarm ?? 0,
+    maxInstances: fn.maxInstances ?? null,
+    allowedOutboundHosts: [...(fn.allowedOutboundHosts ?? [])],
+    environmentVariables: { ...fn.environmentVariables },
+    secretEnvironmentVariables: { ...fn.secretEnvironmentVariables },
+  };
 }

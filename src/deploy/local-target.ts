@@ -8,6 +8,7 @@
 // opened here, and only here: the runtime gets them as environment, the route keeps them for
 // redaction.
 
+import { randomUUID } from 'node:crypto';
 import { parseOutboundHosts } from '../core/outbound-hosts.js';
 import { Redactor } from '../auth/redact.js';
 import { EunhaError } from '../core/errors.js';
@@ -34,8 +35,20 @@ interface Restoring {
 /** What a caller told to come back during start-up's restore waits: a few loads' time. */
 const RESTORE_RETRY_AFTER_S = 5;
 
+/** What a version is loaded from: a deployment, or one about to be recorded (`prepare`). */
+export type VersionSource = Pick<Deployment, 'workspaceId' | 'functionId' | 'digest' | 'config'>;
+
 /** Opens a deployment's sealed secret variables (auth/secrets.ts). */
-export type OpenSecrets = (d: Deployment) => Record<string, string>;
+export type OpenSecrets = (d: VersionSource) => Record<string, string>;
+
+/**
+ * A version loaded for a deployment not recorded yet (`prepare`): `activate` routes to it instead
+ * of loading again, and `discard` unloads it if it never went live.
+ */
+export interface PreparedVersion {
+  readonly key: string;
+  readonly secrets: Record<string, string>;
+}
 
 export type ArtifactFiles = (workspaceId: string, digest: string) => Promise<Record<string, Uint8Array>>;
 
@@ -163,32 +176,14 @@ export class LocalTarget {
   }
 
   /** Load a deployment and route the function to it. Call inside `exclusive`. */
-  async activate(fn: FunctionRecord, deployment: Deployment): Promise<void> {
-    const key = versionKey(deployment);
+  async activate(fn: FunctionRecord, deployment: Deployment, prepared?: PreparedVersion): Promise<void> {
+    const key = prepared?.key ?? versionKey(deployment);
     const previous = this.routes.get(fn.id);
     if (previous?.versionKey === key) {
       this.routes.set(fn.id, { ...previous, fn });
       return;
     }
-    const files = await this.artifactFiles(deployment.workspaceId, deployment.digest);
-    const secrets = this.openSecrets(deployment);
-    const env = { ...deployment.config.environmentVariables, ...secrets };
-    const version: FunctionVersion = {
-      key,
-      functionId: fn.id,
-      workspaceId: fn.workspaceId,
-      engine: 'python',
-      files,
-      env,
-      variables: spinVariables(env),
-      secrets: Object.values(secrets),
-      memoryMb: deployment.config.memory,
-      timeoutMs: deployment.config.timeout * 1000,
-      minWarm: deployment.config.minWarm ?? 0,
-      ...(deployment.config.maxInstances ? { maxInstances: deployment.config.maxInstances } : {}),
-      outboundHosts: parseOutboundHosts(deployment.config.allowedOutboundHosts ?? []),
-    };
-    await this.runtime.load(version);
+    const secrets = prepared?.secrets ?? (await this.load(fn, deployment, key));
     this.routes.set(fn.id, {
       fn,
       deployment,
@@ -198,6 +193,49 @@ export class LocalTarget {
     this.unrestored.delete(fn.id);
     this.restoreSettled(fn.id);
     if (previous) await this.runtime.unload(previous.versionKey);
+  }
+
+  /**
+   * Loads a version for a deployment about to be recorded, under a key of its own: the one-call
+   * deploy's load is its code's check, and what fails here leaves no record behind.
+   */
+  async prepare(fn: FunctionRecord, source: VersionSource): Promise<PreparedVersion> {
+    const key = `${fn.id}@new-${randomUUID()}-${source.digest.slice(0, 12)}`;
+    return { key, secrets: await this.load(fn, source, key) };
+  }
+
+  /** Unloads a prepared version that no route took (its deploy failed after the load). */
+  async discard(prepared: PreparedVersion): Promise<void> {
+    for (const r of this.routes.values()) if (r.versionKey === prepared.key) return;
+    await this.runtime.unload(prepared.key);
+  }
+
+  /** Loads `source` in the runtime as `key`; returns its opened secret variables. */
+  private async load(
+    fn: FunctionRecord,
+    source: VersionSource,
+    key: string,
+  ): Promise<Record<string, string>> {
+    const files = await this.artifactFiles(source.workspaceId, source.digest);
+    const secrets = this.openSecrets(source);
+    const env = { ...source.config.environmentVariables, ...secrets };
+    const version: FunctionVersion = {
+      key,
+      functionId: fn.id,
+      workspaceId: fn.workspaceId,
+      engine: 'python',
+      files,
+      env,
+      variables: spinVariables(env),
+      secrets: Object.values(secrets),
+      memoryMb: source.config.memory,
+      timeoutMs: source.config.timeout * 1000,
+      minWarm: source.config.minWarm ?? 0,
+      ...(source.config.maxInstances ? { maxInstances: source.config.maxInstances } : {}),
+      outboundHosts: parseOutboundHosts(source.config.allowedOutboundHosts ?? []),
+    };
+    await this.runtime.load(version);
+    return secrets;
   }
 
   /** Refuses (VALIDATION_ERROR) a function whose instance could never fit the runtime's memory budgets. */

@@ -427,13 +427,31 @@ class IncomingHandler(http.IncomingHandler):
     { timeout: 60_000 },
     async () => {
       const fn = await createFn('def broken(:\n  pass\n');
+      const artifactsBefore = await p.blobs.list(`artifacts/${ws}`);
       const res = await deploy(fn.id);
-      assert.ok(res.statusCode >= 400 && res.statusCode < 500, `${res.statusCode} ${res.body}`);
-      assert.match(res.body, /SyntaxError/);
-      const list = (
-        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })
-      ).json();
-      assert.deepEqual(list, []);
+      assert.equal(res.statusCode, 400, res.body);
+      const { error } = res.json();
+      assert.equal(error.code, 'VALIDATION_ERROR');
+      assert.deepEqual(error.details, { field: 'code', reason: 'load_error' });
+      assert.match(error.message, /SyntaxError/);
+      const list = async () =>
+        (
+          await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })
+        ).json();
+      assert.deepEqual(await list(), []);
+      // The deploy's load is the check: the artifact stored for it went with the failure.
+      assert.deepEqual(await p.blobs.list(`artifacts/${ws}`), artifactsBefore);
+      // Its code fixed, the function's first version is v1: the failure used no number.
+      const patched = await p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn.id}`,
+        payload: { code: b64(SAMPLE_HANDLER) },
+      });
+      assert.equal(patched.statusCode, 200, patched.body);
+      const fixed = await deploy(fn.id);
+      assert.equal(fixed.statusCode, 201, fixed.body);
+      assert.equal(fixed.json().version, 1);
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).statusCode, 200);
     },
   );
 
