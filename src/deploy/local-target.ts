@@ -179,7 +179,12 @@ export class LocalTarget {
   async activate(fn: FunctionRecord, deployment: Deployment, prepared?: PreparedVersion): Promise<void> {
     const key = prepared?.key ?? versionKey(deployment);
     const previous = this.routes.get(fn.id);
-    if (previous?.versionKey === key) {
+    // The active version again (its key may be a prepared one): nothing to load.
+    if (
+      previous !== undefined &&
+      previous.deployment.version === deployment.version &&
+      previous.deployment.digest === deployment.digest
+    ) {
       this.routes.set(fn.id, { ...previous, fn });
       return;
     }

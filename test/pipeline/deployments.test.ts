@@ -119,7 +119,6 @@ describe('deployments and ingress', () => {
     assert.equal(d2.json().version, 2);
     assert.notEqual(d2.json().digest, d1.json().digest);
     assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).body, 'two:hey');
-
     const list = (
       await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/deployments` })
     ).json();
@@ -152,6 +151,33 @@ describe('deployments and ingress', () => {
     });
     assert.equal(bad.statusCode, 400);
   });
+
+  test(
+    'activating the active version loads nothing: the same instance answers',
+    { timeout: 60_000 },
+    async () => {
+      // Each load draws its own token at import.
+      const fn = await createFn(`import os
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+TOKEN = os.urandom(8).hex()
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(200, {}, TOKEN.encode())
+`);
+      assert.equal((await deploy(fn.id)).statusCode, 201);
+      const token = async () => (await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).body;
+      const before = await token();
+      assert.match(before, /^[0-9a-f]{16}$/);
+      const again = await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate`,
+      });
+      assert.equal(again.statusCode, 200, again.body);
+      assert.equal(await token(), before, 'the active version was loaded again');
+    },
+  );
 
   test(
     'module code that reads its environment (plain and secret) at import deploys',
