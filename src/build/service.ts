@@ -111,11 +111,17 @@ export class BuildService {
 
   /**
    * Builds files now, without a task (the deployments endpoint's path): the same queue and the
-   * same artifact as a task, but no sandbox check: the deploy loads the artifact next as its
-   * version's first instance, which checks the same (DeploymentService.deployCurrent), and a
-   * separate check cost a second sandbox boot per deploy.
+   * same artifact as a task, but no sandbox check. `load` runs next in the same slot: the deploy
+   * loads the artifact as its version's first instance, which checks the same
+   * (DeploymentService.deployCurrent); a separate check cost a second sandbox boot per deploy.
+   * Held in the slot, a tenant's module code still runs at most as many at once as its builds.
    */
-  async buildNow(workspaceId: string, appName: string, files: SourceFiles): Promise<BuiltArtifact> {
+  async buildNow(
+    workspaceId: string,
+    appName: string,
+    files: SourceFiles,
+    load: (built: BuiltArtifact) => Promise<void> = async () => {},
+  ): Promise<BuiltArtifact> {
     this.assertOpen();
     checkWorkspaceId(workspaceId);
     await requireWorkspace(this.opts.meta, workspaceId);
@@ -123,7 +129,11 @@ export class BuildService {
     checkSourceFiles(files, this.limits);
     // Joins the queue in the same step (no await in between), so the check cannot go stale.
     this.reserve(workspaceId)();
-    return this.queue.run(workspaceId, () => this.builder.buildCode(workspaceId, app, files));
+    return this.queue.run(workspaceId, async () => {
+      const built = await this.builder.buildCode(workspaceId, app, files);
+      await load(built);
+      return built;
+    });
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */

@@ -22,11 +22,15 @@ export interface PinnedArtifact {
 
 /** What deploying needs from the build module. */
 export interface ArtifactSource {
-  /** Stores the files as an artifact, unchecked: the deploy's own load checks them. */
+  /**
+   * Stores the files as an artifact, unchecked, then runs `load` (the deploy's own load, which
+   * checks them) in the same build slot; `load` releases the artifact if it throws.
+   */
   buildNow(
     workspaceId: string,
     appName: string,
     files: Record<string, Uint8Array>,
+    load: (built: PinnedArtifact) => Promise<void>,
   ): Promise<PinnedArtifact & { imageUrl: string }>;
   resolveImage(ref: string): Promise<PinnedArtifact & { workspaceId: string }>;
   /** Removes those of the artifacts that nothing names any more. */
@@ -76,22 +80,26 @@ export class DeploymentService {
     const { fn, source } = await this.deps.functions.current(workspaceId, functionId);
     // Before the build and the record: a deployment that could never load leaves neither.
     this.deps.target.checkFits(fn);
-    const built = await this.deps.artifacts.buildNow(workspaceId, appNameOf(fn), {
-      'app.py': new Uint8Array(source),
-    });
-    let prepared: PreparedVersion;
-    try {
-      prepared = await this.deps.target.prepare(fn, {
-        workspaceId,
-        functionId: fn.id,
-        digest: built.digest,
-        config: configOf(fn),
-      });
-    } catch (err) {
-      built.release();
-      await this.forget(workspaceId, built.digest);
-      throw this.loadFailure(fn, err);
-    }
+    let prepared!: PreparedVersion;
+    const built = await this.deps.artifacts.buildNow(
+      workspaceId,
+      appNameOf(fn),
+      { 'app.py': new Uint8Array(source) },
+      async (artifact) => {
+        try {
+          prepared = await this.deps.target.prepare(fn, {
+            workspaceId,
+            functionId: fn.id,
+            digest: artifact.digest,
+            config: configOf(fn),
+          });
+        } catch (err) {
+          artifact.release();
+          await this.forget(workspaceId, artifact.digest);
+          throw this.loadFailure(fn, err);
+        }
+      },
+    );
     try {
       return await this.deploy(fn, built, built.imageUrl, prepared);
     } finally {

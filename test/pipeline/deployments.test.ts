@@ -482,6 +482,47 @@ class IncomingHandler(http.IncomingHandler):
   );
 
   test(
+    "a workspace's one-call deploys load their module code one at a time, in its build slot",
+    { timeout: 60_000 },
+    async () => {
+      // The deploy's load is its code's check, and stays in the build queue's slot: a tenant's
+      // deploys cannot run more module code at once than its builds (one, with the 2 default slots).
+      const napper = (
+        await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'napper' } })
+      ).json().id as string;
+      const fns = await Promise.all(
+        [0, 1].map(
+          async (i) =>
+            (
+              await p.app.inject({
+                method: 'POST',
+                url: `/api/workspaces/${napper}/functions`,
+                payload: {
+                  name: `nap${i}`,
+                  code: b64(`import time\ntime.sleep(2)  # ${i}\n${SAMPLE_HANDLER}`),
+                },
+              })
+            ).json().id as string,
+        ),
+      );
+      const t0 = Date.now();
+      const done = await Promise.all(
+        fns.map(async (fn) => {
+          const res = await p.app.inject({
+            method: 'POST',
+            url: `/api/workspaces/${napper}/functions/${fn}/deployments`,
+          });
+          assert.equal(res.statusCode, 201, res.body);
+          return Date.now() - t0;
+        }),
+      );
+      // The second import starts once the first has loaded: its deploy ends a sleep later.
+      const gap = Math.abs(done[1]! - done[0]!);
+      assert.ok(gap >= 1_500, `both imports slept at once: done at ${done.join(', ')} ms`);
+    },
+  );
+
+  test(
     'deleting a function or its workspace stops its instances and removes its artifacts',
     { timeout: 60_000 },
     async () => {
