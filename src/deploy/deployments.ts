@@ -113,7 +113,11 @@ export class DeploymentService {
    * 's3cr3t'").
    */
   private loadFailure(fn: FunctionRecord, err: unknown): unknown {
-    if (!(err instanceof EunhaError)) return err;
+    if (!(err instanceof EunhaError)) {
+      return new EunhaError('INTERNAL_ERROR', `the function's code could not be loaded: ${String(err)}`);
+    }
+    // Its artifact went between the build and the load: a delete of the function or workspace.
+    if (isNotFound(err, 'artifact')) return notFound('Function', fn.id);
     const { secrets } = this.deps.environmentOf(fn);
     const r = new Redactor(secrets);
     if (err.code === 'FUNCTION_LOAD_ERROR') {

@@ -188,7 +188,7 @@ export class Runtime {
     if (!this.sched.capacity.makeRoom(vs)) {
       // Every instance everywhere is busy: prove the code loads in a throw-away sandbox and let
       // the first invoke start the instance, so the global cap still bounds serving instances.
-      const verdict = await this.check(version.files, version.env, undefined, version.secrets);
+      const verdict = await this.check(version.files, version.env, version.timeoutMs, version.secrets);
       if (!verdict.ok)
         throw new EunhaError('FUNCTION_LOAD_ERROR', 'the function could not be loaded', {
           traceback: verdict.error,
@@ -202,6 +202,8 @@ export class Runtime {
       this.sched.release(vs, first, false);
     } catch (e) {
       this.sched.versions.delete(version.key);
+      // Ended by a shutdown's cut: the code's fault is unknown.
+      if (this.closing) throw shuttingDown();
       throw e;
     }
     this.sched.topUp(vs);
@@ -223,7 +225,8 @@ export class Runtime {
         lease = await this.sched.acquire(vs, req.signal);
       } catch (e) {
         if (vs.unloaded) throw unloaded(versionKey);
-        if (e instanceof EunhaError && e.code === 'SHUTTING_DOWN') throw e;
+        // Its instance's load was ended by a shutdown's cut: the request never ran.
+        if (this.closing || (e instanceof EunhaError && e.code === 'SHUTTING_DOWN')) throw shuttingDown();
         return this.failure(
           502,
           'FUNCTION_CRASHED',
@@ -363,13 +366,15 @@ export class Runtime {
    * The last step of a shutdown whose grace period is running out: requests still waiting do not
    * start (SHUTTING_DOWN, never run), and those running are ended now, each answering 503
    * SHUTTING_DOWN so that it is answered and logged instead of cut off by the process's exit.
-   * Build checks under way end too (SHUTTING_DOWN): one may take its function's timeout, up to
-   * 60 s, which no grace period waits for. Returns how many requests and checks were running.
+   * Build checks and loads under way end too (SHUTTING_DOWN): one may take its function's
+   * timeout, up to 60 s, which no grace period waits for. Returns how many requests, checks and
+   * loads were running.
    */
   cutRunning(): number {
     this.sched.closing = true;
-    let cut = this.checks.size;
+    let cut = this.checks.size + this.sched.loading.size;
     for (const sandbox of this.checks) sandbox.host.kill();
+    for (const sandbox of this.sched.loading) sandbox.kill();
     for (const vs of this.sched.versions.values()) {
       vs.dismissQueue();
       for (const inst of vs.instances) {

@@ -8,6 +8,7 @@ import { Instance, HOST_OVERHEAD_BYTES } from './instance.js';
 import { reservedBytes } from './memory-budget.js';
 import { Capacity } from './capacity.js';
 import type { HostProcess } from './host-process.js';
+import type { Sandbox } from './sandbox.js';
 import { guestCalls } from './guest-calls.js';
 import type { OutboundHttp } from './outbound-http.js';
 import { longRequestNice, stuckAbove } from './cpu-share.js';
@@ -274,6 +275,12 @@ export class Scheduler {
   }
 
   /** `forCaller`: started by a request for itself, so it takes no one from the line when up. */
+  /**
+   * Sandboxes whose module code is loading (a deploy's first instance, a scale-out): a shutdown's
+   * cut ends them (Runtime.cutRunning), since a load may take up to 60 s.
+   */
+  readonly loading = new Set<Sandbox>();
+
   async startInstance(vs: VersionState, forCaller = false): Promise<Instance> {
     vs.starting++;
     if (forCaller) vs.startingForCaller++;
@@ -289,12 +296,16 @@ export class Scheduler {
         this.opts.outbound,
         () => loaded.inst?.remainingMs() ?? vs.version.timeoutMs,
       );
+      this.loading.add(sandbox);
       const inst = await Instance.specialise(
         sandbox,
         vs.version,
         this.opts.minLoadTimeoutMs,
         this.niceFor(vs),
-      ).finally(() => this.warm().settle(sandbox));
+      ).finally(() => {
+        this.loading.delete(sandbox);
+        this.warm().settle(sandbox);
+      });
       loaded.inst = inst;
       vs.instances.add(inst);
       // A sandbox that ends while idle (its process crashed or was killed, taking the workspace's

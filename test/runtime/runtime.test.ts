@@ -795,12 +795,35 @@ return Response(200, {}, b"up")`,
   });
 
   test("check() gives module code the deadline its function's timeout gives an instance's load", async () => {
-    // The one-call deploy passes the function's timeout; a 10-s deadline always refused code
+    // A function's timeout sets it (a load with every instance busy checks this way); a 10-s deadline always refused code
     // whose import takes 10–60 s, which its instances would have loaded.
     const slow = { 'app.py': enc(`import time\ntime.sleep(1.5)\n${SAMPLE_HANDLER}`) };
     const short = await rt.check(slow, {}, 1_000);
     assert.equal(short.ok, false);
     assert.match(!short.ok ? short.error : '', /did not finish within 1000 ms/);
     assert.deepEqual(await rt.check(slow, {}, 4_000), { ok: true });
+  });
+});
+
+describe('a shutdown cut', () => {
+  test('ends a load whose module code is still running: SHUTTING_DOWN, not its deadline', async () => {
+    const own = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 1 });
+    await own.start();
+    try {
+      // A deploy's first instance (the one-call deploy's check) whose import takes 20 s.
+      const v = version(`import time\ntime.sleep(20)\n${SAMPLE_HANDLER}`, { timeoutMs: 30_000 });
+      // A pooled process is booted, so the load starts its module code at once.
+      for (let i = 0; i < 600 && own.stats().warmPool.ready === 0; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const t0 = Date.now();
+      const loading = own.load(v);
+      loading.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(own.cutRunning(), 1);
+      await assert.rejects(loading, (e: unknown) => e instanceof EunhaError && e.code === 'SHUTTING_DOWN');
+      assert.ok(Date.now() - t0 < 10_000, `the load ran on for ${Date.now() - t0} ms`);
+    } finally {
+      await own.close();
+    }
   });
 });
