@@ -166,30 +166,24 @@ function stringList(env: Env, name: string, example: string): string[] {
   return parsed.map((n) => n.trim());
 }
 
-/** A JSON list of networks (address/prefix), each checked the way the runtime will use it. */
-function networks(env: Env, name: string): string[] {
-  const list = stringList(env, name, '["10.0.5.0/24"]');
+/**
+ * A JSON list of networks (address/prefix), each checked the way the runtime will use it; with
+ * `addresses`, a bare address is taken too (a reverse proxy's).
+ */
+function networks(env: Env, name: string, addresses = false): string[] {
+  const list = stringList(env, name, addresses ? '["10.0.0.7", "10.0.8.0/24"]' : '["10.0.5.0/24"]');
   const check = new BlockList();
   for (const n of list) {
+    if (addresses && isIP(n) !== 0) continue;
     try {
       addNetwork(check, n);
     } catch (e) {
-      throw new ConfigError(name, (e as Error).message);
-    }
-  }
-  return list;
-}
-
-/** A JSON list of addresses or networks of reverse proxies, each checked as `networks` does. */
-function proxies(env: Env, name: string): string[] {
-  const list = stringList(env, name, '["10.0.0.7", "10.0.8.0/24"]');
-  const check = new BlockList();
-  for (const n of list) {
-    if (isIP(n) !== 0) continue;
-    try {
-      addNetwork(check, n);
-    } catch {
-      throw new ConfigError(name, `'${n}' is not an address or a network (address/prefix, e.g. 10.0.8.0/24)`);
+      throw new ConfigError(
+        name,
+        addresses
+          ? `'${n}' is not an address or a network (address/prefix, e.g. 10.0.8.0/24)`
+          : (e as Error).message,
+      );
     }
   }
   return list;
@@ -379,7 +373,7 @@ export function loadConfig(env: Env): Config {
     environment: str(env, 'ENVIRONMENT', 'development'),
     logLevel: logLevel(env),
     corsOrigins: corsOrigins(env),
-    trustedProxies: proxies(env, 'EUNHA_TRUSTED_PROXIES'),
+    trustedProxies: networks(env, 'EUNHA_TRUSTED_PROXIES', true),
     bodyLimitBytes: int(env, 'EUNHA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     awsRegion: region,
     dynamodbTableName: table,
