@@ -249,10 +249,6 @@ async function compose(
     artifacts: builds,
     target,
     clock,
-    environmentOf: (fn) => {
-      const opened = secrets.openAll(fn.secretEnvironmentVariables ?? {}, fn.workspaceId, fn.id);
-      return { env: { ...fn.environmentVariables, ...opened }, secrets: Object.values(opened) };
-    },
     publicUrl: () => publicUrl,
     log: (obj, msg) => logger?.error(obj, msg),
   });

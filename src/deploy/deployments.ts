@@ -4,7 +4,6 @@
 // version swaps at once without a rebuild; at start-up every active deployment is restored
 // (restore.ts).
 
-import { Redactor } from '../auth/redact.js';
 import { parseImageRef } from '../build/image-ref.js';
 import { masked } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
@@ -58,8 +57,6 @@ export class DeploymentService {
       artifacts: ArtifactSource;
       target: LocalTarget;
       clock: Clock;
-      /** The environment a function's code runs with: its variables and its opened secrets. */
-      environmentOf: (fn: FunctionRecord) => { env: Record<string, string>; secrets: string[] };
       /** Base of invocation URLs; a function because a port-0 server learns its port at listen. */
       publicUrl: () => string;
       log?: (obj: object, msg: string) => void;
@@ -108,9 +105,8 @@ export class DeploymentService {
   }
 
   /**
-   * A prepared load's failure, as the caller's: the code's traceback on 'code', with the secret
-   * values module code saw in os.environ masked (int(os.environ["TOKEN"]) → "invalid literal …
-   * 's3cr3t'").
+   * A prepared load's failure, as the caller's: the code's traceback on 'code'. The runtime has
+   * already masked the secret values module code saw in os.environ (Instance.specialise).
    */
   private loadFailure(fn: FunctionRecord, err: unknown): unknown {
     if (!(err instanceof EunhaError)) {
@@ -118,21 +114,9 @@ export class DeploymentService {
     }
     // Its artifact went between the build and the load: a delete of the function or workspace.
     if (isNotFound(err, 'artifact')) return notFound('Function', fn.id);
-    const { secrets } = this.deps.environmentOf(fn);
-    const r = new Redactor(secrets);
-    if (err.code === 'FUNCTION_LOAD_ERROR') {
-      const traceback = err.details.traceback;
-      return invalid('code', r.text(typeof traceback === 'string' ? traceback : err.message), {
-        reason: 'load_error',
-      });
-    }
-    if (secrets.length === 0) return err;
-    return new EunhaError(
-      err.code,
-      r.text(err.message),
-      r.value(err.details) as typeof err.details,
-      err.headers,
-    );
+    if (err.code !== 'FUNCTION_LOAD_ERROR') return err;
+    const traceback = err.details.traceback;
+    return invalid('code', typeof traceback === 'string' ? traceback : err.message, { reason: 'load_error' });
   }
 
   /** POST /api/v1/deploy: an image built earlier, bound to a function. */
