@@ -75,7 +75,7 @@ export class ArtifactBuilder {
         unusable();
         throw err;
       }
-      return this.buildFiles(job.workspaceId, job.appName, files, job.tag, 'file');
+      return this.buildFiles(job.workspaceId, job.appName, files, job.tag, true);
     });
   }
 
@@ -84,7 +84,7 @@ export class ArtifactBuilder {
    * deploy loads them next as its version's first instance, which is the same check.
    */
   buildCode(workspaceId: string, app: string, files: SourceFiles): Promise<BuiltArtifact> {
-    return this.timed(() => this.buildFiles(workspaceId, app, files, DEFAULT_TAG, null));
+    return this.timed(() => this.buildFiles(workspaceId, app, files, DEFAULT_TAG, false));
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */
@@ -110,18 +110,15 @@ export class ArtifactBuilder {
     };
   }
 
-  /**
-   * Sandbox check (unless `checkField` is null), then the artifact. `checkField` names the input a
-   * load failure is blamed on.
-   */
+  /** Sandbox check (a task's: a failure is blamed on its `file`), then the artifact. */
   private async buildFiles(
     workspaceId: string,
     app: string,
     files: SourceFiles,
     tag: string,
-    checkField: 'file' | null,
+    check: boolean,
   ): Promise<BuiltArtifact> {
-    if (checkField !== null) {
+    if (check) {
       let verdict: Awaited<ReturnType<SourceChecker['check']>>;
       try {
         verdict = await this.opts.checker.check(files);
@@ -131,7 +128,7 @@ export class ArtifactBuilder {
         const message = err instanceof Error ? err.message : String(err);
         throw new EunhaError('INTERNAL_ERROR', `the sandbox failed while checking the code: ${message}`);
       }
-      if (!verdict.ok) throw invalid(checkField, verdict.error, { reason: 'load_error' });
+      if (!verdict.ok) throw invalid('file', verdict.error, { reason: 'load_error' });
     }
     const described = describeArtifact(app, files);
     // Pinned until the task or deployment that names it is written (artifact-collector.ts).
