@@ -8,6 +8,7 @@ import { parseImageRef } from '../build/image-ref.js';
 import { masked } from '../auth/secrets.js';
 import { EunhaError, invalid, notFound } from '../core/errors.js';
 import type { Clock } from '../core/ids.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
 import type { FunctionService } from '../services/functions.js';
 import type { MetadataStore } from '../store/ports.js';
@@ -50,6 +51,8 @@ export const appNameOf = (fn: Pick<FunctionRecord, 'name' | 'id'>): string =>
     .slice(0, 40) || fn.id;
 
 export class DeploymentService {
+  private readonly oneCallDeploys = new KeyedLock();
+
   constructor(
     private readonly deps: {
       meta: MetadataStore;
@@ -74,6 +77,14 @@ export class DeploymentService {
    * build's check answers, and leaves neither a deployment nor an artifact.
    */
   async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
+    // Not found before waiting: another workspace's function must not make a caller wait.
+    await this.deps.functions.require(workspaceId, functionId);
+    // One at a time per function: a deploy's loaded version waits for its turn to go live (behind
+    // an activation that may load for a minute), so deploys sent meanwhile each held one more.
+    return this.oneCallDeploys.run(functionId, () => this.buildAndDeploy(workspaceId, functionId));
+  }
+
+  private async buildAndDeploy(workspaceId: string, functionId: string): Promise<DeploymentView> {
     const { fn, source } = await this.deps.functions.current(workspaceId, functionId);
     // Before the build and the record: a deployment that could never load leaves neither.
     this.deps.target.checkFits(fn);

@@ -206,4 +206,43 @@ describe('concurrent deploys and deletes', () => {
     );
     assert.equal(await servedVersion(fn), 1, 'still routed to the active version');
   });
+
+  test('deploys sent while a slow activation holds the function keep at most one version loaded for it', async () => {
+    // v1's module code naps 3 s, so rolling back to it holds the function's line that long. The
+    // deploys sent meanwhile each loaded their version (their check) and then waited for the line,
+    // so the function held one loaded version per waiting deploy.
+    const slow = CODE.replace('import time', 'import time\ntime.sleep(3)');
+    const fn = await createFn();
+    const code = (c: string) =>
+      p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn}`,
+        payload: { code: b64(c) },
+      });
+    assert.equal((await code(slow)).statusCode, 200);
+    assert.equal((await deploy(fn)).statusCode, 201);
+    assert.equal((await code(CODE)).statusCode, 200);
+    assert.equal((await deploy(fn)).statusCode, 201);
+    const activate = p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn}/deployments/1/activate`,
+    });
+    let mostWaiting = 0;
+    const watch = setInterval(() => {
+      // One of them may be the routed version (v2 and later were one-call deploys).
+      const waiting = loadedVersions(fn).filter((k) => k.includes('@new-')).length;
+      mostWaiting = Math.max(mostWaiting, waiting);
+    }, 20);
+    try {
+      const deploys = await Promise.all([deploy(fn), deploy(fn), deploy(fn)]);
+      for (const d of deploys) assert.equal(d.statusCode, 201, d.body);
+      assert.equal((await activate).statusCode, 200);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(mostWaiting <= 2, `${mostWaiting} one-call versions loaded at once (routed or waiting)`);
+    assert.equal(loadedVersions(fn).length, 1, loadedVersions(fn).join(', '));
+    // They went live in the order they were sent, after the rollback: the last one answers.
+    assert.equal(await servedVersion(fn), 5);
+  });
 });
