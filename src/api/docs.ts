@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { PUBLIC } from '../auth/policy.js';
 import { ERROR_CATALOGUE } from '../core/errors.js';
 import { ingressPaths } from './ingress-docs.js';
+import { toOpenApi30 } from './openapi30.js';
 
 const require = createRequire(import.meta.url);
 
@@ -54,9 +55,24 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     transformObject: (doc) => {
       // Always the OpenAPI 3 shape here (the `openapi` option above); the union also allows Swagger 2.
       const openapi = 'openapiObject' in doc ? doc.openapiObject : {};
-      return { ...openapi, paths: { ...openapi.paths, ...ingressPaths() } } as typeof openapi;
+      const paths = markOptionalBodies({ ...openapi.paths, ...ingressPaths() });
+      return toOpenApi30({ ...openapi, paths }) as typeof openapi;
     },
   });
+}
+
+type Operation = { 'x-optional-body'?: boolean; requestBody?: { required?: boolean } };
+
+/** Operations marked OPTIONAL_BODY (core/schemas.ts): their body is not required; the mark goes. */
+function markOptionalBodies<P extends object>(paths: P): P {
+  for (const item of Object.values(paths) as Record<string, Operation>[]) {
+    for (const op of Object.values(item)) {
+      if (typeof op !== 'object' || op === null || !op['x-optional-body']) continue;
+      delete op['x-optional-body'];
+      if (op.requestBody) op.requestBody.required = false;
+    }
+  }
+  return paths;
 }
 
 /** Registered after the routes so that /openapi.json sees all of them. */

@@ -1,7 +1,8 @@
-// The answers every documented route can give besides its own: what the guard answers (by the
-// route's access policy) and what reading a body can answer (by its method). Added to each route's
-// response schemas as it is registered, so the OpenAPI document lists them without every route
-// repeating them, and a route added later gets them too. A status a route declares itself wins.
+// The answers every documented route can give besides its own: what Node's HTTP parser answers,
+// what the guard answers (by the route's access policy) and what reading a body can answer (by its
+// method). Added to each route's response schemas as it is registered, so the OpenAPI document
+// lists them without every route repeating them, and a route added later gets them too. A status
+// a route declares itself wins.
 
 import type { FastifyInstance } from 'fastify';
 import { PROBE_URLS, type RoutePolicy } from '../auth/policy.js';
@@ -19,6 +20,11 @@ const RATE_LIMITED = error(
 const BAD_BODY = error('`VALIDATION_ERROR` or `BAD_JSON`: the body (or a parameter) is not valid');
 const TOO_LARGE = error('`PAYLOAD_TOO_LARGE`: the body is larger than the configured limit');
 const MEDIA_TYPE = error('`UNSUPPORTED_MEDIA_TYPE`: a content type or encoding this route does not read');
+// Node's HTTP parser answers these before any route runs, so every route can (api/errors.ts).
+const PARSER = {
+  408: error('`REQUEST_TIMEOUT`: the request (headers or body) did not arrive within the server’s deadline'),
+  431: error('`HEADERS_TOO_LARGE`: the request’s header block is too large'),
+};
 
 function guardAnswers(policy: RoutePolicy | undefined, url: string): Record<number, unknown> {
   // Policies are set by the guard's own onRoute hook, which runs first; none means admin-only.
@@ -38,6 +44,7 @@ export function installDocumentedErrors(app: FastifyInstance): void {
     if (policy?.access === 'public') schema.security = [];
     const body = [route.method].flat().some((m) => BODY_METHODS.has(m));
     schema.response = {
+      ...PARSER,
       ...guardAnswers(policy, route.url),
       ...(body ? { 400: BAD_BODY, 413: TOO_LARGE, 415: MEDIA_TYPE } : {}),
       ...schema.response,

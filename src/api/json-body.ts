@@ -83,7 +83,22 @@ export function installJsonParser(app: FastifyInstance): void {
       );
       return;
     }
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+    const text = typeof body === 'string' ? body : utf8(body);
+    if (text === undefined) {
+      // Decoded leniently, a broken byte became U+FFFD and was stored as if sent (a review).
+      done(
+        new EunhaError(
+          'BAD_JSON',
+          'the body is not valid UTF-8, the only encoding JSON allows (RFC 8259 §8.1)',
+          {
+            field: 'body',
+            reason: 'encoding',
+          },
+        ),
+        undefined,
+      );
+      return;
+    }
     if (text.trim() === '') {
       done(null, undefined);
       return;
@@ -110,8 +125,19 @@ export function installJsonParser(app: FastifyInstance): void {
       done(err, value);
     });
   };
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser(JSON_SUFFIX, { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  app.addContentTypeParser(JSON_SUFFIX, { parseAs: 'buffer' }, parseJson);
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The bytes as UTF-8 text, or undefined if they are not UTF-8. A BOM is kept: the parser skips it. */
+function utf8(bytes: Buffer): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 /** `application/problem+json`, `application/vnd.api+json` and the like (RFC 6839 §3.1). */
@@ -126,4 +152,9 @@ function isPlainJson(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** preValidation of a route whose body may be left out: none (or `null`) is `{}` to its schema. */
+export async function emptyBodyIfNone(req: FastifyRequest): Promise<void> {
+  req.body ??= {};
 }

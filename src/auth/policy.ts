@@ -3,7 +3,7 @@
 // later without thinking about access is closed, not open.
 
 import type { FastifyRequest } from 'fastify';
-import { notFound, type EunhaError } from '../core/errors.js';
+import { invalid, notFound, type EunhaError } from '../core/errors.js';
 import type { MetadataStore } from '../store/ports.js';
 
 /**
@@ -62,6 +62,10 @@ const bodyField = (req: FastifyRequest, name: string): string | undefined => {
 
 const workspace = (scope: WorkspaceScope): RoutePolicy => ({ access: 'workspace', scope });
 
+/** POST /api/v1/deploy without `function_id`: the embedded runtime serves images through a function. */
+export const functionIdRequired = (): EunhaError =>
+  invalid('function_id', 'function_id is required: the embedded runtime serves images through a function');
+
 /** The scopes the routes use, over the metadata store (for lookups by function or task id). */
 export function scopes(meta: MetadataStore) {
   return {
@@ -97,7 +101,11 @@ export function scopes(meta: MetadataStore) {
         const id = bodyField(req, 'function_id');
         return id === undefined ? undefined : (await meta.findFunction(id))?.workspaceId;
       },
-      missing: (req) => notFound('Function', bodyField(req, 'function_id') ?? ''),
+      missing: (req) => {
+        const id = bodyField(req, 'function_id');
+        // Absent, it is the caller's mistake to name, not a function '' that does not exist.
+        return id === undefined ? functionIdRequired() : notFound('Function', id);
+      },
     }),
   };
 }

@@ -446,6 +446,18 @@ export const WorkspaceStorage = Type.Object(
   },
 );
 
+/** The body of a POST that takes none: nothing, `{}` or `null` (with `emptyBodyIfNone`); a field is refused. */
+export const NoFields = Type.Object(
+  {},
+  { additionalProperties: false, description: 'No fields: send no body, or {}' },
+);
+
+/**
+ * On a route schema whose body may be left out: the document says so (@fastify/swagger marks every
+ * body required; api/docs.ts reads this mark and removes it).
+ */
+export const OPTIONAL_BODY = { 'x-optional-body': true } as const;
+
 export const ApiKeyCreate = Type.Object(
   {
     name: Type.Optional(Type.Union([Type.String(nameRules), Type.Null()])),

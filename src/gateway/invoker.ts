@@ -125,8 +125,9 @@ export class Invoker {
 
     const failed = result.error !== undefined || result.status >= 500;
     const r = route.redactor;
+    const id = this.deps.ids.opaque();
     const log: ExecutionLog = {
-      id: this.deps.ids.opaque(),
+      id,
       functionId: route.fn.id,
       workspaceId: route.fn.workspaceId,
       timestamp,
@@ -136,8 +137,16 @@ export class Invoker {
       // Masked as bytes before the cap cuts them, and again once parsed: JSON unescapes what the
       // bytes spelled differently. Capped on both doors (the seed's /invoke kept whole bodies).
       requestBody: r.value(bodyForLog(r.buffer(req.body), req.headers['content-type'], this.deps.logBodyCap)),
+      // The envelope the caller got, with the function's own message where the caller was given
+      // the catalogue's: the log is its owner's.
       responseBody: result.error
-        ? { error: { code: result.error.code, message: r.text(result.error.message) } }
+        ? {
+            error: {
+              code: result.error.code,
+              message: r.text(result.error.message),
+              details: { functionId: route.fn.id, logId: id },
+            },
+          }
         : r.value(
             bodyForLog(
               r.buffer(sentBody(req.method, result)),

@@ -11,7 +11,7 @@ describe('bad input at the edge', () => {
   });
   after(async () => p.cleanup());
 
-  const post = (payload: string, contentType = 'application/json') =>
+  const post = (payload: string | Buffer, contentType = 'application/json') =>
     p.app.inject({
       method: 'POST',
       url: '/api/workspaces',
@@ -26,6 +26,23 @@ describe('bad input at the edge', () => {
       assert.equal(res.json().error.code, 'BAD_JSON', body);
       assert.equal(res.json().error.details.field, 'body');
     }
+  });
+
+  test('a body that is not UTF-8 → 400 BAD_JSON, nothing stored', async () => {
+    // Decoded leniently, \xff became U+FFFD and a workspace named "\ufffd" was created.
+    for (const bytes of [
+      Buffer.from([...Buffer.from('{"name":"'), 0xff, ...Buffer.from('"}')]),
+      Buffer.from([...Buffer.from('{"name":"caf'), 0xc3, ...Buffer.from('"}')]),
+    ]) {
+      const res = await post(bytes);
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().error.code, 'BAD_JSON');
+      assert.equal(res.json().error.details.reason, 'encoding');
+    }
+    const listed = (await p.app.inject({ method: 'GET', url: '/api/workspaces' })).json();
+    assert.ok(!JSON.stringify(listed).includes('\ufffd'), JSON.stringify(listed));
+    // UTF-8 itself, and a byte order mark, still parse.
+    assert.equal((await post(Buffer.from('\ufeff{"name":"café ☕"}'))).statusCode, 201);
   });
 
   test('empty body → 400 VALIDATION_ERROR on body', async () => {

@@ -2,7 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createRequire } from 'node:module';
+import { toOpenApi30 } from '../../src/api/openapi30.js';
 import { startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+
+const { validate: validateOpenApi } = createRequire(import.meta.url)('oas-validator') as {
+  validate(doc: unknown, options: object): Promise<unknown>;
+};
 
 describe('system and documentation routes', () => {
   let p: TestPlatform;
@@ -40,6 +46,37 @@ describe('system and documentation routes', () => {
         'object',
       );
     }
+  });
+
+  test('openapi.json is valid OpenAPI 3.0.3, as it says', async () => {
+    const doc = (await p.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.equal(doc.openapi, '3.0.3');
+    // JSON Schema's `examples` (a list) and `const` are not 3.0: a strict validator refused the
+    // whole document over them (a review). oas-validator stops at the first fault it finds.
+    await validateOpenApi(doc, { lint: false });
+    const text = JSON.stringify(doc);
+    assert.ok(!/"const":/.test(text));
+    // A property named like a keyword is a name, not a keyword.
+    assert.deepEqual(toOpenApi30({ properties: { const: { type: 'string', examples: ['x'] } } }), {
+      properties: { const: { type: 'string', example: 'x' } },
+    });
+  });
+
+  test('bodies that may be left out are not required; every route lists what the HTTP parser answers', async () => {
+    const doc = (await p.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const body = (path: string, method = 'post') => doc.paths[path][method].requestBody;
+    assert.equal(body('/api/workspaces').required, true);
+    for (const path of [
+      '/api/workspaces/{workspace_id}/keys',
+      '/api/workspaces/{workspace_id}/functions/{function_id}/invoke',
+      '/api/workspaces/{workspace_id}/functions/{function_id}/deployments',
+      '/api/workspaces/{workspace_id}/functions/{function_id}/deployments/{version}/activate',
+    ]) {
+      assert.equal(body(path).required, false, path);
+      assert.equal(doc.paths[path].post['x-optional-body'], undefined, path);
+    }
+    const logs = doc.paths['/api/workspaces/{workspace_id}/functions/{function_id}/logs'].get.responses;
+    assert.ok(logs['408'] && logs['431'], Object.keys(logs).join(' '));
   });
 
   test('Swagger UI and its assets come from this server', async () => {

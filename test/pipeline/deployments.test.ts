@@ -70,6 +70,16 @@ describe('deployments and ingress', () => {
     const error = res.json().error;
     assert.equal(error.code, 'VALIDATION_ERROR');
     assert.equal(error.details.field, 'image_ref');
+    // Without function_id: the field is named, not a function '' that does not exist.
+    for (const function_id of [undefined, '', null]) {
+      const none = await p.app.inject({
+        method: 'POST',
+        url: '/api/v1/deploy',
+        payload: { namespace: 'default', image_ref: task.result!.image_url, function_id },
+      });
+      assert.equal(none.statusCode, 400, none.body);
+      assert.equal(none.json().error.details.field, 'function_id');
+    }
     assert.match(
       error.message,
       new RegExp(`workspace 'ws-default', but function '${fn.id}' is in workspace '${ws}'`),
@@ -150,6 +160,22 @@ describe('deployments and ingress', () => {
       url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/0/activate`,
     });
     assert.equal(bad.statusCode, 400);
+    // No body, `{}` or null; a field is refused, not ignored (a review sent one and got 201).
+    const again = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate`,
+      payload: {},
+    });
+    assert.equal(again.statusCode, 200, again.body);
+    for (const url of [
+      `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate`,
+      `/api/workspaces/${ws}/functions/${fn.id}/deployments`,
+    ]) {
+      const field = await p.app.inject({ method: 'POST', url, payload: { version: 2 } });
+      assert.equal(field.statusCode, 400, field.body);
+      assert.equal(field.json().error.code, 'VALIDATION_ERROR');
+    }
+    assert.equal((await deploy(fn.id)).json().version, 3, 'the refused deploy made no version');
   });
 
   test(

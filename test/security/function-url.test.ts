@@ -304,10 +304,12 @@ class IncomingHandler(http.IncomingHandler):
       await w.p.writer.flush();
       const logs = (await api('GET', `/${id}/logs?limit=10`)).json().logs as Array<{
         id: string;
-        responseBody: { error?: { message: string } };
+        responseBody: { error?: { message: string; details: unknown } };
       }>;
       const logged = logs.find((l) => l.id === error.details.logId);
       assert.match(logged?.responseBody.error?.message ?? '', /cannot reach postgres:\/\/internal-db/);
+      // The envelope the caller got, but with the function's own message.
+      assert.deepEqual(logged?.responseBody.error?.details, error.details);
     },
   );
 

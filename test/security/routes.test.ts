@@ -253,6 +253,20 @@ describe('access rules on every route', () => {
     }
   });
 
+  test('POST /api/v1/deploy without function_id names the field, for the admin and a workspace key', async () => {
+    // Its access scope looks the function up; absent, it answered 404 for a function ''.
+    for (const headers of [w.admin, bearer(w.a.key)]) {
+      const res = await w.p.app.inject({
+        method: 'POST',
+        url: '/api/v1/deploy',
+        headers,
+        payload: { namespace: 'default', image_ref: w.a.image },
+      });
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().error.details.field, 'function_id');
+    }
+  });
+
   test('a workspace key lists only its own workspace; only the admin creates workspaces', async () => {
     const list = await w.p.app.inject({ method: 'GET', url: '/api/workspaces', headers: bearer(w.a.key) });
     assert.deepEqual(

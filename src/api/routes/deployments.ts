@@ -4,8 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ANY_KEY, type Scopes } from '../../auth/policy.js';
-import { invalid } from '../../core/errors.js';
+import { ANY_KEY, functionIdRequired, type Scopes } from '../../auth/policy.js';
 import {
   DeployRequest,
   DeployResponse,
@@ -14,9 +13,10 @@ import {
   ScaffoldRequest,
   ScaffoldResponse,
 } from '../../core/deploy-schemas.js';
-import { ErrorBody, FunctionParams, OUT_OF_STORAGE } from '../../core/schemas.js';
+import { ErrorBody, FunctionParams, NoFields, OPTIONAL_BODY, OUT_OF_STORAGE } from '../../core/schemas.js';
 import { parseVersion, type DeploymentService } from '../../deploy/deployments.js';
 import { appNameFromImage, spinAppYaml } from '../../deploy/spinapp.js';
+import { emptyBodyIfNone } from '../json-body.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 500: ErrorBody };
 
@@ -31,12 +31,16 @@ export async function deploymentRoutes(
     '/api/workspaces/:workspace_id/functions/:function_id/deployments',
     {
       config: { auth: scope.workspaceParam },
+      // No body; a field sent is refused rather than ignored (one might expect it to mean something).
+      preValidation: emptyBodyIfNone,
       schema: {
+        ...OPTIONAL_BODY,
         tags: ['Deployments'],
         summary: 'Build the function’s current code and deploy it',
         description:
           'Creates the next deployment version (artifact digest + config snapshot), loads it in the runtime and makes it active.',
         params: FunctionParams,
+        body: NoFields,
         response: { 201: Deployment, 507: OUT_OF_STORAGE, ...errors },
       },
     },
@@ -60,10 +64,13 @@ export async function deploymentRoutes(
     '/api/workspaces/:workspace_id/functions/:function_id/deployments/:version/activate',
     {
       config: { auth: scope.workspaceParam },
+      preValidation: emptyBodyIfNone,
       schema: {
+        ...OPTIONAL_BODY,
         tags: ['Deployments'],
         summary: 'Make a deployment version active (roll back or forward, no rebuild)',
         params: DeploymentParams,
+        body: NoFields,
         response: { 200: Deployment, ...errors },
       },
     },
@@ -109,11 +116,7 @@ export async function deploymentRoutes(
     },
     async (req) => {
       const b = req.body;
-      if (!b.function_id)
-        throw invalid(
-          'function_id',
-          'function_id is required: the embedded runtime serves images through a function',
-        );
+      if (!b.function_id) throw functionIdRequired();
       const d = await deployments.deployImage(b.image_ref, b.function_id);
       const appName = b.app_name ?? appNameFromImage(b.image_ref);
       return {

@@ -9,7 +9,7 @@ import { Type } from 'typebox';
 import type { Scopes } from '../../auth/policy.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../../core/json-depth.js';
-import { ErrorBody, ExecutionLog, FunctionParams } from '../../core/schemas.js';
+import { ErrorBody, ExecutionLog, FunctionParams, OPTIONAL_BODY } from '../../core/schemas.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
 import { platformError, requireEnabled, requireRoute } from '../../gateway/ingress.js';
 import type { Invoker } from '../../gateway/invoker.js';
@@ -35,6 +35,7 @@ export async function invokeRoutes(
     {
       config: { auth: scope.workspaceParam, keepsJsonText: true },
       schema: {
+        ...OPTIONAL_BODY,
         tags: ['Functions'],
         summary: 'Invoke the deployed function with a JSON body',
         description:

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { ApiKeyService } from '../../auth/api-keys.js';
 import type { Scopes } from '../../auth/policy.js';
+import { emptyBodyIfNone } from '../json-body.js';
 import {
   ApiKeyCreate,
   ApiKeyCreated,
@@ -15,6 +16,7 @@ import {
   AT_CAP,
   ErrorBody,
   WorkspaceParams,
+  OPTIONAL_BODY,
 } from '../../core/schemas.js';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 404: ErrorBody };
@@ -28,10 +30,9 @@ export async function keyRoutes(base: FastifyInstance, keys: ApiKeyService, scop
     {
       config: { auth: scope.workspaceParam },
       // The name is optional, and so is the whole body.
-      preValidation: async (req) => {
-        req.body ??= {};
-      },
+      preValidation: emptyBodyIfNone,
       schema: {
+        ...OPTIONAL_BODY,
         tags,
         summary: 'Create an API key',
         description:
