@@ -55,7 +55,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
     transformObject: (doc) => {
       // Always the OpenAPI 3 shape here (the `openapi` option above); the union also allows Swagger 2.
       const openapi = 'openapiObject' in doc ? doc.openapiObject : {};
-      const paths = markOptionalBodies({ ...openapi.paths, ...ingressPaths() });
+      const paths = namedOperations(markOptionalBodies({ ...openapi.paths, ...ingressPaths() }));
       return toOpenApi30({ ...openapi, paths }) as typeof openapi;
     },
   });
@@ -70,6 +70,28 @@ function markOptionalBodies<P extends object>(paths: P): P {
       if (typeof op !== 'object' || op === null || !op['x-optional-body']) continue;
       delete op['x-optional-body'];
       if (op.requestBody) op.requestBody.required = false;
+    }
+  }
+  return paths;
+}
+
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+/**
+ * Every operation gets an operationId, which code generators name their functions after (without
+ * one they invent names, or refuse): the method and the path, `getApiWorkspacesByWorkspaceId`.
+ * Unique, since a path has one operation per method.
+ */
+function namedOperations<P extends object>(paths: P): P {
+  for (const [path, item] of Object.entries(paths) as [string, Record<string, { operationId?: string }>][]) {
+    const words = path
+      .split('/')
+      .filter(Boolean)
+      .map((seg) => (seg.startsWith('{') ? `by_${seg.slice(1, -1)}` : seg))
+      .flatMap((seg) => seg.split(/[^A-Za-z0-9]+/).filter(Boolean));
+    const name = words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+    for (const [method, op] of Object.entries(item)) {
+      if (METHODS.has(method) && typeof op === 'object' && op !== null) op.operationId ??= `${method}${name}`;
     }
   }
   return paths;

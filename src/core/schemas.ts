@@ -295,7 +295,10 @@ export const FunctionConfig = Type.Object(
     }),
     code: Type.String({ description: 'The current source, base64-encoded' }),
     invocationUrl: Type.Union([Type.String(), Type.Null()]),
-    status: Type.String({ description: 'active | disabled | building | deploying | failed' }),
+    status: Type.String({
+      description:
+        'active | disabled. The seed’s console also understands building, deploying and failed; Eunha never sets them (a build’s state is its task’s, and a deploy answers once its version is live)',
+    }),
     lastModified: Type.String({ format: 'date-time' }),
     lastDeployed: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     invocations24h: Type.Integer({ description: 'Invocations in the last 24 hours (rolling)' }),
@@ -303,7 +306,7 @@ export const FunctionConfig = Type.Object(
     avgDuration: Type.Number({ description: 'Mean duration in ms over the last 24 hours' }),
     unavailable: Type.Union([Type.Null(), Type.Object({ code: Type.String(), message: Type.String() })], {
       description:
-        "null, or the error every call to the function gets whatever its code does, as the function URL answers it: DEPENDENCY_UNAVAILABLE when its active deployment could not be loaded at start-up (until it is deployed or activated again). `status` is the stored one, and may still say 'active'",
+        "null, or the error every call to the function gets whatever its code does, as the function URL answers it: DEPENDENCY_UNAVAILABLE when its active deployment could not be loaded at start-up (until it is deployed or activated again); NOT_READY while start-up has yet to load it (a call waits for it). `status` is the stored one, and may still say 'active'",
     }),
   },
   { description: 'A function with its configuration, current code and 24-hour statistics' },

@@ -62,7 +62,7 @@ describe('system and documentation routes', () => {
     });
   });
 
-  test('bodies that may be left out are not required; every route lists what the HTTP parser answers', async () => {
+  test('operations are named; bodies that may be left out are not required; every route lists what the HTTP parser answers', async () => {
     const doc = (await p.app.inject({ method: 'GET', url: '/openapi.json' })).json();
     const body = (path: string, method = 'post') => doc.paths[path][method].requestBody;
     assert.equal(body('/api/workspaces').required, true);
@@ -75,6 +75,18 @@ describe('system and documentation routes', () => {
       assert.equal(body(path).required, false, path);
       assert.equal(doc.paths[path].post['x-optional-body'], undefined, path);
     }
+    const ids = Object.values(doc.paths).flatMap((item) =>
+      Object.values(item as Record<string, { operationId?: string }>).map((op) => op.operationId),
+    );
+    assert.ok(
+      ids.every((id) => typeof id === 'string'),
+      'every operation has an operationId',
+    );
+    assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+    assert.equal(
+      doc.paths['/api/workspaces/{workspace_id}/functions/{function_id}'].get.operationId,
+      'getApiWorkspacesByWorkspaceIdFunctionsByFunctionId',
+    );
     const logs = doc.paths['/api/workspaces/{workspace_id}/functions/{function_id}/logs'].get.responses;
     assert.ok(logs['408'] && logs['431'], Object.keys(logs).join(' '));
   });
