@@ -8,6 +8,9 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import { EunhaError } from '../core/errors.js';
 
 export const MASK = '********';
+
+/** `details.reason` of a secret sealed with another key: the server's key, fixed while it runs, must change. */
+export const WRONG_KEY = 'secrets_key';
 const VERSION = 'v1';
 
 export const secretContext = (workspaceId: string, functionId: string, name: string): string =>
@@ -41,6 +44,7 @@ export class SecretBox {
         'DEPENDENCY_UNAVAILABLE',
         `a secret variable of this function was sealed with key ${keyId}, but the server's key is ${this.keyId}: ` +
           'the operator must restore that key (EUNHA_SECRETS_KEY or secrets.key), or the secrets be set again',
+        { reason: WRONG_KEY },
       );
     }
     try {

@@ -9,6 +9,7 @@
 // cannot change by waiting is given up at once: an artifact that is gone or damaged, a function
 // that no longer fits the memory budget.
 
+import { WRONG_KEY } from '../auth/secrets.js';
 import { EunhaError } from '../core/errors.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
 import type { MetadataStore } from '../store/ports.js';
@@ -21,7 +22,9 @@ const RETRY_MAX_MS = 5 * 60_000;
 /** Failures that waiting does not mend: an owner's deploy or an operator must. */
 const FINAL = new Set(['NOT_FOUND', 'VALIDATION_ERROR', 'INTERNAL_ERROR']);
 
-const retryable = (err: unknown): boolean => !(err instanceof EunhaError && FINAL.has(err.code));
+const retryable = (err: unknown): boolean =>
+  // Secrets sealed with another key: only a restart with that key mends it.
+  !(err instanceof EunhaError && (FINAL.has(err.code) || err.details.reason === WRONG_KEY));
 
 export interface RestoreLog {
   info(obj: object, msg: string): void;

@@ -2,6 +2,7 @@
 // execution log is lost on a graceful shutdown.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -71,6 +72,40 @@ async function restartWithArtifactReads(
 describe('restart', () => {
   const dir = mkdtempSync(join(tmpdir(), 'eunha-restore-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test(
+    'a deployment whose secrets another key sealed fails for good, and the server stays ready',
+    { timeout: 120_000 },
+    async () => {
+      // The key cannot change while the server runs: retrying kept /ready at 503 for every tenant,
+      // forever, after an operator set EUNHA_SECRETS_KEY over a generated key (a review).
+      await inOwnDir('eunha-restore-key-', async (own) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        const { fn } = await deployedFunction(a, {
+          code: b64(SAMPLE_HANDLER),
+          secretEnvironmentVariables: { API_TOKEN: 'sekrit-value' },
+        });
+        await a.cleanup();
+        const other = randomBytes(32).toString('base64');
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', EUNHA_SECRETS_KEY: other }, own);
+        try {
+          const ready = await b.app.inject({ method: 'GET', url: '/ready' });
+          assert.equal(ready.statusCode, 200, ready.body);
+          assert.deepEqual(ready.json().checks.deployments, {
+            ok: true,
+            unrestored: 1,
+            retrying: 0,
+            restoring: 0,
+          });
+          const call = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
+          assert.equal(call.statusCode, 503, call.body);
+          assert.equal(call.json().error.code, 'DEPENDENCY_UNAVAILABLE');
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
 
   test('active deployments come back and every invocation is logged', { timeout: 120_000 }, async () => {
     const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, dir);
