@@ -6,12 +6,11 @@
 // warning, never skipped silently.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { randomInt } from 'node:crypto';
+import { hostWorkingDir } from './host-cwd.js';
 import { jailPlan, jailScript } from './jail.js';
 
 /**
@@ -107,8 +106,7 @@ let nextUid = randomInt(SANDBOX_UID_COUNT);
 export function detectIsolation(): Isolation {
   if (cached) return cached;
   const hostScript = hostScriptPath();
-  const cwd = mkdtempSync(join(tmpdir(), 'eunha-sandbox-'));
-  chmodSync(cwd, 0o555);
+  const cwd = hostWorkingDir();
   const warnings: string[] = [];
   const iso: Isolation = {
     hostScript,
