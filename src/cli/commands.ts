@@ -6,6 +6,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { shaped, shapedList } from './answer-shape.js';
 import { ApiClient, ApiError } from './client.js';
 
 /** A mistake in the command line itself: the usage is printed with it (exit 2). */
@@ -114,6 +115,11 @@ function ambiguous(ref: string, ws: string, fns: FunctionConfig[]): ApiError {
   );
 }
 
+/** The fields of a function the commands print or go on with. */
+const FUNCTION_FIELDS = { id: 'string', name: 'string', status: 'string' } as const;
+/** The fields of a deployment the commands print. */
+const DEPLOYMENT_FIELDS = { version: 'number', digest: 'string' } as const;
+
 /** A function id: `fn-` and 8 lower-case letters or digits. */
 const ID = /^fn-[a-z0-9]{8}$/;
 
@@ -122,13 +128,18 @@ async function findFunction(api: ApiClient, ws: string, ref: string): Promise<Fu
   // Looks like an id: one small request instead of the whole list (which carries every function's code).
   if (ID.test(ref)) {
     try {
-      return await api.request<FunctionConfig>('GET', `/api/workspaces/${enc(ws)}/functions/${enc(ref)}`);
+      return shaped<FunctionConfig>(
+        await api.request('GET', `/api/workspaces/${enc(ws)}/functions/${enc(ref)}`),
+        FUNCTION_FIELDS,
+        'function',
+      );
     } catch (e) {
       // Not an id after all: perhaps a name.
       if (!(e instanceof ApiError && e.status === 404)) throw e;
     }
   }
-  const fn = pick(await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`), ref, ws);
+  const all = await api.list<unknown>(`/api/workspaces/${enc(ws)}/functions`);
+  const fn = pick(shapedList<FunctionConfig>(all, FUNCTION_FIELDS, 'function'), ref, ws);
   if (!fn) throw new ApiError(404, 'NOT_FOUND', `no function '${ref}' in workspace ${ws}`);
   return fn;
 }
@@ -143,7 +154,16 @@ function pick(all: FunctionConfig[], ref: string, ws: string): FunctionConfig | 
   return named[0];
 }
 
-function printLog(io: Io, log: ExecutionLog): void {
+/** The fields a log line prints. */
+const LOG_FIELDS = {
+  timestamp: 'string',
+  statusCode: 'number',
+  status: 'string',
+  duration: 'number',
+} as const;
+
+function printLog(io: Io, raw: unknown): void {
+  const log = shaped<ExecutionLog>(raw, LOG_FIELDS, 'execution log');
   io.out(`${log.timestamp}\t${log.statusCode}\t${log.status}\t${Math.round(log.duration)} ms`);
   for (const line of log.logs ?? []) io.out(`  | ${line}`);
 }
@@ -152,13 +172,15 @@ export async function workspaces(api: ApiClient, args: string[], o: Options, io:
   if (args[0] === 'create') {
     const [, name] = positionals(args, ['create', 'workspace name']);
     const ws = await api.request<Workspace>('POST', '/api/workspaces', { name });
-    io.out(o.json ? JSON.stringify(ws) : ws.id);
+    io.out(o.json ? JSON.stringify(ws) : shaped<Workspace>(ws, { id: 'string' }, 'workspace').id);
     return;
   }
   positionals(args, []);
   const list = await api.list<Workspace>('/api/workspaces');
   if (o.json) io.out(JSON.stringify(list));
-  else for (const ws of list) io.out(`${ws.id}\t${ws.name}`);
+  else
+    for (const ws of shapedList<Workspace>(list, { id: 'string', name: 'string' }, 'workspace'))
+      io.out(`${ws.id}\t${ws.name}`);
 }
 
 export async function functions(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
@@ -167,7 +189,7 @@ export async function functions(api: ApiClient, args: string[], o: Options, io: 
   const list = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
   if (o.json) io.out(JSON.stringify(list));
   else
-    for (const f of list) {
+    for (const f of shapedList<FunctionConfig>(list, FUNCTION_FIELDS, 'function')) {
       // The stored status stays 'active' when start-up could not load the deployment.
       const status = f.unavailable ? `${f.status} (unavailable: ${f.unavailable.code})` : f.status;
       io.out(`${f.id}\t${f.name}\t${status}\t${f.invocationUrl ?? '(not deployed)'}`);
@@ -202,14 +224,16 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
-  const listed = () => api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
+  const listed = async () =>
+    shapedList<FunctionConfig>(
+      await api.list(`/api/workspaces/${enc(ws)}/functions`),
+      FUNCTION_FIELDS,
+      'function',
+    );
   const existing = pick(await listed(), name, ws);
-  const code = source.toString('base64');
+  const fields = { code: source.toString('base64'), ...settings };
   const update = (id: string) =>
-    api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, {
-      code,
-      ...settings,
-    });
+    api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields);
   let fn: FunctionConfig;
   let created = false;
   if (existing) fn = await update(existing.id);
@@ -218,9 +242,9 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
     if (ID.test(name)) throw new ApiError(404, 'NOT_FOUND', `no function '${name}' in workspace ${ws}`);
     fn = await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
       name,
-      code,
-      ...settings,
+      ...fields,
     });
+    fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
     created = true;
     // Two deploys of a new name at once each create a function (names are not unique, as in the
     // seed), and every later command found the name ambiguous. The list is in creation order, and
@@ -232,15 +256,18 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       created = false;
     }
   }
+  fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
   const d = await api.request<Deployment>(
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
   );
   if (o.json) io.out(JSON.stringify(d));
-  else
+  else {
+    const { version, digest } = shaped<Deployment>(d, DEPLOYMENT_FIELDS, 'deployment');
     io.out(
-      `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${d.version} ${d.digest.slice(0, 12)} → ${d.invocationUrl}`,
+      `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${version} ${digest.slice(0, 12)} → ${d.invocationUrl}`,
     );
+  }
 }
 
 /** Runs the function through the seed's /invoke; prints its log and the answer as logged. */
@@ -258,10 +285,10 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
   const fn = await findFunction(api, ws, ref!);
   let log: ExecutionLog;
   try {
-    log = await api.request<ExecutionLog>(
-      'POST',
-      `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`,
-      body,
+    log = shaped<ExecutionLog>(
+      await api.request('POST', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`, body),
+      LOG_FIELDS,
+      'execution log',
     );
   } catch (e) {
     // The run itself failed (its log is written all the same): the function's failure, not ours.
@@ -367,7 +394,7 @@ export async function logs(api: ApiClient, args: string[], o: Options, io: Io): 
           failingSince = undefined;
           lastId = ev.id ?? lastId;
           if (o.json) io.out(ev.data);
-          else printLog(io, JSON.parse(ev.data) as ExecutionLog);
+          else printLog(io, JSON.parse(ev.data));
         } else if (ev.event === 'gap') {
           io.err(`eunha: ${messageOf(ev.data) ?? 'some logs were skipped'}`);
         } else if (ev.event === 'deleted') {
@@ -419,7 +446,11 @@ export async function deployments(api: ApiClient, args: string[], o: Options, io
   const list = await api.list<Deployment>(`/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`);
   if (o.json) io.out(JSON.stringify(list));
   else
-    for (const d of list)
+    for (const d of shapedList<Deployment>(
+      list,
+      { ...DEPLOYMENT_FIELDS, createdAt: 'string', active: 'boolean' },
+      'deployment',
+    ))
       io.out(`v${d.version}\t${d.digest.slice(0, 12)}\t${d.createdAt}${d.active ? '\tactive' : ''}`);
 }
 
@@ -434,7 +465,11 @@ export async function rollback(api: ApiClient, args: string[], o: Options, io: I
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments/${version}/activate`,
   );
-  io.out(o.json ? JSON.stringify(d) : `${fn.name} now runs v${d.version} ${d.digest.slice(0, 12)}`);
+  if (o.json) io.out(JSON.stringify(d));
+  else {
+    const { version: now, digest } = shaped<Deployment>(d, DEPLOYMENT_FIELDS, 'deployment');
+    io.out(`${fn.name} now runs v${now} ${digest.slice(0, 12)}`);
+  }
 }
 
 interface StorageReport {
@@ -449,10 +484,12 @@ export async function storage(api: ApiClient, args: string[], o: Options, io: Io
   positionals(args, []);
   const ws = workspaceOf(o);
   const r = await api.request<StorageReport>('GET', `/api/workspaces/${enc(ws)}/storage`);
-  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  io.out(
-    o.json
-      ? JSON.stringify(r)
-      : `${mib(r.usedBytes)} of ${mib(r.maxBytes)}, ${r.usedFiles} of ${r.maxFiles} files`,
+  if (o.json) return io.out(JSON.stringify(r));
+  const { usedBytes, maxBytes, usedFiles, maxFiles } = shaped<StorageReport>(
+    r,
+    { usedBytes: 'number', maxBytes: 'number', usedFiles: 'number', maxFiles: 'number' },
+    'storage',
   );
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  io.out(`${mib(usedBytes)} of ${mib(maxBytes)}, ${usedFiles} of ${maxFiles} files`);
 }

@@ -55,7 +55,11 @@ const COMMANDS: Record<string, Command> = {
   storage: commands.storage,
 };
 
-/** The server's address: http(s), and no credentials in it (they would be printed in messages). */
+/**
+ * The server's address: http(s), and no credentials in it (they would be printed in messages), nor
+ * a query or fragment: paths are appended to it, so `http://h:8000?x=1` sent every request to `/`
+ * with a query of `x=1/api/…`.
+ */
 function serverUrl(raw: string, from: string): string {
   let url: URL;
   try {
@@ -66,6 +70,9 @@ function serverUrl(raw: string, from: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new UsageError(`${from} must be an http:// or https:// URL, got '${raw}'`);
   if (url.username || url.password) throw new UsageError(`${from} must not hold credentials: use --key`);
+  // The raw text too: an empty query (`http://h:8000?`) leaves `search` empty.
+  if (/[?#]/.test(raw))
+    throw new UsageError(`${from} must be the server's address without a query or fragment, got '${raw}'`);
   return raw;
 }
 

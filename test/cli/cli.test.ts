@@ -133,6 +133,12 @@ class IncomingHandler(http.IncomingHandler):
     assert.equal(await (await fetch(url!)).text(), 'v1');
     assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1\t.*\tactive$/m);
 
+    // A URL whose query would take every path elsewhere.
+    const queried = await eunha(['storage', '-w', ws], { EUNHA_URL: `${server.url}?x=1` });
+    assert.equal(queried.code, 2, queried.err);
+    assert.equal(queried.out, '', 'not NaN MiB of NaN MiB');
+    assert.match(queried.err, /^eunha: EUNHA_URL must be the server's address without a query or fragment/);
+
     const stored = await eunha(['storage', '-w', ws]);
     assert.match(stored.out.trim(), /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files$/, 'code, two artifacts');
     const active = await eunha(['deployments', 'greet', '--delete', 'v1', '-w', ws]);

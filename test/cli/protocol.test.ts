@@ -267,6 +267,23 @@ describe('the eunha command and odd answers', () => {
     );
   });
 
+  test('an answer without the fields a command prints is a BAD_RESPONSE (exit 1), not NaN', async () => {
+    handler = (req, res) => {
+      if (req.url?.endsWith('/functions')) return res.end(JSON.stringify([{ id: 'fn-1', name: 'f' }]));
+      res.end('{"storage":"elsewhere"}');
+    };
+    const storage = await cli(['storage', '-w', 'w']);
+    assert.equal(storage.code, 1);
+    assert.equal(storage.out, '');
+    assert.equal(storage.err, 'eunha: BAD_RESPONSE (200): the storage answer has no usedBytes (a number)\n');
+    // A function listed without its status.
+    const listed = await cli(['functions', '-w', 'w']);
+    assert.equal(listed.code, 1);
+    assert.equal(listed.err, 'eunha: BAD_RESPONSE (200): the function answer has no status (a string)\n');
+    // --json prints the answer as it came: nothing is formatted from it.
+    assert.equal((await cli(['--json', 'storage', '-w', 'w'])).out, '{"storage":"elsewhere"}\n');
+  });
+
   test('the key and the URL are checked, and the key is never printed', async () => {
     let seen = 0;
     handler = (_req, res) => {
@@ -293,6 +310,19 @@ describe('the eunha command and odd answers', () => {
       [['invoke', 'f', '-w', 'w', '--data', '{'], { EUNHA_URL: base }, /--data must be JSON/],
       [[], { EUNHA_URL: base }, /no command/],
       [['--key', ' ', 'workspaces'], { EUNHA_URL: base, EUNHA_API_KEY: 'eunha_other' }, /--key is empty/],
+      // Paths are appended to the URL: a query or fragment sent every request to the wrong place.
+      [
+        ['storage', '-w', 'w'],
+        { EUNHA_URL: `${base}?x=1` },
+        /EUNHA_URL must be the server's address without a query or fragment/,
+      ],
+      [
+        ['--url', `${base}/#top`, 'storage', '-w', 'w'],
+        {},
+        /--url must be the server's address without a query/,
+      ],
+      [['--url', `${base}?`, 'workspaces'], {}, /--url must be the server's address without a query/],
+      [['--url', 'ftp://127.0.0.1:21', 'workspaces'], {}, /--url must be an http:\/\/ or https:\/\/ URL/],
     ];
     for (const [argv, env, message] of cases) {
       let err = '';
