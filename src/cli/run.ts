@@ -27,7 +27,8 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
   logs FN -w WS [--limit N] [--since T] [--errors] [--follow [--reconnect S]]
                                       its latest execution logs, oldest first (N ≤ 1000, default
                                       20); --since: only those of the last T (15m, 2h, 7d) or
-                                      since an RFC 3339 time; --errors: only failed ones;
+                                      since an RFC 3339 time with its offset (…T09:00:00Z);
+                                      --errors: only failed ones;
                                       --follow then streams each new one, and when the
                                       stream is cut off resumes exactly where it was, trying
                                       for up to S seconds (default 30; 0: give up at once)

@@ -116,12 +116,16 @@ class IncomingHandler(http.IncomingHandler):
       assert.equal(empty.code, 0, empty.err);
       assert.equal(empty.out, '', `${none.join(' ')}: every call succeeded, and none is in the future`);
     }
-    for (const bad of [
-      ['--since', 'yesterday'],
-      ['--follow', '--errors'],
-    ]) {
+    // What the server would refuse (a 400, exit 1) is found first, as the usage error it is.
+    for (const [bad, message] of [
+      [['--since', 'yesterday'], /--since takes an age/],
+      [['--follow', '--errors'], /--follow sends every new one/],
+      [['--since', '999999d'], /--since 999999d reaches back too far \(before the year 1\)/],
+      [['--since', '2026-11-28T00:00:00'], /--since 2026-11-28T00:00:00 has no UTC offset/],
+    ] as const) {
       const refused = await eunha(['logs', fnId!, '-w', ws, ...bad]);
       assert.equal(refused.code, 2, `${bad.join(' ')}: ${refused.err}`);
+      assert.match(refused.err, message);
     }
 
     const before = await eunha(['deployments', 'greet', '-w', ws]);

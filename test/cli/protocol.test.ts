@@ -343,8 +343,23 @@ describe('eunha logs --since', () => {
     assert.equal(sinceOf('2h', now), '2026-11-27T10:00:00.000Z');
     assert.equal(sinceOf('7d', now), '2026-11-20T12:00:00.000Z');
     assert.equal(sinceOf('2026-11-27T09:00:00+09:00', now), '2026-11-27T09:00:00+09:00');
+    assert.equal(sinceOf('2026-11-27T09:00:00.5z', now), '2026-11-27T09:00:00.5z');
+    assert.equal(sinceOf('2024-02-29T00:00:00-0130', now), '2024-02-29T00:00:00-0130');
+    assert.equal(sinceOf('99999d', now), '1753-02-12T12:00:00.000Z');
     for (const bad of ['yesterday', '15', '1w', '-2h', '2026-11-27', '2026-13-45T00:00:00Z']) {
       assert.throws(() => sinceOf(bad, now), UsageError, bad);
     }
+    // What the server's RFC 3339 check refuses (a 400, exit 1) is a usage error here (exit 2).
+    const refused: Array<[string, RegExp]> = [
+      ['999999d', /--since 999999d reaches back too far/],
+      ['2026-11-28T00:00:00', /has no UTC offset/],
+      ['2026-11-28T00:00', /has no UTC offset/],
+      ['2026-02-30T00:00:00Z', /an RFC 3339 time with its offset/],
+      ['2025-02-29T00:00:00Z', /an RFC 3339 time with its offset/],
+      ['2026-11-27T24:00:00Z', /an RFC 3339 time with its offset/],
+      ['2026-11-27T09:00:00+24:00', /an RFC 3339 time with its offset/],
+      ['+002026-11-27T09:00:00Z', /an RFC 3339 time with its offset/],
+    ];
+    for (const [bad, message] of refused) assert.throws(() => sinceOf(bad, now), message, bad);
   });
 });
