@@ -3,7 +3,8 @@
 // client only"); its two settings, the server's URL and a key, come from options or from
 // EUNHA_URL / EUNHA_API_KEY. Exit codes: 0 done; 1 the server refused, could not be reached or
 // answered something unexpected (its code and message are printed, never a stack); 2 a mistake in
-// the command line (the usage follows); 3 `invoke` ran a function that failed.
+// the command line, an option the command does not take included (the usage follows); 3 `invoke`
+// ran a function that failed.
 
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.js';
@@ -45,15 +46,25 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
 
 type Command = (api: ApiClient, args: string[], o: Options, io: Io) => Promise<number | void>;
 
-const COMMANDS: Record<string, Command> = {
-  workspaces: commands.workspaces,
-  functions: commands.functions,
-  deploy: commands.deploy,
-  invoke: commands.invoke,
-  logs: commands.logs,
-  deployments: commands.deployments,
-  rollback: commands.rollback,
-  storage: commands.storage,
+/** Options every command takes. */
+const GLOBAL = ['url', 'key', 'json', 'help'];
+
+/**
+ * Each command and the options it takes besides the global ones: one it does not take is refused
+ * rather than ignored (`functions --delete app` listed functions and exited 0).
+ */
+const COMMANDS: Record<string, { run: Command; options: string[] }> = {
+  workspaces: { run: commands.workspaces, options: [] },
+  functions: { run: commands.functions, options: ['workspace'] },
+  deploy: {
+    run: commands.deploy,
+    options: ['workspace', 'name', 'memory', 'timeout', 'env', 'secret', 'outbound'],
+  },
+  invoke: { run: commands.invoke, options: ['workspace', 'data'] },
+  logs: { run: commands.logs, options: ['workspace', 'limit', 'since', 'errors', 'follow', 'reconnect'] },
+  deployments: { run: commands.deployments, options: ['workspace', 'delete'] },
+  rollback: { run: commands.rollback, options: ['workspace'] },
+  storage: { run: commands.storage, options: ['workspace'] },
 };
 
 /**
@@ -80,10 +91,11 @@ function serverUrl(raw: string, from: string): string {
 /** Runs one command line; resolves to the exit code. */
 export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       // `-w=ws-…` means what `--workspace=ws-…` does (parseArgs would read the value as '=ws-…').
       args: argv.flatMap((a) => (a.startsWith('-w=') ? ['-w', a.slice(3)] : [a])),
       allowPositionals: true,
+      tokens: true,
       options: {
         url: { type: 'string' },
         key: { type: 'string' },
@@ -111,8 +123,18 @@ export async function run(argv: string[], env: Record<string, string | undefined
       return 0;
     }
     if (name === undefined) throw new UsageError('no command');
-    const command = COMMANDS[name];
+    // Own entries only: `eunha toString` is no command.
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!command) throw new UsageError(`unknown command '${name}'`);
+    // As typed (`-f` or `--follow`), so the message names what the user wrote.
+    const stray = new Set(
+      tokens.flatMap((t) =>
+        t.kind === 'option' && !GLOBAL.includes(t.name) && !command.options.includes(t.name)
+          ? [t.rawName]
+          : [],
+      ),
+    );
+    if (stray.size > 0) throw new UsageError(`${name} does not take ${[...stray].join(', ')}`);
     const url = serverUrl(
       values.url ?? env.EUNHA_URL ?? 'http://127.0.0.1:8000',
       values.url !== undefined ? '--url' : env.EUNHA_URL !== undefined ? 'EUNHA_URL' : 'the URL',
@@ -123,7 +145,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     // Never echoed: a key that cannot go in a header is refused without quoting it.
     if (key !== undefined && !/^[\x21-\x7e]+$/.test(key))
       throw new UsageError('the key must be printable ASCII without spaces (as Eunha issues them)');
-    return (await command(new ApiClient(url, key), args, values, io)) ?? 0;
+    return (await command.run(new ApiClient(url, key), args, values, io)) ?? 0;
   } catch (e) {
     if (e instanceof ApiError) {
       io.err(`eunha: ${e.line}`);

@@ -137,7 +137,13 @@ class IncomingHandler(http.IncomingHandler):
     assert.equal(await (await fetch(url!)).text(), 'v1');
     assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1\t.*\tactive$/m);
 
-    // A URL whose query would take every path elsewhere.
+    // Options a command does not take, and a URL whose query would take every path elsewhere.
+    const stray = await eunha(['functions', '-w', ws, '--delete', 'greet']);
+    assert.equal(stray.code, 2, stray.err);
+    assert.match(stray.err, /^eunha: functions does not take --delete\n/);
+    const strays = await eunha(['invoke', 'greet', '-w', ws, '--follow', '--since', '5x', '--memory', '7']);
+    assert.equal(strays.code, 2, strays.err);
+    assert.match(strays.err, /^eunha: invoke does not take --follow, --since, --memory\n/);
     const queried = await eunha(['storage', '-w', ws], { EUNHA_URL: `${server.url}?x=1` });
     assert.equal(queried.code, 2, queried.err);
     assert.equal(queried.out, '', 'not NaN MiB of NaN MiB');

@@ -323,10 +323,24 @@ describe('the eunha command and odd answers', () => {
       ],
       [['--url', `${base}?`, 'workspaces'], {}, /--url must be the server's address without a query/],
       [['--url', 'ftp://127.0.0.1:21', 'workspaces'], {}, /--url must be an http:\/\/ or https:\/\/ URL/],
+      // An option the command does not take is refused, not ignored.
+      [
+        ['functions', '-w', 'w', '--delete', 'app'],
+        { EUNHA_URL: base },
+        /functions does not take --delete\n/,
+      ],
+      [
+        ['invoke', 'f', '-w', 'w', '--follow', '--since', '5x', '--memory', '7'],
+        { EUNHA_URL: base },
+        /invoke does not take --follow, --since, --memory\n/,
+      ],
+      [['workspaces', 'create', 'x', '-w', 'w'], { EUNHA_URL: base }, /workspaces does not take -w\n/],
+      [['logs', 'f', '-w', 'w', '--data', '{}'], { EUNHA_URL: base }, /logs does not take --data\n/],
+      [['toString'], { EUNHA_URL: base }, /unknown command 'toString'/],
     ];
     for (const [argv, env, message] of cases) {
       let err = '';
-      const code = await run(argv, env, { out: () => undefined, err: (l) => (err += l) });
+      const code = await run(argv, env, { out: () => undefined, err: (l) => (err += l + '\n') });
       assert.equal(code, 2, `${argv.join(' ')}: ${err}`);
       assert.match(err, message);
       assert.match(err, /usage: eunha/);
