@@ -37,10 +37,24 @@ export interface Options {
   json?: boolean | undefined;
 }
 
-/** Exit code of `invoke` when the function itself failed (an error status in its log). */
+/** Exit code of `invoke` when the function itself failed: it raised, timed out or crashed. */
 export const FUNCTION_FAILED = 3;
 /** Answers of /invoke that are a run that failed rather than a request refused. */
 const FAILED_RUNS = new Set(['TIMEOUT', 'FUNCTION_CRASHED']);
+/**
+ * The error codes the platform writes into a failed run's log as `responseBody.error.code`
+ * (gateway/invoker.ts): a raise (or an invalid response) is FUNCTION_ERROR, answered on /invoke as
+ * a 200 with the log. A function's own 5xx answer is logged with status "error" too, but with its
+ * own body and no platform error: it answered as it meant to, so it is no failure of the run.
+ */
+const RUN_FAILURES = new Set(['FUNCTION_ERROR', ...FAILED_RUNS]);
+
+/** Whether a log is of a run that raised, timed out or crashed (not one that answered a 5xx). */
+function runFailed(log: ExecutionLog): boolean {
+  if (log.status !== 'error') return false;
+  const body = log.responseBody as { error?: { code?: unknown } } | null | undefined;
+  return typeof body === 'object' && body !== null && RUN_FAILURES.has(String(body.error?.code));
+}
 
 interface Workspace {
   id: string;
@@ -309,7 +323,7 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
     if (answer !== null && answer !== undefined)
       io.out(typeof answer === 'string' ? answer : JSON.stringify(answer));
   }
-  return log.status === 'error' ? FUNCTION_FAILED : 0;
+  return runFailed(log) ? FUNCTION_FAILED : 0;
 }
 
 /**

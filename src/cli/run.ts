@@ -4,7 +4,7 @@
 // EUNHA_URL / EUNHA_API_KEY. Exit codes: 0 done; 1 the server refused, could not be reached or
 // answered something unexpected (its code and message are printed, never a stack); 2 a mistake in
 // the command line, an option the command does not take included (the usage follows); 3 `invoke`
-// ran a function that failed.
+// ran a function that raised, timed out or crashed.
 
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.js';
@@ -24,7 +24,8 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       adds or replaces secret ones, --outbound replaces the hosts
                                       it may call (https://api.example.com; none: no host)
   invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its execution
-                                      log and its answer as logged; exit 3 if the function failed
+                                      log and its answer as logged; exit 3 if it raised, timed
+                                      out or crashed
   logs FN -w WS [--limit N] [--since T] [--errors] [--follow [--reconnect S]]
                                       its latest execution logs, oldest first (N ≤ 1000, default
                                       20); --since: only those of the last T (15m, 2h, 7d) or

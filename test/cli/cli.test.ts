@@ -306,6 +306,23 @@ class IncomingHandler(http.IncomingHandler):
     const failed = await eunha(['invoke', 'raising', '-w', ws]);
     assert.equal(failed.code, 3, failed.err);
     assert.match(failed.out, /\t500\terror\t/);
+    // One that answers 503 on purpose did not fail: its log says "error" (a 5xx), but it ran and
+    // answered as it meant to, so exit 0 (it was 3, which the README keeps for raised, timed out
+    // or crashed).
+    const busy = file(
+      'busy.py',
+      `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(503, {"content-type": "application/json"}, b'{"error": "come back later"}')
+`,
+    );
+    assert.equal((await eunha(['deploy', busy, '-w', ws])).code, 0);
+    const answered = await eunha(['invoke', 'busy', '-w', ws]);
+    assert.equal(answered.code, 0, answered.err);
+    assert.match(answered.out, /\t503\terror\t.*\n\{"error":"come back later"\}\n$/);
     // One that times out: what it printed first, from its log, then the error (a review found
     // only the error).
     const sleepy = file(
