@@ -4,10 +4,10 @@
 // people (columns separated by tabs), or JSON with --json for scripts. The command line is checked
 // before anything is sent.
 
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { shaped, shapedList } from './answer-shape.js';
 import { ApiClient, ApiError } from './client.js';
+import { readCapped } from './read-capped.js';
 
 /** A mistake in the command line itself: the usage is printed with it (exit 2). */
 export class UsageError extends Error {
@@ -86,7 +86,7 @@ interface ExecutionLog {
 }
 
 const enc = encodeURIComponent;
-/** Larger files are refused before reading: the server's own cap is far lower. */
+/** Reading stops past this: the server's own cap is far lower (about 4.5 MiB of code at its default). */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /** The command's positional arguments, exactly `names.length` of them. */
@@ -229,14 +229,14 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       ? { allowedOutboundHosts: o.outbound.length === 1 && o.outbound[0] === 'none' ? [] : o.outbound }
       : {}),
   };
-  let source: Buffer;
+  let source: Buffer | undefined;
   try {
-    if ((await stat(file!)).size > MAX_FILE_BYTES) throw new UsageError(`${file} is larger than 64 MiB`);
-    source = await readFile(file!);
+    source = await readCapped(file!, MAX_FILE_BYTES);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+  if (!source) throw new UsageError(`${file} is larger than 64 MiB`);
+  const size = source.length;
   const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
   const listed = async () =>
     shapedList<FunctionConfig>(
@@ -247,17 +247,18 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
   const existing = pick(await listed(), name, ws);
   const fields = { code: source.toString('base64'), ...settings };
   const update = (id: string) =>
-    api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields);
+    api
+      .request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields)
+      .catch((e: unknown) => tooLarge(e, size));
   let fn: FunctionConfig;
   let created = false;
   if (existing) fn = await update(existing.id);
   else {
     // An id of another workspace, or mistyped: creating a function named like it would only confuse.
     if (ID.test(name)) throw new ApiError(404, 'NOT_FOUND', `no function '${name}' in workspace ${ws}`);
-    fn = await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
-      name,
-      ...fields,
-    });
+    fn = await api
+      .request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, { name, ...fields })
+      .catch((e: unknown) => tooLarge(e, size));
     fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
     created = true;
     // Two deploys of a new name at once each create a function (names are not unique, as in the
@@ -282,6 +283,28 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${version} ${digest.slice(0, 12)} → ${d.invocationUrl}`,
     );
   }
+}
+
+/**
+ * A body past the server's cap, explained: the file goes base64-encoded inside JSON, so it may
+ * hold only about 3/4 of the cap (4.5 MiB at the default 6 MiB), not what the 413 alone suggests.
+ */
+function tooLarge(e: unknown, size: number): never {
+  if (!(e instanceof ApiError) || e.code !== 'PAYLOAD_TOO_LARGE') throw e;
+  const limit = e.details?.limit;
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  const fits =
+    typeof limit === 'number'
+      ? `so about ${mib((limit * 3) / 4)} of code fit`
+      : 'so about 3/4 of the cap (EUNHA_BODY_LIMIT_BYTES) fits';
+  throw new ApiError(
+    e.status,
+    e.code,
+    `${e.message}; deploy sends the file base64-encoded in JSON, 4/3 of its ${size} bytes (${mib(size)}), ${fits}`,
+    e.traceback,
+    e.logId,
+    e.details,
+  );
 }
 
 /** Runs the function through the seed's /invoke; prints its log and the answer as logged. */
