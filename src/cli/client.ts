@@ -20,6 +20,9 @@ export class ApiError extends Error {
     this.name = 'ApiError';
   }
 
+  /** What the command did about the error (a deploy undone), printed after it, a line each. */
+  readonly notes: string[] = [];
+
   /** `CODE (status): message`, as the CLI reports it. */
   get line(): string {
     return `${this.code}${this.status ? ` (${this.status})` : ''}: ${this.message}`;

@@ -7,6 +7,7 @@
 import { basename } from 'node:path';
 import { shaped, shapedList } from './answer-shape.js';
 import { ApiClient, ApiError } from './client.js';
+import { restoreOf, undoDeploy, type DeployFields, type FunctionBefore, type Undo } from './deploy-undo.js';
 import { readCapped } from './read-capped.js';
 
 /** A mistake in the command line itself: the usage is printed with it (exit 2). */
@@ -214,7 +215,8 @@ export async function functions(api: ApiClient, args: string[], o: Options, io: 
  * The file becomes the code of the workspace's function named --name (default: the file's name
  * without .py; an id names that function), created if there is none, updated if there is one;
  * then the one-call deployment builds and deploys it. Code that does not load is refused by the
- * server with its traceback, and the version that ran before keeps running.
+ * server with its traceback, the version that ran before keeps running, and what the command
+ * changed is undone (deploy-undo.ts).
  */
 export async function deploy(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
   const [file] = positionals(args, ['the .py file to deploy']);
@@ -239,21 +241,25 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
   const size = source.length;
   const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
   const listed = async () =>
-    shapedList<FunctionConfig>(
+    shapedList<FunctionConfig & FunctionBefore>(
       await api.list(`/api/workspaces/${enc(ws)}/functions`),
       FUNCTION_FIELDS,
       'function',
     );
   const existing = pick(await listed(), name, ws);
-  const fields = { code: source.toString('base64'), ...settings };
+  const fields: DeployFields = { code: source.toString('base64'), ...settings };
   const update = (id: string) =>
     api
       .request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields)
       .catch((e: unknown) => tooLarge(e, size));
   let fn: FunctionConfig;
   let created = false;
-  if (existing) fn = await update(existing.id);
-  else {
+  // How to put things back if the deployment is refused (deploy-undo.ts).
+  let undo: Undo;
+  if (existing) {
+    fn = await update(existing.id);
+    undo = restoreOf(ws, existing, fields);
+  } else {
     // An id of another workspace, or mistyped: creating a function named like it would only confuse.
     if (ID.test(name)) throw new ApiError(404, 'NOT_FOUND', `no function '${name}' in workspace ${ws}`);
     fn = await api
@@ -261,6 +267,7 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       .catch((e: unknown) => tooLarge(e, size));
     fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
     created = true;
+    undo = { kind: 'delete', ws, id: fn.id, name: fn.name };
     // Two deploys of a new name at once each create a function (names are not unique, as in the
     // seed), and every later command found the name ambiguous. The list is in creation order, and
     // the later of two creators lists after both exist: it gives way to the first.
@@ -269,13 +276,20 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       await api.request('DELETE', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}`);
       fn = await update(first.id);
       created = false;
+      undo = restoreOf(ws, first, fields);
     }
   }
   fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
-  const d = await api.request<Deployment>(
-    'POST',
-    `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
-  );
+  let d: Deployment;
+  try {
+    d = await api.request<Deployment>(
+      'POST',
+      `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
+    );
+  } catch (e) {
+    if (e instanceof ApiError) await undoDeploy(api, undo, e);
+    throw e;
+  }
   if (o.json) io.out(JSON.stringify(d));
   else {
     const { version, digest } = shaped<Deployment>(d, DEPLOYMENT_FIELDS, 'deployment');

@@ -151,6 +151,7 @@ export async function run(argv: string[], env: Record<string, string | undefined
     if (e instanceof ApiError) {
       io.err(`eunha: ${e.line}`);
       if (e.traceback) io.err(e.traceback.trimEnd());
+      for (const note of e.notes) io.err(`eunha: ${note}`);
       return 1;
     }
     // parseArgs reports unknown or malformed options with errors carrying these codes.

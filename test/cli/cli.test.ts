@@ -346,8 +346,11 @@ class IncomingHandler(http.IncomingHandler):
     const asJson = await eunha(['--json', 'invoke', 'sleepy', '-w', ws]);
     assert.equal(asJson.code, 3, asJson.err);
     assert.equal(JSON.parse(asJson.out).logs[0], 'about to sleep');
-    // The broken function was created; only its deployment was refused.
-    const noVersion = await eunha(['rollback', 'broken', '7', '-w', ws]);
+    // The broken function's deployment was refused, and the function it created went with it.
+    const noFunction = await eunha(['rollback', 'broken', '7', '-w', ws]);
+    assert.equal(noFunction.code, 1, noFunction.err);
+    assert.match(noFunction.err, /NOT_FOUND \(404\): no function 'broken'/);
+    const noVersion = await eunha(['rollback', 'raising', '7', '-w', ws]);
     assert.equal(noVersion.code, 1, noVersion.err);
     assert.match(noVersion.err, /NOT_FOUND \(404\)/);
     const noKey = await eunha(['workspaces'], { EUNHA_API_KEY: '' });

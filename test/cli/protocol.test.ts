@@ -5,8 +5,11 @@
 // never the key.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
 import { sinceOf, UsageError } from '../../src/cli/commands.js';
@@ -282,6 +285,80 @@ describe('the eunha command and odd answers', () => {
     assert.equal(listed.err, 'eunha: BAD_RESPONSE (200): the function answer has no status (a string)\n');
     // --json prints the answer as it came: nothing is formatted from it.
     assert.equal((await cli(['--json', 'storage', '-w', 'w'])).out, '{"storage":"elsewhere"}\n');
+  });
+
+  test('a deploy without an answer is not undone; an undo that fails is reported, with the first exit code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eunha-cli-protocol-'));
+    const app = join(dir, 'f.py');
+    writeFileSync(app, 'print(1)\n');
+    const FN = { id: 'fn-abcd1234', name: 'f', status: 'active' };
+    const asked: string[] = [];
+    let listings = 0;
+    /** A server that creates the function, then answers its deployment and its delete with these. */
+    const serve =
+      (deployment: (res: ServerResponse) => void, deleted: (res: ServerResponse) => void): Handler =>
+      (req, res) => {
+        asked.push(`${req.method} ${req.url}`);
+        req.resume();
+        if (req.method === 'GET') return res.end(JSON.stringify(listings++ === 0 ? [] : [FN]));
+        if (req.method === 'POST' && req.url?.endsWith('/functions')) {
+          res.writeHead(201, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify(FN));
+        }
+        if (req.method === 'DELETE') return deleted(res);
+        deployment(res);
+      };
+    const envelope = (res: ServerResponse, status: number, code: string) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code, message: 'no', details: {} } }));
+    };
+    try {
+      // The connection drops: the deployment may have been made.
+      listings = 0;
+      handler = serve(
+        (res) => res.destroy(),
+        (res) => envelope(res, 500, 'INTERNAL_ERROR'),
+      );
+      const dropped = await cli(['deploy', app, '-w', 'w']);
+      assert.equal(dropped.code, 1);
+      assert.match(dropped.err, /^eunha: REQUEST_FAILED: .*it may have been applied\n/);
+      assert.match(
+        dropped.err,
+        /\neunha: the deployment may have happened, so f \(fn-abcd1234\), created by this command, was left as it is\n$/,
+      );
+      assert.ok(!asked.some((a) => a.startsWith('DELETE')), asked.join(', '));
+
+      // A gateway's page, not Eunha's answer: the server behind it may have deployed.
+      listings = 0;
+      handler = serve(
+        (res) => {
+          res.writeHead(504, { 'content-type': 'text/html' });
+          res.end('<html>gateway timeout</html>');
+        },
+        (res) => envelope(res, 500, 'INTERNAL_ERROR'),
+      );
+      const gateway = await cli(['deploy', app, '-w', 'w']);
+      assert.equal(gateway.code, 1);
+      assert.match(gateway.err, /^eunha: HTTP_504 \(504\): .*\neunha: the deployment may have happened/);
+      assert.ok(!asked.some((a) => a.startsWith('DELETE')), asked.join(', '));
+
+      // Refused, and the undo fails too: both are said, and the exit code is the refusal's.
+      listings = 0;
+      handler = serve(
+        (res) => envelope(res, 400, 'VALIDATION_ERROR'),
+        (res) => envelope(res, 500, 'INTERNAL_ERROR'),
+      );
+      const undoFailed = await cli(['deploy', app, '-w', 'w']);
+      assert.equal(undoFailed.code, 1);
+      assert.equal(
+        undoFailed.err,
+        'eunha: VALIDATION_ERROR (400): no\n' +
+          'eunha: could not delete f (fn-abcd1234), which this command had created: INTERNAL_ERROR (500): no\n',
+      );
+      assert.equal(asked.at(-1), 'DELETE /api/workspaces/w/functions/fn-abcd1234');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the key and the URL are checked, and the key is never printed', async () => {
