@@ -13,10 +13,15 @@ export class ApiError extends Error {
     readonly traceback?: string,
     /** The execution log of a run that failed (`details.logId` of a TIMEOUT, a crash). */
     readonly logId?: string,
+    /** The error's `details`: only Eunha's own envelope carries them (never a proxy's page). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'ApiError';
   }
+
+  /** What the command did about the error (a deploy undone), printed after it, a line each. */
+  readonly notes: string[] = [];
 
   /** `CODE (status): message`, as the CLI reports it. */
   get line(): string {
@@ -88,20 +93,24 @@ export class ApiClient {
     let message = text.slice(0, 500) || res.statusText;
     let traceback: string | undefined;
     let logId: string | undefined;
+    let details: Record<string, unknown> | undefined;
     try {
-      const err = (
-        JSON.parse(text) as {
-          error?: { code?: unknown; message?: unknown; details?: { traceback?: unknown; logId?: unknown } };
-        }
-      ).error;
+      const err = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } })
+        .error;
       if (typeof err?.code === 'string') code = err.code;
       if (typeof err?.message === 'string') message = err.message;
-      if (typeof err?.details?.traceback === 'string') traceback = err.details.traceback;
-      if (typeof err?.details?.logId === 'string') logId = err.details.logId;
+      if (err?.details !== null && typeof err?.details === 'object' && !Array.isArray(err.details)) {
+        details = err.details as Record<string, unknown>;
+        if (typeof details.traceback === 'string') traceback = details.traceback;
+        if (typeof details.logId === 'string') logId = details.logId;
+      }
     } catch {
       // Not the envelope (a proxy's page): the start of the body says what happened.
     }
-    throw new ApiError(res.status, code, message, traceback, logId);
+    // The bare "larger than the configured limit" did not say what the limit is.
+    if (code === 'PAYLOAD_TOO_LARGE' && typeof details?.limit === 'number')
+      message += ` (at most ${details.limit} bytes)`;
+    throw new ApiError(res.status, code, message, traceback, logId, details);
   }
 
   private async text(res: Response): Promise<string> {

@@ -4,9 +4,11 @@
 // people (columns separated by tabs), or JSON with --json for scripts. The command line is checked
 // before anything is sent.
 
-import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { shaped, shapedList } from './answer-shape.js';
 import { ApiClient, ApiError } from './client.js';
+import { restoreOf, undoDeploy, type DeployFields, type FunctionBefore, type Undo } from './deploy-undo.js';
+import { readCapped } from './read-capped.js';
 
 /** A mistake in the command line itself: the usage is printed with it (exit 2). */
 export class UsageError extends Error {
@@ -36,10 +38,24 @@ export interface Options {
   json?: boolean | undefined;
 }
 
-/** Exit code of `invoke` when the function itself failed (an error status in its log). */
+/** Exit code of `invoke` when the function itself failed: it raised, timed out or crashed. */
 export const FUNCTION_FAILED = 3;
 /** Answers of /invoke that are a run that failed rather than a request refused. */
 const FAILED_RUNS = new Set(['TIMEOUT', 'FUNCTION_CRASHED']);
+/**
+ * The error codes the platform writes into a failed run's log as `responseBody.error.code`
+ * (gateway/invoker.ts): a raise (or an invalid response) is FUNCTION_ERROR, answered on /invoke as
+ * a 200 with the log. A function's own 5xx answer is logged with status "error" too, but with its
+ * own body and no platform error: it answered as it meant to, so it is no failure of the run.
+ */
+const RUN_FAILURES = new Set(['FUNCTION_ERROR', ...FAILED_RUNS]);
+
+/** Whether a log is of a run that raised, timed out or crashed (not one that answered a 5xx). */
+function runFailed(log: ExecutionLog): boolean {
+  if (log.status !== 'error') return false;
+  const body = log.responseBody as { error?: { code?: unknown } } | null | undefined;
+  return typeof body === 'object' && body !== null && RUN_FAILURES.has(String(body.error?.code));
+}
 
 interface Workspace {
   id: string;
@@ -71,7 +87,7 @@ interface ExecutionLog {
 }
 
 const enc = encodeURIComponent;
-/** Larger files are refused before reading: the server's own cap is far lower. */
+/** Reading stops past this: the server's own cap is far lower (about 4.5 MiB of code at its default). */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /** The command's positional arguments, exactly `names.length` of them. */
@@ -114,6 +130,11 @@ function ambiguous(ref: string, ws: string, fns: FunctionConfig[]): ApiError {
   );
 }
 
+/** The fields of a function the commands print or go on with. */
+const FUNCTION_FIELDS = { id: 'string', name: 'string', status: 'string' } as const;
+/** The fields of a deployment the commands print. */
+const DEPLOYMENT_FIELDS = { version: 'number', digest: 'string' } as const;
+
 /** A function id: `fn-` and 8 lower-case letters or digits. */
 const ID = /^fn-[a-z0-9]{8}$/;
 
@@ -122,13 +143,18 @@ async function findFunction(api: ApiClient, ws: string, ref: string): Promise<Fu
   // Looks like an id: one small request instead of the whole list (which carries every function's code).
   if (ID.test(ref)) {
     try {
-      return await api.request<FunctionConfig>('GET', `/api/workspaces/${enc(ws)}/functions/${enc(ref)}`);
+      return shaped<FunctionConfig>(
+        await api.request('GET', `/api/workspaces/${enc(ws)}/functions/${enc(ref)}`),
+        FUNCTION_FIELDS,
+        'function',
+      );
     } catch (e) {
       // Not an id after all: perhaps a name.
       if (!(e instanceof ApiError && e.status === 404)) throw e;
     }
   }
-  const fn = pick(await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`), ref, ws);
+  const all = await api.list<unknown>(`/api/workspaces/${enc(ws)}/functions`);
+  const fn = pick(shapedList<FunctionConfig>(all, FUNCTION_FIELDS, 'function'), ref, ws);
   if (!fn) throw new ApiError(404, 'NOT_FOUND', `no function '${ref}' in workspace ${ws}`);
   return fn;
 }
@@ -143,7 +169,16 @@ function pick(all: FunctionConfig[], ref: string, ws: string): FunctionConfig | 
   return named[0];
 }
 
-function printLog(io: Io, log: ExecutionLog): void {
+/** The fields a log line prints. */
+const LOG_FIELDS = {
+  timestamp: 'string',
+  statusCode: 'number',
+  status: 'string',
+  duration: 'number',
+} as const;
+
+function printLog(io: Io, raw: unknown): void {
+  const log = shaped<ExecutionLog>(raw, LOG_FIELDS, 'execution log');
   io.out(`${log.timestamp}\t${log.statusCode}\t${log.status}\t${Math.round(log.duration)} ms`);
   for (const line of log.logs ?? []) io.out(`  | ${line}`);
 }
@@ -152,13 +187,15 @@ export async function workspaces(api: ApiClient, args: string[], o: Options, io:
   if (args[0] === 'create') {
     const [, name] = positionals(args, ['create', 'workspace name']);
     const ws = await api.request<Workspace>('POST', '/api/workspaces', { name });
-    io.out(o.json ? JSON.stringify(ws) : ws.id);
+    io.out(o.json ? JSON.stringify(ws) : shaped<Workspace>(ws, { id: 'string' }, 'workspace').id);
     return;
   }
   positionals(args, []);
   const list = await api.list<Workspace>('/api/workspaces');
   if (o.json) io.out(JSON.stringify(list));
-  else for (const ws of list) io.out(`${ws.id}\t${ws.name}`);
+  else
+    for (const ws of shapedList<Workspace>(list, { id: 'string', name: 'string' }, 'workspace'))
+      io.out(`${ws.id}\t${ws.name}`);
 }
 
 export async function functions(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
@@ -167,7 +204,7 @@ export async function functions(api: ApiClient, args: string[], o: Options, io: 
   const list = await api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
   if (o.json) io.out(JSON.stringify(list));
   else
-    for (const f of list) {
+    for (const f of shapedList<FunctionConfig>(list, FUNCTION_FIELDS, 'function')) {
       // The stored status stays 'active' when start-up could not load the deployment.
       const status = f.unavailable ? `${f.status} (unavailable: ${f.unavailable.code})` : f.status;
       io.out(`${f.id}\t${f.name}\t${status}\t${f.invocationUrl ?? '(not deployed)'}`);
@@ -178,7 +215,8 @@ export async function functions(api: ApiClient, args: string[], o: Options, io: 
  * The file becomes the code of the workspace's function named --name (default: the file's name
  * without .py; an id names that function), created if there is none, updated if there is one;
  * then the one-call deployment builds and deploys it. Code that does not load is refused by the
- * server with its traceback, and the version that ran before keeps running.
+ * server with its traceback, the version that ran before keeps running, and what the command
+ * changed is undone (deploy-undo.ts).
  */
 export async function deploy(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
   const [file] = positionals(args, ['the .py file to deploy']);
@@ -193,35 +231,43 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       ? { allowedOutboundHosts: o.outbound.length === 1 && o.outbound[0] === 'none' ? [] : o.outbound }
       : {}),
   };
-  let source: Buffer;
+  let source: Buffer | undefined;
   try {
-    if ((await stat(file!)).size > MAX_FILE_BYTES) throw new UsageError(`${file} is larger than 64 MiB`);
-    source = await readFile(file!);
+    source = await readCapped(file!, MAX_FILE_BYTES);
   } catch (e) {
-    if (e instanceof UsageError) throw e;
     throw new UsageError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+  if (!source) throw new UsageError(`${file} is larger than 64 MiB`);
+  const size = source.length;
   const name = (o.name ?? basename(file!).replace(/\.py$/, '')).trim();
-  const listed = () => api.list<FunctionConfig>(`/api/workspaces/${enc(ws)}/functions`);
+  const listed = async () =>
+    shapedList<FunctionConfig & FunctionBefore>(
+      await api.list(`/api/workspaces/${enc(ws)}/functions`),
+      FUNCTION_FIELDS,
+      'function',
+    );
   const existing = pick(await listed(), name, ws);
-  const code = source.toString('base64');
+  const fields: DeployFields = { code: source.toString('base64'), ...settings };
   const update = (id: string) =>
-    api.request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, {
-      code,
-      ...settings,
-    });
+    api
+      .request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields)
+      .catch((e: unknown) => tooLarge(e, size));
   let fn: FunctionConfig;
   let created = false;
-  if (existing) fn = await update(existing.id);
-  else {
+  // How to put things back if the deployment is refused (deploy-undo.ts).
+  let undo: Undo;
+  if (existing) {
+    fn = await update(existing.id);
+    undo = restoreOf(ws, existing, fields);
+  } else {
     // An id of another workspace, or mistyped: creating a function named like it would only confuse.
     if (ID.test(name)) throw new ApiError(404, 'NOT_FOUND', `no function '${name}' in workspace ${ws}`);
-    fn = await api.request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, {
-      name,
-      code,
-      ...settings,
-    });
+    fn = await api
+      .request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, { name, ...fields })
+      .catch((e: unknown) => tooLarge(e, size));
+    fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
     created = true;
+    undo = { kind: 'delete', ws, id: fn.id, name: fn.name };
     // Two deploys of a new name at once each create a function (names are not unique, as in the
     // seed), and every later command found the name ambiguous. The list is in creation order, and
     // the later of two creators lists after both exist: it gives way to the first.
@@ -230,17 +276,49 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       await api.request('DELETE', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}`);
       fn = await update(first.id);
       created = false;
+      undo = restoreOf(ws, first, fields);
     }
   }
-  const d = await api.request<Deployment>(
-    'POST',
-    `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
-  );
-  if (o.json) io.out(JSON.stringify(d));
-  else
-    io.out(
-      `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${d.version} ${d.digest.slice(0, 12)} → ${d.invocationUrl}`,
+  fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
+  let d: Deployment;
+  try {
+    d = await api.request<Deployment>(
+      'POST',
+      `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
     );
+  } catch (e) {
+    if (e instanceof ApiError) await undoDeploy(api, undo, e);
+    throw e;
+  }
+  if (o.json) io.out(JSON.stringify(d));
+  else {
+    const { version, digest } = shaped<Deployment>(d, DEPLOYMENT_FIELDS, 'deployment');
+    io.out(
+      `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${version} ${digest.slice(0, 12)} → ${d.invocationUrl}`,
+    );
+  }
+}
+
+/**
+ * A body past the server's cap, explained: the file goes base64-encoded inside JSON, so it may
+ * hold only about 3/4 of the cap (4.5 MiB at the default 6 MiB), not what the 413 alone suggests.
+ */
+function tooLarge(e: unknown, size: number): never {
+  if (!(e instanceof ApiError) || e.code !== 'PAYLOAD_TOO_LARGE') throw e;
+  const limit = e.details?.limit;
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  const fits =
+    typeof limit === 'number'
+      ? `so about ${mib((limit * 3) / 4)} of code fit`
+      : 'so about 3/4 of the cap (EUNHA_BODY_LIMIT_BYTES) fits';
+  throw new ApiError(
+    e.status,
+    e.code,
+    `${e.message}; deploy sends the file base64-encoded in JSON, 4/3 of its ${size} bytes (${mib(size)}), ${fits}`,
+    e.traceback,
+    e.logId,
+    e.details,
+  );
 }
 
 /** Runs the function through the seed's /invoke; prints its log and the answer as logged. */
@@ -258,10 +336,10 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
   const fn = await findFunction(api, ws, ref!);
   let log: ExecutionLog;
   try {
-    log = await api.request<ExecutionLog>(
-      'POST',
-      `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`,
-      body,
+    log = shaped<ExecutionLog>(
+      await api.request('POST', `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/invoke`, body),
+      LOG_FIELDS,
+      'execution log',
     );
   } catch (e) {
     // The run itself failed (its log is written all the same): the function's failure, not ours.
@@ -282,7 +360,7 @@ export async function invoke(api: ApiClient, args: string[], o: Options, io: Io)
     if (answer !== null && answer !== undefined)
       io.out(typeof answer === 'string' ? answer : JSON.stringify(answer));
   }
-  return log.status === 'error' ? FUNCTION_FAILED : 0;
+  return runFailed(log) ? FUNCTION_FAILED : 0;
 }
 
 /**
@@ -312,13 +390,57 @@ async function findLog(
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** An RFC 3339 date-time as the server's schema takes it (ajv-formats' `date-time`): an offset is required. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-](\d{2}):?(\d{2}))$/;
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** `--since`: an RFC 3339 instant as it is, or an age (`90s`, `15m`, `2h`, `7d`) back from `now`. */
+/** Whether the server's `since` takes this text: a real day and time, with its offset. */
+function isRfc3339(raw: string): boolean {
+  const m = RFC3339.exec(raw);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS[month - 1];
+  // No leap second (:60): the server takes one only at 23:59 UTC, and no log is stamped with one.
+  return (
+    days !== undefined &&
+    day >= 1 &&
+    day <= days &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    (m[9] === undefined || (Number(m[9]) <= 23 && Number(m[10]) <= 59))
+  );
+}
+
+/**
+ * `--since`: an RFC 3339 instant as it is, or an age (`90s`, `15m`, `2h`, `7d`) back from `now`.
+ * Checked here as the server checks it, so a bad one is a usage error (exit 2), not its 400: a
+ * time without an offset (whose zone would be a guess), or an age reaching back before the year 1
+ * (`999999d`), which has no four-digit year to send.
+ */
 export function sinceOf(raw: string, now: number): string {
   const age = /^(\d{1,6})([smhd])$/.exec(raw);
-  if (age) return new Date(now - Number(age[1]) * UNIT_MS[age[2]!]!).toISOString();
-  if (/^\d{4}-\d{2}-\d{2}T/.test(raw) && !Number.isNaN(Date.parse(raw))) return raw;
-  throw new UsageError(`--since takes an age (15m, 2h, 7d) or an RFC 3339 time, got '${raw.slice(0, 40)}'`);
+  if (age) {
+    const at = new Date(now - Number(age[1]) * UNIT_MS[age[2]!]!).toISOString();
+    if (!isRfc3339(at)) throw new UsageError(`--since ${raw} reaches back too far (before the year 1)`);
+    return at;
+  }
+  if (isRfc3339(raw)) return raw;
+  if (/^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(raw))
+    throw new UsageError(
+      `--since ${raw} has no UTC offset (its zone would be a guess): write it as 2026-11-27T09:00:00Z (UTC) or 2026-11-27T09:00:00+09:00`,
+    );
+  throw new UsageError(
+    `--since takes an age (15m, 2h, 7d) or an RFC 3339 time with its offset (2026-11-27T09:00:00Z), got '${raw.slice(0, 40)}'`,
+  );
 }
 
 /** Losses a follow reconnects after: no answer, a cut stream, or a proxy's "not now". */
@@ -367,7 +489,7 @@ export async function logs(api: ApiClient, args: string[], o: Options, io: Io): 
           failingSince = undefined;
           lastId = ev.id ?? lastId;
           if (o.json) io.out(ev.data);
-          else printLog(io, JSON.parse(ev.data) as ExecutionLog);
+          else printLog(io, JSON.parse(ev.data));
         } else if (ev.event === 'gap') {
           io.err(`eunha: ${messageOf(ev.data) ?? 'some logs were skipped'}`);
         } else if (ev.event === 'deleted') {
@@ -419,7 +541,11 @@ export async function deployments(api: ApiClient, args: string[], o: Options, io
   const list = await api.list<Deployment>(`/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`);
   if (o.json) io.out(JSON.stringify(list));
   else
-    for (const d of list)
+    for (const d of shapedList<Deployment>(
+      list,
+      { ...DEPLOYMENT_FIELDS, createdAt: 'string', active: 'boolean' },
+      'deployment',
+    ))
       io.out(`v${d.version}\t${d.digest.slice(0, 12)}\t${d.createdAt}${d.active ? '\tactive' : ''}`);
 }
 
@@ -434,7 +560,11 @@ export async function rollback(api: ApiClient, args: string[], o: Options, io: I
     'POST',
     `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments/${version}/activate`,
   );
-  io.out(o.json ? JSON.stringify(d) : `${fn.name} now runs v${d.version} ${d.digest.slice(0, 12)}`);
+  if (o.json) io.out(JSON.stringify(d));
+  else {
+    const { version: now, digest } = shaped<Deployment>(d, DEPLOYMENT_FIELDS, 'deployment');
+    io.out(`${fn.name} now runs v${now} ${digest.slice(0, 12)}`);
+  }
 }
 
 interface StorageReport {
@@ -449,10 +579,12 @@ export async function storage(api: ApiClient, args: string[], o: Options, io: Io
   positionals(args, []);
   const ws = workspaceOf(o);
   const r = await api.request<StorageReport>('GET', `/api/workspaces/${enc(ws)}/storage`);
-  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  io.out(
-    o.json
-      ? JSON.stringify(r)
-      : `${mib(r.usedBytes)} of ${mib(r.maxBytes)}, ${r.usedFiles} of ${r.maxFiles} files`,
+  if (o.json) return io.out(JSON.stringify(r));
+  const { usedBytes, maxBytes, usedFiles, maxFiles } = shaped<StorageReport>(
+    r,
+    { usedBytes: 'number', maxBytes: 'number', usedFiles: 'number', maxFiles: 'number' },
+    'storage',
   );
+  const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  io.out(`${mib(usedBytes)} of ${mib(maxBytes)}, ${usedFiles} of ${maxFiles} files`);
 }

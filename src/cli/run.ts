@@ -3,7 +3,8 @@
 // client only"); its two settings, the server's URL and a key, come from options or from
 // EUNHA_URL / EUNHA_API_KEY. Exit codes: 0 done; 1 the server refused, could not be reached or
 // answered something unexpected (its code and message are printed, never a stack); 2 a mistake in
-// the command line (the usage follows); 3 `invoke` ran a function that failed.
+// the command line, an option the command does not take included (the usage follows); 3 `invoke`
+// ran a function that raised, timed out or crashed.
 
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.js';
@@ -23,11 +24,13 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       adds or replaces secret ones, --outbound replaces the hosts
                                       it may call (https://api.example.com; none: no host)
   invoke FN -w WS [--data JSON]       run FN (id or name) with a JSON body; prints its execution
-                                      log and its answer as logged; exit 3 if the function failed
+                                      log and its answer as logged; exit 3 if it raised, timed
+                                      out or crashed
   logs FN -w WS [--limit N] [--since T] [--errors] [--follow [--reconnect S]]
                                       its latest execution logs, oldest first (N ≤ 1000, default
                                       20); --since: only those of the last T (15m, 2h, 7d) or
-                                      since an RFC 3339 time; --errors: only failed ones;
+                                      since an RFC 3339 time with its offset (…T09:00:00Z);
+                                      --errors: only failed ones;
                                       --follow then streams each new one, and when the
                                       stream is cut off resumes exactly where it was, trying
                                       for up to S seconds (default 30; 0: give up at once)
@@ -44,18 +47,32 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
 
 type Command = (api: ApiClient, args: string[], o: Options, io: Io) => Promise<number | void>;
 
-const COMMANDS: Record<string, Command> = {
-  workspaces: commands.workspaces,
-  functions: commands.functions,
-  deploy: commands.deploy,
-  invoke: commands.invoke,
-  logs: commands.logs,
-  deployments: commands.deployments,
-  rollback: commands.rollback,
-  storage: commands.storage,
+/** Options every command takes. */
+const GLOBAL = ['url', 'key', 'json', 'help'];
+
+/**
+ * Each command and the options it takes besides the global ones: one it does not take is refused
+ * rather than ignored (`functions --delete app` listed functions and exited 0).
+ */
+const COMMANDS: Record<string, { run: Command; options: string[] }> = {
+  workspaces: { run: commands.workspaces, options: [] },
+  functions: { run: commands.functions, options: ['workspace'] },
+  deploy: {
+    run: commands.deploy,
+    options: ['workspace', 'name', 'memory', 'timeout', 'env', 'secret', 'outbound'],
+  },
+  invoke: { run: commands.invoke, options: ['workspace', 'data'] },
+  logs: { run: commands.logs, options: ['workspace', 'limit', 'since', 'errors', 'follow', 'reconnect'] },
+  deployments: { run: commands.deployments, options: ['workspace', 'delete'] },
+  rollback: { run: commands.rollback, options: ['workspace'] },
+  storage: { run: commands.storage, options: ['workspace'] },
 };
 
-/** The server's address: http(s), and no credentials in it (they would be printed in messages). */
+/**
+ * The server's address: http(s), and no credentials in it (they would be printed in messages), nor
+ * a query or fragment: paths are appended to it, so `http://h:8000?x=1` sent every request to `/`
+ * with a query of `x=1/api/…`.
+ */
 function serverUrl(raw: string, from: string): string {
   let url: URL;
   try {
@@ -66,16 +83,20 @@ function serverUrl(raw: string, from: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new UsageError(`${from} must be an http:// or https:// URL, got '${raw}'`);
   if (url.username || url.password) throw new UsageError(`${from} must not hold credentials: use --key`);
+  // The raw text too: an empty query (`http://h:8000?`) leaves `search` empty.
+  if (/[?#]/.test(raw))
+    throw new UsageError(`${from} must be the server's address without a query or fragment, got '${raw}'`);
   return raw;
 }
 
 /** Runs one command line; resolves to the exit code. */
 export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
+    const { values, positionals, tokens } = parseArgs({
       // `-w=ws-…` means what `--workspace=ws-…` does (parseArgs would read the value as '=ws-…').
       args: argv.flatMap((a) => (a.startsWith('-w=') ? ['-w', a.slice(3)] : [a])),
       allowPositionals: true,
+      tokens: true,
       options: {
         url: { type: 'string' },
         key: { type: 'string' },
@@ -103,8 +124,18 @@ export async function run(argv: string[], env: Record<string, string | undefined
       return 0;
     }
     if (name === undefined) throw new UsageError('no command');
-    const command = COMMANDS[name];
+    // Own entries only: `eunha toString` is no command.
+    const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
     if (!command) throw new UsageError(`unknown command '${name}'`);
+    // As typed (`-f` or `--follow`), so the message names what the user wrote.
+    const stray = new Set(
+      tokens.flatMap((t) =>
+        t.kind === 'option' && !GLOBAL.includes(t.name) && !command.options.includes(t.name)
+          ? [t.rawName]
+          : [],
+      ),
+    );
+    if (stray.size > 0) throw new UsageError(`${name} does not take ${[...stray].join(', ')}`);
     const url = serverUrl(
       values.url ?? env.EUNHA_URL ?? 'http://127.0.0.1:8000',
       values.url !== undefined ? '--url' : env.EUNHA_URL !== undefined ? 'EUNHA_URL' : 'the URL',
@@ -115,11 +146,12 @@ export async function run(argv: string[], env: Record<string, string | undefined
     // Never echoed: a key that cannot go in a header is refused without quoting it.
     if (key !== undefined && !/^[\x21-\x7e]+$/.test(key))
       throw new UsageError('the key must be printable ASCII without spaces (as Eunha issues them)');
-    return (await command(new ApiClient(url, key), args, values, io)) ?? 0;
+    return (await command.run(new ApiClient(url, key), args, values, io)) ?? 0;
   } catch (e) {
     if (e instanceof ApiError) {
       io.err(`eunha: ${e.line}`);
       if (e.traceback) io.err(e.traceback.trimEnd());
+      for (const note of e.notes) io.err(`eunha: ${note}`);
       return 1;
     }
     // parseArgs reports unknown or malformed options with errors carrying these codes.

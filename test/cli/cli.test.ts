@@ -116,12 +116,16 @@ class IncomingHandler(http.IncomingHandler):
       assert.equal(empty.code, 0, empty.err);
       assert.equal(empty.out, '', `${none.join(' ')}: every call succeeded, and none is in the future`);
     }
-    for (const bad of [
-      ['--since', 'yesterday'],
-      ['--follow', '--errors'],
-    ]) {
+    // What the server would refuse (a 400, exit 1) is found first, as the usage error it is.
+    for (const [bad, message] of [
+      [['--since', 'yesterday'], /--since takes an age/],
+      [['--follow', '--errors'], /--follow sends every new one/],
+      [['--since', '999999d'], /--since 999999d reaches back too far \(before the year 1\)/],
+      [['--since', '2026-11-28T00:00:00'], /--since 2026-11-28T00:00:00 has no UTC offset/],
+    ] as const) {
       const refused = await eunha(['logs', fnId!, '-w', ws, ...bad]);
       assert.equal(refused.code, 2, `${bad.join(' ')}: ${refused.err}`);
+      assert.match(refused.err, message);
     }
 
     const before = await eunha(['deployments', 'greet', '-w', ws]);
@@ -132,6 +136,18 @@ class IncomingHandler(http.IncomingHandler):
     assert.match(back.out, /^greet now runs v1 /);
     assert.equal(await (await fetch(url!)).text(), 'v1');
     assert.match((await eunha(['deployments', 'greet', '-w', ws])).out, /^v1\t.*\tactive$/m);
+
+    // Options a command does not take, and a URL whose query would take every path elsewhere.
+    const stray = await eunha(['functions', '-w', ws, '--delete', 'greet']);
+    assert.equal(stray.code, 2, stray.err);
+    assert.match(stray.err, /^eunha: functions does not take --delete\n/);
+    const strays = await eunha(['invoke', 'greet', '-w', ws, '--follow', '--since', '5x', '--memory', '7']);
+    assert.equal(strays.code, 2, strays.err);
+    assert.match(strays.err, /^eunha: invoke does not take --follow, --since, --memory\n/);
+    const queried = await eunha(['storage', '-w', ws], { EUNHA_URL: `${server.url}?x=1` });
+    assert.equal(queried.code, 2, queried.err);
+    assert.equal(queried.out, '', 'not NaN MiB of NaN MiB');
+    assert.match(queried.err, /^eunha: EUNHA_URL must be the server's address without a query or fragment/);
 
     const stored = await eunha(['storage', '-w', ws]);
     assert.match(stored.out.trim(), /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files$/, 'code, two artifacts');
@@ -290,6 +306,23 @@ class IncomingHandler(http.IncomingHandler):
     const failed = await eunha(['invoke', 'raising', '-w', ws]);
     assert.equal(failed.code, 3, failed.err);
     assert.match(failed.out, /\t500\terror\t/);
+    // One that answers 503 on purpose did not fail: its log says "error" (a 5xx), but it ran and
+    // answered as it meant to, so exit 0 (it was 3, which the README keeps for raised, timed out
+    // or crashed).
+    const busy = file(
+      'busy.py',
+      `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        return Response(503, {"content-type": "application/json"}, b'{"error": "come back later"}')
+`,
+    );
+    assert.equal((await eunha(['deploy', busy, '-w', ws])).code, 0);
+    const answered = await eunha(['invoke', 'busy', '-w', ws]);
+    assert.equal(answered.code, 0, answered.err);
+    assert.match(answered.out, /\t503\terror\t.*\n\{"error":"come back later"\}\n$/);
     // One that times out: what it printed first, from its log, then the error (a review found
     // only the error).
     const sleepy = file(
@@ -313,8 +346,11 @@ class IncomingHandler(http.IncomingHandler):
     const asJson = await eunha(['--json', 'invoke', 'sleepy', '-w', ws]);
     assert.equal(asJson.code, 3, asJson.err);
     assert.equal(JSON.parse(asJson.out).logs[0], 'about to sleep');
-    // The broken function was created; only its deployment was refused.
-    const noVersion = await eunha(['rollback', 'broken', '7', '-w', ws]);
+    // The broken function's deployment was refused, and the function it created went with it.
+    const noFunction = await eunha(['rollback', 'broken', '7', '-w', ws]);
+    assert.equal(noFunction.code, 1, noFunction.err);
+    assert.match(noFunction.err, /NOT_FOUND \(404\): no function 'broken'/);
+    const noVersion = await eunha(['rollback', 'raising', '7', '-w', ws]);
     assert.equal(noVersion.code, 1, noVersion.err);
     assert.match(noVersion.err, /NOT_FOUND \(404\)/);
     const noKey = await eunha(['workspaces'], { EUNHA_API_KEY: '' });

@@ -5,8 +5,11 @@
 // never the key.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
 import { sinceOf, UsageError } from '../../src/cli/commands.js';
@@ -267,6 +270,97 @@ describe('the eunha command and odd answers', () => {
     );
   });
 
+  test('an answer without the fields a command prints is a BAD_RESPONSE (exit 1), not NaN', async () => {
+    handler = (req, res) => {
+      if (req.url?.endsWith('/functions')) return res.end(JSON.stringify([{ id: 'fn-1', name: 'f' }]));
+      res.end('{"storage":"elsewhere"}');
+    };
+    const storage = await cli(['storage', '-w', 'w']);
+    assert.equal(storage.code, 1);
+    assert.equal(storage.out, '');
+    assert.equal(storage.err, 'eunha: BAD_RESPONSE (200): the storage answer has no usedBytes (a number)\n');
+    // A function listed without its status.
+    const listed = await cli(['functions', '-w', 'w']);
+    assert.equal(listed.code, 1);
+    assert.equal(listed.err, 'eunha: BAD_RESPONSE (200): the function answer has no status (a string)\n');
+    // --json prints the answer as it came: nothing is formatted from it.
+    assert.equal((await cli(['--json', 'storage', '-w', 'w'])).out, '{"storage":"elsewhere"}\n');
+  });
+
+  test('a deploy without an answer is not undone; an undo that fails is reported, with the first exit code', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'eunha-cli-protocol-'));
+    const app = join(dir, 'f.py');
+    writeFileSync(app, 'print(1)\n');
+    const FN = { id: 'fn-abcd1234', name: 'f', status: 'active' };
+    const asked: string[] = [];
+    let listings = 0;
+    /** A server that creates the function, then answers its deployment and its delete with these. */
+    const serve =
+      (deployment: (res: ServerResponse) => void, deleted: (res: ServerResponse) => void): Handler =>
+      (req, res) => {
+        asked.push(`${req.method} ${req.url}`);
+        req.resume();
+        if (req.method === 'GET') return res.end(JSON.stringify(listings++ === 0 ? [] : [FN]));
+        if (req.method === 'POST' && req.url?.endsWith('/functions')) {
+          res.writeHead(201, { 'content-type': 'application/json' });
+          return res.end(JSON.stringify(FN));
+        }
+        if (req.method === 'DELETE') return deleted(res);
+        deployment(res);
+      };
+    const envelope = (res: ServerResponse, status: number, code: string) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code, message: 'no', details: {} } }));
+    };
+    try {
+      // The connection drops: the deployment may have been made.
+      listings = 0;
+      handler = serve(
+        (res) => res.destroy(),
+        (res) => envelope(res, 500, 'INTERNAL_ERROR'),
+      );
+      const dropped = await cli(['deploy', app, '-w', 'w']);
+      assert.equal(dropped.code, 1);
+      assert.match(dropped.err, /^eunha: REQUEST_FAILED: .*it may have been applied\n/);
+      assert.match(
+        dropped.err,
+        /\neunha: the deployment may have happened, so f \(fn-abcd1234\), created by this command, was left as it is\n$/,
+      );
+      assert.ok(!asked.some((a) => a.startsWith('DELETE')), asked.join(', '));
+
+      // A gateway's page, not Eunha's answer: the server behind it may have deployed.
+      listings = 0;
+      handler = serve(
+        (res) => {
+          res.writeHead(504, { 'content-type': 'text/html' });
+          res.end('<html>gateway timeout</html>');
+        },
+        (res) => envelope(res, 500, 'INTERNAL_ERROR'),
+      );
+      const gateway = await cli(['deploy', app, '-w', 'w']);
+      assert.equal(gateway.code, 1);
+      assert.match(gateway.err, /^eunha: HTTP_504 \(504\): .*\neunha: the deployment may have happened/);
+      assert.ok(!asked.some((a) => a.startsWith('DELETE')), asked.join(', '));
+
+      // Refused, and the undo fails too: both are said, and the exit code is the refusal's.
+      listings = 0;
+      handler = serve(
+        (res) => envelope(res, 400, 'VALIDATION_ERROR'),
+        (res) => envelope(res, 500, 'INTERNAL_ERROR'),
+      );
+      const undoFailed = await cli(['deploy', app, '-w', 'w']);
+      assert.equal(undoFailed.code, 1);
+      assert.equal(
+        undoFailed.err,
+        'eunha: VALIDATION_ERROR (400): no\n' +
+          'eunha: could not delete f (fn-abcd1234), which this command had created: INTERNAL_ERROR (500): no\n',
+      );
+      assert.equal(asked.at(-1), 'DELETE /api/workspaces/w/functions/fn-abcd1234');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the key and the URL are checked, and the key is never printed', async () => {
     let seen = 0;
     handler = (_req, res) => {
@@ -293,10 +387,37 @@ describe('the eunha command and odd answers', () => {
       [['invoke', 'f', '-w', 'w', '--data', '{'], { EUNHA_URL: base }, /--data must be JSON/],
       [[], { EUNHA_URL: base }, /no command/],
       [['--key', ' ', 'workspaces'], { EUNHA_URL: base, EUNHA_API_KEY: 'eunha_other' }, /--key is empty/],
+      // Paths are appended to the URL: a query or fragment sent every request to the wrong place.
+      [
+        ['storage', '-w', 'w'],
+        { EUNHA_URL: `${base}?x=1` },
+        /EUNHA_URL must be the server's address without a query or fragment/,
+      ],
+      [
+        ['--url', `${base}/#top`, 'storage', '-w', 'w'],
+        {},
+        /--url must be the server's address without a query/,
+      ],
+      [['--url', `${base}?`, 'workspaces'], {}, /--url must be the server's address without a query/],
+      [['--url', 'ftp://127.0.0.1:21', 'workspaces'], {}, /--url must be an http:\/\/ or https:\/\/ URL/],
+      // An option the command does not take is refused, not ignored.
+      [
+        ['functions', '-w', 'w', '--delete', 'app'],
+        { EUNHA_URL: base },
+        /functions does not take --delete\n/,
+      ],
+      [
+        ['invoke', 'f', '-w', 'w', '--follow', '--since', '5x', '--memory', '7'],
+        { EUNHA_URL: base },
+        /invoke does not take --follow, --since, --memory\n/,
+      ],
+      [['workspaces', 'create', 'x', '-w', 'w'], { EUNHA_URL: base }, /workspaces does not take -w\n/],
+      [['logs', 'f', '-w', 'w', '--data', '{}'], { EUNHA_URL: base }, /logs does not take --data\n/],
+      [['toString'], { EUNHA_URL: base }, /unknown command 'toString'/],
     ];
     for (const [argv, env, message] of cases) {
       let err = '';
-      const code = await run(argv, env, { out: () => undefined, err: (l) => (err += l) });
+      const code = await run(argv, env, { out: () => undefined, err: (l) => (err += l + '\n') });
       assert.equal(code, 2, `${argv.join(' ')}: ${err}`);
       assert.match(err, message);
       assert.match(err, /usage: eunha/);
@@ -313,8 +434,23 @@ describe('eunha logs --since', () => {
     assert.equal(sinceOf('2h', now), '2026-11-27T10:00:00.000Z');
     assert.equal(sinceOf('7d', now), '2026-11-20T12:00:00.000Z');
     assert.equal(sinceOf('2026-11-27T09:00:00+09:00', now), '2026-11-27T09:00:00+09:00');
+    assert.equal(sinceOf('2026-11-27T09:00:00.5z', now), '2026-11-27T09:00:00.5z');
+    assert.equal(sinceOf('2024-02-29T00:00:00-0130', now), '2024-02-29T00:00:00-0130');
+    assert.equal(sinceOf('99999d', now), '1753-02-12T12:00:00.000Z');
     for (const bad of ['yesterday', '15', '1w', '-2h', '2026-11-27', '2026-13-45T00:00:00Z']) {
       assert.throws(() => sinceOf(bad, now), UsageError, bad);
     }
+    // What the server's RFC 3339 check refuses (a 400, exit 1) is a usage error here (exit 2).
+    const refused: Array<[string, RegExp]> = [
+      ['999999d', /--since 999999d reaches back too far/],
+      ['2026-11-28T00:00:00', /has no UTC offset/],
+      ['2026-11-28T00:00', /has no UTC offset/],
+      ['2026-02-30T00:00:00Z', /an RFC 3339 time with its offset/],
+      ['2025-02-29T00:00:00Z', /an RFC 3339 time with its offset/],
+      ['2026-11-27T24:00:00Z', /an RFC 3339 time with its offset/],
+      ['2026-11-27T09:00:00+24:00', /an RFC 3339 time with its offset/],
+      ['+002026-11-27T09:00:00Z', /an RFC 3339 time with its offset/],
+    ];
+    for (const [bad, message] of refused) assert.throws(() => sinceOf(bad, now), message, bad);
   });
 });

@@ -1,0 +1,26 @@
+// Runs the built `eunha` command as a user would, in a child process, and collects what it printed
+// and its exit code (for the tests of test/cli/ that talk to a real server process).
+
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface CliRun {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** `eunha ARGS…` with only PATH and `env` in its environment. */
+export function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    // 'close', not 'exit': the output may still be in the pipes when the process exits.
+    child.on('close', (code) => resolve({ code, out, err }));
+  });
+}
