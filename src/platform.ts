@@ -29,7 +29,8 @@ import { DAY_MS } from './services/deps.js';
 import { Metrics } from './observability/metrics.js';
 import { OutboundHttp } from './runtime/outbound-http.js';
 import { Runtime } from './runtime/index.js';
-import { FunctionService } from './services/functions.js';
+import { EunhaError } from './core/errors.js';
+import { DEFAULT_MEMORY_MB, FunctionService } from './services/functions.js';
 import { sweepOrphanBlobs } from './services/orphan-blobs.js';
 import { UndrainedResponses } from './api/undrained.js';
 import { WorkspaceService } from './services/workspaces.js';
@@ -82,6 +83,24 @@ function keepPrivate(dir: string): void {
     if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
   } catch {
     // Not ours to change.
+  }
+}
+
+/**
+ * A memory budget (set, or ¾ of a small machine) that cannot hold one function of the default size
+ * is accepted, since smaller functions still fit, but said at start: otherwise the first sign was
+ * every default deploy refused (an operator's review).
+ */
+function warnIfDefaultFunctionsDoNotFit(runtime: Runtime, logger: Logger | undefined): void {
+  try {
+    runtime.checkFits(DEFAULT_MEMORY_MB);
+  } catch (err) {
+    if (!(err instanceof EunhaError)) throw err;
+    logger?.warn(
+      { budgetMb: err.details.budgetMb, defaultMemoryMb: DEFAULT_MEMORY_MB },
+      `${err.message}: deploys of functions of the default memory will be refused; raise EUNHA_MEMORY_BUDGET_MB ` +
+        '(or EUNHA_WORKSPACE_MEMORY_BUDGET_MB), or give functions less memory',
+    );
   }
 }
 
@@ -175,6 +194,7 @@ async function compose(
       ),
   });
   await runtime.start();
+  warnIfDefaultFunctionsDoNotFit(runtime, logger);
 
   const unread = new UndrainedResponses({
     budgetBytes: config.unreadResponseBytes,

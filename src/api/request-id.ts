@@ -3,17 +3,25 @@
 
 import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyServerOptions } from 'fastify';
+import { PROBE_URLS } from '../auth/policy.js';
 
 const SAFE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Paths machines call on a timer: liveness, readiness, Prometheus. */
+const UNLOGGED: ReadonlySet<string> = new Set([...PROBE_URLS, '/metrics']);
 
 export const requestIdOptions: Pick<FastifyServerOptions, 'genReqId' | 'logController' | 'requestIdHeader'> =
   {
     requestIdHeader: false,
     // Function ingress is recorded as execution logs and metrics; an access-log line per
-    // invocation would only cost the hot path.
+    // invocation would only cost the hot path. Probes and scrapes come every few seconds, from
+    // machines: two lines each buried what people did (an operator's review).
     logController: new LogController({
       requestIdLogLabel: 'requestId',
-      disableRequestLogging: (req: { url?: string }) => req.url?.startsWith('/fn/') ?? false,
+      disableRequestLogging: (req: { url?: string }) => {
+        const url = req.url ?? '';
+        return url.startsWith('/fn/') || UNLOGGED.has(url.split('?', 1)[0]!);
+      },
     }),
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

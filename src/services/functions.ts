@@ -22,6 +22,9 @@ import type { FunctionPatch } from '../store/ports.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 
+/** A function's memory limit when its creator gives none (MB): the seed's default. */
+export const DEFAULT_MEMORY_MB = 256;
+
 export interface FunctionView extends Omit<
   FunctionRecord,
   | 'codeKey'
@@ -97,7 +100,7 @@ export class FunctionService {
       description: input.description ?? null,
       runtime: runtime.engine,
       runtimeLabel: runtime.label,
-      memory: input.memory ?? 256,
+      memory: input.memory ?? DEFAULT_MEMORY_MB,
       timeout: input.timeout ?? 30,
       minWarm: input.minWarm ?? 0,
       maxInstances: input.maxInstances ?? null,

@@ -253,13 +253,19 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.run(() => this.items.dumpKeys());
   }
 
-  /** Idempotent. Checkpoints the WAL into the main file so a closed store is one self-contained file. */
+  /**
+   * Idempotent. Checkpoints the WAL into the main file so a closed store is one self-contained file
+   * (or, when that fails, leaves the WAL for the next open to replay).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     try {
       await this.checkpointer?.stop();
       this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A full disk, say. Nothing is lost: the WAL stays beside the file and the next open
+      // replays it. Thrown, it made a clean stop look failed (exit 1) and skipped what closes next.
     } finally {
       this.db.close();
     }
