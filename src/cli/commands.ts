@@ -297,6 +297,13 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       `${created ? 'created' : 'updated'} ${fn.name} (${fn.id}), deployed v${version} ${digest.slice(0, 12)} → ${d.invocationUrl}`,
     );
   }
+  // A deploy does not enable a function its owner disabled; the URL alone suggested it would answer.
+  if (fn.status === 'disabled') {
+    io.err(
+      `eunha: ${fn.name} (${fn.id}) is disabled: its URL answers 403 FUNCTION_DISABLED until it is enabled ` +
+        `(PATCH its status to "active")`,
+    );
+  }
 }
 
 /**

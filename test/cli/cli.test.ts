@@ -260,6 +260,23 @@ class IncomingHandler(http.IncomingHandler):
       assert.match(bad.err, /^eunha: VALIDATION_ERROR \(400\): .*ftp:\/\/files\.example\.com/);
       assert.equal((await eunha(['deploy', app, '-w', ws, '--outbound', 'none'])).code, 0);
       assert.deepEqual(await hosts(), []);
+      // A disabled function deploys, but its URL answers 403: said, where it printed only the URL.
+      const { id } = (
+        (await (
+          await fetch(`${server.url}/api/workspaces/${ws}/functions`, {
+            headers: { authorization: `Bearer ${ADMIN_KEY}` },
+          })
+        ).json()) as Array<{ id: string }>
+      )[0]!;
+      const off = await fetch(`${server.url}/api/workspaces/${ws}/functions/${id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ status: 'disabled' }),
+      });
+      assert.equal(off.status, 200);
+      const disabled = await eunha(['deploy', app, '-w', ws]);
+      assert.equal(disabled.code, 0, disabled.err);
+      assert.match(disabled.err, /is disabled: its URL answers 403 FUNCTION_DISABLED until it is enabled/);
     },
   );
 
