@@ -38,6 +38,10 @@ export async function startTestPlatform(
     // Control-plane tests need no warm sandboxes; pipeline tests ask for some.
     EUNHA_WARM_POOL_SIZE: '0',
     EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+    // Off unless a test asks for it (test/security/abuse.test.ts): tests poll build tasks every
+    // 10 ms, and a build slowed by a loaded machine polled past 600 a minute, so the test's next
+    // request got 429.
+    EUNHA_RATE_LIMIT_PER_MINUTE: '0',
     ...env,
   });
   const { beforeRestore, ...platformOpts } = opts;
