@@ -416,13 +416,13 @@ async function openBlobs(config: Config, dataDir: string, before: DataDirState):
   // Loaded only here: the AWS SDK costs a fresh start time and memory it does not need otherwise.
   const { openS3BlobStore } = await import('./store/s3/index.js');
   const opened = await openS3BlobStore({
-    bucket: config.s3BucketName,
+    bucket: where.bucket,
     keyPrefix: where.keyPrefix,
-    region: config.awsRegion,
+    region: where.region,
     endpoint: where.endpoint,
     forcePathStyle: where.forcePathStyle,
   });
-  const prefix = `s3://${config.s3BucketName}/${where.keyPrefix}`;
+  const prefix = `s3://${where.bucket}/${where.keyPrefix}`;
   try {
     const id = installationId(dataDir);
     if (opened.owner !== undefined && opened.owner !== id) {

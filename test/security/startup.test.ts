@@ -139,4 +139,36 @@ describe('start-up safety', () => {
     assert.equal(c.secretsKey?.length, 32);
     assert.equal(c.rateLimitPerMinute, 600);
   });
+
+  /** What a start that must fail printed; it fails the test if the server listened. */
+  const refusal = async (vars: Record<string, string>, cwd?: string): Promise<string> => {
+    try {
+      const s = await startServer(vars, 20_000, cwd);
+      s.child.kill('SIGKILL');
+      await s.exited;
+    } catch (e) {
+      return String(e);
+    }
+    return assert.fail(`the server started with ${JSON.stringify(vars)}`);
+  };
+  const oneLine = (err: string, code: number, pattern: RegExp) => {
+    assert.match(err, new RegExp(`exited with ${code}`), err);
+    assert.match(err, pattern);
+    assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+  };
+
+  test('a blank path is refused, not taken for the current directory', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'eunha-cwd-'));
+    chmodSync(cwd, 0o755);
+    try {
+      for (const name of ['EUNHA_DATA_DIR', 'EUNHA_CACHE_DIR']) {
+        const err = await refusal({ ...env, [name]: '   ' }, cwd);
+        oneLine(err, 2, new RegExp(`invalid configuration: ${name}: is blank`));
+      }
+      assert.deepEqual(readdirSync(cwd), [], 'nothing written in the current directory');
+      assert.equal(statSync(cwd).mode & 0o777, 0o755, 'the current directory is not chmodded');
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
 });
