@@ -2,6 +2,7 @@
 // SIGTERM/SIGINT (stop accepting, let in-flight requests finish, close the database).
 
 import { ConfigError, loadConfig, requireProtectedBinding } from './config/config.js';
+import { unknownVariables } from './config/unknown-variables.js';
 import { createLogger } from './observability/logger.js';
 import { createPlatform, type Platform } from './platform.js';
 import { DataDirInUseError } from './store/data-dir-lock.js';
@@ -22,6 +23,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  const unknown = unknownVariables(process.env);
+  if (unknown.length > 0) {
+    const listed = unknown.map((u) => (u.meant ? `${u.name} (did you mean ${u.meant}?)` : u.name));
+    logger.warn(
+      { unknown: unknown.map((u) => u.name) },
+      `ignoring environment variables this server does not read: ${listed.join(', ')}`,
+    );
+  }
   let platform: Platform | undefined = undefined;
   // A signal during start-up (making the Pyodide snapshot on a first start can take a while)
   // stops it once the platform is composed. The deployments' restore no longer holds that up: it

@@ -171,4 +171,23 @@ describe('start-up safety', () => {
       rmSync(cwd, { recursive: true, force: true });
     }
   });
+
+  test('unknown EUNHA_* variables are named in one warning, with the name meant; the start goes on', async () => {
+    const s = await startServer({ ...env, EUNHA_MAX_INSTANCE: '4', EUNHA_SHUTDOWN_GRACE: '5000' });
+    try {
+      const warnings = s
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('does not read'));
+      assert.equal(warnings.length, 1, s.output());
+      assert.equal(JSON.parse(warnings[0]!).level, 40);
+      assert.match(
+        warnings[0]!,
+        /EUNHA_MAX_INSTANCE \(did you mean EUNHA_MAX_INSTANCES\?\), EUNHA_SHUTDOWN_GRACE \(did you mean EUNHA_SHUTDOWN_GRACE_MS\?\)/,
+      );
+    } finally {
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exited, 0);
+    }
+  });
 });
