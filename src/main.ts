@@ -1,6 +1,9 @@
 // The server process: read the config, compose the platform, listen, and shut down gracefully on
 // SIGTERM/SIGINT (stop accepting, let in-flight requests finish, close the database).
 
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { ListenError } from './api/listen-error.js';
 import { ConfigError, loadConfig, requireProtectedBinding } from './config/config.js';
 import { unknownVariables } from './config/unknown-variables.js';
 import { createLogger } from './observability/logger.js';
@@ -8,6 +11,7 @@ import { createPlatform, type Platform } from './platform.js';
 import { DataDirInUseError } from './store/data-dir-lock.js';
 import { DataDirStateError } from './store/data-dir-state.js';
 import { S3OpenError } from './store/s3/open-error.js';
+import { SchemaTooNewError } from './store/sqlite/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,6 +19,14 @@ async function main(): Promise<void> {
     config = loadConfig(process.env);
     // Before anything is opened: an unprotected server on a reachable address never starts.
     requireProtectedBinding(config, config.host);
+    // Likewise a host name that does not resolve: it failed only at listen, after the data
+    // directory, the database and a secrets key had been made.
+    const host = config.host;
+    if (isIP(host) === 0)
+      await lookup(host).catch((err: unknown) => {
+        const code = (err as { code?: unknown }).code;
+        throw new ConfigError('EUNHA_HOST', `'${host}' does not resolve (${String(code)})`);
+      });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`eunha: invalid configuration: ${err.message}\n`);
@@ -86,10 +98,15 @@ async function main(): Promise<void> {
 function startupFailure(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as { code?: unknown }).code;
-  if (err instanceof DataDirInUseError || err instanceof DataDirStateError || err instanceof S3OpenError)
+  if (
+    err instanceof DataDirInUseError ||
+    err instanceof DataDirStateError ||
+    err instanceof S3OpenError ||
+    err instanceof SchemaTooNewError ||
+    err instanceof ListenError
+  )
     return err.message;
   if (err instanceof ConfigError) return `invalid configuration: ${err.message}`;
-  if (code === 'EADDRINUSE') return `${err.message}: another server has this port (EUNHA_HOST, EUNHA_PORT)`;
   if (typeof code === 'string' && /^(SQLITE_|E[A-Z]+$)/.test(code)) return `${err.message} (${code})`;
   return err.stack ?? err.message;
 }
@@ -97,6 +114,10 @@ function startupFailure(err: unknown): string {
 main().catch((err: unknown) => {
   process.stderr.write(`eunha: failed to start: ${startupFailure(err)}\n`);
   const refused =
-    err instanceof DataDirInUseError || err instanceof DataDirStateError || err instanceof ConfigError;
+    err instanceof DataDirInUseError ||
+    err instanceof DataDirStateError ||
+    err instanceof ConfigError ||
+    err instanceof SchemaTooNewError ||
+    err instanceof ListenError;
   process.exit(refused ? 2 : 1);
 });

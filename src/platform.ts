@@ -39,6 +39,8 @@ import { WorkspaceStorage, workspaceBlobOwners } from './services/storage-quota.
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
+import { openingPath } from './store/path-error.js';
+import { listenError } from './api/listen-error.js';
 import {
   DataDirStateError,
   installationId,
@@ -89,7 +91,7 @@ export async function createPlatform(config: Config, opts: PlatformOptions): Pro
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   keepPrivate(dataDir);
-  const unlock = lockDataDir(dataDir);
+  const unlock = openingPath(join(dataDir, 'eunha.lock'), () => lockDataDir(dataDir));
   try {
     return await compose(config, opts, dataDir, unlock);
   } catch (err) {
@@ -331,7 +333,9 @@ async function compose(
     publicUrl: () => publicUrl,
     async listen(host, port) {
       requireProtectedBinding(config, host);
-      const address = await app.listen({ host, port });
+      const address = await app.listen({ host, port }).catch((err: unknown) => {
+        throw listenError(err, host, port);
+      });
       const bound = app.server.address();
       if (!config.publicUrlExplicit && bound && typeof bound === 'object') {
         const u = new URL(config.publicUrl);

@@ -3,7 +3,17 @@
 // and enforces keys whenever an admin key is configured, loopback included.
 
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -11,6 +21,7 @@ import { isLoopback, loadConfig, requireProtectedBinding } from '../../src/confi
 import { SHARED_CACHE_DIR, startTestPlatform } from '../helpers/platform.js';
 import { startServer } from '../helpers/server-process.js';
 import { ADMIN_KEY } from './world.js';
+import Database from 'better-sqlite3';
 
 describe('start-up safety', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'eunha-startup-'));
@@ -169,6 +180,72 @@ describe('start-up safety', () => {
       assert.equal(statSync(cwd).mode & 0o777, 0o755, 'the current directory is not chmodded');
     } finally {
       rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('a host that is no address nor resolvable name is refused before the data directory is made', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'eunha-host-'));
+    try {
+      const own = { ...env, EUNHA_DATA_DIR: join(parent, 'data'), EUNHA_ADMIN_KEY: ADMIN_KEY };
+      for (const h of ['999.999.999.999', '-', 'no-such-host.invalid']) {
+        const err = await refusal({ ...own, EUNHA_HOST: h });
+        oneLine(err, 2, /invalid configuration: EUNHA_HOST: /);
+        assert.ok(!existsSync(join(parent, 'data')), `${h}: nothing made`);
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+
+  test('a port in use is a one-line refusal naming EUNHA_HOST and EUNHA_PORT', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const own = mkdtempSync(join(tmpdir(), 'eunha-port-'));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const err = await refusal({ ...env, EUNHA_DATA_DIR: own, EUNHA_PORT: String(port) });
+      oneLine(
+        err,
+        2,
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1 port ${port}: another process has this port`),
+      );
+      assert.match(err, /EUNHA_HOST and EUNHA_PORT/);
+    } finally {
+      taken.close();
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  test('a database file it cannot use is named; one from a newer Eunha is refused (exit 2)', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'eunha-db-'));
+    try {
+      const db = join(own, 'eunha.db');
+      const newer = new Database(db);
+      newer.pragma('user_version = 99');
+      newer.close();
+      oneLine(
+        await refusal({ ...env, EUNHA_DATA_DIR: own }),
+        2,
+        new RegExp(`failed to start: ${db}: metadata database schema version 99 is newer`),
+      );
+      rmSync(db);
+      writeFileSync(db, 'not a database, but long enough to be read as one '.repeat(4));
+      oneLine(
+        await refusal({ ...env, EUNHA_DATA_DIR: own }),
+        1,
+        new RegExp(`failed to start: ${db}: file is not a database \\(SQLITE_NOTADB\\)`),
+      );
+      // What a data directory the server may not write gives (SQLITE_CANTOPEN), as root too.
+      rmSync(db);
+      rmSync(join(own, 'eunha.lock'), { force: true });
+      mkdirSync(join(own, 'eunha.lock'));
+      oneLine(
+        await refusal({ ...env, EUNHA_DATA_DIR: own }),
+        1,
+        new RegExp(`failed to start: ${join(own, 'eunha.lock')}: unable to open database file`),
+      );
+    } finally {
+      rmSync(own, { recursive: true, force: true });
     }
   });
 
