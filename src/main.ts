@@ -1,5 +1,6 @@
 // The server process: read the config, compose the platform, listen, and shut down gracefully on
-// SIGTERM/SIGINT (stop accepting, let in-flight requests finish, close the database).
+// SIGTERM/SIGINT/SIGHUP (stop accepting, let in-flight requests finish, close the database); a
+// second signal during that stop exits at once.
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -48,11 +49,19 @@ async function main(): Promise<void> {
   // stops it once the platform is composed. The deployments' restore no longer holds that up: it
   // runs after the server listens, and the stop skips what it has not loaded.
   let stopAsked: string | undefined;
-  let stopping = false;
   let force: NodeJS.Timeout | undefined;
   const stop = (signal: string) => {
+    // A second signal is an operator (a second Ctrl-C) or an orchestrator that will not wait:
+    // it was ignored, and the stop went on until the grace period was over.
+    if (force !== undefined) {
+      logger.error(
+        { signal },
+        `${signal} again while stopping: exiting now; execution logs still waiting to be written may be lost`,
+      );
+      process.exit(1);
+    }
     // The grace period runs from the signal, whatever the start-up is doing then.
-    force ??= setTimeout(() => {
+    force = setTimeout(() => {
       logger.error({ graceMs: config.shutdownGraceMs }, 'shutdown grace period over; exiting');
       // The logs of calls already answered are written first (a batch is milliseconds): with a
       // grace of 0, the last batch's were lost. A store that hangs gets a second at most.
@@ -60,14 +69,12 @@ async function main(): Promise<void> {
       setTimeout(exit, 1_000).unref();
       void (platform?.writer.flush() ?? Promise.resolve()).then(exit, exit);
     }, config.shutdownGraceMs).unref();
-    if (!platform) {
-      stopAsked = signal;
-      return;
-    }
-    if (stopping) return;
-    stopping = true;
+    if (platform) shutDown(platform, signal);
+    else stopAsked = signal;
+  };
+  const shutDown = (p: Platform, signal: string) => {
     logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
-    platform.close().then(
+    p.close().then(
       () => {
         logger.info('stopped cleanly');
         process.exit(0);
@@ -78,10 +85,11 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP too (a closed terminal, `kill -HUP`): by default it ended the process at once, without
+  // the graceful stop, and the batched execution logs were lost.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
   platform = await createPlatform(config, { logger });
-  if (stopAsked) return stop(stopAsked);
+  if (stopAsked) return shutDown(platform, stopAsked);
 
   const address = await platform.listen(config.host, config.port);
   logger.info(

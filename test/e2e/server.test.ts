@@ -236,6 +236,59 @@ describe('the server process', () => {
     },
   );
 
+  test(
+    'SIGHUP stops gracefully; a second signal during a stop exits at once',
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'eunha-signals-'));
+      try {
+        const env = { EUNHA_DATA_DIR: dir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_WARM_POOL_SIZE: '1' };
+        // SIGHUP used to end the process at once (killed by the signal), batched logs and all.
+        const s1 = await startServer(env, 90_000);
+        s1.child.kill('SIGHUP');
+        assert.equal(await s1.exited, 0, s1.output());
+        assert.match(s1.output(), /"signal":"SIGHUP".*shutting down/);
+        assert.match(s1.output(), /stopped cleanly/);
+
+        // A second Ctrl-C while a request holds the stop: it used to be ignored until the grace
+        // period (here 20 s) was over.
+        const s2 = await startServer({ ...env, EUNHA_SHUTDOWN_GRACE_MS: '20000' }, 90_000);
+        const post = async (url: string, body?: unknown) =>
+          (await (
+            await fetch(`${s2.url}${url}`, {
+              method: 'POST',
+              headers: body === undefined ? {} : { 'content-type': 'application/json' },
+              body: body === undefined ? undefined : JSON.stringify(body),
+            })
+          ).json()) as { id: string };
+        const ws = await post('/api/workspaces', { name: 'signals' });
+        const fn = await post(`/api/workspaces/${ws.id}/functions`, {
+          name: 'slow',
+          code: b64(sleepingHandler(30)),
+          timeout: 60,
+        });
+        await post(`/api/workspaces/${ws.id}/functions/${fn.id}/deployments`);
+        const call = fetch(`${s2.url}/fn/${fn.id}`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        await new Promise((r) => setTimeout(r, 1_000));
+        s2.child.kill('SIGINT');
+        await new Promise((r) => setTimeout(r, 300));
+        const second = Date.now();
+        s2.child.kill('SIGINT');
+        assert.equal(await s2.exited, 1, s2.output());
+        const ms = Date.now() - second;
+        assert.ok(ms < 2_000, `exited ${ms} ms after the second SIGINT`);
+        assert.match(s2.output(), /SIGINT again while stopping: exiting now; execution logs still waiting/);
+        assert.doesNotMatch(s2.output(), /stopped cleanly/);
+        await call;
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   test('one server per data directory; a killed server leaves no lock behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eunha-lock-'));
     try {
