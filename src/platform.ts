@@ -1,7 +1,7 @@
 // Composition root: config → adapters → services → HTTP app. The only place that knows which
 // adapter sits behind each port. main.ts adds the socket and the signals; tests call this directly.
 
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -39,7 +39,7 @@ import { WorkspaceStorage, workspaceBlobOwners } from './services/storage-quota.
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
-import { openingPath } from './store/path-error.js';
+import { makeDirectory, openingPath } from './store/path-error.js';
 import { listenError } from './api/listen-error.js';
 import {
   DataDirStateError,
@@ -89,7 +89,7 @@ function keepPrivate(dir: string): void {
 
 export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirectory(dataDir, 0o700);
   keepPrivate(dataDir);
   const unlock = openingPath(join(dataDir, 'eunha.lock'), () => lockDataDir(dataDir));
   try {
@@ -151,6 +151,8 @@ async function compose(
   }
 
   let publicUrl = config.publicUrl;
+  // Here rather than in the runtime, so that a cache directory that cannot be made is named and explained.
+  makeDirectory(resolve(config.cacheDir));
   const outbound = new OutboundHttp(config.outbound);
   const runtime = new Runtime({
     kv: meta.kv,
@@ -415,6 +417,7 @@ async function openBlobs(config: Config, dataDir: string, before: DataDirState):
   const where = config.blobStore;
   if (where.kind === 'fs') {
     requireDatabaseForBlobs(before, dataDir);
+    makeDirectory(join(dataDir, 'blobs'));
     return openFsBlobStore(join(dataDir, 'blobs'));
   }
   // Loaded only here: the AWS SDK costs a fresh start time and memory it does not need otherwise.

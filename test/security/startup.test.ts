@@ -11,6 +11,7 @@ import {
   readdirSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
@@ -243,6 +244,23 @@ describe('start-up safety', () => {
         await refusal({ ...env, EUNHA_DATA_DIR: own }),
         1,
         new RegExp(`failed to start: ${join(own, 'eunha.lock')}: unable to open database file`),
+      );
+    } finally {
+      rmSync(own, { recursive: true, force: true });
+    }
+  });
+
+  test('a directory it cannot make is named, and a dangling symbolic link said to be one', async () => {
+    const own = mkdtempSync(join(tmpdir(), 'eunha-link-'));
+    try {
+      // mkdir said only "ENOENT: no such file or directory" of a blobs/ that was there, as a link.
+      symlinkSync(join(own, 'gone'), join(own, 'blobs'));
+      oneLine(
+        await refusal({ ...env, EUNHA_DATA_DIR: own }),
+        1,
+        new RegExp(
+          `${join(own, 'blobs')}: cannot be created: it is a symbolic link to ${join(own, 'gone')}, which does not exist`,
+        ),
       );
     } finally {
       rmSync(own, { recursive: true, force: true });
