@@ -1,7 +1,7 @@
 // Composition root: config → adapters → services → HTTP app. The only place that knows which
 // adapter sits behind each port. main.ts adds the socket and the signals; tests call this directly.
 
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -40,6 +40,8 @@ import { WorkspaceStorage, workspaceBlobOwners } from './services/storage-quota.
 import type { BlobStore, MetadataStore } from './store/ports.js';
 import { openSqliteMetadataStore } from './store/sqlite/index.js';
 import { lockDataDir } from './store/data-dir-lock.js';
+import { makeDirectory, openingPath } from './store/path-error.js';
+import { listenError } from './api/listen-error.js';
 import {
   DataDirStateError,
   installationId,
@@ -106,9 +108,9 @@ function warnIfDefaultFunctionsDoNotFit(runtime: Runtime, logger: Logger | undef
 
 export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirectory(dataDir, 0o700);
   keepPrivate(dataDir);
-  const unlock = lockDataDir(dataDir);
+  const unlock = openingPath(join(dataDir, 'eunha.lock'), () => lockDataDir(dataDir));
   try {
     return await compose(config, opts, dataDir, unlock);
   } catch (err) {
@@ -168,6 +170,8 @@ async function compose(
   }
 
   let publicUrl = config.publicUrl;
+  // Here rather than in the runtime, so that a cache directory that cannot be made is named and explained.
+  makeDirectory(resolve(config.cacheDir));
   const outbound = new OutboundHttp(config.outbound);
   const runtime = new Runtime({
     kv: meta.kv,
@@ -351,7 +355,9 @@ async function compose(
     publicUrl: () => publicUrl,
     async listen(host, port) {
       requireProtectedBinding(config, host);
-      const address = await app.listen({ host, port });
+      const address = await app.listen({ host, port }).catch((err: unknown) => {
+        throw listenError(err, host, port);
+      });
       const bound = app.server.address();
       if (!config.publicUrlExplicit && bound && typeof bound === 'object') {
         const u = new URL(config.publicUrl);
@@ -431,18 +437,19 @@ async function openBlobs(config: Config, dataDir: string, before: DataDirState):
   const where = config.blobStore;
   if (where.kind === 'fs') {
     requireDatabaseForBlobs(before, dataDir);
+    makeDirectory(join(dataDir, 'blobs'));
     return openFsBlobStore(join(dataDir, 'blobs'));
   }
   // Loaded only here: the AWS SDK costs a fresh start time and memory it does not need otherwise.
   const { openS3BlobStore } = await import('./store/s3/index.js');
   const opened = await openS3BlobStore({
-    bucket: config.s3BucketName,
+    bucket: where.bucket,
     keyPrefix: where.keyPrefix,
-    region: config.awsRegion,
+    region: where.region,
     endpoint: where.endpoint,
     forcePathStyle: where.forcePathStyle,
   });
-  const prefix = `s3://${config.s3BucketName}/${where.keyPrefix}`;
+  const prefix = `s3://${where.bucket}/${where.keyPrefix}`;
   try {
     const id = installationId(dataDir);
     if (opened.owner !== undefined && opened.owner !== id) {

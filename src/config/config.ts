@@ -40,10 +40,6 @@ export interface Config {
   trustedProxies: string[];
   /** Cap on a request body, in bytes (JSON routes). */
   bodyLimitBytes: number;
-  /** Seed names: the region and bucket of the S3 blob store; the DynamoDB table of a later adapter. */
-  awsRegion: string;
-  dynamodbTableName: string;
-  s3BucketName: string;
   /** Where blobs live: files under {dataDir}/blobs, or the S3 bucket (EUNHA_BLOB_STORE=s3). */
   blobStore: BlobStoreConfig;
   /** Grace period for in-flight requests on SIGTERM/SIGINT, in ms. */
@@ -118,6 +114,9 @@ export type BlobStoreConfig =
   | { kind: 'fs' }
   | {
       kind: 's3';
+      /** Seed names (AWS_REGION, S3_BUCKET_NAME): read only for this store, so the default one never fails on them. */
+      region: string;
+      bucket: string;
       /** An S3-compatible server's URL (MinIO, Ceph); unset: AWS for the region. */
       endpoint: string | undefined;
       /** Prepended to every object key: '' or segments ending in '/'. */
@@ -127,25 +126,37 @@ export type BlobStoreConfig =
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * The value, trimmed; undefined when unset or empty (`NAME=` in a .env file means the default).
+ * Only spaces is refused: it is a mistake (a quoted blank), and read as '' it made a path the
+ * current directory and `GET /` show an empty environment.
+ */
+function value(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const v = raw.trim();
+  if (v === '')
+    throw new ConfigError(name, 'is blank (only spaces); leave it empty or unset for the default');
+  return v;
+}
+
 function str(env: Env, name: string, fallback: string): string {
-  const v = env[name];
-  if (v === undefined || v === '') return fallback;
-  return v.trim();
+  return value(env, name) ?? fallback;
 }
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim()))
-    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got '${raw}'`);
-  const n = Number(raw.trim());
+  const v = value(env, name);
+  if (v === undefined) return fallback;
+  if (!/^\d+$/.test(v))
+    throw new ConfigError(name, `must be a whole number from ${min} to ${max}, got '${env[name]}'`);
+  const n = Number(v);
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
 }
 
 function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = (env[name] ?? '').trim().toLowerCase();
-  if (raw === '') return fallback;
+  const raw = value(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
   if (raw === 'true' || raw === '1') return true;
   if (raw === 'false' || raw === '0') return false;
   throw new ConfigError(name, `must be true or false, got '${env[name]}'`);
@@ -153,8 +164,8 @@ function bool(env: Env, name: string, fallback: boolean): boolean {
 
 /** A JSON list of strings (empty when unset), each trimmed; `example` goes in the message. */
 function stringList(env: Env, name: string, example: string): string[] {
-  const raw = (env[name] ?? '').trim();
-  if (raw === '') return [];
+  const raw = value(env, name);
+  if (raw === undefined) return [];
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -202,8 +213,7 @@ function dnsServers(env: Env, name: string): string[] {
 
 /** Unset (or empty): undefined, so the runtime's own default (derived from other settings) applies. */
 function optionalInt(env: Env, name: string, min: number, max: number): number | undefined {
-  const raw = env[name];
-  return raw === undefined || raw === '' ? undefined : int(env, name, 0, min, max);
+  return value(env, name) === undefined ? undefined : int(env, name, 0, min, max);
 }
 
 const LOG_LEVELS: readonly string[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -237,36 +247,51 @@ function corsOrigins(env: Env): string[] {
 }
 
 function publicUrl(env: Env, host: string, port: number): string {
-  const raw = env.EUNHA_PUBLIC_URL;
-  if (raw === undefined || raw.trim() === '') {
+  const raw = value(env, 'EUNHA_PUBLIC_URL');
+  if (raw === undefined) {
     const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
     return `http://${h}:${port}`;
   }
   let u: URL;
   try {
-    u = new URL(raw.trim());
+    u = new URL(raw);
   } catch {
     throw new ConfigError('EUNHA_PUBLIC_URL', `must be an absolute http(s) URL, got '${raw}'`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {
     throw new ConfigError('EUNHA_PUBLIC_URL', `must use http or https, got '${u.protocol}'`);
   }
-  if (u.search || u.hash) throw new ConfigError('EUNHA_PUBLIC_URL', 'must not have a query or fragment');
+  // Every invocation URL starts with it: credentials in it would be handed to every caller, and a
+  // query or fragment would end up in the middle of those URLs. The href percent-encodes a literal
+  // ? or # in the path, so one left in it starts a query or fragment, an empty one (`x.com/?`) too.
+  if (u.username !== '' || u.password !== '')
+    throw new ConfigError('EUNHA_PUBLIC_URL', 'must not hold a user name or password');
+  if (/[?#]/.test(u.href)) throw new ConfigError('EUNHA_PUBLIC_URL', 'must not have a query or fragment');
   return u.toString().replace(/\/+$/, '');
 }
 
+/**
+ * An IP address, or a host name by RFC 1123 (labels of letters, digits and inner hyphens). A name
+ * whose last label is all digits is an IPv4 address or nothing: the resolver reads `999.999.999.999`
+ * or `12345` as a number, and such a host failed only at listen, after the data directory was made.
+ */
 function host(env: Env): string {
   const h = str(env, 'EUNHA_HOST', '127.0.0.1');
-  if (!/^[A-Za-z0-9.:-]+$/.test(h))
-    throw new ConfigError('EUNHA_HOST', `'${h}' is not a host name or address`);
+  if (isIP(h) !== 0) return h;
+  const labels = h.replace(/\.$/, '').split('.');
+  const name =
+    h.length <= 253 && labels.every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+  if (!name || /^\d+$/.test(labels[labels.length - 1]!))
+    throw new ConfigError('EUNHA_HOST', `'${h}' is not an IP address or a host name`);
   return h;
 }
 
 const ADMIN_KEY = /^[\x21-\x7e]{24,256}$/;
 
 function adminKey(env: Env): string | undefined {
-  const raw = env.EUNHA_ADMIN_KEY;
-  if (raw === undefined || raw === '') return undefined;
+  if (value(env, 'EUNHA_ADMIN_KEY') === undefined) return undefined;
+  // Untrimmed: a key with spaces around it is refused, not quietly changed.
+  const raw = env.EUNHA_ADMIN_KEY!;
   if (!ADMIN_KEY.test(raw)) {
     throw new ConfigError(
       'EUNHA_ADMIN_KEY',
@@ -277,8 +302,8 @@ function adminKey(env: Env): string | undefined {
 }
 
 function secretsKey(env: Env): Buffer | undefined {
-  const raw = env.EUNHA_SECRETS_KEY?.trim();
-  if (raw === undefined || raw === '') return undefined;
+  const raw = value(env, 'EUNHA_SECRETS_KEY');
+  if (raw === undefined) return undefined;
   const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
   if (bytes.length !== 32) {
     throw new ConfigError(
@@ -313,6 +338,15 @@ function blobStore(env: Env): BlobStoreConfig {
   if (kind === 'fs') return { kind };
   if (kind !== 's3') throw new ConfigError('EUNHA_BLOB_STORE', `must be fs or s3, got '${kind}'`);
   const raw = str(env, 'EUNHA_S3_ENDPOINT', '');
+  const region = str(env, 'AWS_REGION', 'ap-northeast-2');
+  // S3-compatible services name regions their own way (auto, fr-par, nyc3, garage).
+  if (raw !== '' ? !/^[a-z0-9-]{1,64}$/.test(region) : !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+    throw new ConfigError('AWS_REGION', `'${region}' is not an AWS region name (e.g. ap-northeast-2)`);
+  }
+  const bucket = str(env, 'S3_BUCKET_NAME', 'eunha-functions');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('S3_BUCKET_NAME', `'${bucket}' is not a valid S3 bucket name`);
+  }
   let endpoint: string | undefined;
   if (raw !== '') {
     let u: URL;
@@ -340,6 +374,8 @@ function blobStore(env: Env): BlobStoreConfig {
   }
   return {
     kind,
+    region,
+    bucket,
     endpoint,
     keyPrefix: prefix === '' ? '' : `${prefix}/`,
     // Most S3-compatible servers want path-style URLs; AWS itself wants virtual-hosted ones.
@@ -350,37 +386,26 @@ function blobStore(env: Env): BlobStoreConfig {
 export function loadConfig(env: Env): Config {
   const h = host(env);
   const port = int(env, 'EUNHA_PORT', 8000, 0, 65535);
-  const region = str(env, 'AWS_REGION', 'ap-northeast-2');
-  // S3-compatible services name regions their own way (auto, fr-par, nyc3, garage).
-  const compatible = str(env, 'EUNHA_S3_ENDPOINT', '') !== '';
-  if (compatible ? !/^[a-z0-9-]{1,64}$/.test(region) : !/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
-    throw new ConfigError('AWS_REGION', `'${region}' is not an AWS region name (e.g. ap-northeast-2)`);
-  }
-  const bucket = str(env, 'S3_BUCKET_NAME', 'eunha-functions');
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new ConfigError('S3_BUCKET_NAME', `'${bucket}' is not a valid S3 bucket name`);
-  }
-  const table = str(env, 'DYNAMODB_TABLE_NAME', 'eunha');
-  if (!/^[A-Za-z0-9_.-]{3,255}$/.test(table)) {
-    throw new ConfigError('DYNAMODB_TABLE_NAME', `'${table}' is not a valid DynamoDB table name`);
-  }
+  const dataDir = str(env, 'EUNHA_DATA_DIR', './.eunha');
+  // DYNAMODB_TABLE_NAME, a seed name, is not read: no adapter uses it yet, and a value it would
+  // refuse must not stop a server that never touches DynamoDB.
   return {
     host: h,
     port,
-    dataDir: str(env, 'EUNHA_DATA_DIR', './.eunha'),
+    dataDir,
     publicUrl: publicUrl(env, h, port),
-    publicUrlExplicit: (env.EUNHA_PUBLIC_URL ?? '').trim() !== '',
+    publicUrlExplicit: value(env, 'EUNHA_PUBLIC_URL') !== undefined,
     environment: str(env, 'ENVIRONMENT', 'development'),
     logLevel: logLevel(env),
     corsOrigins: corsOrigins(env),
     trustedProxies: networks(env, 'EUNHA_TRUSTED_PROXIES', true),
     bodyLimitBytes: int(env, 'EUNHA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 512 * 1024 * 1024),
-    awsRegion: region,
-    dynamodbTableName: table,
-    s3BucketName: bucket,
     blobStore: blobStore(env),
-    shutdownGraceMs: int(env, 'EUNHA_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
-    cacheDir: str(env, 'EUNHA_CACHE_DIR', `${str(env, 'EUNHA_DATA_DIR', './.eunha')}/cache`),
+    // At least 1 s: running requests are cut half-way through a grace under 6 s (platform.ts), and
+    // their 503 needs the time after the cut (~0.1 s measured). With 0 the exit came first, and a
+    // running request got no answer at all.
+    shutdownGraceMs: int(env, 'EUNHA_SHUTDOWN_GRACE_MS', 10_000, 1_000, 600_000),
+    cacheDir: str(env, 'EUNHA_CACHE_DIR', `${dataDir}/cache`),
     warmPoolSize: int(env, 'EUNHA_WARM_POOL_SIZE', 2, 0, 64),
     maxInstances: int(env, 'EUNHA_MAX_INSTANCES', 32, 1, 1024),
     maxInstancesPerFunction: int(env, 'EUNHA_MAX_INSTANCES_PER_FUNCTION', 8, 1, 1024),

@@ -68,6 +68,7 @@ describe('config', () => {
       EUNHA_PORT: '9000',
       EUNHA_DATA_DIR: '/tmp/x',
       EUNHA_PUBLIC_URL: 'https://faas.example.com/',
+      EUNHA_BLOB_STORE: 's3',
       AWS_REGION: 'us-east-1',
       DYNAMODB_TABLE_NAME: 'my-table',
       S3_BUCKET_NAME: 'my-bucket',
@@ -79,9 +80,9 @@ describe('config', () => {
     assert.equal(c.port, 9000);
     assert.equal(c.dataDir, '/tmp/x');
     assert.equal(c.publicUrl, 'https://faas.example.com');
-    assert.equal(c.awsRegion, 'us-east-1');
-    assert.equal(c.dynamodbTableName, 'my-table');
-    assert.equal(c.s3BucketName, 'my-bucket');
+    assert.ok(c.blobStore.kind === 's3');
+    assert.equal(c.blobStore.region, 'us-east-1');
+    assert.equal(c.blobStore.bucket, 'my-bucket');
     assert.equal(c.environment, 'production');
     assert.equal(c.logLevel, 'warn');
     assert.deepEqual(c.corsOrigins, ['https://eunha.icu', 'http://eunha.icu']);
@@ -95,17 +96,28 @@ describe('config', () => {
         EUNHA_S3_ENDPOINT: 'http://minio:9000/',
         EUNHA_S3_PREFIX: '/eunha/prod/',
       }).blobStore,
-      { kind: 's3', endpoint: 'http://minio:9000', keyPrefix: 'eunha/prod/', forcePathStyle: true },
+      {
+        kind: 's3',
+        region: 'ap-northeast-2',
+        bucket: 'eunha-functions',
+        endpoint: 'http://minio:9000',
+        keyPrefix: 'eunha/prod/',
+        forcePathStyle: true,
+      },
     );
     // S3-compatible services name their regions their own way; AWS's names are checked.
-    assert.equal(
-      loadConfig({ AWS_REGION: 'auto', EUNHA_S3_ENDPOINT: 'https://x.r2.example' }).awsRegion,
-      'auto',
-    );
-    assert.throws(() => loadConfig({ AWS_REGION: 'auto' }), ConfigError);
+    const compatible = loadConfig({
+      EUNHA_BLOB_STORE: 's3',
+      AWS_REGION: 'auto',
+      EUNHA_S3_ENDPOINT: 'https://x.r2.example',
+    }).blobStore;
+    assert.equal(compatible.kind === 's3' && compatible.region, 'auto');
+    assert.throws(() => loadConfig({ EUNHA_BLOB_STORE: 's3', AWS_REGION: 'auto' }), ConfigError);
     // AWS itself: virtual-hosted URLs, unless asked otherwise.
     assert.deepEqual(loadConfig({ EUNHA_BLOB_STORE: 's3' }).blobStore, {
       kind: 's3',
+      region: 'ap-northeast-2',
+      bucket: 'eunha-functions',
       endpoint: undefined,
       keyPrefix: '',
       forcePathStyle: false,
@@ -122,15 +134,30 @@ describe('config', () => {
       [{ EUNHA_PORT: 'eighty' }, 'EUNHA_PORT'],
       [{ EUNHA_PORT: '70000' }, 'EUNHA_PORT'],
       [{ EUNHA_HOST: 'a b' }, 'EUNHA_HOST'],
+      // The resolver took these for names, and the start failed only at listen, after the data
+      // directory and a secrets key were made.
+      [{ EUNHA_HOST: '999.999.999.999' }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: '-' }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: '1.2.3' }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: '12345' }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: 'a..b' }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: 'host-.example' }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: `${'a'.repeat(64)}.example` }, 'EUNHA_HOST'],
+      [{ EUNHA_HOST: '::1::2' }, 'EUNHA_HOST'],
       [{ EUNHA_PUBLIC_URL: 'not a url' }, 'EUNHA_PUBLIC_URL'],
       [{ EUNHA_PUBLIC_URL: 'ftp://x' }, 'EUNHA_PUBLIC_URL'],
+      // Every invocation URL would carry them.
+      [{ EUNHA_PUBLIC_URL: 'http://user:pw@x.com' }, 'EUNHA_PUBLIC_URL'],
+      [{ EUNHA_PUBLIC_URL: 'http://user@x.com' }, 'EUNHA_PUBLIC_URL'],
+      [{ EUNHA_PUBLIC_URL: 'http://x.com/?a=1' }, 'EUNHA_PUBLIC_URL'],
+      [{ EUNHA_PUBLIC_URL: 'http://x.com/?' }, 'EUNHA_PUBLIC_URL'],
+      [{ EUNHA_PUBLIC_URL: 'http://x.com/#' }, 'EUNHA_PUBLIC_URL'],
       [{ CORS_ORIGINS: 'https://a.b' }, 'CORS_ORIGINS'],
       [{ CORS_ORIGINS: '[1]' }, 'CORS_ORIGINS'],
       [{ CORS_ORIGINS: '["https://a.b/path"]' }, 'CORS_ORIGINS'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
-      [{ AWS_REGION: 'mars' }, 'AWS_REGION'],
-      [{ S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME'],
-      [{ DYNAMODB_TABLE_NAME: 'a' }, 'DYNAMODB_TABLE_NAME'],
+      [{ EUNHA_BLOB_STORE: 's3', AWS_REGION: 'mars' }, 'AWS_REGION'],
+      [{ EUNHA_BLOB_STORE: 's3', S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME'],
       [{ EUNHA_BODY_LIMIT_BYTES: '-1' }, 'EUNHA_BODY_LIMIT_BYTES'],
       [{ EUNHA_INSTANCES_PER_PROCESS: '0' }, 'EUNHA_INSTANCES_PER_PROCESS'],
       [{ EUNHA_INSTANCES_PER_PROCESS: 'many' }, 'EUNHA_INSTANCES_PER_PROCESS'],
@@ -160,6 +187,9 @@ describe('config', () => {
       [{ EUNHA_BLOB_STORE: 's3', EUNHA_S3_FORCE_PATH_STYLE: 'sometimes' }, 'EUNHA_S3_FORCE_PATH_STYLE'],
       [{ EUNHA_WORKSPACE_STORAGE_MAX_BYTES: '1000' }, 'EUNHA_WORKSPACE_STORAGE_MAX_BYTES'],
       [{ EUNHA_WORKSPACE_STORAGE_MAX_FILES: 'all' }, 'EUNHA_WORKSPACE_STORAGE_MAX_FILES'],
+      // With 0 the exit came before a running request's 503: its caller got no answer at all.
+      [{ EUNHA_SHUTDOWN_GRACE_MS: '0' }, 'EUNHA_SHUTDOWN_GRACE_MS'],
+      [{ EUNHA_SHUTDOWN_GRACE_MS: '999' }, 'EUNHA_SHUTDOWN_GRACE_MS'],
     ];
     for (const [env, name] of bad) {
       assert.throws(
@@ -168,5 +198,51 @@ describe('config', () => {
         JSON.stringify(env),
       );
     }
+  });
+
+  test('a host is an IP address or a host name', () => {
+    for (const h of ['0.0.0.0', '::', '::1', '10.1.2.3', 'fe80::1', 'localhost', 'eunha-1.internal', 'a.b.'])
+      assert.equal(loadConfig({ EUNHA_HOST: h, EUNHA_ADMIN_KEY: 'k'.repeat(24) }).host, h);
+  });
+
+  test('a blank value is refused, naming the variable; an empty one is unset', () => {
+    // Read as '', a blank path was the current directory (the database, blobs and key written
+    // there, and it chmodded 0700), and a blank ENVIRONMENT showed "" in GET /.
+    const names = [
+      'EUNHA_DATA_DIR',
+      'EUNHA_CACHE_DIR',
+      'ENVIRONMENT',
+      'EUNHA_HOST',
+      'EUNHA_PUBLIC_URL',
+      'LOG_LEVEL',
+      'CORS_ORIGINS',
+      'EUNHA_ADMIN_KEY',
+      'EUNHA_SECRETS_KEY',
+      'EUNHA_OUTBOUND_HTTP',
+      'EUNHA_PORT',
+      'EUNHA_MEMORY_BUDGET_MB',
+      'EUNHA_BLOB_STORE',
+    ];
+    for (const name of names) {
+      for (const blank of ['   ', '\t', ' \n '])
+        assert.throws(
+          () => loadConfig({ [name]: blank }),
+          (e: unknown) => e instanceof ConfigError && e.variable === name && /blank/.test(e.message),
+          `${name}=${JSON.stringify(blank)}`,
+        );
+      assert.deepEqual(loadConfig({ [name]: '' }), loadConfig({}), `${name}= is the default`);
+    }
+    for (const name of ['AWS_REGION', 'S3_BUCKET_NAME', 'EUNHA_S3_ENDPOINT', 'EUNHA_S3_PREFIX'])
+      assert.throws(() => loadConfig({ EUNHA_BLOB_STORE: 's3', [name]: '  ' }), /blank/, name);
+    assert.equal(loadConfig({ EUNHA_DATA_DIR: ' /srv/eunha ' }).dataDir, '/srv/eunha');
+    assert.equal(loadConfig({ EUNHA_DATA_DIR: '/srv/eunha' }).cacheDir, '/srv/eunha/cache');
+  });
+
+  test('the S3 and DynamoDB names do not stop a server that uses neither', () => {
+    // They are seed names, often left in an .env: only the S3 blob store reads the first two, and
+    // no adapter reads DYNAMODB_TABLE_NAME yet.
+    const c = loadConfig({ AWS_REGION: 'mars', S3_BUCKET_NAME: 'My_Bucket', DYNAMODB_TABLE_NAME: 'a' });
+    assert.deepEqual(c.blobStore, { kind: 'fs' });
+    assert.doesNotThrow(() => loadConfig({ EUNHA_BLOB_STORE: 's3', DYNAMODB_TABLE_NAME: 'a' }));
   });
 });

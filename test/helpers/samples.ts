@@ -23,3 +23,14 @@ class IncomingHandler(http.IncomingHandler):
     def handle_request(self, request: Request) -> Response:
         return Response(200, {"content-type": "text/plain"}, b"slow to start")
 `;
+
+/** A handler that sleeps `seconds` in every request: a call still running when the server stops. */
+export const sleepingHandler = (seconds: number): string => `import time
+from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(${seconds})
+        return Response(200, {"content-type": "text/plain"}, b"slept")
+`;

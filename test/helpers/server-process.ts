@@ -14,8 +14,14 @@ export interface ServerProcess {
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
-export function startServer(env: Record<string, string>, timeoutMs = 20_000): Promise<ServerProcess> {
+/** `cwd`: where relative paths (the default data directory) land; the test process's by default. */
+export function startServer(
+  env: Record<string, string>,
+  timeoutMs = 20_000,
+  cwd?: string,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', EUNHA_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,9 +3,10 @@ import type { MetadataStore } from '../ports.js';
 import { Checkpointer } from './checkpointer.js';
 import { SAFETY_NET_CHECKPOINT_PAGES, openDatabase } from './connection.js';
 import { migrate } from './schema.js';
+import { namingPath, openingPath } from '../path-error.js';
 import { SqliteMetadataStore } from './store.js';
 
-export { SCHEMA_VERSION } from './schema.js';
+export { SCHEMA_VERSION, SchemaTooNewError } from './schema.js';
 
 export interface SqliteMetadataOptions {
   /** Clock; defaults to the system clock. */
@@ -30,12 +31,14 @@ export async function openSqliteMetadataStore(
 ): Promise<MetadataStore> {
   const interval = opts.checkpointIntervalMs ?? 500;
   const background = interval > 0 && path !== ':memory:' && path !== '';
-  const db = openDatabase(path, background ? { autocheckpointPages: SAFETY_NET_CHECKPOINT_PAGES } : {});
+  const db = openingPath(path, () =>
+    openDatabase(path, background ? { autocheckpointPages: SAFETY_NET_CHECKPOINT_PAGES } : {}),
+  );
   try {
     migrate(db);
   } catch (err) {
     db.close();
-    throw err;
+    throw namingPath(err, path);
   }
   return new SqliteMetadataStore(
     db,

@@ -123,12 +123,21 @@ const migrations: Migration[] = [
 
 export const SCHEMA_VERSION = migrations.length;
 
+/**
+ * A database written by a newer Eunha: this build cannot know its layout. A refusal to start (exit
+ * 2, main.ts), not a crash: the remedy is a newer build or a backup of this version's, not a retry.
+ */
+export class SchemaTooNewError extends Error {
+  override name = 'SchemaTooNewError';
+}
+
 /** Brings the file up to SCHEMA_VERSION; refuses a file written by a newer Eunha. */
 export function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new Error(
-      `metadata database schema version ${current} is newer than this Eunha supports (${SCHEMA_VERSION})`,
+    throw new SchemaTooNewError(
+      `${db.name}: metadata database schema version ${current} is newer than this Eunha supports ` +
+        `(${SCHEMA_VERSION}); run the newer Eunha that wrote it, or restore a backup made by this version`,
     );
   }
   if (current === SCHEMA_VERSION) return;
