@@ -267,6 +267,16 @@ describe('start-up safety', () => {
     }
   });
 
+  test('a directory under /proc is refused at once, not retried for ever', { timeout: 30_000 }, async () => {
+    // Node's recursive mkdir looped there at 100% CPU, and SIGTERM could not stop it.
+    const cache = `/proc/eunha-test-${process.pid}`;
+    oneLine(
+      await refusal({ ...env, EUNHA_CACHE_DIR: cache }),
+      1,
+      new RegExp(`no such file or directory, mkdir '${cache}'`),
+    );
+  });
+
   test('unknown EUNHA_* variables are named in one warning, with the name meant; the start goes on', async () => {
     const s = await startServer({ ...env, EUNHA_MAX_INSTANCE: '4', EUNHA_SHUTDOWN_GRACE: '5000' });
     try {
