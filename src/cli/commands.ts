@@ -595,3 +595,45 @@ export async function storage(api: ApiClient, args: string[], o: Options, io: Io
   const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
   io.out(`${mib(usedBytes)} of ${mib(maxBytes)}, ${usedFiles} of ${maxFiles} files`);
 }
+
+interface ApiKeyView {
+  id: string;
+  name: string | null;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt?: string | null;
+  key?: string;
+}
+
+const KEY_FIELDS = { id: 'string', prefix: 'string', createdAt: 'string' } as const;
+
+/**
+ * A workspace's API keys, for its team: list them (prefixes only), create one (the key is printed
+ * this once, alone on stdout, so it can be captured), or revoke one by id. The admin key does it
+ * for any workspace; a workspace key for its own.
+ */
+export async function keys(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {
+  const ws = workspaceOf(o);
+  const base = `/api/workspaces/${enc(ws)}/keys`;
+  if (args[0] === 'create') {
+    const [, name] = positionals(args, ['create', 'key name']);
+    const created = await api.request<ApiKeyView>('POST', base, { name });
+    if (o.json) return io.out(JSON.stringify(created));
+    const { key } = shaped<ApiKeyView & { key: string }>(created, { ...KEY_FIELDS, key: 'string' }, 'key');
+    io.out(key);
+    io.err(`eunha: this key is shown once; keep it (its id: ${created.id})`);
+    return;
+  }
+  if (args[0] === 'revoke') {
+    const [, id] = positionals(args, ['revoke', 'key id']);
+    await api.request('DELETE', `${base}/${enc(id!)}`);
+    io.out(o.json ? JSON.stringify({ revoked: id }) : `revoked ${id}`);
+    return;
+  }
+  positionals(args, []);
+  const list = await api.list<ApiKeyView>(base);
+  if (o.json) io.out(JSON.stringify(list));
+  else
+    for (const k of shapedList<ApiKeyView>(list, KEY_FIELDS, 'key'))
+      io.out(`${k.id}\t${k.name ?? ''}\t${k.prefix}…\t${k.createdAt}\t${k.lastUsedAt ?? 'never used'}`);
+}

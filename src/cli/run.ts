@@ -39,6 +39,10 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       delete an inactive version (and its artifact, if nothing
                                       else names it): what makes room at the storage quota
   storage -w WS                       what the workspace stores, against its quota
+  keys -w WS                          the workspace's API keys (id, name, prefix, created, last used)
+  keys create NAME -w WS              a new key for the workspace's team; the key alone on stdout,
+                                      shown this once
+  keys revoke KEY_ID -w WS            revoke a key: it stops working at once
   rollback FN VERSION -w WS           make VERSION (3 or v3) the active one again, without a rebuild
 
   --url   the server (default $EUNHA_URL, else http://127.0.0.1:8000)
@@ -66,6 +70,7 @@ const COMMANDS: Record<string, { run: Command; options: string[] }> = {
   deployments: { run: commands.deployments, options: ['workspace', 'delete'] },
   rollback: { run: commands.rollback, options: ['workspace'] },
   storage: { run: commands.storage, options: ['workspace'] },
+  keys: { run: commands.keys, options: ['workspace'] },
 };
 
 /**

@@ -69,6 +69,33 @@ class IncomingHandler(http.IncomingHandler):
         return Response(200, {"content-type": "text/plain"}, (${JSON.stringify(text)} + os.environ.get("SUFFIX", "")).encode())
 `;
 
+  test(
+    "keys: create one for a workspace's team, list it by prefix, revoke it",
+    { timeout: 60_000 },
+    async () => {
+      const ws = (await eunha(['workspaces', 'create', 'keyed'])).out.trim();
+      const created = await eunha(['keys', 'create', 'ci', '-w', ws]);
+      assert.equal(created.code, 0, created.err);
+      const key = created.out.trim();
+      assert.match(key, /^eunha_\S+$/, 'the key alone on stdout');
+      assert.match(created.err, /shown once/);
+      const listed = await eunha(['keys', '-w', ws]);
+      const [id, name, prefix] = listed.out.trim().split('\t');
+      assert.equal(name, 'ci');
+      assert.ok(key.startsWith(prefix!.replace(/…$/, '')), listed.out);
+      assert.ok(!listed.out.includes(key), 'the list never shows the key');
+      // The new key works for its own workspace, and the list says it was used.
+      assert.equal((await eunha(['functions', '-w', ws], { EUNHA_API_KEY: key })).code, 0);
+      assert.doesNotMatch((await eunha(['keys', '-w', ws])).out, /never used/);
+      const revoked = await eunha(['keys', 'revoke', id!, '-w', ws]);
+      assert.equal(revoked.code, 0, revoked.err);
+      const refused = await eunha(['functions', '-w', ws], { EUNHA_API_KEY: key });
+      assert.equal(refused.code, 1);
+      assert.match(refused.err, /UNAUTHORIZED/);
+      assert.equal((await eunha(['keys', 'create', '-w', ws])).code, 2, 'a name is needed');
+    },
+  );
+
   test('deploy, redeploy, invoke, logs, deployments and rollback', { timeout: 90_000 }, async () => {
     const created = await eunha(['workspaces', 'create', 'cli']);
     assert.equal(created.code, 0, created.err);
