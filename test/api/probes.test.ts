@@ -3,17 +3,10 @@
 // Readiness with deployments that could not be restored: test/pipeline/restore.test.ts.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createPlatform } from '../../src/platform.js';
 import { EunhaError } from '../../src/core/errors.js';
 import { Probes } from '../../src/observability/probes.js';
-import { SHARED_CACHE_DIR, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
+import { startLoggedPlatform, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 describe('probes', () => {
   let p: TestPlatform;
@@ -98,25 +91,15 @@ describe('probes', () => {
 
 test('probes and scrapes write no access-log lines; other routes do', async () => {
   // Called every few seconds by machines, their two lines each buried what people did.
-  const dir = mkdtempSync(join(tmpdir(), 'eunha-probelog-'));
-  let text = '';
-  const sink = new PassThrough();
-  sink.on('data', (c: Buffer) => (text += c.toString()));
-  const config = loadConfig({
-    EUNHA_DATA_DIR: dir,
-    EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
-    EUNHA_WARM_POOL_SIZE: '0',
-  });
-  const p = await createPlatform(config, { logger: createLogger('info', sink) });
+  const { p, logged, cleanup } = await startLoggedPlatform({ EUNHA_WARM_POOL_SIZE: '0' }, 'info');
   try {
     for (const url of ['/health', '/ready', '/metrics', '/health?verbose=1']) {
       assert.equal((await p.app.inject({ method: 'GET', url })).statusCode, 200, url);
     }
-    assert.doesNotMatch(text, /"url":"\/(health|ready|metrics)/);
+    assert.doesNotMatch(logged(), /"url":"\/(health|ready|metrics)/);
     assert.equal((await p.app.inject({ method: 'GET', url: '/api/workspaces' })).statusCode, 200);
-    assert.match(text, /"url":"\/api\/workspaces"/);
+    assert.match(logged(), /"url":"\/api\/workspaces"/);
   } finally {
-    await p.close();
-    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
   }
 });

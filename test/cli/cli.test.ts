@@ -9,19 +9,12 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { CLI, runCli, type CliRun } from '../helpers/eunha-cli.js';
 import { SHARED_CACHE_DIR } from '../helpers/platform.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const ADMIN_KEY = 'cli-test-admin-key-0123456789abcdef';
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
 
 describe('the eunha command', () => {
   let server: ServerProcess;
@@ -31,18 +24,8 @@ describe('the eunha command', () => {
     writeFileSync(path, text);
     return path;
   };
-  const eunha = (args: string[], env: Record<string, string> = {}): Promise<Run> =>
-    new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY, ...env },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      // 'close', not 'exit': the output may still be in the pipes when the process exits.
-      child.on('close', (code) => resolve({ code, out, err }));
-    });
+  const eunha = (args: string[], env: Record<string, string> = {}): Promise<CliRun> =>
+    runCli(args, { EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY, ...env });
 
   const serverEnv = {
     EUNHA_DATA_DIR: join(dir, 'data'),

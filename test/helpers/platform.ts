@@ -3,7 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { createPlatform, type Platform, type PlatformOptions } from '../../src/platform.js';
 
 export { SAMPLE_HANDLER } from './samples.js';
@@ -56,6 +58,30 @@ export async function startTestPlatform(
     async cleanup() {
       await platform.close();
       if (!dataDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A platform with its process log kept in memory at `level` (what an operator reads), in a data
+ * directory of its own; `cleanup` closes it and removes the directory.
+ */
+export async function startLoggedPlatform(
+  env: Record<string, string>,
+  level: Parameters<typeof createLogger>[0],
+): Promise<{ p: Platform; logged: () => string; cleanup(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'eunha-logged-'));
+  let text = '';
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => (text += c.toString()));
+  const config = loadConfig({ EUNHA_DATA_DIR: dir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, ...env });
+  const p = await createPlatform(config, { logger: createLogger(level, sink) });
+  return {
+    p,
+    logged: () => text,
+    async cleanup() {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -45,6 +45,26 @@ describe('concurrent deploys and deletes', () => {
     p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
   const loadedVersions = (fn: string): string[] =>
     Object.keys(p.runtime.stats().versions).filter((k) => k.startsWith(`${fn}@`));
+  /**
+   * A function whose v1's module code naps `seconds` (so rolling back to it holds the function's
+   * line that long) and whose v2, active, does not.
+   */
+  const slowV1FastV2 = async (seconds: number) => {
+    const fn = await createFn();
+    const code = (c: string) =>
+      p.app.inject({
+        method: 'PATCH',
+        url: `/api/workspaces/${ws}/functions/${fn}`,
+        payload: { code: b64(c) },
+      });
+    const slow = CODE.replace('import time', `import time\ntime.sleep(${seconds})`);
+    assert.equal((await code(slow)).statusCode, 200);
+    assert.equal((await deploy(fn)).statusCode, 201);
+    assert.equal((await code(CODE)).statusCode, 200);
+    const v2 = await deploy(fn);
+    assert.equal(v2.statusCode, 201, v2.body);
+    return { fn, v2 };
+  };
   /** The deployment version that served a request, from its execution log. */
   const servedVersion = async (fn: string): Promise<number> => {
     const res = await p.app.inject({ method: 'GET', url: `/fn/${fn}` });
@@ -158,19 +178,7 @@ describe('concurrent deploys and deletes', () => {
   test('deleting a version its deploy has recorded but not yet made live leaves the function as it was', async () => {
     // v1 loads slowly (module code naps), so its activation holds the function's line while the
     // deploy below records v3 and the delete of v3 queues ahead of v3's going live.
-    const slow = CODE.replace('import time', 'import time\ntime.sleep(0.6)');
-    const fn = await createFn();
-    const code = (c: string) =>
-      p.app.inject({
-        method: 'PATCH',
-        url: `/api/workspaces/${ws}/functions/${fn}`,
-        payload: { code: b64(c) },
-      });
-    assert.equal((await code(slow)).statusCode, 200);
-    assert.equal((await deploy(fn)).statusCode, 201);
-    assert.equal((await code(CODE)).statusCode, 200);
-    const v2 = await deploy(fn);
-    assert.equal(v2.statusCode, 201);
+    const { fn, v2 } = await slowV1FastV2(0.6);
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // In the line: the activation (≈ 1 s: v1's module naps), then the delete of v3 (sent before
     // v3 exists; it finds it when its turn comes), then v3's going live.
@@ -207,22 +215,11 @@ describe('concurrent deploys and deletes', () => {
     assert.equal(await servedVersion(fn), 1, 'still routed to the active version');
   });
 
-  test('deploys sent while a slow activation holds the function keep at most one version loaded for it', async () => {
+  test('deploys sent while a slow activation holds the function keep at most one version waiting to go live', async () => {
     // v1's module code naps 3 s, so rolling back to it holds the function's line that long. The
     // deploys sent meanwhile each loaded their version (their check) and then waited for the line,
     // so the function held one loaded version per waiting deploy.
-    const slow = CODE.replace('import time', 'import time\ntime.sleep(3)');
-    const fn = await createFn();
-    const code = (c: string) =>
-      p.app.inject({
-        method: 'PATCH',
-        url: `/api/workspaces/${ws}/functions/${fn}`,
-        payload: { code: b64(c) },
-      });
-    assert.equal((await code(slow)).statusCode, 200);
-    assert.equal((await deploy(fn)).statusCode, 201);
-    assert.equal((await code(CODE)).statusCode, 200);
-    assert.equal((await deploy(fn)).statusCode, 201);
+    const { fn } = await slowV1FastV2(3);
     const activate = p.app.inject({
       method: 'POST',
       url: `/api/workspaces/${ws}/functions/${fn}/deployments/1/activate`,

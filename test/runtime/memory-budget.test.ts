@@ -4,15 +4,8 @@
 // other workspaces are evicted; a function too large for a workspace's budget does not load.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
-import { loadConfig } from '../../src/config/config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createPlatform } from '../../src/platform.js';
-import { SHARED_CACHE_DIR } from '../helpers/platform.js';
+import { startLoggedPlatform } from '../helpers/platform.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { reservedMb } from '../../src/runtime/memory-budget.js';
 import { CACHE_DIR, MemoryKv, get, handler, startedForSuite, text, version } from './helpers.js';
@@ -102,29 +95,15 @@ describe('memory budgets', () => {
 
 test('a budget that cannot hold one function of the default memory is said at start', async () => {
   // Accepted (smaller functions fit), but every default deploy was refused with no word before.
-  const dir = mkdtempSync(join(tmpdir(), 'eunha-budget-'));
-  let text = '';
-  const sink = new PassThrough();
-  sink.on('data', (c: Buffer) => (text += c.toString()));
-  const start = async (budget: string) => {
-    const config = loadConfig({
-      EUNHA_DATA_DIR: dir,
-      EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
-      EUNHA_WARM_POOL_SIZE: '0',
-      EUNHA_MEMORY_BUDGET_MB: budget,
-    });
-    await (await createPlatform(config, { logger: createLogger('warn', sink) })).close();
+  const warned = async (budget: string): Promise<string> => {
+    const env = { EUNHA_WARM_POOL_SIZE: '0', EUNHA_MEMORY_BUDGET_MB: budget };
+    const { logged, cleanup } = await startLoggedPlatform(env, 'warn');
+    await cleanup();
+    return logged();
   };
-  try {
-    await start('600');
-    assert.match(
-      text,
-      /does not fit this server's memory budget of 300 MB per workspace: deploys of functions of the default memory will be refused/,
-    );
-    text = '';
-    await start('4096');
-    assert.doesNotMatch(text, /memory budget/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assert.match(
+    await warned('600'),
+    /does not fit this server's memory budget of 300 MB per workspace: deploys of functions of the default memory will be refused/,
+  );
+  assert.doesNotMatch(await warned('4096'), /memory budget/);
 });

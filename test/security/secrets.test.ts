@@ -5,17 +5,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { InjectOptions } from 'fastify';
 import { MASK, SecretBox, secretContext } from '../../src/auth/secrets.js';
-import { loadConfig } from '../../src/config/config.js';
 import { EunhaError } from '../../src/core/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { createPlatform } from '../../src/platform.js';
-import { b64, SHARED_CACHE_DIR } from '../helpers/platform.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { b64, startLoggedPlatform } from '../helpers/platform.js';
 import { ADMIN_KEY, SECRET, SECRET_HANDLER, bearer, fillPath, startWorld, type World } from './world.js';
 import { multipart } from '../build/harness.js';
 
@@ -179,18 +173,8 @@ describe('SecretBox', () => {
 
 describe('process logs', () => {
   test('never contain a secret value or a key, even at trace level', { timeout: 150_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'eunha-seclog-'));
-    let text = '';
-    const sink = new PassThrough();
-    sink.on('data', (c: Buffer) => (text += c.toString()));
-    const config = loadConfig({
-      EUNHA_DATA_DIR: dir,
-      EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
-      EUNHA_WARM_POOL_SIZE: '1',
-      EUNHA_ADMIN_KEY: ADMIN_KEY,
-      LOG_LEVEL: 'trace',
-    });
-    const p = await createPlatform(config, { logger: createLogger('trace', sink) });
+    const env = { EUNHA_WARM_POOL_SIZE: '1', EUNHA_ADMIN_KEY: ADMIN_KEY, LOG_LEVEL: 'trace' };
+    const { p, logged, cleanup } = await startLoggedPlatform(env, 'trace');
     try {
       const admin = bearer(ADMIN_KEY);
       const ws = (
@@ -289,9 +273,9 @@ ${SECRET_HANDLER}`;
       });
       await p.writer.flush();
     } finally {
-      await p.close();
-      rmSync(dir, { recursive: true, force: true });
+      await cleanup();
     }
+    const text = logged();
     assert.ok(text.split('\n').length > 10, 'the logger was used');
     assert.ok(!text.includes(SECRET), 'a secret value reached the process log');
     assert.ok(!text.includes(ADMIN_KEY), 'the admin key reached the process log');
