@@ -160,7 +160,7 @@ async function compose(
   }
   const secrets = new SecretBox(secretsKey.key);
   const apiKeys = new ApiKeyService({ meta, clock, ids });
-  const auth = new Authenticator(config.adminKey, apiKeys);
+  const auth = new Authenticator(config.adminKey, apiKeys, config.metricsToken);
   if (auth.open) {
     logger?.warn(
       { host: config.host },

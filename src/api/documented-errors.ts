@@ -13,7 +13,11 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const error = (description: string) => ({ ...ErrorBody, description });
 
 const UNAUTHORIZED = error('`UNAUTHORIZED`: no key, or a key that is malformed or revoked');
-const FORBIDDEN = error('`FORBIDDEN`: this needs the admin key; a workspace key cannot do it');
+const FORBIDDEN = {
+  admin: error('`FORBIDDEN`: this needs the admin key; a workspace key or the metrics token cannot do it'),
+  metrics: error('`FORBIDDEN`: this needs the admin key or the metrics token; a workspace key cannot do it'),
+  other: error('`FORBIDDEN`: the metrics token (`EUNHA_METRICS_TOKEN`) reads `GET /metrics` only'),
+};
 const RATE_LIMITED = error(
   '`RATE_LIMITED`: too many requests from this workspace (or address), or a per-workspace cap (builds waiting, live tails); see Retry-After',
 );
@@ -31,7 +35,8 @@ function guardAnswers(policy: RoutePolicy | undefined, url: string): Record<numb
   const access = policy?.access ?? 'admin';
   if (access === 'function-url') return {};
   if (access === 'public') return PROBE_URLS.has(url) ? {} : { 429: RATE_LIMITED };
-  return { 401: UNAUTHORIZED, ...(access === 'admin' ? { 403: FORBIDDEN } : {}), 429: RATE_LIMITED };
+  const forbidden = access === 'admin' || access === 'metrics' ? FORBIDDEN[access] : FORBIDDEN.other;
+  return { 401: UNAUTHORIZED, 403: forbidden, 429: RATE_LIMITED };
 }
 
 /** Call after installGuard and before any route is registered. */

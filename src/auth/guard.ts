@@ -36,8 +36,16 @@ export interface RouteEntry {
 /** Routes a plugin registers (Swagger UI's assets) that cannot carry a config of their own. */
 const PUBLIC_PREFIXES = ['/docs'];
 
-const forbidden = (): EunhaError =>
-  new EunhaError('FORBIDDEN', 'this needs the admin key; a workspace key cannot do it');
+const forbidden = (access: RoutePolicy['access']): EunhaError =>
+  new EunhaError(
+    'FORBIDDEN',
+    access === 'metrics'
+      ? 'this needs the admin key or the metrics token; a workspace key cannot do it'
+      : 'this needs the admin key; a workspace key cannot do it',
+  );
+
+const scraperOnly = (): EunhaError =>
+  new EunhaError('FORBIDDEN', 'the metrics token reads GET /metrics only');
 
 export interface GuardDeps {
   auth: Authenticator;
@@ -93,7 +101,11 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
     limit(deps.limiter, bucketOf(principal, req.ip));
     if (principal.kind === 'admin') return;
     if (principal.kind === 'anonymous') throw unauthorized();
-    if (policy.access === 'admin') throw forbidden();
+    if (principal.kind === 'scraper') {
+      if (policy.access === 'metrics') return;
+      throw scraperOnly();
+    }
+    if (policy.access === 'admin' || policy.access === 'metrics') throw forbidden(policy.access);
     if (policy.access === 'workspace' && policy.scope.phase === 'request')
       await checkScope(req, policy, principal);
   });
@@ -134,6 +146,7 @@ export function callerOf(req: FastifyRequest): string {
 function bucketOf(p: Principal, ip: string): string {
   if (p.kind === 'workspace') return `ws:${p.workspaceId}`;
   if (p.kind === 'admin' && !p.open) return 'admin';
+  if (p.kind === 'scraper') return 'scraper';
   return `ip:${ip}`;
 }
 
@@ -167,7 +180,7 @@ export async function authorizeInvocation(
   if ((fn.authType ?? 'NONE') === 'NONE' || auth.open) return;
   const p = await auth.principal(req.headers.authorization);
   if (p.kind === 'anonymous') throw unauthorized(`function '${fn.id}' requires a key`);
-  if (p.kind === 'workspace' && p.workspaceId !== fn.workspaceId) {
-    throw new EunhaError('FORBIDDEN', `this key may not call function '${fn.id}'`);
-  }
+  if (p.kind === 'admin' || (p.kind === 'workspace' && p.workspaceId === fn.workspaceId)) return;
+  // Another workspace's key, or the metrics token.
+  throw new EunhaError('FORBIDDEN', `this key may not call function '${fn.id}'`);
 }

@@ -28,6 +28,8 @@ export type RoutePolicy =
   | { access: 'any-key' }
   /** The admin key, or a key of the workspace the scope finds; another workspace's → 404. */
   | { access: 'workspace'; scope: WorkspaceScope }
+  /** The admin key or the metrics token (GET /metrics: a scraper need not hold the admin key). */
+  | { access: 'metrics' }
   /** The /fn ingress: the function's own authType decides (gateway/ingress.ts asks the guard). */
   | { access: 'function-url' };
 
@@ -46,6 +48,7 @@ export const PUBLIC: RoutePolicy = { access: 'public' };
 export const PROBE_URLS: ReadonlySet<string> = new Set(['/health', '/ready']);
 export const ADMIN: RoutePolicy = { access: 'admin' };
 export const ANY_KEY: RoutePolicy = { access: 'any-key' };
+export const METRICS: RoutePolicy = { access: 'metrics' };
 
 const param = (req: FastifyRequest, name: string): string => {
   const v = (req.params as Record<string, unknown> | undefined)?.[name];

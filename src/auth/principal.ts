@@ -7,6 +7,8 @@ import { type ApiKeyService, KEY_PREFIX, sameKey } from './api-keys.js';
 export type Principal =
   | { kind: 'admin'; open: boolean }
   | { kind: 'workspace'; workspaceId: string; keyId: string }
+  /** The holder of the metrics token (EUNHA_METRICS_TOKEN): GET /metrics and nothing else. */
+  | { kind: 'scraper' }
   | { kind: 'anonymous' };
 
 /** Every caller in open mode (no admin key, loopback only): no checks at all. */
@@ -22,6 +24,7 @@ export class Authenticator {
   constructor(
     private readonly adminKey: string | undefined,
     private readonly keys: ApiKeyService,
+    private readonly metricsToken?: string,
   ) {}
 
   /** Open mode: no admin key configured, so nothing is enforced (start-up allows it on loopback only). */
@@ -38,7 +41,11 @@ export class Authenticator {
     // review got keys sent other than as `Bearer <key>` through to another tenant's function. A
     // function's own token that happens to hold `eunha_` is withheld too, which costs it nothing
     // worse than a missing header.
-    return header.includes(KEY_PREFIX) || (this.adminKey !== undefined && header.includes(this.adminKey));
+    return (
+      header.includes(KEY_PREFIX) ||
+      (this.adminKey !== undefined && header.includes(this.adminKey)) ||
+      (this.metricsToken !== undefined && header.includes(this.metricsToken))
+    );
   }
 
   /** The caller named by an Authorization header; throws UNAUTHORIZED for a malformed or unknown key. */
@@ -49,6 +56,7 @@ export class Authenticator {
     if (!m) throw unauthorized('malformed Authorization header; send Authorization: Bearer <key>');
     const token = m[1] ?? '';
     if (sameKey(token, this.adminKey)) return { kind: 'admin', open: false };
+    if (this.metricsToken !== undefined && sameKey(token, this.metricsToken)) return { kind: 'scraper' };
     const key = await this.keys.authenticate(token);
     // The same answer for an unknown, revoked or mistyped key: nothing to tell them apart.
     if (!key) throw unauthorized('invalid or revoked key');

@@ -96,6 +96,11 @@ export interface Config {
    * loopback; when absent, the server runs open, which requireProtectedBinding allows on loopback only.
    */
   adminKey: string | undefined;
+  /**
+   * A token that reads `GET /metrics` and nothing else (EUNHA_METRICS_TOKEN), for a scraper that
+   * should not hold the admin key. Meaningless in open mode, where everything is open.
+   */
+  metricsToken: string | undefined;
   /** 32-byte key for secret environment variables (EUNHA_SECRETS_KEY); absent → {dataDir}/secrets.key. */
   secretsKey: Buffer | undefined;
   /** Control-plane requests per minute per workspace (its keys share it; per client address when anonymous); 0 = no limit. */
@@ -301,6 +306,20 @@ function adminKey(env: Env): string | undefined {
   return raw;
 }
 
+function metricsToken(env: Env, admin: string | undefined): string | undefined {
+  if (value(env, 'EUNHA_METRICS_TOKEN') === undefined) return undefined;
+  const raw = env.EUNHA_METRICS_TOKEN!;
+  if (!ADMIN_KEY.test(raw)) {
+    throw new ConfigError(
+      'EUNHA_METRICS_TOKEN',
+      'must be 24 to 256 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)',
+    );
+  }
+  // The same value would make every scraper an admin.
+  if (raw === admin) throw new ConfigError('EUNHA_METRICS_TOKEN', 'must differ from EUNHA_ADMIN_KEY');
+  return raw;
+}
+
 function secretsKey(env: Env): Buffer | undefined {
   const raw = value(env, 'EUNHA_SECRETS_KEY');
   if (raw === undefined) return undefined;
@@ -452,6 +471,7 @@ export function loadConfig(env: Env): Config {
       1024 ** 4,
     ),
     adminKey: adminKey(env),
+    metricsToken: metricsToken(env, adminKey(env)),
     secretsKey: secretsKey(env),
     rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
     outbound: {

@@ -190,6 +190,10 @@ describe('config', () => {
       // With 0 the exit came before a running request's 503: its caller got no answer at all.
       [{ EUNHA_SHUTDOWN_GRACE_MS: '0' }, 'EUNHA_SHUTDOWN_GRACE_MS'],
       [{ EUNHA_SHUTDOWN_GRACE_MS: '999' }, 'EUNHA_SHUTDOWN_GRACE_MS'],
+      [{ EUNHA_METRICS_TOKEN: 'short' }, 'EUNHA_METRICS_TOKEN'],
+      [{ EUNHA_METRICS_TOKEN: ` ${'t'.repeat(30)}` }, 'EUNHA_METRICS_TOKEN'],
+      // The admin key's value would make every scraper an admin.
+      [{ EUNHA_ADMIN_KEY: 'k'.repeat(30), EUNHA_METRICS_TOKEN: 'k'.repeat(30) }, 'EUNHA_METRICS_TOKEN'],
     ];
     for (const [env, name] of bad) {
       assert.throws(
@@ -218,6 +222,7 @@ describe('config', () => {
       'CORS_ORIGINS',
       'EUNHA_ADMIN_KEY',
       'EUNHA_SECRETS_KEY',
+      'EUNHA_METRICS_TOKEN',
       'EUNHA_OUTBOUND_HTTP',
       'EUNHA_PORT',
       'EUNHA_MEMORY_BUDGET_MB',

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { multipart } from '../build/harness.js';
 import { b64 } from '../helpers/platform.js';
-import { ADMIN_KEY, bearer, startWorld, type World } from './world.js';
+import { ADMIN_KEY, METRICS_TOKEN, bearer, startWorld, type World } from './world.js';
 
 const ECHO_AUTH = `from spin_sdk import http
 from spin_sdk.http import Request, Response
@@ -52,6 +52,10 @@ describe('function URLs', () => {
       assert.equal((await call({ authorization: 'Bearer nope' })).statusCode, 401);
       assert.equal((await call({ authorization: 'Basic abc' })).statusCode, 401);
       assert.equal((await call(bearer(w.b.key))).statusCode, 403);
+      // The metrics token reads /metrics only; it calls no function.
+      const scraper = await call(bearer(METRICS_TOKEN));
+      assert.equal(scraper.statusCode, 403, scraper.body);
+      assert.equal(scraper.json().error.code, 'FORBIDDEN');
       const own = await call(bearer(w.a.key));
       assert.equal(own.statusCode, 200);
       assert.equal(own.body, 'auth=none', 'the function must not see the caller’s key');
@@ -93,13 +97,20 @@ describe('function URLs', () => {
     assert.equal(open.statusCode, 200);
     assert.equal(open.body, 'auth=Bearer the-functions-own-token');
     // An Eunha key sent to a public function stays with the platform: its author would hold it.
-    for (const key of [w.a.key, w.b.key, ADMIN_KEY, 'eunha_not-even-valid']) {
+    for (const key of [w.a.key, w.b.key, ADMIN_KEY, METRICS_TOKEN, 'eunha_not-even-valid']) {
       const sent = await w.p.app.inject({ method: 'GET', url: `/fn/${fn}`, headers: bearer(key) });
       assert.equal(sent.statusCode, 200);
       assert.equal(sent.body, 'auth=none', `${key.slice(0, 8)}… reached the function`);
     }
     // Nor sent any other way: a review's bare key, `Token <key>` and a tab after Bearer got through.
-    for (const value of [w.b.key, `Token ${w.b.key}`, `Bearer\t${w.b.key}`, ADMIN_KEY, `key=${w.a.key}`]) {
+    for (const value of [
+      w.b.key,
+      `Token ${w.b.key}`,
+      `Bearer\t${w.b.key}`,
+      ADMIN_KEY,
+      `key=${w.a.key}`,
+      `Token ${METRICS_TOKEN}`,
+    ]) {
       const sent = await w.p.app.inject({
         method: 'GET',
         url: `/fn/${fn}`,

@@ -16,6 +16,7 @@ import { openSqliteMetadataStore } from '../../src/store/sqlite/index.js';
 import { startTestPlatform } from '../helpers/platform.js';
 import {
   ADMIN_KEY,
+  METRICS_TOKEN,
   MISSING,
   bearer,
   fillPath,
@@ -120,7 +121,8 @@ describe('access rules on every route', () => {
       }
       assert.equal(op.security, undefined, `${name(r)} needs a key (the document's default)`);
       for (const status of ['401', '429']) assert.ok(statuses.includes(status), `${name(r)}: ${status}`);
-      if (r.policy.access === 'admin') assert.ok(statuses.includes('403'), `${name(r)}: 403`);
+      // Every keyed route refuses the metrics token, so each may answer 403.
+      assert.ok(statuses.includes('403'), `${name(r)}: 403`);
       if (['POST', 'PUT', 'PATCH', 'DELETE'].includes(r.method)) {
         for (const status of ['400', '413', '415'])
           assert.ok(statuses.includes(status), `${name(r)}: ${status}`);
@@ -175,7 +177,7 @@ describe('access rules on every route', () => {
     let checked = 0;
     for (const r of controlPlane()) {
       const res = await request(r, w.b, bearer(w.a.key));
-      if (r.policy.access === 'admin') {
+      if (r.policy.access === 'admin' || r.policy.access === 'metrics') {
         assert.equal(res.statusCode, 403, `${name(r)}: ${res.body}`);
         assertDeclared(r, 403);
         if (r.method !== 'HEAD') assert.equal(code(res), 'FORBIDDEN');
@@ -208,6 +210,27 @@ describe('access rules on every route', () => {
       );
     }
     assert.ok(checked >= 20, `only ${checked} workspace-scoped routes`);
+    assert.deepEqual(await w.p.meta.dumpKeys(), before, 'a refused request changed stored data');
+  });
+
+  test('the metrics token reads GET /metrics and is refused (403) everywhere else, and nothing changes', async () => {
+    const before = await w.p.meta.dumpKeys();
+    const token = bearer(METRICS_TOKEN);
+    let scrapes = 0;
+    for (const r of controlPlane()) {
+      const res = await request(r, w.a, token);
+      if (r.url === '/metrics') {
+        assert.equal(res.statusCode, 200, `${name(r)}: ${res.body}`);
+        scrapes++;
+        continue;
+      }
+      assert.equal(res.statusCode, 403, `${name(r)}: ${res.body}`);
+      assertDeclared(r, 403);
+      if (r.method !== 'HEAD') assert.equal(code(res), 'FORBIDDEN', name(r));
+    }
+    assert.equal(scrapes, 2, 'GET and HEAD /metrics');
+    const scrape = await w.p.app.inject({ method: 'GET', url: '/metrics', headers: token });
+    assert.match(scrape.body, /gateway_function_invocation_total/);
     assert.deepEqual(await w.p.meta.dumpKeys(), before, 'a refused request changed stored data');
   });
 

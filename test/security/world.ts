@@ -8,6 +8,7 @@ import { multipart } from '../build/harness.js';
 import { b64, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 export const ADMIN_KEY = 'admin-key-for-tests-0123456789abcdef';
+export const METRICS_TOKEN = 'metrics-token-for-tests-0123456789';
 export const SECRET = 'sk_live_TOP-SECRET-7f3a9c2e41';
 
 export const SECRET_HANDLER = `from spin_sdk import http
@@ -122,6 +123,7 @@ async function tenant(p: TestPlatform, name: string): Promise<Tenant> {
 export async function startWorld(env: Record<string, string> = {}): Promise<World> {
   const p = await startTestPlatform({
     EUNHA_ADMIN_KEY: ADMIN_KEY,
+    EUNHA_METRICS_TOKEN: METRICS_TOKEN,
     EUNHA_WARM_POOL_SIZE: '1',
     EUNHA_RATE_LIMIT_PER_MINUTE: '0',
     ...env,

@@ -4,7 +4,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { ADMIN, type Scopes } from '../../auth/policy.js';
+import { METRICS, type Scopes } from '../../auth/policy.js';
 import { invalid, notFound } from '../../core/errors.js';
 import { PAGE_MAX_BYTES, type PageKey } from '../../core/page-cursor.js';
 import type { ExecutionLog, LogFilter } from '../../core/types.js';
@@ -45,10 +45,10 @@ export async function observabilityRoutes(
   app.get(
     '/metrics',
     {
-      config: { auth: ADMIN },
+      config: { auth: METRICS },
       schema: {
         tags: ['System'],
-        summary: 'Prometheus metrics (text exposition format; admin key)',
+        summary: 'Prometheus metrics (text exposition format; the admin key or the metrics token)',
         response: {
           200: {
             description: 'Prometheus text exposition format 0.0.4',
