@@ -3,8 +3,8 @@
 // second signal during that stop exits at once.
 
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
-import { ListenError } from './api/listen-error.js';
+import { createServer, isIP } from 'node:net';
+import { ListenError, listenError } from './api/listen-error.js';
 import { ConfigError, loadConfig, requireProtectedBinding } from './config/config.js';
 import { unknownVariables } from './config/unknown-variables.js';
 import { createLogger } from './observability/logger.js';
@@ -88,6 +88,10 @@ async function main(): Promise<void> {
   // SIGHUP too (a closed terminal, `kill -HUP`): by default it ended the process at once, without
   // the graceful stop, and the batched execution logs were lost.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+  // Before the data directory, the database, a secrets key and a Pyodide snapshot are made: a
+  // port in use was found only after all of that (on a first start, seconds to minutes later).
+  // A check, not a reservation: listen() below still reports a port taken in between.
+  await checkPortFree(config.host, config.port);
   platform = await createPlatform(config, { logger });
   if (stopAsked) return shutDown(platform, stopAsked);
 
@@ -96,6 +100,16 @@ async function main(): Promise<void> {
     { address, dataDir: config.dataDir, publicUrl: platform.publicUrl() },
     `Eunha listening on ${address}`,
   );
+}
+
+/** Binds the address for a moment; throws a ListenError (exit 2) when it cannot be had. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', (err) => reject(listenError(err, host, port)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }
 
 /**

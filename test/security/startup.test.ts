@@ -211,6 +211,8 @@ describe('start-up safety', () => {
         new RegExp(`cannot listen on 127\\.0\\.0\\.1 port ${port}: another process has this port`),
       );
       assert.match(err, /EUNHA_HOST and EUNHA_PORT/);
+      // Found before anything is made: no database, no secrets key, no snapshot.
+      assert.deepEqual(readdirSync(own), [], 'the refused start made files');
     } finally {
       taken.close();
       rmSync(own, { recursive: true, force: true });
