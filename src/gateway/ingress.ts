@@ -247,6 +247,9 @@ const PUBLIC_MESSAGES: Partial<Record<string, string>> = {
     'the function could not run: its sandbox failed or could not start (see its execution log)',
 };
 
+/** The Content-Type a function answered with (null: none), for the ingress's onSend hook. */
+const functionContentType = new WeakMap<FastifyReply, string[] | null>();
+
 function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyReply {
   const platform = platformError(result, true);
   if (platform) {
@@ -261,15 +264,23 @@ function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyR
     return reply.code(platform.status).headers(platform.headers).send(body);
   }
   void reply.code(result.status);
+  // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines (the
+  // only way Spin's Python SDK sets two cookies). Gathered first and set once per name: appending
+  // name by name doubled Set-Cookie (Fastify appends to it too) until the stack overflowed.
+  const byName = new Map<string, string[]>();
   for (const [k, v] of Object.entries(result.headers)) {
     const name = k.toLowerCase();
     if (HOP_BY_HOP.has(name) || ORIGIN_WIDE.has(name) || PLATFORM_OWNED.has(name)) continue;
-    // `X-Tag` and `x-tag` in one dict are one header name: both values go out, as two lines,
-    // where setting them one after the other kept only the last.
-    const before = reply.getHeader(name);
-    const value = headerBytes(v);
-    void reply.header(name, before === undefined ? value : [before, value].flat().map(String));
+    const values = byName.get(name);
+    if (values) values.push(headerBytes(v));
+    else byName.set(name, [headerBytes(v)]);
   }
+  for (const [name, values] of byName) {
+    if (name !== 'content-type') void reply.header(name, values.length === 1 ? values[0] : values);
+  }
+  // Fastify gives a body without a content type (or with one it cannot parse) its own; the
+  // function's, or none, is put back in onSend (ingressRoutes).
+  functionContentType.set(reply, byName.get('content-type') ?? null);
   // 205 Reset Content must not carry content (RFC 9110 §15.3.6); Node strips only 204 and 304.
   if (result.status === 205) return reply.send();
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
@@ -295,6 +306,13 @@ export async function ingressRoutes(
     // reaches the invoker, which counts the others: counted here, so that a dashboard of calls by
     // status sees a function whose every caller gets 503 instead of no traffic at all. Only
     // functions that exist: ids a caller makes up would make a series each.
+    scope.addHook('onSend', (_req, reply, payload, done) => {
+      const type = functionContentType.get(reply);
+      if (type === null) void reply.removeHeader('content-type');
+      else if (type !== undefined) void reply.header('content-type', type.length === 1 ? type[0] : type);
+      done(null, payload);
+    });
+
     const unknown = new WeakSet<FastifyRequest>();
     scope.addHook('onError', async (req, _reply, err) => {
       const id = (req.params as { function_id?: string }).function_id;

@@ -34,6 +34,14 @@ class IncomingHandler(http.IncomingHandler):
             return Response(200, {}, f"{n} {outcome}".encode())
         if request.uri.endswith("/dup"):
             return Response(200, {"X-Dup": "a", "x-dup": "b"}, b"two")
+        if request.uri.endswith("/cookies"):
+            # 18 spellings of one name: each value is one Set-Cookie line.
+            def spell(i):
+                s = "".join(c.upper() if (i >> j) & 1 else c for j, c in enumerate("setcookie"))
+                return s[:3] + "-" + s[3:]
+            return Response(200, {spell(i): f"c{i}=1" for i in range(18)}, b"cookies")
+        if request.uri.endswith("/odd-type"):
+            return Response(200, {"content-type": "html"}, b"<p>odd</p>")
         if request.uri.endswith("/reset"):
             return Response(205, {}, b"must not be sent")
         if request.uri.endswith("/headers"):
@@ -260,10 +268,27 @@ describe('the ingress passes requests through as Spin would', () => {
     assert.notEqual((await call('OPTIONS', '/api/workspaces')).text, 'Invalid Preflight Request');
   });
 
-  test('one header name set twice in different case sends both values; a 205 sends no content', async () => {
+  test('one header name set in different cases sends each value once; content types go out as the function gave them; a 205 sends no content', async () => {
     const dup = await call('GET', `/fn/${fnId}/dup`);
     const values = dup.raw.filter((_, i) => i % 2 === 1 && dup.raw[i - 1]!.toLowerCase() === 'x-dup');
     assert.deepEqual(values.sort(), ['a', 'b']);
+    // No content type from the function: none goes out (Fastify used to add octet-stream).
+    assert.ok(!dup.raw.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-type'), `${dup.raw}`);
+    const odd = await call('GET', `/fn/${fnId}/odd-type`);
+    assert.equal(odd.status, 200);
+    assert.deepEqual(
+      odd.raw.filter((_, i) => i % 2 === 1 && odd.raw[i - 1]!.toLowerCase() === 'content-type'),
+      ['html'],
+      'a content type Fastify cannot parse goes out unchanged',
+    );
+    // Each spelling's value once: they were sent 2^n - 1 times, and 18 overflowed the stack (500).
+    const cookies = await call('GET', `/fn/${fnId}/cookies`);
+    assert.equal(cookies.status, 200, cookies.text);
+    assert.equal(cookies.text, 'cookies');
+    const sent = cookies.raw.filter(
+      (_, i) => i % 2 === 1 && cookies.raw[i - 1]!.toLowerCase() === 'set-cookie',
+    );
+    assert.deepEqual(sent.sort(), Array.from({ length: 18 }, (_, i) => `c${i}=1`).sort());
     const reset = await call('GET', `/fn/${fnId}/reset`);
     assert.equal(reset.status, 205);
     assert.equal(reset.text, '');
