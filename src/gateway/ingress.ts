@@ -101,17 +101,31 @@ function requestHeaders(
     if (v === undefined || HOP_BY_HOP.has(k) || named.has(k) || k.startsWith('spin-')) continue;
     out[k] = headerText(Array.isArray(v) ? v.join(', ') : v);
   }
-  const base = `/fn/${req.params.function_id}`;
-  // The headers a Spin HTTP trigger sets, so code that reads them works unchanged.
-  out['spin-full-url'] = `${publicUrl}${uri}`;
-  out['spin-path-info'] = pathInfo;
-  out['spin-matched-route'] = `${base}/...`;
-  out['spin-raw-component-route'] = `${base}/...`;
-  out['spin-component-route'] = base;
-  out['spin-base-path'] = '/';
-  out['spin-client-addr'] = `${req.ip}:${req.socket.remotePort ?? 0}`;
-  out['x-request-id'] = String(req.id);
-  return out;
+  return Object.assign(out, spinHeaders(req, req.params.function_id, uri, pathInfo, publicUrl));
+}
+
+/**
+ * The headers a Spin HTTP trigger sets, so code that reads them works unchanged; the seed's
+ * /invoke sends them too (a function reading `spin-client-addr` failed only when tested there).
+ */
+export function spinHeaders(
+  req: FastifyRequest,
+  functionId: string,
+  uri: string,
+  pathInfo: string,
+  publicUrl: string,
+): Record<string, string> {
+  const base = `/fn/${functionId}`;
+  return {
+    'spin-full-url': `${publicUrl}${uri}`,
+    'spin-path-info': pathInfo,
+    'spin-matched-route': `${base}/...`,
+    'spin-raw-component-route': `${base}/...`,
+    'spin-component-route': base,
+    'spin-base-path': '/',
+    'spin-client-addr': `${req.ip}:${req.socket.remotePort ?? 0}`,
+    'x-request-id': String(req.id),
+  };
 }
 
 /**

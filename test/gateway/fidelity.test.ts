@@ -61,6 +61,9 @@ class IncomingHandler(http.IncomingHandler):
             "full_url": request.headers.get("spin-full-url"),
             "host": request.headers.get("host"),
             "x_u": request.headers.get("x-u"),
+            "client_addr": request.headers.get("spin-client-addr"),
+            "component_route": request.headers.get("spin-component-route"),
+            "authorization": request.headers.get("authorization"),
             "body": (request.body or b"").decode("utf-8"),
         }
         return Response(200, {"content-type": "application/json", "x-u": "café", "x-k": "한"},
@@ -74,6 +77,9 @@ interface Echo {
   full_url: string;
   host: string;
   x_u: string;
+  client_addr: string | null;
+  component_route: string | null;
+  authorization: string | null;
   body: string;
 }
 
@@ -83,6 +89,7 @@ describe('the ingress passes requests through as Spin would', () => {
   let p: TestPlatform;
   let port = 0;
   let fnId = '';
+  let wsId = '';
   before(async () => {
     p = await startTestPlatform({
       EUNHA_WARM_POOL_SIZE: '1',
@@ -92,13 +99,13 @@ describe('the ingress passes requests through as Spin would', () => {
     });
     const address = await p.app.listen({ host: '127.0.0.1', port: 0 });
     port = Number(new URL(address).port);
-    fnId = (
-      await deployedFunction(p, {
-        code: b64(ECHO),
-        httpMethods: ['GET', 'POST', 'OPTIONS'],
-        environmentVariables: { GREETING: 'plain', SPIN_VARIABLE_GREETING: 'spin', API_URL: 'http://x' },
-      })
-    ).fn;
+    const deployed = await deployedFunction(p, {
+      code: b64(ECHO),
+      httpMethods: ['GET', 'POST', 'OPTIONS'],
+      environmentVariables: { GREETING: 'plain', SPIN_VARIABLE_GREETING: 'spin', API_URL: 'http://x' },
+    });
+    fnId = deployed.fn;
+    wsId = deployed.ws;
   });
   after(async () => p.cleanup());
 
@@ -135,6 +142,27 @@ describe('the ingress passes requests through as Spin would', () => {
     assert.equal(r.status, 200, r.text);
     return JSON.parse(r.text) as Echo;
   };
+
+  test("the seed's /invoke sends the function the Host and Spin headers its URL would, and none of the caller's", async () => {
+    const viaUrl = await echo('POST', `/fn/${fnId}`, {}, '{}');
+    const res = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${wsId}/functions/${fnId}/invoke`,
+      headers: { authorization: 'Bearer the-callers-own-credential' },
+      payload: { a: 1 },
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    const raw = (res.json() as { responseBody: unknown }).responseBody;
+    const viaInvoke = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Echo;
+    assert.equal(viaInvoke.component_route, `/fn/${fnId}`);
+    assert.equal(viaInvoke.component_route, viaUrl.component_route);
+    assert.match(String(viaInvoke.client_addr), /^127\.0\.0\.1:\d+$/);
+    const fn = await p.app.inject({ method: 'GET', url: `/api/workspaces/${wsId}/functions/${fnId}` });
+    assert.equal(viaInvoke.host, new URL(fn.json().invocationUrl as string).host);
+    assert.equal(viaInvoke.full_url, fn.json().invocationUrl);
+    assert.equal(viaInvoke.authorization, null);
+    assert.equal(viaInvoke.body, '{"a":1}');
+  });
 
   test('path info is the raw path after /fn/{id}; the uri is exactly what was sent', async () => {
     assert.equal((await echo('GET', `/fn/${fnId}`)).path_info, '/');

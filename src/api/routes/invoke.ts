@@ -11,7 +11,7 @@ import { EunhaError, invalid } from '../../core/errors.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../../core/json-depth.js';
 import { ErrorBody, ExecutionLog, FunctionParams, OPTIONAL_BODY } from '../../core/schemas.js';
 import type { LocalTarget } from '../../deploy/local-target.js';
-import { platformError, requireEnabled, requireRoute } from '../../gateway/ingress.js';
+import { platformError, requireEnabled, requireRoute, spinHeaders } from '../../gateway/ingress.js';
 import type { Invoker } from '../../gateway/invoker.js';
 import { sentJson } from '../json-body.js';
 import type { FunctionService } from '../../services/functions.js';
@@ -79,11 +79,12 @@ export async function invokeRoutes(
         {
           method,
           uri: `/fn/${fn.id}`,
+          // As a call to the function's URL would arrive (its Host, Spin's headers), with none of
+          // this caller's own: they carry an Eunha key.
           headers: {
+            host: new URL(deps.publicUrl()).host,
             ...(json === '' ? {} : { 'content-type': 'application/json' }),
-            'x-request-id': String(req.id),
-            'spin-path-info': '/',
-            'spin-full-url': `${deps.publicUrl()}/fn/${fn.id}`,
+            ...spinHeaders(req, fn.id, `/fn/${fn.id}`, '/', deps.publicUrl()),
           },
           body: new TextEncoder().encode(json),
         },
