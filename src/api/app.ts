@@ -3,6 +3,7 @@
 // (auth/guard.ts, installed before any route) and docs live here; each resource's routes are in
 // routes/, each declaring its access policy in its route config.
 
+import { routableUrl } from '../gateway/routable-url.js';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { ApiKeyService } from '../auth/api-keys.js';
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Fastify's own 503 body.
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    rewriteUrl: (req) => routableUrl(req.url ?? '/'),
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   let closing = false;

@@ -361,7 +361,8 @@ export async function ingressRoutes(
         throw notFound('Function', fnId);
       }
       const route = requireRoute(target, fnId, 404);
-      const sent = requestTarget(req.url);
+      // As sent: a path the router could not decode was routed rewritten (routable-url.ts).
+      const sent = requestTarget(req.originalUrl);
       const headers = requestHeaders(req, sent, opts.publicUrl());
       const admit = async ({ fn }: ActiveRoute): Promise<void> => {
         await opts.authorize(req, fn);

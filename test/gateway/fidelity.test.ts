@@ -173,6 +173,14 @@ describe('the ingress passes requests through as Spin would', () => {
     // Decoded, "/a%2Fb" was "/a/b": a different path.
     const encoded = await echo('GET', `/fn/${fnId}/a%2Fb/%2e%2e/x`);
     assert.equal(encoded.path_info, '/a%2Fb/%2e%2e/x');
+    // Escapes that are not UTF-8 are a valid URL too; the router refused them (400, unlogged).
+    const latin1 = await echo('GET', `/fn/${fnId}/caf%E9.txt/%FF%25?q=%FF`);
+    assert.equal(latin1.path_info, '/caf%E9.txt/%FF%25');
+    assert.equal(latin1.uri, `/fn/${fnId}/caf%E9.txt/%FF%25?q=%FF`);
+    assert.equal(latin1.full_url.endsWith(latin1.uri), true);
+    // The API's own routes still refuse them, in the envelope.
+    const api = await call('GET', `/api/workspaces/%FF`);
+    assert.equal(api.status, 400, api.text);
   });
 
   test('a chunked GET body over the cap gets a 413, and the connection serves the next request', async () => {
