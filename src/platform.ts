@@ -11,7 +11,8 @@ import { ApiKeyService } from './auth/api-keys.js';
 import { Authenticator } from './auth/principal.js';
 import { RateLimiter } from './auth/rate-limit.js';
 import { SecretBox } from './auth/secrets.js';
-import { loadSecretsKey, requireKeyForSealed } from './auth/secrets-key.js';
+import { loadSecretsKey, requireKeyForSealed, requireNewKey, unreadKeyFile } from './auth/secrets-key.js';
+import { reportReseal, resealWithCurrentKey } from './auth/secrets-rotation.js';
 import { buildBlobPrefixes, BuildService, loadArtifact } from './build/index.js';
 import { requireProtectedBinding, type Config } from './config/config.js';
 import { randomIds, systemClock, type Clock, type IdSource } from './core/ids.js';
@@ -145,8 +146,16 @@ async function compose(
   });
 
   const secretsKey = loadSecretsKey(config.secretsKey, dataDir);
+  const secrets = new SecretBox(secretsKey.key, config.secretsKeyPrevious);
   try {
+    requireNewKey(secretsKey, config.secretsKeyPrevious);
     await requireKeyForSealed(secretsKey, before.databaseExisted, () => countSealed(meta));
+    // Before anything opens a secret (the restore, a request): all of them are under the current
+    // key from then on. A store failure half-way fails the start; the next one finishes the job.
+    if (config.secretsKeyPrevious) {
+      const summary = await resealWithCurrentKey(meta, secrets);
+      if (logger) reportReseal(summary, logger, unreadKeyFile(secretsKey, dataDir));
+    }
   } catch (err) {
     await meta.close();
     await blobs.close();
@@ -158,7 +167,6 @@ async function compose(
       'generated a secrets key for secret environment variables; production must set EUNHA_SECRETS_KEY',
     );
   }
-  const secrets = new SecretBox(secretsKey.key);
   const apiKeys = new ApiKeyService({ meta, clock, ids });
   const auth = new Authenticator(config.adminKey, apiKeys, config.metricsToken);
   if (auth.open) {

@@ -67,6 +67,32 @@ export async function requireKeyForSealed(
 }
 
 /**
+ * EUNHA_SECRETS_KEY_PREVIOUS must name the key being retired, not the one in use. Equal to
+ * EUNHA_SECRETS_KEY, loadConfig refuses it; equal to the secrets.key read because
+ * EUNHA_SECRETS_KEY is unset (the operator set only the old key), it is refused here: the start
+ * would re-seal nothing, and the leaked key would stay the one in use.
+ */
+export function requireNewKey(loaded: LoadedKey, previous: Buffer | undefined): void {
+  if (!previous?.equals(loaded.key)) return;
+  const holder = loaded.source === 'config' ? 'EUNHA_SECRETS_KEY' : loaded.source.path;
+  throw new ConfigError(
+    'EUNHA_SECRETS_KEY_PREVIOUS',
+    `is the key ${holder} holds, which is still the current key: set EUNHA_SECRETS_KEY to the new key ` +
+      '(openssl rand -base64 32)',
+  );
+}
+
+/**
+ * The secrets.key beside the database when EUNHA_SECRETS_KEY is set: never read then, so after a
+ * rotation away from it, it only keeps the old key on disk, and would become the key again (every
+ * secret failing) were EUNHA_SECRETS_KEY ever unset.
+ */
+export function unreadKeyFile(loaded: LoadedKey, dataDir: string): string | undefined {
+  const path = join(dataDir, 'secrets.key');
+  return loaded.source === 'config' && existsSync(path) ? path : undefined;
+}
+
+/**
  * Creates `path` holding `text`, whole or not at all; false if it already exists (another process
  * won: two never write different keys over each other). The text goes to a temporary file that is
  * synced and then linked into place, and the directory is synced too: a crash leaves no key file

@@ -2,7 +2,9 @@
 // 96-bit nonce per value. A sealed value is `v1.{keyId}.{nonce}.{ciphertext}.{tag}` (base64url),
 // bound by the associated data to its workspace, function and name, so a sealed value copied into
 // another function's record does not open there. The key id (the first bytes of the key's sha256)
-// names the key that sealed it, so a wrong or rotated key is a clear error, never garbage.
+// names the key that sealed it, so a wrong or rotated key is a clear error, never garbage. While a
+// rotation is configured (EUNHA_SECRETS_KEY_PREVIOUS) the box opens what either key sealed, and
+// seals with the current one only.
 
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { EunhaError } from '../core/errors.js';
@@ -18,10 +20,16 @@ export const secretContext = (workspaceId: string, functionId: string, name: str
 
 export class SecretBox {
   readonly keyId: string;
+  /** keyId → key: the current one, and while a rotation is configured the previous one, which only opens. */
+  private readonly keys = new Map<string, Buffer>();
 
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
-    this.keyId = createHash('sha256').update(key).digest('hex').slice(0, 12);
+  constructor(
+    private readonly key: Buffer,
+    previous?: Buffer,
+  ) {
+    this.keyId = idOf(key);
+    this.keys.set(this.keyId, key);
+    if (previous) this.keys.set(idOf(previous), previous);
   }
 
   seal(plaintext: string, context: string): string {
@@ -33,12 +41,22 @@ export class SecretBox {
     return [VERSION, this.keyId, ...parts].join('.');
   }
 
+  /**
+   * Whether `sealed` names the current key, without opening it. What the previous key sealed
+   * opens too, but must not be kept as it is by a write: the rotation is to retire that key.
+   */
+  sealedWithCurrentKey(sealed: string): boolean {
+    const [version, keyId] = sealed.split('.');
+    return version === VERSION && keyId === this.keyId;
+  }
+
   open(sealed: string, context: string): string {
     const [version, keyId, nonce, ct, tag, ...rest] = sealed.split('.');
     if (version !== VERSION || !keyId || nonce === undefined || ct === undefined || !tag || rest.length) {
       throw fail('a stored secret is not in a known format');
     }
-    if (keyId !== this.keyId) {
+    const key = this.keys.get(keyId);
+    if (!key) {
       // The operator's to fix, not a bug: the function's owner can also set its secrets again.
       throw new EunhaError(
         'DEPENDENCY_UNAVAILABLE',
@@ -48,7 +66,7 @@ export class SecretBox {
       );
     }
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(nonce, 'base64url'));
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(nonce, 'base64url'));
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
@@ -70,6 +88,11 @@ export class SecretBox {
       Object.entries(sealed ?? {}).map(([k, v]) => [k, this.open(v, secretContext(ws, fn, k))]),
     );
   }
+}
+
+function idOf(key: Buffer): string {
+  if (key.length !== 32) throw new Error('the secrets key must be 32 bytes');
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }
 
 const fail = (message: string): EunhaError => new EunhaError('INTERNAL_ERROR', message);

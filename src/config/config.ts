@@ -103,6 +103,11 @@ export interface Config {
   metricsToken: string | undefined;
   /** 32-byte key for secret environment variables (EUNHA_SECRETS_KEY); absent → {dataDir}/secrets.key. */
   secretsKey: Buffer | undefined;
+  /**
+   * The key being rotated away from (EUNHA_SECRETS_KEY_PREVIOUS): still opens what it sealed, and
+   * start-up re-seals that with secretsKey (auth/secrets-rotation.ts). Never equal to secretsKey.
+   */
+  secretsKeyPrevious: Buffer | undefined;
   /** Control-plane requests per minute per workspace (its keys share it; per client address when anonymous); 0 = no limit. */
   rateLimitPerMinute: number;
   /** Slow clients: the whole header block must arrive within this many ms (slowloris). */
@@ -320,17 +325,32 @@ function metricsToken(env: Env, admin: string | undefined): string | undefined {
   return raw;
 }
 
-function secretsKey(env: Env): Buffer | undefined {
-  const raw = value(env, 'EUNHA_SECRETS_KEY');
+function secretsKey(env: Env, name: string): Buffer | undefined {
+  const raw = value(env, name);
   if (raw === undefined) return undefined;
   const bytes = /^[A-Za-z0-9+/_-]+={0,2}$/.test(raw) ? Buffer.from(raw, 'base64') : Buffer.alloc(0);
   if (bytes.length !== 32) {
-    throw new ConfigError(
-      'EUNHA_SECRETS_KEY',
-      'must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)',
-    );
+    throw new ConfigError(name, 'must be 32 bytes, base64-encoded (e.g. `openssl rand -base64 32`)');
   }
   return bytes;
+}
+
+/**
+ * The current key and the previous one. Equal, the "rotation" would re-seal nothing while the
+ * operator believes the leaked key retired: refused. Compared as bytes, so the same key written in
+ * base64url or without padding is caught too. A previous key equal to a generated secrets.key
+ * (no EUNHA_SECRETS_KEY) is caught at start-up, where that file is read (auth/secrets-key.ts).
+ */
+function secretsKeys(env: Env): Pick<Config, 'secretsKey' | 'secretsKeyPrevious'> {
+  const current = secretsKey(env, 'EUNHA_SECRETS_KEY');
+  const previous = secretsKey(env, 'EUNHA_SECRETS_KEY_PREVIOUS');
+  if (current && previous?.equals(current)) {
+    throw new ConfigError(
+      'EUNHA_SECRETS_KEY_PREVIOUS',
+      'is the same key as EUNHA_SECRETS_KEY; set EUNHA_SECRETS_KEY to the new key and this one to the old key',
+    );
+  }
+  return { secretsKey: current, secretsKeyPrevious: previous };
 }
 
 /** Addresses only this machine can reach; the open (no admin key) mode is allowed on these alone. */
@@ -472,7 +492,7 @@ export function loadConfig(env: Env): Config {
     ),
     adminKey: adminKey(env),
     metricsToken: metricsToken(env, adminKey(env)),
-    secretsKey: secretsKey(env),
+    ...secretsKeys(env),
     rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
     outbound: {
       enabled: bool(env, 'EUNHA_OUTBOUND_HTTP', true),

@@ -297,7 +297,8 @@ export class FunctionService {
     checkEnvVars(given, field);
     for (const [name, value] of Object.entries(given)) {
       const context = secretContext(workspaceId, functionId, name);
-      const old = current[name];
+      // Own names only: `constructor` read from a plain record is Object's, not a sealed value.
+      const old = Object.hasOwn(current, name) ? current[name] : undefined;
       // Sealing takes a fresh nonce, so re-sealing an unchanged value would look like a change.
       next[name] =
         old !== undefined && opensTo(secrets, old, context, value) ? old : secrets.seal(value, context);
@@ -385,6 +386,9 @@ function checkOutboundHosts(entries: string[]): string[] {
 }
 
 function opensTo(secrets: SecretBox, sealed: string, context: string, value: string): boolean {
+  // Kept only under the current key: one the previous key sealed is sealed again, so a write
+  // never stores a value under the key a rotation retires.
+  if (!secrets.sealedWithCurrentKey(sealed)) return false;
   try {
     return secrets.open(sealed, context) === value;
   } catch {

@@ -159,6 +159,21 @@ export interface MetadataStore {
   /** Every active deployment across all functions (for restoring them at start-up), without a table scan. */
   listActiveDeployments(): Promise<Deployment[]>;
 
+  /**
+   * Rewrites the sealed secret variables of a function and of each of its deployments as one
+   * atomic step, all or nothing (a key rotation, auth/secrets-rotation.ts: a crash leaves each
+   * function wholly as it was or wholly rewritten). `change` gets each record's non-empty sealed
+   * map, once, and answers the map to store, or undefined to leave that record as it is; it runs
+   * inside the step, so it must be synchronous, and an exception from it writes nothing. Resolves to how
+   * many records were rewritten (0 for a function that does not exist). Nothing else changes: not
+   * lastModified, nor which version is active.
+   */
+  rewriteSecrets(
+    workspaceId: string,
+    functionId: string,
+    change: (sealed: Record<string, string>) => Record<string, string> | undefined,
+  ): Promise<number>;
+
   // API keys of a workspace (WS#{ws}/KEY#{id}), found by the sha256 of the key through a secondary
   // key; they live in the workspace's partition, so deleting the workspace deletes them.
   /** Fails NOT_FOUND when the workspace does not exist, CONFLICT when the id or the hash exists. */

@@ -204,6 +204,33 @@ describe('config', () => {
     }
   });
 
+  test('the previous secrets key: the same format as the key, and never the same key', () => {
+    const a = Buffer.alloc(32, 1);
+    const b = Buffer.alloc(32, 2);
+    const c = loadConfig({
+      EUNHA_SECRETS_KEY: b.toString('base64'),
+      EUNHA_SECRETS_KEY_PREVIOUS: a.toString('base64'),
+    });
+    assert.deepEqual([c.secretsKey, c.secretsKeyPrevious], [b, a]);
+    assert.equal(loadConfig({}).secretsKeyPrevious, undefined);
+    // Alone: the current key is then the generated secrets.key, checked against it at start-up.
+    assert.deepEqual(loadConfig({ EUNHA_SECRETS_KEY_PREVIOUS: a.toString('base64') }).secretsKeyPrevious, a);
+    const refused = (env: Record<string, string>, message: RegExp) =>
+      assert.throws(
+        () => loadConfig(env),
+        (e: unknown) =>
+          e instanceof ConfigError && e.variable === 'EUNHA_SECRETS_KEY_PREVIOUS' && message.test(e.message),
+        JSON.stringify(env),
+      );
+    refused({ EUNHA_SECRETS_KEY_PREVIOUS: 'c2hvcnQ=' }, /must be 32 bytes, base64-encoded/);
+    refused({ EUNHA_SECRETS_KEY_PREVIOUS: 'not base64 at all!' }, /must be 32 bytes/);
+    // The same bytes written another way are the same key.
+    refused(
+      { EUNHA_SECRETS_KEY: a.toString('base64'), EUNHA_SECRETS_KEY_PREVIOUS: a.toString('base64url') },
+      /is the same key as EUNHA_SECRETS_KEY/,
+    );
+  });
+
   test('a host is an IP address or a host name', () => {
     for (const h of ['0.0.0.0', '::', '::1', '10.1.2.3', 'fe80::1', 'localhost', 'eunha-1.internal', 'a.b.'])
       assert.equal(loadConfig({ EUNHA_HOST: h, EUNHA_ADMIN_KEY: 'k'.repeat(24) }).host, h);
@@ -223,6 +250,7 @@ describe('config', () => {
       'EUNHA_ADMIN_KEY',
       'EUNHA_SECRETS_KEY',
       'EUNHA_METRICS_TOKEN',
+      'EUNHA_SECRETS_KEY_PREVIOUS',
       'EUNHA_OUTBOUND_HTTP',
       'EUNHA_PORT',
       'EUNHA_MEMORY_BUDGET_MB',

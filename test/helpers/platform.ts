@@ -64,13 +64,15 @@ export async function startTestPlatform(
 
 /**
  * A platform with its process log kept in memory at `level` (what an operator reads), in a data
- * directory of its own; `cleanup` closes it and removes the directory.
+ * directory of its own, or in `dataDir` (kept: a restart's test reads it again); `cleanup` closes
+ * it and removes the directory it made.
  */
 export async function startLoggedPlatform(
   env: Record<string, string>,
   level: Parameters<typeof createLogger>[0],
+  dataDir?: string,
 ): Promise<{ p: Platform; logged: () => string; cleanup(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'eunha-logged-'));
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'eunha-logged-'));
   let text = '';
   const sink = new PassThrough();
   sink.on('data', (c: Buffer) => (text += c.toString()));
@@ -81,7 +83,7 @@ export async function startLoggedPlatform(
     logged: () => text,
     async cleanup() {
       await p.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (!dataDir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

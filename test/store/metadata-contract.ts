@@ -9,6 +9,7 @@ import { cascadeTests, kvTests } from './metadata/kv-cascade.js';
 import { logQuotaTests } from './metadata/log-quota.js';
 import { logTests, statsTests } from './metadata/logs.js';
 import { functionTests, taskTests, workspaceTests } from './metadata/records.js';
+import { sealedSecretTests } from './metadata/secrets.js';
 
 export type { MakeMetadataStore } from './metadata/harness.js';
 
@@ -24,6 +25,7 @@ export function runMetadataStoreContract(name: string, make: MakeMetadataStore):
     describe('key-value data', () => kvTests(withStore));
     describe('deployments', () => deploymentTests(withStore));
     describe('API keys', () => apiKeyTests(withStore));
+    describe('sealed secrets', () => sealedSecretTests(withStore));
     describe('deletes leave nothing behind', () => cascadeTests(withStore));
   });
 }

@@ -100,6 +100,11 @@ export class Deployments {
     return next;
   }
 
+  /** Call inside a transaction: stores `d` over its version as it is, active flag and all. */
+  replace(d: Deployment): void {
+    this.write(d, 'upsert');
+  }
+
   /**
    * Call inside a transaction: removes an inactive version; CONFLICT for the active one (checked in
    * the same step as the delete, so an activation cannot slip between them).

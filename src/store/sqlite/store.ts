@@ -27,6 +27,7 @@ import { Items } from './items.js';
 import { SqliteKeyValue } from './kv.js';
 import { Logs } from './logs.js';
 import { Minutes } from './minutes.js';
+import { SealedSecrets } from './sealed-secrets.js';
 import { Stats } from './stats.js';
 import { Tasks } from './tasks.js';
 import { Workspaces } from './workspaces.js';
@@ -50,6 +51,7 @@ export class SqliteMetadataStore implements MetadataStore {
   private readonly logs: Logs;
   private readonly stats: Stats;
   private readonly apiKeys: ApiKeys;
+  private readonly sealedSecrets: SealedSecrets;
   private closed = false;
 
   /**
@@ -68,6 +70,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.functions = new Functions(this.items, this.workspaces);
     this.tasks = new Tasks(this.items, this.workspaces);
     this.deployments = new Deployments(this.items, this.functions);
+    this.sealedSecrets = new SealedSecrets(this.functions, this.deployments);
     const minutes = new Minutes(this.items);
     this.logs = new Logs(this.items, minutes, logMaxBytesPerFunction);
     this.stats = new Stats(this.items, minutes);
@@ -192,6 +195,14 @@ export class SqliteMetadataStore implements MetadataStore {
   }
   listActiveDeployments(): Promise<Deployment[]> {
     return this.run(() => this.deployments.listActive());
+  }
+
+  rewriteSecrets(
+    workspaceId: string,
+    functionId: string,
+    change: Parameters<MetadataStore['rewriteSecrets']>[2],
+  ): Promise<number> {
+    return this.tx(() => this.sealedSecrets.rewrite(workspaceId, functionId, change));
   }
 
   /**
