@@ -93,7 +93,20 @@ export class Scheduler {
       return { instance: idle, cold: false };
     }
     if (this.mayGrow(vs) && this.capacity.makeRoom(vs)) {
-      const fresh = await this.startInstance(vs, true);
+      const starting = this.startInstance(vs, true);
+      const fresh = await vs.unlessUnloaded(starting);
+      if (fresh === null) {
+        // Let go before its instance was up: startInstance ends it once loaded, and this lease,
+        // never handed out, is returned then.
+        starting.then(
+          (inst) => {
+            inst.leases++;
+            this.release(vs, inst, true);
+          },
+          () => undefined,
+        );
+        return null;
+      }
       fresh.leases++;
       // Unloaded while it started (startInstance has ended it): the request goes elsewhere. Or
       // the server began its last step (Runtime.cutRunning) meanwhile: the request does not start.

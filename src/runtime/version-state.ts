@@ -60,6 +60,9 @@ export class VersionState {
   }
 
   /** Every waiting request leaves the queue with no instance (null); its deadline is dropped. */
+  /** Callers waiting for an instance their own request is starting (Scheduler.acquire). */
+  private readonly starters = new Set<() => void>();
+
   dismissQueue(): void {
     clearTimeout(this.lengthTimer);
     this.lengthTimer = undefined;
@@ -67,6 +70,33 @@ export class VersionState {
       clearTimeout(w.timer);
       w.resolve(null);
     }
+    for (const leave of [...this.starters]) leave();
+  }
+
+  /**
+   * The instance `starting` gives, or null as soon as the version is unloaded: a caller waiting for
+   * a sandbox to boot and load (seconds on a busy machine) is let go at once by a delete or
+   * redeploy, as the queue is.
+   */
+  unlessUnloaded(starting: Promise<Instance>): Promise<Instance | null> {
+    if (this.unloaded) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const leave = (): void => {
+        this.starters.delete(leave);
+        resolve(null);
+      };
+      this.starters.add(leave);
+      starting.then(
+        (inst) => {
+          this.starters.delete(leave);
+          resolve(inst);
+        },
+        (err: unknown) => {
+          this.starters.delete(leave);
+          reject(err);
+        },
+      );
+    });
   }
 
   removeIdle(inst: Instance): void {

@@ -785,6 +785,34 @@ return Response(200, {}, b"up")`,
     );
   });
 
+  test('an unload lets go at once of a caller waiting for the instance its request is starting', async () => {
+    // Every instance's import takes 2 s; the first one is busy, so a second request starts (and
+    // waits for) an instance of its own. It used to wait out that whole load after the unload.
+    const v = version(
+      handler('import time\ntime.sleep(1)\nreturn Response(200, {}, b"done")', 'import time\ntime.sleep(2)'),
+      {
+        workspaceId: 'ws-unload-starting',
+        timeoutMs: 10_000,
+      },
+    );
+    await rt.load(v);
+    const first = rt.invoke(v.key, get());
+    await new Promise((r) => setTimeout(r, 100));
+    const second = rt.invoke(v.key, get()).then(
+      () => 'ran',
+      (e: unknown) => (e instanceof EunhaError ? e.code : String(e)),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rt.stats().versions[v.key]!.starting, 1, 'the second request is starting an instance');
+    const t0 = performance.now();
+    await rt.unload(v.key);
+    assert.equal(await second, 'NOT_FOUND');
+    const waited = performance.now() - t0;
+    assert.ok(waited < 1000, `let go after ${waited.toFixed(0)} ms`);
+    // The request already running finishes.
+    assert.equal(text((await first).body), 'done');
+  });
+
   test('check() validates code for builds without loading it', async () => {
     assert.deepEqual(await rt.check({ 'app.py': enc(SAMPLE_HANDLER) }), { ok: true });
     const bad = await rt.check({ 'app.py': enc('def f(:\n') });
