@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { shaped, shapedList } from './answer-shape.js';
 import { ApiClient, ApiError } from './client.js';
 import { restoreOf, undoDeploy, type DeployFields, type FunctionBefore, type Undo } from './deploy-undo.js';
+import { follow } from './follow.js';
 import { readCapped } from './read-capped.js';
 
 /** A mistake in the command line itself: the usage is printed with it (exit 2). */
@@ -450,87 +451,43 @@ export function sinceOf(raw: string, now: number): string {
   );
 }
 
-/** Losses a follow reconnects after: no answer, a cut stream, or a proxy's "not now". */
-const RECONNECTABLE = new Set([502, 503, 504]);
-const reconnectable = (e: unknown): e is ApiError =>
-  e instanceof ApiError && (e.status === 0 || RECONNECTABLE.has(e.status));
-
 /**
- * Latest logs oldest first; with --follow, then each new one until the function is deleted. A
- * tail that is cut off (a server restart, a network blip) reconnects with the last event id and
- * goes on exactly where it was, for up to --reconnect seconds of trying (default 30, 0 = never).
+ * Latest logs oldest first; with --follow, then each new one until the function is deleted or
+ * Ctrl-C, across restarts and lost connections (follow.ts), trying for up to --reconnect seconds
+ * at a time when given (0: not at all), else until Ctrl-C.
  */
 export async function logs(api: ApiClient, args: string[], o: Options, io: Io): Promise<number> {
   const [ref] = positionals(args, ['function (id or name)']);
   const ws = workspaceOf(o);
   const limit = intIn(o.limit, '--limit', 1, 1000) ?? 20;
-  const reconnectMs = (intIn(o.reconnect, '--reconnect', 0, 86_400) ?? 30) * 1000;
+  const reconnect = intIn(o.reconnect, '--reconnect', 0, 86_400);
   if (o.follow && (o.since !== undefined || o.errors))
     throw new UsageError('--since and --errors select past logs; --follow sends every new one');
+  if (!o.follow && reconnect !== undefined) throw new UsageError('--reconnect goes with --follow');
   const since = o.since === undefined ? undefined : sinceOf(o.since, Date.now());
+  const logsOf = (fn: FunctionConfig) => `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/logs`;
+  if (o.follow) {
+    return follow(
+      api,
+      {
+        // Found once the server answers: the command may start before the server does.
+        locate: async (api) => logsOf(await findFunction(api, ws, ref!)),
+        limit,
+        giveUpMs: reconnect === undefined ? undefined : reconnect * 1000,
+        print: (data) => (o.json ? io.out(data) : printLog(io, JSON.parse(data))),
+      },
+      io,
+    );
+  }
   const fn = await findFunction(api, ws, ref!);
-  const path = `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/logs?limit=${limit}`;
-  if (!o.follow) {
-    const selection = (since === undefined ? '' : `&since=${enc(since)}`) + (o.errors ? '&status=error' : '');
-    const page = await api.request<{ logs?: unknown }>('GET', path + selection);
-    if (!Array.isArray(page?.logs)) throw new ApiError(200, 'BAD_RESPONSE', 'the logs answer has no list');
-    // Newest first from the API; oldest first here, as a tail shows them.
-    const list = [...(page.logs as ExecutionLog[])].reverse();
-    if (o.json) io.out(JSON.stringify(list));
-    else for (const log of list) printLog(io, log);
-    return 0;
-  }
-  let lastId: string | undefined;
-  // When the current run of failed attempts began; a log, or a stream that stays up, ends it.
-  let failingSince: number | undefined;
-  let wait = 250;
-  for (;;) {
-    let opened: number | undefined;
-    try {
-      const open = () => {
-        opened = Date.now();
-        if (failingSince !== undefined) io.err('eunha: reconnected');
-      };
-      for await (const ev of api.events(`${path}&follow=true`, lastId, open)) {
-        if (ev.event === 'log') {
-          failingSince = undefined;
-          lastId = ev.id ?? lastId;
-          if (o.json) io.out(ev.data);
-          else printLog(io, JSON.parse(ev.data));
-        } else if (ev.event === 'gap') {
-          io.err(`eunha: ${messageOf(ev.data) ?? 'some logs were skipped'}`);
-        } else if (ev.event === 'deleted') {
-          io.err(`eunha: ${messageOf(ev.data) ?? 'the function was deleted'}`);
-          return 0;
-        } else if (ev.event === 'unauthorized') {
-          throw new ApiError(401, 'UNAUTHORIZED', messageOf(ev.data) ?? 'the key is no longer valid');
-        }
-      }
-      throw new ApiError(0, 'STREAM_LOST', 'the server ended the live tail');
-    } catch (e) {
-      if (!reconnectable(e)) throw e;
-      const now = Date.now();
-      // A stream that stayed up a while was a success, even if it carried no log.
-      if (opened !== undefined && now - opened >= 1000) failingSince = undefined;
-      if (failingSince === undefined) {
-        failingSince = now;
-        wait = 250;
-        if (reconnectMs > 0) io.err(`eunha: ${e.line}; reconnecting for up to ${reconnectMs / 1000} s`);
-      }
-      if (now - failingSince + wait > reconnectMs) throw e;
-      await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(wait * 2, 4000);
-    }
-  }
-}
-
-function messageOf(data: string): string | undefined {
-  try {
-    const m = (JSON.parse(data) as { message?: unknown }).message;
-    return typeof m === 'string' ? m : undefined;
-  } catch {
-    return undefined;
-  }
+  const selection = (since === undefined ? '' : `&since=${enc(since)}`) + (o.errors ? '&status=error' : '');
+  const page = await api.request<{ logs?: unknown }>('GET', `${logsOf(fn)}?limit=${limit}${selection}`);
+  if (!Array.isArray(page?.logs)) throw new ApiError(200, 'BAD_RESPONSE', 'the logs answer has no list');
+  // Newest first from the API; oldest first here, as a tail shows them.
+  const list = [...(page.logs as ExecutionLog[])].reverse();
+  if (o.json) io.out(JSON.stringify(list));
+  else for (const log of list) printLog(io, log);
+  return 0;
 }
 
 export async function deployments(api: ApiClient, args: string[], o: Options, io: Io): Promise<void> {

@@ -31,9 +31,10 @@ const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
                                       20); --since: only those of the last T (15m, 2h, 7d) or
                                       since an RFC 3339 time with its offset (…T09:00:00Z);
                                       --errors: only failed ones;
-                                      --follow then streams each new one, and when the
-                                      stream is cut off resumes exactly where it was, trying
-                                      for up to S seconds (default 30; 0: give up at once)
+                                      --follow then streams each new one until Ctrl-C; when the
+                                      server is down or the stream is cut off it says so, keeps
+                                      trying and resumes exactly where it was (--reconnect S:
+                                      give up after S seconds of trying; 0: at once)
   deployments FN -w WS                its deployed versions
   deployments FN -w WS --delete VERSION
                                       delete an inactive version (and its artifact, if nothing

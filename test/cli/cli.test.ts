@@ -1,16 +1,16 @@
 // The `eunha` command against a real server process with keys enforced: the whole flow a user
-// types (workspace, deploy, redeploy, invoke, logs, follow, deployments, rollback), and what it
-// says when the command line, the code, the key or the server is wrong.
+// types (workspace, deploy, redeploy, invoke, logs, deployments, rollback), and what it says when
+// the command line, the code, the key or the server is wrong. `logs --follow` across restarts and
+// lost connections has its own file (follow.test.ts).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLI, runCli, type CliRun } from '../helpers/eunha-cli.js';
+import { runCli, type CliRun } from '../helpers/eunha-cli.js';
 import { SHARED_CACHE_DIR } from '../helpers/platform.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -183,58 +183,6 @@ class IncomingHandler(http.IncomingHandler):
       [[fnId, 'greet']],
     );
   });
-
-  test(
-    'logs --follow streams each new invocation, and goes on exactly where it was across a server restart',
-    { timeout: 90_000 },
-    async () => {
-      const ws = (await eunha(['workspaces', 'create', 'tail'])).out.trim();
-      const url = /→ (http\S+)/.exec(
-        (await eunha(['deploy', file('tail.py', handler('t')), '-w', ws])).out,
-      )![1]!;
-      await (await fetch(`${url}/before`)).text();
-      const child = spawn(process.execPath, [CLI, 'logs', 'tail', '-w', ws, '--follow', '--limit', '1'], {
-        env: { PATH: process.env.PATH ?? '', EUNHA_URL: server.url, EUNHA_API_KEY: ADMIN_KEY },
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-      const until = async (text: string): Promise<void> => {
-        const deadline = Date.now() + 15_000;
-        while (!out.includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-        assert.ok(out.includes(text), `no '${text}' in the tail: ${out} ${err}`);
-      };
-      try {
-        // The backlog first (the one newest log), then what happens after the tail opened.
-        await until('/before');
-        assert.ok(!out.includes('/followed'));
-        await (await fetch(`${url}/followed?x=1`)).text();
-        await until('/followed?x=1');
-        assert.match(out, /\| saw GET \/fn\/\S+\/followed\?x=1/);
-        assert.equal(err, '');
-        // The server restarts on the same port; the tail reconnects with its last event id. A call
-        // made before it is back in (right after the restart) and one after both come, once each.
-        server.child.kill('SIGTERM');
-        await server.exited;
-        server = await startServer({ ...serverEnv, EUNHA_PORT: new URL(server.url).port });
-        await (await fetch(`${url}/after-restart`)).text();
-        await until('/after-restart');
-        await (await fetch(`${url}/later`)).text();
-        await until('/later');
-        for (const path of ['/before', '/followed?x=1', '/after-restart', '/later']) {
-          assert.equal(
-            out.split(`saw GET /fn/`).filter((l) => l.split('\n')[0]!.endsWith(path)).length,
-            1,
-            `${path} once:\n${out}`,
-          );
-        }
-        assert.match(err, /reconnecting for up to 30 s\n(.|\n)*eunha: reconnected\n/);
-      } finally {
-        child.kill();
-      }
-    },
-  );
 
   test(
     "deploy --outbound sets the hosts a function may call; a bad one is the server's 400",
