@@ -55,7 +55,8 @@ export class OutputCollector {
       off += c.length;
     }
     const text = new TextDecoder().decode(all);
-    let lines = text.split('\n');
+    // CRLF ends a line as LF does (`print("a\r\nb")`, output written for Windows): the `\r` was kept.
+    let lines = text.split(/\r?\n/);
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     let truncated = this.dropped > 0;
     let droppedLines = 0;

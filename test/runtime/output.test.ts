@@ -26,6 +26,13 @@ describe('OutputCollector', () => {
     }
   });
 
+  test('CRLF ends a line as LF does; a lone CR stays in its line', () => {
+    const out = new OutputCollector();
+    out.write(enc('a\r\nb\r\n'));
+    out.write(enc('progress 1\rprogress 2\n'));
+    assert.deepEqual(out.take().lines, ['a', 'b', 'progress 1\rprogress 2']);
+  });
+
   test('nothing written after the cut is kept, though the cut left room', () => {
     const out = new OutputCollector(64, 1000);
     out.write(enc('a' + 'é'.repeat(100)));
