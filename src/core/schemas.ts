@@ -318,7 +318,9 @@ export const ExecutionLog = Type.Object(
     functionId: FunctionId,
     timestamp: Type.String({ format: 'date-time' }),
     status: Type.String({ description: 'success | error' }),
-    duration: Type.Number({ description: 'ms' }),
+    duration: Type.Number({
+      description: 'ms, from the request to the answer: includes any wait for an instance and a cold start',
+    }),
     statusCode: Type.Integer(),
     requestBody: Type.Unknown(),
     responseBody: Type.Unknown(),
@@ -327,6 +329,12 @@ export const ExecutionLog = Type.Object(
     coldStart: Type.Boolean(),
     deploymentVersion: Type.Union([Type.Integer(), Type.Null()]),
     cpuMs: Type.Number({ description: 'CPU time used, in ms' }),
+    runMs: Type.Optional(
+      Type.Union([Type.Number(), Type.Null()], {
+        description:
+          'How long the handler ran, in ms, timed in its sandbox (`duration` less the wait for an instance and a cold start); null when it did not answer (timeout, crash) or did not run',
+      }),
+    ),
   },
   { description: 'One invocation of a function' },
 );

@@ -90,6 +90,12 @@ export interface ExecutionLog {
   deploymentVersion: number | null;
   /** CPU time the invocation used, in milliseconds (measured, not estimated). */
   cpuMs: number;
+  /**
+   * How long the handler ran, in milliseconds, timed in its sandbox: `duration` less the wait for
+   * an instance and a cold start. Null when it did not answer (a timeout, a crash) or did not run;
+   * absent from logs written before it was recorded.
+   */
+  runMs?: number | null;
 }
 
 /**

@@ -280,6 +280,7 @@ export class Instance {
       lines: this.withLoadLines(checkedLines(h.lines)),
       linesTruncated: h.linesTruncated === true,
       durationMs,
+      ...(Number.isFinite(ran) && ran >= 0 ? { runMs: ran } : {}),
       cpuMs: typeof h.cpuMs === 'number' && Number.isFinite(h.cpuMs) ? h.cpuMs : 0,
     };
     const status = Number(h.status);

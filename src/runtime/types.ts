@@ -55,6 +55,11 @@ export interface InvokeResult {
   lines: string[];
   linesTruncated: boolean;
   durationMs: number;
+  /**
+   * How long the handler ran in its sandbox (timed there), when it answered: durationMs less the
+   * wait for an instance, a cold start and the channel.
+   */
+  runMs?: number;
   /** CPU time the sandbox thread used for this invocation (its own thread clock). */
   cpuMs: number;
   coldStart: boolean;

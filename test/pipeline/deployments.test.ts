@@ -349,6 +349,43 @@ class IncomingHandler(http.IncomingHandler):
       assert.ok(timedOut, 'the timeout is in the execution log');
       assert.equal(timedOut.status, 'error');
       assert.equal(timedOut.level, 'error');
+      assert.equal(timedOut.runMs, null, 'a handler that did not answer has no run time');
+    },
+  );
+
+  test(
+    "an execution log's runMs is the handler's own time; duration also counts the wait for an instance",
+    { timeout: 60_000 },
+    async () => {
+      const code = `from spin_sdk import http
+from spin_sdk.http import Request, Response
+import time
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        time.sleep(0.4)
+        return Response(200, {}, b"rested")
+`;
+      // One instance: the second request waits for the first to finish.
+      const fn = await createFn(code, { maxInstances: 1 });
+      assert.equal((await deploy(fn.id)).statusCode, 201);
+      const calls = await Promise.all([0, 1].map(() => p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })));
+      assert.deepEqual(
+        calls.map((c) => c.body),
+        ['rested', 'rested'],
+      );
+      await p.writer.flush();
+      const logs = (
+        await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/functions/${fn.id}/logs` })
+      ).json().logs as Array<{ duration: number; runMs: number }>;
+      assert.equal(logs.length, 2);
+      for (const l of logs) {
+        assert.ok(l.runMs >= 400 && l.runMs < 1000, `runMs ${l.runMs}`);
+        assert.ok(l.runMs <= l.duration, `runMs ${l.runMs} > duration ${l.duration}`);
+      }
+      const waited = logs.reduce((a, b) => (a.duration > b.duration ? a : b));
+      assert.ok(waited.duration >= 800, `the second waited: duration ${waited.duration}`);
+      assert.ok(waited.duration - waited.runMs >= 350, `its wait is not in runMs (${waited.runMs})`);
     },
   );
 
