@@ -332,7 +332,7 @@ export const ExecutionLog = Type.Object(
     runMs: Type.Optional(
       Type.Union([Type.Number(), Type.Null()], {
         description:
-          'How long the handler ran, in ms, timed in its sandbox (`duration` less the wait for an instance and a cold start); null when it did not answer (timeout, crash) or did not run',
+          'How long the handler ran, in ms, timed in its sandbox (`duration` less the wait for an instance and a cold start); null when its sandbox did not say (killed: a crash, a timeout it did not stop at) or it did not run',
       }),
     ),
   },

@@ -92,8 +92,8 @@ export interface ExecutionLog {
   cpuMs: number;
   /**
    * How long the handler ran, in milliseconds, timed in its sandbox: `duration` less the wait for
-   * an instance and a cold start. Null when it did not answer (a timeout, a crash) or did not run;
-   * absent from logs written before it was recorded.
+   * an instance and a cold start. Null when its sandbox did not say (it was killed: a crash, or a
+   * timeout it did not stop at) or it did not run; absent from logs written before it was recorded.
    */
   runMs?: number | null;
 }

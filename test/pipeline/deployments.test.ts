@@ -349,7 +349,8 @@ class IncomingHandler(http.IncomingHandler):
       assert.ok(timedOut, 'the timeout is in the execution log');
       assert.equal(timedOut.status, 'error');
       assert.equal(timedOut.level, 'error');
-      assert.equal(timedOut.runMs, null, 'a handler that did not answer has no run time');
+      // Stopped at its deadline inside the sandbox, it ran that long; killed, the time is unknown.
+      assert.ok(timedOut.runMs === null || timedOut.runMs >= 900, `runMs ${timedOut.runMs}`);
     },
   );
 
