@@ -3,6 +3,7 @@
 // (auth/guard.ts, installed before any route) and docs live here; each resource's routes are in
 // routes/, each declaring its access policy in its route config.
 
+import { holdContinue, sendContinue } from '../gateway/expect-continue.js';
 import { routableUrl } from '../gateway/routable-url.js';
 import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -154,6 +155,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // After CORS (whose hook answers preflights, which carry no credentials), before every route.
   installGuard(app, { auth: deps.auth, limiter: deps.limiter });
+  // `Expect: 100-continue` is answered once the guard and the route have let the request through;
+  // a function URL answers it itself, after the function's own checks (expect-continue.ts).
+  holdContinue(app.server);
+  app.addHook('preParsing', (req, reply, payload, done) => {
+    if (!req.is404 && req.routeOptions.config.auth?.access !== 'function-url')
+      sendContinue(req, reply, req.routeOptions.bodyLimit ?? deps.config.bodyLimitBytes);
+    done(null, payload);
+  });
   installDocumentedErrors(app);
   const scope = scopes(deps.meta);
   await registerOpenApi(app, deps.version);

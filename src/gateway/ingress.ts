@@ -16,6 +16,7 @@ import type { FunctionRecord } from '../core/types.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
+import { expectsContinue, sendContinue } from './expect-continue.js';
 import { headerBytes, headerText } from './header-bytes.js';
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the function; the
@@ -261,6 +262,14 @@ const PUBLIC_MESSAGES: Partial<Record<string, string>> = {
     'the function could not run: its sandbox failed or could not start (see its execution log)',
 };
 
+/** A request the ingress has let in, before its body is read. */
+interface Admitted {
+  route: ActiveRoute;
+  sent: { uri: string; pathInfo: string };
+  headers: Record<string, string>;
+  admit: (route: ActiveRoute) => Promise<void>;
+}
+
 /** The Content-Type a function answered with (null: none), for the ingress's onSend hook. */
 const functionContentType = new WeakMap<FastifyReply, string[] | null>();
 
@@ -339,10 +348,12 @@ export async function ingressRoutes(
       if (known) opts.refused(id, err, req);
     });
 
-    const handler = async (
-      req: FastifyRequest<{ Params: { function_id: string; '*'?: string } }>,
-      reply: FastifyReply,
-    ) => {
+    type IngressRequest = FastifyRequest<{ Params: { function_id: string; '*'?: string } }>;
+    /** What the checks before the body found, for a request that sent `Expect: 100-continue`. */
+    const checked = new WeakMap<FastifyRequest, Admitted>();
+
+    /** Everything decided before the body is read: the function, its route, the caller's rights. */
+    const admitted = async (req: IngressRequest): Promise<Admitted> => {
       const fnId = req.params.function_id;
       // Browsers send `Service-Worker: script` when they fetch a script to register.
       if (req.headers['service-worker'] !== undefined) {
@@ -389,6 +400,25 @@ export async function ingressRoutes(
         }
       };
       await admit(route);
+      return { route, sent, headers, admit };
+    };
+
+    // The checks run before a body the client holds back is asked for (expect-continue.ts); other
+    // requests skip the WeakMap: an entry per call costs the collector on the hot path.
+    scope.addHook('preParsing', (req, reply, payload, done) => {
+      if (!expectsContinue(req)) return done(null, payload);
+      admitted(req as IngressRequest).then(
+        (a) => {
+          checked.set(req, a);
+          sendContinue(req, reply, opts.bodyLimitBytes);
+          done(null, payload);
+        },
+        (err: Error) => done(err),
+      );
+    });
+
+    const handler = async (req: IngressRequest, reply: FastifyReply) => {
+      const { route, sent, headers, admit } = checked.get(req) ?? (await admitted(req));
       const body = Buffer.isBuffer(req.body) ? req.body : await unparsedBody(req, opts.bodyLimitBytes);
       // A caller that gives up while its request waits for an instance takes it out of the line:
       // under overload, abandoned requests would otherwise fill the queue and run for nobody.

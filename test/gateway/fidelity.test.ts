@@ -253,6 +253,55 @@ describe('the ingress passes requests through as Spin would', () => {
     assert.deepEqual(outcome, { head: 'HTTP/1.1 413 Payload Too Large', events: ['fin'] });
   });
 
+  test('Expect: 100-continue is answered only once the request would be taken', async () => {
+    /** Sends the head, then the body only if a 100 comes; the status lines the client saw. */
+    const expecting = (method: string, path: string, body: string, length = body.length) =>
+      new Promise<string[]>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let got = '';
+        let sentBody = false;
+        socket.on('data', (c: Buffer) => {
+          got += c.toString('latin1');
+          if (!sentBody && got.startsWith('HTTP/1.1 100')) {
+            sentBody = true;
+            socket.write(body);
+          }
+          const final = got.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '');
+          const end = final.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const len = Number(/content-length: (\d+)/i.exec(final.slice(0, end))?.[1] ?? 0);
+          if (final.length >= end + 4 + len) {
+            socket.destroy();
+            resolve(got.split('\r\n').filter((l) => l.startsWith('HTTP/1.1 ')));
+          }
+        });
+        socket.on('error', reject);
+        socket.write(
+          `${method} ${path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n` +
+            `content-length: ${length}\r\nexpect: 100-continue\r\n\r\n`,
+        );
+      });
+    const body = JSON.stringify({ name: 'x' });
+    // Taken: asked for the body, then answered.
+    assert.deepEqual(await expecting('POST', `/fn/${fnId}`, body), [
+      'HTTP/1.1 100 Continue',
+      'HTTP/1.1 200 OK',
+    ]);
+    assert.deepEqual(await expecting('POST', '/api/workspaces', body), [
+      'HTTP/1.1 100 Continue',
+      'HTTP/1.1 201 Created',
+    ]);
+    // Refused without the body: no such function, a method it does not take, too large.
+    assert.deepEqual(await expecting('POST', '/fn/fn-zzzzzzzz', body), ['HTTP/1.1 404 Not Found']);
+    assert.deepEqual(await expecting('PUT', `/fn/${fnId}`, body), ['HTTP/1.1 405 Method Not Allowed']);
+    assert.deepEqual(await expecting('POST', `/fn/${fnId}`, body, BODY_LIMIT + 1), [
+      'HTTP/1.1 413 Payload Too Large',
+    ]);
+    assert.deepEqual(await expecting('POST', '/api/workspaces', body, BODY_LIMIT + 1), [
+      'HTTP/1.1 413 Payload Too Large',
+    ]);
+  });
+
   test('Host and a GET body reach the function', async () => {
     const r = await echo('GET', `/fn/${fnId}/x`, { 'content-type': 'text/plain' }, 'a body on a GET');
     assert.equal(r.host, `127.0.0.1:${port}`);
