@@ -262,6 +262,13 @@ const PUBLIC_MESSAGES: Partial<Record<string, string>> = {
     'the function could not run: its sandbox failed or could not start (see its execution log)',
 };
 
+declare module 'fastify' {
+  interface FastifyReply {
+    /** The Content-Type a function answered with; null: none; false: not a function's answer. */
+    functionContentType: string[] | null | false;
+  }
+}
+
 /** A request the ingress has let in, before its body is read. */
 interface Admitted {
   route: ActiveRoute;
@@ -269,9 +276,6 @@ interface Admitted {
   headers: Record<string, string>;
   admit: (route: ActiveRoute) => Promise<void>;
 }
-
-/** The Content-Type a function answered with (null: none), for the ingress's onSend hook. */
-const functionContentType = new WeakMap<FastifyReply, string[] | null>();
 
 function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyReply {
   const platform = platformError(result, true);
@@ -303,7 +307,7 @@ function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyR
   }
   // Fastify gives a body without a content type (or with one it cannot parse) its own; the
   // function's, or none, is put back in onSend (ingressRoutes).
-  functionContentType.set(reply, byName.get('content-type') ?? null);
+  reply.functionContentType = byName.get('content-type') ?? null;
   // 205 Reset Content must not carry content (RFC 9110 §15.3.6); Node strips only 204 and 304.
   if (result.status === 205) return reply.send();
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));
@@ -324,18 +328,21 @@ export async function ingressRoutes(
       (_req, body, done) => done(null, body),
     );
 
+    // Declared up front, so that setting it per answer changes no object's shape (a WeakMap entry
+    // per call would cost the collector on the hot path).
+    scope.decorateReply('functionContentType', false);
+    scope.addHook('onSend', (_req, reply, payload, done) => {
+      const type = reply.functionContentType;
+      if (type === null) void reply.removeHeader('content-type');
+      else if (type !== false) void reply.header('content-type', type.length === 1 ? type[0] : type);
+      done(null, payload);
+    });
+
     // A call refused at the door (disabled, a method it does not take, a missing key, too large a
     // body, not deployed or not restored, a request a redeploy moved failing its re-check) never
     // reaches the invoker, which counts the others: counted here, so that a dashboard of calls by
     // status sees a function whose every caller gets 503 instead of no traffic at all. Only
     // functions that exist: ids a caller makes up would make a series each.
-    scope.addHook('onSend', (_req, reply, payload, done) => {
-      const type = functionContentType.get(reply);
-      if (type === null) void reply.removeHeader('content-type');
-      else if (type !== undefined) void reply.header('content-type', type.length === 1 ? type[0] : type);
-      done(null, payload);
-    });
-
     const unknown = new WeakSet<FastifyRequest>();
     scope.addHook('onError', async (req, _reply, err) => {
       const id = (req.params as { function_id?: string }).function_id;
