@@ -62,6 +62,8 @@ export interface ResealLog {
   warn(obj: object, msg: string): void;
 }
 
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 /** Functions named in the warning at most; the count says how many there are. */
 const NAMED = 50;
 
@@ -73,7 +75,7 @@ const NAMED = 50;
 export function reportReseal(summary: ResealSummary, log: ResealLog, keyFile?: string): void {
   log.info(
     { resealed: summary.resealed, functions: summary.functions, unopenable: summary.unopenable },
-    `re-sealed ${summary.resealed} stored secret values of ${summary.functions} functions with the current ` +
+    `re-sealed ${count(summary.resealed, 'stored secret value')} of ${count(summary.functions, 'function')} with the current ` +
       'secrets key (EUNHA_SECRETS_KEY_PREVIOUS is set)',
   );
   if (summary.unopenable === 0) {
@@ -90,7 +92,7 @@ export function reportReseal(summary: ResealSummary, log: ResealLog, keyFile?: s
   const named = summary.unopenableIn.slice(0, NAMED);
   log.warn(
     { unopenable: summary.unopenable, functions: named, more: summary.unopenableIn.length - named.length },
-    `${summary.unopenable} stored secret values of ${summary.unopenableIn.length} functions open with neither ` +
+    `${count(summary.unopenable, 'stored secret value')} of ${count(summary.unopenableIn.length, 'function')} open with neither ` +
       'EUNHA_SECRETS_KEY nor EUNHA_SECRETS_KEY_PREVIOUS and were left as they are: a version holding them ' +
       'fails to load (details.reason secrets_key). If another old key sealed them, restart with that key as ' +
       'EUNHA_SECRETS_KEY_PREVIOUS; ' +

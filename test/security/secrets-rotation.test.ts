@@ -153,7 +153,7 @@ describe('rotating the secrets key', { timeout: 240_000 }, () => {
       assert.equal(lines.length, 2, logged());
       assert.equal(lines[0]!.level, 30);
       assert.equal(lines[0]!.resealed, 3);
-      assert.match(lines[0]!.msg, /re-sealed 3 stored secret values of 1 functions/);
+      assert.match(lines[0]!.msg, /re-sealed 3 stored secret values of 1 function with/);
       assert.equal(lines[1]!.level, 40);
       assert.match(lines[1]!.msg, /remove EUNHA_SECRETS_KEY_PREVIOUS/);
       assert.ok(!logged().includes(SECRET), 'no secret value in the process log');
@@ -240,8 +240,8 @@ describe('rotating the secrets key: what neither key opens, and a rotation cut s
       assert.equal(w.level, 40);
       assert.equal(w.unopenable, 2);
       assert.deepEqual(w.functions, [c.fn]);
-      assert.match(w.msg, /^2 stored secret values of 1 functions open with neither/);
-      assert.match(logged(), /re-sealed 2 stored secret values of 1 functions/);
+      assert.match(w.msg, /^2 stored secret values of 1 function open with neither/);
+      assert.match(logged(), /re-sealed 2 stored secret values of 1 function with/);
       assert.doesNotMatch(logged(), /remove EUNHA_SECRETS_KEY_PREVIOUS/);
     } finally {
       await cleanup();
