@@ -20,7 +20,7 @@ const RESPONSES = {
   400: error('`VALIDATION_ERROR`: the request is not valid HTTP/1.1'),
   401: error('`UNAUTHORIZED`: the function has `authType: KEY` and no valid key was sent'),
   403: error(
-    '`FUNCTION_DISABLED`; or `FORBIDDEN`: a key of another workspace (authType KEY), or a browser fetching a service worker script (`Service-Worker: script`), which function URLs may not serve',
+    '`FUNCTION_DISABLED`; or `FORBIDDEN`: a key of another workspace or the metrics token (authType KEY), or a browser fetching a service worker script (`Service-Worker: script`), which function URLs may not serve',
   ),
   404: error('`NOT_FOUND`: no such function; `NOT_DEPLOYED`: it has never been deployed'),
   405: error('`METHOD_NOT_ALLOWED`: the method is not in the function’s `httpMethods` (see Allow)'),
