@@ -14,8 +14,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
 import { follow } from '../../src/cli/follow.js';
-import { run } from '../../src/cli/run.js';
-import { CLI, runCli } from '../helpers/eunha-cli.js';
+import { CLI, runCli, runCliInProcess } from '../helpers/eunha-cli.js';
 import { SHARED_CACHE_DIR } from '../helpers/platform.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
 
@@ -270,16 +269,7 @@ describe('eunha logs --follow against a stand-in server', () => {
   const LOG =
     'event: log\ndata: {"timestamp":"t","status":"success","statusCode":200,"duration":1,"logs":[]}\n\n';
   const END = 'event: deleted\ndata: {"message":"the function was deleted"}\n\n';
-  const cli = async (argv: string[]) => {
-    let out = '';
-    let err = '';
-    const code = await run(
-      argv,
-      { EUNHA_URL: base },
-      { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') },
-    );
-    return { code, out, err };
-  };
+  const cli = (argv: string[]) => runCliInProcess(argv, { EUNHA_URL: base });
   const sse = (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/event-stream' });
 
   test('429 waits as long as its Retry-After asks, then streams', async () => {

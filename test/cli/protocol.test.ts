@@ -14,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
 import { sinceOf, UsageError } from '../../src/cli/commands.js';
 import { run } from '../../src/cli/run.js';
+import { runCliInProcess } from '../helpers/eunha-cli.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -28,16 +29,7 @@ describe('the eunha command and odd answers', () => {
   });
   after(() => new Promise<void>((r) => server.close(() => r())));
 
-  const cli = async (argv: string[]): Promise<{ code: number; out: string; err: string }> => {
-    let out = '';
-    let err = '';
-    const code = await run(
-      argv,
-      { EUNHA_URL: base },
-      { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') },
-    );
-    return { code, out, err };
-  };
+  const cli = (argv: string[]) => runCliInProcess(argv, { EUNHA_URL: base });
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   const ONE_FUNCTION = JSON.stringify([{ id: 'fn-1', name: 'f', status: 'active' }]);
   /** The function list, then `tail` for the live tail. */

@@ -1,8 +1,10 @@
-// Runs the built `eunha` command as a user would, in a child process, and collects what it printed
-// and its exit code (for the tests of test/cli/ that talk to a real server process).
+// Runs the built `eunha` command and collects what it printed and its exit code: as a user would,
+// in a child process (for the tests of test/cli/ that talk to a real server process), or in this
+// process through `run` (for those that talk to a stand-in server).
 
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { run } from '../../src/cli/run.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -23,4 +25,12 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     // 'close', not 'exit': the output may still be in the pipes when the process exits.
     child.on('close', (code) => resolve({ code, out, err }));
   });
+}
+
+/** `eunha ARGS…` in this process, with `env` as its whole environment. */
+export async function runCliInProcess(args: string[], env: Record<string, string>): Promise<CliRun> {
+  let out = '';
+  let err = '';
+  const code = await run(args, env, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
+  return { code, out, err };
 }

@@ -30,6 +30,10 @@ import { SECRET, SECRET_HANDLER } from './world.js';
 const newKey = (): string => randomBytes(32).toString('base64');
 const keyA = newKey();
 const keyB = newKey();
+
+/** A start with key B and the old key A as EUNHA_SECRETS_KEY_PREVIOUS: a rotation from A to B. */
+const rotatingAToB = (env: Record<string, string>, dir: string) =>
+  startLoggedPlatform({ ...env, EUNHA_SECRETS_KEY: keyB, EUNHA_SECRETS_KEY_PREVIOUS: keyA }, 'info', dir);
 const boxOf = (key: string): SecretBox => new SecretBox(Buffer.from(key, 'base64'));
 const OLD_VALUE = 'the-value-of-version-1';
 
@@ -132,11 +136,7 @@ describe('rotating the secrets key', { timeout: 240_000 }, () => {
   let underB: Stored[];
 
   test('with the old key as EUNHA_SECRETS_KEY_PREVIOUS, every stored value is under the new key before the server answers, and the function runs', async () => {
-    const { p, logged, cleanup } = await startLoggedPlatform(
-      { ...env, EUNHA_SECRETS_KEY: keyB, EUNHA_SECRETS_KEY_PREVIOUS: keyA },
-      'info',
-      dir,
-    );
+    const { p, logged, cleanup } = await rotatingAToB(env, dir);
     try {
       // Read as soon as the platform could serve, before the restore has loaded anything.
       underB = await storedSecrets(p.meta, ids.ws, ids.fn);
@@ -174,11 +174,7 @@ describe('rotating the secrets key', { timeout: 240_000 }, () => {
   });
 
   test('the rotation run again changes nothing: values under the new key are left alone', async () => {
-    const { p, logged, cleanup } = await startLoggedPlatform(
-      { ...env, EUNHA_SECRETS_KEY: keyB, EUNHA_SECRETS_KEY_PREVIOUS: keyA },
-      'info',
-      dir,
-    );
+    const { p, logged, cleanup } = await rotatingAToB(env, dir);
     try {
       assert.deepEqual(await storedSecrets(p.meta, ids.ws, ids.fn), underB);
       assert.match(logged(), /re-sealed 0 stored secret values of 0 functions/);
@@ -218,11 +214,7 @@ describe('rotating the secrets key: what neither key opens, and a rotation cut s
     const meta = await openSqliteMetadataStore(join(dir, 'eunha.db'));
     const underC = await storedSecrets(meta, c.ws, c.fn);
     await meta.close();
-    const { p, logged, cleanup } = await startLoggedPlatform(
-      { ...env, EUNHA_SECRETS_KEY: keyB, EUNHA_SECRETS_KEY_PREVIOUS: keyA },
-      'info',
-      dir,
-    );
+    const { p, logged, cleanup } = await rotatingAToB(env, dir);
     try {
       assert.deepEqual(await storedSecrets(p.meta, c.ws, c.fn), underC, 'kept, not deleted');
       const rotated = await storedSecrets(p.meta, a.ws, a.fn);
