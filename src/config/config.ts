@@ -298,13 +298,14 @@ function host(env: Env): string {
 
 const ADMIN_KEY = /^[\x21-\x7e]{24,256}$/;
 
-function adminKey(env: Env): string | undefined {
-  if (value(env, 'EUNHA_ADMIN_KEY') === undefined) return undefined;
+/** A bearer credential set in the environment: the admin key, the metrics token. */
+function bearerSecret(env: Env, name: string): string | undefined {
+  if (value(env, name) === undefined) return undefined;
   // Untrimmed: a key with spaces around it is refused, not quietly changed.
-  const raw = env.EUNHA_ADMIN_KEY!;
+  const raw = env[name]!;
   if (!ADMIN_KEY.test(raw)) {
     throw new ConfigError(
-      'EUNHA_ADMIN_KEY',
+      name,
       'must be 24 to 256 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)',
     );
   }
@@ -312,16 +313,10 @@ function adminKey(env: Env): string | undefined {
 }
 
 function metricsToken(env: Env, admin: string | undefined): string | undefined {
-  if (value(env, 'EUNHA_METRICS_TOKEN') === undefined) return undefined;
-  const raw = env.EUNHA_METRICS_TOKEN!;
-  if (!ADMIN_KEY.test(raw)) {
-    throw new ConfigError(
-      'EUNHA_METRICS_TOKEN',
-      'must be 24 to 256 printable ASCII characters without spaces (e.g. `openssl rand -base64 32`)',
-    );
-  }
+  const raw = bearerSecret(env, 'EUNHA_METRICS_TOKEN');
   // The same value would make every scraper an admin.
-  if (raw === admin) throw new ConfigError('EUNHA_METRICS_TOKEN', 'must differ from EUNHA_ADMIN_KEY');
+  if (raw !== undefined && raw === admin)
+    throw new ConfigError('EUNHA_METRICS_TOKEN', 'must differ from EUNHA_ADMIN_KEY');
   return raw;
 }
 
@@ -426,6 +421,7 @@ export function loadConfig(env: Env): Config {
   const h = host(env);
   const port = int(env, 'EUNHA_PORT', 8000, 0, 65535);
   const dataDir = str(env, 'EUNHA_DATA_DIR', './.eunha');
+  const adminKey = bearerSecret(env, 'EUNHA_ADMIN_KEY');
   // DYNAMODB_TABLE_NAME, a seed name, is not read: no adapter uses it yet, and a value it would
   // refuse must not stop a server that never touches DynamoDB.
   return {
@@ -490,8 +486,8 @@ export function loadConfig(env: Env): Config {
       16 * 1024 * 1024,
       1024 ** 4,
     ),
-    adminKey: adminKey(env),
-    metricsToken: metricsToken(env, adminKey(env)),
+    adminKey,
+    metricsToken: metricsToken(env, adminKey),
     ...secretsKeys(env),
     rateLimitPerMinute: int(env, 'EUNHA_RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
     outbound: {
