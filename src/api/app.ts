@@ -6,7 +6,11 @@
 import { holdContinue, sendContinue } from '../gateway/expect-continue.js';
 import { routableUrl } from '../gateway/routable-url.js';
 import cors from '@fastify/cors';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyServerOptions,
+  type preParsingHookHandler,
+} from 'fastify';
 import type { ApiKeyService } from '../auth/api-keys.js';
 import { authorizeInvocation, installGuard } from '../auth/guard.js';
 import { scopes } from '../auth/policy.js';
@@ -157,11 +161,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   installGuard(app, { auth: deps.auth, limiter: deps.limiter });
   // `Expect: 100-continue` is answered once the guard and the route have let the request through;
   // a function URL answers it itself, after the function's own checks (expect-continue.ts).
+  // Added to the API's routes only (after the guard's onRoute has set each one's policy), so a
+  // function URL's hot path runs no hook for it; unknown routes, which no onRoute sees, never ask.
   holdContinue(app.server);
-  app.addHook('preParsing', (req, reply, payload, done) => {
-    if (!req.is404 && req.routeOptions.config.auth?.access !== 'function-url')
-      sendContinue(req, reply, req.routeOptions.bodyLimit ?? deps.config.bodyLimitBytes);
+  const askForBody: preParsingHookHandler = (req, reply, payload, done) => {
+    sendContinue(req, reply, req.routeOptions.bodyLimit ?? deps.config.bodyLimitBytes);
     done(null, payload);
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.config?.auth?.access === 'function-url') return;
+    route.preParsing = [route.preParsing ?? []].flat().concat(askForBody);
   });
   installDocumentedErrors(app);
   const scope = scopes(deps.meta);
