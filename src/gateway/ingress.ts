@@ -295,8 +295,10 @@ function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyR
   // only way Spin's Python SDK sets two cookies). Gathered first and set once per name: appending
   // name by name doubled Set-Cookie (Fastify appends to it too) until the stack overflowed.
   const byName = new Map<string, string[]>();
+  let length: string | undefined;
   for (const [k, v] of Object.entries(result.headers)) {
     const name = k.toLowerCase();
+    if (name === 'content-length') length = length === undefined ? v.trim() : '';
     if (HOP_BY_HOP.has(name) || ORIGIN_WIDE.has(name) || PLATFORM_OWNED.has(name)) continue;
     const values = byName.get(name);
     if (values) values.push(headerBytes(v));
@@ -308,6 +310,12 @@ function send(reply: FastifyReply, { result, log, route }: Invocation): FastifyR
   // Fastify gives a body without a content type (or with one it cannot parse) its own; the
   // function's, or none, is put back in onSend (ingressRoutes).
   reply.functionContentType = byName.get('content-type') ?? null;
+  // A HEAD answer has no body, so the length the function gives is the only one the caller can
+  // learn (RFC 9110 §9.3.2): it goes out when it is one plain number. Any other answer's length
+  // is its body's, whatever the function said.
+  if (length && reply.request.method === 'HEAD' && /^\d{1,15}$/.test(length)) {
+    void reply.header('content-length', length);
+  }
   // 205 Reset Content must not carry content (RFC 9110 §15.3.6); Node strips only 204 and 304.
   if (result.status === 205) return reply.send();
   return reply.send(Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength));

@@ -42,6 +42,11 @@ class IncomingHandler(http.IncomingHandler):
             return Response(200, {spell(i): f"c{i}=1" for i in range(18)}, b"cookies")
         if request.uri.endswith("/odd-type"):
             return Response(200, {"content-type": "html"}, b"<p>odd</p>")
+        if request.uri.endswith("/sized"):
+            # What a HEAD handler does: the length of what a GET would send, and no body.
+            return Response(200, {"content-length": request.headers.get("x-length", "1234")}, b"")
+        if request.uri.endswith("/fibs"):
+            return Response(200, {"content-length": "99"}, b"abc")
         if request.uri.endswith("/reset"):
             return Response(205, {}, b"must not be sent")
         if request.uri.endswith("/headers"):
@@ -227,6 +232,42 @@ describe('the ingress passes requests through as Spin would', () => {
     }
   });
 
+  test('a chunked GET body that goes on past its 413 has its connection closed, not read for as long as it lasts', async () => {
+    const outcome = await new Promise<{ head: string; closedAfterMs: number; sentBytes: number }>(
+      (resolve) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let head = '';
+        let sentBytes = 0;
+        let answeredAt = 0;
+        const chunk = 'x'.repeat(16 * 1024);
+        const frame = `${chunk.length.toString(16)}\r\n${chunk}\r\n`;
+        // A client uploading without end: 1.6 MB/s for up to 10 s, the server's cap being 64 KiB.
+        const writer = setInterval(() => {
+          if (socket.writable) {
+            socket.write(frame);
+            sentBytes += chunk.length;
+          }
+        }, 10);
+        const giveUp = setTimeout(() => socket.destroy(), 10_000);
+        socket.on('data', (c: Buffer) => {
+          if (head === '') answeredAt = Date.now();
+          head += c.toString('latin1');
+        });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          clearInterval(writer);
+          clearTimeout(giveUp);
+          resolve({ head: head.split('\r\n')[0]!, closedAfterMs: Date.now() - answeredAt, sentBytes });
+        });
+        socket.write(`GET /fn/${fnId}/endless HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`);
+      },
+    );
+    assert.equal(outcome.head, 'HTTP/1.1 413 Payload Too Large');
+    // A second of reading on, then a second's lingering close; 10 s if it were read to its end.
+    assert.ok(outcome.closedAfterMs < 5000, `closed ${outcome.closedAfterMs} ms after the answer`);
+    assert.ok(outcome.sentBytes < 10 * 1024 * 1024, `${outcome.sentBytes} bytes sent`);
+  });
+
   test('a PUT body declared over the cap gets its 413 and a clean close, not a reset', async () => {
     // The client is still sending when the answer comes. Closed with its bytes unread, the socket
     // sent a reset, which can throw away the 413 before the client reads it (3 in 270 in a review).
@@ -403,6 +444,21 @@ describe('the ingress passes requests through as Spin would', () => {
     const reset = await call('GET', `/fn/${fnId}/reset`);
     assert.equal(reset.status, 205);
     assert.equal(reset.text, '');
+  });
+
+  test("a HEAD answer carries the function's Content-Length; other answers their body's", async () => {
+    const head = await call('HEAD', `/fn/${fnId}/sized`);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], '1234', 'it was replaced with 0');
+    // Not one plain number: the body's length (none) goes out instead.
+    for (const bad of ['12, 34', '-1', '1e3', 'x']) {
+      const r = await call('HEAD', `/fn/${fnId}/sized`, { 'x-length': bad });
+      assert.equal(r.headers['content-length'], '0', bad);
+    }
+    const get = await call('GET', `/fn/${fnId}/sized`);
+    assert.equal(get.headers['content-length'], '0');
+    const fibs = await call('GET', `/fn/${fnId}/fibs`);
+    assert.deepEqual([fibs.headers['content-length'], fibs.text], ['3', 'abc']);
   });
 
   test('a store opened without `with` in every request does not run out', async () => {
