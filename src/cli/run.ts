@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.js';
 import * as commands from './commands.js';
 import { UsageError, type Io, type Options } from './commands.js';
+import { printable } from './terminal-text.js';
 
 const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
 
@@ -96,7 +97,12 @@ function serverUrl(raw: string, from: string): string {
 }
 
 /** Runs one command line; resolves to the exit code. */
-export async function run(argv: string[], env: Record<string, string | undefined>, io: Io): Promise<number> {
+export async function run(
+  argv: string[],
+  env: Record<string, string | undefined>,
+  terminal: Io,
+): Promise<number> {
+  const io: Io = { out: (l) => terminal.out(printable(l)), err: (l) => terminal.err(printable(l)) };
   try {
     const { values, positionals, tokens } = parseArgs({
       // `-w=ws-…` means what `--workspace=ws-…` does (parseArgs would read the value as '=ws-…').

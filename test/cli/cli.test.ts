@@ -79,6 +79,58 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test(
+    "a function's control characters reach the terminal escaped, in its lines, answer and traceback",
+    { timeout: 60_000 },
+    async () => {
+      const ws = (await eunha(['workspaces', 'create', 'escapes'])).out.trim();
+      // What a review's function printed in the terminal of whoever read its logs: a window title,
+      // a line erased and forged, the clipboard written (OSC 52), a disguised link (OSC 8).
+      const app = file(
+        'esc.py',
+        `from spin_sdk import http
+from spin_sdk.http import Request, Response
+
+class IncomingHandler(http.IncomingHandler):
+    def handle_request(self, request: Request) -> Response:
+        print("normal\x1b]0;PWNED\x07\x1b[2K\\r  | forged\x1b]52;c;cm0gLXJmIH4K\x07 \u009b1m")
+        if request.body:
+            raise ValueError("\x1b[31mred\x1b]8;;http://evil.example/\x07click\x1b]8;;\x07")
+        return Response(200, {}, b"body\x1b[2J")
+`,
+      );
+      const deployed = await eunha(['deploy', app, '-w', ws]);
+      assert.equal(deployed.code, 0, deployed.err);
+      const fnId = /\((fn-[a-z0-9]+)\)/.exec(deployed.out)![1]!;
+      assert.equal((await fetch(`${server.url}/fn/${fnId}`)).status, 200);
+      const failed = await eunha(['invoke', 'esc', '-w', ws, '--data', '{"n": 1}']);
+      assert.equal(failed.code, 3, failed.err);
+      const logs = await eunha(['logs', fnId, '-w', ws]);
+      assert.equal(logs.code, 0, logs.err);
+      for (const [what, text] of [
+        ['invoke out', failed.out],
+        ['invoke err', failed.err],
+        ['logs', logs.out],
+      ] as const) {
+        assert.doesNotMatch(
+          text,
+          // eslint-disable-next-line no-control-regex -- finding them is the point
+          /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/,
+          `${what}: ${JSON.stringify(text)}`,
+        );
+      }
+      for (const text of [failed.out, logs.out]) assert.match(text, /normal\\u001b\]0;PWNED\\u0007/);
+      assert.match(failed.out + failed.err, /\\u001b\[31mred/);
+      // --json is still JSON, with every character as the function wrote it.
+      const json = await eunha(['logs', fnId, '-w', ws, '--json']);
+      const lines = (JSON.parse(json.out) as Array<{ logs: string[] }>).flatMap((l) => l.logs);
+      assert.ok(
+        lines.includes('normal\x1b]0;PWNED\x07\x1b[2K\r  | forged\x1b]52;c;cm0gLXJmIH4K\x07 \u009b1m'),
+        json.out,
+      );
+    },
+  );
+
   test('deploy, redeploy, invoke, logs, deployments and rollback', { timeout: 90_000 }, async () => {
     const created = await eunha(['workspaces', 'create', 'cli']);
     assert.equal(created.code, 0, created.err);
