@@ -5,7 +5,13 @@ import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../core/json-depth.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, cap: number): unknown {
+/** `total`: the body's length, when `bytes` is only its start (masked: Redactor.buffer). */
+export function bodyForLog(
+  bytes: Uint8Array,
+  contentType: string | undefined,
+  cap: number,
+  total = bytes.length,
+): unknown {
   if (bytes.length === 0) return null;
   let text: string;
   try {
@@ -16,11 +22,11 @@ export function bodyForLog(bytes: Uint8Array, contentType: string | undefined, c
         ? new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, cap), { stream: true })
         : decoder.decode(bytes);
   } catch {
-    return `<${bytes.length} bytes of binary data>`;
+    return `<${total} bytes of binary data>`;
   }
   // Valid UTF-8 is not always text: a NUL says binary (bytes(range(256)) decodes without error).
-  if (text.includes('\u0000')) return `<${bytes.length} bytes of binary data>`;
-  if (bytes.length > cap) return `${text}… [truncated: ${bytes.length} bytes in all]`;
+  if (text.includes('\u0000')) return `<${total} bytes of binary data>`;
+  if (bytes.length > cap) return `${text}… [truncated: ${total} bytes in all]`;
   if (contentType?.includes('json')) {
     try {
       const value = JSON.parse(text) as unknown;

@@ -125,6 +125,8 @@ export class Invoker {
 
     const failed = result.error !== undefined || result.status >= 500;
     const r = route.redactor;
+    const cap = this.deps.logBodyCap;
+    const sent = sentBody(req.method, result);
     const id = this.deps.ids.opaque();
     const log: ExecutionLog = {
       id,
@@ -136,7 +138,9 @@ export class Invoker {
       statusCode: result.status,
       // Masked as bytes before the cap cuts them, and again once parsed: JSON unescapes what the
       // bytes spelled differently. Capped on both doors (the seed's /invoke kept whole bodies).
-      requestBody: r.value(bodyForLog(r.buffer(req.body), req.headers['content-type'], this.deps.logBodyCap)),
+      requestBody: r.value(
+        bodyForLog(r.buffer(req.body, cap), req.headers['content-type'], cap, req.body.byteLength),
+      ),
       // The envelope the caller got, with the function's own message where the caller was given
       // the catalogue's: the log is its owner's.
       responseBody: result.error
@@ -147,13 +151,7 @@ export class Invoker {
               details: { functionId: route.fn.id, logId: id },
             },
           }
-        : r.value(
-            bodyForLog(
-              r.buffer(sentBody(req.method, result)),
-              result.headers['content-type'],
-              this.deps.logBodyCap,
-            ),
-          ),
+        : r.value(bodyForLog(r.buffer(sent, cap), result.headers['content-type'], cap, sent.byteLength)),
       logs: r.lines(result.lines),
       level: levelOf(result.status, failed),
       coldStart: result.coldStart,

@@ -56,3 +56,44 @@ describe('Redactor', () => {
     assert.equal(new Redactor(['a', 'bc']).empty, true);
   });
 });
+
+describe('Redactor.buffer with a cap: only what can reach the log is masked', () => {
+  test('the logged start of a body is what masking the whole body gives, secrets at every edge', () => {
+    // A small alphabet, so that secrets overlap, repeat and straddle the window's edges.
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const word = (len: number): string => Array.from({ length: len }, () => 'ab"é\n'[rand(5)]).join('');
+    for (let round = 0; round < 400; round++) {
+      const secrets = Array.from({ length: 1 + rand(4) }, () => word(4 + rand(40)));
+      const red = new Redactor(secrets);
+      const cap = 1 + rand(120);
+      const parts: string[] = [];
+      for (let i = rand(30); i >= 0; i--)
+        parts.push(rand(2) ? secrets[rand(secrets.length)]! : word(rand(20)));
+      const body = enc(parts.join(''));
+      const windowed = red.buffer(body, cap);
+      const whole = red.buffer(body);
+      const label = JSON.stringify({ secrets, cap, body: parts.join('') });
+      assert.deepEqual(
+        bodyForLog(windowed, 'text/plain', cap, body.length),
+        bodyForLog(whole, 'text/plain', cap, body.length),
+        label,
+      );
+    }
+  });
+
+  test('a body much longer than the cap is not masked, nor copied, past what the log keeps', () => {
+    const secrets = Array.from({ length: 64 }, (_, i) => `S${i}-${'x'.repeat(1000)}`);
+    const red = new Redactor(secrets);
+    const body = enc(`${secrets[3]} then ${'y'.repeat(4 * 1024 * 1024)} ${secrets[5]}`);
+    const out = red.buffer(body, 8192);
+    // A masked secret shrinks the first window below the cap: one larger one, not the 4 MiB.
+    assert.ok(out.length > 8192 && out.length < 3 * (8192 + 1010), `${out.length} bytes`);
+    assert.ok(Buffer.from(out).toString().startsWith(`${MASK} then yyy`));
+    const logged = String(bodyForLog(out, 'text/plain', 8192, body.length));
+    assert.match(logged, new RegExp(`… \\[truncated: ${body.length} bytes in all\\]$`));
+  });
+});
