@@ -154,6 +154,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     origin: origins.includes('*') ? true : origins.length > 0 ? origins : false,
     credentials: !origins.includes('*'),
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
+    // A console on another origin reads these (a function's tag for If-Match, how long to wait
+    // after a 429, the id that finds a request in the server's log); browsers hide the others.
+    exposedHeaders: ['ETag', 'Retry-After', 'X-Request-Id'],
     // An OPTIONS that is not a preflight gets the allowed methods, not a plain-text 400.
     strictPreflight: false,
   });

@@ -165,7 +165,24 @@ export class ApiClient {
 
   /** The answer's JSON (undefined for 204). */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.send(method, path, body);
+    return (await this.tagged<T>(method, path, body)).body;
+  }
+
+  /**
+   * The same, with the answer's ETag, and sent with `If-Match: ifMatch` when given: the write
+   * then happens only if the resource is still as that tag says (412 PRECONDITION_FAILED if not).
+   */
+  async tagged<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    ifMatch?: string,
+  ): Promise<{ body: T; etag: string | undefined }> {
+    const res = await this.send(method, path, body, undefined, ifMatch ? { 'if-match': ifMatch } : {});
+    return { body: await this.json<T>(res), etag: res.headers.get('etag') ?? undefined };
+  }
+
+  private async json<T>(res: Response): Promise<T> {
     if (res.status === 204) return undefined as T;
     const text = await this.text(res);
     try {

@@ -249,10 +249,16 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
     );
   const existing = pick(await listed(), name, ws);
   const fields: DeployFields = { code: source.toString('base64'), ...settings };
-  const update = (id: string) =>
-    api
-      .request<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields)
+  // The function as this command left it (its ETag): what is deployed, and what an undo puts
+  // back, only while nobody else has changed it since.
+  let etag: string | undefined;
+  const update = async (id: string) => {
+    const r = await api
+      .tagged<FunctionConfig>('PATCH', `/api/workspaces/${enc(ws)}/functions/${enc(id)}`, fields)
       .catch((e: unknown) => tooLarge(e, size));
+    etag = r.etag;
+    return r.body;
+  };
   let fn: FunctionConfig;
   let created = false;
   // How to put things back if the deployment is refused (deploy-undo.ts).
@@ -263,10 +269,11 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
   } else {
     // An id of another workspace, or mistyped: creating a function named like it would only confuse.
     if (ID.test(name)) throw new ApiError(404, 'NOT_FOUND', `no function '${name}' in workspace ${ws}`);
-    fn = await api
-      .request<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, { name, ...fields })
+    const made = await api
+      .tagged<FunctionConfig>('POST', `/api/workspaces/${enc(ws)}/functions`, { name, ...fields })
       .catch((e: unknown) => tooLarge(e, size));
-    fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
+    etag = made.etag;
+    fn = shaped<FunctionConfig>(made.body, FUNCTION_FIELDS, 'function');
     created = true;
     undo = { kind: 'delete', ws, id: fn.id, name: fn.name };
     // Two deploys of a new name at once each create a function (names are not unique, as in the
@@ -283,12 +290,17 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
   fn = shaped<FunctionConfig>(fn, FUNCTION_FIELDS, 'function');
   let d: Deployment;
   try {
-    d = await api.request<Deployment>(
-      'POST',
-      `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
-    );
+    // Someone else's edit in between would be deployed in the name of this file: refused (412).
+    d = (
+      await api.tagged<Deployment>(
+        'POST',
+        `/api/workspaces/${enc(ws)}/functions/${enc(fn.id)}/deployments`,
+        undefined,
+        etag,
+      )
+    ).body;
   } catch (e) {
-    if (e instanceof ApiError) await undoDeploy(api, undo, e);
+    if (e instanceof ApiError) await undoDeploy(api, undo, e, etag);
     throw e;
   }
   if (o.json) io.out(JSON.stringify(d));

@@ -90,10 +90,26 @@ export function notApplied(e: ApiError): boolean {
   return e.details !== undefined || e.status < 502 || e.status > 504;
 }
 
-/** After the deployment failed with `failure`: undoes what it can, and notes on it what happened. */
-export async function undoDeploy(api: ApiClient, undo: Undo, failure: ApiError): Promise<void> {
+/**
+ * After the deployment failed with `failure`: undoes what it can, and notes on it what happened.
+ * `etag`: the function as the command left it; an undo is sent with it (If-Match), so that an
+ * edit someone made since is never overwritten or deleted (it used to be).
+ */
+export async function undoDeploy(
+  api: ApiClient,
+  undo: Undo,
+  failure: ApiError,
+  etag?: string,
+): Promise<void> {
   const notes = failure.notes;
   const what = `${undo.name} (${undo.id})`;
+  if (failure.code === 'PRECONDITION_FAILED') {
+    notes.push(
+      `${what} was changed by someone else after this command had ${undo.kind === 'delete' ? 'created' : 'updated'} it, ` +
+        'so nothing was deployed and it was left as they made it; run the command again',
+    );
+    return;
+  }
   if (!notApplied(failure)) {
     notes.push(
       undo.kind === 'delete'
@@ -105,11 +121,11 @@ export async function undoDeploy(api: ApiClient, undo: Undo, failure: ApiError):
   const path = `/api/workspaces/${enc(undo.ws)}/functions/${enc(undo.id)}`;
   try {
     if (undo.kind === 'delete') {
-      await api.request('DELETE', path);
+      await api.tagged('DELETE', path, undefined, etag);
       notes.push(`deleted ${what}, which this command had created`);
       return;
     }
-    if (Object.keys(undo.patch).length > 0) await api.request('PATCH', path, undo.patch);
+    if (Object.keys(undo.patch).length > 0) await api.tagged('PATCH', path, undo.patch, etag);
     notes.push(
       `put back the code and settings of ${what} as they were before` +
         (undo.unknown.length > 0 ? `, except ${undo.unknown.join(', ')} (not in its listing)` : ''),
@@ -120,6 +136,10 @@ export async function undoDeploy(api: ApiClient, undo: Undo, failure: ApiError):
           'not restored: the API never shows a secret’s value, so it keeps the one this command set',
       );
   } catch (e) {
+    if (e instanceof ApiError && e.code === 'PRECONDITION_FAILED') {
+      notes.push(`${what} was changed by someone else meanwhile, so it was left as they made it`);
+      return;
+    }
     const why = e instanceof ApiError ? e.line : e instanceof Error ? e.message : String(e);
     notes.push(
       undo.kind === 'delete'

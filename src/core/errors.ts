@@ -41,6 +41,12 @@ export const ERROR_CATALOGUE = {
       'The function, or the API path, does not take this HTTP method (Allow lists those it takes).',
   },
   CONFLICT: { status: 409, fault: 'user', description: 'The request conflicts with the current state.' },
+  PRECONDITION_FAILED: {
+    status: 412,
+    fault: 'user',
+    description:
+      'The function has changed since the version the request’s If-Match names; `details.etag` is its current tag.',
+  },
   NOT_DEPLOYED: {
     status: 400,
     fault: 'user',

@@ -444,6 +444,33 @@ export const OUT_OF_STORAGE = {
   ],
 };
 
+/** A write that names the version of the function it was made against (services/function-etag.ts). */
+export const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      maxLength: 4096,
+      description:
+        'The function’s `ETag` (from its GET, create or update), or `*`: the request is refused with 412 `PRECONDITION_FAILED` if the function has changed since (its code, settings, status or a deploy), instead of overwriting what someone else did',
+    }),
+  ),
+});
+
+export const CHANGED_SINCE = {
+  ...ErrorBody,
+  description:
+    '`PRECONDITION_FAILED`: the function has changed since the version `If-Match` names; nothing was done. `details.etag` is its current tag',
+  examples: [
+    {
+      error: {
+        code: 'PRECONDITION_FAILED',
+        message:
+          "function 'fn-abc' has changed since the version the request names (If-Match); read it again",
+        details: { etag: '"mX1rXn2o0cvxN1fZr2ZHZw"', ifMatch: '"Qk3n6m0pE3cL2mKq0Yw1Aa"' },
+      },
+    },
+  ],
+};
+
 export const WorkspaceStorage = Type.Object(
   {
     usedBytes: Type.Integer({ description: 'Bytes of its functions’ code, build uploads and artifacts' }),

@@ -10,6 +10,7 @@ import { EunhaError, invalid, notFound } from '../core/errors.js';
 import type { Clock } from '../core/ids.js';
 import { KeyedLock } from '../core/keyed-lock.js';
 import type { Deployment, FunctionRecord } from '../core/types.js';
+import { checkIfMatch } from '../services/function-etag.js';
 import type { FunctionService } from '../services/functions.js';
 import type { MetadataStore } from '../store/ports.js';
 import type { LocalTarget, PreparedVersion } from './local-target.js';
@@ -76,16 +77,23 @@ export class DeploymentService {
    * code that does not load is a VALIDATION_ERROR on 'code' with the Python traceback, as a
    * build's check answers, and leaves neither a deployment nor an artifact.
    */
-  async deployCurrent(workspaceId: string, functionId: string): Promise<DeploymentView> {
+  /** `ifMatch`: the request's If-Match, checked against the record whose code is built. */
+  async deployCurrent(workspaceId: string, functionId: string, ifMatch?: string): Promise<DeploymentView> {
     // Not found before waiting: another workspace's function must not make a caller wait.
-    await this.deps.functions.require(workspaceId, functionId);
+    checkIfMatch(ifMatch, await this.deps.functions.require(workspaceId, functionId));
     // One at a time per function: a deploy's loaded version waits for its turn to go live (behind
     // an activation that may load for a minute), so deploys sent meanwhile each held one more.
-    return this.oneCallDeploys.run(functionId, () => this.buildAndDeploy(workspaceId, functionId));
+    return this.oneCallDeploys.run(functionId, () => this.buildAndDeploy(workspaceId, functionId, ifMatch));
   }
 
-  private async buildAndDeploy(workspaceId: string, functionId: string): Promise<DeploymentView> {
+  private async buildAndDeploy(
+    workspaceId: string,
+    functionId: string,
+    ifMatch: string | undefined,
+  ): Promise<DeploymentView> {
     const { fn, source } = await this.deps.functions.current(workspaceId, functionId);
+    // What is built is this record's code: one edited while the deploy waited its turn is refused.
+    checkIfMatch(ifMatch, fn);
     // Before the build and the record: a deployment that could never load leaves neither.
     this.deps.target.checkFits(fn);
     let prepared!: PreparedVersion;

@@ -20,6 +20,7 @@ import {
 } from '../core/validate.js';
 import type { FunctionPatch } from '../store/ports.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
+import { checkIfMatch, functionEtag } from './function-etag.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 
 /** A function's memory limit when its creator gives none (MB): the seed's default. */
@@ -44,6 +45,8 @@ export interface FunctionView extends Omit<
   secretEnvironmentVariables: Record<string, string>;
   authType: FunctionAuthType;
   code: string;
+  /** The record's entity tag (function-etag.ts): sent as the ETag header, not in the body. */
+  etag: string;
   invocations24h: number;
   errors24h: number;
   avgDuration: number;
@@ -164,20 +167,29 @@ export class FunctionService {
     return Buffer.from(bytes);
   }
 
-  update(workspaceId: string, functionId: string, input: FunctionUpdate): Promise<FunctionView> {
-    return this.writes.run(functionId, () => this.updateAlone(workspaceId, functionId, input));
+  /** `ifMatch`: the request's If-Match, checked against the record as the write finds it. */
+  update(
+    workspaceId: string,
+    functionId: string,
+    input: FunctionUpdate,
+    ifMatch?: string,
+  ): Promise<FunctionView> {
+    return this.writes.run(functionId, () => this.updateAlone(workspaceId, functionId, input, ifMatch));
   }
 
-  delete(workspaceId: string, functionId: string): Promise<void> {
-    return this.writes.run(functionId, () => this.deleteAlone(workspaceId, functionId));
+  delete(workspaceId: string, functionId: string, ifMatch?: string): Promise<void> {
+    return this.writes.run(functionId, () => this.deleteAlone(workspaceId, functionId, ifMatch));
   }
 
   private async updateAlone(
     workspaceId: string,
     functionId: string,
     input: FunctionUpdate,
+    ifMatch: string | undefined,
   ): Promise<FunctionView> {
     const current = await this.require(workspaceId, functionId);
+    // Before new code is stored; checked again in the write, which a deploy may have preceded.
+    checkIfMatch(ifMatch, current);
     const patch: FunctionPatch = {};
     if (input.name != null) patch.name = input.name.trim();
     if (input.description !== undefined) patch.description = input.description;
@@ -237,7 +249,10 @@ export class FunctionService {
     const newCode = patch.codeKey !== current.codeKey ? patch.codeKey : undefined;
     let updated: FunctionRecord | undefined;
     try {
-      updated = await this.deps.meta.updateFunction(workspaceId, functionId, patch);
+      updated = await this.deps.meta.updateFunction(workspaceId, functionId, (atWrite) => {
+        checkIfMatch(ifMatch, atWrite);
+        return patch;
+      });
     } catch (err) {
       // The record still names the old code: the new blob is named by nothing (it stayed, counted
       // against the quota, until a restart's sweep).
@@ -253,11 +268,17 @@ export class FunctionService {
     return this.view(updated, source);
   }
 
-  private async deleteAlone(workspaceId: string, functionId: string): Promise<void> {
-    await this.require(workspaceId, functionId);
+  private async deleteAlone(
+    workspaceId: string,
+    functionId: string,
+    ifMatch: string | undefined,
+  ): Promise<void> {
+    checkIfMatch(ifMatch, await this.require(workspaceId, functionId));
     // Read before they go with the function: their artifacts go too, unless something else names them.
     const digests = (await this.deps.meta.listDeployments(functionId)).map((d) => d.digest);
-    const removed = await this.deps.meta.deleteFunction(workspaceId, functionId);
+    const removed = await this.deps.meta.deleteFunction(workspaceId, functionId, (atWrite) =>
+      checkIfMatch(ifMatch, atWrite),
+    );
     if (!removed) throw notFound('Function', functionId);
     await this.deps.events?.deleted(functionId);
     await this.deps.blobs.deletePrefix(codeKeyPrefix(workspaceId, functionId));
@@ -364,6 +385,7 @@ export class FunctionService {
       maxInstances: fn.maxInstances ?? null,
       allowedOutboundHosts: fn.allowedOutboundHosts ?? [],
       code: code.toString('base64'),
+      etag: functionEtag(fn),
       invocationUrl: fn.invocationUrl,
       status: fn.status,
       lastModified: fn.lastModified,

@@ -71,8 +71,15 @@ export interface MetadataStore {
     functionId: string,
     patch: FunctionPatch | ((current: FunctionRecord) => FunctionPatch),
   ): Promise<FunctionRecord | undefined>;
-  /** Deletes the function, its execution logs and its key-value data; returns the deleted record. */
-  deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined>;
+  /**
+   * Deletes the function, its execution logs and its key-value data; returns the deleted record.
+   * `check` sees the record in the same transaction, and what it throws leaves everything as it was.
+   */
+  deleteFunction(
+    workspaceId: string,
+    functionId: string,
+    check?: (current: FunctionRecord) => void,
+  ): Promise<FunctionRecord | undefined>;
 
   // Build tasks
   /** Insert or replace; NOT_FOUND when the task's workspace does not exist (any more). */

@@ -5,10 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ApiClient, ApiError } from '../../src/cli/client.js';
+import { restoreOf, undoDeploy } from '../../src/cli/deploy-undo.js';
 import { runCli } from '../helpers/eunha-cli.js';
 import { SHARED_CACHE_DIR } from '../helpers/platform.js';
 import { startServer, type ServerProcess } from '../helpers/server-process.js';
@@ -136,6 +138,51 @@ class IncomingHandler(http.IncomingHandler):
       assert.equal(((await api(`${path}/deployments`)) as unknown[]).length, 1);
     },
   );
+
+  test('an undo never overwrites or deletes what someone else changed meanwhile (If-Match)', async () => {
+    const ws = (await eunha(['workspaces', 'create', 'tags'])).out.trim();
+    const client = new ApiClient(server.url, ADMIN_KEY);
+    const fns = `/api/workspaces/${ws}/functions`;
+    const refusal = () =>
+      new ApiError(400, 'VALIDATION_ERROR', 'the code does not load', undefined, undefined, {});
+    const someoneElse = (id: string, payload: object) =>
+      fetch(`${server.url}${fns}/${id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
+
+    // What `deploy` did: created a function, or updated one; its tag is the command's answer.
+    const made = await client.tagged<{ id: string; name: string }>('POST', fns, {
+      name: 'made',
+      code: Buffer.from(readFileSync(good)).toString('base64'),
+    });
+    assert.equal((await someoneElse(made.body.id, { timeout: 7 })).status, 200);
+    const created = refusal();
+    await undoDeploy(client, { kind: 'delete', ws, id: made.body.id, name: 'made' }, created, made.etag);
+    assert.deepEqual(created.notes, [
+      `made (${made.body.id}) was changed by someone else meanwhile, so it was left as they made it`,
+    ]);
+    assert.equal(((await api(`${fns}/${made.body.id}`)) as { timeout: number }).timeout, 7, 'not deleted');
+
+    const updated = await client.tagged<{ id: string }>('PATCH', `${fns}/${made.body.id}`, { memory: 512 });
+    assert.equal((await someoneElse(made.body.id, { environmentVariables: { THEIRS: '1' } })).status, 200);
+    const refused = refusal();
+    const undo = restoreOf(ws, { id: made.body.id, name: 'made', memory: 128 }, { code: '', memory: 512 });
+    await undoDeploy(client, undo, refused, updated.etag);
+    assert.match(refused.notes[0]!, /changed by someone else meanwhile, so it was left as they made it$/);
+    const now = (await api(`${fns}/${made.body.id}`)) as { memory: number; environmentVariables: object };
+    assert.deepEqual([now.memory, now.environmentVariables], [512, { THEIRS: '1' }]);
+
+    // The deploy itself refused (412): nothing was deployed, nothing is undone, and it says why.
+    const stale = new ApiError(412, 'PRECONDITION_FAILED', 'changed', undefined, undefined, {});
+    await undoDeploy(client, { kind: 'delete', ws, id: made.body.id, name: 'made' }, stale, made.etag);
+    assert.match(
+      stale.notes[0]!,
+      /changed by someone else after this command had created it, so nothing was deployed/,
+    );
+    assert.equal(((await api(`${fns}/${made.body.id}/deployments`)) as unknown[]).length, 0);
+  });
 
   test(
     'a pipe is read only up to the 64 MiB cap, and a file past the body cap is told what fits',

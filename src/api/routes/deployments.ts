@@ -13,7 +13,15 @@ import {
   ScaffoldRequest,
   ScaffoldResponse,
 } from '../../core/deploy-schemas.js';
-import { ErrorBody, FunctionParams, NoFields, OPTIONAL_BODY, OUT_OF_STORAGE } from '../../core/schemas.js';
+import {
+  CHANGED_SINCE,
+  ErrorBody,
+  FunctionParams,
+  IfMatchHeaders,
+  NoFields,
+  OPTIONAL_BODY,
+  OUT_OF_STORAGE,
+} from '../../core/schemas.js';
 import { parseVersion, type DeploymentService } from '../../deploy/deployments.js';
 import { appNameFromImage, spinAppYaml } from '../../deploy/spinapp.js';
 import { emptyBodyIfNone } from '../json-body.js';
@@ -38,14 +46,23 @@ export async function deploymentRoutes(
         tags: ['Deployments'],
         summary: 'Build the function’s current code and deploy it',
         description:
-          'Creates the next deployment version (artifact digest + config snapshot), loads it in the runtime and makes it active.',
+          'Creates the next deployment version (artifact digest + config snapshot), loads it in the runtime and makes it active. With `If-Match` (the function’s `ETag`), only the code and settings that tag names are deployed: a function changed since is refused with 412.',
         params: FunctionParams,
+        headers: IfMatchHeaders,
         body: NoFields,
-        response: { 201: Deployment, 507: OUT_OF_STORAGE, ...errors },
+        response: { 201: Deployment, 412: CHANGED_SINCE, 507: OUT_OF_STORAGE, ...errors },
       },
     },
     async (req, reply) =>
-      reply.code(201).send(await deployments.deployCurrent(req.params.workspace_id, req.params.function_id)),
+      reply
+        .code(201)
+        .send(
+          await deployments.deployCurrent(
+            req.params.workspace_id,
+            req.params.function_id,
+            req.headers['if-match'],
+          ),
+        ),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions/:function_id/deployments',

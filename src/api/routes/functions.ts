@@ -3,10 +3,12 @@
 // (`unavailable`), which the route table knows and the stored status does not.
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import {
   AT_CAP,
+  CHANGED_SINCE,
+  IfMatchHeaders,
   OUT_OF_STORAGE,
   ErrorBody,
   FunctionConfig,
@@ -21,6 +23,18 @@ import { notRestored, stillRestoring } from '../../gateway/ingress.js';
 import type { FunctionService, FunctionView } from '../../services/functions.js';
 
 const errors = { 400: ErrorBody, 404: ErrorBody };
+const ETAG_HEADER = {
+  ETag: {
+    type: 'string',
+    description: 'The function’s entity tag: send it back in `If-Match` to change it only as you saw it',
+  },
+};
+
+/** The function's tag goes in the ETag header (it is not part of the body). */
+const tagged = (reply: FastifyReply, view: FunctionView): FunctionView => {
+  void reply.header('etag', view.etag);
+  return view;
+};
 
 export async function functionRoutes(
   base: FastifyInstance,
@@ -52,11 +66,18 @@ export async function functionRoutes(
         description: 'The code is the base64 of a Python file written for the Spin Python SDK.',
         params: WorkspaceParams,
         body: FunctionCreate,
-        response: { 201: FunctionConfig, 409: AT_CAP, 507: OUT_OF_STORAGE, ...errors },
+        response: {
+          201: { ...FunctionConfig, headers: ETAG_HEADER },
+          409: AT_CAP,
+          507: OUT_OF_STORAGE,
+          ...errors,
+        },
       },
     },
     async (req, reply) =>
-      reply.code(201).send(withServing(await functions.create(req.params.workspace_id, req.body))),
+      reply
+        .code(201)
+        .send(withServing(tagged(reply, await functions.create(req.params.workspace_id, req.body)))),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions',
@@ -78,11 +99,13 @@ export async function functionRoutes(
       schema: {
         tags,
         summary: 'Get a function',
+        description: 'The `ETag` header is the function’s tag, for a later `If-Match`.',
         params: FunctionParams,
-        response: { 200: FunctionConfig, ...errors },
+        response: { 200: { ...FunctionConfig, headers: ETAG_HEADER }, ...errors },
       },
     },
-    async (req) => withServing(await functions.get(req.params.workspace_id, req.params.function_id)),
+    async (req, reply) =>
+      withServing(tagged(reply, await functions.get(req.params.workspace_id, req.params.function_id))),
   );
   app.patch(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -91,13 +114,31 @@ export async function functionRoutes(
       schema: {
         tags,
         summary: 'Update a function',
+        description:
+          'With `If-Match`, only if the function is still as that tag says (412 `PRECONDITION_FAILED` otherwise, and nothing changes).',
         params: FunctionParams,
+        headers: IfMatchHeaders,
         body: FunctionUpdate,
-        response: { 200: FunctionConfig, 507: OUT_OF_STORAGE, ...errors },
+        response: {
+          200: { ...FunctionConfig, headers: ETAG_HEADER },
+          412: CHANGED_SINCE,
+          507: OUT_OF_STORAGE,
+          ...errors,
+        },
       },
     },
-    async (req) =>
-      withServing(await functions.update(req.params.workspace_id, req.params.function_id, req.body)),
+    async (req, reply) =>
+      withServing(
+        tagged(
+          reply,
+          await functions.update(
+            req.params.workspace_id,
+            req.params.function_id,
+            req.body,
+            req.headers['if-match'],
+          ),
+        ),
+      ),
   );
   app.delete(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -107,13 +148,14 @@ export async function functionRoutes(
         tags,
         summary: 'Delete a function',
         description:
-          'Removes the function, its code, its logs, its key-value data, its deployments and their artifacts (those no other deployment or build task names).',
+          'Removes the function, its code, its logs, its key-value data, its deployments and their artifacts (those no other deployment or build task names). With `If-Match`, only if the function is still as that tag says.',
         params: FunctionParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...errors },
+        headers: IfMatchHeaders,
+        response: { 204: Type.Null({ description: 'Deleted' }), 412: CHANGED_SINCE, ...errors },
       },
     },
     async (req, reply) => {
-      await functions.delete(req.params.workspace_id, req.params.function_id);
+      await functions.delete(req.params.workspace_id, req.params.function_id, req.headers['if-match']);
       return reply.code(204).send(null);
     },
   );

@@ -91,9 +91,14 @@ export class Functions {
   }
 
   /** Call inside a transaction. */
-  delete(workspaceId: string, functionId: string): FunctionRecord | undefined {
+  delete(
+    workspaceId: string,
+    functionId: string,
+    check?: (current: FunctionRecord) => void,
+  ): FunctionRecord | undefined {
     const current = this.get(workspaceId, functionId);
     if (!current) return undefined;
+    check?.(current);
     this.items.delete(wsPk(workspaceId), fnSk(functionId));
     this.items.deletePartition(fnPk(functionId));
     return current;

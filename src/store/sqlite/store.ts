@@ -158,8 +158,12 @@ export class SqliteMetadataStore implements MetadataStore {
   ): Promise<FunctionRecord | undefined> {
     return this.tx(() => this.functions.update(workspaceId, functionId, patch));
   }
-  deleteFunction(workspaceId: string, functionId: string): Promise<FunctionRecord | undefined> {
-    return this.tx(() => this.functions.delete(workspaceId, functionId));
+  deleteFunction(
+    workspaceId: string,
+    functionId: string,
+    check?: (current: FunctionRecord) => void,
+  ): Promise<FunctionRecord | undefined> {
+    return this.tx(() => this.functions.delete(workspaceId, functionId, check));
   }
 
   putTask(task: BuildTask): Promise<void> {

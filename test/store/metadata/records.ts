@@ -1,6 +1,7 @@
 // Contract: workspaces, functions and build tasks — CRUD, ordering, lookups by id, conflicts.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { EunhaError } from '../../../src/core/errors.js';
 import { eunhaError, fn, task, uid, workspace } from '../fixtures.js';
 import { mentions, type WithStore } from './harness.js';
 import type { MetadataStore } from '../../../src/store/ports.js';
@@ -158,6 +159,32 @@ export function functionTests(withStore: WithStore): void {
       assert.equal(await store.deleteFunction(ws.id, f.id), undefined);
       assert.deepEqual(await store.listFunctions(ws.id), [g]);
       assert.equal(await store.countFunctions(ws.id), 1);
+    }));
+
+  test('function: what an update or delete check throws leaves the record and its data as they were', () =>
+    withStore(async (store) => {
+      const ws = workspace();
+      await store.createWorkspace(ws);
+      const f = fn(ws.id);
+      await store.createFunction(f);
+      const scope = { functionId: f.id, store: 'default' };
+      await store.kv.set(scope, 'k', new TextEncoder().encode('v'));
+      const refuse = (): never => {
+        throw new EunhaError('PRECONDITION_FAILED', 'changed since');
+      };
+      await assert.rejects(store.updateFunction(ws.id, f.id, refuse), eunhaError('PRECONDITION_FAILED'));
+      await assert.rejects(store.deleteFunction(ws.id, f.id, refuse), eunhaError('PRECONDITION_FAILED'));
+      assert.deepEqual(await store.getFunction(ws.id, f.id), f);
+      assert.deepEqual(await store.kv.get(scope, 'k'), new TextEncoder().encode('v'));
+      let seen: unknown;
+      assert.deepEqual(
+        await store.deleteFunction(ws.id, f.id, (current) => {
+          seen = current;
+        }),
+        f,
+      );
+      assert.deepEqual(seen, f);
+      assert.equal(await store.getFunction(ws.id, f.id), undefined);
     }));
 
   test('function: 200 concurrent creates in one workspace all land', () =>
