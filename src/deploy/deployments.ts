@@ -112,7 +112,7 @@ export class DeploymentService {
         } catch (err) {
           artifact.release();
           await this.forget(workspaceId, artifact.digest);
-          throw this.loadFailure(fn, err);
+          throw this.loadFailure(fn, err, 'code');
         }
       },
     );
@@ -124,10 +124,13 @@ export class DeploymentService {
   }
 
   /**
-   * A prepared load's failure, as the caller's: the code's traceback on 'code'. The runtime has
-   * already masked the secret values module code saw in os.environ (Instance.specialise).
+   * A load's failure, as the caller's: the code's traceback, a VALIDATION_ERROR on the field that
+   * named the code (`code`, `image_ref`, `version`). Module code that raises is the function's
+   * fault, not the platform's: /api/v1/deploy and activations answered it 500, so clients retried
+   * it and dashboards blamed the platform. The runtime has already masked the secret values
+   * module code saw in os.environ (Instance.specialise).
    */
-  private loadFailure(fn: FunctionRecord, err: unknown): unknown {
+  private loadFailure(fn: FunctionRecord, err: unknown, field: string): unknown {
     if (!(err instanceof EunhaError)) {
       return new EunhaError('INTERNAL_ERROR', `the function's code could not be loaded: ${String(err)}`);
     }
@@ -135,7 +138,7 @@ export class DeploymentService {
     if (isNotFound(err, 'artifact')) return notFound('Function', fn.id);
     if (err.code !== 'FUNCTION_LOAD_ERROR') return err;
     const traceback = err.details.traceback;
-    return invalid('code', typeof traceback === 'string' ? traceback : err.message, { reason: 'load_error' });
+    return invalid(field, typeof traceback === 'string' ? traceback : err.message, { reason: 'load_error' });
   }
 
   /** POST /api/v1/deploy: an image built earlier, bound to a function. */
@@ -156,7 +159,26 @@ export class DeploymentService {
     // Before the artifact is read: a function that could never fit needs none of it.
     this.deps.target.checkFits(fn);
     const image = await this.deps.artifacts.resolveImage(imageRef);
-    return this.deploy(fn, image, imageRef);
+    // Loaded with the function's settings before a version is recorded, as the one-call path
+    // does: the build's check ran without them, and code they break left a version that could
+    // never load.
+    let prepared: PreparedVersion;
+    try {
+      prepared = await this.deps.target.prepare(fn, {
+        workspaceId: fn.workspaceId,
+        functionId: fn.id,
+        digest: image.digest,
+        config: configOf(fn),
+      });
+    } catch (err) {
+      image.release();
+      throw this.loadFailure(fn, err, 'image_ref');
+    }
+    try {
+      return await this.deploy(fn, image, imageRef, prepared);
+    } finally {
+      await this.deps.target.discard(prepared);
+    }
   }
 
   async list(workspaceId: string, functionId: string): Promise<DeploymentView[]> {
@@ -168,7 +190,11 @@ export class DeploymentService {
     const fn = await this.deps.functions.require(workspaceId, functionId);
     const d = await this.deps.meta.getDeployment(functionId, version);
     if (!d) throw notFound('Deployment', `${functionId} v${version}`);
-    return this.view(await this.goLive(fn, d));
+    try {
+      return this.view(await this.goLive(fn, d));
+    } catch (err) {
+      throw this.loadFailure(fn, err, 'version');
+    }
   }
 
   /**

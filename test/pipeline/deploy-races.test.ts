@@ -178,9 +178,10 @@ describe('concurrent deploys and deletes', () => {
   test('deleting a version its deploy has recorded but not yet made live leaves the function as it was', async () => {
     // v1 loads slowly (module code naps), so its activation holds the function's line while the
     // deploy below records v3 and the delete of v3 queues ahead of v3's going live.
-    const { fn, v2 } = await slowV1FastV2(0.6);
+    // v1's nap outlasts v3's load: /api/v1/deploy loads the image before it records v3.
+    const { fn, v2 } = await slowV1FastV2(2.5);
     const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    // In the line: the activation (≈ 1 s: v1's module naps), then the delete of v3 (sent before
+    // In the line: the activation (≈ 3 s: v1's module naps), then the delete of v3 (sent before
     // v3 exists; it finds it when its turn comes), then v3's going live.
     const activate = p.app.inject({
       method: 'POST',

@@ -87,6 +87,63 @@ describe('deployments and ingress', () => {
   });
 
   test(
+    "code that does not load with the function's settings is the caller's 400 on every deploy path, and records no version",
+    { timeout: 90_000 },
+    async () => {
+      // Loads in the build's check (no settings), not with the function's: BREAK makes it raise.
+      const code = `import os\nif os.environ.get("BREAK"):\n    raise RuntimeError("BREAK is set")\n${handler('ok')}`;
+      const form = multipart({ registry_url: 'local', workspace_id: ws }, { filename: 'app.py', data: code });
+      const submitted = await p.app.inject({ method: 'POST', url: '/api/v1/build-and-push', ...form });
+      const task = await waitForTask(p.app, submitted.json().task_id, 60_000);
+      assert.equal(task.status, 'completed', task.error ?? '');
+      const fn = await createFn(code, { environmentVariables: { BREAK: '1' } });
+      const seed = await p.app.inject({
+        method: 'POST',
+        url: '/api/v1/deploy',
+        payload: { namespace: 'default', image_ref: task.result!.image_url, function_id: fn.id },
+      });
+      assert.equal(seed.statusCode, 400, seed.body);
+      const error = seed.json().error;
+      assert.deepEqual(
+        [error.code, error.details.field, error.details.reason],
+        ['VALIDATION_ERROR', 'image_ref', 'load_error'],
+      );
+      assert.match(error.message, /RuntimeError: BREAK is set/);
+      const listed = await p.app.inject({
+        method: 'GET',
+        url: `/api/workspaces/${ws}/functions/${fn.id}/deployments`,
+      });
+      assert.deepEqual(listed.json(), [], 'no version that could never load');
+
+      // A rollback to a version whose module code now raises (it reads the key-value store).
+      const flagged = await createFn(
+        handler(
+          'v1',
+          'from spin_sdk import key_value\nif key_value.open_default().exists("broken"):\n    raise RuntimeError("flag set")\n',
+        ),
+      );
+      assert.equal((await deploy(flagged.id)).statusCode, 201);
+      const base = `/api/workspaces/${ws}/functions/${flagged.id}`;
+      const setFlag = `from spin_sdk import http, key_value\nfrom spin_sdk.http import Request, Response\nclass IncomingHandler(http.IncomingHandler):\n    def handle_request(self, request: Request) -> Response:\n        key_value.open_default().set("broken", b"1")\n        return Response(200, {}, b"set")\n`;
+      await p.app.inject({ method: 'PATCH', url: base, payload: { code: b64(setFlag) } });
+      assert.equal((await deploy(flagged.id)).statusCode, 201);
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${flagged.id}` })).body, 'set');
+      const back = await p.app.inject({ method: 'POST', url: `${base}/deployments/1/activate` });
+      assert.equal(back.statusCode, 400, back.body);
+      assert.deepEqual(
+        [back.json().error.code, back.json().error.details.field, back.json().error.details.reason],
+        ['VALIDATION_ERROR', 'version', 'load_error'],
+      );
+      assert.match(back.json().error.message, /RuntimeError: flag set/);
+      assert.equal(
+        (await p.app.inject({ method: 'GET', url: `/fn/${flagged.id}` })).body,
+        'set',
+        'v2 runs on',
+      );
+    },
+  );
+
+  test(
     "the seed's /invoke runs POST if accepted, else GET, never a riskier method first",
     { timeout: 60_000 },
     async () => {

@@ -240,7 +240,8 @@ ${SECRET_HANDLER}`;
         headers: bearer(key),
         payload: { namespace: 'default', image_ref: task.result.image_url, function_id: fn },
       });
-      assert.equal(failed.json().error.code, 'FUNCTION_LOAD_ERROR', failed.body);
+      assert.equal(failed.json().error.code, 'VALIDATION_ERROR', failed.body);
+      assert.equal(failed.json().error.details.reason, 'load_error', failed.body);
       assert.ok(!failed.body.includes(SECRET), failed.body);
       assert.ok(failed.body.includes(`refusing token ${MASK}`), failed.body);
       // Refused requests that carry the secret or a key.
