@@ -102,6 +102,9 @@ function checkLengths(form: UploadForm, schema: TObject): void {
 
 const FORM = Symbol('form');
 
+/** The longest upload file name taken, in UTF-8 bytes (NAME_MAX on Linux). */
+const MAX_FILENAME_BYTES = 255;
+
 export const formOf = (req: FastifyRequest): UploadForm => {
   const form = (req.body as { [FORM]?: UploadForm } | undefined)?.[FORM];
   if (!form) throw invalid('file', 'file is required (multipart field "file", a .py or a .zip)');
@@ -189,8 +192,20 @@ async function readForm(
             `unexpected file field '${part.fieldname}'; the upload goes in "file"`,
           );
         }
+        // Longer than any file system takes; past busboy's header limit the name arrives cut,
+        // its `.py` gone, and was refused as the wrong kind of file, quoting 80 KB of it.
+        if (Buffer.byteLength(part.filename) > MAX_FILENAME_BYTES) {
+          throw invalid('file', `the file's name is longer than ${MAX_FILENAME_BYTES} bytes`);
+        }
         file = { filename: part.filename, data: await fileOf(part) };
         continue;
+      }
+      // `curl -F 'file=<app.py'` sends the file's text as a field, without a file name.
+      if (part.fieldname === 'file') {
+        throw invalid(
+          'file',
+          'file must be sent as a file, with a file name (curl -F file=@app.py), not as a text field',
+        );
       }
       if (!allowed.includes(part.fieldname)) {
         throw invalid(part.fieldname, `unknown form field '${part.fieldname}'`);

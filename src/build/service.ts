@@ -93,7 +93,8 @@ export class BuildService {
   async submitPush(input: PushSubmission): Promise<BuildTask> {
     this.assertOpen();
     const workspaceId = await this.intake.workspace(input.workspaceId);
-    return this.withPlace(workspaceId, () => this.intake.push(workspaceId, input));
+    const task = await this.intake.checkPush(workspaceId, input);
+    return this.withPlace(workspaceId, () => this.intake.push(task));
   }
 
   getTask(taskId: string, workspaceId?: string): Promise<BuildTask> {

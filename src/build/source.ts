@@ -39,10 +39,9 @@ export function sourceKindOf(filename: string): SourceKind {
   const name = baseName(filename).toLowerCase();
   if (name.endsWith('.py')) return 'py';
   if (name.endsWith('.zip')) return 'zip';
-  throw invalid(
-    'file',
-    `file must be a .py or a .zip, got ${JSON.stringify(baseName(filename) || filename)}`,
-  );
+  const given = baseName(filename) || filename;
+  const shown = given.length > 80 ? `${given.slice(0, 80)}…` : given;
+  throw invalid('file', `file must be a .py or a .zip, got ${JSON.stringify(shown)}`);
 }
 
 /**

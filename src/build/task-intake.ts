@@ -15,7 +15,7 @@ import {
   resolveAppName,
 } from './names.js';
 import { sourceKindOf, storedUploadName, uploadStem, type SourceLimits } from './source.js';
-import type { TaskLifecycle } from './task-lifecycle.js';
+import type { Job, TaskLifecycle } from './task-lifecycle.js';
 import {
   sourcePrefix,
   sourcesPrefix,
@@ -96,7 +96,12 @@ export class TaskIntake {
   }
 
   /** A push's task, queued with the stored upload it names (BuildService.submitPush). */
-  async push(workspaceId: string, input: PushSubmission): Promise<BuildTask> {
+  /**
+   * Checks a push and names what it would build, storing nothing: done before the push takes a
+   * place in its workspace's line, so that a push that can never be taken is a 400, not a 429
+   * whose retry fails the same way.
+   */
+  async checkPush(workspaceId: string, input: PushSubmission): Promise<Job> {
     const tag = checkTag(input.tag ?? DEFAULT_TAG);
     let sourcePath: string | null = null;
     if (input.sourcePath !== undefined && input.sourcePath.trim() !== '') {
@@ -105,8 +110,15 @@ export class TaskIntake {
       throw invalid('s3_source_path', "s3_source_path is required to push to registry 'local'");
     }
     const filename = sourcePath?.split('/').pop() ?? 'app.py';
-    const appName = resolveAppName(input.appName, uploadStem(filename));
-    return this.tasks.enqueue('push', {
+    let appName: string;
+    try {
+      appName = resolveAppName(input.appDir?.split(/[\\/]/).filter(Boolean).pop(), uploadStem(filename));
+    } catch (err) {
+      // The push's app name is app_dir's last folder: that is the field the client sent.
+      if (!(err instanceof EunhaError && err.details.field === 'app_name')) throw err;
+      throw invalid('app_dir', "app_dir's last folder must contain a letter or a digit");
+    }
+    return {
       taskId: this.opts.ids.opaque(),
       workspaceId,
       appName,
@@ -114,7 +126,11 @@ export class TaskIntake {
       filename,
       registryUrl: input.registryUrl,
       tag,
-    });
+    };
+  }
+
+  push(task: Job): Promise<BuildTask> {
+    return this.tasks.enqueue('push', task);
   }
 
   private async storedSource(workspaceId: string, given: string): Promise<string> {

@@ -60,7 +60,8 @@ export interface PushSubmission {
   workspaceId?: string;
   /** A `build-sources/{ws}/…` key of that workspace (an `s3://bucket/` prefix is tolerated). */
   sourcePath?: string;
-  appName?: string;
+  /** The app's folder: its last name is the app name. */
+  appDir?: string;
   registryUrl: string;
   tag?: string;
 }

@@ -21,7 +21,13 @@ export const workspaceBlobOwners: BlobOwners = {
   prefixesOf: (ws) => [codeKeyPrefix(ws), ...buildBlobPrefixes(ws)],
 };
 
-const mib = (n: number): string => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+/** In the unit that shows it: "0.0 MiB more would take it past its 0.1 MiB" said nothing. */
+const size = (n: number): string =>
+  n < 1024
+    ? `${n} bytes`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 
 export class WorkspaceStorage implements StorageQuota {
   /** Room held per workspace for stores under way. */
@@ -51,7 +57,7 @@ export class WorkspaceStorage implements StorageQuota {
       throw exceeded(
         workspaceId,
         'bytes',
-        `${mib(need.bytes)} more would take it past its ${mib(this.limits.maxBytes)} (it stores ${mib(bytes)})`,
+        `${size(need.bytes)} more would take it past its ${size(this.limits.maxBytes)} (it stores ${size(bytes)})`,
         { limit: this.limits.maxBytes, used: bytes, requested: need.bytes },
       );
     }

@@ -646,6 +646,49 @@ describe('build API', () => {
     }
   });
 
+  test('what a review found the build forms and /push answering wrongly, each said of the field sent', async () => {
+    const said = async (pending: ReturnType<typeof post>, field: string, message: RegExp): Promise<void> => {
+      const res = await pending;
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json().error.details.field, field, res.body);
+      assert.match(res.json().error.message, message);
+      assert.ok(res.body.length < 2000, `${res.body.length} bytes`);
+    };
+    // A file name past busboy's header limit arrived cut (its .py gone) and was quoted whole.
+    await said(
+      post('/api/v1/build', {}, { filename: `${'a'.repeat(200_000)}.py`, data: 'x' }),
+      'file',
+      /longer than 255 bytes/,
+    );
+    await said(
+      post('/api/v1/build', {}, { filename: `${'a'.repeat(300)}.py`, data: 'x' }),
+      'file',
+      /longer than 255 bytes/,
+    );
+    // What `curl -F 'file=<app.py'` sends: the code as a text field.
+    await said(post('/api/v1/build', { file: SAMPLE_HANDLER }), 'file', /sent as a file, with a file name/);
+    const json = (payload: object) => h.app.inject({ method: 'POST', url: '/api/v1/push', payload });
+    await said(
+      json({ registry_url: 'local', app_dir: '..', s3_source_path: 'x.py' }),
+      's3_source_path',
+      /s3_source_path/,
+    );
+    // /push reads its fields as the forms do: trimmed, blank is absent.
+    await said(json({ registry_url: '  ' }), 'registry_url', /required/);
+    const stale = await post('/api/v1/build', {}, { filename: 'app.py', data: SAMPLE_HANDLER });
+    const source = stale.json().source_s3_path as string;
+    await said(
+      json({ registry_url: 'local', app_dir: 'apps/..', s3_source_path: source }),
+      'app_dir',
+      /app_dir/,
+    );
+    const trimmed = await json({ registry_url: ' local ', tag: 'v1 ', s3_source_path: source });
+    assert.equal(trimmed.statusCode, 202, trimmed.body);
+    const task = await waitForTask(h.app, trimmed.json().task_id, 60_000);
+    assert.equal(task.status, 'completed', task.error ?? '');
+    assert.match(String(task.result?.image_url), /:v1@sha256:/);
+  });
+
   test('two files in one form are refused', async () => {
     const boundary = 'bb';
     const part = (name: string) =>

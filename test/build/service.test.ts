@@ -153,6 +153,14 @@ describe('build service', () => {
       assert.equal(over.json().error.details.limit, MAX_WAITING_PER_WORKSPACE);
       assert.ok(Number(over.headers['retry-after']) > 0);
       assert.equal(h.builds.queueDepth, MAX_WAITING_PER_WORKSPACE);
+      // A push that could never be taken is a 400 all the same, not a 429 whose retry fails too.
+      const bad = await h.app.inject({
+        method: 'POST',
+        url: '/api/v1/push',
+        payload: { registry_url: 'local', s3_source_path: 'build-sources/x' },
+      });
+      assert.equal(bad.statusCode, 400, bad.body);
+      assert.equal(bad.json().error.details.field, 's3_source_path');
       assert.equal((await submit(other.id)).statusCode, 202, 'another workspace has its own allowance');
     } finally {
       open();

@@ -87,6 +87,11 @@ describe('workspace storage quota: bytes', () => {
       const error = refused.json().error;
       assert.equal(error.code, 'QUOTA_EXCEEDED');
       assert.match(error.message, new RegExp(`workspace '${ws}' is out of storage`));
+      // In units that show the numbers (it said "0.0 MiB more would take it past its 0.1 MiB").
+      assert.match(
+        error.message,
+        /: 15\.6 KiB more would take it past its \d+\.\d KiB \(it stores \d+\.\d KiB\)/,
+      );
       assert.deepEqual(error.details, {
         workspace: ws,
         resource: 'bytes',

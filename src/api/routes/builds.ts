@@ -171,14 +171,17 @@ export async function buildRoutes(
       },
       async (req, reply) => {
         const body = req.body;
+        // Read as the build forms' fields are: trimmed, and blank is absent.
+        const registryUrl = body.registry_url.trim();
+        if (registryUrl === '') throw invalid('registry_url', "registry_url is required (use 'local')");
         const task = await builds.submitPush({
           workspaceId: body.workspace_id,
-          registryUrl: body.registry_url,
-          tag: body.tag,
+          registryUrl,
+          tag: body.tag?.trim() || undefined,
           sourcePath: body.s3_source_path ?? undefined,
-          appName: body.app_dir?.split(/[\\/]/).filter(Boolean).pop(),
+          appDir: body.app_dir ?? undefined,
         });
-        return reply.code(202).send(accepted(task, `push task queued (registry '${body.registry_url}')`));
+        return reply.code(202).send(accepted(task, `push task queued (registry '${registryUrl}')`));
       },
     );
 
