@@ -6,6 +6,7 @@
 import { pino, type Logger } from 'pino';
 import { KEY_PREFIX } from '../auth/api-keys.js';
 import type { LogLevel } from '../config/config.js';
+import { LogSink } from './log-sink.js';
 
 const CENSOR = '[redacted]';
 /**
@@ -51,7 +52,11 @@ interface LoggedRequest {
   socket?: { remotePort?: number };
 }
 
-export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
+/** `destination`: stdout through a LogSink unless given (tests collect the lines). */
+export function createLogger(
+  level: LogLevel,
+  destination?: NodeJS.WritableStream | { write(line: string): void },
+): Logger {
   return pino(
     {
       level,
@@ -81,6 +86,6 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
         }),
       },
     },
-    destination ?? process.stdout,
+    destination ?? new LogSink(),
   );
 }

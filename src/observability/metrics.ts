@@ -5,6 +5,7 @@
 // process) never share counters.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { droppedProcessLogLines } from './log-sink.js';
 
 export interface RuntimeGauges {
   instances: number;
@@ -149,6 +150,11 @@ export class Metrics {
       'eunha_execution_logs_dropped_total',
       'Execution logs dropped because the store kept failing and the backlog was full',
       () => logs().dropped,
+    );
+    runningTotal(
+      'eunha_process_log_lines_dropped_total',
+      "The server's own log lines that stdout did not take (a full disk under it, a reader gone)",
+      droppedProcessLogLines,
     );
     const unread = () => sources.unread?.() ?? { heldBytes: 0, cut: 0 };
     gauge(
