@@ -289,6 +289,43 @@ describe('the server process', () => {
     },
   );
 
+  test(
+    "Ctrl-C to the server's process group lets the calls in flight finish, hosts included",
+    { timeout: 120_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'eunha-group-'));
+      try {
+        const env = { EUNHA_DATA_DIR: dir, EUNHA_CACHE_DIR: SHARED_CACHE_DIR, EUNHA_WARM_POOL_SIZE: '1' };
+        const s = await startServer(env, 90_000, undefined, true);
+        const api = async (path: string, body?: unknown) =>
+          (await (
+            await fetch(s.url + path, {
+              method: 'POST',
+              headers: body === undefined ? {} : { 'content-type': 'application/json' },
+              body: body === undefined ? undefined : JSON.stringify(body),
+            })
+          ).json()) as { id: string };
+        const ws = (await api('/api/workspaces', { name: 'group' })).id;
+        const fn = (
+          await api(`/api/workspaces/${ws}/functions`, {
+            name: 'slow',
+            code: b64(sleepingHandler(2)),
+            maxInstances: 3,
+          })
+        ).id;
+        await api(`/api/workspaces/${ws}/functions/${fn}/deployments`);
+        const calls = Array.from({ length: 3 }, () => fetch(`${s.url}/fn/${fn}`).then((r) => r.status));
+        await new Promise((r) => setTimeout(r, 700));
+        // What a terminal does on Ctrl-C: SIGINT to every process of the foreground group.
+        process.kill(-s.child.pid!, 'SIGINT');
+        assert.deepEqual(await Promise.all(calls), [200, 200, 200], s.output());
+        assert.equal(await s.exited, 0, s.output());
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
   test('one server per data directory; a killed server leaves no lock behind', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'eunha-lock-'));
     try {

@@ -14,14 +14,20 @@ export interface ServerProcess {
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
-/** `cwd`: where relative paths (the default data directory) land; the test process's by default. */
+/**
+ * `cwd`: where relative paths (the default data directory) land; the test process's by default.
+ * `group`: the server leads a process group of its own, as under a terminal or systemd, so that a
+ * signal can be sent to the group (`process.kill(-pid, …)`).
+ */
 export function startServer(
   env: Record<string, string>,
   timeoutMs = 20_000,
   cwd?: string,
+  group = false,
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [MAIN], {
     cwd,
+    detached: group,
     env: { PATH: process.env.PATH ?? '', EUNHA_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -23,6 +23,11 @@ import { readZoneinfo } from './zoneinfo.js';
 const sandboxScript = new URL('./sandbox-thread.js', import.meta.url);
 
 disarmSpawnAndNetwork();
+// The server ends its hosts when its graceful stop is done, and its control channel ends with the
+// server even when it is killed. A terminal's Ctrl-C, a kill of the process group, `timeout` or
+// systemd's stop of the control group signal the hosts at the same moment as the server: obeyed,
+// they cut the requests the server was still finishing (a review: three of three got 502).
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {});
 // Read once per process, copied to each sandbox it starts.
 const zoneinfo = readZoneinfo();
 
