@@ -272,6 +272,7 @@ async function compose(
     secrets,
     quota: storage,
     artifacts: builds,
+    warn: (fields: object, msg: string) => logger?.warn(fields, msg),
   };
   const functions = new FunctionService(deps);
   const workspaces = new WorkspaceService(deps, buildBlobPrefixes);

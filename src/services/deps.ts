@@ -24,6 +24,8 @@ export interface ServiceDeps {
   quota?: StorageQuota;
   /** Removes the artifacts of deleted deployments that nothing else names (the build service). */
   artifacts?: { collectArtifacts(workspaceId: string, digests: Iterable<string>): Promise<number> };
+  /** What the operator should know (a function's code missing from the blob store). */
+  warn?: (fields: object, msg: string) => void;
 }
 
 export const DAY_MS = 24 * 60 * 60 * 1000;

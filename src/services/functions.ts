@@ -160,11 +160,27 @@ export class FunctionService {
     if (!bytes) {
       throw new EunhaError(
         'INTERNAL_ERROR',
-        `the code of function '${fn.id}' is missing from the blob store`,
+        `the code of function '${fn.id}' is missing from the blob store; PATCH its code to store it again`,
         { key: fn.codeKey },
       );
     }
     return Buffer.from(bytes);
+  }
+
+  /**
+   * The code for a view, or empty when its blob is missing (a restore from a backup that copied
+   * the blobs after a PATCH had replaced it, a lost disk). It used to fail the view: the whole
+   * workspace's listing answered 500 for one function, and a PATCH of its memory was a 500 that
+   * had been applied. Deploys still refuse it (source()); a PATCH of its code mends it.
+   */
+  private async viewedSource(fn: FunctionRecord): Promise<Buffer> {
+    const bytes = await this.deps.blobs.get(fn.codeKey);
+    if (bytes) return Buffer.from(bytes);
+    this.deps.warn?.(
+      { functionId: fn.id, key: fn.codeKey },
+      "a function's code is missing from the blob store",
+    );
+    return Buffer.alloc(0);
   }
 
   /** `ifMatch`: the request's If-Match, checked against the record as the write finds it. */
@@ -236,7 +252,9 @@ export class FunctionService {
     let source: Buffer | undefined;
     if (input.code != null) {
       source = decodeCode(input.code);
-      if (this.codeLocation(workspaceId, functionId, source).key !== current.codeKey) {
+      // The same code is stored again when its blob has gone missing: the PATCH that mends it.
+      const same = this.codeLocation(workspaceId, functionId, source).key === current.codeKey;
+      if (!same || (await this.deps.blobs.size(current.codeKey)) === undefined) {
         const stored = await this.storeCode(workspaceId, functionId, source, current.codeKey);
         patch.codeKey = stored.key;
         patch.codeSha256 = stored.sha;
@@ -366,7 +384,7 @@ export class FunctionService {
 
   private async view(fn: FunctionRecord, source?: Buffer): Promise<FunctionView> {
     const [code, stats] = await Promise.all([
-      source ? Promise.resolve(source) : this.source(fn),
+      source ? Promise.resolve(source) : this.viewedSource(fn),
       this.deps.meta.functionStats(fn.id, windowStart(this.deps.clock)),
     ]);
     return {

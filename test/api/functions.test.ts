@@ -154,6 +154,42 @@ describe('functions API', () => {
     assert.equal(keys.length, 1);
   });
 
+  test('a function whose code is missing from the blob store shows empty code, and the others as ever; a PATCH of its code mends it', async () => {
+    // What a restore gives when its blobs were copied after a PATCH had replaced the code.
+    const lost = (await create({ name: 'lost', code: b64('v = 1\n') })).json();
+    const kept = (await create({ name: 'kept', code: b64('v = 2\n') })).json();
+    for (const key of await p.blobs.list(`code/${ws}/${lost.id}`)) await p.blobs.delete(key);
+    const listed = await p.app.inject({ method: 'GET', url: base() });
+    assert.equal(listed.statusCode, 200, 'one function used to fail the whole listing');
+    const byId = new Map((listed.json() as Array<{ id: string; code: string }>).map((f) => [f.id, f.code]));
+    assert.equal(byId.get(lost.id), '');
+    assert.equal(byId.get(kept.id), b64('v = 2\n'));
+    const patched = await p.app.inject({
+      method: 'PATCH',
+      url: `${base()}/${lost.id}`,
+      payload: { memory: 512 },
+    });
+    assert.equal(patched.statusCode, 200, 'a PATCH that was applied answered 500');
+    assert.equal(patched.json().memory, 512);
+    const deploy = await p.app.inject({ method: 'POST', url: `${base()}/${lost.id}/deployments` });
+    assert.equal(deploy.statusCode, 500);
+    assert.match(
+      deploy.json().error.message,
+      /missing from the blob store; PATCH its code to store it again/,
+    );
+    // The very code it had: stored again, though its key is the one the record names.
+    const mended = await p.app.inject({
+      method: 'PATCH',
+      url: `${base()}/${lost.id}`,
+      payload: { code: b64('v = 1\n') },
+    });
+    assert.equal(mended.statusCode, 200, mended.body);
+    assert.equal(
+      (await p.app.inject({ method: 'GET', url: `${base()}/${lost.id}` })).json().code,
+      b64('v = 1\n'),
+    );
+  });
+
   test('concurrent PATCHes of one function: each applies in full, and only the current code blob is kept', async () => {
     const fn = (await create({ name: 'racer', code: b64('v = 0\n') })).json();
     const patch = (payload: object) => p.app.inject({ method: 'PATCH', url: `${base()}/${fn.id}`, payload });
