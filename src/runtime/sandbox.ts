@@ -7,6 +7,11 @@ import type { Socket } from 'node:net';
 import { FrameReader, MAX_HEADER_BYTES, RELAYED, encodeFrame, type Frame, type Header } from './protocol.js';
 import type { HostProcess } from './host-process.js';
 
+export const NO_CALLS_WHILE_CHECKING =
+  "the key-value store and outbound HTTP are not available while a build task checks the code's import: " +
+  'use them inside handle_request, or deploy with POST /api/workspaces/{ws}/functions/{fn}/deployments, ' +
+  "whose load has the function's store and settings";
+
 /** Answers a guest's call to the parent (a frame of one of the RELAYED types) with a `reply` frame. */
 export type CallHandler = (
   header: Header,
@@ -113,7 +118,10 @@ export class Sandbox {
   private async relay(f: Frame): Promise<void> {
     let reply: { header: Header; body?: Uint8Array };
     try {
-      if (this.onCall === null) throw new Error('no calls to the platform in this state');
+      // Only a sandbox bound to a function answers calls: this is a build task's check, whose
+      // module code runs without the function's store or outbound hosts. The bare "no calls to
+      // the platform in this state" a review got told the user neither.
+      if (this.onCall === null) throw new Error(NO_CALLS_WHILE_CHECKING);
       reply = await this.onCall(f.header, f.body);
     } catch (e) {
       reply = {

@@ -70,4 +70,16 @@ describe('builds checked in the sandbox', () => {
     assert.equal(noHandler.status, 'failed');
     assert.match(noHandler.error!, /IncomingHandler/);
   });
+
+  test('module code that opens the key-value store is told why a build task cannot, and what can', async () => {
+    const kv = await build(
+      'kv.py',
+      `from spin_sdk import key_value\nkey_value.open_default().get("x")\n${SAMPLE_HANDLER}`,
+    );
+    assert.equal(kv.status, 'failed');
+    assert.match(
+      kv.error!,
+      /not available while a build task checks the code's import: use them inside handle_request/,
+    );
+  });
 });
