@@ -5,6 +5,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -173,6 +174,24 @@ return os.path.exists(${JSON.stringify(marker('written.txt'))}) and 'exists only
         .map(([k, v]) => `${k}=${v}\0`)
         .join(''),
     );
+    await rt.unload(v.key);
+  });
+
+  test("the interpreter's own paths name nothing of the host (sys.executable named the checkout)", async () => {
+    const v = version(
+      handler(
+        'return Response(200, {}, json.dumps([sys.executable, getattr(sys, "_base_executable", ""), sys.argv, getattr(sys, "orig_argv", []), sys.prefix, sys.exec_prefix, sys.path]).encode())',
+        'import json, sys',
+      ),
+    );
+    await rt.load(v);
+    const r = await rt.invoke(v.key, get());
+    const seen = text(r.body);
+    assert.equal(r.status, 200, seen);
+    // The checkout (or node_modules) path would say where the platform is installed, and as whom.
+    const here = fileURLToPath(new URL('../../..', import.meta.url));
+    for (const host of [here, process.execPath, 'node_modules', 'sandbox-thread'])
+      assert.ok(!seen.includes(host), `${host} in ${seen}`);
     await rt.unload(v.key);
   });
 
