@@ -75,9 +75,9 @@ export class DeploymentService {
    * Builds the function's current code and deploys it: the one-call path. Its version's first
    * load is the code's check (a separate sandbox check before it cost a second boot per deploy):
    * code that does not load is a VALIDATION_ERROR on 'code' with the Python traceback, as a
-   * build's check answers, and leaves neither a deployment nor an artifact.
+   * build's check answers, and leaves neither a deployment nor an artifact. `ifMatch`: the
+   * request's If-Match, checked against the record whose code is built.
    */
-  /** `ifMatch`: the request's If-Match, checked against the record whose code is built. */
   async deployCurrent(workspaceId: string, functionId: string, ifMatch?: string): Promise<DeploymentView> {
     // Not found before waiting: another workspace's function must not make a caller wait.
     checkIfMatch(ifMatch, await this.deps.functions.require(workspaceId, functionId));

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { FrameReader, MAX_HEADER_BYTES, RELAYED, encodeFrame, type Frame, type Header } from './protocol.js';
 import type { HostProcess } from './host-process.js';
 
-export const NO_CALLS_WHILE_CHECKING =
+const NO_CALLS_WHILE_CHECKING =
   "the key-value store and outbound HTTP are not available while a build task checks the code's import: " +
   'use them inside handle_request, or deploy with POST /api/workspaces/{ws}/functions/{fn}/deployments, ' +
   "whose load has the function's store and settings";

@@ -124,8 +124,8 @@ def load() -> None:
     header, _ = _eunha_io.read_frame()
     os.environ.clear()
     os.environ.update(header["env"])
-    # Emscripten names the host's script (the platform's install path, and the user it runs as
-    # in it) as the interpreter: an embedded interpreter has none to name.
+    # Emscripten names the host's script (the platform's install path) as the interpreter: an
+    # embedded interpreter has none to name.
     sys.executable = sys._base_executable = ""
     sys.orig_argv = []
     variables._install(header["variables"])
