@@ -1,9 +1,11 @@
 // A function's entity tag (RFC 9110 §8.8.3): a digest of its stored record, so that every change
-// to it (its code, its settings, its status, a deploy) gives a new one. A client sends it back in
+// to its code or settings (its status included) gives a new one. A client sends it back in
 // If-Match to change, delete or deploy the function only as it last saw it: two console tabs, or
-// `eunha deploy` putting back what it changed, overwrote each other's edits without a word. The
-// answer's own counters (invocations24h, errors24h, avgDuration) are not part of it: they move
-// with every call, and a tag that moved with them would refuse every write to a busy function.
+// `eunha deploy` putting back what it changed, overwrote each other's edits without a word.
+// Not part of it: the answer's counters (invocations24h, errors24h, avgDuration), which move with
+// every call, and what a deploy records (lastDeployed, invocationUrl). With those in, two
+// `eunha deploy`s of the same file at once refused each other: each one's deploy moved the tag
+// the other had just been given, though neither changed anything the other had seen.
 
 import { createHash } from 'node:crypto';
 import { EunhaError } from '../core/errors.js';
@@ -19,8 +21,9 @@ function canonical(value: unknown): unknown {
 }
 
 export function functionEtag(fn: FunctionRecord): string {
+  const { lastDeployed: _deployed, invocationUrl: _url, ...tagged } = fn;
   const digest = createHash('sha256')
-    .update(JSON.stringify(canonical(fn)))
+    .update(JSON.stringify(canonical(tagged)))
     .digest('base64url');
   return `"${digest.slice(0, 22)}"`;
 }

@@ -42,10 +42,16 @@ describe('function entity tags and If-Match', () => {
     const changed = await patch(fn.id, { environmentVariables: { A: '2' } });
     assert.notEqual(changed.headers.etag, fn.etag);
     assert.equal((await get(fn.id)).headers.etag, changed.headers.etag);
-    // A deploy changes the record (status, invocationUrl, lastDeployed): a new tag.
+    // A deploy records when and where, and changes no code or setting: the same tag. Two
+    // `eunha deploy`s of one file at once refused each other when it moved.
     const d = await p.app.inject({ method: 'POST', url: `${url(fn.id)}/deployments` });
     assert.equal(d.statusCode, 201, d.body);
-    assert.notEqual((await get(fn.id)).headers.etag, changed.headers.etag);
+    const deployed = await get(fn.id);
+    assert.notEqual(deployed.json().lastDeployed, null);
+    assert.equal(deployed.headers.etag, changed.headers.etag);
+    // The status is a setting: disabling moves it.
+    const disabled = await patch(fn.id, { status: 'disabled' });
+    assert.notEqual(disabled.headers.etag, changed.headers.etag);
   });
 
   test('a PATCH with a stale If-Match is 412 and changes nothing; the current tag, a list naming it or * go through', async () => {
