@@ -335,6 +335,12 @@ export const ExecutionLog = Type.Object(
           'How long the handler ran, in ms, timed in its sandbox (`duration` less the wait for an instance and a cold start); null when its sandbox did not say (killed: a crash, a timeout it did not stop at) or it did not run',
       }),
     ),
+    waitMs: Type.Optional(
+      Type.Union([Type.Number(), Type.Null()], {
+        description:
+          'How long the call waited for the instance that answered it, in ms: in line behind busy instances, and for a cold start (`coldStart` says if there was one). All of `duration` for a call that never got one (429, 499); null in logs written before it was recorded',
+      }),
+    ),
   },
   { description: 'One invocation of a function' },
 );

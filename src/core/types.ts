@@ -96,6 +96,7 @@ export interface ExecutionLog {
    * timeout it did not stop at) or it did not run; absent from logs written before it was recorded.
    */
   runMs?: number | null;
+  waitMs?: number | null;
 }
 
 /**

@@ -158,6 +158,7 @@ export class Invoker {
       deploymentVersion: route.deployment.version,
       cpuMs: Math.round(result.cpuMs * 1000) / 1000,
       runMs: result.runMs === undefined ? null : Math.round(result.runMs * 1000) / 1000,
+      waitMs: result.waitMs === undefined ? null : Math.round(result.waitMs * 1000) / 1000,
     };
     this.deps.writer.append(log);
     return { result, log, route };

@@ -262,6 +262,7 @@ export class Runtime {
         return r;
       }
       const { instance, cold } = lease;
+      const leasedAt = performance.now();
       if (attempt === 0) {
         this.invocations++;
         vs.invocations++;
@@ -282,7 +283,7 @@ export class Runtime {
             reason: out.result.error?.message,
           });
         }
-        return { ...out.result, durationMs: performance.now() - t0, coldStart: cold };
+        return { ...out.result, durationMs: performance.now() - t0, waitMs: leasedAt - t0, coldStart: cold };
       } finally {
         this.sched.release(vs, instance, recycle);
       }
@@ -296,13 +297,15 @@ export class Runtime {
     t0: number,
     cold: boolean,
   ): InvokeResult {
+    const durationMs = performance.now() - t0;
     return {
       status,
       headers: {},
       body: new Uint8Array(0),
       lines: [],
       linesTruncated: false,
-      durationMs: performance.now() - t0,
+      durationMs,
+      waitMs: durationMs,
       cpuMs: 0,
       coldStart: cold,
       error: { code, message },

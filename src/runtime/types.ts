@@ -60,6 +60,11 @@ export interface InvokeResult {
    * wait for an instance, a cold start and the channel.
    */
   runMs?: number;
+  /**
+   * How long the call waited for the instance that answered it: in line behind busy instances,
+   * and for a cold start. All of durationMs for a call that never got one (429, 499, 502).
+   */
+  waitMs?: number;
   /** CPU time the sandbox thread used for this invocation (its own thread clock). */
   cpuMs: number;
   coldStart: boolean;
