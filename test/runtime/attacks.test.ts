@@ -98,20 +98,21 @@ return run_js("globalThis.process")`,
     const out = await runProbes(
       rt,
       version(
-        probes({
-          // JsProxy classes themselves are plain Python types; what must not exist is a live proxy of
-          // a JS object. The one survivor is jsnull, a proxy of JS null, which has no properties.
-          'gc walk for live JsProxy instances': `import gc
+        probes(
+          {
+            // JsProxy classes themselves are plain Python types; what must not exist is a live proxy of
+            // a JS object. The one survivor is jsnull, a proxy of JS null, which has no properties.
+            'gc walk for live JsProxy instances': `import gc
 live = [o for o in gc.get_objects() if type(type(o)).__name__ == '_JsProxyMetaClass' and type(o).__name__ != 'JsNull']
 if live:
     return [type(o).__name__ for o in live][:5]
 raise LookupError("none found")`,
-          'jsnull leads nowhere': `import gc
+            'jsnull leads nowhere': `import gc
 nulls = [o for o in gc.get_objects() if type(o).__name__ == 'JsNull']
 for n in nulls:
     return n.constructor
 raise LookupError("no jsnull reachable")`,
-          'subclass walk for JsProxy instances': `import gc
+            'subclass walk for JsProxy instances': `import gc
 seen, stack = set(), [object]
 while stack:
     t = stack.pop()
@@ -124,15 +125,38 @@ live = [o for o in gc.get_objects() if isinstance(o, proxy_types) and type(o).__
 if live:
     return live[:3]
 raise LookupError("no live instances among %d proxy types" % len(proxy_types))`,
-          'module objects named js': `import gc
+            // Found by a review: the FFI modules stay alive behind the import blocker, reachable by
+            // a gc walk without unblocking anything. What they make must still do nothing.
+            'pyodide.ffi found by a gc walk: to_js, then the constructor chain': `return MODULES['pyodide.ffi'].to_js([1, 2]).constructor.constructor('return globalThis.process')()`,
+            'pyodide.code found by a gc walk: run_js': `return MODULES['pyodide.code'].run_js('globalThis.process')`,
+            "the import hooks' globals hold no JS proxies": `finders = [f for f in sys.meta_path if hasattr(f, 'find_spec')]
+for f in finders:
+    g = getattr(getattr(f, 'find_spec', None), '__globals__', {})
+    for name in ('jsproxies', 'js', 'pyodide_js'):
+        v = g.get(name)
+        if v:
+            return (type(f).__name__, name, v)
+raise LookupError("none in %d finders" % len(finders))`,
+            'module objects named js': `import gc
 mods = [o for o in gc.get_objects() if type(o).__name__ == 'module' and getattr(o, '__name__', '') in ('js', 'pyodide_js')]
 if mods:
     return mods
 raise LookupError("none")`,
-        }),
+          },
+          // One walk for the module lookups, at import, where the deadline is not the request's.
+          `import gc
+MODULES = {o.__name__: o for o in gc.get_objects() if type(o).__name__ == 'module' and isinstance(getattr(o, '__name__', None), str)}`,
+        ),
+        { timeoutMs: 10_000 },
       ),
     );
     assertAllBlocked(out);
+    // Blocked by what they met, not by failing to find the modules (which would prove nothing).
+    for (const name of [
+      'pyodide.ffi found by a gc walk: to_js, then the constructor chain',
+      'pyodide.code found by a gc walk: run_js',
+    ])
+      assert.doesNotMatch(out[name]!, /KeyError/, `${name}: ${out[name]}`);
   });
 });
 
