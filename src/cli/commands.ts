@@ -247,7 +247,19 @@ export async function deploy(api: ApiClient, args: string[], o: Options, io: Io)
       FUNCTION_FIELDS,
       'function',
     );
-  const existing = pick(await listed(), name, ws);
+  // Two deploys of one new name at once each create a function, and the later one deletes its own
+  // (below): a third started meanwhile saw both and stopped as ambiguous (a loaded CI run). A few
+  // short waits let that settle; functions that really share the name are still ambiguous.
+  let existing: (FunctionConfig & FunctionBefore) | undefined;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      existing = pick(await listed(), name, ws);
+      break;
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === 'AMBIGUOUS') || attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
   const fields: DeployFields = { code: source.toString('base64'), ...settings };
   // The function as this command left it (its ETag): what is deployed, and what an undo puts
   // back, only while nobody else has changed it since.
