@@ -41,6 +41,8 @@ export class Runtime {
    * (CPU shares), and a shutdown's cut ends them (cutRunning).
    */
   private readonly checks = new Set<Sandbox>();
+  /** Build checks still waiting for a sandbox's boot; a shutdown's cut ends each (cutRunning). */
+  private readonly checksWaiting = new Set<() => void>();
   private timers: NodeJS.Timeout[] = [];
   private get closing(): boolean {
     return this.sched.closing;
@@ -138,10 +140,10 @@ export class Runtime {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     if (this.closing) throw shuttingDown();
-    const sandbox = await this.warm.take(null);
+    const sandbox = await this.sandboxForCheck();
     this.checks.add(sandbox);
     try {
-      // Cut while it waited for the sandbox's boot.
+      // Cut as its sandbox came.
       if (this.closing) throw shuttingDown();
       // Module code in a check is held to the requests' yield rule too: checks of every workspace
       // weigh together as one workspace's instances, so building many at once buys no more CPU.
@@ -158,6 +160,37 @@ export class Runtime {
       this.checks.delete(sandbox);
       sandbox.host.kill();
     }
+  }
+
+  /**
+   * A throw-away sandbox for a build check. A shutdown's cut ends the wait for its boot: on a busy
+   * machine the boot outlasted the grace period, the stop waited for it to the end and exited 1,
+   * and the task was marked interrupted only at the next start. A sandbox that comes after the
+   * cut is put away.
+   */
+  private sandboxForCheck(): Promise<Sandbox> {
+    const taking = this.warm.take(null);
+    return new Promise<Sandbox>((resolve, reject) => {
+      let cut = false;
+      const onCut = (): void => {
+        cut = true;
+        this.checksWaiting.delete(onCut);
+        reject(shuttingDown());
+      };
+      this.checksWaiting.add(onCut);
+      taking.then(
+        (sandbox) => {
+          this.checksWaiting.delete(onCut);
+          if (!cut) return resolve(sandbox);
+          this.warm.settle(sandbox);
+          sandbox.host.kill();
+        },
+        (err: unknown) => {
+          this.checksWaiting.delete(onCut);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** VALIDATION_ERROR if one instance of a function with this memory limit exceeds a memory budget. */
@@ -375,7 +408,8 @@ export class Runtime {
    */
   cutRunning(): number {
     this.sched.closing = true;
-    let cut = this.checks.size + this.sched.loading.size;
+    let cut = this.checks.size + this.checksWaiting.size + this.sched.loading.size;
+    for (const onCut of [...this.checksWaiting]) onCut();
     for (const sandbox of this.checks) sandbox.host.kill();
     for (const sandbox of this.sched.loading) sandbox.kill();
     for (const vs of this.sched.versions.values()) {

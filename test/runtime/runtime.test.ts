@@ -834,6 +834,24 @@ return Response(200, {}, b"up")`,
 });
 
 describe('a shutdown cut', () => {
+  test("ends a build check still waiting for its sandbox's boot, at once", async () => {
+    // No pooled sandbox: the check waits for a process to boot (hundreds of ms; on a loaded
+    // machine it outlasted the grace period, and the stop waited for it to the end).
+    const own = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 0 });
+    await own.start();
+    try {
+      const checking = own.check({ 'app.py': enc(SAMPLE_HANDLER) });
+      checking.catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 20));
+      const cutAt = Date.now();
+      assert.equal(own.cutRunning(), 1);
+      await assert.rejects(checking, (e: unknown) => e instanceof EunhaError && e.code === 'SHUTTING_DOWN');
+      assert.ok(Date.now() - cutAt < 100, `it waited ${Date.now() - cutAt} ms for the boot`);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('ends a load whose module code is still running: SHUTTING_DOWN, not its deadline', async () => {
     const own = new Runtime({ kv: new MemoryKv(), cacheDir: CACHE_DIR, poolSize: 1 });
     await own.start();
