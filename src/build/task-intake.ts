@@ -95,7 +95,6 @@ export class TaskIntake {
     }
   }
 
-  /** A push's task, queued with the stored upload it names (BuildService.submitPush). */
   /**
    * Checks a push and names what it would build, storing nothing: done before the push takes a
    * place in its workspace's line, so that a push that can never be taken is a 400, not a 429
@@ -129,6 +128,7 @@ export class TaskIntake {
     };
   }
 
+  /** A push's task, queued with the stored upload it names (BuildService.submitPush). */
   push(task: Job): Promise<BuildTask> {
     return this.tasks.enqueue('push', task);
   }

@@ -456,7 +456,7 @@ export const IfMatchHeaders = Type.Object({
     Type.String({
       maxLength: 4096,
       description:
-        'The function’s `ETag` (from its GET, create or update), or `*`: the request is refused with 412 `PRECONDITION_FAILED` if the function has changed since (its code, settings, status or a deploy), instead of overwriting what someone else did',
+        'The function’s `ETag` (from its GET, create or update), or `*`: the request is refused with 412 `PRECONDITION_FAILED` if the function’s code or settings (status included) have changed since, instead of overwriting what someone else did',
     }),
   ),
 });

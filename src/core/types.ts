@@ -96,6 +96,10 @@ export interface ExecutionLog {
    * timeout it did not stop at) or it did not run; absent from logs written before it was recorded.
    */
   runMs?: number | null;
+  /**
+   * How long the call waited for the instance that answered it, in milliseconds (in line, and a
+   * cold start); all of `duration` for a call that never got one. Absent from older logs.
+   */
   waitMs?: number | null;
 }
 

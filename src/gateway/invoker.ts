@@ -134,7 +134,7 @@ export class Invoker {
       workspaceId: route.fn.workspaceId,
       timestamp,
       status: failed ? 'error' : 'success',
-      duration: Math.round(result.durationMs * 1000) / 1000,
+      duration: toMicros(result.durationMs),
       statusCode: result.status,
       // Masked as bytes before the cap cuts them, and again once parsed: JSON unescapes what the
       // bytes spelled differently. Capped on both doors (the seed's /invoke kept whole bodies).
@@ -156,9 +156,9 @@ export class Invoker {
       level: levelOf(result.status, failed),
       coldStart: result.coldStart,
       deploymentVersion: route.deployment.version,
-      cpuMs: Math.round(result.cpuMs * 1000) / 1000,
-      runMs: result.runMs === undefined ? null : Math.round(result.runMs * 1000) / 1000,
-      waitMs: result.waitMs === undefined ? null : Math.round(result.waitMs * 1000) / 1000,
+      cpuMs: toMicros(result.cpuMs),
+      runMs: result.runMs === undefined ? null : toMicros(result.runMs),
+      waitMs: result.waitMs === undefined ? null : toMicros(result.waitMs),
     };
     this.deps.writer.append(log);
     return { result, log, route };
@@ -166,6 +166,9 @@ export class Invoker {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Milliseconds, kept to the microsecond. */
+const toMicros = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /**
  * The body the caller gets: none for HEAD, nor for a status that carries no content (1xx, 204,

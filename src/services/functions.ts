@@ -156,7 +156,7 @@ export class FunctionService {
   }
 
   async source(fn: FunctionRecord): Promise<Buffer> {
-    const bytes = await this.deps.blobs.get(fn.codeKey);
+    const bytes = await this.storedCode(fn);
     if (!bytes) {
       throw new EunhaError(
         'INTERNAL_ERROR',
@@ -164,7 +164,12 @@ export class FunctionService {
         { key: fn.codeKey },
       );
     }
-    return Buffer.from(bytes);
+    return bytes;
+  }
+
+  private async storedCode(fn: FunctionRecord): Promise<Buffer | undefined> {
+    const bytes = await this.deps.blobs.get(fn.codeKey);
+    return bytes && Buffer.from(bytes);
   }
 
   /**
@@ -174,8 +179,8 @@ export class FunctionService {
    * had been applied. Deploys still refuse it (source()); a PATCH of its code mends it.
    */
   private async viewedSource(fn: FunctionRecord): Promise<Buffer> {
-    const bytes = await this.deps.blobs.get(fn.codeKey);
-    if (bytes) return Buffer.from(bytes);
+    const bytes = await this.storedCode(fn);
+    if (bytes) return bytes;
     this.deps.warn?.(
       { functionId: fn.id, key: fn.codeKey },
       "a function's code is missing from the blob store",

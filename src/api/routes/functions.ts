@@ -30,12 +30,6 @@ const ETAG_HEADER = {
   },
 };
 
-/** The function's tag goes in the ETag header (it is not part of the body). */
-const tagged = (reply: FastifyReply, view: FunctionView): FunctionView => {
-  void reply.header('etag', view.etag);
-  return view;
-};
-
 export async function functionRoutes(
   base: FastifyInstance,
   functions: FunctionService,
@@ -54,6 +48,11 @@ export async function functionRoutes(
         ? stillRestoring(view.id)
         : undefined;
     return { ...view, unavailable: e ? { code: e.code, message: e.message } : null };
+  };
+  /** One function's answer: its tag goes in the ETag header (it is not part of the body). */
+  const tagged = (reply: FastifyReply, view: FunctionView) => {
+    void reply.header('etag', view.etag);
+    return withServing(view);
   };
 
   app.post(
@@ -75,9 +74,7 @@ export async function functionRoutes(
       },
     },
     async (req, reply) =>
-      reply
-        .code(201)
-        .send(withServing(tagged(reply, await functions.create(req.params.workspace_id, req.body)))),
+      reply.code(201).send(tagged(reply, await functions.create(req.params.workspace_id, req.body))),
   );
   app.get(
     '/api/workspaces/:workspace_id/functions',
@@ -104,8 +101,7 @@ export async function functionRoutes(
         response: { 200: { ...FunctionConfig, headers: ETAG_HEADER }, ...errors },
       },
     },
-    async (req, reply) =>
-      withServing(tagged(reply, await functions.get(req.params.workspace_id, req.params.function_id))),
+    async (req, reply) => tagged(reply, await functions.get(req.params.workspace_id, req.params.function_id)),
   );
   app.patch(
     '/api/workspaces/:workspace_id/functions/:function_id',
@@ -128,15 +124,13 @@ export async function functionRoutes(
       },
     },
     async (req, reply) =>
-      withServing(
-        tagged(
-          reply,
-          await functions.update(
-            req.params.workspace_id,
-            req.params.function_id,
-            req.body,
-            req.headers['if-match'],
-          ),
+      tagged(
+        reply,
+        await functions.update(
+          req.params.workspace_id,
+          req.params.function_id,
+          req.body,
+          req.headers['if-match'],
         ),
       ),
   );
