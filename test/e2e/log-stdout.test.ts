@@ -59,17 +59,19 @@ async function logsKept(env: Record<string, string>, ids: { ws: string; fn: stri
   }
 }
 
+const serverEnv = (dir: string): Record<string, string> => ({
+  EUNHA_DATA_DIR: join(dir, 'data'),
+  EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
+  EUNHA_WARM_POOL_SIZE: '1',
+});
+
 describe("the server's own log lines on a full disk or a closed pipe", () => {
   test(
     'stdout on a full disk (ENOSPC): it serves on and loses no execution log',
     { timeout: 90_000 },
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'eunha-full-'));
-      const env = {
-        EUNHA_DATA_DIR: join(dir, 'data'),
-        EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
-        EUNHA_WARM_POOL_SIZE: '1',
-      };
+      const env = serverEnv(dir);
       const full = openSync('/dev/full', 'w');
       try {
         const port = await freePort();
@@ -104,11 +106,7 @@ describe("the server's own log lines on a full disk or a closed pipe", () => {
     { timeout: 90_000 },
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'eunha-epipe-'));
-      const env = {
-        EUNHA_DATA_DIR: join(dir, 'data'),
-        EUNHA_CACHE_DIR: SHARED_CACHE_DIR,
-        EUNHA_WARM_POOL_SIZE: '1',
-      };
+      const env = serverEnv(dir);
       try {
         const server = await startServer(env);
         // The log reader goes (a `| head`, a log shipper that died).
