@@ -8,7 +8,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiError, type ApiClient } from './client.js';
-import type { Io } from './commands.js';
+import type { Io } from './args.js';
 
 export interface FollowOptions {
   /** The function's logs path (`/api/workspaces/…/functions/…/logs`); asked again until it answers. */

@@ -8,8 +8,9 @@
 
 import { parseArgs } from 'node:util';
 import { ApiClient, ApiError } from './client.js';
+import { UsageError, type Io, type Options } from './args.js';
 import * as commands from './commands.js';
-import { UsageError, type Io, type Options } from './commands.js';
+import { deploy } from './deploy.js';
 import { printable } from './terminal-text.js';
 
 const USAGE = `usage: eunha [--url URL] [--key KEY] [--json] <command> …
@@ -64,7 +65,7 @@ const COMMANDS: Record<string, { run: Command; options: string[] }> = {
   workspaces: { run: commands.workspaces, options: [] },
   functions: { run: commands.functions, options: ['workspace'] },
   deploy: {
-    run: commands.deploy,
+    run: deploy,
     options: ['workspace', 'name', 'memory', 'timeout', 'env', 'secret', 'outbound'],
   },
   invoke: { run: commands.invoke, options: ['workspace', 'data'] },

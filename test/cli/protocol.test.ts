@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient } from '../../src/cli/client.js';
-import { sinceOf, UsageError } from '../../src/cli/commands.js';
+import { UsageError } from '../../src/cli/args.js';
+import { sinceOf } from '../../src/cli/since.js';
 import { run } from '../../src/cli/run.js';
 import { runCliInProcess } from '../helpers/eunha-cli.js';
 
