@@ -2,15 +2,8 @@
 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import {
-  ErrorBody,
-  FunctionParams,
-  LogsQuery,
-  LogsResponse,
-  TailHeaders,
-  WorkspaceLogsQuery,
-  WorkspaceParams,
-} from '../../core/schemas.js';
+import { LogsQuery, LogsResponse, TailHeaders, WorkspaceLogsQuery } from '../../core/log-schemas.js';
+import { ErrorBody, FunctionParams, WorkspaceParams } from '../../core/schemas.js';
 import type { Scopes } from '../../auth/policy.js';
 import { EunhaError, invalid } from '../../core/errors.js';
 import type { LogFilter } from '../../core/types.js';
