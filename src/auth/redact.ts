@@ -8,10 +8,17 @@
 // Values shorter than MIN_MASKED_CHARS are not masked: a review's secret "a" turned "banana" into
 // "b********n********n********" in every log, which garbled them and gave the secret away anyway.
 
+import { CUT_MARKER } from '../runtime/output.js';
 import { MASK } from './secrets.js';
 
 /** The shortest secret value that is masked. */
 export const MIN_MASKED_CHARS = 4;
+/**
+ * How much comparing a cut output's edges with the secrets may cost (in characters compared) before
+ * the edges are masked as far as the longest secret reaches, whatever they hold: a function's author
+ * chooses both its secrets and its output, and could otherwise make the search quadratic.
+ */
+const CUT_SEARCH_BUDGET = 4_000_000;
 
 export class Redactor {
   /** Each secret as is and as JSON spells it, longest first. */
@@ -20,6 +27,8 @@ export class Redactor {
   private readonly mask = Buffer.from(MASK, 'utf8');
   /** The longest spelling, in bytes. */
   private readonly longest: number;
+  /** The longest spelling, in UTF-16 units. */
+  private readonly longestChars: number;
 
   constructor(secrets: Iterable<string>) {
     const values = [...secrets].filter((s) => s.length >= MIN_MASKED_CHARS);
@@ -28,6 +37,7 @@ export class Redactor {
     );
     this.bytes = this.spellings.map((v) => Buffer.from(v, 'utf8'));
     this.longest = Math.max(0, ...this.bytes.map((b) => b.length));
+    this.longestChars = Math.max(0, ...this.spellings.map((v) => v.length));
   }
 
   get empty(): boolean {
@@ -41,12 +51,69 @@ export class Redactor {
     return out;
   }
 
-  /** Printed lines, masked as one text (a secret may span lines); the mask takes one line. */
+  /**
+   * Printed lines, masked as one text (a secret may span lines); the mask takes one line. Output
+   * past its cap comes as a kept start, the collector's marker line and a kept end (output.ts):
+   * each is masked on its own, and a secret the cut went through is masked too, the part of it
+   * that ends the start or begins the end (a review found 10 of a secret's 31 characters, unmasked,
+   * at the end of a log cut inside it).
+   */
   lines(lines: string[]): string[] {
     if (this.empty) return lines;
+    const at = lines.findIndex((l) => l.startsWith(CUT_MARKER));
+    if (at < 0) return this.joined(lines);
+    const budget = { left: CUT_SEARCH_BUDGET };
+    const start = this.cutEnd(this.joined(lines.slice(0, at)), budget);
+    const end = this.cutStart(this.joined(lines.slice(at + 1)), budget);
+    return [...start, lines[at]!, ...end];
+  }
+
+  private joined(lines: string[]): string[] {
     const joined = lines.join('\n');
     const masked = this.text(joined);
     return masked === joined ? lines : masked.split('\n');
+  }
+
+  /** The kept start of a cut output, with the first part of a secret that ends it masked. */
+  private cutEnd(lines: string[], budget: { left: number }): string[] {
+    const s = lines.join('\n');
+    let cut = s.length;
+    for (const v of this.spellings) {
+      const w = s.slice(-(v.length - 1));
+      // The longest end of `w` that begins `v`: the leftmost place where `v` could start.
+      for (let p = w.indexOf(v[0]!); p >= 0; p = w.indexOf(v[0]!, p + 1)) {
+        budget.left -= w.length - p;
+        if (budget.left < 0) return this.masked(s, Math.max(0, s.length - (this.longestChars - 1)), s.length);
+        if (v.startsWith(w.slice(p))) {
+          cut = Math.min(cut, s.length - (w.length - p));
+          break;
+        }
+      }
+    }
+    return cut === s.length ? lines : this.masked(s, cut, s.length);
+  }
+
+  /** The kept end of a cut output, with the last part of a secret that begins it masked. */
+  private cutStart(lines: string[], budget: { left: number }): string[] {
+    const s = lines.join('\n');
+    let cut = 0;
+    for (const v of this.spellings) {
+      const w = s.slice(0, v.length - 1);
+      // The longest start of `w` that ends `v`: the rightmost place where `v` could end.
+      for (let q = w.lastIndexOf(v.at(-1)!); q >= 0; q = q > 0 ? w.lastIndexOf(v.at(-1)!, q - 1) : -1) {
+        budget.left -= q + 1;
+        if (budget.left < 0) return this.masked(s, 0, Math.min(s.length, this.longestChars - 1));
+        if (v.endsWith(w.slice(0, q + 1))) {
+          cut = Math.max(cut, q + 1);
+          break;
+        }
+      }
+    }
+    return cut === 0 ? lines : this.masked(s, 0, cut);
+  }
+
+  private masked(s: string, from: number, to: number): string[] {
+    return (s.slice(0, from) + MASK + s.slice(to)).split('\n');
   }
 
   /** Any JSON-like value: strings (and object keys) anywhere inside it. */

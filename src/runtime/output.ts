@@ -1,78 +1,186 @@
-// Captures a guest's stdout/stderr for one invocation, with caps that are never silent: past the
-// byte or line cap the text is cut and a marker line says how much was dropped.
+// Captures a guest's stdout/stderr for one invocation, with caps that are never silent. Past the
+// byte or line cap the middle is dropped: the first and the last part are kept, with a marker line
+// between them that says exactly how much was dropped. Keeping only the start lost what matters
+// most in a failing call, its traceback, which Python prints last (a review's function printed
+// 1,200 progress lines and then raised: its log ended at "progress 999").
 
 export const MAX_LINES = 1000;
 export const MAX_OUTPUT_BYTES = 64 * 1024;
+/** How the marker line between the kept start and end begins (the redactor looks for it). */
+export const CUT_MARKER = '[eunha] output truncated: ';
 
 export interface CapturedOutput {
   lines: string[];
   truncated: boolean;
 }
 
+const NL = 0x0a;
+
+function newlines(b: Uint8Array, from = 0, to = b.length): number {
+  let n = 0;
+  for (let i = b.indexOf(NL, from); i !== -1 && i < to; i = b.indexOf(NL, i + 1)) n++;
+  return n;
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  return all;
+}
+
+/** Where the `n`th line break from the start ends (the offset after it), or null if there are fewer. */
+function afterLines(b: Uint8Array, n: number): number | null {
+  let at = -1;
+  for (let i = 0; i < n; i++) {
+    at = b.indexOf(NL, at + 1);
+    if (at === -1) return null;
+  }
+  return at + 1;
+}
+
+/** Where the last `n` lines of `b` start (a last line without its break counts as one). */
+function lastLinesFrom(b: Uint8Array, n: number): number {
+  let end = b.length > 0 && b[b.length - 1] === NL ? b.length - 1 : b.length;
+  for (let i = 0; i < n; i++) {
+    const at = b.lastIndexOf(NL, end - 1);
+    if (at === -1) return 0;
+    end = at;
+  }
+  return end + 1;
+}
+
+function linesOf(b: Uint8Array): string[] {
+  // CRLF ends a line as LF does (`print("a\r\nb")`, output written for Windows): the `\r` was kept.
+  const lines = new TextDecoder().decode(b).split(/\r?\n/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
 export class OutputCollector {
-  private chunks: Uint8Array[] = [];
-  private kept = 0;
-  private dropped = 0;
+  /** The first `headCap` bytes written. */
+  private head: Uint8Array[] = [];
+  private headBytes = 0;
+  /** What came after the head, of which only the last `tailCap` bytes are kept. */
+  private tail: Uint8Array[] = [];
+  private tailBytes = 0;
+  /** Bytes written past the head and dropped from the tail's front. */
+  private gap = 0;
+  private gapNewlines = 0;
+  private readonly headCap: number;
+  private readonly tailCap: number;
 
   constructor(
     private readonly maxBytes = MAX_OUTPUT_BYTES,
     private readonly maxLines = MAX_LINES,
-  ) {}
+  ) {
+    this.headCap = Math.ceil(maxBytes / 2);
+    this.tailCap = maxBytes - this.headCap;
+  }
 
   /** Shaped as Pyodide's `setStdout({ write })` handler: returns the bytes consumed. */
   readonly write = (buf: Uint8Array): number => {
-    const room = this.maxBytes - this.kept;
-    if (room > 0 && this.dropped === 0) {
-      let take = Math.min(room, buf.length);
-      // Cut where a character starts: half of one decoded as U+FFFD at the end of the last line.
-      if (take < buf.length) while (take > 0 && (buf[take]! & 0xc0) === 0x80) take--;
-      this.chunks.push(buf.slice(0, take));
-      this.kept += take;
-      this.dropped += buf.length - take;
-    } else {
-      // Once anything is dropped, nothing after it is kept, even if the cut left a few bytes free.
-      this.dropped += buf.length;
+    let rest = buf;
+    if (this.headBytes < this.headCap) {
+      const take = Math.min(this.headCap - this.headBytes, rest.length);
+      this.head.push(rest.slice(0, take));
+      this.headBytes += take;
+      rest = rest.subarray(take);
+    }
+    if (rest.length === 0) return buf.length;
+    // A write larger than the tail is cut to its end before it is copied.
+    if (rest.length > this.tailCap) {
+      this.drop(rest.subarray(0, rest.length - this.tailCap));
+      rest = rest.subarray(rest.length - this.tailCap);
+    }
+    this.tail.push(rest.slice());
+    this.tailBytes += rest.length;
+    while (this.tailBytes - this.tail[0]!.length >= this.tailCap) {
+      const first = this.tail.shift()!;
+      this.tailBytes -= first.length;
+      this.drop(first);
     }
     return buf.length;
   };
 
+  private drop(b: Uint8Array): void {
+    this.gap += b.length;
+    this.gapNewlines += newlines(b);
+  }
+
   /** Returns the captured lines and resets for the next invocation. */
   take(): CapturedOutput {
     const out = this.peek();
-    this.chunks = [];
-    this.kept = 0;
-    this.dropped = 0;
+    this.head = [];
+    this.headBytes = 0;
+    this.tail = [];
+    this.tailBytes = 0;
+    this.gap = 0;
+    this.gapNewlines = 0;
     return out;
   }
 
   /** The lines captured so far, leaving them in place. */
   peek(): CapturedOutput {
-    if (this.kept === 0 && this.dropped === 0) return { lines: [], truncated: false };
-    const all = new Uint8Array(this.kept);
-    let off = 0;
-    for (const c of this.chunks) {
-      all.set(c, off);
-      off += c.length;
+    let start = concat(this.head, this.headBytes);
+    let end = concat(this.tail, this.tailBytes);
+    let droppedBytes = this.gap;
+    let droppedBreaks = this.gapNewlines;
+    // The tail may start with bytes it once shared with others: beyond its cap, or inside a character.
+    let from = Math.max(0, end.length - this.tailCap);
+    if (droppedBytes > 0 || from > 0) while (from < end.length && (end[from]! & 0xc0) === 0x80) from++;
+    if (from > 0) {
+      droppedBytes += from;
+      droppedBreaks += newlines(end, 0, from);
+      end = end.subarray(from);
     }
-    const text = new TextDecoder().decode(all);
-    // CRLF ends a line as LF does (`print("a\r\nb")`, output written for Windows): the `\r` was kept.
-    let lines = text.split(/\r?\n/);
-    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    let truncated = this.dropped > 0;
-    let droppedLines = 0;
-    if (lines.length > this.maxLines) {
-      droppedLines = lines.length - this.maxLines;
-      lines = lines.slice(0, this.maxLines);
-      truncated = true;
+    if (droppedBytes === 0) {
+      // Nothing dropped yet: one text, cut only if it has too many lines.
+      const all = concat([start, end], start.length + end.length);
+      if (all.length === 0) return { lines: [], truncated: false };
+      const half = Math.floor(this.maxLines / 2);
+      const headEnd = afterLines(all, half);
+      const tailFrom = lastLinesFrom(all, this.maxLines - half);
+      if (headEnd === null || tailFrom <= headEnd) return { lines: linesOf(all), truncated: false };
+      start = all.subarray(0, headEnd);
+      end = all.subarray(tailFrom);
+      droppedBytes = tailFrom - headEnd;
+      droppedBreaks = newlines(all, headEnd, tailFrom);
+    } else {
+      // The head ends inside a character when its cap did: those bytes go with the dropped middle.
+      let lead = start.length - 1;
+      while (lead > 0 && (start[lead]! & 0xc0) === 0x80) lead--;
+      if (lead >= 0 && !completeCharAt(start, lead)) {
+        droppedBytes += start.length - lead;
+        start = start.subarray(0, lead);
+      }
+      const half = Math.floor(this.maxLines / 2);
+      const headEnd = afterLines(start, half);
+      if (headEnd !== null && headEnd < start.length) {
+        droppedBytes += start.length - headEnd;
+        droppedBreaks += newlines(start, headEnd);
+        start = start.subarray(0, headEnd);
+      }
+      const tailFrom = lastLinesFrom(end, this.maxLines - half);
+      if (tailFrom > 0) {
+        droppedBytes += tailFrom;
+        droppedBreaks += newlines(end, 0, tailFrom);
+        end = end.subarray(tailFrom);
+      }
     }
-    if (truncated) {
-      const parts: string[] = [];
-      if (droppedLines > 0) parts.push(`${droppedLines} more lines`);
-      if (this.dropped > 0) parts.push(`${this.dropped} more bytes`);
-      lines.push(
-        `[eunha] output truncated: ${parts.join(' and ')} dropped (cap ${this.maxLines} lines / ${this.maxBytes} bytes)`,
-      );
-    }
-    return { lines, truncated };
+    const marker =
+      `${CUT_MARKER}${droppedBytes} bytes and ${droppedBreaks} line breaks dropped between the first and ` +
+      `the last lines (cap ${this.maxLines} lines / ${this.maxBytes} bytes)`;
+    return { lines: [...linesOf(start), marker, ...linesOf(end)], truncated: true };
   }
+}
+
+/** Whether the UTF-8 character starting at `at` ends inside `b`. */
+function completeCharAt(b: Uint8Array, at: number): boolean {
+  const lead = b[at]!;
+  const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return at + size <= b.length;
 }

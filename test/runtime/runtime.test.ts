@@ -468,7 +468,7 @@ return Response(200, {}, b"ok")`,
     assert.equal(a.linesTruncated, false);
   });
 
-  test('more than 1000 lines are cut with a marker line', async () => {
+  test('more than 1000 lines: the first and last 500 are kept, with a marker line between', async () => {
     const v = version(
       handler(`for i in range(5000):
     print("line", i)
@@ -480,7 +480,10 @@ return Response(200, {}, b"ok")`),
     assert.equal(r.linesTruncated, true);
     assert.equal(r.lines.length, 1001);
     assert.equal(r.lines[0], 'line 0');
-    assert.match(r.lines[1000]!, /output truncated/);
+    assert.equal(r.lines[499], 'line 499');
+    assert.match(r.lines[500]!, /^\[eunha\] output truncated: \d+ bytes and 4000 line breaks dropped/);
+    assert.equal(r.lines[501], 'line 4500');
+    assert.equal(r.lines[1000], 'line 4999');
   });
 });
 

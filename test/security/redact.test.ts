@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Redactor } from '../../src/auth/redact.js';
 import { MASK } from '../../src/auth/secrets.js';
+import { CUT_MARKER } from '../../src/runtime/output.js';
 import { bodyForLog } from '../../src/gateway/bodies.js';
 
 const PASSWORD = 'päss"w0rd\\';
@@ -95,5 +96,45 @@ describe('Redactor.buffer with a cap: only what can reach the log is masked', ()
     assert.ok(Buffer.from(out).toString().startsWith(`${MASK} then yyy`));
     const logged = String(bodyForLog(out, 'text/plain', 8192, body.length));
     assert.match(logged, new RegExp(`… \\[truncated: ${body.length} bytes in all\\]$`));
+  });
+
+  test('output cut through a secret: the part that ends the kept start, and the part that begins the kept end', () => {
+    const token = 'TOPSECRET-0123456789-ABCDEFGHIJ';
+    const t = new Redactor([token]);
+    const marker = `${CUT_MARKER}100 bytes and 0 line breaks dropped`;
+    assert.deepEqual(t.lines(['first', 'ffffTOPSECRET-', marker, '6789-ABCDEFGHIJ and more']), [
+      'first',
+      `ffff${MASK}`,
+      marker,
+      `${MASK} and more`,
+    ]);
+    // Whole secrets on either side are masked as anywhere else; nothing that merely looks alike is.
+    assert.deepEqual(t.lines([`a ${token} b`, 'no cut here', marker, `${token}!`, 'Jx']), [
+      `a ${MASK} b`,
+      'no cut here',
+      marker,
+      `${MASK}!`,
+      'Jx',
+    ]);
+    assert.deepEqual(t.lines(['ends with T', marker, 'J starts it']), [
+      `ends with ${MASK}`,
+      marker,
+      `${MASK} starts it`,
+    ]);
+    // Without a marker nothing was cut: a line that ends like a secret's start is left alone.
+    assert.deepEqual(t.lines(['ffffTOPSECRET-']), ['ffffTOPSECRET-']);
+  });
+
+  test('a search the author made quadratic stops at its budget and masks the edges wholesale', () => {
+    // Every place in the start's last 20,000 characters could begin it, and each compare runs
+    // 10,000 characters before the 'b' fails it: with 256 such secrets, minutes of main thread.
+    const secret = 'a'.repeat(10_000) + 'b' + 'a'.repeat(10_000);
+    const t = new Redactor([secret]);
+    const started = performance.now();
+    const out = t.lines(['x' + 'a'.repeat(30_000), `${CUT_MARKER}1 bytes and 0 line breaks dropped`, 'tail']);
+    const ms = performance.now() - started;
+    assert.ok(ms < 1000, `${ms} ms`);
+    // The true match was the last 10,000; the wholesale mask covers as far as the secret reaches.
+    assert.equal(out[0], 'x' + 'a'.repeat(10_000) + MASK);
   });
 });
