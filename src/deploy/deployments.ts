@@ -230,10 +230,12 @@ export class DeploymentService {
         await target.activate(current, d, prepared);
       } catch (err) {
         if (isNotFound(err, 'artifact')) {
-          // A version's artifact is kept while its record is: gone means the store lost it.
+          // A version's artifact is kept while its record is: gone means the store lost it, or a
+          // backup copied the record before and the blobs after the version's delete (README,
+          // Backups). Nothing a retry mends; the caller can deploy again or delete the version.
           throw new EunhaError(
-            'INTERNAL_ERROR',
-            `deployment v${d.version}'s artifact sha256:${d.digest} is missing from the blob store; deploy again`,
+            'CONFLICT',
+            `deployment v${d.version}'s artifact sha256:${d.digest} is missing from the blob store; deploy again, or delete this version`,
             { version: d.version, digest: d.digest },
           );
         }

@@ -763,8 +763,8 @@ class IncomingHandler(http.IncomingHandler):
         method: 'POST',
         url: `/api/workspaces/${ws}/functions/${fn.id}/deployments/1/activate`,
       });
-      assert.equal(res.statusCode, 500, res.body);
-      assert.equal(res.json().error.code, 'INTERNAL_ERROR');
+      assert.equal(res.statusCode, 409, res.body);
+      assert.equal(res.json().error.code, 'CONFLICT');
       assert.match(
         res.json().error.message,
         /deployment v1's artifact sha256:[0-9a-f]{64} is missing from the blob store/,

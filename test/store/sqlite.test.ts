@@ -1,7 +1,7 @@
 // The SQLite metadata adapter: the shared contract on real temp files, plus what only SQLite has —
 // persistence across reopen, the versioned schema, WAL, and query plans that never scan the table.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -157,6 +157,37 @@ describe('SQLite metadata store', () => {
     } finally {
       await second.close();
     }
+  });
+
+  test('what is deleted or overwritten is not left in the file: secrets, logs, key-value data', async () => {
+    const path = freshPath();
+    const ws = workspace();
+    const marks = {
+      secret: 'SEALED-SECRET-4711',
+      env: 'ENV-VALUE-0815',
+      line: 'PRINTED-LINE-1234',
+      kv: 'KV-KEY-9876',
+    };
+    const f = fn(ws.id, {
+      secretEnvironmentVariables: { TOKEN: marks.secret },
+      environmentVariables: { OLD: marks.env },
+    });
+    const store = await openSqliteMetadataStore(path, { checkpointIntervalMs: 0 });
+    await store.createWorkspace(ws);
+    await store.createFunction(f);
+    await store.appendLogs([log(f, { logs: [marks.line] })]);
+    await store.kv.set({ functionId: f.id, store: 'default' }, marks.kv, Uint8Array.of(1));
+    await store.createDeployment(deployment(f));
+    // An overwrite (a rotation re-sealing, a PATCH) leaves no copy of the value it replaced.
+    await store.updateFunction(ws.id, f.id, { environmentVariables: { NEW: 'x' } });
+    const other = fn(ws.id);
+    await store.createFunction(other);
+    await store.deleteFunction(ws.id, f.id);
+    await store.close();
+    const file = readFileSync(path);
+    for (const [what, mark] of Object.entries(marks))
+      assert.equal(file.indexOf(mark), -1, `the ${what} is still in the database file`);
+    assert.ok(!existsSync(`${path}-wal`) || readFileSync(`${path}-wal`).indexOf(marks.secret) === -1);
   });
 
   test('a final checkpoint that fails (a full disk) closes the store all the same, and loses nothing', async () => {

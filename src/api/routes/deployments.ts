@@ -88,7 +88,8 @@ export async function deploymentRoutes(
         summary: 'Make a deployment version active (roll back or forward, no rebuild)',
         params: DeploymentParams,
         body: NoFields,
-        response: { 200: Deployment, ...errors },
+        // 409: the version's artifact is missing from the blob store (restored from a backup).
+        response: { 200: Deployment, 409: ErrorBody, ...errors },
       },
     },
     async (req) =>

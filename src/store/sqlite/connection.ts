@@ -23,6 +23,9 @@ export const LOG_APPEND_BUSY_TIMEOUT_MS = 50;
  */
 export const SAFETY_NET_CHECKPOINT_PAGES = 16_384;
 
+/** What the WAL file keeps on disk between checkpoints' peaks. */
+const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+
 export function openDatabase(path: string, opts: { autocheckpointPages?: number } = {}): Db {
   const inMemory = path === ':memory:' || path === '';
   if (!inMemory) mkdirSync(dirname(path), { recursive: true });
@@ -36,6 +39,14 @@ export function openDatabase(path: string, opts: { autocheckpointPages?: number 
     // A second process (the CLI, a test) sharing the file waits instead of failing at once.
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('foreign_keys = ON');
+    // What is deleted or overwritten is zeroed, not left in the file: a review found a deleted
+    // workspace's secrets (sealed, with their key beside them in a backup), logs and key-value
+    // data still readable in the database and its backups, and values a key rotation had sealed
+    // again still there under the old key. Deletes cost about twice the I/O (161 → 349 ms for
+    // 13,827 rows in that review).
+    db.pragma('secure_delete = ON');
+    // After a checkpoint the WAL is cut back to this size, not kept at its high-water mark.
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     if (opts.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${opts.autocheckpointPages}`);
   } catch (err) {
     db.close();
