@@ -34,6 +34,7 @@ import { EunhaError } from './core/errors.js';
 import { DEFAULT_MEMORY_MB, FunctionService } from './services/functions.js';
 import { sweepOrphanBlobs } from './services/orphan-blobs.js';
 import { UndrainedResponses } from './api/undrained.js';
+import { BodyBudget } from './gateway/body-budget.js';
 import { WorkspaceService } from './services/workspaces.js';
 import { openFsBlobStore } from './store/fs/index.js';
 import { MeteredBlobStore } from './store/metered-blobs.js';
@@ -212,6 +213,7 @@ async function compose(
     budgetBytes: config.unreadResponseBytes,
     deadlineMs: config.unreadResponseTimeoutMs,
   });
+  const bodies = new BodyBudget(config.fnBodyBudgetBytes, Math.floor(config.fnBodyBudgetBytes / 4));
   // Gauges are read at scrape time, after everything below exists (`target` included).
   const metrics = new Metrics({
     services: () => target.serving(),
@@ -229,6 +231,7 @@ async function compose(
     },
     logs: () => writer.stats(),
     unread: () => unread.stats(),
+    fnBodyBytes: () => bodies.heldBytes(),
   });
   outbound.observe = (fn, outcome, seconds) => metrics.recordOutbound(fn, outcome, seconds);
   const builds = new BuildService({
@@ -339,6 +342,7 @@ async function compose(
     publicUrl: () => publicUrl,
     logger: opts.logger,
     unread,
+    bodies,
   });
 
   // Only the listing is awaited; the loads run in the background. The server listens while they

@@ -21,6 +21,7 @@ import type { Clock } from '../core/ids.js';
 import type { BuildService } from '../build/index.js';
 import type { DeploymentService } from '../deploy/deployments.js';
 import type { LocalTarget } from '../deploy/local-target.js';
+import type { BodyBudget } from '../gateway/body-budget.js';
 import { ingressRoutes } from '../gateway/ingress.js';
 import type { Invoker } from '../gateway/invoker.js';
 import type { ExecutionLogService } from '../observability/execution-logs.js';
@@ -80,6 +81,8 @@ export interface AppDeps {
   logger: FastifyServerOptions['loggerInstance'] | false;
   /** Bounds what clients that do not read their answers may hold; every response is watched. */
   unread?: UndrainedResponses;
+  /** Bounds the /fn request bodies held in memory at once (gateway/body-budget.ts). */
+  bodies: BodyBudget;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -196,6 +199,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await ingressRoutes(app, deps.target, deps.invoker, {
     publicUrl: deps.publicUrl,
     bodyLimitBytes: deps.config.bodyLimitBytes,
+    bodies: deps.bodies,
     authorize: (req, fn) => authorizeInvocation(deps.auth, req, fn),
     isPlatformCredential: (header) => deps.auth.isPlatformCredential(header),
     functionExists: async (id) => (await deps.meta.findFunction(id)) !== undefined,

@@ -64,7 +64,7 @@ export function statusOfError(err: FastifyError, req: FastifyRequest): number {
   return fromFastify(err, req)?.status ?? 500;
 }
 
-const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE', 'NOT_READY']);
+const STATES = new Set<ErrorCode>(['SHUTTING_DOWN', 'DEPENDENCY_UNAVAILABLE', 'NOT_READY', 'SERVER_BUSY']);
 const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -40,6 +40,8 @@ export interface Config {
   trustedProxies: string[];
   /** Cap on a request body, in bytes (JSON routes). */
   bodyLimitBytes: number;
+  /** /fn request-body bytes held in memory at once, all clients together (gateway/body-budget.ts). */
+  fnBodyBudgetBytes: number;
   /** Where blobs live: files under {dataDir}/blobs, or the S3 bucket (EUNHA_BLOB_STORE=s3). */
   blobStore: BlobStoreConfig;
   /** Grace period for in-flight requests on SIGTERM/SIGINT, in ms. */
@@ -435,6 +437,7 @@ export function loadConfig(env: Env): Config {
     corsOrigins: corsOrigins(env),
     trustedProxies: networks(env, 'EUNHA_TRUSTED_PROXIES', true),
     bodyLimitBytes: int(env, 'EUNHA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+    fnBodyBudgetBytes: fnBodyBudget(env),
     blobStore: blobStore(env),
     // At least 1 s: running requests are cut half-way through a grace under 6 s (platform.ts), and
     // their 503 needs the time after the cut (~0.1 s measured). With 0 the exit came first, and a
@@ -525,4 +528,27 @@ function timeouts(
     keepAliveTimeoutMs: int(env, 'EUNHA_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1_000, 600_000),
     connectionTimeoutMs: int(env, 'EUNHA_CONNECTION_TIMEOUT_MS', 960_000, 1_000, 3_600_000),
   };
+}
+
+/**
+ * Each client address may hold a quarter of it (gateway/body-budget.ts), which must take one body
+ * at the cap: a smaller budget would refuse such a body from an idle server. Unset, it grows with
+ * a larger cap for the same reason.
+ */
+function fnBodyBudget(env: Env): number {
+  const cap = int(env, 'EUNHA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 512 * 1024 * 1024);
+  const budget = int(
+    env,
+    'EUNHA_FN_BODY_BUDGET_BYTES',
+    Math.max(256 * 1024 * 1024, 4 * cap),
+    1024 * 1024,
+    1024 ** 4,
+  );
+  if (budget < 4 * cap) {
+    throw new ConfigError(
+      'EUNHA_FN_BODY_BUDGET_BYTES',
+      `must be at least 4 × EUNHA_BODY_LIMIT_BYTES (${4 * cap}): one client address may hold a quarter of it, which must take one body at the cap`,
+    );
+  }
+  return budget;
 }

@@ -93,6 +93,12 @@ export const ERROR_CATALOGUE = {
     description: 'A dependency (store, registry, cluster) is unreachable.',
   },
   SHUTTING_DOWN: { status: 503, fault: 'platform', description: 'The server is shutting down.' },
+  SERVER_BUSY: {
+    status: 503,
+    fault: 'platform',
+    description:
+      'The server holds as many function request bodies in memory as it may (EUNHA_FN_BODY_BUDGET_BYTES); the body was not read. Retry after Retry-After.',
+  },
   NOT_READY: {
     status: 503,
     fault: 'platform',

@@ -9,13 +9,21 @@
 // request id the platform answers with (PLATFORM_OWNED).
 
 import { METHODS } from 'node:http';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Transform, type Readable } from 'node:stream';
+import type {
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  preParsingHookHandler,
+} from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError, bodyTooLarge, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
+import type { BodyBudget, BodyHold } from './body-budget.js';
 import { expectsContinue, sendContinue } from './expect-continue.js';
 import { headerBytes, headerText } from './header-bytes.js';
 
@@ -49,6 +57,8 @@ const PLATFORM_OWNED = new Set(['x-request-id']);
 export interface IngressOptions {
   publicUrl: () => string;
   bodyLimitBytes: number;
+  /** The request-body bytes held in memory at once, in all and per client address. */
+  bodies: BodyBudget;
   /** Throws UNAUTHORIZED/FORBIDDEN when the caller may not invoke this function (auth/guard.ts). */
   authorize: (req: FastifyRequest, fn: FunctionRecord) => Promise<void>;
   /** Whether an Authorization value is an Eunha key (auth/principal.ts): never passed to a function. */
@@ -62,6 +72,10 @@ export interface IngressOptions {
 const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** A chunked GET or HEAD body's hold, which unparsedBody counts as it reads; null otherwise. */
+    fnBodyHold: BodyHold | null;
+  }
   interface FastifyContextConfig {
     /** @fastify/cors reads this; false leaves the route alone (api/app.ts). */
     cors?: false;
@@ -134,7 +148,7 @@ export function spinHeaders(
  * the cap the rest is read and dropped, as Fastify does for other methods, so the caller gets its
  * 413 instead of a connection reset while it is still sending.
  */
-function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+function unparsedBody(req: FastifyRequest, limit: number, hold: BodyHold | null): Promise<Buffer> {
   const raw = req.raw;
   if (raw.headers['content-length'] === undefined && raw.headers['transfer-encoding'] === undefined) {
     return Promise.resolve(Buffer.alloc(0));
@@ -157,15 +171,20 @@ function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
       stop();
       reject(gone());
     };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size <= limit) {
-        parts.push(chunk);
-        return;
-      }
+    const refuse = (err: EunhaError): void => {
       stop();
       raw.resume();
-      reject(bodyTooLarge({ limit }));
+      reject(err);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) return refuse(bodyTooLarge({ limit }));
+      try {
+        hold?.grow(chunk.length);
+      } catch (err) {
+        return refuse(err as EunhaError);
+      }
+      parts.push(chunk);
     };
     const onEnd = (): void => {
       stop();
@@ -180,6 +199,66 @@ function unparsedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
     raw.on('error', onError);
     raw.on('close', onClose);
   });
+}
+
+/** A chunked body, counted against its hold as it arrives; past the budget, the read fails. */
+function counted(payload: Readable, hold: BodyHold): Readable {
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      try {
+        hold.grow(chunk.length);
+      } catch (err) {
+        return next(err as Error);
+      }
+      next(null, chunk);
+    },
+  });
+  // pipe() passes no error on; Fastify listens for them on the stream it reads.
+  payload.once('error', (err) => out.destroy(err));
+  return payload.pipe(out);
+}
+
+/**
+ * Reserves a /fn body's bytes before it is read (gateway/body-budget.ts): its Content-Length, or
+ * for a chunked body what has arrived. Refused here, the body is never read (its connection is
+ * closed after the answer: api/close-unread.ts). The hold goes back when the answer has gone or
+ * the connection has closed, which covers completion, errors, aborts and the request timeout
+ * alike; not when the body has arrived, since the function gets it whole and it lives on while
+ * the call runs.
+ */
+function budgetHook(opts: IngressOptions): preParsingHookHandler {
+  return (req, reply, payload, done) => {
+    const length = req.headers['content-length'];
+    const chunked = length === undefined && req.headers['transfer-encoding'] !== undefined;
+    const declared = Number(length);
+    // No body, or one over the cap, which is refused without being read.
+    if (!chunked && !(declared > 0 && declared <= opts.bodyLimitBytes)) return done(null, payload);
+    const socket = req.raw.socket;
+    // Already gone: its 'close' has been and will not come again to give the hold back.
+    if (reply.raw.destroyed || socket.destroyed) return done(null, payload);
+    let hold: BodyHold;
+    try {
+      hold = opts.bodies.take(req.ip, chunked ? 0 : declared);
+    } catch (err) {
+      return done(err as EunhaError);
+    }
+    // The socket's too: an answer queued behind a pipelined one gets no 'close' of its own when
+    // the connection drops.
+    const release = (): void => {
+      hold.release();
+      reply.raw.off('close', release);
+      socket.off('close', release);
+    };
+    reply.raw.once('close', release);
+    socket.once('close', release);
+    if (!chunked) return done(null, payload);
+    // Fastify leaves a GET or HEAD body unread; unparsedBody reads req.raw itself and counts it.
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      req.fnBodyHold = hold;
+      return done(null, payload);
+    }
+    done(null, counted(payload, hold));
+  };
 }
 
 /**
@@ -339,6 +418,7 @@ export async function ingressRoutes(
     // Declared up front, so that setting it per answer changes no object's shape (a WeakMap entry
     // per call would cost the collector on the hot path).
     scope.decorateReply('functionContentType', false);
+    scope.decorateRequest('fnBodyHold', null);
     scope.addHook('onSend', (_req, reply, payload, done) => {
       const type = reply.functionContentType;
       if (type === null) void reply.removeHeader('content-type');
@@ -418,6 +498,9 @@ export async function ingressRoutes(
       return { route, sent, headers, admit };
     };
 
+    // Before the hook below: a body that would not fit is not asked for either.
+    scope.addHook('preParsing', budgetHook(opts));
+
     // The checks run before a body the client holds back is asked for (expect-continue.ts); other
     // requests skip the WeakMap: an entry per call costs the collector on the hot path.
     scope.addHook('preParsing', (req, reply, payload, done) => {
@@ -434,7 +517,9 @@ export async function ingressRoutes(
 
     const handler = async (req: IngressRequest, reply: FastifyReply) => {
       const { route, sent, headers, admit } = checked.get(req) ?? (await admitted(req));
-      const body = Buffer.isBuffer(req.body) ? req.body : await unparsedBody(req, opts.bodyLimitBytes);
+      const body = Buffer.isBuffer(req.body)
+        ? req.body
+        : await unparsedBody(req, opts.bodyLimitBytes, req.fnBodyHold);
       // A caller that gives up while its request waits for an instance takes it out of the line:
       // under overload, abandoned requests would otherwise fill the queue and run for nobody.
       const gone = new AbortController();

@@ -48,6 +48,8 @@ export class Metrics {
     logs?: () => LogWriterGauges;
     /** Unread answers (api/undrained.ts). */
     unread?: () => { heldBytes: number; cut: number };
+    /** /fn request-body bytes held in memory (gateway/body-budget.ts). */
+    fnBodyBytes?: () => number;
   }) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'eunha_' });
@@ -166,6 +168,12 @@ export class Metrics {
       'eunha_unread_responses_cut_total',
       'Connections closed because their client left an answer unread too long or over the budget',
       () => unread().cut,
+    );
+    // Near EUNHA_FN_BODY_BUDGET_BYTES, calls with a body are being refused (503 SERVER_BUSY).
+    gauge(
+      'eunha_fn_request_body_bytes',
+      'Request bytes of function calls (/fn) held in memory: declared lengths of bodies on their way, chunked bodies as they arrive',
+      () => sources.fnBodyBytes?.() ?? 0,
     );
   }
 

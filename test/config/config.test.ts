@@ -18,6 +18,16 @@ describe('config', () => {
     assert.equal(c.instancesPerProcess, 8);
     assert.equal(loadConfig({ EUNHA_INSTANCES_PER_PROCESS: '1' }).instancesPerProcess, 1);
     assert.equal(c.bootTimeoutMs, 60_000);
+    assert.equal(c.fnBodyBudgetBytes, 256 * 1024 * 1024);
+    assert.equal(
+      loadConfig({ EUNHA_FN_BODY_BUDGET_BYTES: String(24 * 1024 * 1024) }).fnBodyBudgetBytes,
+      24 * 1024 * 1024,
+    );
+    // Unset, it grows with a larger cap, so that an address's quarter still takes one body.
+    assert.equal(
+      loadConfig({ EUNHA_BODY_LIMIT_BYTES: String(100 * 1024 * 1024) }).fnBodyBudgetBytes,
+      400 * 1024 * 1024,
+    );
     // Unset caps and budgets: the runtime derives them (from maxInstances, from the machine's memory).
     assert.equal(c.maxInstancesPerWorkspace, undefined);
     assert.equal(c.memoryBudgetMb, undefined);
@@ -159,6 +169,9 @@ describe('config', () => {
       [{ EUNHA_BLOB_STORE: 's3', AWS_REGION: 'mars' }, 'AWS_REGION'],
       [{ EUNHA_BLOB_STORE: 's3', S3_BUCKET_NAME: 'Bad_Bucket' }, 'S3_BUCKET_NAME'],
       [{ EUNHA_BODY_LIMIT_BYTES: '-1' }, 'EUNHA_BODY_LIMIT_BYTES'],
+      [{ EUNHA_FN_BODY_BUDGET_BYTES: '1000' }, 'EUNHA_FN_BODY_BUDGET_BYTES'],
+      // An address's quarter must take one body at the cap.
+      [{ EUNHA_FN_BODY_BUDGET_BYTES: String(24 * 1024 * 1024 - 1) }, 'EUNHA_FN_BODY_BUDGET_BYTES'],
       [{ EUNHA_INSTANCES_PER_PROCESS: '0' }, 'EUNHA_INSTANCES_PER_PROCESS'],
       [{ EUNHA_INSTANCES_PER_PROCESS: 'many' }, 'EUNHA_INSTANCES_PER_PROCESS'],
       // A deadline shorter than a boot on a busy machine would kill healthy boots.
