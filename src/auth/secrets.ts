@@ -100,3 +100,13 @@ const fail = (message: string): EunhaError => new EunhaError('INTERNAL_ERROR', m
 /** Names with every value replaced by the mask: what any answer shows after creation. */
 export const masked = (sealed: Record<string, string> | undefined): Record<string, string> =>
   Object.fromEntries(Object.keys(sealed ?? {}).map((k) => [k, MASK]));
+
+/**
+ * The byte length of each value a record of sealed values holds, without opening them: AES-GCM's
+ * ciphertext is exactly as long as its plaintext.
+ */
+export function sealedValueBytes(sealed: Record<string, string>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(sealed).map(([k, v]) => [k, Buffer.byteLength(v.split('.')[3] ?? '', 'base64url')]),
+  );
+}

@@ -15,6 +15,12 @@ export const LIMITS = {
   envVarsMax: 256,
   envNameMax: 256,
   envValueMax: 32 * 1024,
+  /**
+   * Bytes of names and values in a function's environment, plain and secret variables together:
+   * every deployment version keeps a copy (a review's 4.8 MB of variables added 4.8 MB to the
+   * database with each deploy, outside any quota).
+   */
+  envTotalMax: 128 * 1024,
   memoryMin: 128,
   memoryMax: 1024,
   timeoutMin: 1,

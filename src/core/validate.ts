@@ -83,6 +83,27 @@ export function checkEnvVars(
   return Object.fromEntries(entries);
 }
 
+/**
+ * The environment as a whole, within LIMITS.envTotalMax: `plain` as sent or stored, and the byte
+ * length of each secret's value (sealed, it is not at hand). `field` is the one the request changed.
+ */
+export function checkEnvironmentTotal(
+  plain: Record<string, string>,
+  secretBytes: Record<string, number>,
+  field: string,
+): void {
+  let total = 0;
+  for (const [k, v] of Object.entries(plain)) total += Buffer.byteLength(k) + Buffer.byteLength(v);
+  for (const [k, n] of Object.entries(secretBytes)) total += Buffer.byteLength(k) + n;
+  if (total > LIMITS.envTotalMax) {
+    throw invalid(
+      field,
+      `the function's environment variables would hold ${total} bytes of names and values, plain and secret together; at most ${LIMITS.envTotalMax} are allowed (keep large data in the key-value store or the code)`,
+      { limit: LIMITS.envTotalMax, bytes: total },
+    );
+  }
+}
+
 /** The seed added http:// when the scheme was missing; keep that, and refuse what is not a URL. */
 export function normalizeUrl(raw: string, field: string): string {
   const s = raw.trim();

@@ -20,6 +20,7 @@ import {
 } from '../core/validate.js';
 import type { FunctionPatch } from '../store/ports.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
+import { checkEnvironment } from './function-environment.js';
 import { checkIfMatch, functionEtag } from './function-etag.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 
@@ -86,7 +87,7 @@ export class FunctionService {
       {},
       input.secretEnvironmentVariables ?? {},
     );
-    checkNoOverlap(environmentVariables, secretEnvironmentVariables, input);
+    checkEnvironment(environmentVariables, secretEnvironmentVariables, input);
     const count = await this.deps.meta.countFunctions(workspaceId);
     if (count >= MAX_FUNCTIONS_PER_WORKSPACE) {
       throw new EunhaError(
@@ -238,11 +239,9 @@ export class FunctionService {
       );
     }
     if (patch.environmentVariables || patch.secretEnvironmentVariables) {
-      checkNoOverlap(
-        patch.environmentVariables ?? current.environmentVariables,
-        patch.secretEnvironmentVariables ?? current.secretEnvironmentVariables ?? {},
-        input,
-      );
+      const env = patch.environmentVariables ?? current.environmentVariables;
+      const sealed = patch.secretEnvironmentVariables ?? current.secretEnvironmentVariables ?? {};
+      checkEnvironment(env, sealed, input);
     }
     if (input.authType != null) patch.authType = input.authType;
     if (input.status != null) {
@@ -458,48 +457,4 @@ function changesAnything(current: FunctionRecord, patch: FunctionPatch): boolean
   return Object.entries(patch).some(
     ([key, value]) => value !== undefined && !isDeepStrictEqual(value, shown[key as keyof FunctionRecord]),
   );
-}
-
-/**
- * A name is either plain or secret: the function would otherwise see only one of the two values.
- * The error names the field the caller is setting: the plain map when it carries the name (also
- * when the secrets carry it too, since declaring a secret is the deliberate act and taking the
- * name out of the plain map is the fix), else the secrets, which clash with a stored plain name.
- */
-function checkNoOverlap(
-  plain: Record<string, string>,
-  secret: Record<string, string>,
-  input: { environmentVariables?: unknown; secretEnvironmentVariables?: unknown },
-): void {
-  // Own keys only: 'constructor' or 'toString' is a valid variable name, and `in` would find it
-  // on every object's prototype.
-  const sent = (map: unknown, name: string) =>
-    map !== null && typeof map === 'object' && Object.hasOwn(map, name);
-  for (const name of Object.keys(secret)) {
-    if (!Object.hasOwn(plain, name)) continue;
-    const inPlain = sent(input.environmentVariables, name);
-    const inSecret = sent(input.secretEnvironmentVariables, name);
-    const rule = 'a name is either plain or secret';
-    if (inPlain && inSecret) {
-      throw invalid(
-        'environmentVariables',
-        `${quote(name)} is in both environmentVariables and secretEnvironmentVariables; ${rule}`,
-        { key: name },
-      );
-    }
-    if (inPlain) {
-      throw invalid(
-        'environmentVariables',
-        `${quote(name)} is a secret environment variable of this function; ${rule} ` +
-          `(send secretEnvironmentVariables: {${JSON.stringify(name)}: null} to make it plain)`,
-        { key: name },
-      );
-    }
-    throw invalid(
-      'secretEnvironmentVariables',
-      `${quote(name)} is a plain environment variable of this function; ${rule} ` +
-        '(send environmentVariables without it to make it secret)',
-      { key: name },
-    );
-  }
 }

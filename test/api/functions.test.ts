@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { LIMITS } from '../../src/core/schemas.js';
 import { MAX_FUNCTIONS_PER_WORKSPACE } from '../../src/services/functions.js';
 import { b64, SAMPLE_HANDLER, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
@@ -91,6 +92,39 @@ describe('functions API', () => {
     const unknownRuntime = await create({ ...good, runtime: 'ruby' });
     assert.match(unknownRuntime.json().error.message, /supported: Python 3\.12/);
     assert.ok(Array.isArray(unknownRuntime.json().error.details.supported));
+  });
+
+  test('a function’s environment holds at most LIMITS.envTotalMax bytes, plain and secret together', async () => {
+    // Every deployment version keeps a copy: a review's 4.8 MB of variables added 4.8 MB per deploy.
+    const value = 'v'.repeat(30 * 1024);
+    const plain = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`P${i}`, value]));
+    const refused = (res: Awaited<ReturnType<typeof create>>, field: string) => {
+      assert.equal(res.statusCode, 400);
+      assert.equal(res.json().error.details.field, field);
+      assert.equal(res.json().error.details.limit, LIMITS.envTotalMax);
+      assert.match(res.json().error.message, /plain and secret together/);
+    };
+    refused(
+      await create({ name: 'env', code: b64('x = 1\n'), environmentVariables: plain(5) }),
+      'environmentVariables',
+    );
+    const made = await create({ name: 'env', code: b64('x = 1\n'), environmentVariables: plain(3) });
+    assert.equal(made.statusCode, 201);
+    const url = `${base()}/${made.json().id}`;
+    const patch = (payload: Record<string, unknown>) => p.app.inject({ method: 'PATCH', url, payload });
+    refused(
+      await patch({ secretEnvironmentVariables: { S1: value, S2: value } }),
+      'secretEnvironmentVariables',
+    );
+    assert.equal((await patch({ secretEnvironmentVariables: { S1: value } })).statusCode, 200);
+    // The stored secret counts, though only its sealed form is at hand.
+    refused(
+      await patch({ environmentVariables: { ...plain(3), EXTRA: 'v'.repeat(8 * 1024) } }),
+      'environmentVariables',
+    );
+    const now = (await p.app.inject({ method: 'GET', url })).json();
+    assert.deepEqual(Object.keys(now.environmentVariables), ['P0', 'P1', 'P2']);
+    assert.deepEqual(Object.keys(now.secretEnvironmentVariables), ['S1']);
   });
 
   test('invalid input stores nothing', async () => {
