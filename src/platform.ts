@@ -286,6 +286,7 @@ async function compose(
     target,
     clock,
     publicUrl: () => publicUrl,
+    maxVersions: config.maxVersionsPerFunction,
     log: (obj, msg) => logger?.error(obj, msg),
   });
   const writer = new ExecutionLogWriter(meta, {

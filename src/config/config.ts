@@ -42,6 +42,8 @@ export interface Config {
   bodyLimitBytes: number;
   /** /fn request-body bytes held in memory at once, all clients together (gateway/body-budget.ts). */
   fnBodyBudgetBytes: number;
+  /** Deployment versions kept per function, the active one included; older ones are deleted. */
+  maxVersionsPerFunction: number;
   /** Where blobs live: files under {dataDir}/blobs, or the S3 bucket (EUNHA_BLOB_STORE=s3). */
   blobStore: BlobStoreConfig;
   /** Grace period for in-flight requests on SIGTERM/SIGINT, in ms. */
@@ -438,6 +440,7 @@ export function loadConfig(env: Env): Config {
     trustedProxies: networks(env, 'EUNHA_TRUSTED_PROXIES', true),
     bodyLimitBytes: int(env, 'EUNHA_BODY_LIMIT_BYTES', 6 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     fnBodyBudgetBytes: fnBodyBudget(env),
+    maxVersionsPerFunction: int(env, 'EUNHA_MAX_VERSIONS_PER_FUNCTION', 50, 1, 10_000),
     blobStore: blobStore(env),
     // At least 1 s: running requests are cut half-way through a grace under 6 s (platform.ts), and
     // their 503 needs the time after the cut (~0.1 s measured). With 0 the exit came first, and a

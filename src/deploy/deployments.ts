@@ -63,6 +63,8 @@ export class DeploymentService {
       clock: Clock;
       /** Base of invocation URLs; a function because a port-0 server learns its port at listen. */
       publicUrl: () => string;
+      /** Versions kept per function, the active one included (EUNHA_MAX_VERSIONS_PER_FUNCTION). */
+      maxVersions?: number;
       log?: (obj: object, msg: string) => void;
     },
   ) {}
@@ -297,13 +299,51 @@ export class DeploymentService {
       throw err;
     }
     artifact.release(); // named by the record now
+    let live: Deployment;
     try {
-      return this.view(await this.goLive(fn, created, prepared));
+      live = await this.goLive(fn, created, prepared);
     } catch (err) {
       // Its function was deleted meanwhile, or the version: the artifact may be named by nothing
       // now, and would count against the workspace's quota until a restart.
       if (isNotFound(err)) await this.forget(fn.workspaceId, artifact.digest);
       throw err;
+    }
+    await this.prune(fn);
+    return this.view(live);
+  }
+
+  /**
+   * Deletes the oldest versions past the newest `maxVersions` (never the active one), and their
+   * artifacts unless something else names them. Every version kept a record (with a copy of the
+   * function's environment) and an artifact for good: a review's 140 deploys of one function kept
+   * 140, and one with large variables grew the database by 3.3 MB/s, outside the storage quota.
+   * Best effort: the deploy has happened, so a failure here is only logged.
+   */
+  private async prune(fn: FunctionRecord): Promise<void> {
+    const keep = this.deps.maxVersions;
+    if (keep === undefined) return;
+    try {
+      const all = await this.deps.meta.listDeployments(fn.id);
+      if (all.length <= keep) return;
+      const old = all
+        .filter((d) => !d.active)
+        .sort((a, b) => a.version - b.version)
+        .slice(0, all.length - keep);
+      const digests: string[] = [];
+      for (const d of old) {
+        // In turn with activations, as a delete by the API is.
+        const removed = await this.deps.target.exclusive(fn.id, () =>
+          this.deps.meta.deleteDeployment(fn.id, d.version).catch((err: unknown) => {
+            // Activated meanwhile: it stays.
+            if (err instanceof EunhaError && err.code === 'CONFLICT') return undefined;
+            throw err;
+          }),
+        );
+        if (removed) digests.push(removed.digest);
+      }
+      if (digests.length > 0) await this.deps.artifacts.collectArtifacts(fn.workspaceId, digests);
+    } catch (err) {
+      this.deps.log?.({ err, functionId: fn.id }, 'could not delete old deployment versions');
     }
   }
 

@@ -774,3 +774,59 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 });
+
+describe('old versions are deleted past EUNHA_MAX_VERSIONS_PER_FUNCTION', () => {
+  let p: TestPlatform;
+  let ws: string;
+  before(async () => {
+    p = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1', EUNHA_MAX_VERSIONS_PER_FUNCTION: '3' });
+    ws = (await p.app.inject({ method: 'POST', url: '/api/workspaces', payload: { name: 'keep' } })).json()
+      .id;
+  });
+  after(async () => p?.cleanup());
+
+  test(
+    'the newest 3 are kept, with the artifacts they name; an older one and its own artifact go',
+    { timeout: 120_000 },
+    async () => {
+      const fn = (
+        await p.app.inject({
+          method: 'POST',
+          url: `/api/workspaces/${ws}/functions`,
+          payload: { name: 'kept', code: b64(handler('a')) },
+        })
+      ).json();
+      const base = `/api/workspaces/${ws}/functions/${fn.id}`;
+      const deployCode = async (version: string) => {
+        await p.app.inject({ method: 'PATCH', url: base, payload: { code: b64(handler(version)) } });
+        const res = await p.app.inject({ method: 'POST', url: `${base}/deployments` });
+        assert.equal(res.statusCode, 201, res.body);
+        return res.json() as { version: number; digest: string };
+      };
+      const versions = async () =>
+        (await p.app.inject({ method: 'GET', url: `${base}/deployments` }))
+          .json()
+          .map((d: { version: number }) => d.version)
+          .sort((a: number, b: number) => a - b);
+      const artifacts = async (digest: string) => (await p.blobs.list(`artifacts/${ws}/${digest}`)).length;
+      const v1 = await deployCode('a');
+      const v2 = await deployCode('b');
+      await deployCode('c');
+      assert.deepEqual(await versions(), [1, 2, 3]);
+      // v4 builds v1's code again: v1's artifact is named by v4 and stays.
+      const v4 = await deployCode('a');
+      assert.equal(v4.digest, v1.digest);
+      assert.deepEqual(await versions(), [2, 3, 4]);
+      assert.ok((await artifacts(v1.digest)) > 0, 'v4 still names the artifact');
+      await deployCode('d');
+      assert.deepEqual(await versions(), [3, 4, 5]);
+      assert.equal(await artifacts(v2.digest), 0, 'v2 was the only one naming its artifact');
+      // What is kept still rolls back at once.
+      const back = await p.app.inject({ method: 'POST', url: `${base}/deployments/4/activate` });
+      assert.equal(back.statusCode, 200, back.body);
+      assert.equal((await p.app.inject({ method: 'GET', url: `/fn/${fn.id}` })).headers['x-version'], 'a');
+      const gone = await p.app.inject({ method: 'POST', url: `${base}/deployments/2/activate` });
+      assert.equal(gone.statusCode, 404);
+    },
+  );
+});
