@@ -80,11 +80,21 @@ export class ArtifactBuilder {
   }
 
   /**
-   * Files a deploy builds now, without a task (BuildService.buildNow): not loaded here, since the
-   * deploy loads them next as its version's first instance, which is the same check.
+   * Files a deploy builds now, without a task (BuildService.buildNow): not checked here, since
+   * `load` loads them next as the version's first instance, which is the same check, and is timed
+   * with the build as a task's check is (code that did not load was counted a completed build).
    */
-  buildCode(workspaceId: string, app: string, files: SourceFiles): Promise<BuiltArtifact> {
-    return this.timed(() => this.buildFiles(workspaceId, app, files, DEFAULT_TAG, false));
+  buildCode(
+    workspaceId: string,
+    app: string,
+    files: SourceFiles,
+    load: (built: BuiltArtifact) => Promise<void>,
+  ): Promise<BuiltArtifact> {
+    return this.timed(async () => {
+      const built = await this.buildFiles(workspaceId, app, files, DEFAULT_TAG, false);
+      await load(built);
+      return built;
+    });
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */

@@ -130,11 +130,7 @@ export class BuildService {
     checkSourceFiles(files, this.limits);
     // Joins the queue in the same step (no await in between), so the check cannot go stale.
     this.reserve(workspaceId)();
-    return this.queue.run(workspaceId, async () => {
-      const built = await this.builder.buildCode(workspaceId, app, files);
-      await load(built);
-      return built;
-    });
+    return this.queue.run(workspaceId, () => this.builder.buildCode(workspaceId, app, files, load));
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */

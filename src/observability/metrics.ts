@@ -27,6 +27,9 @@ export interface LogWriterGauges {
   dropped: number;
 }
 
+/** How long a deleted function's calls may still be finishing: its longest timeout, and then some. */
+const FORGET_FOR_MS = 20 * 60_000;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly invocations: Counter<'function_name' | 'code'>;
@@ -35,27 +38,31 @@ export class Metrics {
   private readonly outbound: Counter<'function_name' | 'outcome'>;
   private readonly outboundSeconds: Histogram<'function_name'>;
   /**
-   * Functions deleted since start. An invocation that was running when its function was deleted
-   * finishes afterwards, and must not bring the function's series back.
+   * Functions deleted lately, with when. An invocation that was running when its function was
+   * deleted finishes afterwards, and must not bring the function's series back; none runs longer
+   * than FORGET_FOR_MS, so older entries go (one stayed per deleted function for good).
    */
-  private readonly forgotten = new Set<string>();
+  private readonly forgotten = new Map<string, number>();
   readonly builds: Histogram<'outcome'>;
 
-  constructor(sources: {
-    /** Functions that serve calls (deploy/local-target.ts serving()). */
-    services: () => number;
-    runtime: () => RuntimeGauges;
-    logs?: () => LogWriterGauges;
-    /** Unread answers (api/undrained.ts). */
-    unread?: () => { heldBytes: number; cut: number };
-    /** /fn request-body bytes held in memory (gateway/body-budget.ts). */
-    fnBodyBytes?: () => number;
-  }) {
+  constructor(
+    sources: {
+      /** Functions that serve calls (deploy/local-target.ts serving()). */
+      services: () => number;
+      runtime: () => RuntimeGauges;
+      logs?: () => LogWriterGauges;
+      /** Unread answers (api/undrained.ts). */
+      unread?: () => { heldBytes: number; cut: number };
+      /** /fn request-body bytes held in memory (gateway/body-budget.ts). */
+      fnBodyBytes?: () => number;
+    },
+    private readonly clock: () => number = Date.now,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'eunha_' });
     this.invocations = new Counter({
       name: 'gateway_function_invocation_total',
-      help: 'Calls to functions by function and the HTTP status code the caller got (calls refused before running included)',
+      help: 'Calls to functions by function and status code: what the function URL answered, or on /invoke the statusCode of the execution log (500 for a raise, which /invoke answers 200 with the log); calls refused before running included',
       labelNames: ['function_name', 'code'],
       registers,
     });
@@ -63,7 +70,11 @@ export class Metrics {
       name: 'gateway_functions_seconds',
       help: 'Time to answer a function invocation, seconds',
       labelNames: ['function_name'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      // Up to the longest timeout a function may have (900 s): past 60 s every call fell in +Inf,
+      // and histogram_quantile could not say more than 60 s of it.
+      buckets: [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900,
+      ],
       registers,
     });
     this.coldStarts = new Counter({
@@ -202,7 +213,14 @@ export class Metrics {
    * /metrics would otherwise list each function ever deleted until the next restart.
    */
   async forget(functionId: string): Promise<void> {
-    this.forgotten.add(functionId);
+    const now = this.clock();
+    // Oldest first (insertion order): stop at the first one still needed.
+    for (const [id, at] of this.forgotten) {
+      if (now - at < FORGET_FOR_MS) break;
+      this.forgotten.delete(id);
+    }
+    this.forgotten.delete(functionId);
+    this.forgotten.set(functionId, now);
     const { values } = await this.invocations.get();
     for (const { labels } of values) {
       if (labels.function_name === functionId)

@@ -88,4 +88,27 @@ describe('Metrics', () => {
       /gateway_function_invocation_total\{function_name="fn-b",code="200"\} 1/,
     );
   });
+
+  test('a deleted function is remembered only as long as one of its calls could still run', async () => {
+    let now = 0;
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET_RUNTIME }, () => now);
+    const count = async () => /function_name="fn-a"/.test(await m.text());
+    await m.forget('fn-a');
+    now += 15 * 60_000; // the longest timeout is 900 s: a call may still finish
+    await m.forget('fn-b');
+    m.recordInvocation('fn-a', 200, 0.002, false);
+    assert.equal(await count(), false);
+    now += 6 * 60_000;
+    await m.forget('fn-c'); // each forget lets go of what is older than that
+    m.recordInvocation('fn-a', 200, 0.002, false);
+    assert.equal(await count(), true, 'fn-a is no longer held in memory');
+  });
+
+  test('the duration histogram reaches the longest timeout: a 700-s call is not in +Inf only', async () => {
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET_RUNTIME });
+    m.recordInvocation('fn-long', 200, 700, false);
+    const text = await m.text();
+    assert.match(text, /gateway_functions_seconds_bucket\{le="600",function_name="fn-long"\} 0/);
+    assert.match(text, /gateway_functions_seconds_bucket\{le="900",function_name="fn-long"\} 1/);
+  });
 });

@@ -162,6 +162,30 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test('a one-call deploy of code that does not load counts as a failed build, not a completed one', async () => {
+    const count = async (outcome: string) =>
+      Number(
+        new RegExp(`eunha_build_duration_seconds_count\\{outcome="${outcome}"\\} (\\d+)`).exec(
+          (await p.app.inject({ method: 'GET', url: '/metrics' })).body,
+        )?.[1] ?? 0,
+      );
+    const [completed, failed] = [await count('completed'), await count('failed')];
+    const broken = (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'broken', code: b64('def broken(:\n  pass\n') },
+      })
+    ).json().id;
+    const res = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${broken}/deployments`,
+    });
+    assert.equal(res.statusCode, 400, res.body);
+    assert.equal(await count('failed'), failed + 1);
+    assert.equal(await count('completed'), completed);
+  });
+
   test('gateway_service_count counts the functions that serve calls: not a disabled one', async () => {
     const services = async (): Promise<number> =>
       Number(
