@@ -3,13 +3,14 @@
 // path-derived workspace there too, and a body-derived one in preHandler (after parsing). The
 // onRoute hook gives undeclared routes the admin-only policy and records the route table, which
 // the security tests walk so that a route added later is tested without being listed anywhere.
+// Once an answer is encoded, onSend charges its size to the bucket its request was counted in.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EunhaError } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
 import { ADMIN, PROBE_URLS, PUBLIC, type RoutePolicy } from './policy.js';
 import { type Authenticator, type Principal, unauthorized } from './principal.js';
-import type { RateLimiter } from './rate-limit.js';
+import { answerTokens, type RateLimiter } from './rate-limit.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,6 +21,8 @@ declare module 'fastify' {
      * not): for answers that outlive the request's check, such as a live tail.
      */
     stillAuthorized: (() => Promise<boolean>) | null;
+    /** The rate-limit bucket this request was counted in, which its answer's size is charged to. */
+    rateBucket: string | null;
   }
   interface FastifyInstance {
     /** Every route with the policy it ended up with (for the generated security tests). */
@@ -60,6 +63,7 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
   app.decorate('routeTable', table);
   app.decorateRequest('principal', null);
   app.decorateRequest('stillAuthorized', null);
+  app.decorateRequest('rateBucket', null);
 
   app.addHook('onRoute', (route) => {
     route.config ??= {};
@@ -79,7 +83,7 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
     // No credentials needed, so none are checked: a health probe that carries a stale key must
     // not fail. Probes spend no address's requests (PROBE_URLS); other public routes do.
     if (policy.access === 'public') {
-      if (!PROBE_URLS.has(req.routeOptions.url ?? '')) limit(deps.limiter, `ip:${req.ip}`);
+      if (!PROBE_URLS.has(req.routeOptions.url ?? '')) limit(deps.limiter, req, `ip:${req.ip}`);
       return;
     }
     let principal: Principal;
@@ -87,7 +91,7 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
       principal = await deps.auth.principal(req.headers.authorization);
     } catch (err) {
       // Failed attempts spend the address's tokens too, so guessing is throttled like anything else.
-      limit(deps.limiter, `ip:${req.ip}`);
+      limit(deps.limiter, req, `ip:${req.ip}`);
       throw err;
     }
     req.principal = principal;
@@ -98,7 +102,7 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
         return false;
       }
     };
-    limit(deps.limiter, bucketOf(principal, req.ip));
+    limit(deps.limiter, req, bucketOf(principal, req.ip));
     if (principal.kind === 'admin') return;
     if (principal.kind === 'anonymous') throw unauthorized();
     if (principal.kind === 'scraper') {
@@ -108,6 +112,16 @@ export function installGuard(app: FastifyInstance, deps: GuardDeps): void {
     if (policy.access === 'admin' || policy.access === 'metrics') throw forbidden(policy.access);
     if (policy.access === 'workspace' && policy.scope.phase === 'request')
       await checkScope(req, policy, principal);
+  });
+
+  // A page of logs costs the main thread ~15 µs a KiB to list and encode, for every tenant: counted
+  // as one request, a key within its limit stalled its neighbours' calls by seconds (a review).
+  // Charged after the answer, so the request that spends the budget is answered and the next ones
+  // wait. Hijacked answers (a live tail's stream) never come here: they cost their one request, as
+  // does the function URL, which no bucket counts (the runtime's limits are its own).
+  app.addHook('onSend', async (req, _reply, payload) => {
+    if (req.rateBucket !== null) deps.limiter.charge(req.rateBucket, answerTokens(sizeOf(payload)));
+    return payload;
   });
 
   app.addHook('preHandler', async (req: FastifyRequest) => {
@@ -150,7 +164,19 @@ function bucketOf(p: Principal, ip: string): string {
   return `ip:${ip}`;
 }
 
-function limit(limiter: RateLimiter, bucket: string): void {
+/**
+ * An encoded answer's size: a string's length stands for its bytes (the encoding's work is per
+ * character, and it is read without a pass over the text). A stream (the docs' static files) is
+ * not charged: it is read in chunks, not built on the main thread.
+ */
+function sizeOf(payload: unknown): number {
+  if (typeof payload === 'string') return payload.length;
+  if (payload instanceof Uint8Array) return payload.byteLength;
+  return 0;
+}
+
+function limit(limiter: RateLimiter, req: FastifyRequest, bucket: string): void {
+  req.rateBucket = bucket;
   const r = limiter.take(bucket);
   if (r.ok) return;
   throw new EunhaError(

@@ -1,8 +1,21 @@
 // Token buckets per caller (a key id, or the client address when anonymous): `perMinute` requests
 // in a burst, refilled evenly. Full buckets are forgotten, so the table stays as small as the set of
-// currently busy callers.
+// currently busy callers. A request takes one token when it arrives; a large answer is charged more
+// once its size is known (`charge`), since encoding it holds the main thread for every tenant.
 
 export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
+
+/**
+ * An answer costs one more token per this many KiB of body. `node dist/bench/page-cost.js`: a
+ * 4-MiB log page held the main thread 43–65 ms here (~10–16 µs a KiB, listing and encoding). At
+ * the default 600 a minute (10 tokens/s), 64 KiB a token lets a caller have ~640 KiB/s encoded,
+ * ~1% of a core (a 4-MiB page every 6.5 s, after a full bucket's burst of nine), where counting
+ * requests alone let one caller take 121 pages in 10 s. Answers under 64 KiB cost what they did.
+ */
+export const ANSWER_KIB_PER_TOKEN = 64;
+
+/** The tokens an answer of `bytes` costs on top of its request's. */
+export const answerTokens = (bytes: number): number => Math.floor(bytes / (ANSWER_KIB_PER_TOKEN * 1024));
 
 interface Bucket {
   tokens: number;
@@ -35,6 +48,24 @@ export class RateLimiter {
     this.buckets.set(key, b);
     if (this.buckets.size > this.maxBuckets) this.sweep(now);
     return { ok: true };
+  }
+
+  /**
+   * Spends `tokens` more of the caller's budget, after its request was let in: the bucket may go
+   * below zero, and the caller's next requests wait until it refills past one. The debt stops at a
+   * full bucket's worth, so one answer never shuts a caller out for more than ~2 minutes.
+   */
+  charge(key: string, tokens: number): void {
+    if (this.perMinute <= 0 || tokens <= 0) return;
+    const now = this.now();
+    const b = this.buckets.get(key) ?? { tokens: this.perMinute, at: now };
+    b.tokens = Math.max(
+      -this.perMinute,
+      Math.min(this.perMinute, b.tokens + (now - b.at) * this.perMs) - tokens,
+    );
+    b.at = now;
+    this.buckets.set(key, b);
+    if (this.buckets.size > this.maxBuckets) this.sweep(now);
   }
 
   /** Drops buckets that have refilled (they hold no state a fresh bucket would not). */
