@@ -7,14 +7,17 @@
 // comment line every few seconds keeps proxies from closing an idle stream; each of those beats
 // also asks whether the function is still there, since deletes are not announced to this module.
 // Tails are capped per workspace, and a client that stops reading is cut off instead of being
-// buffered for (TailLimits).
+// buffered for (TailLimits). Each new log is encoded once, however many tails send it.
 
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { EunhaError } from '../core/errors.js';
 import { KeyedCount } from '../core/keyed-count.js';
-import type { LogTailPage, SequencedLog } from '../core/types.js';
+import type { ExecutionLog, LogTailPage, SequencedLog } from '../core/types.js';
 import type { ExecutionLogWriter } from './log-writer.js';
 import type { TailIdKey, TailIds } from './tail-ids.js';
+
+/** What a tail's `event: log` shows: the JSON listing's fields, whose schema leaves the workspace out. */
+export type ShownLog = Omit<ExecutionLog, 'workspaceId'>;
 
 /** The head of every live tail; a HEAD request gets the same without a stream. */
 export const SSE_HEADERS = {
@@ -92,7 +95,35 @@ export class LiveTails {
     private readonly heartbeatMs = 15_000,
     private readonly authCheckMs = 1_000,
     private readonly limits: TailLimits = DEFAULT_TAIL_LIMITS,
+    /** Encodes a log's `data:` (tests count the calls). */
+    private readonly encode: (log: ShownLog) => string = JSON.stringify,
   ) {}
+
+  /**
+   * The `event: log` frames of the entries the writer announced, by entry: every tail of the
+   * function hears that same object, and encoding it once per tail cost the main thread as many
+   * times a log's size (16 tails of a function printing 64 KiB a call cut the calls it served from
+   * 987 to 201, a review). Weak: a frame lives as long as some tail still holds its entry. The
+   * frame's id depends on the entry's function alone (tail-ids.ts), so every tail of it sends the
+   * same bytes.
+   */
+  private readonly frames = new WeakMap<SequencedLog, Buffer>();
+
+  private encodeFrame(
+    { seq, log: { workspaceId: _workspace, ...shown } }: SequencedLog,
+    ids: TailIds,
+  ): Buffer {
+    return Buffer.from(`id: ${ids.id(seq)}\nevent: log\ndata: ${this.encode(shown)}\n\n`);
+  }
+
+  private sharedFrame(entry: SequencedLog, ids: TailIds): Buffer {
+    let frame = this.frames.get(entry);
+    if (frame === undefined) {
+      frame = this.encodeFrame(entry, ids);
+      this.frames.set(entry, frame);
+    }
+    return frame;
+  }
 
   /**
    * Start listening for the function's new logs; read the backlog after this. Counts against the
@@ -144,21 +175,22 @@ export class LiveTails {
         'some logs stored since the last event id are not sent: more than one backlog holds, or deleted since by the quota or retention; the listing has what is kept';
       res.write(`event: gap\ndata: ${JSON.stringify({ functionId, message })}\n\n`);
     }
-    // The same fields as the JSON listing, whose response schema leaves the workspace out.
     // The backlog goes out in one go (a page is capped by the store); the unread allowance counts
     // from what it left waiting, so a client is judged on keeping up with new logs.
     let backlogLeft = Infinity;
     let last = 0;
-    const send = ({ seq, log: { workspaceId: _workspace, ...shown } }: SequencedLog): void => {
+    // A backlog is this tail's own read of the store, so its frames are not shared (nor kept: the
+    // route holds its page while the stream lasts).
+    const send = (entry: SequencedLog, heard = true): void => {
       // Heard while the page was read, and in it too: sequence numbers only grow.
-      if (res.destroyed || seq <= last) return;
-      last = seq;
-      res.write(`id: ${ids.id(seq)}\nevent: log\ndata: ${JSON.stringify(shown)}\n\n`);
+      if (res.destroyed || entry.seq <= last) return;
+      last = entry.seq;
+      res.write(heard ? this.sharedFrame(entry, ids) : this.encodeFrame(entry, ids));
       if (res.writableLength > backlogLeft + this.limits.maxUnreadBytes) res.destroy();
     };
     // Everything stored before the page was read is in it; everything after was heard.
     const heard = listening.start(send);
-    for (const entry of backlog.logs) send(entry);
+    for (const entry of backlog.logs) send(entry, false);
     for (const entry of heard) send(entry);
     backlogLeft = res.writableLength;
     const unsubscribe = listening.close;
