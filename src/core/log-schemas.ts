@@ -33,6 +33,12 @@ export const ExecutionLog = Type.Object(
           'How long the call waited for the instance that answered it, in ms: in line behind busy instances, and for a cold start (`coldStart` says if there was one). All of `duration` for a call that never got one (429, 499); null in logs written before it was recorded',
       }),
     ),
+    requestId: Type.Optional(
+      Type.Union([Type.String(), Type.Null()], {
+        description:
+          'The `X-Request-Id` the call was answered with: the caller’s own when it sent a sane one, else the one the platform made. Null in logs written before it was recorded',
+      }),
+    ),
   },
   { description: 'One invocation of a function' },
 );

@@ -101,6 +101,11 @@ export interface ExecutionLog {
    * cold start); all of `duration` for a call that never got one. Absent from older logs.
    */
   waitMs?: number | null;
+  /**
+   * The X-Request-Id the call was answered with (the caller's own, when it sent a sane one): what
+   * ties a call a caller reports to its log and to the server's log lines. Absent from older logs.
+   */
+  requestId?: string | null;
 }
 
 /**

@@ -537,6 +537,7 @@ export async function ingressRoutes(
           signal: gone.signal,
         },
         admit,
+        req.id,
       );
       reply.raw.off('close', onClose);
       return send(reply, invocation);

@@ -59,10 +59,11 @@ export class Invoker {
     route: ActiveRoute,
     req: InvokeRequest,
     admit: (route: ActiveRoute) => void | Promise<void>,
+    requestId?: string,
   ): Promise<Invocation> {
     this.running++;
     try {
-      return await this.run(route, req, admit);
+      return await this.run(route, req, admit, requestId);
     } finally {
       if (--this.running === 0) for (const wake of this.drainedWaiters.splice(0)) wake();
     }
@@ -82,6 +83,7 @@ export class Invoker {
     route: ActiveRoute,
     req: InvokeRequest,
     admit: (route: ActiveRoute) => void | Promise<void>,
+    requestId: string | undefined,
   ): Promise<Invocation> {
     const started = performance.now();
     let raw: InvokeResult;
@@ -159,6 +161,7 @@ export class Invoker {
       cpuMs: toMicros(result.cpuMs),
       runMs: result.runMs === undefined ? null : toMicros(result.runMs),
       waitMs: result.waitMs === undefined ? null : toMicros(result.waitMs),
+      requestId: requestId ?? null,
     };
     this.deps.writer.append(log);
     return { result, log, route };

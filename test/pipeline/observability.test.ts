@@ -162,6 +162,33 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test('an execution log names the request id its call was answered with, on both paths', async () => {
+    const viaUrl = await p.app.inject({
+      method: 'GET',
+      url: `/fn/${fn}`,
+      headers: { 'x-request-id': 'trace-fn-1' },
+    });
+    assert.equal(viaUrl.headers['x-request-id'], 'trace-fn-1');
+    const viaInvoke = await p.app.inject({
+      method: 'POST',
+      url: `/api/workspaces/${ws}/functions/${fn}/invoke`,
+      payload: {},
+    });
+    const made = String(viaInvoke.headers['x-request-id']);
+    assert.ok(made.length > 0);
+    let ids: Array<string | null> = [];
+    for (let i = 0; i < 100 && !(ids.includes('trace-fn-1') && ids.includes(made)); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const page = await p.app.inject({
+        method: 'GET',
+        url: `/api/workspaces/${ws}/functions/${fn}/logs?limit=20`,
+      });
+      ids = page.json().logs.map((l: { requestId: string | null }) => l.requestId);
+    }
+    assert.ok(ids.includes('trace-fn-1'), `the function URL's call: ${ids.join(', ')}`);
+    assert.ok(ids.includes(made), `the /invoke call (${made}): ${ids.join(', ')}`);
+  });
+
   test('a one-call deploy of code that does not load counts as a failed build, not a completed one', async () => {
     const count = async (outcome: string) =>
       Number(

@@ -90,6 +90,7 @@ export async function invokeRoutes(
           body: new TextEncoder().encode(json),
         },
         ({ fn: next }) => requireEnabled(next),
+        req.id,
       );
       const platform = platformError(ran.result, false);
       if (platform) {
