@@ -21,6 +21,7 @@ import {
 import type { FunctionPatch } from '../store/ports.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
 import { checkEnvironment } from './function-environment.js';
+import { purgeLogs } from './log-purge.js';
 import { checkIfMatch, functionEtag } from './function-etag.js';
 import { requireFunction, requireWorkspace } from '../store/lookups.js';
 
@@ -296,6 +297,9 @@ export class FunctionService {
     ifMatch: string | undefined,
   ): Promise<void> {
     checkIfMatch(ifMatch, await this.require(workspaceId, functionId));
+    // With If-Match the logs go with the function, in its transaction: deleted first, they would
+    // be lost with a function that a concurrent edit then keeps.
+    if (ifMatch === undefined) await purgeLogs(this.deps.meta, functionId);
     // Read before they go with the function: their artifacts go too, unless something else names them.
     const digests = (await this.deps.meta.listDeployments(functionId)).map((d) => d.digest);
     const removed = await this.deps.meta.deleteFunction(workspaceId, functionId, (atWrite) =>

@@ -7,6 +7,7 @@ import type { InvocationStats, Workspace } from '../core/types.js';
 import type { WorkspaceCreate, WorkspaceUpdate } from '../core/schemas.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
 import { requireWorkspace } from '../store/lookups.js';
+import { purgeLogs } from './log-purge.js';
 
 export interface WorkspaceView extends Workspace {
   functionCount: number;
@@ -65,6 +66,8 @@ export class WorkspaceService {
   }
 
   async delete(id: string): Promise<void> {
+    await requireWorkspace(this.deps.meta, id);
+    for (const fn of await this.deps.meta.listFunctions(id)) await purgeLogs(this.deps.meta, fn.id);
     const removed = await this.deps.meta.deleteWorkspace(id);
     if (!removed) throw notFound('Workspace', id);
     for (const fn of removed) await this.deps.events?.deleted(fn.id);

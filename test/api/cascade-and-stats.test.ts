@@ -173,4 +173,53 @@ describe('cascading deletes and rolling statistics', () => {
     const w = (await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws.id}` })).json();
     assert.equal(w.functionCount, MAX_FUNCTIONS_PER_WORKSPACE);
   });
+
+  test('a delete removes a function’s logs a batch at a time, not in one transaction (with If-Match, in its own)', async () => {
+    const ws = await newWs('purge');
+    const fns = [await newFn(ws.id, 'a'), await newFn(ws.id, 'b'), await newFn(ws.id, 'c')];
+    let n = 0;
+    for (const fn of fns) {
+      const logs = Array.from({ length: 4500 }, () => log(fn, p.clock.now, 'success', 1, ++n));
+      // Unique ids across the functions: the fixture numbers them.
+      await p.meta.appendLogs(logs.map((l) => ({ ...l, id: `${l.id}-${fn.id}` })));
+    }
+    const original = p.meta.deleteFunctionLogsBefore;
+    let batches = 0;
+    p.meta.deleteFunctionLogsBefore = (...args) => {
+      batches++;
+      return original.apply(p.meta, args);
+    };
+    try {
+      const url = (fn: { id: string }) => `/api/workspaces/${ws.id}/functions/${fn.id}`;
+      assert.equal((await p.app.inject({ method: 'DELETE', url: url(fns[0]) })).statusCode, 204);
+      assert.equal(batches, 3, '4,500 logs: 2,000 + 2,000 + 500');
+      assert.equal(await p.meta.countFunctionLogs(fns[0].id), 0);
+      // With If-Match the logs go in the function's own transaction (a failed check keeps them).
+      const etag = String((await p.app.inject({ method: 'GET', url: url(fns[1]) })).headers.etag);
+      const stale = await p.app.inject({
+        method: 'DELETE',
+        url: url(fns[1]),
+        headers: { 'if-match': '"stale"' },
+      });
+      assert.equal(stale.statusCode, 412);
+      assert.equal(await p.meta.countFunctionLogs(fns[1].id), 4500, 'a refused delete keeps every log');
+      const tagged = await p.app.inject({
+        method: 'DELETE',
+        url: url(fns[1]),
+        headers: { 'if-match': etag },
+      });
+      assert.equal(tagged.statusCode, 204);
+      assert.equal(batches, 3);
+      assert.equal(await p.meta.countFunctionLogs(fns[1].id), 0);
+      // A workspace's delete purges each of its functions' logs in batches first.
+      assert.equal(
+        (await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws.id}` })).statusCode,
+        204,
+      );
+      assert.equal(batches, 6);
+      assert.equal(await p.meta.countFunctionLogs(fns[2].id), 0);
+    } finally {
+      p.meta.deleteFunctionLogsBefore = original;
+    }
+  });
 });
