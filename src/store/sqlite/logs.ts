@@ -380,14 +380,27 @@ const GSI_LOGS_END = '\uffff';
  * the cursor (exclusive; a key `{until}#{id}` sorts after `{until}`, so `until` itself is out).
  */
 function bounds(filter: LogFilter): { since: string; upTo: string | undefined } {
-  const since = filter.since === undefined ? '' : requireTimestamp(filter.since, 'since');
-  const until = filter.until === undefined ? undefined : requireTimestamp(filter.until, 'until');
+  const since = filter.since === undefined ? '' : boundTimestamp(filter.since, 'since');
+  const until = filter.until === undefined ? undefined : boundTimestamp(filter.until, 'until');
   const cursor =
     filter.before === undefined
       ? undefined
       : logGsiSk(requireTimestamp(filter.before.timestamp, 'before'), filter.before.id);
   const upTo = until === undefined ? cursor : cursor === undefined || until < cursor ? until : cursor;
   return { since, upTo };
+}
+
+/**
+ * A bound given finer than the millisecond logs are stamped with, rounded up to the next one: both
+ * bounds are of the form "at or after", so `since=…59.3575Z` must leave out a log of `…59.357Z`
+ * and `until=…59.3575Z` keep it. Cut to the millisecond (Date.parse's way), the first came back
+ * and the second did not, where /loki-logs, in nanoseconds, said the opposite (a review).
+ */
+function boundTimestamp(value: string, field: string): string {
+  const ts = requireTimestamp(value, field);
+  const digits = /\.(\d+)(?:[Zz]|[+-]\d{2}:?\d{2})$/.exec(value)?.[1] ?? '';
+  if (!/[1-9]/.test(digits.slice(3))) return ts;
+  return new Date(Date.parse(ts) + 1).toISOString();
 }
 
 /**

@@ -326,6 +326,14 @@ export function logTests(withStore: WithStore): void {
       assert.deepEqual(await fnIds(10, { until: twoAgo.toISOString() }), ['f3', 'f4']);
       const offset = twoAgo.toISOString().replace('Z', '+00:00');
       assert.deepEqual(await wsIds(10, { since: offset, until: at(now, -1 * MINUTE) }), ['g2', 'f2']);
+      // Bounds finer than the millisecond: f2 is stamped at a whole one, just before each bound.
+      const finer = (digits: string) => twoAgo.toISOString().replace('Z', `${digits}Z`);
+      for (const digits of ['5', '000001']) {
+        assert.deepEqual(await fnIds(10, { since: finer(digits) }), ['f0', 'f1'], `since …${digits}`);
+        assert.deepEqual(await fnIds(10, { until: finer(digits) }), ['f2', 'f3', 'f4'], `until …${digits}`);
+        assert.deepEqual(await wsIds(10, { since: finer(digits) }), ['f0', 'f1'], `since …${digits}`);
+      }
+      assert.deepEqual(await fnIds(10, { since: finer('000') }), ['f0', 'f1', 'f2'], 'zeros are no later');
       // A cursor: strictly after that log in the listing's order, the tie with g2 broken by id.
       const cursor = { timestamp: at(now, -2 * MINUTE), id: 'g2' };
       assert.deepEqual(await wsIds(10, { before: cursor }), ['f2', 'f3', 'f4']);
