@@ -41,6 +41,8 @@ export class HostProcess {
   readonly pid: number;
   readonly exited: Promise<HostExit>;
   dead = false;
+  /** Ended on purpose (kill or stop): what fails in it from then on is no fault. */
+  ending = false;
   /** The workspace whose sandboxes this process holds; null while it waits in the pool. */
   workspace: string | null = null;
   /** A booted sandbox that no instance has taken yet, and the boot of the next one. */
@@ -254,6 +256,7 @@ export class HostProcess {
   }
 
   kill(): void {
+    this.ending = true;
     if (!this.dead) this.child.kill('SIGKILL');
   }
 
@@ -263,6 +266,7 @@ export class HostProcess {
    * terminated out of a system call). Then the control channel: the host ends what is left and exits.
    */
   async stop(): Promise<void> {
+    this.ending = true;
     if (this.dead) return;
     for (const sb of this.sandboxes.values()) void sb.stop();
     this.control.end();

@@ -346,8 +346,10 @@ export class WarmPool {
     if (this.hostsOf(ws).some((h) => h.spare !== null || h.spareBoot !== null)) return;
     this.track(
       this.bootSpare(host).catch((e: unknown) => {
-        // A boot cut short by shutdown (its process stopped) is not a fault worth a warning.
-        if (!this.closed)
+        // A boot cut short by shutdown, or by its process's retirement (the workspace's last
+        // function deleted or unloaded, its load failed), is no fault worth a warning: one was
+        // logged at every delete.
+        if (!this.closed && !host.ending)
           this.log({ level: 'warn', msg: 'spare sandbox boot failed', workspace: ws, error: String(e) });
       }),
     );

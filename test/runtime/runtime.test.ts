@@ -875,4 +875,34 @@ describe('a shutdown cut', () => {
       await own.close();
     }
   });
+
+  test('a spare whose boot a retiring process cuts short is no warning (one was logged at every delete)', async () => {
+    const warnings: string[] = [];
+    const own = new Runtime({
+      kv: new MemoryKv(),
+      cacheDir: CACHE_DIR,
+      poolSize: 1,
+      logger: (entry) => {
+        if (entry.level === 'warn') warnings.push(String(entry.msg));
+      },
+    });
+    await own.start();
+    try {
+      for (let round = 0; round < 3; round++) {
+        // A workspace's first instance, then its spare boots in the background; unloaded at once,
+        // the process retires while that boot is under way.
+        const v = version(SAMPLE_HANDLER, { workspaceId: `ws-retire-${round}` });
+        await own.load(v);
+        assert.equal((await own.invoke(v.key, get())).status, 200);
+        await own.unload(v.key);
+      }
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(
+        warnings.filter((w) => /spare sandbox boot failed/.test(w)),
+        [],
+      );
+    } finally {
+      await own.close();
+    }
+  });
 });
