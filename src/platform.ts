@@ -185,6 +185,7 @@ async function compose(
   const runtime = new Runtime({
     kv: meta.kv,
     cacheDir: resolve(config.cacheDir),
+    ownsCache: resolve(config.cacheDir) === resolve(config.dataDir, 'cache'),
     poolSize: config.warmPoolSize,
     maxInstances: config.maxInstances,
     maxInstancesPerFunction: config.maxInstancesPerFunction,

@@ -5,7 +5,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { EunhaError, invalid, shuttingDown } from '../core/errors.js';
-import { ensureSnapshot } from './snapshot.js';
+import { ensureSnapshot, sweepSnapshotCache } from './snapshot.js';
 import { detectIsolation, type Isolation } from './isolation.js';
 import { WarmPool } from './warm-pool.js';
 import { defaultMemoryBudgetMb, reservedMb } from './memory-budget.js';
@@ -70,6 +70,7 @@ export class Runtime {
       bootTimeoutMs: 60_000,
       maxRequestBytes: 6 * MiB,
       useSnapshot: true,
+      ownsCache: false,
       logger: () => undefined,
       ...opts,
       maxInstances,
@@ -88,6 +89,8 @@ export class Runtime {
     for (const w of iso.warnings) this.opts.logger({ level: 'warn', msg: w });
     mkdirSync(this.opts.cacheDir, { recursive: true });
     const { cacheDir } = this.opts;
+    for (const name of sweepSnapshotCache(cacheDir, this.opts.ownsCache))
+      this.opts.logger({ level: 'info', msg: 'removed from the snapshot cache', name });
     const snapshot = this.opts.useSnapshot ? () => ensureSnapshot(cacheDir) : null;
     this.pool = new WarmPool(
       iso,

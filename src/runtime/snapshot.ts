@@ -11,9 +11,11 @@ import {
   fsyncSync,
   mkdirSync,
   openSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -65,6 +67,55 @@ export function ensureSnapshot(cacheDir: string): Promise<string> {
     inFlight.set(path, p);
   }
   return p;
+}
+
+/** How long another build's snapshot may lie unused in a cache this server owns. */
+const OTHER_SNAPSHOT_TTL_MS = 7 * 86_400_000;
+
+/**
+ * Removes what the cache no longer needs: half-written snapshots of processes that died while
+ * writing them (a review's SIGKILL left 6 MB for good), and, when `ownsCache` (the data
+ * directory's own cache, which no other installation uses), other builds' snapshots untouched for
+ * a week: every Node or Eunha upgrade left its predecessor's 31 MB behind. A cache shared by
+ * EUNHA_CACHE_DIR keeps those: a server still on the older build may boot from them.
+ */
+export function sweepSnapshotCache(cacheDir: string, ownsCache: boolean, now = Date.now()): string[] {
+  const current = snapshotPath(cacheDir);
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const path = join(cacheDir, name);
+    if (!name.startsWith('pyodide-') || path === current) continue;
+    const tmp = /\.snapshot\.(\d+)\.tmp$/.exec(name);
+    try {
+      if (
+        tmp
+          ? !alive(Number(tmp[1]))
+          : ownsCache && name.endsWith('.snapshot') && now - statSync(path).mtimeMs > OTHER_SNAPSHOT_TTL_MS
+      ) {
+        rmSync(path, { force: true });
+        removed.push(name);
+      }
+    } catch {
+      // Gone meanwhile, or not ours to remove: left as it is.
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The file at `path` is gone or suspect: the next ensureSnapshot checks it again (and remakes it). */

@@ -147,6 +147,11 @@ export interface RuntimeOptions {
   maxRequestBytes?: number;
   /** Boot sandboxes from the cached memory snapshot (default true; false is the bench's baseline). */
   useSnapshot?: boolean;
+  /**
+   * The cache directory is this installation's alone (the data directory's own): other builds'
+   * snapshots left unused in it for a week are removed at start (snapshot.ts sweepSnapshotCache).
+   */
+  ownsCache?: boolean;
   logger?: Logger;
 }
 

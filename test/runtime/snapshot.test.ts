@@ -3,12 +3,12 @@
 // only its existence was checked, and every sandbox failed to boot until someone emptied the cache.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ensureSnapshot, isWhole, snapshotPath } from '../../src/runtime/snapshot.js';
+import { ensureSnapshot, isWhole, snapshotPath, sweepSnapshotCache } from '../../src/runtime/snapshot.js';
 import { Runtime } from '../../src/runtime/index.js';
 import { CACHE_DIR, MemoryKv, get, handler, text, version } from './helpers.js';
 
@@ -64,4 +64,33 @@ describe('the snapshot cache', () => {
       }
     },
   );
+
+  test('the sweep removes dead writers’ half-written files, and other builds’ week-old snapshots only from a cache of its own', () => {
+    const week = 7 * 86_400_000;
+    const now = Date.now();
+    const setUp = () => {
+      const dir = freshDir();
+      const current = snapshotPath(dir);
+      const files = {
+        current,
+        deadTmp: `${current}.999999999.tmp`,
+        liveTmp: `${current}.${process.pid}.tmp`,
+        oldOther: join(dir, 'pyodide-0.0.1-0123456789abcdef.snapshot'),
+        newOther: join(dir, 'pyodide-0.0.1-fedcba9876543210.snapshot'),
+        unrelated: join(dir, 'notes.txt'),
+      };
+      for (const f of Object.values(files)) writeFileSync(f, 'x');
+      const old = new Date(now - week - 60_000);
+      utimesSync(files.oldOther, old, old);
+      utimesSync(files.current, old, old);
+      return files;
+    };
+    const left = (files: Record<string, string>) => Object.keys(files).filter((k) => existsSync(files[k]!));
+    const owned = setUp();
+    sweepSnapshotCache(dirname(owned.current), true, now);
+    assert.deepEqual(left(owned), ['current', 'liveTmp', 'newOther', 'unrelated']);
+    const shared = setUp();
+    sweepSnapshotCache(dirname(shared.current), false, now);
+    assert.deepEqual(left(shared), ['current', 'liveTmp', 'oldOther', 'newOther', 'unrelated']);
+  });
 });
