@@ -69,14 +69,17 @@ export function ensureSnapshot(cacheDir: string): Promise<string> {
   return p;
 }
 
-/** How long another build's snapshot may lie unused in a cache this server owns. */
+/**
+ * How old another build's snapshot in a cache this server owns may be: nothing else boots from it
+ * (the data directory is locked to one server), but a downgrade soon after an upgrade finds it.
+ */
 const OTHER_SNAPSHOT_TTL_MS = 7 * 86_400_000;
 
 /**
  * Removes what the cache no longer needs: half-written snapshots of processes that died while
  * writing them (a review's SIGKILL left 6 MB for good), and, when `ownsCache` (the data
- * directory's own cache, which no other installation uses), other builds' snapshots untouched for
- * a week: every Node or Eunha upgrade left its predecessor's 31 MB behind. A cache shared by
+ * directory's own cache, which no other installation uses), other builds' snapshots over a week
+ * old: every Node or Eunha upgrade left its predecessor's 31 MB behind. A cache shared by
  * EUNHA_CACHE_DIR keeps those: a server still on the older build may boot from them.
  */
 export function sweepSnapshotCache(cacheDir: string, ownsCache: boolean, now = Date.now()): string[] {

@@ -149,7 +149,7 @@ export interface RuntimeOptions {
   useSnapshot?: boolean;
   /**
    * The cache directory is this installation's alone (the data directory's own): other builds'
-   * snapshots left unused in it for a week are removed at start (snapshot.ts sweepSnapshotCache).
+   * snapshots over a week old in it are removed at start (snapshot.ts sweepSnapshotCache).
    */
   ownsCache?: boolean;
   logger?: Logger;
