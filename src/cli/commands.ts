@@ -234,6 +234,9 @@ interface StorageReport {
   maxBytes: number;
   usedFiles: number;
   maxFiles: number;
+  /** Absent from servers before they were reported. */
+  logBytes?: number;
+  keyValueBytes?: number;
 }
 
 /** What the workspace keeps in the blob store, against its quota. */
@@ -248,7 +251,12 @@ export async function storage(api: ApiClient, args: string[], o: Options, io: Io
     'storage',
   );
   const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  io.out(`${mib(usedBytes)} of ${mib(maxBytes)}, ${usedFiles} of ${maxFiles} files`);
+  const { logBytes, keyValueBytes } = r;
+  const database =
+    typeof logBytes === 'number' && typeof keyValueBytes === 'number'
+      ? `; besides, ${mib(logBytes)} of logs and ${mib(keyValueBytes)} of key-value data`
+      : '';
+  io.out(`${mib(usedBytes)} of ${mib(maxBytes)}, ${usedFiles} of ${maxFiles} files${database}`);
 }
 
 interface ApiKeyView {

@@ -403,10 +403,28 @@ export const WorkspaceStorage = Type.Object(
     maxBytes: Type.Integer({ description: 'Its quota of bytes (EUNHA_WORKSPACE_STORAGE_MAX_BYTES)' }),
     usedFiles: Type.Integer({ description: 'Files stored (each artifact is its files and a manifest)' }),
     maxFiles: Type.Integer({ description: 'Its quota of files (EUNHA_WORKSPACE_STORAGE_MAX_FILES)' }),
+    logBytes: Type.Integer({
+      description:
+        'Bytes of its functions’ stored execution logs, in the database (each function within EUNHA_LOG_MAX_BYTES; not counted in usedBytes)',
+    }),
+    keyValueBytes: Type.Integer({
+      description:
+        'Bytes of its functions’ key-value entries, in the database (each function within EUNHA_KV_MAX_BYTES; not counted in usedBytes)',
+    }),
   },
   {
-    description: 'What the workspace keeps in the blob store, against its quota',
-    examples: [{ usedBytes: 5242880, maxBytes: 1073741824, usedFiles: 12, maxFiles: 20000 }],
+    description:
+      'What the workspace keeps in the blob store, against its quota, and what its functions keep in the database besides',
+    examples: [
+      {
+        usedBytes: 5242880,
+        maxBytes: 1073741824,
+        usedFiles: 12,
+        maxFiles: 20000,
+        logBytes: 1048576,
+        keyValueBytes: 4096,
+      },
+    ],
   },
 );
 

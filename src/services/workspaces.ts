@@ -7,6 +7,7 @@ import type { InvocationStats, Workspace } from '../core/types.js';
 import type { WorkspaceCreate, WorkspaceUpdate } from '../core/schemas.js';
 import { codeKeyPrefix, windowStart, type ServiceDeps } from './deps.js';
 import { requireWorkspace } from '../store/lookups.js';
+import type { FunctionDataUsage } from '../store/ports.js';
 import { purgeLogs } from './log-purge.js';
 
 export interface WorkspaceView extends Workspace {
@@ -78,11 +79,23 @@ export class WorkspaceService {
     for (const prefix of this.extraPrefixes(id)) await this.deps.blobs.deletePrefix(prefix);
   }
 
-  /** What the workspace keeps in the blob store, against its quota. */
-  async storage(id: string): Promise<StorageReport> {
+  /**
+   * What the workspace keeps in the blob store, against its quota, and what its functions keep in
+   * the database besides (logs, key-value entries: each within its function's own quota): the
+   * report showed blobs only, and a tenant read a few KB where it kept gigabytes (a review).
+   */
+  async storage(id: string): Promise<StorageReport & FunctionDataUsage> {
     await requireWorkspace(this.deps.meta, id);
     if (!this.deps.quota) throw new EunhaError('INTERNAL_ERROR', 'no storage quota is configured');
-    return this.deps.quota.report(id);
+    const report = await this.deps.quota.report(id);
+    let logBytes = 0;
+    let keyValueBytes = 0;
+    for (const fn of await this.deps.meta.listFunctions(id)) {
+      const used = await this.deps.meta.functionDataUsage(fn.id);
+      logBytes += used.logBytes;
+      keyValueBytes += used.keyValueBytes;
+    }
+    return { ...report, logBytes, keyValueBytes };
   }
 
   private async view(ws: Workspace): Promise<WorkspaceView> {

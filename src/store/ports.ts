@@ -26,6 +26,11 @@ export type FunctionPatch = Partial<Omit<FunctionRecord, 'id' | 'workspaceId' | 
 export type TaskPatch = Partial<Pick<BuildTask, 'status' | 'result' | 'error' | 'updatedAt' | 'sourcePath'>>;
 
 /** Where a listing of tasks starts and ends (MetadataStore.listTasks). */
+export interface FunctionDataUsage {
+  logBytes: number;
+  keyValueBytes: number;
+}
+
 export interface TaskPage {
   limit?: number | undefined;
   /** Start after this task: its createdAt and id (the last one of the page before). */
@@ -117,6 +122,11 @@ export interface MetadataStore {
   listFunctionLogs(functionId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]>;
   /** How many logs the function has stored (what listFunctionLogs could page through). */
   countFunctionLogs(functionId: string): Promise<number>;
+  /**
+   * What the function keeps in this store besides its records: its logs' and its key-value
+   * entries' bytes, as their quotas count them (core/log-quota.ts, core/kv.ts).
+   */
+  functionDataUsage(functionId: string): Promise<FunctionDataUsage>;
   /** Newest first, across every function of the workspace; the filter as for listFunctionLogs. */
   listWorkspaceLogs(workspaceId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]>;
   /**

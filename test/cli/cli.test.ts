@@ -212,7 +212,11 @@ class IncomingHandler(http.IncomingHandler):
     assert.match(queried.err, /^eunha: EUNHA_URL must be the server's address without a query or fragment/);
 
     const stored = await eunha(['storage', '-w', ws]);
-    assert.match(stored.out.trim(), /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files$/, 'code, two artifacts');
+    assert.match(
+      stored.out.trim(),
+      /^\d+\.\d MiB of 1024\.0 MiB, 5 of 20000 files; besides, \d+\.\d MiB of logs and 0\.0 MiB of key-value data$/,
+      'code, two artifacts',
+    );
     const active = await eunha(['deployments', 'greet', '--delete', 'v1', '-w', ws]);
     assert.equal(active.code, 1);
     assert.match(active.err, /CONFLICT.*v1 is the active version/);
@@ -222,7 +226,7 @@ class IncomingHandler(http.IncomingHandler):
     assert.doesNotMatch((await eunha(['deployments', 'greet', '-w', ws])).out, /^v2/m);
     assert.match(
       (await eunha(['storage', '-w', ws])).out.trim(),
-      /, 3 of 20000 files$/,
+      /, 3 of 20000 files; besides/,
       "v2's artifact went",
     );
 

@@ -44,7 +44,14 @@ describe('workspace storage quota: bytes', () => {
   const storage = async () => {
     const res = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/storage` });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json() as { usedBytes: number; maxBytes: number; usedFiles: number; maxFiles: number };
+    return res.json() as {
+      usedBytes: number;
+      maxBytes: number;
+      usedFiles: number;
+      maxFiles: number;
+      logBytes: number;
+      keyValueBytes: number;
+    };
   };
   const deploy = (fn: string) =>
     p.app.inject({ method: 'POST', url: `/api/workspaces/${ws}/functions/${fn}/deployments` });
@@ -56,6 +63,43 @@ describe('workspace storage quota: bytes', () => {
     });
   const artifacts = async () =>
     (await p.blobs.list(`artifacts/${ws}`)).filter((k) => k.endsWith('manifest.json'));
+
+  test('the report also says what the functions keep in the database: logs and key-value data', async () => {
+    const fn = (
+      await p.app.inject({
+        method: 'POST',
+        url: `/api/workspaces/${ws}/functions`,
+        payload: { name: 'data', code: b64('x = 1\n') },
+      })
+    ).json();
+    const before = await storage();
+    const log = {
+      id: 'log-data-1',
+      functionId: fn.id,
+      workspaceId: ws,
+      timestamp: new Date().toISOString(),
+      status: 'success' as const,
+      duration: 1,
+      statusCode: 200,
+      requestBody: null,
+      responseBody: 'x'.repeat(10_000),
+      logs: [],
+      level: 'info' as const,
+      coldStart: false,
+      deploymentVersion: 1,
+      cpuMs: 1,
+    };
+    await p.meta.appendLogs([log]);
+    await p.meta.kv.set({ functionId: fn.id, store: 'default' }, 'k', new Uint8Array(20_000));
+    const now = await storage();
+    assert.ok(now.logBytes - before.logBytes >= 10_000, `logs: ${now.logBytes}`);
+    assert.ok(now.keyValueBytes - before.keyValueBytes >= 20_000, `kv: ${now.keyValueBytes}`);
+    assert.equal(now.usedBytes, before.usedBytes, 'not counted as blobs');
+    await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${fn.id}` });
+    const after = await storage();
+    assert.equal(after.logBytes, before.logBytes);
+    assert.equal(after.keyValueBytes, before.keyValueBytes);
+  });
 
   test(
     'stores past the quota are refused with 507 and change nothing; deleting makes room',

@@ -149,6 +149,11 @@ export class SqliteKeyValue implements KeyValuePort {
     return row ? kvEntryBytes(scope.store, key, row.n) : 0;
   }
 
+  /** The function's entries' bytes, as its quota counts them. Call inside a transaction. */
+  bytesOf(functionId: string): number {
+    return this.usage(fnPk(functionId));
+  }
+
   /** The function's running total; summed from its entries when the row is missing. */
   private usage(pk: string): number {
     const stored = this.items.getData(pk, KV_USAGE_SK);

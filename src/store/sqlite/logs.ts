@@ -292,6 +292,11 @@ export class Logs {
     return this.usage(fnPk(functionId)).count;
   }
 
+  /** The function's logs' bytes, as its log quota counts them. */
+  bytesForFunction(functionId: string): number {
+    return this.usage(fnPk(functionId)).bytes;
+  }
+
   /**
    * The newest `limit` logs numbered after `afterSeq`, oldest first, fewer once their JSON passes
    * `maxBytes` (the newest always comes back); `more` when some after `afterSeq` were left out,

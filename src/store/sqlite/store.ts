@@ -17,7 +17,14 @@ import type {
   SequencedLog,
   Workspace,
 } from '../../core/types.js';
-import type { FunctionPatch, MetadataStore, TaskPage, TaskPatch, WorkspacePatch } from '../ports.js';
+import type {
+  FunctionDataUsage,
+  FunctionPatch,
+  MetadataStore,
+  TaskPage,
+  TaskPatch,
+  WorkspacePatch,
+} from '../ports.js';
 import { ApiKeys } from './api-keys.js';
 import type { Checkpointer } from './checkpointer.js';
 import { LOG_APPEND_BUSY_TIMEOUT_MS, type Db } from './connection.js';
@@ -43,6 +50,7 @@ function sqliteCode(err: unknown): string | undefined {
 
 export class SqliteMetadataStore implements MetadataStore {
   readonly kv: KeyValuePort;
+  private readonly kvStore: SqliteKeyValue;
   private readonly items: Items;
   private readonly workspaces: Workspaces;
   private readonly functions: Functions;
@@ -75,12 +83,13 @@ export class SqliteMetadataStore implements MetadataStore {
     this.logs = new Logs(this.items, minutes, logMaxBytesPerFunction);
     this.stats = new Stats(this.items, minutes);
     this.apiKeys = new ApiKeys(this.items, this.workspaces);
-    this.kv = new SqliteKeyValue(
+    this.kvStore = new SqliteKeyValue(
       this.items,
       (fn) => this.run(fn),
       (fn) => this.tx(fn),
       kvMaxBytesPerFunction,
     );
+    this.kv = this.kvStore;
   }
 
   /** Runs a synchronous step as a promise, mapping driver failures onto the error catalogue. */
@@ -220,6 +229,12 @@ export class SqliteMetadataStore implements MetadataStore {
   }
   listFunctionLogs(functionId: string, limit: number, filter?: LogFilter): Promise<ExecutionLog[]> {
     return this.run(() => this.logs.listForFunction(functionId, limit, filter));
+  }
+  functionDataUsage(functionId: string): Promise<FunctionDataUsage> {
+    return this.run(() => ({
+      logBytes: this.logs.bytesForFunction(functionId),
+      keyValueBytes: this.kvStore.bytesOf(functionId),
+    }));
   }
   countFunctionLogs(functionId: string): Promise<number> {
     return this.run(() => this.logs.countForFunction(functionId));

@@ -37,6 +37,11 @@ export function kvTests(withStore: WithStore): void {
       await store.kv.delete(scope, 'never-set');
       assert.equal(await store.kv.get(scope, 'k'), undefined);
       assert.deepEqual(await store.kv.keys(scope), ['a', 'b']);
+      // What the quota counts is what the workspace's storage report shows.
+      assert.deepEqual(await store.functionDataUsage(scope.functionId), {
+        logBytes: 0,
+        keyValueBytes: kvEntryBytes('default', 'a', 1) + kvEntryBytes('default', 'b', 1),
+      });
     }));
 
   test('kv: a listing holds at most KV_LIST_MAX_KEYS keys and KV_LIST_MAX_BYTES of their JSON', () =>

@@ -44,6 +44,10 @@ export function logQuotaTests(withStore: WithStore): void {
           const listed = await store.listFunctionLogs(f.id, 1000);
           assert.deepEqual(ids(listed), ids(kept).reverse(), `after batch ${b / 12}`);
           assert.equal(await store.countFunctionLogs(f.id), kept.length);
+          assert.deepEqual(await store.functionDataUsage(f.id), {
+            logBytes: kept.reduce((n, l) => n + size(l), 0),
+            keyValueBytes: 0,
+          });
         }
         assert.ok(kept.length > 5 && kept.length < 40, `the quota bit: ${kept.length} of 60 kept`);
         // A tail resumed before the deleted logs hears that it missed some; one after them does not.
@@ -67,6 +71,7 @@ export function logQuotaTests(withStore: WithStore): void {
         const after = at(clock.now(), MINUTE);
         assert.equal(await store.deleteFunctionLogsBefore(f.id, after, 1000), kept.length);
         assert.equal(await store.countFunctionLogs(f.id), 0);
+        assert.equal((await store.functionDataUsage(f.id)).logBytes, 0);
         assert.deepEqual(await store.functionMinutes(f.id, start, after), []);
         // What is left is the function and the note of its highest deleted sequence number.
         assert.deepEqual(mentions(await store.dumpKeys(), [f.id]), [
