@@ -17,6 +17,9 @@ const padded = (tag: string, size: number): string => {
 };
 
 /** What the blob store holds for the workspace: a walk, the truth a report must equal. */
+/** A workspace whose functions keep no logs or key-value data. */
+const NO_DATA = { logBytes: 0, keyValueBytes: 0 };
+
 async function walked(p: TestPlatform, ws: string): Promise<{ usedBytes: number; usedFiles: number }> {
   let usedBytes = 0;
   let usedFiles = 0;
@@ -112,7 +115,12 @@ describe('workspace storage quota: bytes', () => {
       });
       assert.equal(created.statusCode, 201, created.body);
       const fn = created.json().id as string;
-      assert.deepEqual(await storage(), { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000 });
+      assert.deepEqual(await storage(), {
+        ...(await walked(p, ws)),
+        maxBytes: LIMIT,
+        maxFiles: 20_000,
+        ...NO_DATA,
+      });
       assert.equal((await storage()).usedBytes, 30_000, 'the code alone');
 
       const v1 = await deploy(fn);
@@ -122,7 +130,7 @@ describe('workspace storage quota: bytes', () => {
       const v2 = await deploy(fn);
       assert.equal(v2.statusCode, 201, v2.body);
       const full = await storage();
-      assert.deepEqual(full, { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000 });
+      assert.deepEqual(full, { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000, ...NO_DATA });
       assert.ok(full.usedBytes > 50_000 && full.usedBytes < LIMIT, `code + two artifacts: ${full.usedBytes}`);
 
       // 16 KB more code does not fit: the code change is refused and the old code stays.
@@ -175,7 +183,7 @@ describe('workspace storage quota: bytes', () => {
       assert.deepEqual(await artifacts(), [`artifacts/${ws}/${v2.json().digest}/manifest.json`]);
       const freed = await storage();
       assert.ok(freed.usedBytes < full.usedBytes - 30_000, `v1's artifact went: ${freed.usedBytes}`);
-      assert.deepEqual(freed, { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000 });
+      assert.deepEqual(freed, { ...(await walked(p, ws)), maxBytes: LIMIT, maxFiles: 20_000, ...NO_DATA });
       const gone = await p.app.inject({
         method: 'DELETE',
         url: `/api/workspaces/${ws}/functions/${fn}/deployments/1`,
@@ -212,7 +220,13 @@ describe('workspace storage quota: bytes', () => {
       const fnDelete = await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${fn}` });
       assert.equal(fnDelete.statusCode, 204);
       assert.deepEqual(await artifacts(), []);
-      assert.deepEqual(await storage(), { usedBytes: 0, maxBytes: LIMIT, usedFiles: 0, maxFiles: 20_000 });
+      assert.deepEqual(await storage(), {
+        usedBytes: 0,
+        maxBytes: LIMIT,
+        usedFiles: 0,
+        maxFiles: 20_000,
+        ...NO_DATA,
+      });
     },
   );
 
@@ -236,7 +250,13 @@ describe('workspace storage quota: bytes', () => {
       assert.equal(removed.statusCode, 204);
       assert.equal((await deploying).statusCode, 404);
       // Before, each round left its artifact (≈ 15 KB) that nothing named, until a restart.
-      assert.deepEqual(await storage(), { usedBytes: 0, maxBytes: LIMIT, usedFiles: 0, maxFiles: 20_000 });
+      assert.deepEqual(await storage(), {
+        usedBytes: 0,
+        maxBytes: LIMIT,
+        usedFiles: 0,
+        maxFiles: 20_000,
+        ...NO_DATA,
+      });
     }
   });
 
@@ -332,7 +352,13 @@ describe('workspace storage quota: files, and deleting build tasks', () => {
       // Deleting the task removes its upload.
       const del = await p.app.inject({ method: 'DELETE', url: `/api/v1/tasks/${task.task_id}` });
       assert.equal(del.statusCode, 204, del.body);
-      assert.deepEqual(await usage(), { usedBytes: 0, maxBytes: 1024 ** 3, usedFiles: 0, maxFiles: 10 });
+      assert.deepEqual(await usage(), {
+        usedBytes: 0,
+        maxBytes: 1024 ** 3,
+        usedFiles: 0,
+        maxFiles: 10,
+        ...NO_DATA,
+      });
       const again = await p.app.inject({ method: 'GET', url: `/api/v1/tasks/${task.task_id}` });
       assert.equal(again.statusCode, 404);
     },
