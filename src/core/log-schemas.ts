@@ -85,6 +85,12 @@ export const TailHeaders = Type.Object({
 });
 export const WorkspaceLogsQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  follow: Type.Optional(
+    Type.Boolean({
+      description:
+        'A live tail follows one function: `true` here is a 400 that says so (it used to be ignored, and a page came back where a stream was asked for)',
+    }),
+  ),
   ...LogSelection,
 });
 

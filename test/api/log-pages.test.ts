@@ -187,5 +187,11 @@ describe('pages of execution logs', () => {
         assert.equal(r.body.error?.details.field, field, q);
       }
     }
+    // A live tail follows one function: asked of the workspace, it is refused, not ignored.
+    const tail = await wsLogs('follow=true');
+    assert.equal(tail.status, 400);
+    assert.equal(tail.body.error?.details.field, 'follow');
+    assert.match(tail.body.error?.message, /functions\/\{function_id\}\/logs\?follow=true/);
+    assert.equal((await wsLogs('follow=false')).status, 200);
   });
 });

@@ -112,6 +112,12 @@ export async function logRoutes(
       },
     },
     async (req) => {
+      if (req.query.follow === true) {
+        throw invalid(
+          'follow',
+          "a live tail follows one function's logs: GET /api/workspaces/{workspace_id}/functions/{function_id}/logs?follow=true",
+        );
+      }
       const page = await logs.forWorkspace(
         req.params.workspace_id,
         req.query.limit ?? 50,
