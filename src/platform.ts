@@ -218,6 +218,7 @@ async function compose(
   // Gauges are read at scrape time, after everything below exists (`target` included).
   const metrics = new Metrics({
     services: () => target.serving(),
+    functions: () => target.routed(),
     runtime: () => {
       const s = runtime.stats();
       return {

@@ -161,6 +161,11 @@ export class LocalTarget {
    * Functions that serve calls: routed to a loaded version and not disabled. A disabled function
    * keeps its route (enabling it must not need a reload), but every call to it is a 403.
    */
+  /** The functions that have a route (deployed and loaded), as last seen: for the info metric. */
+  routed(): Array<Pick<FunctionRecord, 'id' | 'name' | 'workspaceId'>> {
+    return [...this.routes.values()].map((r) => r.fn);
+  }
+
   serving(): number {
     let n = 0;
     for (const r of this.routes.values()) if (r.fn.status !== 'disabled') n++;

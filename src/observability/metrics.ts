@@ -55,6 +55,8 @@ export class Metrics {
       unread?: () => { heldBytes: number; cut: number };
       /** /fn request-body bytes held in memory (gateway/body-budget.ts). */
       fnBodyBytes?: () => number;
+      /** Deployed functions, for eunha_function_info (deploy/local-target.ts routed()). */
+      functions?: () => Array<{ id: string; name: string; workspaceId: string }>;
     },
     private readonly clock: () => number = Date.now,
   ) {
@@ -108,6 +110,20 @@ export class Metrics {
       const g: Gauge = new Gauge({ name, help, registers, collect: () => g.set(read()) });
     };
     const rt = () => sources.runtime();
+    // function_name is the function's id (unique, and what the seed's gateway used); dashboards join
+    // this on it to show a function's name and group by workspace. Read at each scrape, so a
+    // renamed, undeployed or deleted function is right at the next one.
+    const info: Gauge<'function_name' | 'name' | 'workspace'> = new Gauge({
+      name: 'eunha_function_info',
+      help: 'Always 1, per deployed function: its name and workspace, to join on function_name (its id)',
+      labelNames: ['function_name', 'name', 'workspace'],
+      registers,
+      collect: () => {
+        info.reset();
+        for (const f of sources.functions?.() ?? [])
+          info.set({ function_name: f.id, name: f.name, workspace: f.workspaceId }, 1);
+      },
+    });
     // The seed's "service" is what its deploy puts in front of a function (service_status found):
     // the thing callers reach. Here: functions whose active version is loaded and not disabled.
     gauge(

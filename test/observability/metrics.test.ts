@@ -111,4 +111,21 @@ describe('Metrics', () => {
     assert.match(text, /gateway_functions_seconds_bucket\{le="600",function_name="fn-long"\} 0/);
     assert.match(text, /gateway_functions_seconds_bucket\{le="900",function_name="fn-long"\} 1/);
   });
+
+  test('eunha_function_info names each deployed function, read at each scrape; any name is escaped', async () => {
+    let fns = [
+      { id: 'fn-a', name: 'hello', workspaceId: 'ws-1' },
+      { id: 'fn-b', name: 'say "hi" \\ there', workspaceId: 'ws-2' },
+    ];
+    const m = new Metrics({ services: () => 0, runtime: () => QUIET_RUNTIME, functions: () => fns });
+    const info = async () => (await m.text()).split('\n').filter((l) => l.startsWith('eunha_function_info{'));
+    assert.deepEqual(await info(), [
+      'eunha_function_info{function_name="fn-a",name="hello",workspace="ws-1"} 1',
+      'eunha_function_info{function_name="fn-b",name="say \\"hi\\" \\\\ there",workspace="ws-2"} 1',
+    ]);
+    fns = [{ id: 'fn-a', name: 'renamed', workspaceId: 'ws-1' }];
+    assert.deepEqual(await info(), [
+      'eunha_function_info{function_name="fn-a",name="renamed",workspace="ws-1"} 1',
+    ]);
+  });
 });

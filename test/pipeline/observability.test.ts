@@ -162,6 +162,27 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test('eunha_function_info gives the deployed function’s name and workspace, renamed at the next scrape', async () => {
+    const scrape = async () => (await p.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.ok(
+      (await scrape()).includes(`eunha_function_info{function_name="${fn}",name="obs",workspace="${ws}"} 1`),
+    );
+    const url = `/api/workspaces/${ws}/functions/${fn}`;
+    assert.equal(
+      (await p.app.inject({ method: 'PATCH', url, payload: { name: 'obs-renamed' } })).statusCode,
+      200,
+    );
+    try {
+      assert.ok(
+        (await scrape()).includes(
+          `eunha_function_info{function_name="${fn}",name="obs-renamed",workspace="${ws}"} 1`,
+        ),
+      );
+    } finally {
+      await p.app.inject({ method: 'PATCH', url, payload: { name: 'obs' } });
+    }
+  });
+
   test('an execution log names the request id its call was answered with, on both paths', async () => {
     const viaUrl = await p.app.inject({
       method: 'GET',
