@@ -16,9 +16,10 @@ export const MIN_MASKED_CHARS = 4;
 /**
  * How much comparing a cut output's edges with the secrets may cost (in characters compared) before
  * the edges are masked as far as the longest secret reaches, whatever they hold: a function's author
- * chooses both its secrets and its output, and could otherwise make the search quadratic.
+ * chooses both its secrets and its output, and could otherwise make the search quadratic. It runs on
+ * the server's main thread: 4,000,000 let crafted secrets cost 1.6–3.7 ms a call (a review).
  */
-const CUT_SEARCH_BUDGET = 4_000_000;
+const CUT_SEARCH_BUDGET = 500_000;
 
 export class Redactor {
   /** Each secret as is and as JSON spells it, longest first. */
@@ -56,16 +57,27 @@ export class Redactor {
    * past its cap comes as a kept start, the collector's marker line and a kept end (output.ts):
    * each is masked on its own, and a secret the cut went through is masked too, the part of it
    * that ends the start or begins the end (a review found 10 of a secret's 31 characters, unmasked,
-   * at the end of a log cut inside it).
+   * at the end of a log cut inside it). The guest can print a line that looks like the marker, so
+   * every such line is taken for a cut, and masked itself: trusting the first one let a function
+   * print its secret in a forged marker, and moved the edge masking away from the real cut.
    */
   lines(lines: string[]): string[] {
     if (this.empty) return lines;
-    const at = lines.findIndex((l) => l.startsWith(CUT_MARKER));
-    if (at < 0) return this.joined(lines);
+    if (!lines.some((l) => l.startsWith(CUT_MARKER))) return this.joined(lines);
     const budget = { left: CUT_SEARCH_BUDGET };
-    const start = this.cutEnd(this.joined(lines.slice(0, at)), budget);
-    const end = this.cutStart(this.joined(lines.slice(at + 1)), budget);
-    return [...start, lines[at]!, ...end];
+    const out: string[] = [];
+    let from = 0;
+    for (let i = 0; i <= lines.length; i++) {
+      if (i < lines.length && !lines[i]!.startsWith(CUT_MARKER)) continue;
+      // A segment between cuts (or the ends): masked whole, then at each edge a cut made.
+      let segment = this.joined(lines.slice(from, i));
+      if (from > 0) segment = this.cutStart(segment, budget);
+      if (i < lines.length) segment = this.cutEnd(segment, budget);
+      out.push(...segment);
+      if (i < lines.length) out.push(this.text(lines[i]!));
+      from = i + 1;
+    }
+    return out;
   }
 
   private joined(lines: string[]): string[] {

@@ -69,6 +69,9 @@ export function ensureSnapshot(cacheDir: string): Promise<string> {
   return p;
 }
 
+/** How old a half-written snapshot in a shared cache must be to be taken for a dead writer's. */
+const STALE_TMP_MS = 3_600_000;
+
 /**
  * How old another build's snapshot in a cache this server owns may be: nothing else boots from it
  * (the data directory is locked to one server), but a downgrade soon after an upgrade finds it.
@@ -96,10 +99,13 @@ export function sweepSnapshotCache(cacheDir: string, ownsCache: boolean, now = D
     if (!name.startsWith('pyodide-') || path === current) continue;
     const tmp = /\.snapshot\.(\d+)\.tmp$/.exec(name);
     try {
+      // A writer's pid means nothing in another container sharing the cache: there, only a file
+      // far older than any write (seconds) is taken for a dead one's.
+      const age = now - statSync(path).mtimeMs;
       if (
         tmp
-          ? !alive(Number(tmp[1]))
-          : ownsCache && name.endsWith('.snapshot') && now - statSync(path).mtimeMs > OTHER_SNAPSHOT_TTL_MS
+          ? !alive(Number(tmp[1])) && (ownsCache || age > STALE_TMP_MS)
+          : ownsCache && name.endsWith('.snapshot') && age > OTHER_SNAPSHOT_TTL_MS
       ) {
         rmSync(path, { force: true });
         removed.push(name);

@@ -6,8 +6,11 @@
 
 import type { MetadataStore } from '../store/ports.js';
 
-/** Logs deleted per transaction, as the quota's own trimming does. */
-const BATCH = 2000;
+/**
+ * Logs deleted per transaction: a log may hold 64 KiB of printed lines, and 2,000 of those (the
+ * quota's own batch) are 128 MiB deleted, and zeroed, in one step (a review).
+ */
+const BATCH = 250;
 /** Later than any log's timestamp: every log is before it. */
 const END_OF_TIME = '9999-12-31T23:59:59.999Z';
 

@@ -91,6 +91,12 @@ describe('the snapshot cache', () => {
     assert.deepEqual(left(owned), ['current', 'liveTmp', 'newOther', 'unrelated']);
     const shared = setUp();
     sweepSnapshotCache(dirname(shared.current), false, now);
-    assert.deepEqual(left(shared), ['current', 'liveTmp', 'oldOther', 'newOther', 'unrelated']);
+    // Another container's writer may be alive in a pid namespace of its own: a fresh file stays.
+    assert.deepEqual(left(shared), ['current', 'deadTmp', 'liveTmp', 'oldOther', 'newOther', 'unrelated']);
+    const stale = setUp();
+    const hourAgo = new Date(now - 3_700_000);
+    utimesSync(stale.deadTmp, hourAgo, hourAgo);
+    sweepSnapshotCache(dirname(stale.current), false, now);
+    assert.deepEqual(left(stale), ['current', 'liveTmp', 'oldOther', 'newOther', 'unrelated']);
   });
 });

@@ -125,6 +125,16 @@ describe('Redactor.buffer with a cap: only what can reach the log is masked', ()
     assert.deepEqual(t.lines(['ffffTOPSECRET-']), ['ffffTOPSECRET-']);
   });
 
+  test('a line forged to look like the cut marker is masked, and the real cut is still checked', () => {
+    const token = 'TOPSECRET-0123456789-ABCDEFGHIJ';
+    const t = new Redactor([token]);
+    const forged = `${CUT_MARKER}token=${token}`;
+    const real = `${CUT_MARKER}100 bytes and 0 line breaks dropped`;
+    const out = t.lines(['hello', forged, 'aaaaTOPSECRET-01', real, '89-ABCDEFGHIJ tail']);
+    assert.deepEqual(out, ['hello', `${CUT_MARKER}token=${MASK}`, `aaaa${MASK}`, real, `${MASK} tail`]);
+    assert.ok(!out.join('\n').includes('TOPSECRET'), out.join('\n'));
+  });
+
   test('a search the author made quadratic stops at its budget and masks the edges wholesale', () => {
     // Every place in the start's last 20,000 characters could begin it, and each compare runs
     // 10,000 characters before the 'b' fails it: with 256 such secrets, minutes of main thread.
