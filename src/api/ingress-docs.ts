@@ -27,13 +27,13 @@ const RESPONSES = {
   408: error('`REQUEST_TIMEOUT`: the headers or body did not arrive in time'),
   413: error('`PAYLOAD_TOO_LARGE`: the body is over `EUNHA_BODY_LIMIT_BYTES`'),
   429: error(
-    '`TOO_MANY_REQUESTS`: every instance busy and the queue full (see Retry-After); `RATE_LIMITED`: request bodies from this address already hold its share of `EUNHA_FN_BODY_BUDGET_BYTES` (the body was not read; Retry-After)',
+    '`TOO_MANY_REQUESTS`: every instance busy and the queue full (see Retry-After); `RATE_LIMITED`: request bodies from this address already hold its share of `EUNHA_FN_BODY_BUDGET_BYTES` (the rest of the body was not read; Retry-After)',
   ),
   431: error('`HEADERS_TOO_LARGE`: the header block is too large'),
   500: error('`FUNCTION_ERROR`: the handler raised, or returned an invalid response (see its logs)'),
   502: error('`FUNCTION_CRASHED`: the sandbox died during the request'),
   503: error(
-    '`DEPENDENCY_UNAVAILABLE`: its deployment could not be restored; `NOT_READY`: after a start, it was still being loaded when the call had waited its timeout (`Retry-After`); `SERVER_BUSY`: the request bodies held in memory have reached `EUNHA_FN_BODY_BUDGET_BYTES` (the body was not read; Retry-After); `SHUTTING_DOWN`',
+    '`DEPENDENCY_UNAVAILABLE`: its deployment could not be restored; `NOT_READY`: after a start, it was still being loaded when the call had waited its timeout (`Retry-After`); `SERVER_BUSY`: the request bodies held in memory have reached `EUNHA_FN_BODY_BUDGET_BYTES` (the rest of the body was not read; Retry-After); `SHUTTING_DOWN`',
   ),
   504: error('`TIMEOUT`: no answer within the function’s timeout'),
 };

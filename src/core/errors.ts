@@ -97,7 +97,7 @@ export const ERROR_CATALOGUE = {
     status: 503,
     fault: 'platform',
     description:
-      'The server holds as many function request bodies in memory as it may (EUNHA_FN_BODY_BUDGET_BYTES); the body was not read. Retry after Retry-After.',
+      'The server holds as many function request bodies in memory as it may (EUNHA_FN_BODY_BUDGET_BYTES); the rest of the body was not read. Retry after Retry-After.',
   },
   NOT_READY: {
     status: 503,

@@ -1,6 +1,6 @@
 // The bytes of /fn request bodies the server holds in memory at once, all connections together
-// and per client address: taken before a body is read (its declared Content-Length, or a chunked
-// body's bytes as they arrive), given back when its answer has gone or its connection has closed.
+// and per client address (an IPv6 client per /64, which one host gets whole): counted as they
+// arrive, given back when the answer has gone or the connection has closed.
 
 import { EunhaError } from '../core/errors.js';
 
@@ -87,4 +87,24 @@ export class BodyBudget {
     if (left > 0) this.byAddress.set(address, left);
     else this.byAddress.delete(address);
   }
+}
+
+/**
+ * The share a client address counts against: the address itself, or for IPv6 its /64 (a host is
+ * routinely given a whole /64, so per address it would have 2^64 shares).
+ */
+export function shareKey(ip: string): string {
+  const bare = ip.replace(/%.*$/, '');
+  if (!bare.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(bare)) return bare;
+  const [head = '', tail] = bare.split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups =
+    tail === undefined
+      ? front
+      : [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -23,7 +23,7 @@ import type { FunctionRecord } from '../core/types.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
-import type { BodyBudget, BodyHold } from './body-budget.js';
+import { shareKey, type BodyBudget, type BodyHold } from './body-budget.js';
 import { expectsContinue, sendContinue } from './expect-continue.js';
 import { headerBytes, headerText } from './header-bytes.js';
 
@@ -73,7 +73,7 @@ const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** A chunked GET or HEAD body's hold, which unparsedBody counts as it reads; null otherwise. */
+    /** A GET or HEAD body's hold, which unparsedBody counts as it reads; null otherwise. */
     fnBodyHold: BodyHold | null;
   }
   interface FastifyContextConfig {
@@ -201,7 +201,7 @@ function unparsedBody(req: FastifyRequest, limit: number, hold: BodyHold | null)
   });
 }
 
-/** A chunked body, counted against its hold as it arrives; past the budget, the read fails. */
+/** A body, counted against its hold as it arrives; past the budget, the read fails. */
 function counted(payload: Readable, hold: BodyHold): Readable {
   const out = new Transform({
     transform(chunk: Buffer, _encoding, next) {
@@ -219,10 +219,12 @@ function counted(payload: Readable, hold: BodyHold): Readable {
 }
 
 /**
- * Reserves a /fn body's bytes before it is read (gateway/body-budget.ts): its Content-Length, or
- * for a chunked body what has arrived. Refused here, the body is never read (its connection is
- * closed after the answer: api/close-unread.ts). The hold goes back when the answer has gone or
- * the connection has closed, which covers completion, errors, aborts and the request timeout
+ * Counts a /fn body's bytes against the budget as they arrive (gateway/body-budget.ts); past it,
+ * the read fails with the budget's error and the connection is closed after the answer
+ * (api/close-unread.ts). What arrived, not what a Content-Length declares: reserving the declared
+ * length let a client hold 6 MiB of budget with a request head alone, and ~43 heads from a few
+ * addresses refused every tenant's bodies (a review). The hold goes back when the answer has gone
+ * or the connection has closed, which covers completion, errors, aborts and the request timeout
  * alike; not when the body has arrived, since the function gets it whole and it lives on while
  * the call runs.
  */
@@ -238,7 +240,7 @@ function budgetHook(opts: IngressOptions): preParsingHookHandler {
     if (reply.raw.destroyed || socket.destroyed) return done(null, payload);
     let hold: BodyHold;
     try {
-      hold = opts.bodies.take(req.ip, chunked ? 0 : declared);
+      hold = opts.bodies.take(shareKey(req.ip), 0);
     } catch (err) {
       return done(err as EunhaError);
     }
@@ -251,7 +253,6 @@ function budgetHook(opts: IngressOptions): preParsingHookHandler {
     };
     reply.raw.once('close', release);
     socket.once('close', release);
-    if (!chunked) return done(null, payload);
     // Fastify leaves a GET or HEAD body unread; unparsedBody reads req.raw itself and counts it.
     if (req.method === 'GET' || req.method === 'HEAD') {
       req.fnBodyHold = hold;

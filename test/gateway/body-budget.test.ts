@@ -1,14 +1,15 @@
 // The /fn request-body budget over real sockets: uploads that stall one byte short of their end
-// hold their declared length until they go; past an address's share (a quarter) or the whole
-// budget a body is refused at once, unread, and its connection closed; other addresses' calls and
-// calls without a body still run; aborted uploads give every byte back.
+// hold what they sent until they go, and a request head alone holds nothing; past an address's
+// share (a quarter) or the whole budget a body is refused as its bytes arrive, and its connection
+// closed; other addresses' calls and calls without a body still run; aborted uploads give every
+// byte back.
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BodyBudget } from '../../src/gateway/body-budget.js';
+import { BodyBudget, shareKey } from '../../src/gateway/body-budget.js';
 import { b64, deployedFunction, startTestPlatform, type TestPlatform } from '../helpers/platform.js';
 
 const LENGTH = `from spin_sdk import http
@@ -78,9 +79,10 @@ describe('the /fn body budget', () => {
   };
   const upload = (from: string, method = 'POST'): Promise<Peer> =>
     stalled(from, `${method} /fn/${fnId} HTTP/1.1\r\nHost: x\r\nContent-Length: ${CAP}\r\n\r\n`, CAP - 1);
-  /** A head only: a refusal comes without one byte of the body sent. */
-  const headOnly = (from: string, extra = `Content-Length: ${CAP}`): Promise<Peer> =>
-    stalled(from, `POST /fn/${fnId} HTTP/1.1\r\nHost: x\r\n${extra}\r\n\r\n`, 0);
+  /** A head and the first `bytes` of its body. */
+  const started = (from: string, bytes: number): Promise<Peer> =>
+    stalled(from, `POST /fn/${fnId} HTTP/1.1\r\nHost: x\r\nContent-Length: ${CAP}\r\n\r\n`, bytes);
+  const HELD = CAP - 1;
 
   const refused = async (peer: Peer, status: number, code: string): Promise<void> => {
     await peer.closed;
@@ -116,14 +118,20 @@ describe('the /fn body budget', () => {
     });
 
   test('stalled uploads past a share or the budget are refused unread; others still get through', async () => {
-    // One address: two bodies at the cap fit in its share, the third and on are refused at once.
+    // A request head alone holds nothing: declared lengths are not reserved (a review's ~43 heads
+    // held the whole budget).
+    const heads = await Promise.all(Array.from({ length: 12 }, () => started('127.0.0.7', 0)));
+    await sleep(200);
+    assert.equal(await held(), 0);
+    for (const peer of heads) peer.socket.destroy();
+    // One address: two bodies at the cap fit in its share; bytes past it are refused as they come.
     await upload('127.0.0.2');
-    await heldReaches(CAP);
+    await heldReaches(HELD);
     await upload('127.0.0.2');
-    await heldReaches(2 * CAP);
-    const mine = await Promise.all(Array.from({ length: 6 }, () => headOnly('127.0.0.2')));
+    await heldReaches(2 * HELD);
+    const mine = await Promise.all(Array.from({ length: 3 }, () => started('127.0.0.2', 16)));
     for (const peer of mine) await refused(peer, 429, 'RATE_LIMITED');
-    assert.equal(await held(), 2 * CAP);
+    assert.equal(await held(), 2 * HELD);
 
     // Another address is not kept out by the first one's uploads.
     const other = await call('127.0.0.1', 'POST', Buffer.alloc(1000, 0x62));
@@ -135,21 +143,22 @@ describe('the /fn body budget', () => {
       await upload(from);
       await upload(from, 'GET');
     }
-    await heldReaches(BUDGET);
-    await refused(await headOnly('127.0.0.6'), 503, 'SERVER_BUSY');
+    await heldReaches(8 * HELD);
+    await refused(await started('127.0.0.6', 16), 503, 'SERVER_BUSY');
+    const sixteen = 'x'.repeat(16);
     const chunked = await stalled(
       '127.0.0.6',
-      `POST /fn/${fnId} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+      `POST /fn/${fnId} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${sixteen}\r\n`,
       0,
     );
     await refused(chunked, 503, 'SERVER_BUSY');
     const chunkedGet = await stalled(
       '127.0.0.6',
-      `GET /fn/${fnId} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+      `GET /fn/${fnId} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n${sixteen}\r\n`,
       0,
     );
     await refused(chunkedGet, 503, 'SERVER_BUSY');
-    assert.equal(await held(), BUDGET);
+    assert.equal(await held(), 8 * HELD);
     // A call without a body holds nothing and still runs.
     assert.deepEqual(await call('127.0.0.6', 'GET'), { status: 200, text: '0' });
 
@@ -174,6 +183,16 @@ describe('the /fn body budget', () => {
 });
 
 describe('BodyBudget on its own', () => {
+  test('an IPv6 client shares by its /64; IPv4 and mapped IPv4 by address', () => {
+    assert.equal(shareKey('2001:db8:1:2:3:4:5:6'), '2001:db8:1:2::/64');
+    assert.equal(shareKey('2001:DB8:1:2::9'), '2001:db8:1:2::/64');
+    assert.equal(shareKey('2001:db8::1'), '2001:db8:0:0::/64');
+    assert.equal(shareKey('fe80::1%eth0'), 'fe80:0:0:0::/64');
+    assert.equal(shareKey('::1'), '0:0:0:0::/64');
+    assert.equal(shareKey('203.0.113.7'), '203.0.113.7');
+    assert.equal(shareKey('::ffff:203.0.113.7'), '::ffff:203.0.113.7');
+  });
+
   test('a share, the total, chunked growth and releases that count once', () => {
     const b = new BodyBudget(100, 40);
     const a1 = b.take('a', 30);
