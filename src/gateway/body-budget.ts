@@ -1,7 +1,10 @@
 // The bytes of /fn request bodies the server holds in memory at once, all connections together
 // and per client address (an IPv6 client per /64, which one host gets whole): counted as they
-// arrive, given back when the answer has gone or the connection has closed.
+// arrive, given back when the answer has gone or the connection has closed; and the /fn routes'
+// preParsing hook that does the counting (budgetHook).
 
+import { Transform, type Readable } from 'node:stream';
+import type { preParsingHookHandler } from 'fastify';
 import { EunhaError } from '../core/errors.js';
 
 /**
@@ -15,6 +18,13 @@ export interface BodyHold {
   grow(bytes: number): void;
   /** Gives every byte back; later calls (and later grows) do nothing. */
   release(): void;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A /fn GET or HEAD body's hold, which the ingress counts as it reads the body; null otherwise. */
+    fnBodyHold: BodyHold | null;
+  }
 }
 
 const RETRY_AFTER_SECONDS = 1;
@@ -107,4 +117,65 @@ export function shareKey(ip: string): string {
     .slice(0, 4)
     .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
     .join(':')}::/64`;
+}
+
+/** A body, counted against its hold as it arrives; past the budget, the read fails. */
+function counted(payload: Readable, hold: BodyHold): Readable {
+  const out = new Transform({
+    transform(chunk: Buffer, _encoding, next) {
+      try {
+        hold.grow(chunk.length);
+      } catch (err) {
+        return next(err as Error);
+      }
+      next(null, chunk);
+    },
+  });
+  // pipe() passes no error on; Fastify listens for them on the stream it reads.
+  payload.once('error', (err) => out.destroy(err));
+  return payload.pipe(out);
+}
+
+/**
+ * Counts a /fn body's bytes against the budget as they arrive (gateway/body-budget.ts); past it,
+ * the read fails with the budget's error and the connection is closed after the answer
+ * (api/close-unread.ts). What arrived, not what a Content-Length declares: reserving the declared
+ * length let a client hold 6 MiB of budget with a request head alone, and ~43 heads from a few
+ * addresses refused every tenant's bodies (a review). The hold goes back when the answer has gone
+ * or the connection has closed, which covers completion, errors, aborts and the request timeout
+ * alike; not when the body has arrived, since the function gets it whole and it lives on while
+ * the call runs. Installed by the ingress (ingress.ts) on the /fn routes.
+ */
+export function budgetHook(bodies: BodyBudget, bodyLimitBytes: number): preParsingHookHandler {
+  return (req, reply, payload, done) => {
+    const length = req.headers['content-length'];
+    const chunked = length === undefined && req.headers['transfer-encoding'] !== undefined;
+    const declared = Number(length);
+    // No body, or one over the cap, which is refused without being read.
+    if (!chunked && !(declared > 0 && declared <= bodyLimitBytes)) return done(null, payload);
+    const socket = req.raw.socket;
+    // Already gone: its 'close' has been and will not come again to give the hold back.
+    if (reply.raw.destroyed || socket.destroyed) return done(null, payload);
+    let hold: BodyHold;
+    try {
+      hold = bodies.take(shareKey(req.ip), 0);
+    } catch (err) {
+      return done(err as EunhaError);
+    }
+    // The socket's too: an answer queued behind a pipelined one gets no 'close' of its own when
+    // the connection drops.
+    const release = (): void => {
+      hold.release();
+      reply.raw.off('close', release);
+      socket.off('close', release);
+    };
+    reply.raw.once('close', release);
+    socket.once('close', release);
+    // Fastify leaves a GET or HEAD body unread; unparsedBody reads req.raw itself and counts it.
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      req.fnBodyHold = hold;
+      return done(null, payload);
+    }
+    done(null, counted(payload, hold));
+  };
 }

@@ -9,21 +9,14 @@
 // request id the platform answers with (PLATFORM_OWNED).
 
 import { METHODS } from 'node:http';
-import { Transform, type Readable } from 'node:stream';
-import type {
-  FastifyError,
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  preParsingHookHandler,
-} from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError, bodyTooLarge, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
 import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
-import { shareKey, type BodyBudget, type BodyHold } from './body-budget.js';
+import { budgetHook, type BodyBudget, type BodyHold } from './body-budget.js';
 import { expectsContinue, sendContinue } from './expect-continue.js';
 import { headerBytes, headerText } from './header-bytes.js';
 
@@ -72,10 +65,6 @@ export interface IngressOptions {
 const FUNCTION_URL: RoutePolicy = { access: 'function-url' };
 
 declare module 'fastify' {
-  interface FastifyRequest {
-    /** A GET or HEAD body's hold, which unparsedBody counts as it reads; null otherwise. */
-    fnBodyHold: BodyHold | null;
-  }
   interface FastifyContextConfig {
     /** @fastify/cors reads this; false leaves the route alone (api/app.ts). */
     cors?: false;
@@ -199,67 +188,6 @@ function unparsedBody(req: FastifyRequest, limit: number, hold: BodyHold | null)
     raw.on('error', onError);
     raw.on('close', onClose);
   });
-}
-
-/** A body, counted against its hold as it arrives; past the budget, the read fails. */
-function counted(payload: Readable, hold: BodyHold): Readable {
-  const out = new Transform({
-    transform(chunk: Buffer, _encoding, next) {
-      try {
-        hold.grow(chunk.length);
-      } catch (err) {
-        return next(err as Error);
-      }
-      next(null, chunk);
-    },
-  });
-  // pipe() passes no error on; Fastify listens for them on the stream it reads.
-  payload.once('error', (err) => out.destroy(err));
-  return payload.pipe(out);
-}
-
-/**
- * Counts a /fn body's bytes against the budget as they arrive (gateway/body-budget.ts); past it,
- * the read fails with the budget's error and the connection is closed after the answer
- * (api/close-unread.ts). What arrived, not what a Content-Length declares: reserving the declared
- * length let a client hold 6 MiB of budget with a request head alone, and ~43 heads from a few
- * addresses refused every tenant's bodies (a review). The hold goes back when the answer has gone
- * or the connection has closed, which covers completion, errors, aborts and the request timeout
- * alike; not when the body has arrived, since the function gets it whole and it lives on while
- * the call runs.
- */
-function budgetHook(opts: IngressOptions): preParsingHookHandler {
-  return (req, reply, payload, done) => {
-    const length = req.headers['content-length'];
-    const chunked = length === undefined && req.headers['transfer-encoding'] !== undefined;
-    const declared = Number(length);
-    // No body, or one over the cap, which is refused without being read.
-    if (!chunked && !(declared > 0 && declared <= opts.bodyLimitBytes)) return done(null, payload);
-    const socket = req.raw.socket;
-    // Already gone: its 'close' has been and will not come again to give the hold back.
-    if (reply.raw.destroyed || socket.destroyed) return done(null, payload);
-    let hold: BodyHold;
-    try {
-      hold = opts.bodies.take(shareKey(req.ip), 0);
-    } catch (err) {
-      return done(err as EunhaError);
-    }
-    // The socket's too: an answer queued behind a pipelined one gets no 'close' of its own when
-    // the connection drops.
-    const release = (): void => {
-      hold.release();
-      reply.raw.off('close', release);
-      socket.off('close', release);
-    };
-    reply.raw.once('close', release);
-    socket.once('close', release);
-    // Fastify leaves a GET or HEAD body unread; unparsedBody reads req.raw itself and counts it.
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      req.fnBodyHold = hold;
-      return done(null, payload);
-    }
-    done(null, counted(payload, hold));
-  };
 }
 
 /**
@@ -500,7 +428,7 @@ export async function ingressRoutes(
     };
 
     // Before the hook below: a body that would not fit is not asked for either.
-    scope.addHook('preParsing', budgetHook(opts));
+    scope.addHook('preParsing', budgetHook(opts.bodies, opts.bodyLimitBytes));
 
     // The checks run before a body the client holds back is asked for (expect-continue.ts); other
     // requests skip the WeakMap: an entry per call costs the collector on the hot path.
