@@ -22,16 +22,6 @@ function newlines(b: Uint8Array, from = 0, to = b.length): number {
   return n;
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
-  return all;
-}
-
 /** Where the `n`th line break from the start ends (the offset after it), or null if there are fewer. */
 function afterLines(b: Uint8Array, n: number): number | null {
   let at = -1;
@@ -62,7 +52,7 @@ function linesOf(b: Uint8Array): string[] {
 
 export class OutputCollector {
   /** The first `headCap` bytes written. */
-  private head: Uint8Array[] = [];
+  private readonly head: Uint8Array;
   private headBytes = 0;
   /**
    * The last `tailCap` bytes of what came after the head, in a ring: a write costs its own size.
@@ -84,6 +74,7 @@ export class OutputCollector {
   ) {
     this.headCap = Math.ceil(maxBytes / 2);
     this.tailCap = maxBytes - this.headCap;
+    this.head = new Uint8Array(this.headCap);
     this.ring = new Uint8Array(this.tailCap);
   }
 
@@ -92,7 +83,7 @@ export class OutputCollector {
     let rest = buf;
     if (this.headBytes < this.headCap) {
       const take = Math.min(this.headCap - this.headBytes, rest.length);
-      this.head.push(rest.slice(0, take));
+      this.head.set(rest.subarray(0, take), this.headBytes);
       this.headBytes += take;
       rest = rest.subarray(take);
     }
@@ -137,7 +128,6 @@ export class OutputCollector {
   /** Returns the captured lines and resets for the next invocation. */
   take(): CapturedOutput {
     const out = this.peek();
-    this.head = [];
     this.headBytes = 0;
     this.ringStart = 0;
     this.ringLen = 0;
@@ -148,7 +138,7 @@ export class OutputCollector {
 
   /** The lines captured so far, leaving them in place. */
   peek(): CapturedOutput {
-    let start = concat(this.head, this.headBytes);
+    let start = this.head.subarray(0, this.headBytes);
     let end = this.tailBytes();
     let droppedBytes = this.gap;
     let droppedBreaks = this.gapNewlines;
@@ -162,7 +152,10 @@ export class OutputCollector {
     }
     if (droppedBytes === 0) {
       // Nothing dropped yet: one text, cut only if it has too many lines.
-      const all = concat([start, end], start.length + end.length);
+      // Not Buffer.concat: the sandbox thread's lockdown takes Buffer away.
+      const all = new Uint8Array(start.length + end.length);
+      all.set(start, 0);
+      all.set(end, start.length);
       if (all.length === 0) return { lines: [], truncated: false };
       const half = Math.floor(this.maxLines / 2);
       const headEnd = afterLines(all, half);

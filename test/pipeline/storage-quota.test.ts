@@ -44,6 +44,8 @@ describe('workspace storage quota: bytes', () => {
   });
   after(async () => p.cleanup());
 
+  /** The report of a workspace that stores nothing. */
+  const EMPTY = { usedBytes: 0, maxBytes: LIMIT, usedFiles: 0, maxFiles: 20_000, ...NO_DATA };
   const storage = async () => {
     const res = await p.app.inject({ method: 'GET', url: `/api/workspaces/${ws}/storage` });
     assert.equal(res.statusCode, 200, res.body);
@@ -220,13 +222,7 @@ describe('workspace storage quota: bytes', () => {
       const fnDelete = await p.app.inject({ method: 'DELETE', url: `/api/workspaces/${ws}/functions/${fn}` });
       assert.equal(fnDelete.statusCode, 204);
       assert.deepEqual(await artifacts(), []);
-      assert.deepEqual(await storage(), {
-        usedBytes: 0,
-        maxBytes: LIMIT,
-        usedFiles: 0,
-        maxFiles: 20_000,
-        ...NO_DATA,
-      });
+      assert.deepEqual(await storage(), EMPTY);
     },
   );
 
@@ -250,13 +246,7 @@ describe('workspace storage quota: bytes', () => {
       assert.equal(removed.statusCode, 204);
       assert.equal((await deploying).statusCode, 404);
       // Before, each round left its artifact (≈ 15 KB) that nothing named, until a restart.
-      assert.deepEqual(await storage(), {
-        usedBytes: 0,
-        maxBytes: LIMIT,
-        usedFiles: 0,
-        maxFiles: 20_000,
-        ...NO_DATA,
-      });
+      assert.deepEqual(await storage(), EMPTY);
     }
   });
 
