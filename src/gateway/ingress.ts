@@ -464,9 +464,9 @@ export async function ingressRoutes(
           headers,
           body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength),
           signal: gone.signal,
+          requestId: req.id,
         },
         admit,
-        req.id,
       );
       reply.raw.off('close', onClose);
       return send(reply, invocation);

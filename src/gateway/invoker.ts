@@ -59,11 +59,10 @@ export class Invoker {
     route: ActiveRoute,
     req: InvokeRequest,
     admit: (route: ActiveRoute) => void | Promise<void>,
-    requestId?: string,
   ): Promise<Invocation> {
     this.running++;
     try {
-      return await this.run(route, req, admit, requestId);
+      return await this.run(route, req, admit);
     } finally {
       if (--this.running === 0) for (const wake of this.drainedWaiters.splice(0)) wake();
     }
@@ -83,7 +82,6 @@ export class Invoker {
     route: ActiveRoute,
     req: InvokeRequest,
     admit: (route: ActiveRoute) => void | Promise<void>,
-    requestId: string | undefined,
   ): Promise<Invocation> {
     const started = performance.now();
     let raw: InvokeResult;
@@ -161,7 +159,7 @@ export class Invoker {
       cpuMs: toMicros(result.cpuMs),
       runMs: result.runMs === undefined ? null : toMicros(result.runMs),
       waitMs: result.waitMs === undefined ? null : toMicros(result.waitMs),
-      requestId: requestId ?? null,
+      requestId: req.requestId ?? null,
     };
     this.deps.writer.append(log);
     return { result, log, route };

@@ -314,6 +314,7 @@ export class Runtime {
             level: 'warn',
             msg: 'instance recycled',
             key: versionKey,
+            requestId: req.requestId,
             pid: instance.pid,
             code: out.result.error?.code,
             reason: out.result.error?.message,

@@ -42,6 +42,8 @@ export interface InvokeRequest {
    * the queue without running (CLIENT_CLOSED). One that has started runs to its end.
    */
   signal?: AbortSignal;
+  /** The request id the caller is answered with: named in the runtime's own log lines about it. */
+  requestId?: string;
 }
 
 export type InvokeErrorCode =

@@ -876,6 +876,30 @@ describe('a shutdown cut', () => {
     }
   });
 
+  test('the warning for an instance recycled after a call names that call’s request id', async () => {
+    const warnings: Array<Record<string, unknown>> = [];
+    const own = new Runtime({
+      kv: new MemoryKv(),
+      cacheDir: CACHE_DIR,
+      poolSize: 1,
+      logger: (entry) => {
+        if (entry.msg === 'instance recycled') warnings.push(entry);
+      },
+    });
+    await own.start();
+    try {
+      const v = version(handler('while True:\n    pass'), { timeoutMs: 300 });
+      await own.load(v);
+      const r = await own.invoke(v.key, { ...get(), requestId: 'req-recycled-1' });
+      assert.equal(r.error?.code, 'TIMEOUT');
+      assert.equal(warnings.length, 1);
+      assert.equal(warnings[0]!.requestId, 'req-recycled-1');
+      assert.equal(warnings[0]!.code, 'TIMEOUT');
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a spare whose boot a retiring process cuts short is no warning (one was logged at every delete)', async () => {
     const warnings: string[] = [];
     const own = new Runtime({

@@ -88,9 +88,9 @@ export async function invokeRoutes(
             ...spinHeaders(req, fn.id, `/fn/${fn.id}`, '/', deps.publicUrl()),
           },
           body: new TextEncoder().encode(json),
+          requestId: req.id,
         },
         ({ fn: next }) => requireEnabled(next),
-        req.id,
       );
       const platform = platformError(ran.result, false);
       if (platform) {
