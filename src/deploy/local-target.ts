@@ -67,6 +67,13 @@ export class LocalTarget {
   private readonly restoring = new Map<string, Restoring>();
   /** Set by a shutdown that abandoned the restores still pending. */
   private restoresAbandoned = false;
+  /**
+   * Per function in exclusive work: the record its latest change carried (null: none yet). An
+   * activation routes with it rather than with the record its caller read before the load: a
+   * change committed meanwhile found no route to update (start-up's restore) or was overwritten,
+   * and a function set to KEY or disabled while it loaded answered everyone until its next change.
+   */
+  private readonly changedDuring = new Map<string, FunctionRecord | null>();
 
   constructor(
     private readonly runtime: Pick<Runtime, 'load' | 'unload' | 'checkFits'>,
@@ -177,7 +184,14 @@ export class LocalTarget {
    * called inside it, together with whatever records the activation (deployments.ts).
    */
   exclusive<T>(functionId: string, work: () => Promise<T>): Promise<T> {
-    return this.lines.run(functionId, work);
+    return this.lines.run(functionId, async () => {
+      this.changedDuring.set(functionId, null);
+      try {
+        return await work();
+      } finally {
+        this.changedDuring.delete(functionId);
+      }
+    });
   }
 
   /** Load a deployment and route the function to it. Call inside `exclusive`. */
@@ -190,12 +204,12 @@ export class LocalTarget {
       previous.deployment.version === deployment.version &&
       previous.deployment.digest === deployment.digest
     ) {
-      this.routes.set(fn.id, { ...previous, fn });
+      this.routes.set(fn.id, { ...previous, fn: this.changedDuring.get(fn.id) ?? fn });
       return;
     }
     const secrets = prepared?.secrets ?? (await this.load(fn, deployment, key));
     this.routes.set(fn.id, {
-      fn,
+      fn: this.changedDuring.get(fn.id) ?? fn,
       deployment,
       versionKey: key,
       redactor: new Redactor(Object.values(secrets)),
@@ -255,6 +269,7 @@ export class LocalTarget {
 
   /** The function record changed (status, methods, name): routing sees it at once. */
   functionChanged(fn: FunctionRecord): void {
+    if (this.changedDuring.has(fn.id)) this.changedDuring.set(fn.id, fn);
     const r = this.routes.get(fn.id);
     if (r) this.routes.set(fn.id, { ...r, fn });
   }

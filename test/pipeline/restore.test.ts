@@ -618,6 +618,49 @@ class IncomingHandler(http.IncomingHandler):
     },
   );
 
+  test(
+    'a change to a function while start-up loads it is what its route serves by (it was lost: disabled, or KEY, it still answered everyone)',
+    { timeout: 120_000 },
+    async () => {
+      await inOwnDir('eunha-restore-changed-', async (own) => {
+        const a = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own);
+        // Open mode here, where KEY lets everyone in: the methods stand for the rest of the record.
+        let postOnly: { ws: string; fn: string };
+        let disabled: { ws: string; fn: string };
+        try {
+          const code = b64(slowImportHandler(3));
+          [postOnly, disabled] = await Promise.all([
+            deployedFunction(a, { code, timeout: 60 }),
+            deployedFunction(a, { code, timeout: 60 }),
+          ]);
+        } finally {
+          await a.cleanup();
+        }
+        const b = await startTestPlatform({ EUNHA_WARM_POOL_SIZE: '1' }, own, { beforeRestore: true });
+        try {
+          // Well into the loads, whose imports take 3 s: start-up read both records before this.
+          await new Promise((r) => setTimeout(r, 1000));
+          assert.equal((await b.app.inject({ method: 'GET', url: '/ready' })).statusCode, 503);
+          const patch = (f: { ws: string; fn: string }, payload: object) =>
+            b.app.inject({ method: 'PATCH', url: `/api/workspaces/${f.ws}/functions/${f.fn}`, payload });
+          const [m, d] = await Promise.all([
+            patch(postOnly, { httpMethods: ['POST'] }),
+            patch(disabled, { status: 'disabled' }),
+          ]);
+          assert.equal(m.statusCode, 200, m.body);
+          assert.equal(d.statusCode, 200, d.body);
+          assert.deepEqual(await b.restoring, { restored: 2, failed: 0, retrying: 0, skipped: 0 });
+          const call = async (fn: string) =>
+            (await b.app.inject({ method: 'GET', url: `/fn/${fn}` })).statusCode;
+          assert.equal(await call(postOnly.fn), 405);
+          assert.equal(await call(disabled.fn), 403);
+        } finally {
+          await b.cleanup();
+        }
+      });
+    },
+  );
+
   describe('deployments whose imports are slow', () => {
     // Four functions, each in a workspace of its own, whose module import sleeps 5 s. One by one,
     // their restore took the sum of the imports and of the sandboxes' boots (35 s here, the server
