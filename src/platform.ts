@@ -396,6 +396,8 @@ async function compose(
     // First: restores not yet started are skipped, and callers waiting for one are answered now
     // rather than holding app.close() below until their function loads.
     restorer.close();
+    // And no build starts: app.close() below waits for deploys waiting for one.
+    builds.stop();
     tails.closeAll();
     // close() stops accepting and waits for open connections; a keep-alive connection whose
     // last request finishes after that moment would hold it forever, so idle ones are closed

@@ -92,13 +92,18 @@ export class BuildQueue {
     });
   }
 
-  /** Refuses new jobs, cancels waiting ones, resolves when the running ones have finished. */
-  async close(): Promise<void> {
+  /** Refuses new jobs and cancels the waiting ones: none starts from now on. */
+  stop(): void {
     this.closed = true;
     const lines = [...this.waiting.values()];
     this.waiting.clear();
     this.waitingCount = 0;
     for (const w of lines.flat()) w.cancel();
+  }
+
+  /** Stops (above), then resolves when the running jobs have finished. */
+  async close(): Promise<void> {
+    this.stop();
     if (this.active === 0) return;
     await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }

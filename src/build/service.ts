@@ -13,7 +13,7 @@ import { requireWorkspace } from '../store/lookups.js';
 import { ArtifactBuilder } from './artifact-builder.js';
 import { ArtifactCollector } from './artifact-collector.js';
 import { checkWorkspaceId, resolveAppName } from './names.js';
-import { BuildQueue } from './queue.js';
+import { BuildQueue, QueueClosedError } from './queue.js';
 import { DEFAULT_SOURCE_LIMITS, checkSourceFiles, type SourceFiles, type SourceLimits } from './source.js';
 import { TaskIntake } from './task-intake.js';
 import { TaskLifecycle } from './task-lifecycle.js';
@@ -130,7 +130,23 @@ export class BuildService {
     checkSourceFiles(files, this.limits);
     // Joins the queue in the same step (no await in between), so the check cannot go stale.
     this.reserve(workspaceId)();
-    return this.queue.run(workspaceId, () => this.builder.buildCode(workspaceId, app, files, load));
+    return this.queue
+      .run(workspaceId, () => this.builder.buildCode(workspaceId, app, files, load))
+      .catch((err: unknown) => {
+        if (err instanceof QueueClosedError) this.assertOpen();
+        throw err;
+      });
+  }
+
+  /**
+   * A place among the workspace's waiting builds for a deploy that must wait its turn before it
+   * calls buildNow (one deploy per function at a time), or a 429: those waited uncounted, and 40
+   * deploys of one function each rebuilt the same code, the last a minute later. Release it when
+   * the turn comes.
+   */
+  waitingPlace(workspaceId: string): () => void {
+    this.assertOpen();
+    return this.reserve(workspaceId);
   }
 
   /** A local image reference → its verified artifact (tampering is an error, never served). */
@@ -155,9 +171,19 @@ export class BuildService {
     return this.collector.collect(workspaceId, digests);
   }
 
-  /** Refuses new work, fails the builds still waiting, waits for the running ones. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new work and cancels the builds still waiting (their tasks fail as cancelled, waiting
+   * deploys get SHUTTING_DOWN): a shutdown's first step, since the HTTP server's close waits for
+   * deploys that wait here, and the queue went on starting builds the grace period then cut.
+   */
+  stop(): void {
     this.closed = true;
+    this.queue.stop();
+  }
+
+  /** Stops (above), then waits for the running builds. */
+  async close(): Promise<void> {
+    this.stop();
     await this.queue.close();
     await this.tasks.settled();
   }

@@ -33,6 +33,8 @@ export interface ArtifactSource {
     files: Record<string, Uint8Array>,
     load: (built: PinnedArtifact) => Promise<void>,
   ): Promise<PinnedArtifact & { imageUrl: string }>;
+  /** A place among the workspace's waiting builds (or a 429), held until the returned release. */
+  waitingPlace(workspaceId: string): () => void;
   resolveImage(ref: string): Promise<PinnedArtifact & { workspaceId: string }>;
   /** Removes those of the artifacts that nothing names any more. */
   collectArtifacts(workspaceId: string, digests: Iterable<string>): Promise<number>;
@@ -85,7 +87,16 @@ export class DeploymentService {
     checkIfMatch(ifMatch, await this.deps.functions.require(workspaceId, functionId));
     // One at a time per function: a deploy's loaded version waits for its turn to go live (behind
     // an activation that may load for a minute), so deploys sent meanwhile each held one more.
-    return this.oneCallDeploys.run(functionId, () => this.buildAndDeploy(workspaceId, functionId, ifMatch));
+    // Waiting here, a deploy counts among its workspace's waiting builds.
+    const release = this.deps.artifacts.waitingPlace(workspaceId);
+    try {
+      return await this.oneCallDeploys.run(functionId, () => {
+        release();
+        return this.buildAndDeploy(workspaceId, functionId, ifMatch);
+      });
+    } finally {
+      release();
+    }
   }
 
   private async buildAndDeploy(
