@@ -80,11 +80,18 @@ export interface PlatformOptions {
  * Tenants' code, environment variables, logs and key-value data are for this server's user only:
  * under the usual umask the database and blobs were readable by every local user (a review), an
  * escaped sandbox's uid included. Sandbox hosts read nothing in it (the snapshot comes as an fd).
- * A directory someone else owns is left as it is.
+ * A directory someone else owns is left as it is. Said when changed: a backup agent running as
+ * another user loses its access (an upgrade review).
  */
-function keepPrivate(dir: string): void {
+function keepPrivate(dir: string, logger: Logger | undefined): void {
   try {
-    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    const mode = statSync(dir).mode & 0o777;
+    if ((mode & 0o077) === 0) return;
+    chmodSync(dir, 0o700);
+    logger?.warn(
+      { dataDir: dir, was: mode.toString(8), now: '700' },
+      `the data directory was open to other users (mode ${mode.toString(8)}): it is now 700, since it holds tenants' code, logs and secrets`,
+    );
   } catch {
     // Not ours to change.
   }
@@ -111,7 +118,7 @@ function warnIfDefaultFunctionsDoNotFit(runtime: Runtime, logger: Logger | undef
 export async function createPlatform(config: Config, opts: PlatformOptions): Promise<Platform> {
   const dataDir = resolve(config.dataDir);
   makeDirectory(dataDir, 0o700);
-  keepPrivate(dataDir);
+  keepPrivate(dataDir, opts.logger || undefined);
   const unlock = openingPath(join(dataDir, 'eunha.lock'), () => lockDataDir(dataDir));
   try {
     return await compose(config, opts, dataDir, unlock);
@@ -136,6 +143,7 @@ async function compose(
   const meta = await openSqliteMetadataStore(join(dataDir, 'eunha.db'), {
     now: clock,
     onCheckpointError: (message) => logger?.warn(message),
+    onMigration: (fields, msg) => logger?.info(fields, msg),
     kvMaxBytesPerFunction: config.kvMaxBytesPerFunction,
     logMaxBytesPerFunction: config.logMaxBytesPerFunction,
   });
@@ -289,7 +297,7 @@ async function compose(
     clock,
     publicUrl: () => publicUrl,
     maxVersions: config.maxVersionsPerFunction,
-    log: (obj, msg) => logger?.error(obj, msg),
+    log: (level, obj, msg) => logger?.[level](obj, msg),
   });
   const writer = new ExecutionLogWriter(meta, {
     log: (level, fields, msg) => logger?.[level](fields, msg),
@@ -307,6 +315,11 @@ async function compose(
   const retention = new LogRetention(meta, clock, {
     retentionMs: config.logRetentionDays * DAY_MS,
     onError: (err) => logger?.error({ err }, 'execution-log retention sweep failed; the next one retries'),
+    onRemoved: (removed) =>
+      logger?.info(
+        { removed, retentionDays: config.logRetentionDays },
+        `deleted ${removed} execution logs older than ${config.logRetentionDays} days (EUNHA_LOG_RETENTION_DAYS)`,
+      ),
   });
   retention.start();
   const taskRetention = new TaskRetention(meta, blobs, clock, {
@@ -314,6 +327,11 @@ async function compose(
     collectArtifacts: (ws, digests) => builds.collectArtifacts(ws, digests),
     underWay: builds.underWay,
     onError: (err) => logger?.error({ err }, 'build-task retention failed; the next sweep retries'),
+    onRemoved: (removed) =>
+      logger?.info(
+        { removed, retentionDays: config.taskRetentionDays },
+        `deleted ${removed} finished build tasks older than ${config.taskRetentionDays} days, with their uploads (EUNHA_TASK_RETENTION_DAYS)`,
+      ),
   });
   taskRetention.start();
 

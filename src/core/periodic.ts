@@ -9,6 +9,8 @@ export interface PeriodicOptions {
   firstDelayMs?: number;
   /** Hears of a failed pass; the next one runs on schedule all the same. */
   onError?: (err: unknown) => void;
+  /** Hears how many things a scheduled pass removed, when it removed any. */
+  onRemoved?: (count: number) => void;
 }
 
 export abstract class PeriodicSweep {
@@ -28,13 +30,10 @@ export abstract class PeriodicSweep {
       if (this.closed) return;
       this.timer = setTimeout(() => {
         this.sweep()
-          .catch((err: unknown) => {
-            try {
-              this.schedule.onError?.(err);
-            } catch {
-              // A listener that throws must not stop the schedule.
-            }
-          })
+          .then(
+            (n) => n > 0 && quietly(() => this.schedule.onRemoved?.(n)),
+            (err: unknown) => quietly(() => this.schedule.onError?.(err)),
+          )
           .finally(() => after(this.schedule.intervalMs ?? 3_600_000));
       }, ms);
       this.timer.unref();
@@ -53,5 +52,14 @@ export abstract class PeriodicSweep {
     this.closed = true;
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
+  }
+}
+
+/** A listener that throws must not stop the schedule. */
+function quietly(listener: () => void): void {
+  try {
+    listener();
+  } catch {
+    // Nothing to tell it with.
   }
 }

@@ -67,7 +67,7 @@ export class DeploymentService {
       publicUrl: () => string;
       /** Versions kept per function, the active one included (EUNHA_MAX_VERSIONS_PER_FUNCTION). */
       maxVersions?: number;
-      log?: (obj: object, msg: string) => void;
+      log?: (level: 'info' | 'error', obj: object, msg: string) => void;
     },
   ) {}
 
@@ -341,6 +341,7 @@ export class DeploymentService {
         .sort((a, b) => a.version - b.version)
         .slice(0, all.length - keep);
       const digests: string[] = [];
+      const versions: number[] = [];
       for (const d of old) {
         // In turn with activations, as a delete by the API is.
         const removed = await this.deps.target.exclusive(fn.id, () =>
@@ -350,11 +351,23 @@ export class DeploymentService {
             throw err;
           }),
         );
-        if (removed) digests.push(removed.digest);
+        if (removed) {
+          digests.push(removed.digest);
+          versions.push(removed.version);
+        }
+      }
+      // Said, since nobody asked for it: after an upgrade, the first deploy of a function with
+      // many versions removes all but the newest, with their artifacts.
+      if (versions.length > 0) {
+        this.deps.log?.(
+          'info',
+          { functionId: fn.id, workspaceId: fn.workspaceId, versions, kept: keep },
+          `deleted ${versions.length} old deployment versions of function ${fn.id}: it keeps its newest ${keep} (EUNHA_MAX_VERSIONS_PER_FUNCTION)`,
+        );
       }
       if (digests.length > 0) await this.deps.artifacts.collectArtifacts(fn.workspaceId, digests);
     } catch (err) {
-      this.deps.log?.({ err, functionId: fn.id }, 'could not delete old deployment versions');
+      this.deps.log?.('error', { err, functionId: fn.id }, 'could not delete old deployment versions');
     }
   }
 
@@ -363,7 +376,7 @@ export class DeploymentService {
     await this.deps.artifacts
       .collectArtifacts(workspaceId, [digest])
       .catch((err: unknown) =>
-        this.deps.log?.({ err, digest }, 'could not remove the artifact of a failed deploy'),
+        this.deps.log?.('error', { err, digest }, 'could not remove the artifact of a failed deploy'),
       );
   }
 

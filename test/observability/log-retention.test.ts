@@ -64,11 +64,14 @@ test('started, it sweeps after its first delay and then on its interval; close s
     const f = fn(ws.id);
     await store.createFunction(f);
     const errors: unknown[] = [];
+    const removed: number[] = [];
     const retention = new LogRetention(store, clock.now, {
       retentionMs: DAY,
       firstDelayMs: 10,
       intervalMs: 30,
       onError: (e) => errors.push(e),
+      // Told only of passes that removed something (the server logs each).
+      onRemoved: (n) => removed.push(n),
     });
     await store.appendLogs([log(f, { id: 'first', timestamp: at(clock.now(), -2 * DAY) })]);
     retention.start();
@@ -85,4 +88,5 @@ test('started, it sweeps after its first delay and then on its interval; close s
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(await store.countFunctionLogs(f.id), 1, 'no sweep after close');
     assert.deepEqual(errors, []);
+    assert.deepEqual(removed, [1, 1]);
   }));

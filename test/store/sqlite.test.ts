@@ -230,7 +230,10 @@ describe('SQLite metadata store', () => {
 
   test('the file is in WAL mode at the current schema version', async () => {
     const path = freshPath();
-    await (await openSqliteMetadataStore(path)).close();
+    // A new file is no upgrade: nothing is said.
+    const said: string[] = [];
+    await (await openSqliteMetadataStore(path, { onMigration: (_f, m) => said.push(m) })).close();
+    assert.deepEqual(said, []);
     const db = new Database(path, { readonly: true });
     try {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
@@ -345,7 +348,20 @@ describe('SQLite metadata store', () => {
       db.pragma('user_version = 1');
       db.close();
     }
-    const store = await openSqliteMetadataStore(path);
+    // Said before it starts (it holds the start) and once it is done.
+    const said: Array<[Record<string, number>, string]> = [];
+    const store = await openSqliteMetadataStore(path, { onMigration: (f, m) => said.push([f, m]) });
+    assert.deepEqual(
+      said.map(([f]) => Object.keys(f)),
+      [
+        ['fromVersion', 'toVersion', 'databaseMb'],
+        ['toVersion', 'ms'],
+      ],
+    );
+    assert.equal(said[0]![0].fromVersion, 1);
+    assert.equal(said[0]![0].toVersion, SCHEMA_VERSION);
+    assert.match(said[0]![1], /^migrating the metadata database \(\d+ MB\) from schema version 1 to \d+/);
+    assert.match(said[1]![1], /^migrated the metadata database in \d+ ms$/);
     try {
       assert.deepEqual(
         await store.functionMinutes(f.id, '2026-03-02T11:00:00.000Z', '2026-03-02T12:00:00.000Z'),

@@ -2,7 +2,7 @@
 import type { MetadataStore } from '../ports.js';
 import { Checkpointer } from './checkpointer.js';
 import { SAFETY_NET_CHECKPOINT_PAGES, openDatabase } from './connection.js';
-import { migrate } from './schema.js';
+import { migrate, type MigrationLog } from './schema.js';
 import { namingPath, openingPath } from '../path-error.js';
 import { SqliteMetadataStore } from './store.js';
 
@@ -22,6 +22,8 @@ export interface SqliteMetadataOptions {
   kvMaxBytesPerFunction?: number;
   /** Bytes a function's stored logs may count (core/log-quota.ts); default DEFAULT_LOG_MAX_BYTES. */
   logMaxBytesPerFunction?: number;
+  /** Hears an existing file's migration, before and after (schema.ts). */
+  onMigration?: MigrationLog;
 }
 
 /** Opens the store at `path` (parent directories are created; ':memory:' for a throwaway store). */
@@ -35,7 +37,7 @@ export async function openSqliteMetadataStore(
     openDatabase(path, background ? { autocheckpointPages: SAFETY_NET_CHECKPOINT_PAGES } : {}),
   );
   try {
-    migrate(db);
+    migrate(db, opts.onMigration);
   } catch (err) {
     db.close();
     throw namingPath(err, path);
