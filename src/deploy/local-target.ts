@@ -25,6 +25,14 @@ export interface ActiveRoute {
   redactor: Redactor;
 }
 
+/** Why a function start-up could not load has not been loaded since (deploy/restore.ts). */
+export interface UnrestoredState {
+  /** The restore is tried again in the background. */
+  retrying: boolean;
+  /** Its secrets were sealed with another secrets key: the operator's to mend, not the owner's. */
+  wrongKey: boolean;
+}
+
 interface Restoring {
   done: Promise<void>;
   settle: () => void;
@@ -61,7 +69,7 @@ export class LocalTarget {
   private readonly lines = new KeyedLock();
   /** Functions whose active deployment could not be restored at start-up (the log says why),
    * and whether the restore is being tried again (deploy/restore.ts). */
-  private readonly unrestored = new Map<string, { retrying: boolean }>();
+  private readonly unrestored = new Map<string, UnrestoredState>();
   /** Functions whose active deployment start-up has yet to load (deploy/restore.ts): their
    * callers wait for it, up to the deployment's own timeout, rather than hear "never deployed". */
   private readonly restoring = new Map<string, Restoring>();
@@ -89,12 +97,12 @@ export class LocalTarget {
    * Start-up could not load the function's active deployment: callers are told that, not "never
    * deployed", until a retry (when `retrying`), a deploy or an activation loads one.
    */
-  markUnrestored(functionId: string, retrying: boolean): void {
-    this.unrestored.set(functionId, { retrying });
+  markUnrestored(functionId: string, retrying: boolean, wrongKey = false): void {
+    this.unrestored.set(functionId, { retrying, wrongKey });
   }
 
-  /** Whether a function is unrestored, and if so whether it is retried: undefined if it is not. */
-  unrestoredState(functionId: string): { retrying: boolean } | undefined {
+  /** Whether a function is unrestored, and if so why and whether it is retried: undefined if it is not. */
+  unrestoredState(functionId: string): UnrestoredState | undefined {
     return this.unrestored.get(functionId);
   }
 

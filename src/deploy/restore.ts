@@ -22,9 +22,11 @@ const RETRY_MAX_MS = 5 * 60_000;
 /** Failures that waiting does not mend: an owner's deploy or an operator must. */
 const FINAL = new Set(['NOT_FOUND', 'VALIDATION_ERROR', 'INTERNAL_ERROR']);
 
+/** Secrets sealed with another key: only a restart with that key mends it. */
+const wrongKey = (err: unknown): boolean => err instanceof EunhaError && err.details.reason === WRONG_KEY;
+
 const retryable = (err: unknown): boolean =>
-  // Secrets sealed with another key: only a restart with that key mends it.
-  !(err instanceof EunhaError && (FINAL.has(err.code) || err.details.reason === WRONG_KEY));
+  !(wrongKey(err) || (err instanceof EunhaError && FINAL.has(err.code)));
 
 export interface RestoreLog {
   info(obj: object, msg: string): void;
@@ -145,7 +147,7 @@ export class DeploymentRestorer {
       await target.activate(fn, d);
     } catch (err) {
       const again = retryable(err) && !this.closed;
-      target.markUnrestored(fn.id, again);
+      target.markUnrestored(fn.id, again, wrongKey(err));
       // A shutdown refuses every load: nothing to tell.
       if (this.closed) return 'failed';
       if (!again) {

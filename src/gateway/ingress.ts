@@ -13,7 +13,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { RoutePolicy } from '../auth/policy.js';
 import { EunhaError, bodyTooLarge, notFound } from '../core/errors.js';
 import type { FunctionRecord } from '../core/types.js';
-import type { ActiveRoute, LocalTarget } from '../deploy/local-target.js';
+import type { ActiveRoute, LocalTarget, UnrestoredState } from '../deploy/local-target.js';
 import type { InvokeResult } from '../runtime/index.js';
 import type { Invocation, Invoker } from './invoker.js';
 import { budgetHook, type BodyBudget, type BodyHold } from './body-budget.js';
@@ -210,10 +210,13 @@ export function platformError(result: InvokeResult, functionErrors: boolean): Eu
  * has not been loaded by a retry, deployed or activated again (the function's view shows it:
  * api/routes/functions.ts).
  */
-export function notRestored(functionId: string, retrying: boolean): EunhaError {
-  const then = retrying
-    ? 'the server is trying again (a deploy or an activation also mends it)'
-    : 'its owner must deploy it again';
+export function notRestored(functionId: string, { retrying, wrongKey }: UnrestoredState): EunhaError {
+  // A key the server was started with is the operator's to mend: a deploy alone fails the same way.
+  const then = wrongKey
+    ? 'its secret variables were sealed with another secrets key than the server’s: a restart with that key (EUNHA_SECRETS_KEY) mends it, or its owner setting them again and deploying'
+    : retrying
+      ? 'the server is trying again (a deploy or an activation also mends it)'
+      : 'its owner must deploy it again';
   return new EunhaError(
     'DEPENDENCY_UNAVAILABLE',
     `function '${functionId}' could not be loaded at start-up; ${then}`,
@@ -246,7 +249,7 @@ export function requireRoute(
   if (route) return route;
   // Before any authorisation: the caller learns that it failed, not why (that is in the log).
   const unrestored = target.unrestoredState(functionId);
-  if (unrestored) throw notRestored(functionId, unrestored.retrying);
+  if (unrestored) throw notRestored(functionId, unrestored);
   throw new EunhaError(
     'NOT_DEPLOYED',
     `function '${functionId}' has no active deployment; deploy it first`,

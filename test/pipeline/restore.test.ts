@@ -100,6 +100,9 @@ describe('restart', () => {
           const call = await b.app.inject({ method: 'GET', url: `/fn/${fn}` });
           assert.equal(call.statusCode, 503, call.body);
           assert.equal(call.json().error.code, 'DEPENDENCY_UNAVAILABLE');
+          // The operator's to mend, and said so: it told the owner to deploy again, which fails too.
+          assert.match(call.json().error.message, /sealed with another secrets key.*EUNHA_SECRETS_KEY/);
+          assert.doesNotMatch(call.json().error.message, /owner must deploy/);
         } finally {
           await b.cleanup();
         }

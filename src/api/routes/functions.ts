@@ -43,7 +43,7 @@ export async function functionRoutes(
   const withServing = (view: FunctionView) => {
     const state = target.unrestoredState(view.id);
     const e = state
-      ? notRestored(view.id, state.retrying)
+      ? notRestored(view.id, state)
       : target.isRestoring(view.id)
         ? stillRestoring(view.id)
         : undefined;
