@@ -40,8 +40,15 @@ const view = (k: ApiKey): ApiKeyView => ({
   lastUsedAt: k.lastUsedAt,
 });
 
+/** Keys remembered past which the stale ones are dropped. */
+const TOUCHED_SWEEP_AT = 1024;
+
 export class ApiKeyService {
-  /** Last time a use was written, per key: lastUsedAt is refreshed at most once a minute. */
+  /**
+   * Last time a use was written, per key: lastUsedAt is refreshed at most once a minute. Entries
+   * older than that say no more than the key's own lastUsedAt, and go once there are many: keys
+   * deleted with their workspace stayed here for good (a soak review).
+   */
   private readonly touched = new Map<string, number>();
   private readonly creates = new KeyedLock();
 
@@ -113,8 +120,12 @@ export class ApiKeyService {
   private recordUse(key: ApiKey): void {
     const now = this.deps.clock().getTime();
     const last = this.touched.get(key.id) ?? (key.lastUsedAt ? Date.parse(key.lastUsedAt) : 0);
-    if (now - last < (this.deps.touchIntervalMs ?? 60_000)) return;
+    const interval = this.deps.touchIntervalMs ?? 60_000;
+    if (now - last < interval) return;
     this.touched.set(key.id, now);
+    if (this.touched.size > TOUCHED_SWEEP_AT) {
+      for (const [id, at] of this.touched) if (now - at >= interval) this.touched.delete(id);
+    }
     // Best effort and off the request path: a failed write only leaves lastUsedAt older.
     void this.deps.meta
       .touchApiKey(key.workspaceId, key.id, new Date(now).toISOString())

@@ -1,6 +1,6 @@
 // Token buckets per caller (a key id, or the client address when anonymous): `perMinute` requests
-// in a burst, refilled evenly. Full buckets are forgotten, so the table stays as small as the set of
-// currently busy callers. A request takes one token when it arrives; a large answer is charged more
+// in a burst, refilled evenly. Buckets that have refilled are forgotten once a minute (and when
+// the table passes its cap), so it stays near the set of callers busy in the last minutes. A request takes one token when it arrives; a large answer is charged more
 // once its size is known (`charge`), since encoding it holds the main thread for every tenant.
 
 export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
@@ -17,6 +17,8 @@ export const ANSWER_KIB_PER_TOKEN = 64;
 /** The tokens an answer of `bytes` costs on top of its request's. */
 export const answerTokens = (bytes: number): number => Math.floor(bytes / (ANSWER_KIB_PER_TOKEN * 1024));
 
+const SWEEP_EVERY_MS = 60_000;
+
 interface Bucket {
   tokens: number;
   at: number;
@@ -25,6 +27,7 @@ interface Bucket {
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly perMs: number;
+  private sweptAt = 0;
 
   constructor(
     private readonly perMinute: number,
@@ -46,7 +49,8 @@ export class RateLimiter {
     }
     b.tokens -= 1;
     this.buckets.set(key, b);
-    if (this.buckets.size > this.maxBuckets) this.sweep(now);
+    // Only past the cap, the deleted workspaces' and gone addresses' buckets stayed for good.
+    if (this.buckets.size > this.maxBuckets || now - this.sweptAt >= SWEEP_EVERY_MS) this.sweep(now);
     return { ok: true };
   }
 
@@ -68,8 +72,14 @@ export class RateLimiter {
     if (this.buckets.size > this.maxBuckets) this.sweep(now);
   }
 
+  /** Callers with a bucket (the soak check: refilled ones go). */
+  get tracked(): number {
+    return this.buckets.size;
+  }
+
   /** Drops buckets that have refilled (they hold no state a fresh bucket would not). */
   private sweep(now: number): void {
+    this.sweptAt = now;
     for (const [k, b] of this.buckets) {
       if (b.tokens + (now - b.at) * this.perMs >= this.perMinute) this.buckets.delete(k);
     }

@@ -62,10 +62,12 @@ export class ArtifactCollector {
   /** Artifact prefix → the ends (ms) of its pins not yet released. */
   private readonly pins = new Map<string, Set<{ until: number }>>();
   /**
-   * Per workspace, how many pins were taken or released: a record naming an artifact is written
-   * between the two, so while this stands still, records read earlier still name all they did.
+   * How many pins were taken or released: a record naming an artifact is written between the two,
+   * so while this stands still, records read earlier still name all they did. One count for every
+   * workspace (a collect may read again for another's pin): a count per workspace stayed in
+   * memory after the workspace was deleted, and one that restarted could meet its old value.
    */
-  private readonly pinMoves = new Map<string, number>();
+  private pinMoves = 0;
 
   constructor(
     private readonly meta: Meta,
@@ -84,14 +86,14 @@ export class ArtifactCollector {
       const held = this.pins.get(key) ?? new Set();
       held.add(pin);
       this.pins.set(key, held);
-      this.moved(workspaceId);
+      this.pinMoves++;
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
         held.delete(pin);
         if (held.size === 0 && this.pins.get(key) === held) this.pins.delete(key);
-        this.moved(workspaceId);
+        this.pinMoves++;
       };
       try {
         return { value: await work(), release };
@@ -117,9 +119,8 @@ export class ArtifactCollector {
         // A record naming this digest is written while a pin of it is held. Held now: seen above.
         // Taken and released since the records were read (while an earlier digest was removed):
         // the count moved, and they are read again. Otherwise what was read still holds.
-        const moves = this.pinMoves.get(workspaceId) ?? 0;
-        if (named === undefined || moves !== readAt) {
-          readAt = moves;
+        if (named === undefined || this.pinMoves !== readAt) {
+          readAt = this.pinMoves;
           named = await artifactsNamed(this.meta, workspaceId);
         }
         if (named.has(digest)) return;
@@ -128,10 +129,6 @@ export class ArtifactCollector {
       });
     }
     return removed;
-  }
-
-  private moved(workspaceId: string): void {
-    this.pinMoves.set(workspaceId, (this.pinMoves.get(workspaceId) ?? 0) + 1);
   }
 
   private pinned(key: string): boolean {

@@ -35,8 +35,8 @@ interface Total extends BlobUsage {
 export class MeteredBlobStore implements BlobStore {
   private readonly totals = new Map<string, Total>();
   private readonly reads = new Map<string, Promise<BlobUsage>>();
-  /** Writes under way per owner, and how many ever began (a read overlapped by one is redone; one
-   * number per owner ever written, as few as the workspaces). */
+  /** Writes under way per owner, and how many began while any was under way or a read of its total
+   * ran (a read overlapped by one is redone); an owner with neither has no entry. */
   private readonly writing = new Map<string, number>();
   private readonly begun = new Map<string, number>();
   private readonly deletes = new KeyedLock();
@@ -140,14 +140,26 @@ export class MeteredBlobStore implements BlobStore {
         total.bytes = Math.max(0, total.bytes + change.bytes);
         total.blobs = Math.max(0, total.blobs + change.blobs);
       }
+      // Nothing left (a deleted workspace): no entry, as for an owner never seen. Totals are a
+      // cache (the next usageOf reads it again), and every deleted workspace kept one for good.
+      if (total && total.bytes === 0 && total.blobs === 0) this.totals.delete(owner);
     } catch (err) {
       this.totals.delete(owner);
       throw err;
     } finally {
       const left = (this.writing.get(owner) ?? 1) - 1;
       if (left > 0) this.writing.set(owner, left);
-      else this.writing.delete(owner);
+      else {
+        this.writing.delete(owner);
+        // A read under way compares the count; with none, a fresh start at 0 is as good.
+        if (!this.reads.has(owner)) this.begun.delete(owner);
+      }
     }
+  }
+
+  /** Owners this store keeps anything for in memory (the soak check: none for deleted ones). */
+  get ownersTracked(): number {
+    return new Set([...this.totals.keys(), ...this.begun.keys(), ...this.writing.keys()]).size;
   }
 
   /** The blob at the key now, if its owner has a total to move. */

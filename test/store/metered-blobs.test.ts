@@ -42,6 +42,23 @@ describe('MeteredBlobStore', () => {
 
   runBlobStoreContract('metered fs', async () => (await open()).metered);
 
+  test('an owner whose blobs are all deleted (a deleted workspace) leaves nothing in memory', async () => {
+    const { metered } = await open();
+    for (let i = 0; i < 20; i++) {
+      const ws = `ws-gone${i}`;
+      await metered.put(`code/${ws}/f1/x.py`, bytes(10));
+      assert.deepEqual(await metered.usageOf(ws), { bytes: 10, blobs: 1 });
+      await metered.put(`artifacts/${ws}/d1/manifest.json`, bytes(5));
+      await metered.deletePrefix(`code/${ws}`);
+      await metered.deletePrefix(`artifacts/${ws}`);
+    }
+    // Each kept a total and a count of writes, for good: a soak review counted 300 after 300.
+    assert.equal(metered.ownersTracked, 0);
+    // And a new write of one is metered again from a fresh read.
+    await metered.put('code/ws-gone0/f1/y.py', bytes(7));
+    assert.deepEqual(await metered.usageOf('ws-gone0'), { bytes: 7, blobs: 1 });
+  });
+
   test('totals follow puts, overwrites, deletes and prefix deletes of every owned prefix', async () => {
     const { inner, metered } = await open();
     await metered.put('code/ws-a/f1/x.py', bytes(100));
