@@ -4,9 +4,11 @@
 // connection for the life of the server: the kernel drops it when the process ends, however it
 // ends, so a crash never leaves a stale lock (a pid file did: a server that ran as pid 1 in a
 // container, or whose pid came back, was refused after a kill). The owner's pid is written beside
-// it, only to say who holds it.
+// it, only to say who holds it. Builds before this wrote the pid itself at `eunha.lock`, which a
+// crash left behind: such a file is replaced when its process has gone (an upgrade refused to
+// start on it, saying only SQLITE_NOTADB), and names that process when it is still running.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 
@@ -14,10 +16,11 @@ export class DataDirInUseError extends Error {
   constructor(
     readonly dataDir: string,
     readonly pid: number | undefined,
+    why = '',
   ) {
     super(
       `the data directory ${dataDir} is in use by ${pid ? `process ${pid}` : 'another process'} ` +
-        `(it holds ${join(dataDir, LOCK_FILE)}); stop that server first, or give this one another EUNHA_DATA_DIR`,
+        `(it holds ${join(dataDir, LOCK_FILE)})${why}; stop that server first, or give this one another EUNHA_DATA_DIR`,
     );
     this.name = 'DataDirInUseError';
   }
@@ -28,6 +31,25 @@ const PID_FILE = 'eunha.lock.pid';
 
 /** Takes the directory (which must exist) for this process; the returned function gives it back. */
 export function lockDataDir(dataDir: string): () => void {
+  try {
+    return lock(dataDir);
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'SQLITE_NOTADB') throw e;
+    const pid = oldPidLock(join(dataDir, LOCK_FILE));
+    if (pid === undefined) throw e;
+    if (pid !== process.pid && running(pid)) {
+      throw new DataDirInUseError(
+        dataDir,
+        pid,
+        ` (an older Eunha's lock file; if that process is no Eunha server, delete ${join(dataDir, LOCK_FILE)})`,
+      );
+    }
+    unlinkSync(join(dataDir, LOCK_FILE));
+    return lock(dataDir);
+  }
+}
+
+function lock(dataDir: string): () => void {
   const db = new Database(join(dataDir, LOCK_FILE), { timeout: 0 });
   try {
     // EXCLUSIVE locking mode keeps the lock after the transaction, until the connection closes.
@@ -48,4 +70,25 @@ export function lockDataDir(dataDir: string): () => void {
   return () => {
     if (db.open) db.close();
   };
+}
+
+/** The pid an older build's lock file holds (a short file of digits), else undefined. */
+function oldPidLock(path: string): number | undefined {
+  try {
+    if (statSync(path).size > 32) return undefined;
+    const m = /^\s*(\d{1,10})\s*$/.exec(readFileSync(path, 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, as another user's.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
