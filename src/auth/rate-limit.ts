@@ -1,7 +1,8 @@
 // Token buckets per caller (a key id, or the client address when anonymous): `perMinute` requests
 // in a burst, refilled evenly. Buckets that have refilled are forgotten once a minute (and when
-// the table passes its cap), so it stays near the set of callers busy in the last minutes. A request takes one token when it arrives; a large answer is charged more
-// once its size is known (`charge`), since encoding it holds the main thread for every tenant.
+// the table passes its cap), so it stays near the set of callers busy in the last minutes. A
+// request takes one token when it arrives; a large answer is charged more once its size is known
+// (`charge`), since encoding it holds the main thread for every tenant.
 
 export type Take = { ok: true } | { ok: false; retryAfterSeconds: number };
 
@@ -49,7 +50,7 @@ export class RateLimiter {
     }
     b.tokens -= 1;
     this.buckets.set(key, b);
-    // Only past the cap, the deleted workspaces' and gone addresses' buckets stayed for good.
+    // Swept past the cap alone, the buckets of deleted workspaces and gone addresses stayed for good.
     if (this.buckets.size > this.maxBuckets || now - this.sweptAt >= SWEEP_EVERY_MS) this.sweep(now);
     return { ok: true };
   }

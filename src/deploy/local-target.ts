@@ -25,7 +25,7 @@ export interface ActiveRoute {
   redactor: Redactor;
 }
 
-/** Why a function start-up could not load has not been loaded since (deploy/restore.ts). */
+/** A function whose active deployment start-up could not load, nor anything since (deploy/restore.ts). */
 export interface UnrestoredState {
   /** The restore is tried again in the background. */
   retrying: boolean;
@@ -101,7 +101,7 @@ export class LocalTarget {
     this.unrestored.set(functionId, { retrying, wrongKey });
   }
 
-  /** Whether a function is unrestored, and if so why and whether it is retried: undefined if it is not. */
+  /** Whether a function is unrestored, and if so why and whether it is retried; undefined if not. */
   unrestoredState(functionId: string): UnrestoredState | undefined {
     return this.unrestored.get(functionId);
   }

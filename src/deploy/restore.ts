@@ -22,7 +22,7 @@ const RETRY_MAX_MS = 5 * 60_000;
 /** Failures that waiting does not mend: an owner's deploy or an operator must. */
 const FINAL = new Set(['NOT_FOUND', 'VALIDATION_ERROR', 'INTERNAL_ERROR']);
 
-/** Secrets sealed with another key: only a restart with that key mends it. */
+/** Secrets sealed with another key: waiting never mends it (a restart with that key does). */
 const wrongKey = (err: unknown): boolean => err instanceof EunhaError && err.details.reason === WRONG_KEY;
 
 const retryable = (err: unknown): boolean =>
