@@ -280,6 +280,49 @@ return Response(200, {}, json.dumps(out).encode())`,
     }
   });
 
+  test('an async def handle_request is run (Spin’s later templates): it deployed, then every call failed', async () => {
+    const v = version(`import asyncio
+from spin_sdk import http
+from spin_sdk.http import Request, Response, send_async
+
+class IncomingHandler(http.IncomingHandler):
+    async def handle_request(self, request: Request) -> Response:
+        await asyncio.sleep(0.01)
+        if request.uri == "/send":
+            try:
+                await send_async(Request("GET", "https://example.com/", {}, None))
+            except Exception as e:
+                return Response(200, {}, str(e).encode())
+        return Response(200, {"content-type": "text/plain"}, b"async ok")
+`);
+    await rt.load(v);
+    for (let i = 0; i < 2; i++) {
+      const r = await rt.invoke(v.key, get());
+      assert.equal(r.status, 200, r.error?.message);
+      assert.equal(text(r.body), 'async ok');
+    }
+    // send_async is send: refused here as send is (this runtime has no outbound HTTP).
+    assert.match(text((await rt.invoke(v.key, get('/send'))).body), /^(disabled|not-allowed): /);
+    await rt.unload(v.key);
+  });
+
+  test('what the SDK 4 template and Spin’s other modules import fails to load saying what Eunha has', async () => {
+    for (const [code, said] of [
+      [
+        'from spin_sdk.http import Handler, Request, Response',
+        /spin_sdk\.http\.Handler is the Spin Python SDK 4 API; Eunha provides the SDK 3 API/,
+      ],
+      [
+        'from spin_sdk import sqlite',
+        /spin_sdk\.sqlite is not available on Eunha: functions have spin_sdk\.http/,
+      ],
+      ['from spin_sdk import redis', /spin_sdk\.redis is not available on Eunha/],
+    ] as const) {
+      const v = version(`${code}\n${SAMPLE_HANDLER}`);
+      await assert.rejects(rt.load(v), (e: unknown) => e instanceof EunhaError && said.test(e.message), code);
+    }
+  });
+
   test('asyncio runs: gather, timers, wait_for, queues; no I/O, said clearly; a loop with nothing to wake it raises; the timeout still holds', async () => {
     const v = version(
       handler(

@@ -158,7 +158,7 @@ def _shape(resp):
     chars = 0
     for k, v in dict(resp.headers or {}).items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise TypeError("response headers must map str to str")
+            raise TypeError(f"response headers must map str to str: {k!r} maps to {type(v).__name__}")
         headers[k] = v
         chars += len(k) + len(v)
     if len(headers) > MAX_RESPONSE_HEADERS:
@@ -183,13 +183,26 @@ def _shape(resp):
     return status, headers, body
 
 
+def _run_awaitable(awaitable):
+    import asyncio
+
+    async def wait():
+        return await awaitable
+
+    return asyncio.run(wait())
+
+
 def dispatch() -> None:
     """Serve one request: read it from the bridge, call the handler, write the response."""
     header, body = _eunha_io.read_frame()
     request = Request(header["method"], header["uri"], dict(header["headers"]), bytes(body))
     _kv._begin_request()
     try:
-        status, headers, out = _shape(_handler.handle_request(request))
+        resp = _handler.handle_request(request)
+        # An async def handle_request (Spin's later templates) gives a coroutine: run it here.
+        if not isinstance(resp, Response) and hasattr(resp, "__await__"):
+            resp = _run_awaitable(resp)
+        status, headers, out = _shape(resp)
         reply = {"t": "resp", "status": status, "headers": headers}
     except BaseException as e:
         # The host tells the deadline's interrupt from a KeyboardInterrupt the handler raised.

@@ -6,6 +6,18 @@
 
 export const SPIN_SDK_FILES: Record<string, string> = {
   'spin_sdk/__init__.py': `"""Eunha's implementation of the Spin Python SDK (Spin 3, synchronous API)."""
+
+_ABSENT = ("sqlite", "redis", "mysql", "postgres", "llm", "mqtt")
+
+
+def __getattr__(name):
+    # \`from spin_sdk import sqlite\` said only "cannot import name": say what there is instead.
+    if name in _ABSENT:
+        raise ImportError(
+            f"spin_sdk.{name} is not available on Eunha: functions have spin_sdk.http (with send), "
+            "spin_sdk.key_value and spin_sdk.variables"
+        )
+    raise AttributeError(f"module 'spin_sdk' has no attribute {name!r}")
 `,
   'spin_sdk/wit/__init__.py': ``,
   'spin_sdk/wit/imports/__init__.py': ``,
@@ -231,10 +243,20 @@ class Response:
 
 
 class IncomingHandler:
-    """Subclass this as \`IncomingHandler\` in app.py and implement handle_request."""
+    """Subclass this as \`IncomingHandler\` in app.py and implement handle_request (def or async def)."""
 
     def handle_request(self, request: Request) -> Response:
         raise NotImplementedError
+
+
+def __getattr__(name):
+    # The Spin Python SDK 4 template imports Handler: say which API this is, not "cannot import name".
+    if name == "Handler":
+        raise ImportError(
+            "spin_sdk.http.Handler is the Spin Python SDK 4 API; Eunha provides the SDK 3 API: "
+            "class IncomingHandler(spin_sdk.http.IncomingHandler) with handle_request (def or async def)"
+        )
+    raise AttributeError(f"module 'spin_sdk.http' has no attribute {name!r}")
 
 
 def send(request: Request) -> Response:
@@ -265,5 +287,10 @@ def send(request: Request) -> Response:
     if not reply.get("ok"):
         raise Err(f"{reply.get('error', 'failed')}: {reply.get('message', 'the request failed')}")
     return Response(int(reply["status"]), dict(reply.get("headers") or {}), bytes(data))
+
+
+async def send_async(request: Request) -> Response:
+    """send() for async handlers (the SDK's later 3.x name): one request at a time either way."""
+    return send(request)
 `,
 };
