@@ -326,6 +326,13 @@ export class OutboundHttp {
     const out: Record<string, string> = {};
     for (const [name, value] of Object.entries(res.headers)) {
       if (value === undefined) continue;
+      if (name === 'set-cookie' && Array.isArray(value)) {
+        // Cookies are never joined (RFC 6265 §3): one joined line was one broken cookie. Each goes
+        // under its own spelling of the name, which a dict keeps apart and the ingress sends as
+        // lines of their own, so a function that returns this response passes every cookie on.
+        value.slice(0, 512).forEach((v, i) => (out[spelling(name, i)] = v));
+        continue;
+      }
       out[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     return { header: { t: 'reply', ok: true, status: res.statusCode, headers: out }, body: data };
@@ -357,6 +364,9 @@ export class OutboundHttp {
     )
       return { reason: 'timeout', message: 'the request took too long' };
     const code = inner.code ?? err.code;
+    // What undici itself refuses in the request (a header value it cannot send, say).
+    if (code === 'UND_ERR_INVALID_ARG')
+      return { reason: 'bad-request', message: String(inner.message ?? err.message).slice(0, 500) };
     if (
       code &&
       // The connection's, and the resolver's (no such name, no address, no answer from its servers).
@@ -398,7 +408,20 @@ function requestHeaders(headers: unknown): Record<string, string> {
     if (chars > MAX_REQUEST_HEADER_CHARS)
       throw new Refused('bad-request', `headers of more than ${MAX_REQUEST_HEADER_CHARS} characters`);
     if (DROPPED_HEADERS.has(name.toLowerCase())) continue;
-    out[name] = value;
+    // Sent as UTF-8, as Spin's SDK sends them: undici takes a string's characters as bytes, and
+    // refused any past U+00FF ('failed: invalid … header').
+    out[name] = /[^\p{ASCII}]/u.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value;
+  }
+  return out;
+}
+
+/** The `i`th spelling of a header name: letters upper-cased where `i` has its bits set. */
+function spelling(name: string, i: number): string {
+  let bit = 0;
+  let out = '';
+  for (const c of name) {
+    if (/[a-z]/.test(c)) out += (i >> bit++) & 1 ? c.toUpperCase() : c;
+    else out += c;
   }
   return out;
 }

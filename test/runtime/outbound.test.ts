@@ -121,7 +121,13 @@ describe("the parent's outbound client", () => {
       {
         method: 'post',
         uri: `${local()}/echo?q=1`,
-        headers: { 'x-a': '1', host: 'evil.example', connection: 'upgrade', 'content-length': '999' },
+        headers: {
+          'x-a': '1',
+          'x-u': 'café 한',
+          host: 'evil.example',
+          connection: 'upgrade',
+          'content-length': '999',
+        },
       },
       'hello',
     );
@@ -130,13 +136,25 @@ describe("the parent's outbound client", () => {
     assert.equal(r.body, 'got POST /echo?q=1 hello');
     const h = r.header.headers as Record<string, string>;
     assert.equal(h['x-from'], 'server');
-    assert.equal(h['set-cookie'], 'a=1, b=2');
+    // Never joined (one broken cookie): each under its own spelling, which go out as two lines.
+    assert.equal(h['set-cookie'], 'a=1');
+    assert.equal(h['Set-cookie'], 'b=2');
     const s = seen.at(-1)!;
     assert.equal(s.headers['x-a'], '1');
+    // UTF-8 on the wire, as Spin's SDK sends it (undici refused it: 'failed: invalid x-u header').
+    assert.equal(Buffer.from(s.headers['x-u'] as string, 'latin1').toString('utf8'), 'café 한');
     // The host, framing and hop-by-hop headers are the connection's, not the guest's.
     assert.equal(s.headers.host, `127.0.0.1:${port}`);
     assert.equal(s.headers['content-length'], '5');
     assert.notEqual(s.headers.connection, 'upgrade');
+  });
+
+  test('a header value the client cannot send is a bad-request, not a bare failure', async () => {
+    const before = hits();
+    const r = await call([local()], { uri: `${local()}/x`, headers: { 'x-b': 'a\u0001b' } });
+    assert.equal(r.header.ok, false);
+    assert.equal(r.header.error, 'bad-request', JSON.stringify(r.header));
+    assert.equal(hits(), before);
   });
 
   test('a host, scheme or port the function does not list is refused before any connection', async () => {
