@@ -6,6 +6,7 @@
 import { chmodSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../core/process-alive.js';
 
 const PREFIX = 'eunha-sandbox-';
 
@@ -27,19 +28,9 @@ function sweepStale(): void {
   }
   for (const name of names) {
     const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
-    if (pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid))) {
+    if (pid !== undefined && Number(pid) !== process.pid && !processAlive(Number(pid))) {
       removeEmpty(join(tmpdir(), name));
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, as another user's.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

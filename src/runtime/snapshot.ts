@@ -20,6 +20,7 @@ import {
 } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { processAlive } from '../core/process-alive.js';
 import { SNAPSHOT_MARKER, SNAPSHOT_TRAILER_BYTES } from './snapshot-format.js';
 import { HostProcess } from './host-process.js';
 import { detectIsolation, pyodideDir } from './isolation.js';
@@ -104,7 +105,7 @@ export function sweepSnapshotCache(cacheDir: string, ownsCache: boolean, now = D
       const age = now - statSync(path).mtimeMs;
       if (
         tmp
-          ? !alive(Number(tmp[1])) && (ownsCache || age > STALE_TMP_MS)
+          ? !processAlive(Number(tmp[1])) && (ownsCache || age > STALE_TMP_MS)
           : ownsCache && name.endsWith('.snapshot') && age > OTHER_SNAPSHOT_TTL_MS
       ) {
         rmSync(path, { force: true });
@@ -115,16 +116,6 @@ export function sweepSnapshotCache(cacheDir: string, ownsCache: boolean, now = D
     }
   }
   return removed;
-}
-
-function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The file at `path` is gone or suspect: the next ensureSnapshot checks it again (and remakes it). */

@@ -11,6 +11,7 @@
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { processAlive } from '../core/process-alive.js';
 
 export class DataDirInUseError extends Error {
   constructor(
@@ -37,7 +38,7 @@ export function lockDataDir(dataDir: string): () => void {
     if ((e as { code?: string }).code !== 'SQLITE_NOTADB') throw e;
     const pid = oldPidLock(join(dataDir, LOCK_FILE));
     if (pid === undefined) throw e;
-    if (pid !== process.pid && running(pid)) {
+    if (pid !== process.pid && processAlive(pid)) {
       throw new DataDirInUseError(
         dataDir,
         pid,
@@ -80,15 +81,5 @@ function oldPidLock(path: string): number | undefined {
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, as another user's.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
