@@ -50,6 +50,7 @@ export class ApiKeyService {
    * deleted with their workspace stayed here for good (a soak review).
    */
   private readonly touched = new Map<string, number>();
+  private sweptAt = 0;
   private readonly creates = new KeyedLock();
 
   constructor(
@@ -123,7 +124,10 @@ export class ApiKeyService {
     const interval = this.deps.touchIntervalMs ?? 60_000;
     if (now - last < interval) return;
     this.touched.set(key.id, now);
-    if (this.touched.size > TOUCHED_SWEEP_AT) {
+    // At most once an interval: past the threshold with that many keys in use, a sweep at every
+    // write would walk the whole map once per key a minute.
+    if (this.touched.size > TOUCHED_SWEEP_AT && now - this.sweptAt >= interval) {
+      this.sweptAt = now;
       for (const [id, at] of this.touched) if (now - at >= interval) this.touched.delete(id);
     }
     // Best effort and off the request path: a failed write only leaves lastUsedAt older.
